@@ -1,0 +1,77 @@
+# Tessera: the one entry point. Every target is idempotent and incremental.
+# Fresh machine: `make demo` (the main job) and `make test` (every test).
+
+PY      := .venv/bin/python
+PIP     := .venv/bin/pip
+SETUP   := .venv/.stamp-setup
+JS_DEPS := runtimes/js/node_modules/.package-lock.json
+OUT     := out
+
+.PHONY: setup c-build demo test pytest c-test js-test conformance browser-test lint \
+        accuracy fuzz wasm wasm-check bench clean
+
+setup: $(SETUP) c-build $(JS_DEPS)
+
+$(SETUP): pyproject.toml
+	test -x $(PY) || python3 -m venv .venv
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e '.[dev]'
+	touch $@
+
+c-build:
+	$(MAKE) -s -C runtimes/c
+
+$(JS_DEPS): runtimes/js/package.json $(wildcard runtimes/js/package-lock.json)
+	cd runtimes/js && npm install --no-audit --no-fund --silent
+	touch $@
+
+demo: setup
+	$(PY) -m tessera_cli demo --out $(OUT)
+
+test: setup
+	$(MAKE) lint
+	$(PY) -m pytest -q
+	$(MAKE) -C runtimes/c test
+	cd runtimes/js && node --test test/
+	$(MAKE) conformance
+	$(MAKE) browser-test
+	$(MAKE) wasm-check
+
+pytest: $(SETUP)
+	$(PY) -m pytest -q
+
+c-test:
+	$(MAKE) -C runtimes/c test
+
+js-test: $(JS_DEPS)
+	cd runtimes/js && node --test test/
+
+conformance: setup
+	$(PY) -m tessera_cli conformance check-generated
+	$(PY) -m tessera_cli conformance run --runtime python --runtime c --runtime js-purejs --runtime js-wasm --junit $(OUT)/conformance.xml
+
+browser-test: $(JS_DEPS)
+	cd runtimes/js && node --test test/browser/
+
+lint: $(SETUP)
+	$(PY) -m ruff check trainer exporter conformance tests bench tessera_cli.py
+
+# Long runs, outside `make test`.
+accuracy:
+	$(MAKE) -C runtimes/c accuracy
+
+fuzz:
+	$(MAKE) -C runtimes/c fuzz
+
+wasm:
+	$(MAKE) -C runtimes/js wasm
+
+wasm-check:
+	$(MAKE) -C runtimes/js wasm-check
+
+bench: setup
+	$(MAKE) -C bench
+
+clean:
+	$(MAKE) -C runtimes/c clean
+	rm -rf $(OUT) .pytest_cache

@@ -1,0 +1,142 @@
+"""Strict binary32 transcendental functions (SPEC.md section "Exact arithmetic").
+
+Every function here is a fixed sequence of IEEE-754 binary32 operations
+(+ - * / and bit manipulation), vectorised with numpy over float32 arrays.
+The C and JS runtimes implement the same sequences; the results must agree
+bit for bit. No libm, no np.exp / np.log: those differ between platforms.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+F32 = np.float32
+
+
+def _f(hex_bits: int) -> np.float32:
+    """A float32 constant from its IEEE bit pattern (how SPEC.md lists them)."""
+    return np.array([hex_bits], dtype=np.uint32).view(np.float32)[0]
+
+
+# --- constants (bit patterns are normative; decimal values are comments) ---
+EXP_CLAMP_LO = _f(0xC2D00000)  # -104.0: below, exp underflows to +0
+EXP_CLAMP_HI = _f(0x42B20000)  # 89.0: above, exp overflows to +inf
+LOG2E = _f(0x3FB8AA3B)  # 1.44269502
+ROUND_MAGIC = _f(0x4B400000)  # 1.5 * 2^23: x + M - M rounds x to an integer
+EXP_LN2_HI = _f(0x3F317200)  # 0.693145751953125 (15 significant bits)
+EXP_LN2_LO = _f(0x35BFBE8E)  # 1.42860677e-06
+# e^r ~ 1 + (r + r^2 * P(r)), P in Horner order, highest degree first
+EXP_P = tuple(_f(b) for b in (0x394F8450, 0x3AB6C682, 0x3C088938, 0x3D2AAA47, 0x3E2AAAAA, 0x3F000000))
+
+LOG_SQRT2 = _f(0x3FB504F3)  # 1.41421354
+LOG_LN2_HI = _f(0x3F318000)  # 0.693359375 (9 significant bits)
+LOG_LN2_LO = _f(0xB95E8083)  # -2.12194442e-04
+# log(1+f) ~ f + (f^3 * Q(f) - f^2/2), Q in Horner order, highest degree first
+LOG_Q = tuple(
+    _f(b)
+    for b in (
+        0x3D8A2BA8, 0xBDEF1E0C, 0x3DF3784B, 0xBDFE1105, 0x3E119BB3,
+        0xBE2AAE27, 0x3E4CD25B, 0xBE800003, 0x3EAAAAA4,
+    )
+)
+TWO_POW_23 = _f(0x4B000000)
+MIN_NORMAL = _f(0x00800000)
+
+TANH_SMALL = _f(0x3F0CCCCD)  # 0.55: below, tanh uses its odd polynomial
+# tanh(x) ~ x + x * (x^2 * T(x^2)), T in Horner order, highest degree first
+TANH_T = tuple(_f(b) for b in (0x3B1D032A, 0xBC09DAAE, 0x3CB271E5, 0xBD5D04CB, 0x3E08886E, 0xBEAAAAAA))
+
+ONE = F32(1.0)
+TWO = F32(2.0)
+HALF = F32(0.5)
+ZERO = F32(0.0)
+
+
+def _horner(coeffs: tuple[np.float32, ...], x: np.ndarray) -> np.ndarray:
+    acc = np.full_like(x, coeffs[0])
+    for c in coeffs[1:]:
+        acc = acc * x
+        acc = acc + c
+    return acc
+
+
+def _pow2(n: np.ndarray) -> np.ndarray:
+    """2^n as float32 for integer n in [-126, 127], built from exponent bits."""
+    return ((n.astype(np.int32) + 127) << 23).astype(np.uint32).view(np.float32)
+
+
+def exp(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    xc = np.minimum(np.maximum(x, EXP_CLAMP_LO), EXP_CLAMP_HI)  # NaN handled below
+    nf = xc * LOG2E
+    nf = nf + ROUND_MAGIC
+    nf = nf - ROUND_MAGIC
+    r = xc - nf * EXP_LN2_HI
+    r = r - nf * EXP_LN2_LO
+    q = _horner(EXP_P, r)
+    q = (r * r) * q
+    q = r + q
+    q = ONE + q
+    n = np.nan_to_num(nf).astype(np.int32)
+    n1 = n >> 1  # floor(n/2): both halves stay within the normal range
+    y = (q * _pow2(n1)) * _pow2(n - n1)
+    return np.where(np.isnan(x), x, y).astype(np.float32)
+
+
+def log(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    sub = (x < MIN_NORMAL) & (x > ZERO)
+    xs = np.where(sub, x * TWO_POW_23, x)
+    bits = xs.view(np.uint32).astype(np.int64)
+    e = ((bits >> 23) & 0xFF) - 127 - np.where(sub, 23, 0)
+    m = ((bits & 0x7FFFFF) | 0x3F800000).astype(np.uint32).view(np.float32)
+    big = m > LOG_SQRT2
+    m = np.where(big, m * HALF, m)
+    e = e + big
+    f = m - ONE
+    z = f * f
+    y = _horner(LOG_Q, f)
+    y = y * f
+    y = y * z
+    fe = e.astype(np.float32)
+    y = y + fe * LOG_LN2_LO
+    y = y - HALF * z
+    r = f + y
+    r = r + fe * LOG_LN2_HI
+    r = np.where(x == ZERO, F32(-np.inf), r)
+    r = np.where(x == F32(np.inf), F32(np.inf), r)
+    r = np.where((x < ZERO) | np.isnan(x), F32(np.nan), r)
+    return r.astype(np.float32)
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    pos = x >= ZERO
+    e = exp(np.where(pos, -x, x))
+    d = ONE + e
+    return np.where(pos, ONE / d, e / d).astype(np.float32)
+
+
+def tanh(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    a = np.abs(x)
+    s = x * x
+    small = x + x * (s * _horner(TANH_T, s))
+    e = exp(a * TWO)
+    big = ONE - TWO / (e + ONE)
+    big = np.where(np.signbit(x), -big, big)
+    return np.where(a < TANH_SMALL, small, big).astype(np.float32)
+
+
+def log1p_small(e: np.ndarray) -> np.ndarray:
+    """log(1 + e) for e in [0, 1], with the rounding error of 1 + e corrected."""
+    u = ONE + e
+    c = e - (u - ONE)
+    return log(u) + c / u
+
+
+def softplus(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    l = log1p_small(exp(-np.abs(x)))
+    y = np.where(x > ZERO, x, ZERO) + l
+    return np.where(np.isnan(x), x, y).astype(np.float32)

@@ -1,0 +1,42 @@
+"""`tessera` command line: one entry point, one sub-command per component.
+
+Each sub-command lives with its component (trainer.cli, exporter.cli,
+conformance.cli, demo); this module only dispatches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# sub-command -> (module, help). Each module has `add_arguments(parser)` and `main(args) -> int`.
+COMMANDS = {
+    "train": ("trainer.cli", "train the auto-encoder and export the model"),
+    "export": ("exporter.cli_export", "export a training checkpoint to a model file"),
+    "check": ("exporter.cli_check", "check a model file and summarise it"),
+    "run": ("exporter.cli_run", "run a model on an inputs file (runtime CLI protocol)"),
+    "conformance": ("conformance.cli", "generate or run the conformance suite"),
+    "demo": ("demo", "the main job: train, export, run in every runtime, compare"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tessera", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    modules = {}
+    for name, (module_name, help_text) in COMMANDS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue  # component not built yet
+        modules[name] = module
+        module.add_arguments(sub.add_parser(name, help=help_text, description=help_text))
+    args = parser.parse_args(argv)
+    return int(modules[args.command].main(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
