@@ -1,0 +1,277 @@
+"""`function(inputs, outputs, updates, givens)`: compile a graph to a flat schedule of numpy calls.
+
+The graph is optimised once (trainer.rewrites). For each distinct set of input shapes a plan
+is built once: concrete shapes, one kernel per node, one buffer per node allocated up front.
+A call then only runs the kernels, which write into those buffers (`out=`). Updates are
+computed from old values first and then applied together (Theano semantics); an update's
+buffer is swapped with the shared variable's storage, so applying it copies nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from trainer import kernels, ops, rewrites, sparse
+from trainer.graph import GraphError, ShapeError, SharedVariable, Variable, constant, toposort
+
+
+def _as_pairs(updates: Any) -> list[tuple[Variable, Any]]:
+    if updates is None:
+        return []
+    if isinstance(updates, dict):
+        return list(updates.items())
+    return [tuple(u) for u in updates]
+
+
+def substitute(roots: list[Variable], mapping: dict[int, Variable]) -> list[Variable]:
+    """Copies of roots with some variables (by id) replaced; untouched subgraphs are reused."""
+    new: dict[int, Variable] = {}
+    for v in toposort(roots):
+        if id(v) in mapping:
+            new[id(v)] = mapping[id(v)]
+        elif v.kind != "apply":
+            new[id(v)] = v
+        else:
+            ins = tuple(new[id(i)] for i in v.inputs)
+            same = all(a is b for a, b in zip(ins, v.inputs))
+            new[id(v)] = v if same else rewrites.node(v.op, ins, v.attrs, v.trace)
+    return [new[id(r)] for r in roots]
+
+
+class _Plan:
+    __slots__ = ("steps", "bufs", "vals", "owner")
+
+    def __init__(self, steps, bufs, vals, owner):
+        self.steps, self.bufs, self.vals, self.owner = steps, bufs, vals, owner
+
+
+class Function:
+    """A compiled function; call it with numpy arrays for its inputs, in order."""
+
+    def __init__(self, inputs: Sequence[Variable], outputs: Any, updates: Any = None, givens: Any = None,
+                 name: str | None = None, sparse_inputs: str | bool = "auto") -> None:
+        self.name = name
+        self.inputs = list(inputs)
+        for i, v in enumerate(self.inputs):
+            if not isinstance(v, Variable) or v.kind != "input":
+                raise GraphError(f"function: input {i} must be a symbolic input (T.matrix, ...), got {v!r}")
+        if len({id(v) for v in self.inputs}) != len(self.inputs):
+            raise GraphError("function: the same input is listed twice")
+        self._single = isinstance(outputs, Variable)
+        outs = [] if outputs is None else [outputs] if self._single else list(outputs)
+        for o in outs:
+            if not isinstance(o, Variable):
+                raise GraphError(f"function: outputs must be Variables, got {type(o).__name__}")
+        pairs = _as_pairs(updates)
+        seen = set()
+        upd_shared, upd_exprs = [], []
+        for s, e in pairs:
+            if not isinstance(s, SharedVariable):
+                raise GraphError(f"function: an update target must be a shared variable, got {s!r}")
+            if id(s) in seen:
+                raise GraphError(f"function: shared variable {s.name or s!r} is updated twice")
+            seen.add(id(s))
+            e = e if isinstance(e, Variable) else constant(np.asarray(e, dtype=s.dtype))
+            if e.dtype != s.dtype:
+                raise GraphError(f"{e.trace[0]}:{e.trace[1]}: update of {s.name or 'shared'} has dtype {e.dtype}, "
+                                 f"the shared variable is {s.dtype} (cast explicitly or use matching constants)")
+            if e.ndim != s.ndim or any(a is not None and a != b for a, b in zip(e.shape, s.shape)):
+                raise ShapeError(f"{e.trace[0]}:{e.trace[1]}: update of {s.name or 'shared'} has shape "
+                                 f"{e.shape}, the shared variable has {s.shape}")
+            upd_shared.append(s)
+            upd_exprs.append(e)
+        roots = outs + upd_exprs
+        if givens:
+            mapping = {}
+            for old, rep in _as_pairs(givens):
+                rep = rep if isinstance(rep, Variable) else constant(np.asarray(rep, dtype=old.dtype))
+                if rep.ndim != old.ndim or rep.dtype != old.dtype:
+                    raise GraphError(f"givens: replacement for {old!r} must have ndim {old.ndim} and dtype "
+                                     f"{old.dtype}, got {rep!r}")
+                mapping[id(old)] = rep
+            roots = substitute(roots, mapping)
+        roots = rewrites.optimize(roots) if roots else roots
+        self.outputs = roots[:len(outs)]
+        self._upd_shared = upd_shared
+        self._upd_exprs = roots[len(outs):]
+        order = toposort(roots)
+        listed = {id(v) for v in self.inputs}
+        for v in order:
+            if v.kind == "input" and id(v) not in listed:
+                raise GraphError(f"function: the graph needs input {v.name or v!r} which is not in the inputs "
+                                 f"list (built at {v.trace[0]}:{v.trace[1]})")
+        self._order = order
+        self._slot = {id(v): k for k, v in enumerate(order)}
+        self._in_slots = [self._slot.get(id(v)) for v in self.inputs]
+        self._shared = [v for v in order if v.kind == "shared"]
+        self._shared_slots = [self._slot[id(v)] for v in self._shared]
+        self._out_slots = [self._slot[id(v)] for v in self.outputs]
+        self._upd_slots = [self._slot[id(v)] for v in self._upd_exprs]
+        self._sparse_mode = sparse_inputs
+        self._sparse_slots = self._find_sparse_candidates()
+        self._ctx: dict[int, sparse.BinaryRows | None] = {}
+        self._plans: dict[tuple, _Plan] = {}
+        self.last_call_sparse = False
+
+    # ------------------------------------------------------------------ planning
+    def _find_sparse_candidates(self) -> set[int]:
+        if self._sparse_mode is False:
+            return set()
+        cands = set()
+        for v in self._order:
+            if v.op == "dot" and v.inputs[0].ndim == 2 and v.inputs[1].ndim == 2:
+                a = v.inputs[0]
+                if a.op == "transpose":
+                    a = a.inputs[0]
+                if a.kind == "input":
+                    cands.add(self._slot[id(a)])
+        return cands
+
+    def _sparse_kernel(self, v: Variable, dense):
+        a = v.inputs[0]
+        transposed = a.op == "transpose"
+        xs = self._slot[id(a.inputs[0] if transposed else a)]
+        if xs not in self._sparse_slots:
+            return dense
+        ctx = self._ctx
+
+        def fn(out, a_val, b_val):
+            s = ctx.get(xs)
+            if s is None:
+                return dense(out, a_val, b_val)
+            return s.scatter_add(b_val, out) if transposed else s.gather_sum(b_val, out)
+        return fn
+
+    def _plan(self, shapes: dict[int, tuple]) -> _Plan:
+        vals: list[Any] = [None] * len(self._order)
+        bufs: list[np.ndarray | None] = []
+        steps = []
+        owner: dict[int, int] = {}  # slot -> buffer index that holds its value when the kernel writes out=
+        conc: dict[int, tuple] = {}
+        for k, v in enumerate(self._order):
+            if v.kind == "constant":
+                vals[k] = v.value
+                conc[k] = v.value.shape
+                continue
+            if v.kind in ("input", "shared"):
+                conc[k] = shapes[k]
+                continue
+            ins = [self._slot[id(i)] for i in v.inputs]
+            try:
+                shape, dtype = ops.infer(v.op, [conc[i] for i in ins], [i.dtype for i in v.inputs], v.attrs)
+            except ops.OpShapeError as e:
+                raise ShapeError(f"{v.trace[0]}:{v.trace[1]}: {v.op}: {e}") from None
+            conc[k] = shape
+            fn, needs = kernels.make(v.op, v.attrs, [conc[i] for i in ins], shape, dtype)
+            if v.op == "dot":
+                fn = self._sparse_kernel(v, fn)
+            bi = -1
+            if needs:
+                bi = len(bufs)
+                bufs.append(np.empty(shape, dtype))
+                owner[k] = bi
+            steps.append((fn, bi, tuple(ins), k))
+        for s, k in zip(self._upd_shared, self._upd_slots):
+            if conc[k] != s.value.shape:
+                v = self._order[k]
+                raise ShapeError(f"{v.trace[0]}:{v.trace[1]}: update of {s.name or 'shared'} has shape {conc[k]}, "
+                                 f"the shared value has {s.value.shape}")
+        return _Plan(steps, bufs, vals, owner)
+
+    # ------------------------------------------------------------------ calling
+    def _check_input(self, i: int, v: Variable, x: Any) -> np.ndarray:
+        arr = np.asarray(x)
+        label = v.name or f"input {i}"
+        if arr.ndim != v.ndim:
+            raise TypeError(f"{self._label()}: {label} must have rank {v.ndim}, got an array of shape {arr.shape}")
+        for d, (want, got) in enumerate(zip(v.shape, arr.shape)):
+            if want is not None and want != got:
+                raise ValueError(f"{self._label()}: {label} dim {d} must be {want}, got {got} (shape {arr.shape})")
+        if arr.dtype != v.dtype:
+            if arr.dtype.kind not in "biuf":
+                raise TypeError(f"{self._label()}: {label} must be numeric ({v.dtype}), got {arr.dtype}")
+            if np.can_cast(arr.dtype, v.dtype, "safe"):
+                arr = arr.astype(v.dtype)
+            else:
+                cast = arr.astype(v.dtype)
+                if not np.array_equal(cast, arr, equal_nan=True):
+                    raise TypeError(f"{self._label()}: {label} is {v.dtype}; the {arr.dtype} array given cannot be "
+                                    f"cast without losing precision (convert it with .astype('{v.dtype}'))")
+                arr = cast
+        return arr
+
+    def _label(self) -> str:
+        return f"function {self.name!r}" if self.name else "function"
+
+    def __call__(self, *args: Any) -> Any:
+        if len(args) != len(self.inputs):
+            raise TypeError(f"{self._label()} takes {len(self.inputs)} input(s), got {len(args)}")
+        arrays = [self._check_input(i, v, a) for i, (v, a) in enumerate(zip(self.inputs, args))]
+        key = tuple(a.shape for a in arrays) + tuple(s.value.shape for s in self._shared)
+        plan = self._plans.get(key)
+        if plan is None:
+            shapes = {k: a.shape for k, a in zip(self._in_slots, arrays) if k is not None}
+            shapes.update({k: s.value.shape for k, s in zip(self._shared_slots, self._shared)})
+            plan = self._plans[key] = self._plan(shapes)
+        vals, bufs = plan.vals, plan.bufs
+        for k, a in zip(self._in_slots, arrays):
+            if k is not None:
+                vals[k] = a
+        for k, s in zip(self._shared_slots, self._shared):
+            vals[k] = s.value
+        used_sparse = False
+        for k in self._sparse_slots:
+            s = sparse.detect(vals[k], force=self._sparse_mode is True)
+            self._ctx[k] = s
+            used_sparse = used_sparse or s is not None
+        self.last_call_sparse = used_sparse
+        with np.errstate(all="ignore"):
+            try:
+                for fn, bi, ins, k in plan.steps:
+                    buf = bufs[bi] if bi >= 0 else None
+                    if len(ins) == 2:
+                        vals[k] = fn(buf, vals[ins[0]], vals[ins[1]])
+                    elif len(ins) == 1:
+                        vals[k] = fn(buf, vals[ins[0]])
+                    else:
+                        vals[k] = fn(buf, *[vals[i] for i in ins])
+            except (ValueError, IndexError) as e:
+                v = self._order[k]
+                raise ShapeError(f"{v.trace[0]}:{v.trace[1]}: {v.op} failed at run time: {e}") from None
+        results = [np.array(vals[k], copy=True) for k in self._out_slots]
+        self._apply_updates(plan)
+        for k in self._in_slots:  # do not keep the caller's arrays alive
+            if k is not None:
+                vals[k] = None
+        if self._single:
+            return results[0]
+        return results
+
+    def _apply_updates(self, plan: _Plan) -> None:
+        vals, bufs = plan.vals, plan.bufs
+        new_values = [vals[k] for k in self._upd_slots]  # all computed before any is applied
+        taken: set[int] = set()
+        for s, k, new in zip(self._upd_shared, self._upd_slots, new_values):
+            bi = plan.owner.get(k, -1)
+            if bi >= 0 and bufs[bi] is new and bi not in taken and new.flags.c_contiguous:
+                taken.add(bi)
+                bufs[bi] = s.value  # the old storage becomes the scratch buffer for next time
+                s.value = new
+            else:
+                s.value = np.array(new, dtype=s.dtype, order="C", copy=True)
+
+
+def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = None, givens: Any = None,
+             name: str | None = None, sparse_inputs: str | bool = "auto") -> Function:
+    """Compile `outputs` (a Variable or a list) of `inputs`, with Theano-style `updates`.
+
+    updates: list of (shared, new_value_expression) pairs or a dict; every new value is
+    computed from the old values, then all are assigned together. givens: pairs
+    (variable, replacement Variable or array) substituted before compiling.
+    sparse_inputs: "auto" (gather/scatter for 0/1 sparse inputs when faster), True (whenever
+    the input is 0/1) or False (always dense).
+    """
+    return Function(inputs, outputs, updates, givens, name, sparse_inputs)

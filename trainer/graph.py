@@ -1,0 +1,238 @@
+"""Symbolic graph nodes: the contract the rest of Tessera (rewrites, exporter) relies on.
+
+Every symbolic value is a :class:`Variable` (or the :class:`SharedVariable` subclass):
+
+- ``kind``: ``"input"`` (``tensor.matrix/vector/scalar/tensor``), ``"shared"`` (``shared()``,
+  with ``get_value(borrow=False)`` / ``set_value(v)``), ``"constant"`` (``.value`` is a numpy
+  array) or ``"apply"`` (the result of an op).
+- ``op``: the op name of an apply node (``None`` otherwise); ``inputs``: tuple of Variables;
+  ``attrs``: dict of plain python values (int, float, bool, tuple, None); ``dtype``: numpy dtype;
+  ``shape``: tuple of int-or-None (None = unknown at build time); ``ndim``; ``name``: str or None.
+- Forward ops (the only ones left in a forward graph after ``trainer.rewrites.optimize``):
+  ``dot(a, b)`` (numpy.dot for 1-D/2-D operands); broadcasting binaries ``add sub mul div maximum
+  minimum``; unary ``neg exp log tanh sqrt abs sigmoid softplus relu``; ``pow`` {"exponent": float};
+  ``transpose`` {"perm": tuple}; ``sum``/``mean``/``max`` {"axis": tuple|None, "keepdims": bool};
+  ``clip`` {"lo": float, "hi": float}; ``softmax`` {"axis": -1}; ``reshape`` {"shape": tuple}.
+- Gradient graphs may also use gradient-only ops (``sum_to``, ``expand``, ``sigmoid_grad``, ...);
+  see ``trainer.ops.GRAD_ONLY``.
+- ``binary_crossentropy(p, t)`` is built as ``-(t*log(p) + (1-t)*log(1-p))`` from primitives.
+
+Nodes are immutable once built. Shapes and dtypes are inferred when a node is built; a
+mistake raises :class:`ShapeError` / :class:`DTypeError` naming the user's file and line.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import numpy as np
+
+from trainer import ops
+
+_PKG_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+class GraphError(ValueError):
+    """A graph could not be built (the message names the user's source line)."""
+
+
+class ShapeError(GraphError):
+    """Operand shapes are incompatible."""
+
+
+class DTypeError(GraphError, TypeError):
+    """Operand dtypes are incompatible or unsupported."""
+
+
+def user_frame() -> tuple[str, int]:
+    """(file, line) of the first caller frame outside the trainer package."""
+    f = sys._getframe(1)
+    while f is not None:
+        fn = f.f_code.co_filename
+        if not os.path.abspath(fn).startswith(_PKG_DIR + os.sep):
+            return fn, f.f_lineno
+        f = f.f_back
+    return "<unknown>", 0
+
+
+FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def as_float_dtype(dtype: Any) -> np.dtype:
+    dt = np.dtype("float32" if dtype is None else dtype)
+    if dt not in FLOAT_DTYPES:
+        raise DTypeError(f"{_where()}: unsupported dtype {dt} (float32 or float64 only)")
+    return dt
+
+
+def _where() -> str:
+    fn, ln = user_frame()
+    return f"{fn}:{ln}"
+
+
+class Variable:
+    """A symbolic value. See the module docstring for the attribute contract."""
+
+    __array_ufunc__ = None  # make numpy defer to our reflected operators (np.float32(2) * x)
+
+    def __init__(self, kind: str, dtype: Any, shape: tuple, *, op: str | None = None,
+                 inputs: tuple = (), attrs: dict | None = None, name: str | None = None,
+                 value: np.ndarray | None = None, trace: tuple[str, int] | None = None) -> None:
+        self.kind = kind
+        self.op = op
+        self.inputs = tuple(inputs)
+        self.attrs = dict(attrs or {})
+        self.dtype = np.dtype(dtype)
+        self.shape = tuple(shape)
+        self.name = name
+        self.value = value
+        self.trace = trace if trace is not None else user_frame()
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __repr__(self) -> str:
+        label = self.name or (self.op if self.kind == "apply" else self.kind)
+        return f"<{label} {self.dtype} {self.shape}>"
+
+    # ---- operators (python scalars adopt this variable's dtype: no float32 -> float64 upcast)
+    def __add__(self, o): return apply("add", self, o)
+    def __radd__(self, o): return apply("add", o, self)
+    def __sub__(self, o): return apply("sub", self, o)
+    def __rsub__(self, o): return apply("sub", o, self)
+    def __mul__(self, o): return apply("mul", self, o)
+    def __rmul__(self, o): return apply("mul", o, self)
+    def __truediv__(self, o): return apply("div", self, o)
+    def __rtruediv__(self, o): return apply("div", o, self)
+    def __neg__(self): return apply("neg", self)
+    def __pos__(self): return self
+    def __abs__(self): return apply("abs", self)
+
+    def __pow__(self, e):
+        if isinstance(e, Variable) and e.kind == "constant" and e.value.size == 1:
+            e = float(e.value)
+        if not isinstance(e, (int, float, np.number)):
+            raise GraphError(f"{_where()}: ** needs a constant python number exponent, got {type(e).__name__}")
+        return apply("pow", self, exponent=float(e))
+
+    @property
+    def T(self) -> Variable:
+        return apply("transpose", self, perm=tuple(range(self.ndim))[::-1])
+
+    def transpose(self, *perm) -> Variable:
+        if len(perm) == 1 and isinstance(perm[0], (tuple, list)):
+            perm = tuple(perm[0])
+        return apply("transpose", self, perm=tuple(perm) or tuple(range(self.ndim))[::-1])
+
+    def sum(self, axis=None, keepdims: bool = False) -> Variable:
+        return apply("sum", self, axis=_norm_axis(axis, self.ndim), keepdims=bool(keepdims))
+
+    def mean(self, axis=None, keepdims: bool = False) -> Variable:
+        return apply("mean", self, axis=_norm_axis(axis, self.ndim), keepdims=bool(keepdims))
+
+    def max(self, axis=None, keepdims: bool = False) -> Variable:
+        return apply("max", self, axis=_norm_axis(axis, self.ndim), keepdims=bool(keepdims))
+
+    def dot(self, o) -> Variable:
+        return apply("dot", self, o)
+
+    def reshape(self, *shape) -> Variable:
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return apply("reshape", self, shape=tuple(int(s) for s in shape))
+
+    def __bool__(self):
+        raise GraphError("a symbolic Variable has no truth value (did you mean a graph op?)")
+
+    def __iter__(self):
+        raise GraphError("a symbolic Variable is not iterable")
+
+    __hash__ = object.__hash__
+
+
+class SharedVariable(Variable):
+    """A variable whose value lives across function calls (model parameters)."""
+
+    def get_value(self, borrow: bool = False) -> np.ndarray:
+        return self.value if borrow else self.value.copy()
+
+    def set_value(self, value: Any, borrow: bool = False) -> None:
+        arr = np.asarray(value)
+        if arr.ndim != self.ndim:
+            raise ShapeError(f"{_where()}: set_value on {self.name or 'shared'}: rank {arr.ndim} != {self.ndim}")
+        new = arr.astype(self.dtype, copy=not borrow)
+        self.value = np.ascontiguousarray(new)
+        self.shape = self.value.shape
+
+
+def _norm_axis(axis, ndim: int):
+    if axis is None:
+        return None
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    out = []
+    for a in axes:
+        a = int(a)
+        if not -ndim <= a < ndim:
+            raise ShapeError(f"{_where()}: axis {a} out of range for a {ndim}-d tensor")
+        out.append(a % ndim)
+    return tuple(sorted(set(out)))
+
+
+def constant(value: Any, dtype: Any = None, name: str | None = None) -> Variable:
+    arr = np.asarray(value, dtype=dtype)
+    if arr.dtype not in FLOAT_DTYPES:
+        arr = arr.astype(np.float32)
+    return Variable("constant", arr.dtype, arr.shape, value=arr, name=name)
+
+
+def as_variable(x: Any, like_dtype: np.dtype | None = None) -> Variable:
+    """Wrap x as a Variable; python/numpy scalars take `like_dtype` so they never upcast."""
+    if isinstance(x, Variable):
+        return x
+    if isinstance(x, (bool, int, float, np.number)) and like_dtype is not None:
+        return constant(np.asarray(x, dtype=like_dtype))
+    if isinstance(x, (list, tuple, np.ndarray, bool, int, float, np.number)):
+        arr = np.asarray(x)
+        if arr.dtype not in FLOAT_DTYPES:
+            arr = arr.astype(like_dtype or np.float32)
+        return constant(arr)
+    raise DTypeError(f"{_where()}: cannot use a {type(x).__name__} in a graph")
+
+
+def apply(op: str, *args: Any, **attrs: Any) -> Variable:
+    """Build an apply node, inferring its shape and dtype now (errors name the user's line)."""
+    var_dtypes = [a.dtype for a in args if isinstance(a, Variable)]
+    like = np.result_type(*var_dtypes) if var_dtypes else np.dtype(np.float32)
+    inputs = tuple(as_variable(a, like) for a in args)
+    trace = user_frame()
+    try:
+        shape, dtype = ops.infer(op, [i.shape for i in inputs], [i.dtype for i in inputs], attrs)
+    except ops.OpShapeError as e:
+        raise ShapeError(f"{trace[0]}:{trace[1]}: {op}: {e}") from None
+    except ops.OpDTypeError as e:
+        raise DTypeError(f"{trace[0]}:{trace[1]}: {op}: {e}") from None
+    return Variable("apply", dtype, shape, op=op, inputs=inputs, attrs=attrs, trace=trace)
+
+
+def toposort(outputs: list[Variable]) -> list[Variable]:
+    """All variables reachable from outputs, each after its inputs (iterative: deep graphs are fine)."""
+    order: list[Variable] = []
+    seen: set[int] = set()
+    for root in outputs:
+        stack = [(root, False)]
+        while stack:
+            v, done = stack.pop()
+            if done:
+                order.append(v)
+                continue
+            if id(v) in seen:
+                continue
+            seen.add(id(v))
+            stack.append((v, True))
+            for i in reversed(v.inputs):
+                if id(i) not in seen:
+                    stack.append((i, False))
+    return order
