@@ -36,7 +36,7 @@ def substitute(roots: list[Variable], mapping: dict[int, Variable]) -> list[Vari
             new[id(v)] = v
         else:
             ins = tuple(new[id(i)] for i in v.inputs)
-            same = all(a is b for a, b in zip(ins, v.inputs))
+            same = all(a is b for a, b in zip(ins, v.inputs, strict=False))
             new[id(v)] = v if same else rewrites.node(v.op, ins, v.attrs, v.trace)
     return [new[id(r)] for r in roots]
 
@@ -76,9 +76,11 @@ class Function:
             seen.add(id(s))
             e = e if isinstance(e, Variable) else constant(np.asarray(e, dtype=s.dtype))
             if e.dtype != s.dtype:
-                raise GraphError(f"{e.trace[0]}:{e.trace[1]}: update of {s.name or 'shared'} has dtype {e.dtype}, "
-                                 f"the shared variable is {s.dtype} (cast explicitly or use matching constants)")
-            if e.ndim != s.ndim or any(a is not None and a != b for a, b in zip(e.shape, s.shape)):
+                raise GraphError(f"{e.trace[0]}:{e.trace[1]}: update of {s.name or 'shared'} has dtype "
+                                 f"{e.dtype}, the shared variable is {s.dtype} "
+                                 "(cast explicitly or use matching constants)")
+            mismatch = any(a is not None and a != b for a, b in zip(e.shape, s.shape, strict=False))
+            if e.ndim != s.ndim or mismatch:
                 raise ShapeError(f"{e.trace[0]}:{e.trace[1]}: update of {s.name or 'shared'} has shape "
                                  f"{e.shape}, the shared variable has {s.shape}")
             upd_shared.append(s)
@@ -101,8 +103,8 @@ class Function:
         listed = {id(v) for v in self.inputs}
         for v in order:
             if v.kind == "input" and id(v) not in listed:
-                raise GraphError(f"function: the graph needs input {v.name or v!r} which is not in the inputs "
-                                 f"list (built at {v.trace[0]}:{v.trace[1]})")
+                raise GraphError(f"function: the graph needs input {v.name or v!r} which is not in the "
+                                 f"inputs list (built at {v.trace[0]}:{v.trace[1]})")
         self._order = order
         self._slot = {id(v): k for k, v in enumerate(order)}
         self._in_slots = [self._slot.get(id(v)) for v in self.inputs]
@@ -174,11 +176,11 @@ class Function:
                 bufs.append(np.empty(shape, dtype))
                 owner[k] = bi
             steps.append((fn, bi, tuple(ins), k))
-        for s, k in zip(self._upd_shared, self._upd_slots):
+        for s, k in zip(self._upd_shared, self._upd_slots, strict=False):
             if conc[k] != s.value.shape:
                 v = self._order[k]
-                raise ShapeError(f"{v.trace[0]}:{v.trace[1]}: update of {s.name or 'shared'} has shape {conc[k]}, "
-                                 f"the shared value has {s.value.shape}")
+                raise ShapeError(f"{v.trace[0]}:{v.trace[1]}: update of {s.name or 'shared'} has shape "
+                                 f"{conc[k]}, the shared value has {s.value.shape}")
         return _Plan(steps, bufs, vals, owner)
 
     # ------------------------------------------------------------------ calling
@@ -186,10 +188,12 @@ class Function:
         arr = np.asarray(x)
         label = v.name or f"input {i}"
         if arr.ndim != v.ndim:
-            raise TypeError(f"{self._label()}: {label} must have rank {v.ndim}, got an array of shape {arr.shape}")
-        for d, (want, got) in enumerate(zip(v.shape, arr.shape)):
+            raise TypeError(f"{self._label()}: {label} must have rank {v.ndim}, "
+                            f"got an array of shape {arr.shape}")
+        for d, (want, got) in enumerate(zip(v.shape, arr.shape, strict=False)):
             if want is not None and want != got:
-                raise ValueError(f"{self._label()}: {label} dim {d} must be {want}, got {got} (shape {arr.shape})")
+                raise ValueError(f"{self._label()}: {label} dim {d} must be {want}, "
+                                 f"got {got} (shape {arr.shape})")
         if arr.dtype != v.dtype:
             if arr.dtype.kind not in "biuf":
                 raise TypeError(f"{self._label()}: {label} must be numeric ({v.dtype}), got {arr.dtype}")
@@ -198,8 +202,9 @@ class Function:
             else:
                 cast = arr.astype(v.dtype)
                 if not np.array_equal(cast, arr, equal_nan=True):
-                    raise TypeError(f"{self._label()}: {label} is {v.dtype}; the {arr.dtype} array given cannot be "
-                                    f"cast without losing precision (convert it with .astype('{v.dtype}'))")
+                    raise TypeError(f"{self._label()}: {label} is {v.dtype}; the {arr.dtype} array "
+                                    "given cannot be cast without losing precision "
+                                    f"(convert it with .astype('{v.dtype}'))")
                 arr = cast
         return arr
 
@@ -209,18 +214,18 @@ class Function:
     def __call__(self, *args: Any) -> Any:
         if len(args) != len(self.inputs):
             raise TypeError(f"{self._label()} takes {len(self.inputs)} input(s), got {len(args)}")
-        arrays = [self._check_input(i, v, a) for i, (v, a) in enumerate(zip(self.inputs, args))]
+        arrays = [self._check_input(i, v, a) for i, (v, a) in enumerate(zip(self.inputs, args, strict=False))]
         key = tuple(a.shape for a in arrays) + tuple(s.value.shape for s in self._shared)
         plan = self._plans.get(key)
         if plan is None:
-            shapes = {k: a.shape for k, a in zip(self._in_slots, arrays) if k is not None}
-            shapes.update({k: s.value.shape for k, s in zip(self._shared_slots, self._shared)})
+            shapes = {k: a.shape for k, a in zip(self._in_slots, arrays, strict=False) if k is not None}
+            shapes.update({k: s.value.shape for k, s in zip(self._shared_slots, self._shared, strict=False)})
             plan = self._plans[key] = self._plan(shapes)
         vals, bufs = plan.vals, plan.bufs
-        for k, a in zip(self._in_slots, arrays):
+        for k, a in zip(self._in_slots, arrays, strict=False):
             if k is not None:
                 vals[k] = a
-        for k, s in zip(self._shared_slots, self._shared):
+        for k, s in zip(self._shared_slots, self._shared, strict=False):
             vals[k] = s.value
         used_sparse = False
         for k in self._sparse_slots:
@@ -254,7 +259,7 @@ class Function:
         vals, bufs = plan.vals, plan.bufs
         new_values = [vals[k] for k in self._upd_slots]  # all computed before any is applied
         taken: set[int] = set()
-        for s, k, new in zip(self._upd_shared, self._upd_slots, new_values):
+        for s, k, new in zip(self._upd_shared, self._upd_slots, new_values, strict=False):
             bi = plan.owner.get(k, -1)
             if bi >= 0 and bufs[bi] is new and bi not in taken and new.flags.c_contiguous:
                 taken.add(bi)

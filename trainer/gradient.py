@@ -66,7 +66,8 @@ RULES: dict[str, Callable[[Variable, Variable], list]] = {
     "sigmoid": lambda n, g: [apply("sigmoid_grad", n, g)],
     "softplus": lambda n, g: [g * apply("sigmoid", n.inputs[0])],
     "relu": lambda n, g: [apply("relu_grad", n.inputs[0], g)],
-    "pow": lambda n, g: [g * (n.attrs["exponent"] * apply("pow", n.inputs[0], exponent=n.attrs["exponent"] - 1))],
+    "pow": lambda n, g: [g * (n.attrs["exponent"]
+                              * apply("pow", n.inputs[0], exponent=n.attrs["exponent"] - 1))],
     "clip": lambda n, g: [apply("clip_grad", n.inputs[0], g, lo=n.attrs["lo"], hi=n.attrs["hi"])],
     "transpose": _g_transpose,
     "reshape": lambda n, g: [apply("reshape_like", g, n.inputs[0])],
@@ -78,8 +79,9 @@ RULES: dict[str, Callable[[Variable, Variable], list]] = {
 }
 
 
-def grad(cost: Variable, wrt: Variable | Sequence[Variable], consider_constant: Sequence[Variable] | None = None,
-         disconnected_inputs: str = "raise", stabilize: bool = True) -> Any:
+def grad(cost: Variable, wrt: Variable | Sequence[Variable],
+         consider_constant: Sequence[Variable] | None = None, disconnected_inputs: str = "raise",
+         stabilize: bool = True) -> Any:
     """Symbolic gradient of a scalar `cost` with respect to `wrt` (a Variable or a list).
 
     Returns Variables (a list when `wrt` is a list). `disconnected_inputs` is "raise" (error
@@ -125,8 +127,9 @@ def grad(cost: Variable, wrt: Variable | Sequence[Variable], consider_constant: 
         if v.kind != "apply" or id(v) in blocked:
             continue
         if v.op not in RULES:
-            raise GraphError(f"grad: op {v.op!r} has no gradient rule (gradient-only ops are not differentiable)")
-        for inp, gi in zip(v.inputs, RULES[v.op](v, g)):
+            raise GraphError(f"grad: op {v.op!r} has no gradient rule "
+                             "(gradient-only ops are not differentiable)")
+        for inp, gi in zip(v.inputs, RULES[v.op](v, g), strict=False):
             if gi is not None and id(inp) in depends:
                 contribs.setdefault(id(inp), []).append(gi)
     out = []

@@ -115,7 +115,8 @@ class Variable:
         if isinstance(e, Variable) and e.kind == "constant" and e.value.size == 1:
             e = float(e.value)
         if not isinstance(e, (int, float, np.number)):
-            raise GraphError(f"{_where()}: ** needs a constant python number exponent, got {type(e).__name__}")
+            raise GraphError(f"{_where()}: ** needs a constant python number exponent, "
+                             f"got {type(e).__name__}")
         return apply("pow", self, exponent=float(e))
 
     @property
@@ -162,7 +163,8 @@ class SharedVariable(Variable):
     def set_value(self, value: Any, borrow: bool = False) -> None:
         arr = np.asarray(value)
         if arr.ndim != self.ndim:
-            raise ShapeError(f"{_where()}: set_value on {self.name or 'shared'}: rank {arr.ndim} != {self.ndim}")
+            raise ShapeError(f"{_where()}: set_value on {self.name or 'shared'}: "
+                             f"rank {arr.ndim} != {self.ndim}")
         new = arr.astype(self.dtype, copy=not borrow)
         self.value = np.ascontiguousarray(new)
         self.shape = self.value.shape

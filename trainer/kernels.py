@@ -144,7 +144,7 @@ def _sum_to(attrs, ins, oshape, dt):
 
 
 def _expand(attrs, ins, oshape, dt):
-    axis, keep = attrs["axis"], attrs["keepdims"]
+    axis, _keep = attrs["axis"], attrs["keepdims"]
     axes = tuple(range(len(oshape))) if axis is None else axis
     kshape = tuple(1 if i in axes else d for i, d in enumerate(oshape))
     scale = 1.0
@@ -238,7 +238,8 @@ FACTORIES: dict[str, Callable] = {
 }
 
 
-def make(op: str, attrs: dict, in_shapes: list[tuple], out_shape: tuple, dtype: np.dtype) -> tuple[Kernel, bool]:
+def make(op: str, attrs: dict, in_shapes: list[tuple], out_shape: tuple,
+         dtype: np.dtype) -> tuple[Kernel, bool]:
     return FACTORIES[op](attrs, in_shapes, tuple(out_shape), np.dtype(dtype))
 
 

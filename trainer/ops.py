@@ -29,7 +29,8 @@ GRAD_ONLY = frozenset({"sum_to", "expand", "sigmoid_grad", "relu_grad", "cmp", "
 
 
 def _fmt(shape) -> str:
-    return "(" + ", ".join("?" if d is None else str(d) for d in shape) + ("," if len(shape) == 1 else "") + ")"
+    body = ", ".join("?" if d is None else str(d) for d in shape)
+    return "(" + body + ("," if len(shape) == 1 else "") + ")"
 
 
 def broadcast(a: tuple, b: tuple) -> tuple:
@@ -37,7 +38,7 @@ def broadcast(a: tuple, b: tuple) -> tuple:
     a2 = (1,) * (n - len(a)) + tuple(a)
     b2 = (1,) * (n - len(b)) + tuple(b)
     out = []
-    for x, y in zip(a2, b2):
+    for x, y in zip(a2, b2, strict=False):
         if x == y:
             out.append(x)
         elif x == 1:
@@ -66,7 +67,8 @@ def _dot(shapes, attrs):
         raise OpShapeError(f"dot needs 1-d or 2-d operands, got {_fmt(a)} and {_fmt(b)}")
     k1, k2 = a[-1], b[0]
     if k1 is not None and k2 is not None and k1 != k2:
-        raise OpShapeError(f"shapes {_fmt(a)} and {_fmt(b)} not aligned: {k1} (dim {len(a) - 1}) != {k2} (dim 0)")
+        raise OpShapeError(f"shapes {_fmt(a)} and {_fmt(b)} not aligned: "
+                           f"{k1} (dim {len(a) - 1}) != {k2} (dim 0)")
     return tuple(a[:-1]) + tuple(b[1:])
 
 

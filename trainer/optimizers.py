@@ -32,7 +32,7 @@ def _grads(cost: Variable, params: Sequence[SharedVariable], grads: Sequence[Var
 def sgd(cost: Variable, params: Sequence[SharedVariable], lr: float = 0.01,
         grads: Sequence[Variable] | None = None) -> Updates:
     """p <- p - lr * g."""
-    ups = Updates((p, p - lr * g) for p, g in zip(params, _grads(cost, params, grads)))
+    ups = Updates((p, p - lr * g) for p, g in zip(params, _grads(cost, params, grads), strict=False))
     ups.state = []
     return ups
 
@@ -42,7 +42,7 @@ def momentum(cost: Variable, params: Sequence[SharedVariable], lr: float = 0.01,
     """v <- mu*v - lr*g; p <- p + v (or p + mu*v_new - lr*g with nesterov, as in Sutskever 2013)."""
     ups = Updates()
     ups.state = []
-    for p, g in zip(params, _grads(cost, params, grads)):
+    for p, g in zip(params, _grads(cost, params, grads), strict=False):
         v = _shared(np.zeros(p.value.shape, p.dtype), f"{p.name or 'p'}_velocity")
         ups.state.append(v)
         v_new = mu * v - lr * g
@@ -64,7 +64,7 @@ def adam(cost: Variable, params: Sequence[SharedVariable], lr: float = 0.001, be
     from trainer import tensor as T
     lr_t = lr * T.sqrt(1 - T.exp(t_new * float(np.log(beta2)))) / (1 - T.exp(t_new * float(np.log(beta1))))
     ups.append((t, t_new))
-    for p, g in zip(params, gs):
+    for p, g in zip(params, gs, strict=False):
         m = _shared(np.zeros(p.value.shape, p.dtype), f"{p.name or 'p'}_m")
         v = _shared(np.zeros(p.value.shape, p.dtype), f"{p.name or 'p'}_v")
         ups.state += [m, v]

@@ -29,6 +29,10 @@ def const(value, dtype) -> Variable:
     return Variable("constant", arr.dtype, arr.shape, value=arr, trace=("<rewrite>", 0))
 
 
+def _same(a: tuple, b: tuple) -> bool:
+    return all(x is y for x, y in zip(a, b, strict=True))
+
+
 def rebuild(outputs: list[Variable], rule: LocalRule) -> list[Variable]:
     """Apply a local rule bottom-up, rebuilding nodes whose inputs changed, to a fixpoint per node."""
     new: dict[int, Variable] = {}
@@ -37,7 +41,7 @@ def rebuild(outputs: list[Variable], rule: LocalRule) -> list[Variable]:
             new[id(v)] = v
             continue
         ins = tuple(new[id(i)] for i in v.inputs)
-        cur = v if all(a is b for a, b in zip(ins, v.inputs)) else node(v.op, ins, v.attrs, v.trace)
+        cur = v if _same(ins, v.inputs) else node(v.op, ins, v.attrs, v.trace)
         for _ in range(16):  # a rule may enable another rule on its own result
             r = rule(cur) if cur.kind == "apply" else None
             if r is None or r is cur:
@@ -84,7 +88,7 @@ def merge(outputs: list[Variable]) -> list[Variable]:
         ins = tuple(new[id(i)] for i in v.inputs)
         key = (v.op, tuple(id(i) for i in ins), repr(sorted(v.attrs.items())))
         if key not in canon:
-            canon[key] = v if all(a is b for a, b in zip(ins, v.inputs)) else node(v.op, ins, v.attrs, v.trace)
+            canon[key] = v if _same(ins, v.inputs) else node(v.op, ins, v.attrs, v.trace)
         new[id(v)] = canon[key]
     return [new[id(o)] for o in outputs]
 
@@ -192,7 +196,8 @@ def _bce_on_sigmoid(v: Variable) -> Variable | None:
     if s1.op != "sigmoid" or s2 is not s1:
         return None
     z = s1.inputs[0]
-    repl = node("sub", (node("softplus", (z,), trace=v.trace), node("mul", (t, z), trace=v.trace)), trace=v.trace)
+    tr = v.trace
+    repl = node("sub", (node("softplus", (z,), trace=tr), node("mul", (t, z), trace=tr)), trace=tr)
     return _safe(v, repl)
 
 
@@ -201,7 +206,8 @@ def _log_sigmoid(v: Variable) -> Variable | None:
         x = v.inputs[0]
         if x.op == "sigmoid":  # log(sigmoid(z)) -> -softplus(-z)
             z = x.inputs[0]
-            return node("neg", (node("softplus", (node("neg", (z,), trace=v.trace),), trace=v.trace),), trace=v.trace)
+            tr = v.trace
+            return node("neg", (node("softplus", (node("neg", (z,), trace=tr),), trace=tr),), trace=tr)
         s = _one_minus(x)
         if s is not None and s.op == "sigmoid" and x.shape == v.shape:  # log(1-sigmoid(z)) -> -softplus(z)
             return _safe(v, node("neg", (node("softplus", (s.inputs[0],), trace=v.trace),), trace=v.trace))

@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 
 from trainer import nnet
-from trainer.graph import GraphError, Variable, apply, as_float_dtype, as_variable, constant
 from trainer.gradient import grad
+from trainer.graph import GraphError, Variable, apply, as_float_dtype, as_variable, constant
 
 __all__ = ["matrix", "vector", "scalar", "tensor", "dot", "exp", "log", "tanh", "sqrt", "abs", "maximum",
            "minimum", "clip", "sum", "mean", "max", "sigmoid", "softplus", "relu", "softmax", "grad",

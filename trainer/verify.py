@@ -61,6 +61,7 @@ def verify_grad(fn: Callable[..., Variable], points: Sequence[np.ndarray], n_tes
             bad = err > abs_tol + rel_tol * np.abs(num)
             if np.any(bad):
                 j = int(np.argmax(err))
-                raise GradientError(f"verify_grad: gradient of input {i} wrong: max abs error {err.max():.3g} "
+                raise GradientError(f"verify_grad: gradient of input {i} wrong: "
+                                    f"max abs error {err.max():.3g} "
                                     f"at flat index {j} (symbolic {a.reshape(-1)[j]:.8g}, "
                                     f"numeric {num.reshape(-1)[j]:.8g})")
