@@ -1,0 +1,121 @@
+/*
+ * Tessera strict kernels (SPEC.md section 7): the arithmetic of every v1
+ * operator, shared by the C runtime and (compiled to wasm32) the JS runtime.
+ *
+ * ABI (stable; additions only):
+ *  - Plain C functions on float pointers and int32_t sizes/strides. No
+ *    allocation, no globals, no libc: kernels.c includes only <stddef.h>,
+ *    <stdint.h> and <float.h>, so it builds freestanding, e.g.
+ *      clang-16 --target=wasm32 -nostdlib -msimd128 -O2 -ffp-contract=off \
+ *               -Wl,--no-entry -Wl,--export-dynamic kernels.c
+ *  - Tensors are dense, row-major float32. Sizes are element counts >= 0.
+ *  - Unless stated, the output may alias an input exactly (in-place use) but
+ *    must not partially overlap it. MatMul and Transpose outputs must not
+ *    alias their inputs.
+ *  - Strict profile: every + - * / sqrt is one binary32 operation; build with
+ *    -ffp-contract=off (no FMA) and FLT_EVAL_METHOD == 0 (checked), never
+ *    -ffast-math. -fno-math-errno is recommended so that sqrt is inlined.
+ *  - Shape arrays hold at most TSR_K_MAX_RANK entries.
+ */
+#ifndef TESSERA_KERNELS_H
+#define TESSERA_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TSR_K_MAX_RANK 8
+
+/* wasm32: clang gives symbols hidden visibility by default, so mark the API
+ * for --export-dynamic. Elsewhere ordinary external linkage. */
+#if defined(__wasm__)
+#define TSR_K_API __attribute__((visibility("default")))
+#else
+#define TSR_K_API
+#endif
+
+/* Binary operator codes for tsr_k_binary. */
+enum {
+    TSR_K_ADD = 0,
+    TSR_K_SUB = 1,
+    TSR_K_MUL = 2,
+    TSR_K_DIV = 3,
+    TSR_K_MAX = 4, /* Maximum, SPEC 7.2 */
+    TSR_K_MIN = 5  /* Minimum, SPEC 7.2 */
+};
+
+/* Reduction codes for tsr_k_reduce. */
+enum {
+    TSR_K_RSUM = 0,
+    TSR_K_RMEAN = 1,
+    TSR_K_RMAX = 2
+};
+
+/* Scalar strict functions (SPEC 7.2, 7.3). */
+TSR_K_API float tsr_k_exp1(float x);
+TSR_K_API float tsr_k_log1(float x);
+TSR_K_API float tsr_k_sigmoid1(float x);
+TSR_K_API float tsr_k_tanh1(float x);
+TSR_K_API float tsr_k_softplus1(float x);
+TSR_K_API float tsr_k_max1(float a, float b);
+TSR_K_API float tsr_k_min1(float a, float b);
+
+/* Elementwise unary: y[i] = f(x[i]) for 0 <= i < n. y may equal x. */
+TSR_K_API void tsr_k_neg(const float *x, float *y, int32_t n);
+TSR_K_API void tsr_k_abs(const float *x, float *y, int32_t n);
+TSR_K_API void tsr_k_sqrt(const float *x, float *y, int32_t n);
+TSR_K_API void tsr_k_relu(const float *x, float *y, int32_t n);
+TSR_K_API void tsr_k_exp(const float *x, float *y, int32_t n);
+TSR_K_API void tsr_k_log(const float *x, float *y, int32_t n);
+TSR_K_API void tsr_k_sigmoid(const float *x, float *y, int32_t n);
+TSR_K_API void tsr_k_tanh(const float *x, float *y, int32_t n);
+TSR_K_API void tsr_k_softplus(const float *x, float *y, int32_t n);
+/* Clip: y = Minimum(Maximum(x, lo), hi). */
+TSR_K_API void tsr_k_clip(const float *x, float *y, int32_t n, float lo, float hi);
+
+/* Broadcasting binary op (numpy rules already resolved by the caller).
+ * The output has `rank` dims `shape[0..rank-1]` (rank 0: one element) and is
+ * written densely, row-major. sa[d] / sb[d] are the element strides of a and
+ * b for output dim d (0 where that operand is broadcast along d). Adjacent
+ * dims are merged internally so the inner loop is as long as possible.
+ * y may equal a or b only when that operand is not broadcast (strides equal
+ * to the dense strides of the output). */
+TSR_K_API void tsr_k_binary(int32_t op, const float *a, const float *b, float *y,
+                  int32_t rank, const int32_t *shape,
+                  const int32_t *sa, const int32_t *sb);
+
+/* Same-shape / scalar helpers over n elements: sa, sb are 0 or 1
+ * (0 = that operand is one value repeated). */
+TSR_K_API void tsr_k_binary_flat(int32_t op, const float *a, const float *b, float *y,
+                       int32_t n, int32_t sa, int32_t sb);
+
+/* MatMul (SPEC 7.1): C[m x n] = A' * B', A' = ta ? A^T : A, B' = tb ? B^T : B.
+ * Storage: a is m x k (ta == 0) or k x m (ta != 0); b is k x n (tb == 0) or
+ * n x k (tb != 0); c is m x n. For each element the sum runs over k in
+ * increasing order from +0.0 and terms with A'[i,k] == 0 are skipped.
+ * Fastest with tb == 0 (i-k-j order, vectorised over j); callers that can
+ * should pass a pre-transposed B. c must not overlap a or b. */
+TSR_K_API void tsr_k_matmul(const float *a, const float *b, float *c,
+                  int32_t m, int32_t k, int32_t n, int32_t ta, int32_t tb);
+
+/* Softmax (SPEC 7.4) along the middle axis of an (outer, len, inner) view:
+ * element (o, i, q) is at x[(o * len + i) * inner + q]. y may equal x. */
+TSR_K_API void tsr_k_softmax(const float *x, float *y,
+                   int32_t outer, int32_t len, int32_t inner);
+
+/* Reduction (SPEC 7.5). x has `rank` dims `shape`; reduce[d] != 0 marks a
+ * reduced axis. y receives the product of the kept dims (row-major, kept
+ * order; keepdims only changes the shape, not the data). The input is read
+ * once in row-major order, which visits the reduced elements of each output
+ * in the order SPEC 7.5 requires. y must not overlap x. */
+TSR_K_API void tsr_k_reduce(int32_t op, const float *x, float *y,
+                  int32_t rank, const int32_t *shape, const int32_t *reduce);
+
+/* Transpose: y has dims shape[perm[d]]; y[..i_d..] = x[..] with
+ * out index d taking input axis perm[d]. y must not overlap x. */
+TSR_K_API void tsr_k_transpose(const float *x, float *y, int32_t rank,
+                     const int32_t *shape, const int32_t *perm);
+
+/* Copy n floats (Reshape, and pre-transposing weights). */
+TSR_K_API void tsr_k_copy(const float *x, float *y, int32_t n);
+
+#endif /* TESSERA_KERNELS_H */
