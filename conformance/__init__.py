@@ -1,0 +1,1 @@
+"""Tessera conformance suite: language-neutral cases and a runner for any runtime."""
