@@ -435,7 +435,8 @@ def _runtime_limit_case() -> Case:
 
 
 def all_cases() -> list[Case]:
-    cases = unary_cases() + binary_cases() + matmul_cases() + shape_op_cases() + model_cases() + reject_cases()
+    cases = (unary_cases() + binary_cases() + matmul_cases() + shape_op_cases() + model_cases()
+             + reject_cases())
     names = [c.name for c in cases]
     assert len(names) == len(set(names)), "duplicate case names"
     return cases

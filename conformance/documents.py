@@ -31,7 +31,7 @@ def json_float(v: np.float32) -> float | str:
 
 
 def crc32_of(a: np.ndarray) -> str:
-    return "crc32:%08x" % zlib.crc32(np.ascontiguousarray(a, dtype="<f4").tobytes())
+    return f"crc32:{zlib.crc32(np.ascontiguousarray(a, dtype='<f4').tobytes()):08x}"
 
 
 def tensor_doc(a: np.ndarray, encoding: str = "decimal") -> dict[str, Any]:

@@ -29,7 +29,8 @@ def expectation(case: Case) -> tuple[str, str]:
         if case.reject is None:
             raise RuntimeError(f"case {case.name}: the reference rejects it: {err.code}: {err}") from err
         if err.code != case.reject:
-            raise RuntimeError(f"case {case.name}: expected {case.reject}, reference says {err.code}: {err}")
+            raise RuntimeError(f"case {case.name}: expected {case.reject}, "
+                               f"reference says {err.code}: {err}") from err
         return "reject.json", dumps({"error": {"code": err.code}})
     if case.reject is not None:
         raise RuntimeError(f"case {case.name}: expected {case.reject}, the reference accepts it")
