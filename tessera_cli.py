@@ -17,7 +17,7 @@ COMMANDS = {
     "check": ("exporter.cli_check", "check a model file and summarise it"),
     "run": ("exporter.cli_run", "run a model on an inputs file (runtime CLI protocol)"),
     "conformance": ("conformance.cli", "generate or run the conformance suite"),
-    "demo": ("demo", "the main job: train, export, run in every runtime, compare"),
+    "demo": ("tessera_demo", "the main job: train, export, run in every runtime, compare"),
 }
 
 
