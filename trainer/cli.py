@@ -1,0 +1,78 @@
+"""`tessera train`: train the seed auto-encoder on a data set and export it."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from trainer import datasets
+from trainer.optimizers import OPTIMIZERS
+from trainer.training import train_autoencoder
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", default="digits", help="'digits', 'sparse' (synthetic) or a .npy/.npz/.csv file")
+    p.add_argument("--hidden", type=int, default=32, help="hidden units (default 32)")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--batch", type=int, default=64, help="minibatch size (default 64)")
+    p.add_argument("--lr", type=float, default=0.1, help="learning rate (default 0.1)")
+    p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="sgd")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--corruption", type=float, default=0.0, help="denoising: input drop probability")
+    p.add_argument("--untied", action="store_true", help="separate decoder weights")
+    p.add_argument("--checkpoint", default=None, help="checkpoint .npz, written atomically after each epoch")
+    p.add_argument("--checkpoint-every", type=int, default=0, help="also checkpoint every N steps")
+    p.add_argument("--resume", action="store_true", help="continue exactly from --checkpoint")
+    p.add_argument("--out", default=None, help="write the trained model (format v1 JSON) here")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def export_model(model, path: str, metadata: dict | None = None) -> bool:
+    """Export x -> x_hat with the exporter, imported lazily; False when it is unavailable."""
+    try:
+        mod = importlib.import_module("exporter.export")
+        export = mod.export
+    except (ImportError, AttributeError) as exc:
+        print(f"tessera train: the exporter is unavailable ({exc}); model not written to {path}", file=sys.stderr)
+        return False
+    export(outputs=[model.x_hat], inputs=[model.x], path=path, metadata=metadata)
+    return True
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.resume and not args.checkpoint:
+        print("tessera train: --resume needs --checkpoint PATH", file=sys.stderr)
+        return 2
+    try:
+        data = datasets.load(args.data)
+    except (OSError, ValueError, RuntimeError) as exc:
+        print(f"tessera train: {exc}", file=sys.stderr)
+        return 2
+    print(f"data {args.data}: {data.shape[0]} samples x {data.shape[1]} features, "
+          f"density {float((data != 0).mean()):.3f}", file=sys.stderr)
+    try:
+        model, hist = train_autoencoder(
+            data, hidden=args.hidden, epochs=args.epochs, batch_size=args.batch, lr=args.lr,
+            optimizer=args.optimizer, seed=args.seed, progress=not args.no_progress, tied=not args.untied,
+            corruption=args.corruption, checkpoint=args.checkpoint, resume=args.resume,
+            checkpoint_every=args.checkpoint_every)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"tessera train: {exc}", file=sys.stderr)
+        return 2
+    if hist.stopped:
+        return 1
+    if args.out:
+        meta = {"description": f"seed auto-encoder {data.shape[1]}->{args.hidden} trained on {args.data}",
+                "training": {"epochs": args.epochs, "batch": args.batch, "lr": args.lr,
+                             "optimizer": args.optimizer, "seed": args.seed,
+                             "final_loss": hist.epoch_loss[-1] if hist.epoch_loss else None}}
+        if export_model(model, args.out, meta):
+            print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(prog="tessera train")
+    add_arguments(parser)
+    sys.exit(main(parser.parse_args()))

@@ -1,0 +1,1 @@
+"""Ready-made models built with the trainer's symbolic API."""

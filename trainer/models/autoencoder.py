@@ -1,0 +1,89 @@
+"""The seed model: a sigmoid auto-encoder trained on binary cross-entropy.
+
+    h = sigmoid(x W + bh);  x_hat = sigmoid(h W^T + bv)   (tied; untied uses W2 instead of W^T)
+    loss = mean(binary_crossentropy(x_hat, x))
+
+With `corruption` > 0 it is a denoising auto-encoder: training encodes a corrupted copy
+`x_tilde` (each input zeroed with that probability) and reconstructs the clean `x`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+import trainer
+import trainer.tensor as T
+from trainer import optimizers
+from trainer.compile import Function
+from trainer.graph import SharedVariable, Variable
+
+
+class AutoEncoder:
+    """Seed auto-encoder.
+
+    Attributes: `x` (input Variable named "x"), `x_hat` (reconstruction of x, named "x_hat";
+    the graph to export), `loss` (scalar training loss), `params` (shared variables),
+    `x_tilde` (corrupted-input Variable when corruption > 0, else None).
+    """
+
+    def __init__(self, n_visible: int, n_hidden: int, tied: bool = True, corruption: float = 0.0,
+                 seed: int = 0, dtype: str = "float32") -> None:
+        if not 0.0 <= corruption < 1.0:
+            raise ValueError("corruption must be in [0, 1)")
+        self.n_visible, self.n_hidden, self.tied, self.corruption = n_visible, n_hidden, tied, corruption
+        self.dtype = np.dtype(dtype)
+        rng = np.random.default_rng(seed)
+        bound = 4.0 * np.sqrt(6.0 / (n_visible + n_hidden))  # Glorot range for sigmoid units
+        self.W = trainer.shared(rng.uniform(-bound, bound, (n_visible, n_hidden)).astype(dtype), name="W")
+        self.bh = trainer.shared(np.zeros(n_hidden, dtype), name="bh")
+        self.bv = trainer.shared(np.zeros(n_visible, dtype), name="bv")
+        self.params: list[SharedVariable] = [self.W, self.bh, self.bv]
+        self.W2 = None
+        if not tied:
+            w2 = rng.uniform(-bound, bound, (n_hidden, n_visible)).astype(dtype)
+            self.W2 = trainer.shared(w2, name="W2")
+            self.params.append(self.W2)
+        self.x = T.matrix("x", dtype=dtype)
+        self.x_hat = self.decode(self.encode(self.x))
+        self.x_hat.name = "x_hat"
+        self.x_tilde = T.matrix("x_tilde", dtype=dtype) if corruption > 0 else None
+        train_in = self.x_tilde if self.x_tilde is not None else self.x
+        recon = self.x_hat if self.x_tilde is None else self.decode(self.encode(train_in))
+        self.loss = T.nnet.binary_crossentropy(recon, self.x).mean()
+        self.opt_state: list[SharedVariable] = []
+        self._reconstruct: Function | None = None
+
+    def encode(self, x: Variable) -> Variable:
+        return T.nnet.sigmoid(T.dot(x, self.W) + self.bh)
+
+    def decode(self, h: Variable) -> Variable:
+        W2 = self.W.T if self.tied else self.W2
+        return T.nnet.sigmoid(T.dot(h, W2) + self.bv)
+
+    @property
+    def inputs(self) -> list[Variable]:
+        """Inputs of train_function, in call order."""
+        return [self.x] if self.x_tilde is None else [self.x, self.x_tilde]
+
+    def train_function(self, optimizer: str = "sgd", lr: float = 0.1, **opt_kwargs: Any) -> Function:
+        """Compile one training step: f(x) (or f(x, x_tilde) when denoising) -> loss, updating params."""
+        builder = optimizers.OPTIMIZERS[optimizer]
+        updates = builder(self.loss, self.params, lr=lr, **opt_kwargs)
+        self.opt_state = list(updates.state)
+        return trainer.function(self.inputs, self.loss, updates=updates, name="train_step")
+
+    def corrupt(self, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """X with each entry zeroed with probability `corruption`."""
+        keep = rng.random(X.shape, dtype=np.float64) >= self.corruption
+        return (X * keep).astype(self.dtype)
+
+    def reconstruct(self, X: np.ndarray) -> np.ndarray:
+        """x_hat for a batch X, with the trainer's compiled forward pass."""
+        if self._reconstruct is None:
+            self._reconstruct = trainer.function([self.x], self.x_hat, name="reconstruct")
+        return self._reconstruct(X)
+
+    def get_params(self) -> dict[str, np.ndarray]:
+        return {p.name: p.get_value() for p in self.params}

@@ -1,0 +1,159 @@
+"""Training loop for the seed auto-encoder: minibatches, progress, atomic checkpoints, exact resume.
+
+Randomness is derived, not carried: the shuffle of epoch e uses default_rng([seed, e]) and the
+corruption of step s of epoch e uses default_rng([seed, e, s, 1]). A checkpoint therefore
+only needs (seed, epoch, step) besides parameters and optimiser state to resume bit-exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+import numpy as np
+
+from trainer.models.autoencoder import AutoEncoder
+from trainer.progress import Progress
+
+
+class NonFiniteLoss(RuntimeError):
+    """Training stopped because the loss became nan or inf."""
+
+
+@dataclass
+class History:
+    epoch_loss: list[float] = field(default_factory=list)
+    steps: int = 0
+    seconds: float = 0.0
+    samples_per_second: float = 0.0
+    stopped: str | None = None  # reason when training stopped early
+
+
+def save_checkpoint(path: str, model: AutoEncoder, meta: dict) -> None:
+    """Write params, optimiser state and progress to `path` atomically (temp file + os.replace)."""
+    arrays = {f"param/{i}": p.get_value(borrow=True) for i, p in enumerate(model.params)}
+    arrays.update({f"opt/{i}": s.get_value(borrow=True) for i, s in enumerate(model.opt_state)})
+    arrays["meta"] = np.array(json.dumps(meta))
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str) -> tuple[dict, list[np.ndarray], list[np.ndarray]]:
+    with np.load(path, allow_pickle=False) as z:
+        meta = json.loads(str(z["meta"]))
+        params = [z[f"param/{i}"] for i in range(meta["n_params"])]
+        opt = [z[f"opt/{i}"] for i in range(meta["n_opt"])]
+    return meta, params, opt
+
+
+_CONFIG_KEYS = ("n_visible", "hidden", "tied", "corruption", "optimizer", "lr", "batch_size", "seed", "dtype")
+
+
+def train_autoencoder(data: np.ndarray, hidden: int = 32, epochs: int = 10, batch_size: int = 64,
+                      lr: float = 0.1, optimizer: str = "sgd", seed: int = 0, progress: bool = True, *,
+                      tied: bool = True, corruption: float = 0.0, checkpoint: str | None = None,
+                      resume: bool = False, checkpoint_every: int = 0, dtype: str = "float32",
+                      log: Any = None, stream: TextIO | None = None,
+                      stop_after_steps: int | None = None) -> tuple[AutoEncoder, History]:
+    """Train the seed auto-encoder on `data` (n_samples, n_visible); returns (model, history).
+
+    checkpoint: path of an .npz written after every epoch (and every `checkpoint_every`
+    steps if > 0); resume: continue from it exactly. If the loss becomes nan/inf, training
+    stops with history.stopped set, and the last good checkpoint is left untouched.
+    stop_after_steps simulates an interruption (tests).
+    """
+    stream = stream or sys.stderr
+    log = log or (lambda msg: print(msg, file=stream, flush=True))
+    data = np.ascontiguousarray(data, dtype=dtype)
+    n, n_visible = data.shape
+    model = AutoEncoder(n_visible, hidden, tied=tied, corruption=corruption, seed=seed, dtype=dtype)
+    step_fn = model.train_function(optimizer, lr)
+    config = {"n_visible": n_visible, "hidden": hidden, "tied": tied, "corruption": corruption,
+              "optimizer": optimizer, "lr": lr, "batch_size": batch_size, "seed": seed, "dtype": dtype}
+    hist = History()
+    start_epoch, start_step = 0, 0
+    if resume:
+        if not checkpoint or not os.path.exists(checkpoint):
+            raise FileNotFoundError(f"--resume: checkpoint {checkpoint!r} not found")
+        meta, params, opt = load_checkpoint(checkpoint)
+        diff = [k for k in _CONFIG_KEYS if meta["config"].get(k) != config[k]]
+        if diff:
+            raise ValueError(f"--resume: checkpoint {checkpoint} was made with different settings: "
+                             + ", ".join(f"{k}={meta['config'].get(k)!r} (now {config[k]!r})" for k in diff))
+        for p, v in zip(model.params, params, strict=True):
+            p.set_value(v)
+        for s, v in zip(model.opt_state, opt, strict=True):
+            s.set_value(v)
+        start_epoch, start_step = meta["epoch"], meta["step"]
+        hist.epoch_loss = list(meta["epoch_loss"])
+        hist.steps = meta["total_steps"]
+        log(f"resumed from {checkpoint} at epoch {start_epoch + 1}, step {start_step}")
+    n_batches = (n + batch_size - 1) // batch_size
+    t0 = time.perf_counter()
+    samples = 0
+
+    def meta_for(epoch: int, step: int, partial: list[float]) -> dict:
+        return {"config": config, "epoch": epoch, "step": step, "total_steps": hist.steps,
+                "epoch_loss": hist.epoch_loss, "partial_losses": partial,
+                "n_params": len(model.params), "n_opt": len(model.opt_state),
+                "param_names": [p.name for p in model.params],
+                "rng": {"scheme": "default_rng([seed, epoch]) shuffle; default_rng([seed, epoch, step, 1]) corrupt",
+                        "seed": seed, "epoch": epoch, "step": step}}
+
+    partial: list[float] = []
+    for epoch in range(start_epoch, epochs):
+        order = np.random.default_rng([seed, epoch]).permutation(n)
+        first = start_step if epoch == start_epoch else 0
+        if epoch == start_epoch and resume and first:
+            partial = list(meta.get("partial_losses", []))
+        else:
+            partial = []
+        bar = Progress(n_batches, f"epoch {epoch + 1}/{epochs}", stream, progress)
+        bar.done = first
+        te = time.perf_counter()
+        for step in range(first, n_batches):
+            xb = data[order[step * batch_size:(step + 1) * batch_size]]
+            if model.x_tilde is not None:
+                xt = model.corrupt(xb, np.random.default_rng([seed, epoch, step, 1]))
+                loss = float(step_fn(xb, xt))
+            else:
+                loss = float(step_fn(xb))
+            if not np.isfinite(loss):
+                bar.close()
+                where = f"epoch {epoch + 1}, step {step + 1}"
+                kept = f"; last good checkpoint kept: {checkpoint}" if checkpoint and os.path.exists(checkpoint) \
+                    else "; no checkpoint was written"
+                hist.stopped = f"loss became {loss} at {where}"
+                log(f"stopping: the loss became {loss} at {where} (try a smaller --lr){kept}")
+                hist.seconds = time.perf_counter() - t0
+                return model, hist
+            partial.append(loss)
+            hist.steps += 1
+            samples += len(xb)
+            bar.update(1, len(xb), float(np.mean(partial)))
+            if checkpoint and checkpoint_every and hist.steps % checkpoint_every == 0 and step + 1 < n_batches:
+                save_checkpoint(checkpoint, model, meta_for(epoch, step + 1, partial))
+            if stop_after_steps is not None and hist.steps >= stop_after_steps:
+                bar.close()
+                hist.stopped = "interrupted"
+                return model, hist
+        bar.close()
+        hist.epoch_loss.append(float(np.mean(partial)))
+        dt = time.perf_counter() - te
+        log(f"epoch {epoch + 1}/{epochs} loss {hist.epoch_loss[-1]:.6f} "
+            f"({dt:.2f} s, {(n_batches - first) and len(data) / max(dt, 1e-9):,.0f} samples/s)")
+        if checkpoint:
+            save_checkpoint(checkpoint, model, meta_for(epoch + 1, 0, []))
+    hist.seconds = time.perf_counter() - t0
+    hist.samples_per_second = samples / max(hist.seconds, 1e-9)
+    return model, hist
