@@ -1,0 +1,38 @@
+"""`tessera run MODEL INPUTS`: the runtime CLI protocol of SPEC §9 for the Python reference."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from exporter.errors import ModelError
+from exporter.model import load
+from exporter.tensors import read_tensors, write_error, write_outputs
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="model file (format v1 JSON)")
+    parser.add_argument("inputs", help='inputs file: {"inputs": {"x": {"shape": [...], "data": [...]}}}')
+    parser.add_argument("--b64", action="store_true", help="print output data as base64 (data_b64)")
+
+
+def run_files(model_path: str, inputs_path: str, *, b64: bool = False) -> tuple[int, str]:
+    """(exit status, stdout document) for one run; never raises for a bad file."""
+    try:
+        model = load(model_path)  # the model is checked before the inputs file is read
+        inputs = read_tensors(inputs_path, key="inputs")
+        outputs = model.run(inputs)
+    except ModelError as exc:
+        return 1, write_error(exc.code, exc.message)
+    return 0, write_outputs(outputs, b64=b64)
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        status, text = run_files(args.model, args.inputs, b64=args.b64)
+    except MemoryError:
+        print("tessera run: out of memory", file=sys.stderr)
+        return 3
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+    return status

@@ -1,0 +1,215 @@
+"""The strict reference runtime: SPEC §6 and §7 executed exactly, in numpy float32.
+
+Independent elements are computed together (vectorised); reductions and MatMul's k loop run in
+the spec's order. Only float32 arrays and float32 scalars meet in arithmetic (NEP 50 would keep
+them float32, but a float64 scalar would silently widen).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from exporter import strict_math
+from exporter.check import CheckedModel, Node
+from exporter.errors import LIMITS, ModelError
+from exporter.shapes import Shape, fmt
+
+F32 = np.float32
+_SIGN = np.uint32(0x80000000)
+_ZERO = F32(0.0)
+
+
+def _bits(x: np.ndarray) -> np.ndarray:
+    # .view keeps the shape (0-d included); same item size, so any strides are fine.
+    return np.asarray(x, dtype=np.float32).view(np.uint32)
+
+
+def maximum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """SPEC §7.2: NaN wins; on equal values the bitwise AND picks +0 over -0."""
+    a, b = np.broadcast_arrays(np.asarray(a, F32), np.asarray(b, F32))
+    equal = (_bits(a) & _bits(b)).view(np.float32)
+    out = np.where(a > b, a, np.where(b > a, b, equal))
+    return np.where(np.isnan(a) | np.isnan(b), F32(np.nan), out).astype(F32)
+
+
+def minimum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """SPEC §7.2: NaN wins; on equal values the bitwise OR picks -0 over +0."""
+    a, b = np.broadcast_arrays(np.asarray(a, F32), np.asarray(b, F32))
+    equal = (_bits(a) | _bits(b)).view(np.float32)
+    out = np.where(a < b, a, np.where(b < a, b, equal))
+    return np.where(np.isnan(a) | np.isnan(b), F32(np.nan), out).astype(F32)
+
+
+def matmul(a: np.ndarray, b: np.ndarray, transpose_a: bool = False, transpose_b: bool = False) -> np.ndarray:
+    """SPEC §7.1: rank-1 updates in increasing k; a zero a[i,k] contributes nothing."""
+    a = a.T if transpose_a else a
+    b = b.T if transpose_b else b
+    acc = np.zeros((a.shape[0], b.shape[1]), dtype=F32)
+    for k in range(a.shape[1]):
+        col = a[:, k : k + 1]
+        nonzero = col != 0
+        if not nonzero.any():
+            continue  # skipping is the definition, and fast for sparse inputs
+        # Masked terms become +0: acc + (+0) == acc because acc is never -0 (it starts at +0).
+        acc = acc + np.where(nonzero, col * b[k : k + 1, :], _ZERO)
+    return acc
+
+
+def _reduced_last(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """Move the reduced axes (in increasing order) last and flatten them: row-major visiting order."""
+    keep = [i for i in range(x.ndim) if i not in axes]
+    moved = np.transpose(x, keep + list(axes))
+    return moved.reshape([x.shape[i] for i in keep] + [-1])
+
+
+def sequential_sum(x: np.ndarray) -> np.ndarray:
+    """acc = +0; acc = fl(acc + x_i) along the last axis, in index order.
+
+    np.add.accumulate is a left-to-right float32 recurrence (unlike np.sum, which is pairwise).
+    Starting from x_0 instead of +0 + x_0 differs only for -0, which adding +0 normalises.
+    """
+    if x.shape[-1] == 0:
+        return np.zeros(x.shape[:-1], dtype=F32)
+    return np.add.accumulate(x, axis=-1, dtype=F32)[..., -1] + _ZERO
+
+
+def _reduce(x: np.ndarray, params: dict, kind: str) -> np.ndarray:
+    axes, keep = params["axes"], params["keepdims"]
+    flat = _reduced_last(x, axes)
+    count = flat.shape[-1]
+    if kind == "max":
+        acc = np.full(flat.shape[:-1], -np.inf, dtype=F32)
+        for i in range(count):
+            acc = maximum(acc, flat[..., i])
+    else:
+        acc = sequential_sum(flat)
+        if kind == "mean":
+            acc = acc / F32(count)
+    if keep:
+        acc = acc.reshape([1 if i in axes else d for i, d in enumerate(x.shape)])
+    return np.asarray(acc, dtype=F32)
+
+
+def softmax(x: np.ndarray, axis: int) -> np.ndarray:
+    """SPEC §7.4, one slice per position of the other axes, sequential along `axis`."""
+    moved = np.moveaxis(x, axis, -1)
+    n = moved.shape[-1]
+    m = np.full(moved.shape[:-1], -np.inf, dtype=F32)
+    for i in range(n):
+        m = maximum(m, moved[..., i])
+    e = np.stack([strict_math.exp(moved[..., i] - m) for i in range(n)], axis=-1).astype(F32)
+    s = sequential_sum(e)
+    return np.moveaxis((e / s[..., None]).astype(F32), -1, axis)
+
+
+def neg(x: np.ndarray) -> np.ndarray:
+    return (_bits(x) ^ _SIGN).view(np.float32)
+
+
+def absolute(x: np.ndarray) -> np.ndarray:
+    return (_bits(x) & ~_SIGN).view(np.float32)
+
+
+def _relu(x: np.ndarray) -> np.ndarray:
+    return maximum(x, _ZERO)
+
+
+def _clip(x: np.ndarray, p: dict) -> np.ndarray:
+    return minimum(maximum(x, p["min"]), p["max"])
+
+
+Kernel = Callable[[list[np.ndarray], dict], np.ndarray]
+
+KERNELS: dict[str, Kernel] = {
+    "MatMul": lambda a, p: matmul(a[0], a[1], p["transpose_a"], p["transpose_b"]),
+    "Add": lambda a, p: np.add(a[0], a[1]),
+    "Sub": lambda a, p: np.subtract(a[0], a[1]),
+    "Mul": lambda a, p: np.multiply(a[0], a[1]),
+    "Div": lambda a, p: np.divide(a[0], a[1]),
+    "Maximum": lambda a, p: maximum(a[0], a[1]),
+    "Minimum": lambda a, p: minimum(a[0], a[1]),
+    "Neg": lambda a, p: neg(a[0]),
+    "Abs": lambda a, p: absolute(a[0]),
+    "Sqrt": lambda a, p: np.sqrt(a[0]),
+    "Relu": lambda a, p: _relu(a[0]),
+    "Clip": lambda a, p: _clip(a[0], p),
+    "Exp": lambda a, p: strict_math.exp(a[0]),
+    "Log": lambda a, p: strict_math.log(a[0]),
+    "Sigmoid": lambda a, p: strict_math.sigmoid(a[0]),
+    "Tanh": lambda a, p: strict_math.tanh(a[0]),
+    "Softplus": lambda a, p: strict_math.softplus(a[0]),
+    "Softmax": lambda a, p: softmax(a[0], p["axis"]),
+    "ReduceSum": lambda a, p: _reduce(a[0], p, "sum"),
+    "ReduceMean": lambda a, p: _reduce(a[0], p, "mean"),
+    "ReduceMax": lambda a, p: _reduce(a[0], p, "max"),
+    "Transpose": lambda a, p: np.ascontiguousarray(np.transpose(a[0], p["perm"])),
+    "Reshape": lambda a, p: np.reshape(a[0], p["concrete"]),
+}
+
+
+def apply(node: Node, args: list[np.ndarray], params: dict | None = None) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        out = KERNELS[node.op](args, node.params if params is None else params)
+    return np.asarray(out, dtype=F32)
+
+
+# ------------------------------------------------------------------ binding (SPEC §5 items 10-11)
+
+
+def _bind(model: CheckedModel, inputs: dict[str, np.ndarray]) -> tuple[dict[str, int], dict[str, np.ndarray]]:
+    declared = [name for name, _ in model.inputs]
+    unknown = sorted(set(inputs) - set(declared))
+    if unknown:
+        raise ModelError("E_INPUT", f"unknown input(s) {unknown}; the model takes {declared}")
+    env: dict[str, int] = {}
+    values: dict[str, np.ndarray] = {}
+    for name, shape in model.inputs:
+        if name not in inputs:
+            raise ModelError("E_INPUT", f"missing input {name!r}")
+        arr = np.asarray(inputs[name])
+        if arr.dtype != F32:
+            arr = arr.astype(F32)
+        _bind_shape(name, shape, arr.shape, env)
+        values[name] = arr
+    return env, values
+
+
+def _bind_shape(name: str, shape: Shape, actual: tuple[int, ...], env: dict[str, int]) -> None:
+    if len(actual) != len(shape):
+        raise ModelError("E_INPUT", f"input {name!r}: rank {len(actual)}, the model declares {fmt(shape)}")
+    for d, n in zip(shape, actual):
+        if isinstance(d, int):
+            if d != n:
+                raise ModelError("E_INPUT", f"input {name!r}: shape {list(actual)}, the model declares {fmt(shape)}")
+        elif n < 1:
+            raise ModelError("E_INPUT", f"input {name!r}: symbol {d!r} bound to {n}")
+        elif env.setdefault(d, n) != n:
+            raise ModelError("E_INPUT", f"input {name!r}: symbol {d!r} is {n} here but {env[d]} elsewhere")
+
+
+def concrete(shape: Shape, env: dict[str, int]) -> tuple[int, ...]:
+    return tuple(env[d] if isinstance(d, str) else d for d in shape)
+
+
+def _check_sizes(model: CheckedModel, env: dict[str, int]) -> None:
+    for name, shape in model.shapes.items():
+        count = 1
+        for d in concrete(shape, env):
+            count *= d
+        if count > LIMITS.ELEMENTS:
+            raise ModelError("E_LIMIT", f"tensor {name!r}: {fmt(concrete(shape, env))} exceeds {LIMITS.ELEMENTS} elements")
+
+
+def run(model: CheckedModel, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Run a checked model on concrete inputs; outputs in declaration order."""
+    env, values = _bind(model, inputs)
+    _check_sizes(model, env)
+    values.update(model.initializers)
+    for node in model.nodes:
+        params = node.params
+        if node.op == "Reshape":
+            params = {**params, "concrete": concrete(params["shape"], env)}
+        values[node.output] = apply(node, [values[n] for n in node.inputs], params)
+    return {name: np.array(values[name], dtype=F32, copy=True) for name, _ in model.outputs}

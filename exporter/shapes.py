@@ -1,0 +1,132 @@
+"""Shape inference with symbolic dimensions (SPEC §4, §6).
+
+A shape is a tuple whose entries are ints (fixed) or strings (symbols). A symbol broadcasts only
+with itself or 1 and never equals an integer. Each rule returns the output shape and the
+attributes resolved against the operand rank (what the runtimes execute).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+Dim = int | str
+Shape = tuple[Dim, ...]
+
+
+class ShapeProblem(ValueError):
+    """Operands that the operator rejects; the checker turns it into E_SHAPE naming the node."""
+
+
+def fmt(shape: Shape) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+def broadcast(a: Shape, b: Shape) -> Shape:
+    rank = max(len(a), len(b))
+    a2 = (1,) * (rank - len(a)) + tuple(a)
+    b2 = (1,) * (rank - len(b)) + tuple(b)
+    out: list[Dim] = []
+    for x, y in zip(a2, b2):
+        if x == y:
+            out.append(x)
+        elif x == 1:
+            out.append(y)
+        elif y == 1:
+            out.append(x)
+        else:
+            raise ShapeProblem(f"shapes {fmt(a)} and {fmt(b)} do not broadcast")
+    return tuple(out)
+
+
+def _axis(axis: int, rank: int, what: str) -> int:
+    if not -rank <= axis < rank:
+        raise ShapeProblem(f"{what} {axis} is out of range for rank {rank}")
+    return axis % rank
+
+
+def matmul(a: Shape, b: Shape, attrs: dict) -> tuple[Shape, dict]:
+    if len(a) != 2 or len(b) != 2:
+        raise ShapeProblem(f"MatMul needs rank-2 operands, got {fmt(a)} and {fmt(b)}")
+    ta, tb = bool(attrs.get("transpose_a", False)), bool(attrs.get("transpose_b", False))
+    m, k1 = (a[1], a[0]) if ta else (a[0], a[1])
+    k2, n = (b[1], b[0]) if tb else (b[0], b[1])
+    if k1 != k2:
+        raise ShapeProblem(f"MatMul inner dimensions differ: {k1} vs {k2} (operands {fmt(a)}, {fmt(b)})")
+    return (m, n), {"transpose_a": ta, "transpose_b": tb}
+
+
+def softmax(x: Shape, attrs: dict) -> tuple[Shape, dict]:
+    if len(x) < 1:
+        raise ShapeProblem("Softmax needs an operand of rank >= 1")
+    return tuple(x), {"axis": _axis(int(attrs.get("axis", -1)), len(x), "axis")}
+
+
+def reduce(x: Shape, attrs: dict) -> tuple[Shape, dict]:
+    rank = len(x)
+    raw = attrs.get("axes")
+    axes = list(range(rank)) if raw is None else [_axis(int(a), rank, "axis") for a in raw]
+    if len(set(axes)) != len(axes):
+        raise ShapeProblem(f"axes {list(raw)} name the same axis twice for rank {rank}")
+    keep = bool(attrs.get("keepdims", False))
+    out = tuple(1 if i in axes else d for i, d in enumerate(x) if keep or i not in axes)
+    return out, {"axes": tuple(sorted(axes)), "keepdims": keep}
+
+
+def transpose(x: Shape, attrs: dict) -> tuple[Shape, dict]:
+    rank = len(x)
+    raw = attrs.get("perm")
+    perm = tuple(range(rank - 1, -1, -1)) if raw is None else tuple(int(p) for p in raw)
+    if sorted(perm) != list(range(rank)):
+        raise ShapeProblem(f"perm {list(perm)} is not a permutation of 0..{rank - 1}")
+    return tuple(x[p] for p in perm), {"perm": perm}
+
+
+def _int_product(dims: Any) -> int:
+    n = 1
+    for d in dims:
+        if isinstance(d, int):
+            n *= d
+    return n
+
+
+def reshape(x: Shape, attrs: dict) -> tuple[Shape, dict]:
+    target = [d if isinstance(d, str) else int(d) for d in attrs["shape"]]
+    in_syms = sorted(d for d in x if isinstance(d, str))
+    out_syms = sorted(d for d in target if isinstance(d, str))
+    if in_syms != out_syms:
+        raise ShapeProblem(
+            f"Reshape target {fmt(tuple(target))} must keep the symbols of {fmt(x)} exactly"
+        )
+    p, q = _int_product(x), _int_product(d for d in target if d != -1)
+    if -1 in target:
+        if p % q:
+            raise ShapeProblem(f"Reshape {fmt(x)} to {fmt(tuple(target))}: {p} is not divisible by {q}")
+        target[target.index(-1)] = p // q
+    elif p != q:
+        raise ShapeProblem(f"Reshape {fmt(x)} to {fmt(tuple(target))}: {p} elements vs {q}")
+    return tuple(target), {"shape": tuple(target)}
+
+
+def clip_params(attrs: dict) -> dict:
+    lo = np.float32(attrs.get("min", -np.inf))
+    hi = np.float32(attrs.get("max", np.inf))
+    return {"min": lo, "max": hi}
+
+
+def infer(op: str, shapes: list[Shape], attrs: dict) -> tuple[Shape, dict]:
+    """Output shape and resolved attributes of one node of a known operator."""
+    from exporter.opset import BROADCAST_OPS, ELEMENTWISE_OPS, REDUCE_OPS
+
+    if op in BROADCAST_OPS:
+        return broadcast(shapes[0], shapes[1]), {}
+    if op == "Clip":
+        return tuple(shapes[0]), clip_params(attrs)
+    if op in ELEMENTWISE_OPS:
+        return tuple(shapes[0]), {}
+    if op in REDUCE_OPS:
+        return reduce(shapes[0], attrs)
+    rules = {"MatMul": lambda: matmul(shapes[0], shapes[1], attrs), "Softmax": lambda: softmax(shapes[0], attrs),
+             "Transpose": lambda: transpose(shapes[0], attrs), "Reshape": lambda: reshape(shapes[0], attrs)}
+    return rules[op]()
