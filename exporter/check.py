@@ -6,7 +6,7 @@ import copy
 import json
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,7 @@ SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schema" / "v1"
 _VERSION_RE = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$")
 
 
-@lru_cache(maxsize=None)
+@cache
 def schema_validator(name: str = "model.schema.json") -> Draft202012Validator:
     schema = json.loads((SCHEMA_DIR / name).read_text(encoding="utf-8"))
     return Draft202012Validator(schema)

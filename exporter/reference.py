@@ -179,7 +179,7 @@ def _bind(model: CheckedModel, inputs: dict[str, np.ndarray]) -> tuple[dict[str,
 def _bind_shape(name: str, shape: Shape, actual: tuple[int, ...], env: dict[str, int]) -> None:
     if len(actual) != len(shape):
         raise ModelError("E_INPUT", f"input {name!r}: rank {len(actual)}, the model declares {fmt(shape)}")
-    for d, n in zip(shape, actual):
+    for d, n in zip(shape, actual, strict=True):
         if isinstance(d, int):
             if d != n:
                 raise ModelError("E_INPUT", f"input {name!r}: shape {list(actual)}, the model declares {fmt(shape)}")
@@ -199,7 +199,8 @@ def _check_sizes(model: CheckedModel, env: dict[str, int]) -> None:
         for d in concrete(shape, env):
             count *= d
         if count > LIMITS.ELEMENTS:
-            raise ModelError("E_LIMIT", f"tensor {name!r}: {fmt(concrete(shape, env))} exceeds {LIMITS.ELEMENTS} elements")
+            bound = fmt(concrete(shape, env))
+            raise ModelError("E_LIMIT", f"tensor {name!r}: {bound} exceeds {LIMITS.ELEMENTS} elements")
 
 
 def run(model: CheckedModel, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -28,7 +28,7 @@ def broadcast(a: Shape, b: Shape) -> Shape:
     a2 = (1,) * (rank - len(a)) + tuple(a)
     b2 = (1,) * (rank - len(b)) + tuple(b)
     out: list[Dim] = []
-    for x, y in zip(a2, b2):
+    for x, y in zip(a2, b2, strict=True):
         if x == y:
             out.append(x)
         elif x == 1:
