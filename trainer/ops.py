@@ -125,10 +125,6 @@ def _bcast2(shapes, attrs):
     return broadcast(shapes[0], shapes[1])
 
 
-def _bcast3(shapes, attrs):
-    return broadcast(broadcast(shapes[0], shapes[1]), shapes[2])
-
-
 def _outer(shapes, attrs):
     a, b = shapes
     if len(a) != 1 or len(b) != 1:
@@ -141,7 +137,7 @@ _SHAPE: dict[str, Callable] = {
     "pow": _same_as(0), "clip": _same_as(0),
     # gradient-only
     "sum_to": _same_as(1), "expand": _same_as(1), "sigmoid_grad": _bcast2, "relu_grad": _bcast2,
-    "cmp": _bcast2, "clip_grad": _bcast2, "max_grad": _bcast3, "outer": _outer,
+    "cmp": _bcast2, "clip_grad": _bcast2, "max_grad": _same_as(0), "outer": _outer,
     "reshape_like": _same_as(1), "zeros_like": _same_as(0), "sign": _same_as(0),
 }
 for _op in BINARY:

@@ -1,0 +1,153 @@
+"""Every op's gradient against finite differences (float64), broadcasting forms, torch cross-check."""
+
+import numpy as np
+import pytest
+
+import trainer
+import trainer.tensor as T
+from trainer import verify_grad
+
+rng = np.random.default_rng(1234)
+
+
+def r(*shape, lo=-1.0, hi=1.0):
+    return rng.uniform(lo, hi, shape).astype(np.float64)
+
+
+def away(*shape, gap=0.2):
+    """Values in [-1, 1] kept `gap` away from 0 (for kinks at 0)."""
+    v = r(*shape)
+    return np.where(v >= 0, v + gap, v - gap)
+
+
+UNARY_CASES = [
+    ("neg", lambda a: -a, r(3, 4)),
+    ("exp", T.exp, r(3, 4)),
+    ("log", T.log, r(3, 4, lo=0.5, hi=2.0)),
+    ("tanh", T.tanh, r(3, 4)),
+    ("sqrt", T.sqrt, r(3, 4, lo=0.5, hi=2.0)),
+    ("abs", T.abs, away(3, 4)),
+    ("sigmoid", T.nnet.sigmoid, r(3, 4, lo=-4, hi=4)),
+    ("softplus", T.nnet.softplus, r(3, 4, lo=-4, hi=4)),
+    ("relu", T.nnet.relu, away(3, 4)),
+    ("softmax", T.nnet.softmax, r(3, 5)),
+    ("pow2", lambda a: a ** 2, r(3, 4)),
+    ("pow3", lambda a: a ** 3, r(3, 4)),
+    ("pow_half", lambda a: a ** 0.5, r(3, 4, lo=0.5, hi=2.0)),
+    ("pow_neg", lambda a: a ** -1.5, r(3, 4, lo=0.5, hi=2.0)),
+    ("transpose", lambda a: a.T, r(3, 4)),
+    ("transpose3", lambda a: a.transpose(2, 0, 1), r(2, 3, 4)),
+    ("reshape", lambda a: a.reshape(4, 3), r(3, 4)),
+    ("reshape_neg", lambda a: a.reshape(-1), r(3, 4)),
+    ("clip", lambda a: T.clip(a, -0.5, 0.5), np.array([[-0.9, -0.3, 0.1], [0.4, 0.7, -0.6]])),
+    ("sum_all", lambda a: a.sum(), r(3, 4)),
+    ("sum_ax0", lambda a: a.sum(axis=0), r(3, 4)),
+    ("sum_ax1_keep", lambda a: a.sum(axis=1, keepdims=True), r(3, 4)),
+    ("mean_all", lambda a: a.mean(), r(3, 4)),
+    ("mean_ax1", lambda a: a.mean(axis=1), r(3, 4)),
+    ("mean_ax02", lambda a: a.mean(axis=(0, 2)), r(2, 3, 4)),
+    ("max_all", lambda a: a.max(), rng.permutation(12).reshape(3, 4) / 10.0),
+    ("max_ax1", lambda a: a.max(axis=1), rng.permutation(12).reshape(3, 4) / 10.0),
+    ("max_ax0_keep", lambda a: a.max(axis=0, keepdims=True), rng.permutation(12).reshape(3, 4) / 10.0),
+]
+
+
+@pytest.mark.parametrize("name,fn,x", UNARY_CASES, ids=[c[0] for c in UNARY_CASES])
+def test_unary_gradients(name, fn, x):
+    verify_grad(fn, [x], rng=np.random.default_rng(0))
+
+
+BINARY_CASES = [
+    ("add", lambda a, b: a + b, (3, 4), (3, 4)),
+    ("sub", lambda a, b: a - b, (3, 4), (3, 4)),
+    ("mul", lambda a, b: a * b, (3, 4), (3, 4)),
+    ("div", lambda a, b: a / b, (3, 4), (3, 4)),
+    ("maximum", T.maximum, (3, 4), (3, 4)),
+    ("minimum", T.minimum, (3, 4), (3, 4)),
+    # broadcasting forms
+    ("add_row", lambda a, b: a + b, (3, 4), (4,)),
+    ("sub_col", lambda a, b: a - b, (3, 4), (3, 1)),
+    ("mul_scalar", lambda a, b: a * b, (3, 4), ()),
+    ("div_row_left", lambda a, b: a / b, (4,), (3, 4)),
+    ("mul_outer", lambda a, b: a * b, (3, 1), (1, 4)),
+    ("maximum_bcast", T.maximum, (3, 4), (4,)),
+    ("add_3d", lambda a, b: a + b, (2, 3, 4), (3, 1)),
+    # dot forms
+    ("dot_mm", T.dot, (3, 4), (4, 5)),
+    ("dot_vm", T.dot, (4,), (4, 5)),
+    ("dot_mv", T.dot, (3, 4), (4,)),
+    ("dot_vv", T.dot, (4,), (4,)),
+]
+
+
+@pytest.mark.parametrize("name,fn,sa,sb", BINARY_CASES, ids=[c[0] for c in BINARY_CASES])
+def test_binary_gradients(name, fn, sa, sb):
+    a = r(*sa)
+    b = r(*sb)
+    if name.startswith("div"):
+        b = np.abs(b) + 0.5
+    if name.startswith(("maximum", "minimum")):
+        b = a.mean() + away(*sb, gap=0.3) if sb else b  # keep operands apart: no ties at the kink
+    verify_grad(fn, [a, b], rng=np.random.default_rng(0))
+
+
+def test_composite_bce_gradient():
+    p = r(3, 4, lo=0.1, hi=0.9)
+    t = (r(3, 4) > 0).astype(np.float64)
+    verify_grad(lambda a: T.nnet.binary_crossentropy(a, t), [p], rng=np.random.default_rng(0))
+
+
+def test_verify_grad_catches_a_wrong_rule(monkeypatch):
+    from trainer import gradient
+    monkeypatch.setitem(gradient.RULES, "exp", lambda n, g: [g * n * 1.01])
+    with pytest.raises(trainer.GradientError):
+        verify_grad(T.exp, [r(2, 3)])
+
+
+def test_grad_requires_scalar_cost():
+    x = T.matrix("x", dtype="float64")
+    with pytest.raises(trainer.GraphError, match="scalar"):
+        T.grad(T.exp(x), x)
+
+
+def test_disconnected_inputs():
+    x = T.vector("x", dtype="float64")
+    w = trainer.shared(np.ones(3), name="w")
+    unused = trainer.shared(np.ones((2, 2)), name="unused")
+    cost = (x * w).sum()
+    with pytest.raises(trainer.DisconnectedInputError, match="unused"):
+        T.grad(cost, [w, unused])
+    gw, gu = T.grad(cost, [w, unused], disconnected_inputs="ignore")
+    f = trainer.function([x], [gw, gu])
+    a, b = f(np.array([1.0, 2.0, 3.0]))
+    assert np.array_equal(a, [1, 2, 3]) and np.array_equal(b, np.zeros((2, 2)))
+
+
+def test_grad_wrt_intermediate_and_single():
+    x = T.vector("x", dtype="float64")
+    y = T.exp(x)
+    cost = (y * y).sum()
+    gy = trainer.grad(cost, y)
+    f = trainer.function([x], gy)
+    v = np.array([0.1, 0.2])
+    assert np.allclose(f(v), 2 * np.exp(v))
+
+
+def test_against_torch():
+    torch = pytest.importorskip("torch", reason="torch not installed: PyTorch gradient cross-check skipped")
+    x0, w0, b0 = r(5, 4), r(4, 3), r(3)
+    x = T.matrix("x", dtype="float64")
+    W = trainer.shared(w0, name="W")
+    b = trainer.shared(b0, name="b")
+    y = T.nnet.softmax(T.tanh(T.dot(x, W) + b))
+    cost = T.log(y).mean() + (T.nnet.softplus(x) ** 2).sum()
+    gW, gb = T.grad(cost, [W, b])
+    ours = trainer.function([x], [gW, gb])(x0)
+    tx = torch.tensor(x0)
+    tW = torch.tensor(w0, requires_grad=True)
+    tb = torch.tensor(b0, requires_grad=True)
+    ty = torch.softmax(torch.tanh(tx @ tW + tb), dim=-1)
+    tc = torch.log(ty).mean() + (torch.nn.functional.softplus(tx) ** 2).sum()
+    tc.backward()
+    assert np.allclose(ours[0], tW.grad.numpy(), atol=1e-10)
+    assert np.allclose(ours[1], tb.grad.numpy(), atol=1e-10)
