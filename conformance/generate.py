@@ -15,6 +15,7 @@ from pathlib import Path
 import exporter
 from conformance.cases import Case, all_cases, inputs_text, model_text
 from conformance.documents import dumps, outputs_doc
+from exporter.tensors import read_tensors
 
 CASES_DIR = Path(__file__).resolve().parent / "cases"
 
@@ -23,7 +24,7 @@ def expectation(case: Case) -> tuple[str, str]:
     """(file name, text) of the expected result, from the reference runtime."""
     try:
         model = exporter.load(model_text(case).encode("utf-8"))
-        inputs = exporter.read_tensors(inputs_text(case).encode("utf-8"))
+        inputs = read_tensors(inputs_text(case).encode("utf-8"))
         outputs = model.run(inputs)
     except exporter.ModelError as err:
         if case.reject is None:
