@@ -1,0 +1,152 @@
+"""Compiled functions: Theano update semantics, input checks, givens, buffers, sparse path."""
+
+import numpy as np
+import pytest
+
+import trainer
+import trainer.tensor as T
+from trainer import datasets, sparse
+
+
+def test_updates_use_old_values():
+    a = trainer.shared(np.float32(1.0), name="a")
+    b = trainer.shared(np.float32(10.0), name="b")
+    # swap-like updates: each must see the other's old value
+    f = trainer.function([], [a, b], updates=[(a, b + 0), (b, a * 1 + 0.5)])
+    ra, rb = f()
+    assert float(ra) == 1.0 and float(rb) == 10.0  # outputs are the old values
+    assert float(a.get_value()) == 10.0 and float(b.get_value()) == 1.5
+    f()
+    assert float(a.get_value()) == 1.5 and float(b.get_value()) == 10.5
+
+
+def test_repeated_calls_steady_and_outputs_not_aliased():
+    W = trainer.shared(np.ones((3, 2), np.float32), name="W")
+    x = T.matrix("x")
+    y = T.dot(x, W)
+    f = trainer.function([x], y, updates=[(W, W * 2)])
+    xv = np.ones((4, 3), np.float32)
+    y1 = f(xv)
+    y2 = f(xv)
+    assert np.array_equal(y1, np.full((4, 2), 3.0)) and np.array_equal(y2, np.full((4, 2), 6.0))
+    held = W.get_value(borrow=False)
+    f(xv)
+    assert np.array_equal(held, np.full((3, 2), 4.0))  # a copy is not disturbed by later steps
+    assert len(f._plans) == 1
+
+
+def test_set_value_between_calls():
+    w = trainer.shared(np.zeros(3, np.float32), name="w")
+    x = T.vector("x")
+    f = trainer.function([x], (x * w).sum())
+    w.set_value(np.array([1, 2, 3]))
+    assert w.get_value().dtype == np.float32
+    assert float(f(np.ones(3, np.float32))) == 6.0
+
+
+def test_input_checks():
+    x = T.matrix("x")
+    f = trainer.function([x], x.sum())
+    assert float(f(np.ones((2, 2), np.float64))) == 4.0  # lossless float64 -> float32 is accepted
+    assert float(f([[1, 2], [3, 4]])) == 10.0
+    with pytest.raises(TypeError, match="losing precision"):
+        f(np.full((2, 2), 0.1, np.float64))
+    with pytest.raises(TypeError, match="rank 2"):
+        f(np.ones(3, np.float32))
+    with pytest.raises(TypeError, match="takes 1 input"):
+        f()
+    y = T.matrix("y", shape=(None, 3))
+    h = trainer.function([y], y.sum())
+    with pytest.raises(ValueError, match="dim 1 must be 3"):
+        h(np.ones((2, 4), np.float32))
+
+
+def test_missing_input_and_bad_update():
+    x = T.matrix("x")
+    z = T.matrix("z")
+    with pytest.raises(trainer.GraphError, match="z"):
+        trainer.function([x], x + z)
+    w = trainer.shared(np.zeros(3, np.float32))
+    w64 = T.vector("v", dtype="float64")
+    with pytest.raises(trainer.GraphError, match="dtype"):
+        trainer.function([w64], updates=[(w, w64)])
+    with pytest.raises(trainer.GraphError, match="twice"):
+        trainer.function([], updates=[(w, w + 1), (w, w + 2)])
+
+
+def test_givens():
+    x = T.matrix("x")
+    data = trainer.shared(np.arange(6, dtype=np.float32).reshape(2, 3), name="data")
+    w = T.vector("w", shape=(3,))
+    f = trainer.function([w], T.dot(x, w), givens=[(x, data)])
+    assert np.array_equal(f(np.ones(3, np.float32)), [3.0, 12.0])
+
+
+def test_no_large_allocation_per_step():
+    import tracemalloc
+    W = trainer.shared(np.random.default_rng(0).standard_normal((256, 128)).astype(np.float32) * 0.1)
+    bh = trainer.shared(np.zeros(128, np.float32))
+    bv = trainer.shared(np.zeros(256, np.float32))
+    x = T.matrix("x")
+    h = T.nnet.sigmoid(T.dot(x, W) + bh)
+    xh = T.nnet.sigmoid(T.dot(h, W.T) + bv)
+    loss = T.nnet.binary_crossentropy(xh, x).mean()
+    gs = T.grad(loss, [W, bh, bv])
+    f = trainer.function([x], loss, updates=[(p, p - 0.1 * g) for p, g in zip([W, bh, bv], gs, strict=True)])
+    X = (np.random.default_rng(1).random((64, 256)) < 0.3).astype(np.float32)
+    f(X)
+    f(X)
+    tracemalloc.start()
+    for _ in range(5):
+        f(X)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 64 * 1024, peak  # a single (64, 256) float32 array would be 64 KiB
+
+
+def _ae_step(nv, nh, sparse_inputs, seed=0):
+    rng = np.random.default_rng(seed)
+    W = trainer.shared(rng.standard_normal((nv, nh)).astype(np.float32) * 0.05, name="W")
+    bh = trainer.shared(np.zeros(nh, np.float32), name="bh")
+    bv = trainer.shared(np.zeros(nv, np.float32), name="bv")
+    x = T.matrix("x")
+    h = T.nnet.sigmoid(T.dot(x, W) + bh)
+    xh = T.nnet.sigmoid(T.dot(h, W.T) + bv)
+    loss = T.nnet.binary_crossentropy(xh, x).mean()
+    gs = T.grad(loss, [W, bh, bv])
+    ups = [(p, p - 0.5 * g) for p, g in zip([W, bh, bv], gs, strict=True)]
+    return trainer.function([x], loss, updates=ups, sparse_inputs=sparse_inputs), (W, bh, bv)
+
+
+def test_sparse_path_equals_dense_and_is_chosen_only_for_sparse_binary():
+    X = datasets.synthetic_sparse(n_samples=256, n_features=2000, density=0.01, seed=3)
+    f_auto, p_auto = _ae_step(2000, 64, "auto")
+    f_dense, p_dense = _ae_step(2000, 64, False)
+    for i in range(0, 256, 128):
+        la = f_auto(X[i:i + 128])
+        assert f_auto.last_call_sparse
+        ld = f_dense(X[i:i + 128])
+        assert not f_dense.last_call_sparse
+        assert np.isclose(la, ld, rtol=1e-5)
+    for a, d in zip(p_auto, p_dense, strict=True):
+        assert np.allclose(a.get_value(), d.get_value(), rtol=1e-4, atol=1e-6)
+    # dense binary data (digits-like density) and sparse non-binary data stay dense
+    dense_bin = (np.random.default_rng(0).random((128, 2000)) < 0.3).astype(np.float32)
+    f_auto(dense_bin)
+    assert not f_auto.last_call_sparse
+    f_auto(X[:128] * 0.5)
+    assert not f_auto.last_call_sparse
+
+
+def test_sparse_kernels_numpy_fallback(monkeypatch):
+    monkeypatch.setattr(sparse, "_scipy_sparse", False)
+    rng = np.random.default_rng(0)
+    x = (rng.random((20, 30)) < 0.05).astype(np.float32)
+    x[3] = 0  # an empty row
+    s = sparse.detect(x, force=True)
+    assert s is not None and s._csr is None
+    W = rng.standard_normal((30, 7)).astype(np.float32)
+    G = rng.standard_normal((20, 7)).astype(np.float32)
+    assert np.allclose(s.gather_sum(W, np.empty((20, 7), np.float32)), x @ W, atol=1e-5)
+    assert np.allclose(s.scatter_add(G, np.empty((30, 7), np.float32)), x.T @ G, atol=1e-5)
+    assert sparse.detect(x * 2, force=True) is None
