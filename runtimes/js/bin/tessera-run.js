@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+// Runtime CLI protocol (SPEC.md section 9):
+//   tessera-run.js [--kernels js|wasm|auto] MODEL.json INPUTS.json
+// exit 0 + {"outputs": ...}; exit 1 + {"error": {"code", "message"}}; exit 2 usage.
+// The kernels may also be forced with TESSERA_KERNELS=js|wasm.
+import { load, loadInputs, formatTensor, TesseraError } from '../src/index.js';
+
+const USAGE = 'usage: tessera-run.js [--kernels js|wasm|auto] MODEL.json INPUTS.json\n';
+
+function write(text, code) {
+  process.exitCode = code;
+  process.stdout.write(text + '\n');
+}
+
+async function main(argv) {
+  const pos = [];
+  let kernels = process.env.TESSERA_KERNELS || 'auto';
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--kernels') {
+      if (i + 1 >= argv.length) return usage();
+      kernels = argv[++i];
+    } else if (a.startsWith('--kernels=')) kernels = a.slice(10);
+    else if (a === '-h' || a === '--help') return usage();
+    else pos.push(a);
+  }
+  if (pos.length !== 2 || !['js', 'wasm', 'auto'].includes(kernels)) return usage();
+  const [modelPath, inputsPath] = pos;
+  try {
+    const model = await load(modelPath.startsWith('{') ? `./${modelPath}` : modelPath, { kernels });
+    const inputs = await loadInputs(inputsPath.startsWith('{') ? `./${inputsPath}` : inputsPath);
+    const out = model.run(inputs);
+    const parts = model.outputs.map((o) => `${JSON.stringify(o.name)}: ${formatTensor(out[o.name].shape, out[o.name].data)}`);
+    write(`{"outputs": {${parts.join(', ')}}}`, 0);
+  } catch (e) {
+    if (e instanceof TesseraError) {
+      write(JSON.stringify({ error: { code: e.code, message: e.detail } }), 1);
+    } else {
+      // A bug in this runtime, not a rejection: say so plainly, keep the protocol.
+      process.stderr.write(`tessera-run: internal error: ${e && e.stack ? e.stack : e}\n`);
+      write(JSON.stringify({ error: { code: 'E_INTERNAL', message: `internal error: ${e && e.message}` } }), 1);
+    }
+  }
+}
+
+function usage() {
+  process.stderr.write(USAGE);
+  process.exitCode = 2;
+}
+
+main(process.argv.slice(2)).catch((e) => {
+  process.stderr.write(`tessera-run: internal error: ${e && e.stack ? e.stack : e}\n`);
+  write(JSON.stringify({ error: { code: 'E_INTERNAL', message: String(e && e.message) } }), 1);
+});

@@ -1,0 +1,316 @@
+// Model checking, in the exact order of SPEC.md section 5 (steps 3-9).
+// Steps 1-2 (size, parse, depth) happen in json.js before this.
+import { fail } from './errors.js';
+import * as L from './limits.js';
+import { OPS, inferShape, shapeStr } from './ops.js';
+import { decodeBase64, crc32Hex, f32Bytes } from './tensors.js';
+
+export const RUNTIME_VERSION = '1.0';
+const VERSION_RE = /^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$/;
+const NAME_RE = /^[A-Za-z_][A-Za-z0-9_.:/-]*$/;
+const SYMBOL_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const OP_RE = /^[A-Za-z][A-Za-z0-9_]*$/;
+const B64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
+const CHECKSUM_RE = /^crc32:[0-9a-f]{8}$/;
+
+const has = (o, k) => Object.prototype.hasOwnProperty.call(o, k);
+const isObj = (v) => v !== null && typeof v === 'object' && !Array.isArray(v) && !ArrayBuffer.isView(v);
+const isInt = (v) => typeof v === 'number' && Number.isInteger(v);
+const isNum = (v) => typeof v === 'number';
+const isStr = (v) => typeof v === 'string';
+
+export function nodeLabel(node, i) {
+  if (isObj(node) && isStr(node.name) && has(node, 'name')) return `node ${JSON.stringify(node.name)}`;
+  const op = isObj(node) && isStr(node.op) ? ` (${node.op})` : '';
+  return `node #${i}${op}`;
+}
+
+/** Step 3. Returns {major, minor, newer} or null when the field is unusable. */
+function checkVersion(doc) {
+  if (!isObj(doc) || !has(doc, 'format_version') || !isStr(doc.format_version)) return null;
+  const m = VERSION_RE.exec(doc.format_version);
+  if (!m) return null;
+  if (m[1] !== '1') {
+    fail('E_VERSION', `file is format ${doc.format_version}; this runtime implements ${RUNTIME_VERSION}`);
+  }
+  return { newer: m[2] !== '0', text: doc.format_version };
+}
+
+/** Step 4: the hand-written equivalent of model.schema.json plus op attributes. */
+function checkSchema(doc, ver) {
+  const bad = (where, what) => {
+    if (ver && ver.newer) {
+      fail('E_VERSION', `file is format ${ver.text}; this runtime implements ${RUNTIME_VERSION} and does not know ${where}: ${what}`);
+    }
+    fail('E_SCHEMA', `${where}: ${what}`);
+  };
+  const closed = (o, where, allowed, required) => {
+    if (!isObj(o)) bad(where, 'must be an object');
+    for (const k of required) if (!has(o, k)) bad(where, `missing field ${JSON.stringify(k)}`);
+    for (const k of Object.keys(o)) if (!allowed.includes(k)) bad(where, `unknown field ${JSON.stringify(k)}`);
+  };
+  const name = (v, where) => {
+    if (!isStr(v) || !NAME_RE.test(v)) bad(where, `bad name ${JSON.stringify(v)}`);
+  };
+  const arr = (v, where, min = 0) => {
+    if (!Array.isArray(v)) bad(where, 'must be an array');
+    if (v.length < min) bad(where, `needs at least ${min} item(s)`);
+  };
+  const value = (v, where) => {
+    closed(v, where, ['name', 'dtype', 'shape'], ['name', 'dtype', 'shape']);
+    name(v.name, `${where}.name`);
+    if (v.dtype !== 'float32') bad(`${where}.dtype`, 'must be "float32"');
+    arr(v.shape, `${where}.shape`);
+    for (const d of v.shape) {
+      if (!((isInt(d) && d >= 1) || (isStr(d) && SYMBOL_RE.test(d)))) bad(`${where}.shape`, `bad dimension ${JSON.stringify(d)}`);
+    }
+  };
+
+  closed(doc, 'document', ['format', 'format_version', 'producer', 'metadata', 'graph'],
+    ['format', 'format_version', 'producer', 'graph']);
+  if (doc.format !== 'tessera') bad('format', 'must be "tessera"');
+  if (!isStr(doc.format_version) || !VERSION_RE.test(doc.format_version)) bad('format_version', 'must be a string MAJOR.MINOR');
+  closed(doc.producer, 'producer', ['name', 'version'], ['name', 'version']);
+  if (!isStr(doc.producer.name)) bad('producer.name', 'must be a string');
+  if (!isStr(doc.producer.version)) bad('producer.version', 'must be a string');
+  if (has(doc, 'metadata') && !isObj(doc.metadata)) bad('metadata', 'must be an object');
+  const g = doc.graph;
+  closed(g, 'graph', ['inputs', 'outputs', 'initializers', 'nodes'], ['inputs', 'outputs', 'initializers', 'nodes']);
+  arr(g.inputs, 'graph.inputs', 1);
+  g.inputs.forEach((v, i) => value(v, `graph.inputs[${i}]`));
+  arr(g.outputs, 'graph.outputs', 1);
+  g.outputs.forEach((v, i) => value(v, `graph.outputs[${i}]`));
+  arr(g.initializers, 'graph.initializers');
+  g.initializers.forEach((t, i) => {
+    const where = `initializer #${i}`;
+    closed(t, where, ['name', 'dtype', 'shape', 'data', 'data_b64', 'checksum'], ['name', 'dtype', 'shape']);
+    name(t.name, `${where}.name`);
+    if (t.dtype !== 'float32') bad(`${where}.dtype`, 'must be "float32"');
+    arr(t.shape, `${where}.shape`);
+    for (const d of t.shape) if (!(isInt(d) && d >= 1)) bad(`${where}.shape`, `bad dimension ${JSON.stringify(d)}`);
+    if (has(t, 'data')) {
+      arr(t.data, `${where}.data`);
+      const d = t.data;
+      for (let k = 0; k < d.length; k++) if (typeof d[k] !== 'number') bad(`${where}.data`, `item ${k} is not a number`);
+    }
+    if (has(t, 'data_b64') && !(isStr(t.data_b64) && B64_RE.test(t.data_b64))) bad(`${where}.data_b64`, 'not a base64 string');
+    if (has(t, 'checksum') && !(isStr(t.checksum) && CHECKSUM_RE.test(t.checksum))) bad(`${where}.checksum`, 'must be "crc32:" and 8 lowercase hex digits');
+    if (has(t, 'data') === has(t, 'data_b64')) bad(where, 'needs exactly one of "data" and "data_b64"');
+  });
+  arr(g.nodes, 'graph.nodes', 1);
+  g.nodes.forEach((node, i) => {
+    let where = `node #${i}`;
+    closed(node, where, ['name', 'op', 'inputs', 'outputs', 'attrs'], ['op', 'inputs', 'outputs']);
+    where = nodeLabel(node, i);
+    if (has(node, 'name') && !isStr(node.name)) bad(where, '"name" must be a string');
+    if (!isStr(node.op) || !OP_RE.test(node.op)) bad(where, `bad op ${JSON.stringify(node.op)}`);
+    arr(node.inputs, `${where} inputs`);
+    node.inputs.forEach((v) => name(v, `${where} inputs`));
+    arr(node.outputs, `${where} outputs`, 1);
+    if (node.outputs.length > 1) bad(`${where} outputs`, 'must have exactly one output');
+    node.outputs.forEach((v) => name(v, `${where} outputs`));
+    if (has(node, 'attrs') && !isObj(node.attrs)) bad(`${where} attrs`, 'must be an object');
+    const spec = has(OPS, node.op) ? OPS[node.op] : null;
+    if (!spec) return; // unknown operators pass the schema (step 6)
+    if (node.inputs.length !== spec.n) bad(where, `${node.op} takes ${spec.n} input(s), got ${node.inputs.length}`);
+    const attrs = has(node, 'attrs') ? node.attrs : {};
+    for (const k of Object.keys(attrs)) {
+      if (!has(spec.attrs, k)) bad(where, `unknown attribute ${JSON.stringify(k)} of ${node.op}`);
+      checkAttr(spec.attrs[k], attrs[k], (what) => bad(where, `attribute ${k}: ${what}`));
+    }
+    for (const k of spec.required || []) if (!has(attrs, k)) bad(where, `${node.op} needs attribute ${JSON.stringify(k)}`);
+    if (node.op === 'Clip') {
+      const lo = has(attrs, 'min') ? Math.fround(attrs.min) : -Infinity;
+      const hi = has(attrs, 'max') ? Math.fround(attrs.max) : Infinity;
+      if (has(attrs, 'min') && !Number.isFinite(lo)) bad(where, 'Clip min is not finite as float32');
+      if (has(attrs, 'max') && !Number.isFinite(hi)) bad(where, 'Clip max is not finite as float32');
+      if (lo > hi) bad(where, 'Clip min > max');
+    }
+  });
+}
+
+function uniqueNums(a) {
+  return new Set(a).size === a.length;
+}
+
+function checkAttr(kind, v, bad) {
+  switch (kind) {
+    case 'bool': if (typeof v !== 'boolean') bad('must be a boolean'); break;
+    case 'number': if (!isNum(v)) bad('must be a number'); break;
+    case 'int': if (!isInt(v)) bad('must be an integer'); break;
+    case 'axes':
+      if (!Array.isArray(v) || v.length < 1) bad('must be a non-empty array of integers');
+      if (!v.every(isInt)) bad('must hold integers');
+      if (!uniqueNums(v)) bad('repeated axis');
+      break;
+    case 'perm':
+      if (!Array.isArray(v) || !v.every((p) => isInt(p) && p >= 0)) bad('must be an array of integers >= 0');
+      if (!uniqueNums(v)) bad('repeated entry');
+      break;
+    case 'rshape': {
+      if (!Array.isArray(v)) bad('must be an array');
+      let minus = 0;
+      for (const d of v) {
+        if (isInt(d) && d >= 1) continue;
+        if (isStr(d) && SYMBOL_RE.test(d)) continue;
+        if (d === -1) { minus++; continue; }
+        bad(`bad entry ${JSON.stringify(d)}`);
+      }
+      if (minus > 1) bad('-1 may appear at most once');
+      break;
+    }
+    default: bad('unknown');
+  }
+}
+
+/** Product of the integer dims, or Infinity once above the element limit. */
+export function boundedCount(shape) {
+  let c = 1;
+  for (const d of shape) {
+    if (typeof d !== 'number') continue;
+    c *= d;
+    if (c > L.MAX_ELEMENTS) return Infinity;
+  }
+  return c;
+}
+
+/** Step 5. */
+function checkLimits(g) {
+  const lim = (msg) => fail('E_LIMIT', msg);
+  if (g.inputs.length > L.MAX_GRAPH_IO) lim(`more than ${L.MAX_GRAPH_IO} graph inputs`);
+  if (g.outputs.length > L.MAX_GRAPH_IO) lim(`more than ${L.MAX_GRAPH_IO} graph outputs`);
+  if (g.initializers.length > L.MAX_INITIALIZERS) lim(`more than ${L.MAX_INITIALIZERS} initializers`);
+  if (g.nodes.length > L.MAX_NODES) lim(`more than ${L.MAX_NODES} nodes`);
+  const nameLen = (n) => {
+    if (n.length > L.MAX_NAME_BYTES) lim(`name ${JSON.stringify(n.slice(0, 32))}... is longer than ${L.MAX_NAME_BYTES} bytes`);
+  };
+  const shape = (s, who) => {
+    if (s.length > L.MAX_RANK) lim(`${who}: rank ${s.length} is more than ${L.MAX_RANK}`);
+    for (const d of s) if (typeof d === 'number' && d > L.MAX_ELEMENTS) lim(`${who}: dimension ${d} is above 2^26`);
+    if (boundedCount(s) === Infinity) lim(`${who}: element count of ${shapeStr(s)} is above 2^26`);
+  };
+  for (const v of g.inputs) { nameLen(v.name); shape(v.shape, `input ${v.name}`); }
+  for (const v of g.outputs) { nameLen(v.name); shape(v.shape, `output ${v.name}`); }
+  let total = 0;
+  for (const t of g.initializers) {
+    nameLen(t.name);
+    shape(t.shape, `initializer ${t.name}`);
+    total += boundedCount(t.shape);
+    if (total > L.MAX_TOTAL_INIT_ELEMENTS) lim(`initializers hold more than 2^26 elements in total (at ${t.name})`);
+  }
+  g.nodes.forEach((node, i) => {
+    node.inputs.forEach(nameLen);
+    node.outputs.forEach(nameLen);
+    if (node.op === 'Reshape' && node.attrs && Array.isArray(node.attrs.shape)) {
+      shape(node.attrs.shape.filter((d) => d !== -1), nodeLabel(node, i));
+      if (node.attrs.shape.length > L.MAX_RANK) lim(`${nodeLabel(node, i)}: Reshape target rank is more than ${L.MAX_RANK}`);
+    }
+  });
+}
+
+/** Step 7: decode every initializer to a Float32Array. */
+function checkData(g) {
+  const out = [];
+  for (const t of g.initializers) {
+    const count = boundedCount(t.shape);
+    const who = `initializer ${t.name}`;
+    let data;
+    if (has(t, 'data')) {
+      if (t.data.length !== count) fail('E_DATA', `${who}: ${t.data.length} values for ${count} elements`);
+      data = new Float32Array(count);
+      const src = t.data;
+      for (let k = 0; k < count; k++) data[k] = src[k];
+      for (let k = 0; k < count; k++) {
+        if (!Number.isFinite(data[k])) fail('E_DATA', `${who}: value #${k} is not finite as float32`);
+      }
+    } else {
+      const bytes = decodeBase64(t.data_b64);
+      if (bytes === null) fail('E_DATA', `${who}: malformed base64`);
+      if (bytes.length !== 4 * count) fail('E_DATA', `${who}: base64 holds ${bytes.length} bytes for ${count} elements`);
+      data = f32FromLE(bytes);
+      for (let k = 0; k < count; k++) {
+        if (!Number.isFinite(data[k])) fail('E_DATA', `${who}: value #${k} is not finite`);
+      }
+    }
+    if (has(t, 'checksum')) {
+      const got = `crc32:${crc32Hex(f32Bytes(data))}`;
+      if (got !== t.checksum) fail('E_DATA', `${who}: checksum mismatch (file says ${t.checksum}, data gives ${got})`);
+    }
+    out.push({ name: t.name, shape: t.shape.slice(), data });
+  }
+  return out;
+}
+
+const LITTLE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+function f32FromLE(bytes) {
+  const n = bytes.length >>> 2;
+  const out = new Float32Array(n);
+  if (LITTLE) new Uint8Array(out.buffer).set(bytes);
+  else {
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (let k = 0; k < n; k++) out[k] = dv.getFloat32(4 * k, true);
+  }
+  return out;
+}
+
+/** The whole check of a parsed document. Returns the checked graph. */
+export function checkModel(doc) {
+  const ver = checkVersion(doc); // 3
+  checkSchema(doc, ver); // 4
+  const g = doc.graph;
+  checkLimits(g); // 5
+  g.nodes.forEach((node, i) => { // 6
+    if (!has(OPS, node.op)) {
+      if (ver.newer) fail('E_VERSION', `file is format ${ver.text}; this runtime implements ${RUNTIME_VERSION} and does not know operator ${node.op} (${nodeLabel(node, i)})`);
+      fail('E_UNKNOWN_OP', `${nodeLabel(node, i)}: unknown operator ${JSON.stringify(node.op)}`);
+    }
+  });
+  const inits = checkData(g); // 7
+
+  // 8: names, single assignment, defined before use
+  const defined = new Set();
+  const define = (n, what) => {
+    if (defined.has(n)) fail('E_GRAPH', `duplicate name ${JSON.stringify(n)} (${what})`);
+    defined.add(n);
+  };
+  for (const v of g.inputs) define(v.name, 'graph input');
+  for (const t of g.initializers) define(t.name, 'initializer');
+  g.nodes.forEach((node, i) => {
+    for (const n of node.inputs) {
+      if (!defined.has(n)) fail('E_GRAPH', `${nodeLabel(node, i)}: input ${JSON.stringify(n)} is not defined before use`);
+    }
+    define(node.outputs[0], `output of ${nodeLabel(node, i)}`);
+  });
+  const seenOut = new Set();
+  for (const v of g.outputs) {
+    if (!defined.has(v.name)) fail('E_GRAPH', `graph output ${JSON.stringify(v.name)} is not defined`);
+    if (seenOut.has(v.name)) fail('E_GRAPH', `graph output ${JSON.stringify(v.name)} is listed twice`);
+    seenOut.add(v.name);
+  }
+
+  // 9: shapes, symbols kept
+  const shapes = new Map();
+  for (const v of g.inputs) shapes.set(v.name, v.shape.slice());
+  for (const t of inits) shapes.set(t.name, t.shape);
+  const nodes = g.nodes.map((node, i) => {
+    const who = nodeLabel(node, i);
+    const attrs = has(node, 'attrs') ? node.attrs : {};
+    const res = inferShape({ op: node.op, attrs }, node.inputs.map((n) => shapes.get(n)), who);
+    if (boundedCount(res.shape) === Infinity) fail('E_LIMIT', `${who}: result ${shapeStr(res.shape)} has more than 2^26 elements`);
+    shapes.set(node.outputs[0], res.shape);
+    return { op: node.op, label: who, inputs: node.inputs.slice(), output: node.outputs[0], attrs, plan: res };
+  });
+  for (const v of g.outputs) {
+    const got = shapes.get(v.name);
+    const same = got.length === v.shape.length && got.every((d, k) => d === v.shape[k]);
+    if (!same) fail('E_SHAPE', `graph output ${v.name}: declared shape ${shapeStr(v.shape)} but the graph gives ${shapeStr(got)}`);
+  }
+  return {
+    version: doc.format_version,
+    inputs: g.inputs.map((v) => ({ name: v.name, shape: v.shape.slice() })),
+    outputs: g.outputs.map((v) => ({ name: v.name, shape: v.shape.slice() })),
+    initializers: inits,
+    nodes,
+    shapes,
+  };
+}

@@ -1,0 +1,225 @@
+// Strict, bounded JSON reader (SPEC.md sections 1, 5 #1-2, 8).
+// Read left to right; the first violation met decides: syntax, duplicate key
+// or invalid UTF-8 -> E_PARSE, nesting deeper than 64 -> E_LIMIT.
+// Objects come back with a null prototype (so "__proto__" is a plain key).
+import { fail } from './errors.js';
+import { MAX_DEPTH, MAX_FILE_BYTES } from './limits.js';
+
+const NUM_RE = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
+
+function parseError(pos, what) {
+  fail('E_PARSE', `invalid JSON at offset ${pos}: ${what}`);
+}
+
+/** Parse a JSON text held in a JS string. */
+export function parseJSONText(text, label = 'document') {
+  const n = text.length;
+  let i = 0;
+  let depth = 0;
+
+  const ws = () => {
+    for (;;) {
+      const c = text.charCodeAt(i);
+      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) i++;
+      else return;
+    }
+  };
+
+  const str = () => {
+    // text[i] === '"'
+    i++;
+    let start = i;
+    let out = '';
+    for (;;) {
+      if (i >= n) parseError(i, `unterminated string in ${label}`);
+      const c = text.charCodeAt(i);
+      if (c === 0x22) {
+        out += text.slice(start, i);
+        i++;
+        return out;
+      }
+      if (c < 0x20) parseError(i, 'control character in string');
+      if (c >= 0xd800 && c <= 0xdfff) {
+        // raw surrogates can only come from a JS string source: must pair
+        const d = text.charCodeAt(i + 1);
+        if (c <= 0xdbff && d >= 0xdc00 && d <= 0xdfff) { i += 2; continue; }
+        parseError(i, 'unpaired surrogate');
+      }
+      if (c !== 0x5c) { i++; continue; }
+      out += text.slice(start, i);
+      i++;
+      const e = text.charCodeAt(i);
+      switch (e) {
+        case 0x22: out += '"'; i++; break;
+        case 0x5c: out += '\\'; i++; break;
+        case 0x2f: out += '/'; i++; break;
+        case 0x62: out += '\b'; i++; break;
+        case 0x66: out += '\f'; i++; break;
+        case 0x6e: out += '\n'; i++; break;
+        case 0x72: out += '\r'; i++; break;
+        case 0x74: out += '\t'; i++; break;
+        case 0x75: {
+          const u = hex4(i + 1);
+          i += 5;
+          if (u >= 0xd800 && u <= 0xdbff) {
+            if (text.charCodeAt(i) === 0x5c && text.charCodeAt(i + 1) === 0x75) {
+              const v = hex4(i + 2);
+              if (v >= 0xdc00 && v <= 0xdfff) {
+                out += String.fromCharCode(u, v);
+                i += 6;
+                break;
+              }
+            }
+            parseError(i, 'unpaired surrogate escape');
+          }
+          if (u >= 0xdc00 && u <= 0xdfff) parseError(i, 'unpaired surrogate escape');
+          out += String.fromCharCode(u);
+          break;
+        }
+        default:
+          parseError(i, 'bad escape');
+      }
+      start = i;
+    }
+  };
+
+  const hex4 = (p) => {
+    let v = 0;
+    for (let k = 0; k < 4; k++) {
+      const c = text.charCodeAt(p + k);
+      let d;
+      if (c >= 0x30 && c <= 0x39) d = c - 0x30;
+      else if (c >= 0x41 && c <= 0x46) d = c - 0x37;
+      else if (c >= 0x61 && c <= 0x66) d = c - 0x57;
+      else parseError(p + k, 'bad \\u escape');
+      v = v * 16 + d;
+    }
+    return v;
+  };
+
+  const num = () => {
+    NUM_RE.lastIndex = i;
+    const m = NUM_RE.exec(text);
+    if (m === null || m[0].length === 0 || m[0] === '-') parseError(i, 'bad number');
+    i += m[0].length;
+    return Number(m[0]);
+  };
+
+  const lit = (word, v) => {
+    if (text.startsWith(word, i)) { i += word.length; return v; }
+    return parseError(i, 'unexpected token');
+  };
+
+  const value = () => {
+    ws();
+    if (i >= n) parseError(i, `unexpected end of ${label}`);
+    const c = text.charCodeAt(i);
+    if (c === 0x7b) { // {
+      if (++depth > MAX_DEPTH) fail('E_LIMIT', `${label}: nesting deeper than ${MAX_DEPTH} at offset ${i}`);
+      i++;
+      const obj = Object.create(null);
+      ws();
+      if (text.charCodeAt(i) === 0x7d) { i++; depth--; return obj; }
+      for (;;) {
+        ws();
+        if (text.charCodeAt(i) !== 0x22) parseError(i, i >= n ? `unexpected end of ${label}` : 'expected a key');
+        const kpos = i;
+        const key = str();
+        if (Object.prototype.hasOwnProperty.call(obj, key)) parseError(kpos, `duplicate key ${JSON.stringify(key)}`);
+        ws();
+        if (text.charCodeAt(i) !== 0x3a) parseError(i, i >= n ? `unexpected end of ${label}` : "expected ':'");
+        i++;
+        obj[key] = value();
+        ws();
+        const d = text.charCodeAt(i);
+        if (d === 0x2c) { i++; continue; }
+        if (d === 0x7d) { i++; depth--; return obj; }
+        parseError(i, i >= n ? `unexpected end of ${label}` : "expected ',' or '}'");
+      }
+    }
+    if (c === 0x5b) { // [
+      if (++depth > MAX_DEPTH) fail('E_LIMIT', `${label}: nesting deeper than ${MAX_DEPTH} at offset ${i}`);
+      i++;
+      const arr = [];
+      ws();
+      if (text.charCodeAt(i) === 0x5d) { i++; depth--; return arr; }
+      for (;;) {
+        arr.push(value());
+        ws();
+        const d = text.charCodeAt(i);
+        if (d === 0x2c) { i++; continue; }
+        if (d === 0x5d) { i++; depth--; return arr; }
+        parseError(i, i >= n ? `unexpected end of ${label}` : "expected ',' or ']'");
+      }
+    }
+    if (c === 0x22) return str();
+    if (c === 0x74) return lit('true', true);
+    if (c === 0x66) return lit('false', false);
+    if (c === 0x6e) return lit('null', null);
+    if (c === 0x2d || (c >= 0x30 && c <= 0x39)) return num();
+    return parseError(i, 'unexpected character');
+  };
+
+  const v = value();
+  ws();
+  if (i < n) parseError(i, 'trailing characters after the JSON value');
+  return v;
+}
+
+/** Offset of the first byte that is not part of a valid UTF-8 sequence, or -1. */
+export function firstInvalidUTF8(b) {
+  const n = b.length;
+  let i = 0;
+  while (i < n) {
+    const c = b[i];
+    if (c < 0x80) { i++; continue; }
+    let need, lo = 0x80, hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) need = 1;
+    else if (c === 0xe0) { need = 2; lo = 0xa0; }
+    else if (c === 0xed) { need = 2; hi = 0x9f; }
+    else if (c >= 0xe1 && c <= 0xef) need = 2;
+    else if (c === 0xf0) { need = 3; lo = 0x90; }
+    else if (c === 0xf4) { need = 3; hi = 0x8f; }
+    else if (c >= 0xf1 && c <= 0xf3) need = 3;
+    else return i;
+    for (let k = 1; k <= need; k++) {
+      const d = b[i + k];
+      if (d === undefined || d < lo || d > hi) return i;
+      lo = 0x80; hi = 0xbf;
+    }
+    i += need + 1;
+  }
+  return -1;
+}
+
+let decoder = null;
+
+/** Parse a JSON text given as UTF-8 bytes (Uint8Array). */
+export function parseJSONBytes(bytes, label = 'document') {
+  if (bytes.length > MAX_FILE_BYTES) fail('E_LIMIT', `${label} is larger than ${MAX_FILE_BYTES} bytes`);
+  decoder ??= new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+  let text;
+  try {
+    text = decoder.decode(bytes);
+  } catch {
+    // Read the valid prefix first: a violation before the bad byte decides.
+    const bad = firstInvalidUTF8(bytes);
+    const prefix = new TextDecoder('utf-8', { ignoreBOM: true }).decode(bytes.subarray(0, Math.max(bad, 0)));
+    parseJSONText(prefix, label);
+    parseError(bad, 'invalid UTF-8');
+  }
+  return parseJSONText(text, label);
+}
+
+/** Size check for a JS string source (bytes when encoded as UTF-8). */
+export function checkTextSize(text, label = 'document') {
+  if (text.length > MAX_FILE_BYTES) fail('E_LIMIT', `${label} is larger than ${MAX_FILE_BYTES} bytes`);
+  if (text.length * 3 > MAX_FILE_BYTES) {
+    let bytes = 0;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      bytes += c < 0x80 ? 1 : c < 0x800 ? 2 : (c >= 0xd800 && c <= 0xdbff) ? (i++, 4) : 3;
+    }
+    if (bytes > MAX_FILE_BYTES) fail('E_LIMIT', `${label} is larger than ${MAX_FILE_BYTES} bytes`);
+  }
+}

@@ -1,0 +1,207 @@
+// Pure-JS strict kernels (SPEC.md sections 6-7). A store into a Float32Array
+// rounds to binary32, so `out[i] = a[i] + b[i]` is exactly fl(a + b); every
+// other intermediate is wrapped in Math.fround.
+import * as S from './strict.js';
+
+const fr = Math.fround;
+
+export const count = (shape) => shape.reduce((a, b) => a * b, 1);
+
+export function stridesOf(shape) {
+  const st = new Array(shape.length);
+  let s = 1;
+  for (let i = shape.length - 1; i >= 0; i--) { st[i] = s; s *= shape[i]; }
+  return st;
+}
+
+/** out[idx] = src[sum idx[d] * strides[d]] over `shape` (row-major). */
+export function gather(src, shape, strides) {
+  const n = count(shape);
+  const out = new Float32Array(n);
+  const r = shape.length;
+  if (n === 0) return out;
+  if (r === 0) { out[0] = src[0]; return out; }
+  const last = shape[r - 1], ls = strides[r - 1];
+  const idx = new Array(r).fill(0);
+  let base = 0;
+  for (let o = 0; o < n; o += last) {
+    for (let j = 0, p = base; j < last; j++, p += ls) out[o + j] = src[p];
+    // odometer over dims 0..r-2
+    for (let d = r - 2; d >= 0; d--) {
+      idx[d]++;
+      base += strides[d];
+      if (idx[d] < shape[d]) break;
+      base -= strides[d] * shape[d];
+      idx[d] = 0;
+    }
+  }
+  return out;
+}
+
+/** `x` of shape `xs` broadcast to `os` (a copy laid out as `os`). */
+export function expand(x, xs, os) {
+  const st = stridesOf(xs);
+  const off = os.length - xs.length;
+  const bst = os.map((d, i) => (i < off || xs[i - off] === 1 ? 0 : st[i - off]));
+  return gather(x, os, bst);
+}
+
+export function transpose(x, xs, perm) {
+  const st = stridesOf(xs);
+  return gather(x, perm.map((p) => xs[p]), perm.map((p) => st[p]));
+}
+
+// --- elementwise -----------------------------------------------------------
+
+function binarySame(op, a, b, out, n, bn) {
+  // b repeats with period bn (bn === n when shapes are equal)
+  switch (op) {
+    case 'Add': for (let i = 0; i < n; i++) out[i] = a[i] + b[i % bn]; break;
+    case 'Sub': for (let i = 0; i < n; i++) out[i] = a[i] - b[i % bn]; break;
+    case 'Mul': for (let i = 0; i < n; i++) out[i] = a[i] * b[i % bn]; break;
+    case 'Div': for (let i = 0; i < n; i++) out[i] = a[i] / b[i % bn]; break;
+    case 'Maximum': for (let i = 0; i < n; i++) out[i] = Math.max(a[i], b[i % bn]); break;
+    case 'Minimum': for (let i = 0; i < n; i++) out[i] = Math.min(a[i], b[i % bn]); break;
+    default: throw new Error(`binary ${op}`);
+  }
+}
+
+function binarySwapped(op, a, b, out, n, an) {
+  // a repeats with period an; b is full
+  switch (op) {
+    case 'Add': for (let i = 0; i < n; i++) out[i] = a[i % an] + b[i]; break;
+    case 'Sub': for (let i = 0; i < n; i++) out[i] = a[i % an] - b[i]; break;
+    case 'Mul': for (let i = 0; i < n; i++) out[i] = a[i % an] * b[i]; break;
+    case 'Div': for (let i = 0; i < n; i++) out[i] = a[i % an] / b[i]; break;
+    case 'Maximum': for (let i = 0; i < n; i++) out[i] = Math.max(a[i % an], b[i]); break;
+    case 'Minimum': for (let i = 0; i < n; i++) out[i] = Math.min(a[i % an], b[i]); break;
+    default: throw new Error(`binary ${op}`);
+  }
+}
+
+/** True when `small` broadcast to `big` repeats its data (a suffix shape). */
+function isSuffix(small, big) {
+  let i = small.length - 1;
+  for (let j = big.length - 1; i >= 0 && j >= 0; i--, j--) if (small[i] !== big[j]) break;
+  for (; i >= 0; i--) if (small[i] !== 1) return false;
+  return true;
+}
+
+export function binary(op, a, as, b, bs, os) {
+  const n = count(os);
+  const out = new Float32Array(n);
+  const an = a.length, bn = b.length;
+  if (an === n && isSuffix(as, os) && (bn === 1 || isSuffix(bs, os))) binarySame(op, a, b, out, n, bn);
+  else if (bn === n && isSuffix(bs, os) && (an === 1 || isSuffix(as, os))) binarySwapped(op, a, b, out, n, an);
+  else {
+    const ea = an === n && isSuffix(as, os) ? a : expand(a, as, os);
+    const eb = bn === n && isSuffix(bs, os) ? b : expand(b, bs, os);
+    binarySame(op, ea, eb, out, n, n);
+  }
+  return out;
+}
+
+export const UNARY_FN = {
+  Neg: (x) => -x,
+  Abs: (x) => Math.abs(x),
+  Sqrt: (x) => Math.sqrt(x),
+  Relu: (x) => Math.max(x, 0),
+  Exp: S.exp, Log: S.log, Sigmoid: S.sigmoid, Tanh: S.tanh, Softplus: S.softplus,
+};
+
+export function unary(op, x, attrs) {
+  const n = x.length;
+  const out = new Float32Array(n);
+  switch (op) {
+    case 'Neg': for (let i = 0; i < n; i++) out[i] = -x[i]; break;
+    case 'Abs': for (let i = 0; i < n; i++) out[i] = Math.abs(x[i]); break;
+    case 'Sqrt': for (let i = 0; i < n; i++) out[i] = Math.sqrt(x[i]); break;
+    case 'Relu': for (let i = 0; i < n; i++) out[i] = Math.max(x[i], 0); break;
+    case 'Exp': for (let i = 0; i < n; i++) out[i] = S.exp(x[i]); break;
+    case 'Log': for (let i = 0; i < n; i++) out[i] = S.log(x[i]); break;
+    case 'Sigmoid': for (let i = 0; i < n; i++) out[i] = S.sigmoid(x[i]); break;
+    case 'Tanh': for (let i = 0; i < n; i++) out[i] = S.tanh(x[i]); break;
+    case 'Softplus': for (let i = 0; i < n; i++) out[i] = S.softplus(x[i]); break;
+    case 'Clip': {
+      const lo = attrs.min === undefined ? -Infinity : fr(attrs.min);
+      const hi = attrs.max === undefined ? Infinity : fr(attrs.max);
+      for (let i = 0; i < n; i++) out[i] = Math.min(Math.max(x[i], lo), hi);
+      break;
+    }
+    default: throw new Error(`unary ${op}`);
+  }
+  return out;
+}
+
+// --- MatMul (SPEC 7.1): i-k-j, zero left terms skipped, product rounded ---
+
+/** C (M x N) = A (M x K) B (K x N), both row-major, already transposed. */
+export function matmul(A, B, M, K, N) {
+  const C = new Float32Array(M * N);
+  for (let i = 0; i < M; i++) {
+    const crow = i * N;
+    const arow = i * K;
+    for (let k = 0; k < K; k++) {
+      const a = A[arow + k];
+      if (a === 0) continue;
+      const brow = k * N;
+      for (let j = 0; j < N; j++) C[crow + j] += fr(a * B[brow + j]);
+    }
+  }
+  return C;
+}
+
+// --- Softmax (SPEC 7.4) ------------------------------------------------------
+
+export function softmax(x, xs, axis) {
+  const out = new Float32Array(x.length);
+  const n = xs[axis];
+  const inner = count(xs.slice(axis + 1));
+  const outer = count(xs.slice(0, axis));
+  for (let o = 0; o < outer; o++) {
+    for (let q = 0; q < inner; q++) {
+      const base = o * n * inner + q;
+      let m = -Infinity;
+      for (let i = 0; i < n; i++) m = Math.max(m, x[base + i * inner]);
+      let s = 0;
+      for (let i = 0; i < n; i++) {
+        const p = base + i * inner;
+        const e = S.exp(fr(x[p] - m));
+        out[p] = e;
+        s = fr(s + e);
+      }
+      for (let i = 0; i < n; i++) {
+        const p = base + i * inner;
+        out[p] = out[p] / s;
+      }
+    }
+  }
+  return out;
+}
+
+// --- Reductions (SPEC 7.5) ---------------------------------------------------
+
+export function reduce(op, x, xs, red) {
+  const kept = [], reduced = [];
+  xs.forEach((_, i) => (red[i] ? reduced : kept).push(i));
+  const perm = kept.concat(reduced);
+  const identity = perm.every((p, i) => p === i);
+  const src = identity ? x : transpose(x, xs, perm);
+  const R = count(reduced.map((i) => xs[i]));
+  const nOut = count(kept.map((i) => xs[i]));
+  const out = new Float32Array(nOut);
+  const fc = fr(R);
+  for (let o = 0; o < nOut; o++) {
+    const base = o * R;
+    if (op === 'ReduceMax') {
+      let acc = -Infinity;
+      for (let k = 0; k < R; k++) acc = Math.max(acc, src[base + k]);
+      out[o] = acc;
+    } else {
+      let acc = 0;
+      for (let k = 0; k < R; k++) acc = fr(acc + src[base + k]);
+      out[o] = op === 'ReduceMean' ? acc / fc : acc;
+    }
+  }
+  return out;
+}

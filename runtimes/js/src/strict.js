@@ -1,0 +1,116 @@
+// Strict binary32 scalar functions, SPEC.md section 7.3, exactly.
+// Every + - * / is wrapped in Math.fround; never Math.exp/log/tanh.
+const fr = Math.fround;
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+export function fromBits(b) { u32[0] = b >>> 0; return f32[0]; }
+export function toBits(x) { f32[0] = x; return u32[0]; }
+
+const EXP_LO = fromBits(0xc2d00000); // -104
+const EXP_HI = fromBits(0x42b20000); // 89
+const LOG2E = fromBits(0x3fb8aa3b);
+const MAGIC = fromBits(0x4b400000); // 1.5 * 2^23
+const EXP_LN2_HI = fromBits(0x3f317200);
+const EXP_LN2_LO = fromBits(0x35bfbe8e);
+const P0 = fromBits(0x394f8450), P1 = fromBits(0x3ab6c682), P2 = fromBits(0x3c088938);
+const P3 = fromBits(0x3d2aaa47), P4 = fromBits(0x3e2aaaaa), P5 = fromBits(0x3f000000);
+const LOG_SQRT2 = fromBits(0x3fb504f3);
+const LOG_LN2_HI = fromBits(0x3f318000);
+const LOG_LN2_LO = fromBits(0xb95e8083);
+const Q = [0x3d8a2ba8, 0xbdef1e0c, 0x3df3784b, 0xbdfe1105, 0x3e119bb3,
+  0xbe2aae27, 0x3e4cd25b, 0xbe800003, 0x3eaaaaa4].map(fromBits);
+const [Q0, Q1, Q2, Q3, Q4, Q5, Q6, Q7, Q8] = Q;
+const TWO_POW_23 = fromBits(0x4b000000);
+const MIN_NORMAL = fromBits(0x00800000);
+const TANH_SMALL = fromBits(0x3f0ccccd);
+const T0 = fromBits(0x3b1d032a), T1 = fromBits(0xbc09daae), T2 = fromBits(0x3cb271e5);
+const T3 = fromBits(0xbd5d04cb), T4 = fromBits(0x3e08886e), T5 = fromBits(0xbeaaaaaa);
+
+// pow2(n) for -126 <= n <= 127 from exponent bits; POW2[n + 126]
+const POW2 = new Float64Array(254);
+for (let n = -126; n <= 127; n++) POW2[n + 126] = fromBits((n + 127) << 23);
+
+export function exp(x) {
+  if (x !== x) return x;
+  const xc = Math.min(Math.max(x, EXP_LO), EXP_HI);
+  const nf = fr(fr(fr(xc * LOG2E) + MAGIC) - MAGIC);
+  let r = fr(xc - fr(nf * EXP_LN2_HI));
+  r = fr(r - fr(nf * EXP_LN2_LO));
+  let p = P0;
+  p = fr(fr(p * r) + P1);
+  p = fr(fr(p * r) + P2);
+  p = fr(fr(p * r) + P3);
+  p = fr(fr(p * r) + P4);
+  p = fr(fr(p * r) + P5);
+  p = fr(fr(r * r) * p);
+  p = fr(r + p);
+  p = fr(1 + p);
+  const n = nf | 0;
+  const n1 = n >> 1;
+  return fr(fr(p * POW2[n1 + 126]) * POW2[n - n1 + 126]);
+}
+
+export function log(x) {
+  if (x !== x || x < 0) return NaN;
+  if (x === 0) return -Infinity;
+  if (x === Infinity) return Infinity;
+  let k = 0;
+  if (x < MIN_NORMAL) { x = fr(x * TWO_POW_23); k = -23; }
+  f32[0] = x;
+  const bits = u32[0];
+  let e = ((bits >>> 23) & 0xff) - 127 + k;
+  u32[0] = (bits & 0x7fffff) | 0x3f800000;
+  let m = f32[0];
+  if (m > LOG_SQRT2) { m = fr(m * 0.5); e += 1; }
+  const f = fr(m - 1);
+  const z = fr(f * f);
+  let y = Q0;
+  y = fr(fr(y * f) + Q1);
+  y = fr(fr(y * f) + Q2);
+  y = fr(fr(y * f) + Q3);
+  y = fr(fr(y * f) + Q4);
+  y = fr(fr(y * f) + Q5);
+  y = fr(fr(y * f) + Q6);
+  y = fr(fr(y * f) + Q7);
+  y = fr(fr(y * f) + Q8);
+  y = fr(fr(y * f) * z);
+  const E = e; // small integer: exact in binary32
+  y = fr(y + fr(E * LOG_LN2_LO));
+  y = fr(y - fr(0.5 * z));
+  let r = fr(f + y);
+  r = fr(r + fr(E * LOG_LN2_HI));
+  return r;
+}
+
+export function sigmoid(x) {
+  if (x >= 0) return fr(1 / fr(1 + exp(-x)));
+  const e = exp(x);
+  return fr(e / fr(1 + e));
+}
+
+export function tanh(x) {
+  const a = Math.abs(x);
+  if (a < TANH_SMALL) {
+    const s = fr(x * x);
+    let t = T0;
+    t = fr(fr(t * s) + T1);
+    t = fr(fr(t * s) + T2);
+    t = fr(fr(t * s) + T3);
+    t = fr(fr(t * s) + T4);
+    t = fr(fr(t * s) + T5);
+    return fr(x + fr(x * fr(s * t)));
+  }
+  const e = exp(fr(a * 2));
+  const y = fr(1 - fr(2 / fr(e + 1)));
+  return (x < 0 || Object.is(x, -0)) ? -y : y;
+}
+
+export function softplus(x) {
+  if (x !== x) return x;
+  const e = exp(-Math.abs(x));
+  const u = fr(1 + e);
+  const c = fr(e - fr(u - 1));
+  const l = fr(log(u) + fr(c / u));
+  return fr((x > 0 ? x : 0) + l);
+}
