@@ -1,16 +1,17 @@
-"""Tessera exporter: format v1 writer, loader, checker and the strict reference runtime."""
+"""Tessera exporter: format v1 writer, loader, checker and the strict reference runtime.
 
-from exporter.check import CheckedModel, check
-from exporter.errors import FORMAT_VERSION, LIMITS, ModelError
-from exporter.model import Model, load
+    exporter.load(path_or_dict_or_bytes).run({"x": array}) -> {"x_hat": array}
+    exporter.check(doc) -> CheckedModel          (raises ModelError with a SPEC §5 code)
+    exporter.export(outputs, inputs, path=None, encoding="decimal"|"base64") -> document
+"""
 
 __version__ = "0.1.0"
 
-__all__ = ["FORMAT_VERSION", "LIMITS", "CheckedModel", "Model", "ModelError", "check", "load", "export"]
+from exporter.check import CheckedModel, check  # noqa: E402
+from exporter.errors import FORMAT_VERSION, LIMITS, ModelError  # noqa: E402
+from exporter.export import ExportError  # noqa: E402
+from exporter.export import export as export  # noqa: E402  (the function shadows the submodule name)
+from exporter.model import Model, load  # noqa: E402
 
-
-def export(*args, **kwargs):  # noqa: ANN002, ANN003 - thin lazy wrapper, see exporter.export.export
-    """Export a trainer graph to a format v1 document (see exporter.export.export)."""
-    from exporter.export import export as _export
-
-    return _export(*args, **kwargs)
+__all__ = ["FORMAT_VERSION", "LIMITS", "CheckedModel", "ExportError", "Model", "ModelError", "check", "export",
+           "load"]

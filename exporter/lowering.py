@@ -1,0 +1,270 @@
+"""Lowering a trainer graph (trainer.graph contract) to format v1 nodes and initializers.
+
+Produces an in-memory graph: nodes with v1 ops, initializers as float32 arrays, shapes whose
+unknown dims are `symdims.DimVar`s. `export.py` names the symbols and serialises.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from exporter import symdims
+from exporter.shapes import ShapeProblem
+from exporter.symdims import DimVar
+
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:/-]*$")
+_UNARY = {"neg": "Neg", "exp": "Exp", "log": "Log", "tanh": "Tanh", "sqrt": "Sqrt", "abs": "Abs",
+          "sigmoid": "Sigmoid", "softplus": "Softplus", "relu": "Relu"}
+_BINARY = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "maximum": "Maximum", "minimum": "Minimum"}
+_REDUCE = {"sum": "ReduceSum", "mean": "ReduceMean", "max": "ReduceMax"}
+
+
+class ExportError(ValueError):
+    """The graph cannot be written as format v1; the message names the op and the user's variable."""
+
+
+def describe(v: Any) -> str:
+    what = v.op if getattr(v, "kind", None) == "apply" else getattr(v, "kind", type(v).__name__)
+    name = f" {v.name!r}" if getattr(v, "name", None) else ""
+    trace = getattr(v, "trace", None)
+    where = f" (built at {trace[0]}:{trace[1]})" if trace and trace[0] != "<rewrite>" else ""
+    return f"{what}{name}{where}"
+
+
+@dataclass
+class Value:
+    name: str
+    shape: tuple  # ints and DimVars
+
+
+@dataclass
+class LoweredGraph:
+    inputs: list[Value] = field(default_factory=list)
+    outputs: list[Value] = field(default_factory=list)
+    initializers: list[tuple[str, np.ndarray]] = field(default_factory=list)
+    nodes: list[dict] = field(default_factory=list)  # Reshape "shape" attrs may still hold DimVars
+
+
+class Names:
+    """Deterministic, collision-free names: the user's where valid, else prefix + counter."""
+
+    def __init__(self) -> None:
+        self.taken: set[str] = set()
+        self.counters: dict[str, int] = {}
+
+    def fresh(self, prefix: str) -> str:
+        while True:
+            i = self.counters.get(prefix, 0)
+            self.counters[prefix] = i + 1
+            if f"{prefix}{i}" not in self.taken:
+                self.taken.add(f"{prefix}{i}")
+                return f"{prefix}{i}"
+
+    def user(self, name: str | None, prefix: str) -> str:
+        if isinstance(name, str) and NAME_RE.match(name) and len(name) <= 256 and name not in self.taken:
+            self.taken.add(name)
+            return name
+        return self.fresh(prefix)
+
+
+def _is_matrix_transpose(v: Any) -> bool:
+    return getattr(v, "kind", None) == "apply" and v.op == "transpose" and len(v.shape) == 2
+
+
+def operands(v: Any) -> tuple:
+    """The variables lowering `v` reads: dot reads through a 2-D transpose (MatMul's flags)."""
+    if v.kind != "apply":
+        return ()
+    if v.op == "dot":
+        return tuple(x.inputs[0] if _is_matrix_transpose(x) else x for x in v.inputs)
+    return tuple(v.inputs)
+
+
+def toposort(outputs: list) -> list:
+    order, seen = [], set()
+    for root in outputs:
+        stack = [(root, False)]
+        while stack:
+            v, done = stack.pop()
+            if done:
+                order.append(v)
+            elif id(v) not in seen:
+                seen.add(id(v))
+                stack.append((v, True))
+                stack.extend((x, False) for x in reversed(operands(v)) if id(x) not in seen)
+    return order
+
+
+def float32_value(v: Any, value: Any) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        arr = np.ascontiguousarray(np.asarray(value), dtype=np.float32)
+    bad = np.flatnonzero(~np.isfinite(arr))
+    if bad.size:
+        raise ExportError(
+            f"{describe(v)}: value #{bad[0]} is {arr.ravel()[bad[0]]} as float32; "
+            "format v1 stores finite weights only"
+        )
+    return arr
+
+
+class Lowering:
+    """Emits v1 nodes for trainer variables, in dependency order, memoised by identity."""
+
+    def __init__(self, inputs: list, output_names: dict[int, str], names: Names) -> None:
+        self.names = names
+        self.graph = LoweredGraph()
+        self.values: dict[int, Value] = {}
+        self.output_names = output_names
+        self.consts: dict[tuple, str] = {}
+        for i, x in enumerate(inputs):
+            if getattr(x, "kind", None) != "input":
+                raise ExportError(f"inputs[{i}] is a {describe(x)}, not a symbolic input (tensor.matrix, ...)")
+            shape = tuple(d if d is not None else DimVar(f"{i}.{k}") for k, d in enumerate(x.shape))
+            value = Value(names.user(x.name, "input"), shape)
+            self.values[id(x)] = value
+            self.graph.inputs.append(value)
+
+    # ---------------------------------------------------------------- emission helpers
+
+    def emit(self, op: str, ins: list[Value], shape: tuple, attrs: dict | None = None, var: Any = None) -> Value:
+        name = self.output_names.pop(id(var), None) if var is not None else None
+        out = Value(name or self.names.fresh("t"), shape)
+        node = {"op": op, "inputs": [v.name for v in ins], "outputs": [out.name]}
+        if attrs:
+            node["attrs"] = attrs
+        self.graph.nodes.append(node)
+        return out
+
+    def initializer(self, prefix: str, arr: np.ndarray, name: str | None = None) -> Value:
+        key = (arr.shape, arr.tobytes()) if name is None else None
+        if key is not None and key in self.consts:
+            return Value(self.consts[key], arr.shape)
+        out = Value(self.names.user(name, prefix), arr.shape)
+        self.graph.initializers.append((out.name, arr))
+        if key is not None:
+            self.consts[key] = out.name
+        return out
+
+    def scalar(self, value: float) -> Value:
+        return self.initializer("c", np.array(value, dtype=np.float32))
+
+    # ---------------------------------------------------------------- variables
+
+    def lower(self, outputs: list) -> None:
+        for v in toposort(outputs):
+            if id(v) not in self.values:
+                self.values[id(v)] = self.lower_one(v)
+
+    def lower_one(self, v: Any) -> Value:
+        if v.kind == "input":
+            raise ExportError(f"the graph uses {describe(v)}, which is not among the export inputs")
+        if v.kind == "shared":
+            return self.initializer("p", float32_value(v, v.get_value()), v.name or None)
+        if v.kind == "constant":
+            return self.initializer("c", float32_value(v, v.value))
+        if v.kind != "apply":
+            raise ExportError(f"cannot export a {describe(v)}")
+        try:
+            return self.lower_apply(v, [self.values[id(x)] for x in operands(v)])
+        except ShapeProblem as exc:
+            raise ExportError(f"{describe(v)}: {exc}") from None
+
+    def lower_apply(self, v: Any, ins: list[Value]) -> Value:
+        op = v.op
+        if op in _UNARY:
+            return self.emit(_UNARY[op], ins, ins[0].shape, var=v)
+        if op in _BINARY:
+            return self.emit(_BINARY[op], ins, symdims.broadcast(ins[0].shape, ins[1].shape), var=v)
+        if op in _REDUCE:
+            return self.reduce(v, ins[0])
+        method = getattr(self, f"op_{op}", None)
+        if method is None:
+            raise ExportError(f"{describe(v)}: op {op!r} is outside format v1 (no v1 operator computes it)")
+        return method(v, ins)
+
+    def reduce(self, v: Any, x: Value) -> Value:
+        axis, keep = v.attrs.get("axis"), bool(v.attrs.get("keepdims", False))
+        axes = list(range(len(x.shape))) if axis is None else sorted(int(a) % len(x.shape) for a in axis)
+        attrs: dict = {} if axis is None else {"axes": axes}
+        if keep:
+            attrs["keepdims"] = True
+        shape = tuple(1 if i in axes else d for i, d in enumerate(x.shape) if keep or i not in axes)
+        return self.emit(_REDUCE[v.op], [x], shape, attrs, var=v)
+
+    def op_dot(self, v: Any, ins: list[Value]) -> Value:
+        a, b = ins
+        ta, tb = (_is_matrix_transpose(x) for x in v.inputs)
+        if len(a.shape) == 2 and len(b.shape) == 2:
+            return self.matmul(a, b, ta, tb, v)
+        if len(a.shape) not in (1, 2) or len(b.shape) not in (1, 2):
+            raise ExportError(f"{describe(v)}: dot of ranks {len(a.shape)} and {len(b.shape)} is outside format v1")
+        # Vectors become 1 x K or K x 1 matrices around one MatMul (exact: reshapes move nothing).
+        a2 = self.reshape_to(a, (1, a.shape[0])) if len(a.shape) == 1 else a
+        b2 = self.reshape_to(b, (b.shape[0], 1)) if len(b.shape) == 1 else b
+        prod = self.matmul(a2, b2, ta, tb, None)
+        keep = ([prod.shape[0]] if len(a.shape) == 2 else []) + ([prod.shape[1]] if len(b.shape) == 2 else [])
+        return self.emit("Reshape", [prod], tuple(keep), {"shape": list(keep)}, var=v)
+
+    def matmul(self, a: Value, b: Value, ta: bool, tb: bool, v: Any) -> Value:
+        m, k1 = (a.shape[1], a.shape[0]) if ta else a.shape
+        k2, n = (b.shape[1], b.shape[0]) if tb else b.shape
+        symdims.unify(k1, k2)
+        attrs = {**({"transpose_a": True} if ta else {}), **({"transpose_b": True} if tb else {})}
+        return self.emit("MatMul", [a, b], (m, n), attrs, var=v)
+
+    def reshape_to(self, x: Value, shape: tuple, var: Any = None) -> Value:
+        return self.emit("Reshape", [x], tuple(shape), {"shape": list(shape)}, var=var)
+
+    def op_pow(self, v: Any, ins: list[Value]) -> Value:
+        (x,) = ins
+        e = float(v.attrs["exponent"])
+        if e == 1.0:
+            return x
+        if e == 2.0:
+            return self.emit("Mul", [x, x], x.shape, var=v)
+        if e == 0.5:
+            return self.emit("Sqrt", [x], x.shape, var=v)
+        if e == -1.0:
+            return self.emit("Div", [self.scalar(1.0), x], x.shape, var=v)
+        raise ExportError(f"{describe(v)}: x ** {e:g} is outside format v1 (exponents 0.5, 1, 2 and -1 are)")
+
+    def op_transpose(self, v: Any, ins: list[Value]) -> Value:
+        (x,) = ins
+        perm = [int(p) for p in v.attrs.get("perm") or range(len(x.shape) - 1, -1, -1)]
+        return self.emit("Transpose", [x], tuple(x.shape[p] for p in perm), {"perm": perm}, var=v)
+
+    def op_clip(self, v: Any, ins: list[Value]) -> Value:
+        lo, hi = np.float32(v.attrs["lo"]), np.float32(v.attrs["hi"])
+        if np.isnan(lo) or np.isnan(hi) or lo > hi:
+            raise ExportError(f"{describe(v)}: clip bounds {v.attrs['lo']}, {v.attrs['hi']} are not lo <= hi")
+        attrs = {**({"min": float(lo)} if np.isfinite(lo) else {}), **({"max": float(hi)} if np.isfinite(hi) else {})}
+        if (np.isinf(lo) and lo > 0) or (np.isinf(hi) and hi < 0):
+            raise ExportError(f"{describe(v)}: clip bound is infinite on the wrong side")
+        return self.emit("Clip", ins, ins[0].shape, attrs, var=v)
+
+    def op_softmax(self, v: Any, ins: list[Value]) -> Value:
+        axis = int(v.attrs.get("axis", -1))
+        return self.emit("Softmax", ins, ins[0].shape, {} if axis == -1 else {"axis": axis}, var=v)
+
+    def op_reshape(self, v: Any, ins: list[Value]) -> Value:
+        (x,) = ins
+        target = [int(s) for s in v.attrs["shape"]]
+        dims = [symdims.resolve(d) for d in x.shape]
+        unknown = [d for d in dims if isinstance(d, DimVar)]
+        p = int(np.prod([d for d in dims if not isinstance(d, DimVar)], dtype=np.int64))
+        q = int(np.prod([s for s in target if s != -1], dtype=np.int64))
+        if not unknown:
+            if -1 in target:
+                target[target.index(-1)] = p // q
+            return self.reshape_to(x, tuple(target), v)
+        if len(unknown) == 1 and -1 in target and p == q:
+            target[target.index(-1)] = unknown[0]  # the unknown dim moves as a whole: a symbol
+            return self.reshape_to(x, tuple(target), v)
+        raise ExportError(
+            f"{describe(v)}: reshape of a tensor with unknown dims to {tuple(v.attrs['shape'])} cannot be "
+            "written with symbolic dims; give the graph input a concrete shape"
+        )
