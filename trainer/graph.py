@@ -165,8 +165,8 @@ class SharedVariable(Variable):
         if arr.ndim != self.ndim:
             raise ShapeError(f"{_where()}: set_value on {self.name or 'shared'}: "
                              f"rank {arr.ndim} != {self.ndim}")
-        new = arr.astype(self.dtype, copy=not borrow)
-        self.value = np.ascontiguousarray(new)
+        # np.array, not ascontiguousarray: the latter turns 0-d values into 1-d
+        self.value = np.array(arr, dtype=self.dtype, order="C", copy=None if borrow else True)
         self.shape = self.value.shape
 
 

@@ -1,0 +1,124 @@
+"""Training loop, checkpoints (atomic, exact resume, nan stop), datasets and the CLI."""
+
+import argparse
+import io
+import os
+
+import numpy as np
+import pytest
+
+from trainer import cli, datasets
+from trainer.models.autoencoder import AutoEncoder
+from trainer.training import load_checkpoint, train_autoencoder
+
+X = datasets.load_digits()[:600]
+
+
+def _train(**kw):
+    kw.setdefault("stream", io.StringIO())
+    return train_autoencoder(X, hidden=16, epochs=3, batch_size=64, lr=0.5, seed=7, progress=False, **kw)
+
+
+@pytest.mark.parametrize("optimizer,extra", [("sgd", {}), ("adam", {"corruption": 0.3}), ("momentum", {})])
+def test_resume_is_bit_identical(tmp_path, optimizer, extra):
+    full, _ = _train(optimizer=optimizer, **extra)
+    ck = str(tmp_path / "ck.npz")
+    _, h1 = _train(optimizer=optimizer, checkpoint=ck, checkpoint_every=4, stop_after_steps=14, **extra)
+    assert h1.stopped == "interrupted"
+    meta, _, _ = load_checkpoint(ck)
+    assert (meta["epoch"], meta["step"]) == (1, 2)  # mid-epoch: 10 steps per epoch, saved at step 12
+    resumed, h2 = _train(optimizer=optimizer, checkpoint=ck, resume=True, **extra)
+    assert h2.stopped is None and len(h2.epoch_loss) == 3
+    for a, b in zip(full.params + full.opt_state, resumed.params + resumed.opt_state, strict=True):
+        assert np.array_equal(a.get_value(), b.get_value())
+
+
+def test_resume_refuses_other_settings(tmp_path):
+    ck = str(tmp_path / "ck.npz")
+    _train(checkpoint=ck)
+    with pytest.raises(ValueError, match="hidden"):
+        train_autoencoder(X, hidden=8, epochs=3, batch_size=64, lr=0.5, seed=7, progress=False,
+                          checkpoint=ck, resume=True, stream=io.StringIO())
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
+    ck = str(tmp_path / "ck.npz")
+    _train(checkpoint=ck)
+    before = open(ck, "rb").read()
+    out = io.StringIO()
+    bad = X.copy()
+    bad[5, 3] = np.inf  # poisons the loss in the first epoch
+    _, hist = train_autoencoder(bad, hidden=16, epochs=2, batch_size=64, lr=0.5, seed=7, progress=False,
+                                checkpoint=ck, stream=out)
+    assert hist.stopped and "stopping" in out.getvalue() and "last good checkpoint kept" in out.getvalue()
+    assert open(ck, "rb").read() == before
+    assert not [f for f in os.listdir(tmp_path) if ".tmp" in f]
+
+
+def test_loss_falls_and_reconstruct():
+    model, hist = _train()
+    assert hist.epoch_loss[-1] < hist.epoch_loss[0]
+    r = model.reconstruct(X[:5])
+    assert r.shape == (5, 64) and r.dtype == np.float32 and np.all((r > 0) & (r < 1))
+    assert model.x.name == "x" and model.x_hat.name == "x_hat"
+
+
+def test_untied_model():
+    m = AutoEncoder(64, 8, tied=False)
+    assert [p.name for p in m.params] == ["W", "bh", "bv", "W2"]
+    f = m.train_function("sgd", 0.5)
+    l0 = float(f(X[:64]))
+    for _ in range(30):
+        l1 = float(f(X[:64]))
+    assert l1 < l0
+
+
+def test_datasets(tmp_path):
+    x, y = datasets.load_digits(with_labels=True)
+    assert x.shape == (1797, 64) and set(np.unique(x)) == {0.0, 1.0} and len(y) == 1797
+    a = np.arange(12, dtype=np.float64).reshape(3, 4)
+    np.save(tmp_path / "a.npy", a)
+    np.savez(tmp_path / "a.npz", x=a)
+    np.savetxt(tmp_path / "a.csv", a, delimiter=",", header="p,q,r,s", comments="")
+    for name in ("a.npy", "a.npz", "a.csv"):
+        got = datasets.load(str(tmp_path / name))
+        assert got.dtype == np.float32 and np.array_equal(got, a)
+    s = datasets.synthetic_sparse(n_samples=300, n_features=5000, density=0.01, seed=1)
+    assert s.shape == (300, 5000) and set(np.unique(s)) <= {0.0, 1.0}
+    assert 0.005 < s.mean() < 0.02
+    assert np.array_equal(s, datasets.synthetic_sparse(n_samples=300, n_features=5000, density=0.01, seed=1))
+    batches = list(datasets.minibatches(a, 2, rng=np.random.default_rng(0)))
+    assert [len(b) for b in batches] == [2, 1]
+    assert sorted(np.concatenate(batches)[:, 0]) == [0, 4, 8]
+    with pytest.raises(FileNotFoundError):
+        datasets.load("no-such-file.npy")
+
+
+def test_scipy_sparse_npz(tmp_path):
+    sp = pytest.importorskip("scipy.sparse", reason="scipy not installed: sparse .npz loading skipped")
+    m = sp.random(20, 50, density=0.05, format="csr", random_state=0)
+    sp.save_npz(tmp_path / "s.npz", m)
+    assert np.allclose(datasets.load(str(tmp_path / "s.npz")), m.toarray())
+
+
+def _args(**kw):
+    p = argparse.ArgumentParser()
+    cli.add_arguments(p)
+    argv = []
+    for k, v in kw.items():
+        flag = "--" + k.replace("_", "-")
+        argv += [flag] if v is True else [flag, str(v)]
+    return p.parse_args(argv)
+
+
+def test_cli_train_resume_and_export_fallback(tmp_path, capsys):
+    ck = str(tmp_path / "ck.npz")
+    out = str(tmp_path / "model.json")
+    rc = cli.main(_args(epochs=2, hidden=8, checkpoint=ck, no_progress=True, out=out))
+    assert rc == 0 and os.path.exists(ck)
+    err = capsys.readouterr().err
+    assert "epoch 2/2 loss" in err
+    assert os.path.exists(out) or "exporter is unavailable" in err
+    rc = cli.main(_args(epochs=3, hidden=8, checkpoint=ck, resume=True, no_progress=True))
+    assert rc == 0 and "resumed" in capsys.readouterr().err
+    assert cli.main(_args(resume=True)) == 2
