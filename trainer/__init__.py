@@ -13,7 +13,7 @@ import numpy as np
 from trainer import tensor
 from trainer.compile import Function, function
 from trainer.gradient import DisconnectedInputError, grad
-from trainer.graph import DTypeError, GraphError, ShapeError, SharedVariable, Variable
+from trainer.graph import DTypeError, GraphError, ShapeError, SharedVariable, Variable, as_float_dtype
 from trainer.verify import GradientError, verify_grad
 
 __all__ = ["shared", "function", "grad", "verify_grad", "tensor", "Function", "Variable", "SharedVariable",
@@ -33,9 +33,7 @@ def shared(value: Any, name: str | None = None, borrow: bool = False) -> SharedV
     become float32). `get_value()`/`set_value()` read and replace it between calls."""
     arr = np.asarray(value)
     if arr.dtype.kind != "f" or not isinstance(value, np.ndarray | np.generic):
-        arr = arr.astype(np.float32) if arr.dtype.kind in "biuf" and arr.dtype != np.float64 or \
-            not isinstance(value, np.ndarray | np.generic) else arr
-    from trainer.graph import as_float_dtype
+        arr = arr.astype(np.float32)  # ints, bools and python numbers: the default float dtype
     dt = as_float_dtype(arr.dtype)
     arr = np.array(arr, dtype=dt, order="C", copy=not borrow)
     return SharedVariable("shared", dt, arr.shape, name=name, value=arr)

@@ -150,3 +150,12 @@ def test_sparse_kernels_numpy_fallback(monkeypatch):
     assert np.allclose(s.gather_sum(W, np.empty((20, 7), np.float32)), x @ W, atol=1e-5)
     assert np.allclose(s.scatter_add(G, np.empty((30, 7), np.float32)), x.T @ G, atol=1e-5)
     assert sparse.detect(x * 2, force=True) is None
+
+
+def test_shared_dtypes_and_0d_set_value():
+    assert trainer.shared(0.5).dtype == np.float32
+    assert trainer.shared(np.zeros(2)).dtype == np.float64
+    assert trainer.shared(np.arange(3)).dtype == np.float32
+    s = trainer.shared(np.float32(1.0))
+    s.set_value(np.array(2.0))
+    assert s.get_value().shape == () and float(s.get_value()) == 2.0
