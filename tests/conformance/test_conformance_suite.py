@@ -1,0 +1,103 @@
+"""The conformance suite itself: its comparison, its runner, its generator,
+and that it catches a runtime that is wrong in the last bit."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from conformance import report
+from conformance.compare import compare
+from conformance.generate import CASES_DIR, differences
+from conformance.runner import load_manifest, run_suite
+
+HERE = Path(__file__).resolve().parent
+
+
+def _outputs(values: list) -> str:
+    return json.dumps({"outputs": {"y": {"shape": [len(values)], "data": values}}})
+
+
+EXPECT = {"outputs": {"y": {"shape": [3], "data": [1.5, "nan", -0.0]}}}
+
+
+def test_compare_accepts_same_bits_and_any_nan() -> None:
+    assert compare(EXPECT, _outputs([1.5, "nan", -0.0]), 0) == ("pass", "")
+
+
+def test_compare_distinguishes_signed_zero() -> None:
+    status, detail = compare(EXPECT, _outputs([1.5, "nan", 0.0]), 0)
+    assert status == "fail"
+    assert "y[2]" in detail and "0x00000000" in detail and "0x80000000" in detail
+
+
+def test_compare_reports_one_ulp_in_hex() -> None:
+    one_ulp_up = float(np.nextafter(np.float32(1.5), np.float32(2)))
+    status, detail = compare(EXPECT, _outputs([one_ulp_up, "nan", -0.0]), 0)
+    assert status == "fail" and "0x3fc00001" in detail and "0x3fc00000" in detail
+
+
+def test_compare_error_codes_and_crashes() -> None:
+    reject = {"error": {"code": "E_SHAPE"}}
+    assert compare(reject, '{"error": {"code": "E_SHAPE", "message": "m"}}', 1)[0] == "pass"
+    assert compare(reject, '{"error": {"code": "E_DATA", "message": "m"}}', 1)[0] == "fail"
+    assert compare(reject, "Segmentation fault", 139)[0] == "crash"
+    assert compare(EXPECT, "not json", 0)[0] == "crash"
+    assert compare(EXPECT, '{"error": {"code": "E_SHAPE"}}', 0)[0] == "crash"  # status and document disagree
+
+
+def test_committed_cases_match_the_generator() -> None:
+    assert differences() == []
+
+
+def test_generator_check_detects_a_stale_case(tmp_path: Path) -> None:
+    stale = tmp_path / "cases"
+    shutil.copytree(CASES_DIR, stale)
+    expected = stale / "op_exp_ordinary" / "expected.json"
+    expected.write_text(expected.read_text().replace("1", "2", 1))
+    assert any("expected.json" in d for d in differences(stale))
+
+
+def test_manifest_covers_every_op_and_error_code() -> None:
+    cases = load_manifest()
+    ops = {op for c in cases for op in c["ops"]}
+    for op in ["MatMul", "Add", "Sub", "Mul", "Div", "Neg", "Abs", "Exp", "Log", "Sqrt", "Sigmoid", "Tanh",
+               "Relu", "Softplus", "Maximum", "Minimum", "Clip", "Softmax", "ReduceSum", "ReduceMean",
+               "ReduceMax", "Transpose", "Reshape"]:
+        assert op in ops, op
+    codes = {json.loads((CASES_DIR / c["name"] / "reject.json").read_text())["error"]["code"]
+             for c in cases if c["expect"] == "reject.json"}
+    assert codes == {"E_PARSE", "E_SCHEMA", "E_VERSION", "E_UNKNOWN_OP", "E_GRAPH", "E_SHAPE", "E_DATA",
+                     "E_LIMIT", "E_INPUT"}
+
+
+def _select(names: list[str]) -> list[dict]:
+    return [c for c in load_manifest() if c["name"] in names]
+
+
+def test_suite_catches_a_runtime_using_native_exp() -> None:
+    command = [sys.executable, str(HERE / "wrong_runtime.py")]
+    cases = _select(["op_exp_sweep", "op_sigmoid_sweep", "op_neg_edge", "model_seed_ae_digits_batch257"])
+    results = {r.case: r for r in run_suite("native-exp", command, cases)}
+    assert results["op_neg_edge"].status == "pass", results["op_neg_edge"].detail  # untouched op still passes
+    for name in ["op_exp_sweep", "op_sigmoid_sweep", "model_seed_ae_digits_batch257"]:
+        assert results[name].status == "fail", name
+        assert "expected 0x" in results[name].detail
+
+
+def test_runner_reports_crash_and_timeout(tmp_path: Path) -> None:
+    crasher = tmp_path / "crash.py"
+    crasher.write_text("import sys, time\nif 'exp' in sys.argv[1]: time.sleep(30)\nsys.exit(3)\n")
+    cases = _select(["op_exp_ordinary", "op_neg_ordinary"])
+    results = {r.case: r for r in run_suite("bad", [sys.executable, str(crasher)], cases, timeout=2)}
+    assert results["op_exp_ordinary"].status == "timeout"
+    assert results["op_neg_ordinary"].status == "crash"
+    junit = tmp_path / "junit.xml"
+    report.write_junit({"bad": list(results.values())}, junit)
+    text = junit.read_text()
+    assert 'errors="2"' in text and "op_exp_ordinary" in text
+    assert report.failures({"bad": list(results.values())}) == 2

@@ -1,0 +1,25 @@
+"""A deliberately wrong runtime: the Python reference with exp taken from the
+platform (np.exp) instead of SPEC 7.3. The conformance suite must catch it."""
+
+import sys
+
+import numpy as np
+
+from exporter import strict_math
+
+
+def native_exp(x):
+    with np.errstate(all="ignore"):
+        return np.exp(np.asarray(x, dtype=np.float32)).astype(np.float32)
+
+
+strict_math.exp = native_exp
+
+from exporter import cli_run  # noqa: E402  (after the patch, on purpose)
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    cli_run.add_arguments(parser)
+    sys.exit(cli_run.main(parser.parse_args()))
