@@ -32,8 +32,8 @@ export class Model {
     for (const node of this._nodes) {
       if (node.op !== 'MatMul') continue;
       const [a, b] = node.inputs;
-      if (node.plan.ta && this._consts.has(a)) this._pre.set(`${node.output}:A`, transposed(this._consts.get(a), this._shapes.get(a)));
-      if (node.plan.tb && this._consts.has(b)) this._pre.set(`${node.output}:B`, transposed(this._consts.get(b), this._shapes.get(b)));
+      if (node.plan.ta && this._consts.has(a)) this._pre.set(`${node.output} A`, transposed(this._consts.get(a), this._shapes.get(a)));
+      if (node.plan.tb && this._consts.has(b)) this._pre.set(`${node.output} B`, transposed(this._consts.get(b), this._shapes.get(b)));
     }
     if (backend.prepare) backend.prepare(this);
   }
@@ -84,7 +84,14 @@ export class Model {
   run(feeds) {
     const { values, binding } = this._bind(feeds);
     const shapes = this._concrete(binding);
-    const B = this._backend;
+    if (this._backend.execute) {
+      try {
+        return this._result(feeds, this._backend.execute(this, values, shapes), shapes);
+      } catch (e) {
+        if (!(e instanceof RangeError)) throw e; // wasm memory exhausted: the JS path gives the same bits
+      }
+    }
+    const B = jsBackend;
     const get = (n) => (values.has(n) ? values.get(n).data : this._consts.get(n));
     for (const node of this._nodes) {
       const ins = node.inputs;
@@ -94,10 +101,10 @@ export class Model {
       switch (op) {
         case 'MatMul': {
           const as = shapes.get(ins[0]), bs = shapes.get(ins[1]);
-          let A = this._pre.get(`${node.output}:A`) || get(ins[0]);
-          let Bm = this._pre.get(`${node.output}:B`) || get(ins[1]);
-          if (node.plan.ta && !this._pre.has(`${node.output}:A`)) A = transposed(A, as);
-          if (node.plan.tb && !this._pre.has(`${node.output}:B`)) Bm = transposed(Bm, bs);
+          let A = this._pre.get(`${node.output} A`) || get(ins[0]);
+          let Bm = this._pre.get(`${node.output} B`) || get(ins[1]);
+          if (node.plan.ta && !this._pre.has(`${node.output} A`)) A = transposed(A, as);
+          if (node.plan.tb && !this._pre.has(`${node.output} B`)) Bm = transposed(Bm, bs);
           const M = os[0], N = os[1];
           const Kd = node.plan.ta ? as[0] : as[1];
           out = B.matmul(A, Bm, M, Kd, N, node);
@@ -123,6 +130,10 @@ export class Model {
       }
       values.set(node.output, { shape: os, data: out });
     }
+    return this._result(feeds, values, shapes);
+  }
+
+  _result(feeds, values, shapes) {
     const result = {};
     for (const o of this.outputs) {
       const v = values.get(o.name) || { shape: shapes.get(o.name), data: this._consts.get(o.name) };

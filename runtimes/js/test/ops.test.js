@@ -26,6 +26,7 @@ for (const kernels of PATHS) {
     for (const [n, c] of vectors.entries()) {
       await t.test(`${c.op} #${n} ${JSON.stringify(c.attrs)} ${c.inputs.map((x) => JSON.stringify(x.shape)).join(' ')}`, async () => {
         const model = await load(oneNodeModel(c.op, c.inputs.map((x) => x.shape), c.expected.shape, c.attrs), { kernels });
+        assert.equal(model.kernels, kernels);
         const feeds = {};
         c.inputs.forEach((x, i) => {
           feeds[`x${i}`] = { shape: x.shape, data: new Float32Array(new Uint32Array(x.bits).buffer) };
