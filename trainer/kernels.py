@@ -103,6 +103,19 @@ def _reduce(np_fn):
     return factory
 
 
+def _mean(attrs, ins, oshape, dt):
+    # add.reduce + one scale: np.mean's python wrapper costs more than the sum itself here
+    axis, keep = attrs["axis"], attrs["keepdims"]
+    axes = tuple(range(len(ins[0]))) if axis is None else axis
+    n = int(np.prod([ins[0][i] for i in axes], dtype=np.int64))
+    scale = dt.type(1.0 / n) if n else dt.type(np.nan)
+
+    def fn(out, a):
+        np.add.reduce(a, axis=axis, keepdims=keep, out=out)
+        return np.multiply(out, scale, out=out)
+    return fn, True
+
+
 def _transpose(attrs, ins, oshape, dt):
     perm = attrs["perm"]
     return (lambda out, a: a.transpose(perm)), False
@@ -230,7 +243,7 @@ FACTORIES: dict[str, Callable] = {
     "neg": _unary(np.negative), "exp": _unary(np.exp), "log": _unary(np.log), "tanh": _unary(np.tanh),
     "sqrt": _unary(np.sqrt), "abs": _unary(np.abs), "sign": _unary(np.sign),
     "sigmoid": _sigmoid, "softplus": _softplus, "relu": _relu, "pow": _pow, "clip": _clip, "dot": _dot,
-    "sum": _reduce(np.sum), "mean": _reduce(np.mean), "max": _reduce(np.max),
+    "sum": _reduce(np.sum), "mean": _mean, "max": _reduce(np.max),
     "transpose": _transpose, "reshape": _reshape, "softmax": _softmax,
     "sum_to": _sum_to, "expand": _expand, "sigmoid_grad": _sigmoid_grad, "relu_grad": _relu_grad,
     "cmp": _cmp, "clip_grad": _clip_grad, "max_grad": _max_grad, "outer": _outer,
