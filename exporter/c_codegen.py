@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from exporter.check import CheckedModel, Node
-from exporter.memory_plan import ALIGN, Buffer, Plan, align_up, lower_bound, plan_greedy, validate
+from exporter.memory_plan import ALIGN, Buffer, Plan, lower_bound, plan_greedy, validate
 
 KERNELS_DIR = Path(__file__).resolve().parent.parent / "runtimes" / "c" / "src"
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -55,6 +55,7 @@ class SizeFigures:
     text: int
     data: int
     bss: int
+    stack: int = 0  # upper bound from -fstack-usage (sum of linked frames)
 
     @property
     def flash(self) -> int:
@@ -93,7 +94,8 @@ class CReport:
         for s in self.sizes:
             code = s.text - self.weight_bytes
             lines.append(f"  {s.compiler}: flash {s.flash} bytes (text {s.text} = weights {self.weight_bytes}"
-                         f" + code/consts {code}; data {s.data}), static RAM {s.ram} bytes (bss {s.bss})")
+                         f" + code/consts {code}; data {s.data}), static RAM {s.ram} bytes (bss {s.bss}),"
+                         f" stack <= {s.stack} bytes")
             lines.append(f"    measured with: {s.command}")
         if not self.sizes:
             lines.append("  flash of code: not measured (no compiler run)")
@@ -567,16 +569,29 @@ def _write(path: Path, text: str) -> None:
 # ------------------------------------------------------------------ measuring flash/RAM with `size`
 
 ARM_FLAGS = ["-mcpu=cortex-m4", "-mthumb", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"]
+# gcc lowers the kernels' generic vector zero-initialisers to memset calls on targets without wide
+# vectors, so the ARM link takes memset from newlib-nano (as any firmware would); the host needs nothing.
+ARM_LINK = [*ARM_FLAGS, "--specs=nano.specs", "-nostartfiles"]
 
 
-def _toolchains() -> list[tuple[str, str, list[str], str]]:
-    """(label, cc, target flags, size tool) for the host and, if installed, arm-none-eabi."""
+@dataclass(frozen=True)
+class Toolchain:
+    label: str
+    cc: str
+    target: list[str]
+    link: list[str]
+    prefix: str  # binutils prefix: "" or "arm-none-eabi-"
+
+
+def toolchains() -> list[Toolchain]:
+    """The host compiler and, if installed, arm-none-eabi-gcc for a Cortex-M4F."""
     chains = []
     cc = os.environ.get("CC", "cc")
     if shutil.which(cc) and shutil.which("size"):
-        chains.append((f"host {cc}", cc, [], "size"))
+        chains.append(Toolchain(f"host {cc}", cc, [], ["-nostdlib"], ""))
     if shutil.which("arm-none-eabi-gcc") and shutil.which("arm-none-eabi-size"):
-        chains.append(("arm-none-eabi-gcc Cortex-M4F", "arm-none-eabi-gcc", ARM_FLAGS, "arm-none-eabi-size"))
+        chains.append(Toolchain("arm-none-eabi-gcc Cortex-M4F", "arm-none-eabi-gcc", ARM_FLAGS, ARM_LINK,
+                                "arm-none-eabi-"))
     return chains
 
 
@@ -586,22 +601,34 @@ def _size_of(tool: str, path: Path) -> tuple[int, int, int]:
     return int(text), int(data), int(bss)
 
 
-def measure(report: CReport) -> list[SizeFigures]:
+def _stack_bound(su: Path, nm: str, elf: Path) -> int:
+    """Sum of the stack frames (-fstack-usage) of every linked function: no recursion, so no call
+    chain can use more. An upper bound, not the exact worst chain."""
+    linked = set(subprocess.run([nm, str(elf)], check=True, capture_output=True, text=True).stdout.split())
+    total = 0
+    for line in su.read_text().splitlines():
+        where, frame = line.split("\t")[:2]
+        if where.rsplit(":", 1)[-1] in linked:
+            total += int(frame)
+    return total
+
+
+def measure(report: CReport, chains: list[Toolchain] | None = None) -> list[SizeFigures]:
     """Compile the generated source with -Os and link only what NAME_run reaches (gc-sections,
-    no libc), then read `size`: the flash (text + data) and static RAM (data + bss) a firmware pays."""
+    entry NAME_run), then read `size`: the flash (text + data) and static RAM (data + bss)."""
     src = report.source
     figures = []
-    for label, cc, target, size_tool in _toolchains():
+    for tc in toolchains() if chains is None else chains:
         with tempfile.TemporaryDirectory() as tmp:
             obj, elf = Path(tmp) / f"{report.name}.o", Path(tmp) / f"{report.name}.elf"
-            cflags = [*C_FLAGS, *target, "-Os", "-ffunction-sections", "-fdata-sections"]
-            lflags = [*target, "-nostdlib", "-static", "-Wl,--gc-sections", f"-Wl,-e,{report.name}_run"]
-            compile_cmd = [cc, *cflags, "-I", str(src.parent), "-c", str(src), "-o", str(obj)]
-            link_cmd = [cc, *lflags, str(obj), "-o", str(elf)]
+            cflags = [*C_FLAGS, *tc.target, "-Os", "-ffunction-sections", "-fdata-sections"]
+            lflags = [*tc.link, "-static", "-Wl,--gc-sections", f"-Wl,-e,{report.name}_run"]
+            compile_cmd = [tc.cc, *cflags, "-fstack-usage", "-I", str(src.parent), "-c", str(src), "-o", str(obj)]
             subprocess.run(compile_cmd, check=True, capture_output=True, text=True)
-            subprocess.run(link_cmd, check=True, capture_output=True, text=True)
-            text, data, bss = _size_of(size_tool, elf)
-            shown = " ".join([cc, *cflags, "-c", src.name]) + " && " + " ".join([cc, *lflags]) + f" && {size_tool}"
-            figures.append(SizeFigures(label, shown, text, data, bss))
+            subprocess.run([tc.cc, *lflags, str(obj), "-o", str(elf)], check=True, capture_output=True, text=True)
+            text, data, bss = _size_of(f"{tc.prefix}size", elf)
+            stack = _stack_bound(obj.with_suffix(".su"), f"{tc.prefix}nm", elf)
+            shown = " ".join([tc.cc, *cflags, "-c", src.name]) + " && " + " ".join([tc.cc, *lflags])
+            figures.append(SizeFigures(tc.label, f"{shown} && {tc.prefix}size", text, data, bss, stack))
     report.sizes = figures
     return figures
