@@ -4,6 +4,7 @@
 PY      := .venv/bin/python
 PIP     := .venv/bin/pip
 SETUP   := .venv/.stamp-setup
+PEERS   := .venv/.stamp-test-peers
 JS_DEPS := runtimes/js/node_modules/.package-lock.json
 OUT     := out
 
@@ -18,6 +19,12 @@ $(SETUP): pyproject.toml
 	$(PIP) install --quiet -e '.[dev]'
 	touch $@
 
+# Peers the tests cross-check against (PyTorch gradients). torch==2.13.0 is the
+# CPU build on this machine image's local wheel store; never a bare `torch`.
+$(PEERS): $(SETUP)
+	$(PIP) install --quiet torch==2.13.0
+	touch $@
+
 c-build:
 	$(MAKE) -s -C runtimes/c
 
@@ -28,7 +35,7 @@ $(JS_DEPS): runtimes/js/package.json $(wildcard runtimes/js/package-lock.json)
 demo: setup
 	$(PY) -m tessera_cli demo --out $(OUT)
 
-test: setup
+test: setup $(PEERS)
 	$(MAKE) lint
 	$(PY) -m pytest -q
 	$(MAKE) -C runtimes/c test
