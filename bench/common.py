@@ -1,0 +1,98 @@
+"""Shared by the benchmarks: thread settings, machine facts, round-robin timing, tables.
+
+Import this module before numpy (it sets the BLAS thread variables). THREADS=N (default 1)
+sets the thread count of every contender.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from collections.abc import Callable
+
+THREADS = int(os.environ.get("THREADS", "1"))
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_var] = str(THREADS)
+
+import numpy as np  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+OUT = os.path.join(HERE, "out")
+
+
+def cpu_model() -> str:
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def blas_info() -> str:
+    """Which BLAS kernel numpy runs, as threadpoolctl reports it (or why it cannot)."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return "threadpoolctl not installed"
+    libs = [f"{i.get('internal_api')} {i.get('version')} kernel={i.get('architecture')} threads={i.get('num_threads')}"
+            for i in threadpool_info() if i.get("user_api") == "blas"]
+    return "; ".join(libs) or "no BLAS found"
+
+
+def machine_line() -> str:
+    env = {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ}
+    return (f"machine: {cpu_model()}, {os.cpu_count()} cores; threads per contender: {THREADS}; "
+            f"numpy {np.__version__} BLAS: {blas_info()}; OPENBLAS_CORETYPE/L2_SIZE set: {env or 'no'}")
+
+
+def round_robin(contenders: dict[str, Callable[[], object]], rounds: int, reps: int,
+                warmup: int = 3) -> dict[str, float]:
+    """Median seconds per call of each contender.
+
+    Each round times a block of `reps` calls of every contender in turn (the order rotates
+    every round), so slow drift of the machine affects them all alike.
+    """
+    names = list(contenders)
+    for name in names:
+        for _ in range(warmup):
+            contenders[name]()
+    samples: dict[str, list[float]] = {n: [] for n in names}
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            fn = contenders[name]
+            t = time.perf_counter()
+            for _ in range(reps):
+                fn()
+            samples[name].append((time.perf_counter() - t) / reps)
+    return {n: float(np.median(s)) for n, s in samples.items()}
+
+
+def fmt_time(seconds: float) -> str:
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.1f} us"
+    if seconds < 1:
+        return f"{seconds * 1e3:.2f} ms"
+    return f"{seconds:.2f} s"
+
+
+def table(header: list[str], rows: list[list[object]]) -> str:
+    """A markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def verdict(ok: bool) -> str:
+    return "**met**" if ok else "**NOT met**"
+
+
+def sgemm_gflops(n: int = 1024, rounds: int = 7) -> float:
+    """This machine's float32 matmul rate through numpy (GFLOP/s), with the current thread setting."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((n, n), dtype=np.float32)
+    b = rng.standard_normal((n, n), dtype=np.float32)
+    c = np.empty((n, n), np.float32)
+    t = round_robin({"sgemm": lambda: np.matmul(a, b, out=c)}, rounds=rounds, reps=3)["sgemm"]
+    return 2.0 * n ** 3 / t / 1e9
