@@ -167,7 +167,12 @@ class Function:
             except ops.OpShapeError as e:
                 raise ShapeError(f"{v.trace[0]}:{v.trace[1]}: {v.op}: {e}") from None
             conc[k] = shape
-            fn, needs = kernels.make(v.op, v.attrs, [conc[i] for i in ins], shape, dtype)
+            fused = self._fuse_expand_mul(v, k, ins, conc) if v.op == "mul" else None
+            if fused is not None:
+                fn, ins = fused
+                needs = True
+            else:
+                fn, needs = kernels.make(v.op, v.attrs, [conc[i] for i in ins], shape, dtype)
             if v.op == "dot":
                 fn = self._sparse_kernel(v, fn)
             bi = -1
@@ -181,7 +186,50 @@ class Function:
                 v = self._order[k]
                 raise ShapeError(f"{v.trace[0]}:{v.trace[1]}: update of {s.name or 'shared'} has shape "
                                  f"{conc[k]}, the shared value has {s.value.shape}")
-        return _Plan(steps, bufs, vals, owner)
+        # Drop steps nobody reads any more (e.g. an expand whose consumers were all fused).
+        needed = set(self._out_slots) | set(self._upd_slots)
+        kept = []
+        for step in reversed(steps):
+            if step[3] in needed:
+                kept.append(step)
+                needed.update(step[2])
+            elif step[1] >= 0:
+                bufs[step[1]] = None
+                owner.pop(step[3], None)
+        return _Plan(kept[::-1], bufs, vals, owner)
+
+    def _fuse_expand_mul(self, v: Variable, k: int, ins: list[int], conc: dict) -> tuple | None:
+        """mul(y, expand(g)) -> y * (g * scale) with g broadcast, when the expand is full-size anyway.
+
+        Follows identity sum_to and neg nodes (concrete shapes decide identity), so the
+        gradient of a mean never materialises a full array of the same repeated value.
+        """
+        for side in (0, 1):
+            src, sign = self._order[ins[side]], 1.0
+            while True:
+                if src.op == "sum_to" and conc[self._slot[id(src)]] == conc[self._slot[id(src.inputs[0])]] \
+                        and src.dtype == src.inputs[0].dtype:
+                    src = src.inputs[0]
+                elif src.op == "neg":
+                    src, sign = src.inputs[0], -sign
+                else:
+                    break
+            if src.op != "expand" or conc[self._slot[id(src)]] != conc[k]:
+                continue
+            g_slot = self._slot[id(src.inputs[0])]
+            oshape = conc[k]
+            axis = src.attrs["axis"]
+            axes = tuple(range(len(oshape))) if axis is None else axis
+            kshape = tuple(1 if i in axes else d for i, d in enumerate(oshape))
+            scale = sign
+            if src.attrs.get("mean"):
+                scale /= max(int(np.prod([oshape[i] for i in axes], dtype=np.int64)), 1)
+            s = src.dtype.type(scale)
+
+            def fn(out, g, y, kshape=kshape, s=s):
+                return np.multiply(y, np.multiply(g.reshape(kshape), s), out=out)
+            return fn, (g_slot, ins[1 - side])
+        return None
 
     # ------------------------------------------------------------------ calling
     def _check_input(self, i: int, v: Variable, x: Any) -> np.ndarray:
