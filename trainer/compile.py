@@ -115,6 +115,7 @@ class Function:
         self._sparse_mode = sparse_inputs
         self._sparse_slots = self._find_sparse_candidates()
         self._ctx: dict[int, sparse.BinaryRows | None] = {}
+        self._masks: dict[int, np.ndarray] = {}
         self._plans: dict[tuple, _Plan] = {}
         self.last_call_sparse = False
 
@@ -277,7 +278,10 @@ class Function:
             vals[k] = s.value
         used_sparse = False
         for k in self._sparse_slots:
-            s = sparse.detect(vals[k], force=self._sparse_mode is True)
+            scratch = self._masks.get(k)
+            if scratch is None or scratch.shape != vals[k].shape:
+                scratch = self._masks[k] = np.empty(vals[k].shape, bool)
+            s = sparse.detect(vals[k], force=self._sparse_mode is True, scratch=scratch)
             self._ctx[k] = s
             used_sparse = used_sparse or s is not None
         self.last_call_sparse = used_sparse

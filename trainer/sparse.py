@@ -64,14 +64,19 @@ class BinaryRows:
         return out
 
 
-def detect(x: np.ndarray, force: bool = False) -> BinaryRows | None:
-    """A BinaryRows for x when x is 2-D, 0/1 and sparse enough (or `force` and 0/1), else None."""
+def detect(x: np.ndarray, force: bool = False, scratch: np.ndarray | None = None) -> BinaryRows | None:
+    """A BinaryRows for x when x is 2-D, 0/1 and sparse enough (or `force` and 0/1), else None.
+
+    `scratch`, a bool array of x's shape, avoids allocating the mask on every call.
+    """
     if x.ndim != 2 or (not force and x.size < MIN_ELEMENTS):
         return None
-    nnz = np.count_nonzero(x)
+    # via a bool mask: numpy's nonzero on bool is ~8x faster than on float
+    mask = np.not_equal(x, 0, out=scratch if scratch is not None and scratch.shape == x.shape else None)
+    nnz = np.count_nonzero(mask)
     if not force and nnz > MAX_DENSITY * x.size:
         return None
-    flat = np.flatnonzero(x)
+    flat = np.flatnonzero(mask)
     if not np.all(x.ravel()[flat] == 1):
         return None
     return BinaryRows(x, flat)
