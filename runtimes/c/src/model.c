@@ -1014,6 +1014,7 @@ static tsr_code build(ld *L)
     L->m = m;
     L->names_cap = pow2_at_least(nv);
     L->syms_cap = L->n_symdims + 1;
+    L->sym_cap = pow2_at_least(L->syms_cap);
     {
         tsr_value *vals = (tsr_value *)alloc(L, nv * sizeof *vals, 16);
         tsr_node *nodes = (tsr_node *)alloc(L, L->n_nodes * sizeof *nodes, 16);

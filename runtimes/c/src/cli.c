@@ -1,0 +1,336 @@
+/*
+ * tessera-run MODEL INPUTS: the runtime CLI protocol of SPEC section 9.
+ * Exit 0 with {"outputs": ...}, exit 1 with {"error": ...}, exit 2 on usage.
+ * The CLI (not the library) may allocate: it owns the file buffers, the
+ * arena and the workspace.
+ */
+#include <math.h> /* HUGE_VAL, NAN macros only */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "json.h"
+
+size_t tsr_b64_decode(const char *s, size_t at, unsigned char *out, size_t cap);
+
+static void json_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            printf("\\%c", c);
+        else if (c < 0x20 || c >= 0x7F)
+            printf("\\u%04x", c); /* keeps the output ASCII, valid JSON */
+        else
+            putchar(c);
+    }
+    putchar('"');
+}
+
+static int fail(const tsr_error *e)
+{
+    printf("{\"error\": {\"code\": \"%s\", \"message\": ", tsr_code_name(e->code == TSR_E_ARENA ? TSR_E_LIMIT : e->code));
+    json_str(e->message);
+    printf("}}\n");
+    return 1;
+}
+
+/* Whole file into a malloc'ed buffer; size limit as SPEC 8. */
+static char *read_file(const char *path, size_t *len, tsr_error *e)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t cap = 0, n = 0;
+    if (!f) {
+        tsr_fail(e, TSR_E_PARSE, "cannot read %.200s", path);
+        return NULL;
+    }
+    for (;;) {
+        size_t got;
+        if (n == cap) {
+            char *nb;
+            cap = cap ? cap * 2 : 65536;
+            if (cap > TSR_MAX_FILE_BYTES + 1)
+                cap = TSR_MAX_FILE_BYTES + 1;
+            if (n == cap) {
+                free(buf);
+                fclose(f);
+                tsr_fail(e, TSR_E_LIMIT, "%.200s is larger than 256 MiB", path);
+                return NULL;
+            }
+            nb = (char *)realloc(buf, cap);
+            if (!nb) {
+                free(buf);
+                fclose(f);
+                tsr_fail(e, TSR_E_LIMIT, "out of memory reading %.200s", path);
+                return NULL;
+            }
+            buf = nb;
+        }
+        got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (got == 0)
+            break;
+    }
+    if (ferror(f)) {
+        free(buf);
+        fclose(f);
+        tsr_fail(e, TSR_E_PARSE, "cannot read %.200s", path);
+        return NULL;
+    }
+    fclose(f);
+    *len = n;
+    return buf ? buf : (char *)malloc(1);
+}
+
+static int is_int(double d)
+{
+    if (d != d || d - d != 0.0)
+        return 0;
+    if (d >= 4503599627370496.0 || d <= -4503599627370496.0)
+        return 1;
+    return (double)(int64_t)d == d;
+}
+
+/* One tensor of an inputs document into t (data malloc'ed). */
+static tsr_code read_tensor(const char *s, size_t n, size_t obj, tsr_tensor *t, tsr_error *e)
+{
+    size_t it = obj, k, v, shp = TJ_NONE, data = TJ_NONE, b64 = TJ_NONE;
+    uint64_t count = 1;
+    float *buf;
+    const char *nm = t->name;
+    if (tj_type(s, obj) != TJ_OBJ)
+        return tsr_fail(e, TSR_E_INPUT, "input '%s' is not a tensor object", nm);
+    while (tj_next(s, n, &it, 1, &k, &v)) {
+        if (tj_str_eq(s, k, "shape"))
+            shp = v;
+        else if (tj_str_eq(s, k, "data"))
+            data = v;
+        else if (tj_str_eq(s, k, "data_b64"))
+            b64 = v;
+        else if (!(tj_str_eq(s, k, "dtype") && tj_type(s, v) == TJ_STR && tj_str_eq(s, v, "float32")))
+            return tsr_fail(e, TSR_E_INPUT, "input '%s': unknown field or bad dtype", nm);
+    }
+    if (shp == TJ_NONE || tj_type(s, shp) != TJ_ARR || (data == TJ_NONE) == (b64 == TJ_NONE))
+        return tsr_fail(e, TSR_E_INPUT, "input '%s': needs shape and exactly one of data/data_b64", nm);
+    it = shp;
+    t->rank = 0;
+    while (tj_next(s, n, &it, 0, NULL, &v)) {
+        double d;
+        if (tj_type(s, v) != TJ_NUM || !is_int(d = tj_num(s, v)) || d < 1)
+            return tsr_fail(e, TSR_E_INPUT, "input '%s': dimensions must be integers >= 1", nm);
+        if (t->rank >= TSR_MAX_RANK)
+            return tsr_fail(e, TSR_E_INPUT, "input '%s': rank above 8", nm);
+        t->shape[t->rank++] = d > 2147483647.0 ? 2147483647 : (int32_t)d;
+        count = count * (uint64_t)t->shape[t->rank - 1];
+        if (count > ((uint64_t)1 << 40))
+            count = (uint64_t)1 << 40; /* saturate: cannot match any data */
+    }
+    if (data != TJ_NONE) {
+        size_t i = 0, c;
+        if (tj_type(s, data) != TJ_ARR)
+            return tsr_fail(e, TSR_E_INPUT, "input '%s': data must be an array", nm);
+        c = tj_count(s, n, data);
+        it = data;
+        while (tj_next(s, n, &it, 0, NULL, &v)) {
+            int ty = tj_type(s, v);
+            if (ty != TJ_NUM && !(ty == TJ_STR && (tj_str_eq(s, v, "inf") || tj_str_eq(s, v, "-inf") ||
+                                                   tj_str_eq(s, v, "nan"))))
+                return tsr_fail(e, TSR_E_INPUT, "input '%s': data value %lu is not a number", nm, (unsigned long)i);
+            i++;
+        }
+        if (c != count)
+            return tsr_fail(e, TSR_E_INPUT, "input '%s': %lu values for %lu elements", nm,
+                            (unsigned long)c, (unsigned long)count);
+        buf = (float *)malloc(c ? c * sizeof(float) : 4);
+        if (!buf)
+            return tsr_fail(e, TSR_E_LIMIT, "out of memory");
+        it = data;
+        i = 0;
+        while (tj_next(s, n, &it, 0, NULL, &v)) {
+            if (tj_type(s, v) == TJ_NUM)
+                buf[i] = (float)tj_num(s, v);
+            else
+                buf[i] = tj_str_eq(s, v, "nan") ? (float)NAN :
+                         tj_str_eq(s, v, "inf") ? (float)HUGE_VAL : -(float)HUGE_VAL;
+            i++;
+        }
+    } else {
+        size_t i;
+        if (tj_type(s, b64) != TJ_STR)
+            return tsr_fail(e, TSR_E_INPUT, "input '%s': data_b64 must be a string", nm);
+        if (count > (uint64_t)TSR_MAX_FILE_BYTES)
+            return tsr_fail(e, TSR_E_INPUT, "input '%s': data_b64 has the wrong length", nm);
+        buf = (float *)malloc(count ? (size_t)count * 4 : 4);
+        if (!buf)
+            return tsr_fail(e, TSR_E_LIMIT, "out of memory");
+        if (tsr_b64_decode(s, b64, (unsigned char *)buf, (size_t)count * 4) == (size_t)-1) {
+            free(buf);
+            return tsr_fail(e, TSR_E_INPUT, "input '%s': data_b64 malformed or of the wrong length", nm);
+        }
+        for (i = 0; i < count; i++) {
+            unsigned char *p = (unsigned char *)(buf + i);
+            uint32_t u = (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+            memcpy(p, &u, 4);
+        }
+    }
+    t->data = buf;
+    return TSR_OK;
+}
+
+static int name_ok(const char *p)
+{
+    int first = 1;
+    for (; *p; p++, first = 0) {
+        char c = *p;
+        int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' ||
+                 (!first && ((c >= '0' && c <= '9') || c == '.' || c == ':' || c == '/' || c == '-'));
+        if (!ok)
+            return 0;
+    }
+    return !first;
+}
+
+/* Parse the inputs document into a malloc'ed tensor array. */
+static tsr_code read_inputs(const char *s, size_t n, tsr_tensor **out, int32_t *count,
+                            char *names, tsr_error *e)
+{
+    size_t pos, top, it, k, v, map, nk = 0, max_keys = 0;
+    uint32_t *scratch;
+    tsr_code rc = tsr_json_validate(s, n, NULL, 0, &max_keys, &pos);
+    tsr_tensor *ts;
+    if (rc)
+        return tsr_fail(e, rc, rc == TSR_E_LIMIT ? "inputs: nesting deeper than 64" : "inputs: invalid JSON at byte %lu",
+                        (unsigned long)pos);
+    scratch = (uint32_t *)malloc(max_keys * 4 + 4);
+    if (!scratch)
+        return tsr_fail(e, TSR_E_LIMIT, "out of memory");
+    rc = tsr_json_validate(s, n, scratch, max_keys + 1, NULL, &pos);
+    free(scratch);
+    if (rc)
+        return tsr_fail(e, rc, "inputs: invalid JSON at byte %lu", (unsigned long)pos);
+    top = tj_ws(s, n, 0);
+    if (tj_type(s, top) != TJ_OBJ || tj_count(s, n, top) != 1 ||
+        (map = tj_get(s, n, top, "inputs")) == TJ_NONE || tj_type(s, map) != TJ_OBJ)
+        return tsr_fail(e, TSR_E_INPUT, "inputs file is not a tensors document {\"inputs\": {...}}");
+    nk = tj_count(s, n, map);
+    if (nk > 256)
+        return tsr_fail(e, TSR_E_INPUT, "more than 256 inputs");
+    ts = (tsr_tensor *)calloc(nk + 1, sizeof *ts);
+    if (!ts)
+        return tsr_fail(e, TSR_E_LIMIT, "out of memory");
+    *out = ts;
+    *count = 0;
+    it = map;
+    while (tj_next(s, n, &it, 1, &k, &v)) {
+        size_t p = k + 1, j = 0;
+        int32_t c;
+        char *nm = names + (size_t)*count * 260;
+        while ((c = tj_cp(s, &p)) >= 0) {
+            if (j >= 257 || c < 0x20 || c > 0x7E)
+                return tsr_fail(e, TSR_E_INPUT, "bad input name");
+            nm[j++] = (char)c;
+        }
+        nm[j] = 0;
+        if (!name_ok(nm))
+            return tsr_fail(e, TSR_E_INPUT, "bad input name '%s'", nm);
+        ts[*count].name = nm;
+        rc = read_tensor(s, n, v, &ts[*count], e);
+        (*count)++;
+        if (rc)
+            return rc;
+    }
+    return TSR_OK;
+}
+
+/* Shortest %.Ng (N = 1..9) that gives v back through strtod then float. */
+static void print_float(float v)
+{
+    char buf[64];
+    int p;
+    if (v != v) {
+        fputs("\"nan\"", stdout);
+        return;
+    }
+    if (v - v != 0.0f) {
+        fputs(v > 0 ? "\"inf\"" : "\"-inf\"", stdout);
+        return;
+    }
+    for (p = 1; p <= 9; p++) {
+        snprintf(buf, sizeof buf, "%.*g", p, (double)v);
+        if ((float)strtod(buf, NULL) == v)
+            break;
+    }
+    fputs(buf, stdout);
+}
+
+static void print_outputs(const tsr_model *m, const tsr_tensor *outs)
+{
+    int32_t i, d;
+    printf("{\"outputs\": {");
+    for (i = 0; i < m->n_outputs; i++) {
+        int64_t c = 1, j;
+        printf("%s", i ? ", " : "");
+        json_str(outs[i].name);
+        printf(": {\"shape\": [");
+        for (d = 0; d < outs[i].rank; d++) {
+            printf("%s%ld", d ? ", " : "", (long)outs[i].shape[d]);
+            c *= outs[i].shape[d];
+        }
+        printf("], \"data\": [");
+        for (j = 0; j < c; j++) {
+            if (j)
+                fputs(", ", stdout);
+            print_float(outs[i].data[j]);
+        }
+        printf("]}");
+    }
+    printf("}}\n");
+}
+
+int main(int argc, char **argv)
+{
+    tsr_error e;
+    tsr_model *m = NULL;
+    char *mj, *ij;
+    size_t ml = 0, il = 0, ws_len = 0;
+    tsr_tensor *ins = NULL, *outs;
+    int32_t nin = 0, i;
+    void *ws;
+    static char names[257 * 260];
+    if (argc != 3) {
+        fprintf(stderr, "usage: tessera-run MODEL.json INPUTS.json\n");
+        return 2;
+    }
+    memset(&e, 0, sizeof e);
+    if (!(mj = read_file(argv[1], &ml, &e)))
+        return fail(&e);
+    if (tsr_model_load_alloc(mj, ml, &m, &e) != TSR_OK)
+        return fail(&e);
+    free(mj);
+    if (!(ij = read_file(argv[2], &il, &e)))
+        return fail(&e);
+    if (read_inputs(ij, il, &ins, &nin, names, &e) != TSR_OK)
+        return fail(&e);
+    if (tsr_bind(m, ins, nin, &ws_len, &e) != TSR_OK)
+        return fail(&e);
+    ws = malloc(ws_len ? ws_len : 8);
+    outs = (tsr_tensor *)calloc((size_t)m->n_outputs, sizeof *outs);
+    if (!ws || !outs) {
+        tsr_fail(&e, TSR_E_LIMIT, "out of memory (%lu bytes of workspace)", (unsigned long)ws_len);
+        return fail(&e);
+    }
+    if (tsr_run(m, ins, nin, outs, ws, ws_len, &e) != TSR_OK)
+        return fail(&e);
+    print_outputs(m, outs);
+    for (i = 0; i < nin; i++)
+        free((void *)ins[i].data);
+    free(ins);
+    free(outs);
+    free(ws);
+    free(ij);
+    tsr_model_free(m);
+    return fflush(stdout) == 0 ? 0 : 1;
+}
