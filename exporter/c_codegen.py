@@ -322,7 +322,7 @@ class _Emitter:
             self.call(f"tsr_k_binary_flat(TSR_K_MAX, {x}, {self.float_const(lo)}, {y}, {n}, 1, 0)")
         elif np.isfinite(hi):
             self.call(f"tsr_k_binary_flat(TSR_K_MIN, {x}, {self.float_const(hi)}, {y}, {n}, 1, 0)")
-        else:
+        elif x != y:  # both bounds infinite: the identity
             self.call(f"tsr_k_copy({x}, {y}, {n})")
 
     def _op_binary(self, node: Node) -> None:
