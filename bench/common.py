@@ -44,7 +44,8 @@ def blas_info() -> str:
 def machine_line() -> str:
     env = {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ}
     return (f"machine: {cpu_model()}, {os.cpu_count()} cores; threads per contender: {THREADS}; "
-            f"numpy {np.__version__} BLAS: {blas_info()}; OPENBLAS_CORETYPE/L2_SIZE set: {env or 'no'}")
+            f"numpy {np.__version__} BLAS: {blas_info()}; OPENBLAS_CORETYPE/L2_SIZE set: {env or 'no'}; "
+            f"load average at start: {os.getloadavg()[0]:.2f}")
 
 
 def round_robin(contenders: dict[str, Callable[[], object]], rounds: int, reps: int,
