@@ -48,25 +48,34 @@ def machine_line() -> str:
             f"load average at start: {os.getloadavg()[0]:.2f}")
 
 
-def round_robin(contenders: dict[str, Callable[[], object]], rounds: int, reps: int,
-                warmup: int = 3) -> dict[str, float]:
+def round_robin(contenders: dict[str, Callable[[], object]], rounds: int, reps: int | None = None,
+                warmup: int = 3, block_seconds: float = 0.03) -> dict[str, float]:
     """Median seconds per call of each contender.
 
     Each round times a block of `reps` calls of every contender in turn (the order rotates
-    every round), so slow drift of the machine affects them all alike.
+    every round), so slow drift of the machine affects them all alike. reps=None picks, per
+    contender, enough calls for a block of about `block_seconds`. A contender may instead be an
+    object with `per_call(n) -> seconds` that times its own block (an out-of-process runtime).
     """
     names = list(contenders)
+
+    def block(name: str, n: int) -> float:
+        fn = contenders[name]
+        if hasattr(fn, "per_call"):
+            return fn.per_call(n)
+        t = time.perf_counter()
+        for _ in range(n):
+            fn()
+        return (time.perf_counter() - t) / n
+
+    counts = {}
     for name in names:
-        for _ in range(warmup):
-            contenders[name]()
+        one = min(block(name, 1) for _ in range(warmup))
+        counts[name] = reps or max(1, min(100000, int(block_seconds / max(one, 1e-7))))
     samples: dict[str, list[float]] = {n: [] for n in names}
     for r in range(rounds):
         for name in names[r % len(names):] + names[:r % len(names)]:
-            fn = contenders[name]
-            t = time.perf_counter()
-            for _ in range(reps):
-                fn()
-            samples[name].append((time.perf_counter() - t) / reps)
+            samples[name].append(block(name, counts[name]))
     return {n: float(np.median(s)) for n, s in samples.items()}
 
 
