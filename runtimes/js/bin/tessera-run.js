@@ -3,7 +3,8 @@
 //   tessera-run.js [--kernels js|wasm|auto] MODEL.json INPUTS.json
 // exit 0 + {"outputs": ...}; exit 1 + {"error": {"code", "message"}}; exit 2 usage.
 // The kernels may also be forced with TESSERA_KERNELS=js|wasm.
-import { load, loadInputs, formatTensor, TesseraError } from '../src/index.js';
+import { load, TesseraError } from '../src/index.js';
+import { loadInputs, formatTensor } from '../src/protocol.js';
 
 const USAGE = 'usage: tessera-run.js [--kernels js|wasm|auto] MODEL.json INPUTS.json\n';
 

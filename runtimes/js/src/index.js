@@ -3,11 +3,10 @@ import { TesseraError, fail } from './errors.js';
 import { parseJSONBytes, parseJSONText, checkTextSize } from './json.js';
 import { checkModel, RUNTIME_VERSION } from './check.js';
 import { Model, jsBackend } from './model.js';
-import { readInputsDocument, formatF32, formatTensor } from './tensors.js';
 import { MAX_DEPTH } from './limits.js';
 import { wasmBackend, wasmSupported } from './wasm.js';
 
-export { TesseraError, Model, RUNTIME_VERSION, readInputsDocument, formatF32, formatTensor, wasmSupported };
+export { TesseraError, Model, RUNTIME_VERSION, wasmSupported };
 export { parseJSONBytes, parseJSONText };
 
 const isNode = typeof process !== 'undefined' && !!(process.versions && process.versions.node);
@@ -83,18 +82,12 @@ export async function load(source, options = {}) {
   const doc = await readSource(source, 'model');
   const checked = checkModel(doc);
   const kind = options.kernels || 'auto';
-  let backend;
-  if (kind === 'js') backend = jsBackend;
-  else if (kind === 'wasm') {
+  let backend = jsBackend;
+  if (kind === 'wasm') {
     if (!wasmSupported()) throw new Error('wasm SIMD kernels are not supported by this engine');
-    backend = wasmBackend();
-  } else if (kind === 'auto') backend = wasmSupported() ? wasmBackend() : jsBackend;
-  else throw new TypeError(`kernels must be 'auto', 'js' or 'wasm', not ${JSON.stringify(kind)}`);
+    backend = await wasmBackend();
+  } else if (kind === 'auto') {
+    if (wasmSupported()) backend = await wasmBackend().catch(() => jsBackend);
+  } else if (kind !== 'js') throw new TypeError(`kernels must be 'auto', 'js' or 'wasm', not ${JSON.stringify(kind)}`);
   return new Model(checked, backend);
-}
-
-/** Parse and validate an inputs document (section 9) to {name: {shape, data}}. */
-export async function loadInputs(source) {
-  const doc = await readSource(source, 'inputs');
-  return readInputsDocument(doc);
 }

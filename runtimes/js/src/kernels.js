@@ -66,19 +66,6 @@ function binarySame(op, a, b, out, n, bn) {
   }
 }
 
-function binarySwapped(op, a, b, out, n, an) {
-  // a repeats with period an; b is full
-  switch (op) {
-    case 'Add': for (let i = 0; i < n; i++) out[i] = a[i % an] + b[i]; break;
-    case 'Sub': for (let i = 0; i < n; i++) out[i] = a[i % an] - b[i]; break;
-    case 'Mul': for (let i = 0; i < n; i++) out[i] = a[i % an] * b[i]; break;
-    case 'Div': for (let i = 0; i < n; i++) out[i] = a[i % an] / b[i]; break;
-    case 'Maximum': for (let i = 0; i < n; i++) out[i] = Math.max(a[i % an], b[i]); break;
-    case 'Minimum': for (let i = 0; i < n; i++) out[i] = Math.min(a[i % an], b[i]); break;
-    default: throw new Error(`binary ${op}`);
-  }
-}
-
 /** True when `small` broadcast to `big` repeats its data (a suffix shape). */
 function isSuffix(small, big) {
   let i = small.length - 1;
@@ -90,24 +77,11 @@ function isSuffix(small, big) {
 export function binary(op, a, as, b, bs, os) {
   const n = count(os);
   const out = new Float32Array(n);
-  const an = a.length, bn = b.length;
-  if (an === n && isSuffix(as, os) && (bn === 1 || isSuffix(bs, os))) binarySame(op, a, b, out, n, bn);
-  else if (bn === n && isSuffix(bs, os) && (an === 1 || isSuffix(as, os))) binarySwapped(op, a, b, out, n, an);
-  else {
-    const ea = an === n && isSuffix(as, os) ? a : expand(a, as, os);
-    const eb = bn === n && isSuffix(bs, os) ? b : expand(b, bs, os);
-    binarySame(op, ea, eb, out, n, n);
-  }
+  const ea = a.length === n ? a : expand(a, as, os);
+  const rep = b.length === 1 || isSuffix(bs, os); // b repeats along the leading dims
+  binarySame(op, ea, rep ? b : expand(b, bs, os), out, n, rep ? b.length : n);
   return out;
 }
-
-export const UNARY_FN = {
-  Neg: (x) => -x,
-  Abs: (x) => Math.abs(x),
-  Sqrt: (x) => Math.sqrt(x),
-  Relu: (x) => Math.max(x, 0),
-  Exp: S.exp, Log: S.log, Sigmoid: S.sigmoid, Tanh: S.tanh, Softplus: S.softplus,
-};
 
 export function unary(op, x, attrs) {
   const n = x.length;

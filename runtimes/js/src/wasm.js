@@ -16,14 +16,17 @@ export function wasmSupported() {
   if (supported === null) {
     try {
       supported = typeof WebAssembly === 'object' && WebAssembly.validate(SIMD_PROBE) &&
-        WebAssembly.validate(wasmBytes());
+        typeof DecompressionStream === 'function';
     } catch { supported = false; }
   }
   return supported;
 }
 
-let bytes = null;
-function wasmBytes() { return (bytes ??= decodeBase64(WASM_B64)); }
+async function compile() {
+  const gz = decodeBase64(WASM_B64);
+  const stream = new Blob([gz]).stream().pipeThrough(new DecompressionStream('gzip'));
+  return WebAssembly.compile(await new Response(stream).arrayBuffer());
+}
 
 const BIN = { Add: 0, Sub: 1, Mul: 2, Div: 3, Maximum: 4, Minimum: 5 };
 const RED = { ReduceSum: 0, ReduceMean: 1, ReduceMax: 2 };
@@ -33,9 +36,9 @@ const align = (b) => (b + 15) & ~15;
 const count = (s) => s.reduce((a, b) => a * b, 1);
 
 /** A fresh instance (own memory) per model. */
-export function wasmBackend() {
-  module ??= new WebAssembly.Module(wasmBytes());
-  const inst = new WebAssembly.Instance(module, {});
+export async function wasmBackend() {
+  module ??= compile();
+  const inst = await WebAssembly.instantiate(await module, {});
   const k = inst.exports;
   const mem = k.memory;
   let base = align(k.__heap_base.value);

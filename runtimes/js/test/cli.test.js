@@ -6,7 +6,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PKG, bitsOf, diffBits } from './helpers.js';
-import { load, formatF32 } from '../src/index.js';
+import { load } from '../src/index.js';
+import { formatF32 } from '../src/protocol.js';
 
 const BIN = path.join(PKG, 'bin', 'tessera-run.js');
 const dir = mkdtempSync(path.join(tmpdir(), 'tessera-cli-'));
