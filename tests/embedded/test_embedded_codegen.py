@@ -189,3 +189,20 @@ def test_conformance_case(build: Path, case: Path) -> None:
     got = exporter.load(model_doc).run(inputs)  # the reference agrees with the suite, so C does too
     assert all(same_bits(expected[n], got[n]) for n in expected)
     assert report.arena_bytes >= report.arena_lower_bound
+
+
+def test_batch1_build_per_row_equals_batch_reference(build: Path) -> None:
+    """The documented way to run a larger batch: a batch-1 build called once per row."""
+    from test_embedded_support import compile_model, run_exe
+
+    import exporter
+    from exporter.c_codegen import generate_c
+
+    rng = np.random.default_rng(9)
+    model = bce_score_doc(rng)
+    x = binary(rng, (5, 64))
+    want = exporter.load(model).run({"x": x})["score"]
+    report = generate_c(model, "rows", 1, build / "rows")
+    exe = compile_model(report, "gcc", build, [64], [1])
+    got = np.concatenate([run_exe(exe, [x[i:i + 1]], [(1,)])[0] for i in range(5)])
+    assert same_bits(want, got)
