@@ -21,7 +21,21 @@ COMMANDS = {
 }
 
 
+# `tessera export --c ...` and `tessera check --c-size ...` belong to the C code generator,
+# which has its own arguments; route them there before the main parser sees them.
+C_CODEGEN_FLAGS = {"export": "--c", "check": "--c-size"}
+
+
+def _c_codegen_route(argv: list[str]) -> bool:
+    return len(argv) > 1 and C_CODEGEN_FLAGS.get(argv[0]) in argv[1:]
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if _c_codegen_route(argv):
+        from exporter import cli_export_c
+
+        return cli_export_c.cli(argv)
     parser = argparse.ArgumentParser(prog="tessera", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     modules = {}
