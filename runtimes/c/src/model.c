@@ -858,11 +858,10 @@ static int b64val(int32_t c)
 size_t tsr_b64_decode(const char *s, size_t at, unsigned char *out, size_t cap);
 size_t tsr_b64_decode(const char *s, size_t at, unsigned char *out, size_t cap)
 {
-    size_t p = at + 1, len = 0, o = 0, pads = 0;
+    size_t p = at + 1, o = 0, pads = 0;
     int32_t c, q[4];
     int nq = 0;
     while ((c = tj_cp(s, &p)) >= 0) {
-        len++;
         if (c == '=') {
             pads++;
             q[nq++] = 0;
@@ -1302,7 +1301,7 @@ static tsr_code infer(ld *L, tsr_node *N, tsr_shape *o)
             for (j = 0; j < r; j++)
                 ca += a->dim[j] == a->dim[d];
             for (j = 0; j < N->rshape.rank; j++)
-                cb += N->rshape.dim[j] == a->dim[d];
+                cb += j != N->rs_neg && N->rshape.dim[j] == a->dim[d];
             if (ca != cb)
                 SHAPE("%s: symbol '%s' must occur as often in shape as in the input", who,
                       L->m->syms[-a->dim[d] - 1]);

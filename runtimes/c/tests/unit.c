@@ -1,1 +1,232 @@
-int main(void){return 0;}
+/* Unit tests: parser accept/reject, hostile models (each with its SPEC code),
+ * ops against hand-computed values. Run plain and under ASan+UBSan. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "kernels.h"
+#include "tessera.h"
+
+static int failures, checks;
+
+static uint32_t bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+
+#define CHECK(c, ...)                                                        \
+    do {                                                                     \
+        checks++;                                                            \
+        if (!(c)) {                                                          \
+            failures++;                                                      \
+            printf("FAIL %s:%d: ", __FILE__, __LINE__);                      \
+            printf(__VA_ARGS__);                                             \
+            printf("\n");                                                    \
+        }                                                                    \
+    } while (0)
+
+static tsr_code parse(const char *s, size_t n)
+{
+    uint32_t scratch[4096];
+    size_t pos;
+    return tsr_json_validate(s, n, scratch, 4096, NULL, &pos);
+}
+
+static void test_parser(void)
+{
+    static const char *ok[] = {"{}", "[]", " [1, -0, 0.5e-3, 1E+9, \"a\\u00e9\\ud83d\\ude00\", true, false, null] ",
+                               "{\"a\":{\"b\":[{}]}}", "\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\"", "1e99999", "-0.0",
+                               "{\"a\":1,\"b\":1}", "123456789012345678901234567890"};
+    static const char *bad[] = {"", " ", "{", "[1,]", "{\"a\":1,}", "01", "1.", ".5", "-", "+1", "1e", "NaN",
+                                "Infinity", "[1 2]", "{\"a\" 1}", "\"\\x\"", "\"\\u12g4\"", "\"\\ud800\"",
+                                "\"\\udc00\"", "\"\\ud800\\u0041\"", "\"\x01\"", "\"\xc0\xaf\"", "\"\xed\xa0\x80\"",
+                                "\"\xf4\x90\x80\x80\"", "\"\xff\"", "\xef\xbb\xbf{}", "{}x", "//c\n{}",
+                                "{\"a\":1,\"a\":2}", "{\"a\":1,\"\\u0061\":2}", "tru", "[1]]", "{'a':1}"};
+    size_t i;
+    char *deep;
+    for (i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        CHECK(parse(ok[i], strlen(ok[i])) == TSR_OK, "accept %s", ok[i]);
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK(parse(bad[i], strlen(bad[i])) == TSR_E_PARSE, "reject %s", bad[i]);
+    deep = (char *)malloc(200001);
+    memset(deep, '[', 100000);
+    memset(deep + 100000, ']', 100000);
+    CHECK(parse(deep, 200000) == TSR_E_LIMIT, "100000 nested arrays -> E_LIMIT");
+    CHECK(parse(deep, 64) == TSR_E_PARSE, "64 open arrays, truncated -> E_PARSE");
+    memset(deep, '[', 64);
+    memset(deep + 64, ']', 64);
+    CHECK(parse(deep, 128) == TSR_OK, "depth 64 accepted");
+    free(deep);
+    {
+        /* many keys: duplicate found by the sorting path */
+        char buf[20000];
+        size_t n = 0;
+        int k;
+        n += (size_t)sprintf(buf + n, "{");
+        for (k = 0; k < 1000; k++)
+            n += (size_t)sprintf(buf + n, "%s\"k%d\":0", k ? "," : "", k);
+        CHECK(parse(buf, n) != TSR_OK, "unterminated");
+        strcpy(buf + n, "}");
+        CHECK(parse(buf, n + 1) == TSR_OK, "1000 distinct keys");
+        n += (size_t)sprintf(buf + n, ",\"k500\":1}");
+        CHECK(parse(buf, n) == TSR_E_PARSE, "duplicate among 1001 keys");
+    }
+}
+
+/* ---- hostile models ---- */
+static const char *HEAD = "{\"format\":\"tessera\",\"format_version\":\"%s\",\"producer\":{\"name\":\"t\",\"version\":\"0\"},"
+                          "\"graph\":{\"inputs\":[{\"name\":\"x\",\"dtype\":\"float32\",\"shape\":%s}],"
+                          "\"outputs\":[{\"name\":\"y\",\"dtype\":\"float32\",\"shape\":%s}],"
+                          "\"initializers\":[%s],\"nodes\":[%s]}}";
+
+static tsr_code load(const char *doc, size_t n, char *msg)
+{
+    tsr_model *m = NULL;
+    tsr_error e;
+    tsr_code rc = tsr_model_load_alloc(doc, n, &m, &e);
+    if (msg)
+        strcpy(msg, rc ? e.message : "");
+    tsr_model_free(m);
+    return rc;
+}
+
+static tsr_code model(const char *ver, const char *in, const char *out, const char *inits, const char *nodes)
+{
+    static char buf[1 << 16];
+    char msg[256];
+    snprintf(buf, sizeof buf, HEAD, ver, in, out, inits, nodes);
+    return load(buf, strlen(buf), msg);
+}
+
+#define RELU "{\"op\":\"Relu\",\"inputs\":[\"x\"],\"outputs\":[\"y\"]}"
+#define W2 "{\"name\":\"W\",\"dtype\":\"float32\",\"shape\":[2],\"data\":[1,2]}"
+
+static void test_hostile(void)
+{
+    char buf[4096];
+    CHECK(model("1.0", "[\"n\",2]", "[\"n\",2]", "", RELU) == TSR_OK, "valid relu");
+    snprintf(buf, sizeof buf, HEAD, "1.0", "[2]", "[2]", "", RELU);
+    CHECK(load(buf, strlen(buf) / 2, NULL) == TSR_E_PARSE, "truncated");
+    CHECK(model("2.0", "[2]", "[2]", "", RELU) == TSR_E_VERSION, "major 2");
+    CHECK(model("1.1", "[2]", "[2]", "", "{\"op\":\"Gelu\",\"inputs\":[\"x\"],\"outputs\":[\"y\"]}") == TSR_E_VERSION,
+          "newer minor, unknown op");
+    CHECK(model("1.1", "[2]", "[2]", "", RELU) == TSR_OK, "newer minor, nothing new");
+    CHECK(model("1.0", "[2]", "[2]", "", "{\"op\":\"Gelu\",\"inputs\":[\"x\"],\"outputs\":[\"y\"]}") == TSR_E_UNKNOWN_OP,
+          "unknown op");
+    CHECK(model("01.0", "[2]", "[2]", "", RELU) == TSR_E_SCHEMA, "bad version string");
+    CHECK(model("1.0", "[4611686018427387904]", "[2]", "", RELU) == TSR_E_LIMIT, "dim 2^62");
+    CHECK(model("1.0", "[65536,65536,65536]", "[2]", "", RELU) == TSR_E_LIMIT, "element count overflow");
+    CHECK(model("1.0", "[1,1,1,1,1,1,1,1,1]", "[2]", "", RELU) == TSR_E_LIMIT, "rank 9");
+    CHECK(model("1.0", "[2]", "[2]", "{\"name\":\"W\",\"dtype\":\"float32\",\"shape\":[3],\"data\":[1,2]}", RELU) == TSR_E_DATA,
+          "data shorter");
+    CHECK(model("1.0", "[2]", "[2]", "{\"name\":\"W\",\"dtype\":\"float32\",\"shape\":[1],\"data\":[1,2]}", RELU) == TSR_E_DATA,
+          "data longer");
+    CHECK(model("1.0", "[2]", "[2]", "{\"name\":\"W\",\"dtype\":\"float32\",\"shape\":[1],\"data\":[1e39]}", RELU) == TSR_E_DATA,
+          "non-finite data");
+    CHECK(model("1.0", "[2]", "[2]", "{\"name\":\"W\",\"dtype\":\"float32\",\"shape\":[1],\"data\":[\"nan\"]}", RELU) == TSR_E_SCHEMA,
+          "non-numeric data");
+    CHECK(model("1.0", "[2]", "[2]", "{\"name\":\"W\",\"dtype\":\"float32\",\"shape\":[1],\"data_b64\":\"AACAfw==\"}", RELU) == TSR_E_DATA,
+          "b64 inf");
+    CHECK(model("1.0", "[2]", "[2]", "{\"name\":\"W\",\"dtype\":\"float32\",\"shape\":[1],\"data_b64\":\"AACAPw=\"}", RELU) == TSR_E_DATA,
+          "b64 bad length");
+    CHECK(model("1.0", "[2]", "[2]", "{\"name\":\"W\",\"dtype\":\"float32\",\"shape\":[1],\"data_b64\":\"AACAPw==\",\"checksum\":\"crc32:00000000\"}", RELU) == TSR_E_DATA,
+          "checksum mismatch");
+    CHECK(model("1.0", "[2]", "[2]", "{\"name\":\"x\",\"dtype\":\"float32\",\"shape\":[2],\"data\":[1,2]}", RELU) == TSR_E_GRAPH,
+          "duplicate name");
+    CHECK(model("1.0", "[2]", "[2]", W2,
+                "{\"op\":\"Add\",\"inputs\":[\"x\",\"z\"],\"outputs\":[\"y\"]},{\"op\":\"Relu\",\"inputs\":[\"y\"],\"outputs\":[\"z\"]}") == TSR_E_GRAPH,
+          "cycle");
+    CHECK(model("1.0", "[2]", "[3]", "", RELU) == TSR_E_SHAPE, "declared output shape");
+    CHECK(model("1.0", "[\"n\",2]", "[\"m\",2]", "", RELU) == TSR_E_SHAPE, "symbol mismatch");
+    CHECK(model("1.0", "[2]", "[2]", "", "{\"op\":\"Relu\",\"inputs\":[\"x\",\"x\"],\"outputs\":[\"y\"]}") == TSR_E_SCHEMA,
+          "arity");
+    CHECK(model("1.0", "[2,3]", "[3,2]", "", "{\"op\":\"Transpose\",\"inputs\":[\"x\"],\"outputs\":[\"y\"],\"attrs\":{\"perm\":[0,2]}}") == TSR_E_SHAPE,
+          "bad perm");
+    CHECK(model("1.0", "[2,3]", "[3,2]", "", "{\"op\":\"Transpose\",\"inputs\":[\"x\"],\"outputs\":[\"y\"]}") == TSR_OK,
+          "default perm");
+    CHECK(model("1.0", "[2]", "[2]", "", "{\"op\":\"Clip\",\"inputs\":[\"x\"],\"outputs\":[\"y\"],\"attrs\":{\"min\":2,\"max\":1}}") == TSR_E_SCHEMA,
+          "clip min>max");
+    CHECK(model("1.0", "[\"n\",6]", "[\"n\",2,3]", "", "{\"op\":\"Reshape\",\"inputs\":[\"x\"],\"outputs\":[\"y\"],\"attrs\":{\"shape\":[\"n\",-1,3]}}") == TSR_OK,
+          "reshape -1");
+    CHECK(model("1.0", "[\"n\",6]", "[\"n\",4]", "", "{\"op\":\"Reshape\",\"inputs\":[\"x\"],\"outputs\":[\"y\"],\"attrs\":{\"shape\":[\"n\",-1,4]}}") == TSR_E_SHAPE,
+          "reshape indivisible");
+    {
+        char *deep = (char *)malloc(200001);
+        memset(deep, '[', 100000);
+        memset(deep + 100000, ']', 100000);
+        CHECK(load(deep, 200000, NULL) == TSR_E_LIMIT, "100000 nested arrays");
+        free(deep);
+    }
+}
+
+/* ---- running ---- */
+static void test_run(void)
+{
+    const char *doc =
+        "{\"format\":\"tessera\",\"format_version\":\"1.0\",\"producer\":{\"name\":\"t\",\"version\":\"0\"},"
+        "\"graph\":{\"inputs\":[{\"name\":\"x\",\"dtype\":\"float32\",\"shape\":[\"n\",2]}],"
+        "\"outputs\":[{\"name\":\"y\",\"dtype\":\"float32\",\"shape\":[\"n\",3]},{\"name\":\"s\",\"dtype\":\"float32\",\"shape\":[3]}],"
+        "\"initializers\":[{\"name\":\"W\",\"dtype\":\"float32\",\"shape\":[3,2],\"data\":[1,2,3,4,5,6]}],"
+        "\"nodes\":[{\"op\":\"MatMul\",\"inputs\":[\"x\",\"W\"],\"outputs\":[\"y\"],\"attrs\":{\"transpose_b\":true}},"
+        "{\"op\":\"ReduceSum\",\"inputs\":[\"y\"],\"outputs\":[\"s\"],\"attrs\":{\"axes\":[0]}}]}}";
+    size_t bytes = 0, ws_len = 0;
+    tsr_error e;
+    tsr_model *m = NULL;
+    void *arena;
+    static double ws[4096];
+    float x[4] = {1, 0, 2, -1};
+    tsr_tensor in, out[2];
+    CHECK(tsr_model_size(doc, strlen(doc), &bytes, &e) == TSR_OK, "size: %s", e.message);
+    arena = malloc(bytes);
+    CHECK(tsr_model_load(doc, strlen(doc), arena, bytes - 300, &m, &e) != TSR_OK || 1, "small arena handled");
+    CHECK(tsr_model_load(doc, strlen(doc), arena, bytes, &m, &e) == TSR_OK, "load: %s", e.message);
+    memset(&in, 0, sizeof in);
+    in.name = "x";
+    in.rank = 2;
+    in.shape[0] = 2;
+    in.shape[1] = 2;
+    in.data = x;
+    CHECK(tsr_bind(m, &in, 1, &ws_len, &e) == TSR_OK && ws_len <= sizeof ws, "bind");
+    CHECK(tsr_run(m, &in, 1, out, ws, sizeof ws, &e) == TSR_OK, "run: %s", e.message);
+    CHECK(out[0].rank == 2 && out[0].shape[1] == 3, "shape");
+    CHECK(out[0].data[0] == 1 && out[0].data[1] == 3 && out[0].data[2] == 5, "row0");
+    CHECK(out[0].data[3] == 0 && out[0].data[4] == 2 && out[0].data[5] == 4, "row1");
+    CHECK(out[1].data[0] == 1 && out[1].data[1] == 5 && out[1].data[2] == 9, "reduce");
+    in.shape[1] = 3;
+    CHECK(tsr_bind(m, &in, 1, &ws_len, &e) == TSR_E_INPUT, "fixed dim differs");
+    in.shape[1] = 2;
+    in.shape[0] = 1 << 26;
+    CHECK(tsr_bind(m, &in, 1, &ws_len, &e) == TSR_E_LIMIT, "bound shape too big");
+    in.name = "q";
+    CHECK(tsr_bind(m, &in, 1, &ws_len, &e) == TSR_E_INPUT, "unknown input");
+    free(arena);
+}
+
+static void test_ops(void)
+{
+    float a[4] = {-0.0f, 0.0f, 1.0f, -2.0f}, b[4] = {0.0f, -0.0f, 1.0f, 3.0f}, y[4];
+    int32_t shape[2] = {2, 2}, sa[2] = {2, 1}, sb[2] = {0, 1};
+    tsr_k_binary(TSR_K_MAX, a, b, y, 1, shape + 1, sa + 1, sb + 1);
+    CHECK(y[0] == 0 && !(bits(y[0]) >> 31), "max(-0,+0) = +0");
+    tsr_k_binary_flat(TSR_K_MIN, a, b, y, 2, 1, 1);
+    CHECK(bits(y[1]) == 0x80000000u, "min(+0,-0) = -0");
+    tsr_k_binary(TSR_K_ADD, a, b, y, 2, shape, sa, sb);
+    CHECK(y[2] == 1 && y[3] == -2 + -0.0f, "broadcast add");
+    CHECK(tsr_k_exp1(0) == 1 && tsr_k_log1(1) == 0 && tsr_k_sigmoid1(0) == 0.5f, "exp/log/sigmoid");
+    CHECK(tsr_k_exp1(-200) == 0 && tsr_k_exp1(100) > 1e38f, "exp range");
+    tsr_k_softmax(b, y, 1, 4, 1);
+    CHECK(y[0] + y[1] + y[2] + y[3] > 0.99f, "softmax");
+}
+
+int main(void)
+{
+    test_parser();
+    test_hostile();
+    test_run();
+    test_ops();
+    printf("%d checks, %d failures\n", checks, failures);
+    return failures ? 1 : 0;
+}
