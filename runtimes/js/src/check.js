@@ -3,7 +3,7 @@
 import { fail } from './errors.js';
 import * as L from './limits.js';
 import { OPS, inferShape, shapeStr } from './ops.js';
-import { decodeBase64, crc32Hex, f32Bytes } from './tensors.js';
+import { decodeBase64, crc32Hex, f32Bytes, f32FromLE } from './tensors.js';
 
 export const RUNTIME_VERSION = '1.0';
 const VERSION_RE = /^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$/;
@@ -44,7 +44,7 @@ function checkSchema(doc, ver) {
     }
     fail('E_SCHEMA', `${where}: ${what}`);
   };
-  const closed = (o, where, allowed, required) => {
+  const closed = (o, where, allowed, required = allowed) => {
     if (!isObj(o)) bad(where, 'must be an object');
     for (const k of required) if (!has(o, k)) bad(where, `missing field ${JSON.stringify(k)}`);
     for (const k of Object.keys(o)) if (!allowed.includes(k)) bad(where, `unknown field ${JSON.stringify(k)}`);
@@ -57,7 +57,7 @@ function checkSchema(doc, ver) {
     if (v.length < min) bad(where, `needs at least ${min} item(s)`);
   };
   const value = (v, where) => {
-    closed(v, where, ['name', 'dtype', 'shape'], ['name', 'dtype', 'shape']);
+    closed(v, where, ['name', 'dtype', 'shape']);
     name(v.name, `${where}.name`);
     if (v.dtype !== 'float32') bad(`${where}.dtype`, 'must be "float32"');
     arr(v.shape, `${where}.shape`);
@@ -70,16 +70,15 @@ function checkSchema(doc, ver) {
     ['format', 'format_version', 'producer', 'graph']);
   if (doc.format !== 'tessera') bad('format', 'must be "tessera"');
   if (!isStr(doc.format_version) || !VERSION_RE.test(doc.format_version)) bad('format_version', 'must be a string MAJOR.MINOR');
-  closed(doc.producer, 'producer', ['name', 'version'], ['name', 'version']);
-  if (!isStr(doc.producer.name)) bad('producer.name', 'must be a string');
-  if (!isStr(doc.producer.version)) bad('producer.version', 'must be a string');
+  closed(doc.producer, 'producer', ['name', 'version']);
+  if (!isStr(doc.producer.name) || !isStr(doc.producer.version)) bad('producer', 'name and version must be strings');
   if (has(doc, 'metadata') && !isObj(doc.metadata)) bad('metadata', 'must be an object');
   const g = doc.graph;
-  closed(g, 'graph', ['inputs', 'outputs', 'initializers', 'nodes'], ['inputs', 'outputs', 'initializers', 'nodes']);
-  arr(g.inputs, 'graph.inputs', 1);
-  g.inputs.forEach((v, i) => value(v, `graph.inputs[${i}]`));
-  arr(g.outputs, 'graph.outputs', 1);
-  g.outputs.forEach((v, i) => value(v, `graph.outputs[${i}]`));
+  closed(g, 'graph', ['inputs', 'outputs', 'initializers', 'nodes']);
+  for (const k of ['inputs', 'outputs']) {
+    arr(g[k], `graph.${k}`, 1);
+    g[k].forEach((v, i) => value(v, `graph.${k}[${i}]`));
+  }
   arr(g.initializers, 'graph.initializers');
   g.initializers.forEach((t, i) => {
     const where = `initializer #${i}`;
@@ -120,10 +119,8 @@ function checkSchema(doc, ver) {
     }
     for (const k of spec.required || []) if (!has(attrs, k)) bad(where, `${node.op} needs attribute ${JSON.stringify(k)}`);
     if (node.op === 'Clip') {
-      const lo = has(attrs, 'min') ? Math.fround(attrs.min) : -Infinity;
-      const hi = has(attrs, 'max') ? Math.fround(attrs.max) : Infinity;
-      if (has(attrs, 'min') && !Number.isFinite(lo)) bad(where, 'Clip min is not finite as float32');
-      if (has(attrs, 'max') && !Number.isFinite(hi)) bad(where, 'Clip max is not finite as float32');
+      const lo = Math.fround(attrs.min ?? -3e38), hi = Math.fround(attrs.max ?? 3e38);
+      if (!Number.isFinite(lo) || !Number.isFinite(hi)) bad(where, 'Clip bounds must be finite as float32');
       if (lo > hi) bad(where, 'Clip min > max');
     }
   });
@@ -177,17 +174,15 @@ export function boundedCount(shape) {
 /** Step 5. */
 function checkLimits(g) {
   const lim = (msg) => fail('E_LIMIT', msg);
-  if (g.inputs.length > L.MAX_GRAPH_IO) lim(`more than ${L.MAX_GRAPH_IO} graph inputs`);
-  if (g.outputs.length > L.MAX_GRAPH_IO) lim(`more than ${L.MAX_GRAPH_IO} graph outputs`);
-  if (g.initializers.length > L.MAX_INITIALIZERS) lim(`more than ${L.MAX_INITIALIZERS} initializers`);
-  if (g.nodes.length > L.MAX_NODES) lim(`more than ${L.MAX_NODES} nodes`);
+  for (const [k, max] of [['inputs', L.MAX_GRAPH_IO], ['outputs', L.MAX_GRAPH_IO], ['initializers', L.MAX_INITIALIZERS], ['nodes', L.MAX_NODES]]) {
+    if (g[k].length > max) lim(`more than ${max} graph ${k}`);
+  }
   const nameLen = (n) => {
     if (n.length > L.MAX_NAME_BYTES) lim(`name ${JSON.stringify(n.slice(0, 32))}... is longer than ${L.MAX_NAME_BYTES} bytes`);
   };
   const shape = (s, who) => {
     if (s.length > L.MAX_RANK) lim(`${who}: rank ${s.length} is more than ${L.MAX_RANK}`);
-    for (const d of s) if (typeof d === 'number' && d > L.MAX_ELEMENTS) lim(`${who}: dimension ${d} is above 2^26`);
-    if (boundedCount(s) === Infinity) lim(`${who}: element count of ${shapeStr(s)} is above 2^26`);
+    if (boundedCount(s) === Infinity) lim(`${who}: a dimension or the element count of ${shapeStr(s)} is above 2^26`);
   };
   for (const v of g.inputs) { nameLen(v.name); shape(v.shape, `input ${v.name}`); }
   for (const v of g.outputs) { nameLen(v.name); shape(v.shape, `output ${v.name}`); }
@@ -217,38 +212,20 @@ function checkData(g) {
     let data;
     if (has(t, 'data')) {
       if (t.data.length !== count) fail('E_DATA', `${who}: ${t.data.length} values for ${count} elements`);
-      data = new Float32Array(count);
-      const src = t.data;
-      for (let k = 0; k < count; k++) data[k] = src[k];
-      for (let k = 0; k < count; k++) {
-        if (!Number.isFinite(data[k])) fail('E_DATA', `${who}: value #${k} is not finite as float32`);
-      }
+      data = Float32Array.from(t.data);
     } else {
       const bytes = decodeBase64(t.data_b64);
       if (bytes === null) fail('E_DATA', `${who}: malformed base64`);
       if (bytes.length !== 4 * count) fail('E_DATA', `${who}: base64 holds ${bytes.length} bytes for ${count} elements`);
       data = f32FromLE(bytes);
-      for (let k = 0; k < count; k++) {
-        if (!Number.isFinite(data[k])) fail('E_DATA', `${who}: value #${k} is not finite`);
-      }
     }
+    const k = data.findIndex((v) => !Number.isFinite(v));
+    if (k >= 0) fail('E_DATA', `${who}: value #${k} is not finite as float32`);
     if (has(t, 'checksum')) {
       const got = `crc32:${crc32Hex(f32Bytes(data))}`;
       if (got !== t.checksum) fail('E_DATA', `${who}: checksum mismatch (file says ${t.checksum}, data gives ${got})`);
     }
     out.push({ name: t.name, shape: t.shape.slice(), data });
-  }
-  return out;
-}
-
-const LITTLE = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
-function f32FromLE(bytes) {
-  const n = bytes.length >>> 2;
-  const out = new Float32Array(n);
-  if (LITTLE) new Uint8Array(out.buffer).set(bytes);
-  else {
-    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    for (let k = 0; k < n; k++) out[k] = dv.getFloat32(4 * k, true);
   }
   return out;
 }

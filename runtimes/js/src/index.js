@@ -2,8 +2,9 @@
 import { TesseraError, fail } from './errors.js';
 import { parseJSONBytes, parseJSONText, checkTextSize } from './json.js';
 import { checkModel, RUNTIME_VERSION } from './check.js';
-import { Model, jsBackend } from './model.js';
-import { MAX_DEPTH } from './limits.js';
+import { Model } from './model.js';
+import { jsBackend } from './kernels.js';
+import { MAX_DEPTH, MAX_FILE_BYTES } from './limits.js';
 import { wasmBackend, wasmSupported } from './wasm.js';
 
 export { TesseraError, Model, RUNTIME_VERSION, wasmSupported };
@@ -25,13 +26,10 @@ export async function readSource(source, label = 'model') {
   if (source instanceof ArrayBuffer) return parseJSONBytes(new Uint8Array(source), label);
   if (ArrayBuffer.isView(source)) return parseJSONBytes(new Uint8Array(source.buffer, source.byteOffset, source.byteLength), label);
   if (typeof URL !== 'undefined' && source instanceof URL) {
-    if (isNode && source.protocol === 'file:') return parseJSONBytes(await readFileNode(source, label), label);
-    return readSource(await fetch(source), label);
+    return isNode && source.protocol === 'file:' ? parseJSONBytes(await readFileNode(source, label), label) : readSource(await fetch(source), label);
   }
-  if (source && typeof source.arrayBuffer === 'function') { // Response, Blob, File
-    if (typeof source.ok === 'boolean' && !source.ok) fail('E_PARSE', `${label}: HTTP ${source.status} ${source.statusText || ''}`.trim());
-    return parseJSONBytes(new Uint8Array(await source.arrayBuffer()), label);
-  }
+  // Response, Blob, File (an HTTP error page fails to parse: E_PARSE)
+  if (typeof source?.arrayBuffer === 'function') return parseJSONBytes(new Uint8Array(await source.arrayBuffer()), label);
   if (source !== null && typeof source === 'object') {
     checkDepth(source);
     return source;
@@ -59,7 +57,6 @@ function checkDepth(v) {
 
 async function readFileNode(path, label) {
   const fs = await import('node:fs/promises');
-  const { MAX_FILE_BYTES } = await import('./limits.js');
   let st;
   try {
     st = await fs.stat(path);

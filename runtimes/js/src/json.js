@@ -211,15 +211,9 @@ export function parseJSONBytes(bytes, label = 'document') {
   return parseJSONText(text, label);
 }
 
-/** Size check for a JS string source (bytes when encoded as UTF-8). */
+/** Size check for a JS string source (its UTF-8 length). */
 export function checkTextSize(text, label = 'document') {
-  if (text.length > MAX_FILE_BYTES) fail('E_LIMIT', `${label} is larger than ${MAX_FILE_BYTES} bytes`);
-  if (text.length * 3 > MAX_FILE_BYTES) {
-    let bytes = 0;
-    for (let i = 0; i < text.length; i++) {
-      const c = text.charCodeAt(i);
-      bytes += c < 0x80 ? 1 : c < 0x800 ? 2 : (c >= 0xd800 && c <= 0xdbff) ? (i++, 4) : 3;
-    }
-    if (bytes > MAX_FILE_BYTES) fail('E_LIMIT', `${label} is larger than ${MAX_FILE_BYTES} bytes`);
+  if (text.length * 3 > MAX_FILE_BYTES && (text.length > MAX_FILE_BYTES || new TextEncoder().encode(text).length > MAX_FILE_BYTES)) {
+    fail('E_LIMIT', `${label} is larger than ${MAX_FILE_BYTES} bytes`);
   }
 }

@@ -179,3 +179,40 @@ export function reduce(op, x, xs, red) {
   }
   return out;
 }
+
+// --- the plain-JS executor -------------------------------------------------
+
+const T2 = new WeakMap(); // transposed constant MatMul operands, made once
+const t2 = (data, shape, cache) => {
+  if (cache && T2.has(data)) return T2.get(data);
+  const t = transpose(data, shape, [1, 0]);
+  if (cache) T2.set(data, t);
+  return t;
+};
+
+export const jsBackend = {
+  name: 'js',
+  execute(model, values, shapes) {
+    const out = new Map(values);
+    const get = (n) => (out.has(n) ? out.get(n).data : model._consts.get(n));
+    for (const node of model._nodes) {
+      const [a, b] = node.inputs;
+      const op = node.op;
+      const x = get(a), xs = shapes.get(a), os = shapes.get(node.output);
+      const p = node.plan;
+      let y;
+      if (op === 'MatMul') {
+        const bs = shapes.get(b);
+        y = matmul(p.ta ? t2(x, xs, model._consts.has(a)) : x, p.tb ? t2(get(b), bs, model._consts.has(b)) : get(b),
+          os[0], p.ta ? xs[0] : xs[1], os[1]);
+      } else if (b !== undefined) y = binary(op, x, xs, get(b), shapes.get(b), os);
+      else if (op === 'Softmax') y = softmax(x, xs, p.axis);
+      else if (p.red) y = reduce(op, x, xs, p.red);
+      else if (op === 'Transpose') y = transpose(x, xs, p.perm);
+      else if (op === 'Reshape') y = x.slice();
+      else y = unary(op, x, node.attrs);
+      out.set(node.output, { shape: os, data: y });
+    }
+    return out;
+  },
+};

@@ -116,13 +116,13 @@ export function inferShape(node, shapes, who) {
         const d = target[i];
         if (typeof d === 'string') {
           const c = count.get(d);
-          if (!c) fail('E_SHAPE', `${who}: Reshape target names symbol ${JSON.stringify(d)} more often than the input ${shapeStr(x)}`);
+          if (!c) fail('E_SHAPE', `${who}: symbols of ${shapeStr(target)} do not match input ${shapeStr(x)}`);
           count.set(d, c - 1);
         } else if (d === -1) minus = i;
         else Q *= d;
       }
       for (const [s, c] of count) {
-        if (c !== 0) fail('E_SHAPE', `${who}: Reshape target must keep symbol ${JSON.stringify(s)} of input ${shapeStr(x)}`);
+        if (c !== 0) fail('E_SHAPE', `${who}: symbols of ${shapeStr(target)} do not match input ${shapeStr(x)}`);
       }
       const shape = target.slice();
       if (minus >= 0) {

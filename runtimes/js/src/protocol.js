@@ -2,7 +2,7 @@
 // tensors.schema.json) and float32 formatting. Not needed for inference:
 // import it as 'tessera-runtime/protocol'.
 import { fail } from './errors.js';
-import { decodeBase64, LITTLE } from './tensors.js';
+import { decodeBase64, f32FromLE } from './tensors.js';
 import { readSource } from './index.js';
 
 const NAME_RE = /^[A-Za-z_][A-Za-z0-9_.:/-]*$/;
@@ -80,9 +80,7 @@ function readTensor(t, who, bad) {
     if (typeof t.data_b64 !== 'string') bad(`${who}: "data_b64" must be a string`);
     const bytes = decodeBase64(t.data_b64);
     if (bytes === null || bytes.length % 4 !== 0) bad(`${who}: malformed base64`);
-    data = new Float32Array(bytes.length / 4);
-    if (LITTLE) new Uint8Array(data.buffer).set(bytes);
-    else { const dv = new DataView(bytes.buffer); for (let i = 0; i < data.length; i++) data[i] = dv.getFloat32(4 * i, true); }
+    data = f32FromLE(bytes);
   }
   return { shape: t.shape.slice(), data };
 }

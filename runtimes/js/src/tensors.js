@@ -55,3 +55,13 @@ export function f32Bytes(data) {
   return out;
 }
 
+
+/** Float32Array from little-endian bytes. */
+export function f32FromLE(bytes) {
+  const n = bytes.length >>> 2;
+  const out = new Float32Array(n);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (LITTLE) new Uint8Array(out.buffer).set(bytes.subarray(0, 4 * n));
+  else for (let k = 0; k < n; k++) out[k] = dv.getFloat32(4 * k, true);
+  return out;
+}

@@ -4,7 +4,7 @@
 // tensors up front (so memory grows at most once), then calls the kernels.
 import WASM_B64 from './kernels.wasm.js';
 import { decodeBase64 } from './tensors.js';
-import { stridesOf } from './kernels.js';
+import { stridesOf, transpose } from './kernels.js';
 
 // a minimal module using v128: validates only where wasm SIMD is supported
 const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0,
@@ -63,12 +63,20 @@ export async function wasmBackend() {
 
   const be = {
     name: 'wasm',
-    consts: new Map(), // name (or name + ':T') -> byte offset
+    consts: new Map(), // name (or 'node-output operand#' when pre-transposed) -> byte offset
     prepare(model) {
       let need = top;
       const place = [];
       for (const [name, data] of model._consts) { place.push([name, data]); need += align(data.byteLength); }
-      for (const [key, data] of model._pre) { place.push([key, data]); need += align(data.byteLength); }
+      for (const node of model._nodes) { // constant MatMul operands pre-transposed once
+        node.inputs.forEach((n, i) => {
+          if (node.op === 'MatMul' && model._consts.has(n) && (i ? node.plan.tb : node.plan.ta)) {
+            const t = transpose(model._consts.get(n), model._shapes.get(n), [1, 0]);
+            place.push([`${node.output} ${i}`, t]);
+            need += align(t.byteLength);
+          }
+        });
+      }
       ensure(need);
       for (const [name, data] of place) {
         f32.set(data, top >> 2);
@@ -95,17 +103,15 @@ export async function wasmBackend() {
         const xs = shapes.get(ins[0]);
         const os = shapes.get(node.output);
         if (op === 'MatMul') {
-          const bs = shapes.get(ins[1]);
-          const pa = be.consts.get(`${node.output} A`), pb = be.consts.get(`${node.output} B`);
+          const pa = be.consts.get(`${node.output} 0`), pb = be.consts.get(`${node.output} 1`);
           const ta = node.plan.ta && pa === undefined, tb = node.plan.tb && pb === undefined;
           const K = node.plan.ta ? xs[0] : xs[1];
           k.tsr_k_matmul(pa ?? x, pb ?? off.get(ins[1]), y, os[0], K, os[1], ta ? 1 : 0, tb ? 1 : 0);
-          void bs;
         } else if (op in BIN) {
           const bsh = shapes.get(ins[1]);
           const b = off.get(ins[1]);
           const n = count(os), na = count(xs), nb = count(bsh);
-          if ((na === n || na === 1) && (nb === n || nb === 1) && (na === n ? same(xs, os) : true) && (nb === n ? same(bsh, os) : true)) {
+          if ((na === n || na === 1) && (nb === n || nb === 1)) { // dense or a single value
             k.tsr_k_binary_flat(BIN[op], x, b, y, n, na === n ? 1 : 0, nb === n ? 1 : 0);
           } else {
             const r = os.length;
@@ -141,10 +147,6 @@ export async function wasmBackend() {
     },
   };
   return be;
-}
-
-function same(a, b) {
-  return a.length === b.length && a.every((d, i) => d === b[i]);
 }
 
 /** Element strides of `s` broadcast to `os` (0 along broadcast dims). */
