@@ -36,9 +36,8 @@ async function peers() {
     p.ort.env.wasm.numThreads = THREADS;
   } catch (e) { notes.add(`onnxruntime-web: not run (${e.message.split('\n')[0]})`); }
   try {
-    const log = console.log;
-    console.log = () => {}; // tfjs prints an advertisement for tfjs-node on import
-    p.tf = await import('@tensorflow/tfjs').finally(() => { console.log = log; });
+    p.tf = await import('@tensorflow/tfjs');
+    p.tf.enableProdMode(); // as a deployed app runs it (fewer checks; also no tfjs-node banner)
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
     wasm.setThreadsCount(THREADS);
     p.tfWasm = await p.tf.setBackend('wasm');
