@@ -633,6 +633,8 @@ static tsr_code limit_shape(ld *L, size_t shp, const char *what, uint64_t *count
             double d = tj_num(L->s, v);
             if (d > (double)LIM_ELEMS)
                 LIMIT("%s: dimension above 2^26", what);
+            if (d < 1)
+                continue; /* Reshape's -1 */
             c *= (uint64_t)d;
             if (c > (uint64_t)LIM_ELEMS)
                 LIMIT("%s: element count above 2^26", what);
