@@ -1,9 +1,5 @@
-// One error class for every rejection; `code` is one of SPEC.md section 5.
-export const CODES = Object.freeze([
-  'E_PARSE', 'E_SCHEMA', 'E_VERSION', 'E_UNKNOWN_OP', 'E_GRAPH',
-  'E_SHAPE', 'E_DATA', 'E_LIMIT', 'E_INPUT',
-]);
-
+// One error class for every rejection; `code` is one of SPEC.md section 5:
+// E_PARSE E_SCHEMA E_VERSION E_UNKNOWN_OP E_GRAPH E_SHAPE E_DATA E_LIMIT E_INPUT.
 export class TesseraError extends Error {
   constructor(code, message) {
     super(`${code}: ${message}`);

@@ -5,7 +5,6 @@ const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
 export function fromBits(b) { u32[0] = b >>> 0; return f32[0]; }
-export function toBits(x) { f32[0] = x; return u32[0]; }
 
 const EXP_LO = fromBits(0xc2d00000); // -104
 const EXP_HI = fromBits(0x42b20000); // 89
