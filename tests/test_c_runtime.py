@@ -1,0 +1,121 @@
+"""Cross-check the C runtime (runtimes/c, tessera-run) bit for bit against
+exporter.strict_math and simple numpy computations. Builds with make; a
+missing compiler is a failure, not a skip."""
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from exporter import strict_math as sm
+
+ROOT = Path(__file__).resolve().parents[1]
+C_DIR = ROOT / "runtimes" / "c"
+RUN = C_DIR / "build" / "tessera-run"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def build():
+    subprocess.run(["make", "-s", "-C", str(C_DIR), "build/tessera-run"], check=True)
+
+
+def model(nodes, inputs, outputs, inits=()):
+    return {"format": "tessera", "format_version": "1.0", "producer": {"name": "t", "version": "0"},
+            "graph": {"inputs": inputs, "outputs": outputs, "initializers": list(inits), "nodes": nodes}}
+
+
+def enc(a):
+    return ["nan" if np.isnan(v) else "inf" if v == np.inf else "-inf" if v == -np.inf else float(v)
+            for v in np.asarray(a, np.float32).ravel()]
+
+
+def dec(lst):
+    return np.array([float(v) for v in lst], dtype=np.float32)
+
+
+def run(tmp_path, m, feeds):
+    mp, ip = tmp_path / "m.json", tmp_path / "i.json"
+    mp.write_text(json.dumps(m))
+    ip.write_text(json.dumps({"inputs": {k: {"shape": list(v.shape), "data": enc(v)} for k, v in feeds.items()}}))
+    p = subprocess.run([str(RUN), str(mp), str(ip)], capture_output=True, text=True)
+    doc = json.loads(p.stdout)
+    return p.returncode, doc
+
+
+def same_bits(a, b):
+    a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
+    return bool(np.all((a.view(np.uint32) == b.view(np.uint32)) | (np.isnan(a) & np.isnan(b))))
+
+
+def grid():
+    rng = np.random.default_rng(5)
+    edges = [0, 0x80000000, 1, 0x80000001, 0x007FFFFF, 0x00800000, 0x7F7FFFFF, 0xFF7FFFFF,
+             0x7F800000, 0xFF800000, 0x7FC00000, 0x42B20000, 0xC2D00000, 0x42B17218, 0xC2AEAC50,
+             0xC2CFF1B5, 0x3F0CCCCD, 0x3FB504F3, 0x3F800000, 0xBF800000]
+    bits = np.concatenate([np.array(edges, np.uint32), rng.integers(0, 2**32, 4000, dtype=np.uint64).astype(np.uint32),
+                           np.linspace(-110, 100, 2000, dtype=np.float32).view(np.uint32)])
+    return bits.view(np.float32)
+
+
+@pytest.mark.parametrize("op", ["Exp", "Log", "Sigmoid", "Tanh", "Softplus"])
+def test_transcendentals_bit_exact(tmp_path, op):
+    x = grid()
+    n = x.size
+    m = model([{"op": op, "inputs": ["x"], "outputs": ["y"]}],
+              [{"name": "x", "dtype": "float32", "shape": [n]}], [{"name": "y", "dtype": "float32", "shape": [n]}])
+    rc, doc = run(tmp_path, m, {"x": x})
+    assert rc == 0, doc
+    with np.errstate(all="ignore"):
+        want = getattr(sm, op.lower())(x)
+    assert same_bits(dec(doc["outputs"]["y"]["data"]), want)
+
+
+def test_elementwise_and_broadcast(tmp_path):
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((3, 4)).astype(np.float32)
+    b = rng.standard_normal((4,)).astype(np.float32)
+    b[0] = 0.0
+    ops = {"Add": a + b, "Sub": a - b, "Mul": a * b, "Div": a / b}
+    for op, want in ops.items():
+        m = model([{"op": op, "inputs": ["a", "b"], "outputs": ["y"]}],
+                  [{"name": "a", "dtype": "float32", "shape": ["n", 4]}, {"name": "b", "dtype": "float32", "shape": [4]}],
+                  [{"name": "y", "dtype": "float32", "shape": ["n", 4]}])
+        rc, doc = run(tmp_path, m, {"a": a, "b": b})
+        assert rc == 0 and same_bits(dec(doc["outputs"]["y"]["data"]), want.ravel()), op
+
+
+def test_matmul_sequential_k(tmp_path):
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((5, 70)).astype(np.float32)
+    a[rng.random(a.shape) < 0.3] = 0
+    w = rng.standard_normal((70, 130)).astype(np.float32)
+    want = np.zeros((5, 130), np.float32)
+    for k in range(70):
+        t = a[:, k:k + 1] * w[k:k + 1, :]
+        want = want + np.where(a[:, k:k + 1] == 0, np.float32(0), t)
+    init = {"name": "W", "dtype": "float32", "shape": [130, 70], "data": [float(v) for v in w.T.ravel()]}
+    m = model([{"op": "MatMul", "inputs": ["x", "W"], "outputs": ["y"], "attrs": {"transpose_b": True}}],
+              [{"name": "x", "dtype": "float32", "shape": ["b", 70]}], [{"name": "y", "dtype": "float32", "shape": ["b", 130]}],
+              [init])
+    rc, doc = run(tmp_path, m, {"x": a})
+    assert rc == 0 and same_bits(dec(doc["outputs"]["y"]["data"]), want.ravel())
+
+
+@pytest.mark.parametrize("text,code", [
+    ("{", "E_PARSE"), ("[" * 100000, "E_LIMIT"),
+    ('{"format":"tessera","format_version":"2.0"}', "E_VERSION"),
+    ('{"format":"tessera","format_version":"1.0"}', "E_SCHEMA"),
+])
+def test_rejects(tmp_path, text, code):
+    mp, ip = tmp_path / "m.json", tmp_path / "i.json"
+    mp.write_text(text)
+    ip.write_text('{"inputs": {}}')
+    p = subprocess.run([str(RUN), str(mp), str(ip)], capture_output=True, text=True)
+    assert p.returncode == 1 and json.loads(p.stdout)["error"]["code"] == code
+
+
+def test_usage_exit_2():
+    assert subprocess.run([str(RUN)], capture_output=True).returncode == 2
