@@ -39,7 +39,7 @@ test: setup $(PEERS)
 	$(MAKE) lint
 	$(PY) -m pytest -q
 	$(MAKE) -C runtimes/c test
-	cd runtimes/js && node --test test/
+	cd runtimes/js && node --test test/*.test.js
 	$(MAKE) conformance
 	$(MAKE) browser-test
 	$(MAKE) wasm-check
@@ -51,7 +51,7 @@ c-test:
 	$(MAKE) -C runtimes/c test
 
 js-test: $(JS_DEPS)
-	cd runtimes/js && node --test test/
+	cd runtimes/js && node --test test/*.test.js
 
 conformance: setup
 	$(PY) -m tessera_cli conformance check-generated
