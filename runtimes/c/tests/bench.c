@@ -1,0 +1,106 @@
+/* In-process bench: seed AE 784->256 (tied weights, sigmoid), random weights,
+ * random binary inputs of density 0.15 (like the digits), and dense uniform
+ * inputs. Prints median per-call microseconds at batch 1 and 256. */
+#define _POSIX_C_SOURCE 199309L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "tessera.h"
+
+static double now_us(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e6 + (double)t.tv_nsec * 1e-3;
+}
+
+static int cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static char *make_model(size_t *len)
+{
+    size_t cap = 16u << 20, n = 0;
+    char *s = (char *)malloc(cap);
+    int i;
+    unsigned r = 1;
+    n += (size_t)sprintf(s + n, "{\"format\":\"tessera\",\"format_version\":\"1.0\",\"producer\":{\"name\":\"b\",\"version\":\"0\"},"
+                                "\"graph\":{\"inputs\":[{\"name\":\"x\",\"dtype\":\"float32\",\"shape\":[\"b\",784]}],"
+                                "\"outputs\":[{\"name\":\"y\",\"dtype\":\"float32\",\"shape\":[\"b\",784]}],\"initializers\":[");
+    n += (size_t)sprintf(s + n, "{\"name\":\"W\",\"dtype\":\"float32\",\"shape\":[784,256],\"data\":[");
+    for (i = 0; i < 784 * 256; i++) {
+        r = r * 1103515245u + 12345u;
+        n += (size_t)sprintf(s + n, "%s%.6g", i ? "," : "", ((double)(r >> 8) / 16777216.0 - 0.5) * 0.1);
+    }
+    n += (size_t)sprintf(s + n, "]},{\"name\":\"bh\",\"dtype\":\"float32\",\"shape\":[256],\"data\":[");
+    for (i = 0; i < 256; i++)
+        n += (size_t)sprintf(s + n, "%s0.01", i ? "," : "");
+    n += (size_t)sprintf(s + n, "]},{\"name\":\"bv\",\"dtype\":\"float32\",\"shape\":[784],\"data\":[");
+    for (i = 0; i < 784; i++)
+        n += (size_t)sprintf(s + n, "%s-0.02", i ? "," : "");
+    n += (size_t)sprintf(s + n, "]}],\"nodes\":["
+        "{\"op\":\"MatMul\",\"inputs\":[\"x\",\"W\"],\"outputs\":[\"a\"]},{\"op\":\"Add\",\"inputs\":[\"a\",\"bh\"],\"outputs\":[\"b1\"]},"
+        "{\"op\":\"Sigmoid\",\"inputs\":[\"b1\"],\"outputs\":[\"h\"]},"
+        "{\"op\":\"MatMul\",\"inputs\":[\"h\",\"W\"],\"outputs\":[\"c\"],\"attrs\":{\"transpose_b\":true}},"
+        "{\"op\":\"Add\",\"inputs\":[\"c\",\"bv\"],\"outputs\":[\"d\"]},{\"op\":\"Sigmoid\",\"inputs\":[\"d\"],\"outputs\":[\"y\"]}]}}");
+    *len = n;
+    return s;
+}
+
+static void bench(tsr_model *m, int batch, int dense)
+{
+    tsr_tensor in, out[1];
+    tsr_error e;
+    size_t ws_len = 0;
+    float *x = (float *)malloc((size_t)batch * 784 * sizeof(float));
+    void *ws;
+    double t[201];
+    int i, reps = batch == 1 ? 2000 : 20, k;
+    unsigned r = 7;
+    for (i = 0; i < batch * 784; i++) {
+        r = r * 1103515245u + 12345u;
+        x[i] = dense ? (float)((r >> 8) & 0xFFFF) / 65536.0f : (((r >> 8) % 100) < 15 ? 1.0f : 0.0f);
+    }
+    memset(&in, 0, sizeof in);
+    in.name = "x";
+    in.rank = 2;
+    in.shape[0] = batch;
+    in.shape[1] = 784;
+    in.data = x;
+    tsr_bind(m, &in, 1, &ws_len, &e);
+    ws = malloc(ws_len);
+    for (k = 0; k < 201; k++) {
+        double a = now_us();
+        for (i = 0; i < reps; i++)
+            tsr_run(m, &in, 1, out, ws, ws_len, &e);
+        t[k] = (now_us() - a) / reps;
+    }
+    qsort(t, 201, sizeof t[0], cmp);
+    printf("batch %3d, %s input: median %.1f us per call\n", batch, dense ? "dense " : "binary 15%", t[100]);
+    free(ws);
+    free(x);
+}
+
+int main(void)
+{
+    size_t len;
+    char *doc = make_model(&len);
+    tsr_model *m;
+    tsr_error e;
+    if (tsr_model_load_alloc(doc, len, &m, &e) != TSR_OK) {
+        printf("load failed: %s %s\n", e.name, e.message);
+        return 1;
+    }
+    printf("seed AE 784->256->784 (tied W, sigmoid), strict, 1 thread\n");
+    bench(m, 1, 0);
+    bench(m, 1, 1);
+    bench(m, 256, 0);
+    bench(m, 256, 1);
+    tsr_model_free(m);
+    free(doc);
+    return 0;
+}
