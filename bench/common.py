@@ -48,6 +48,19 @@ def machine_line() -> str:
             f"load average at start: {os.getloadavg()[0]:.2f}")
 
 
+def versions(*modules: str) -> str:
+    """'name version' of each importable module, 'name missing' otherwise."""
+    import importlib
+
+    out = []
+    for m in modules:
+        try:
+            out.append(f"{m} {importlib.import_module(m).__version__}")
+        except ImportError:
+            out.append(f"{m} missing")
+    return "peers: " + ", ".join(out)
+
+
 def round_robin(contenders: dict[str, Callable[[], object]], rounds: int, reps: int | None = None,
                 warmup: int = 3, block_seconds: float = 0.03) -> dict[str, float]:
     """Median seconds per call of each contender.

@@ -142,6 +142,8 @@ async function main() {
   console.log(`machine: ${os.cpus()[0].model}, ${os.cpus().length} cores; Node ${process.version}; `
     + `threads per contender: ${THREADS}; load average at start: ${os.loadavg()[0].toFixed(2)}`);
   const p = await peers();
+  console.log(`peers: onnxruntime-web ${p.ort ? p.ort.env.versions.web : 'missing'}, `
+    + `@tensorflow/tfjs ${p.tf ? p.tf.version.tfjs : 'missing'} (wasm backend ${p.tfWasm ? 'ready' : 'missing'})`);
   const results = [];
   for (const [nv, nh] of SIZES) for (const batch of BATCHES) results.push([nv, nh, batch, await speed(p, nv, nh, batch, rounds)]);
   const names = Object.keys(results[0][3]);

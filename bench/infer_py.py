@@ -139,6 +139,7 @@ def main() -> None:
     quick = "--quick" in sys.argv
     rounds = 5 if quick else 15
     print(common.machine_line())
+    print(common.versions("onnxruntime", "onnx"))
     notes: set[str] = set()
     results = {}
     for nv, nh in SIZES:

@@ -163,6 +163,7 @@ def main() -> None:
     quick = "--quick" in sys.argv
     q = 3 if quick else 1
     print(common.machine_line())
+    print(common.versions("torch", "pytensor"))
     sgemm = common.sgemm_gflops()
     print(f"numpy float32 SGEMM (1024^3, {common.THREADS} thread(s)): {sgemm:.1f} GFLOP/s; "
           "GFLOP/s below counts the 5 dense matmuls of a step (10*B*nv*nh), also for the sparse path")

@@ -1,0 +1,33 @@
+"""Put the tables of the last `make -C bench` run (out/results.md) into README.md, between the
+results markers, with the date and the command. Run by `make -C bench readme`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import sys
+
+import common
+
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+
+
+def main() -> None:
+    command = sys.argv[1] if len(sys.argv) > 1 else "make bench"
+    with open(os.path.join(common.OUT, "results.md")) as f:
+        results = f.read().strip()
+    path = os.path.join(common.HERE, "README.md")
+    with open(path) as f:
+        text = f.read()
+    head, rest = text.split(BEGIN, 1)
+    tail = rest.split(END, 1)[1]
+    stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    body = f"Run of {stamp}, command `{command}`; the output, verbatim:\n\n{results}\n"
+    with open(path, "w") as f:
+        f.write(f"{head}{BEGIN}\n{body}{END}{tail}")
+    print("README.md updated")
+
+
+if __name__ == "__main__":
+    main()
