@@ -258,6 +258,10 @@ static void print_float(float v)
         fputs(v > 0 ? "\"inf\"" : "\"-inf\"", stdout);
         return;
     }
+    if (v == 0.0f) { /* == cannot tell -0 from +0: keep the sign explicitly */
+        fputs(signbit(v) ? "-0.0" : "0.0", stdout);
+        return;
+    }
     for (p = 1; p <= 9; p++) {
         snprintf(buf, sizeof buf, "%.*g", p, (double)v);
         if ((float)strtod(buf, NULL) == v)
