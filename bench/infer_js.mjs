@@ -139,8 +139,9 @@ async function loadTimes(p, nv, nh, rounds) {
 
 async function main() {
   const rounds = quick ? 5 : 15;
+  console.log('\n## Inference in Node (JS runtime, onnxruntime-web, TensorFlow.js)\n');
   console.log(`machine: ${os.cpus()[0].model}, ${os.cpus().length} cores; Node ${process.version}; `
-    + `threads per contender: ${THREADS}; load average at start: ${os.loadavg()[0].toFixed(2)}`);
+    + `threads per contender: ${THREADS}; load average at start: ${os.loadavg()[0].toFixed(2)}\n`);
   const p = await peers();
   console.log(`peers: onnxruntime-web ${p.ort ? p.ort.env.versions.web : 'missing'}, `
     + `@tensorflow/tfjs ${p.tf ? p.tf.version.tfjs : 'missing'} (wasm backend ${p.tfWasm ? 'ready' : 'missing'})`);

@@ -138,7 +138,8 @@ def load_times(nv, nh, rounds):
 def main() -> None:
     quick = "--quick" in sys.argv
     rounds = 5 if quick else 15
-    print(common.machine_line())
+    print("\n## Inference from Python (C runtime, onnxruntime, Python reference, numpy)\n")
+    print(common.machine_line() + "\n")
     print(common.versions("onnxruntime", "onnx"))
     notes: set[str] = set()
     results = {}

@@ -87,7 +87,7 @@ def c_rows() -> list[list[object]]:
 
 def main() -> None:
     rows, ours = js_rows()
-    print("\n### JS bundle size (bytes)\n")
+    print("\n## Sizes\n\n### JS bundle size (bytes)\n")
     print(common.table(["contender", "bytes", "gzip -9", "size / ours"], rows))
     if ours is not None:
         print(f"\nJS runtime target, bundle under 64 KiB (65,536 bytes) unminified: {ours:,} bytes, "

@@ -162,11 +162,13 @@ def run_case(label, nv, nh, batch, X, rounds, reps, sgemm):
 def main() -> None:
     quick = "--quick" in sys.argv
     q = 3 if quick else 1
-    print(common.machine_line())
-    print(common.versions("torch", "pytensor"))
+    print("## Training\n")
+    print(common.machine_line() + "\n")
+    print(common.versions("torch", "pytensor") + "\n")
     sgemm = common.sgemm_gflops()
     print(f"numpy float32 SGEMM (1024^3, {common.THREADS} thread(s)): {sgemm:.1f} GFLOP/s; "
           "GFLOP/s below counts the 5 dense matmuls of a step (10*B*nv*nh), also for the sparse path")
+    print("\n(times are per SGD step; 'ours / this' below 1 = ours faster)")
     rng = np.random.default_rng(0)
     digits = datasets.load_digits()
     dense = (rng.random((1280, 784)) < 0.3).astype(np.float32)

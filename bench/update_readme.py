@@ -15,14 +15,15 @@ BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
 def main() -> None:
     command = sys.argv[1] if len(sys.argv) > 1 else "make bench"
-    with open(os.path.join(common.OUT, "results.md")) as f:
+    results_path = os.path.join(common.OUT, "results.md")
+    with open(results_path) as f:
         results = f.read().strip()
     path = os.path.join(common.HERE, "README.md")
     with open(path) as f:
         text = f.read()
     head, rest = text.split(BEGIN, 1)
     tail = rest.split(END, 1)[1]
-    stamp = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
+    stamp = datetime.datetime.fromtimestamp(os.path.getmtime(results_path)).strftime("%Y-%m-%d %H:%M")
     body = f"Run of {stamp}, command `{command}`; the output, verbatim:\n\n{results}\n"
     with open(path, "w") as f:
         f.write(f"{head}{BEGIN}\n{body}{END}{tail}")
