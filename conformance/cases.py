@@ -186,9 +186,11 @@ def shape_op_cases() -> list[Case]:
     s[1, :] = [1000.0, 999.0, -1000.0, 0.0, 88.0, 1000.0]
     s[2, :] = [-np.inf, 0.0, 1.0, -np.inf, 2.0, 3.0]
     s[3, :] = [1e-30, -1e-30, 0.0, -0.0, 1e-45, 7.0]
+    s = np.concatenate([s, np.full((1, 6), -np.inf, np.float32), np.full((1, 6), 5.0, np.float32)])
+    s[5, 2] = np.inf
     cases += [
-        _single("Softmax", [4, 6], [4, 6], s, "op_softmax_last", ["op", "edge"]),
-        _single("Softmax", [4, 6], [4, 6], s, "op_softmax_axis0", ["op", "edge"], axis=0),
+        _single("Softmax", [6, 6], [6, 6], s, "op_softmax_last", ["op", "edge"]),
+        _single("Softmax", [6, 6], [6, 6], s, "op_softmax_axis0", ["op", "edge"], axis=0),
     ]
     return cases
 
@@ -238,6 +240,18 @@ def model_cases() -> list[Case]:
     seed = seed_ae_graph(w, rng.uniform((32,), -0.1, 0.1), rng.uniform((64,), -0.1, 0.1))
     cases.append(Case("model_seed_ae_base64", ["model"], seed.document(encoding="base64"),
                       {"x": rng.binary((3, 64), 0.3)}, ops=["MatMul", "Add", "Sigmoid"]))
+    # Base64 whose unused low bits are not zero ("AACAPx==" decodes to 1.0 like "AACAPw=="): ignored.
+    g = Graph()
+    g.input("x", [2])
+    g.init("one", np.float32(1.0))
+    g.node("Add", ["x", "one"], "y")
+    g.output("y", [2])
+    doc = g.document(encoding="base64")
+    init = doc["graph"]["initializers"][0]
+    assert init["data_b64"] == "AACAPw=="
+    init["data_b64"] = "AACAPx=="
+    cases.append(Case("model_base64_nonzero_pad_bits", ["model", "edge"], doc,
+                      {"x": np.array([1.5, -2.0], np.float32)}, ops=["Add"]))
     cases.append(Case("model_newer_minor_known_ops", ["model", "version"], seed.document(version="1.1"),
                       {"x": rng.binary((2, 64), 0.3)}, ops=["MatMul", "Add", "Sigmoid"]))
     # A 3-layer deep auto-encoder on sparse binary data.
@@ -338,6 +352,10 @@ def _parse_cases() -> list[Case]:
     }
     cases = [Case(f"reject_parse_{k}", ["reject"], v, BASE_INPUTS, reject="E_PARSE")
              for k, v in edits.items()]
+    # Every JSON number denotes the nearest double: 1e400 is inf, not an integer dimension.
+    cases.append(Case("reject_schema_dim_beyond_double", ["reject"],
+                      text.replace('"shape":["batch",4]', '"shape":["batch",1e400]', 1), BASE_INPUTS,
+                      reject="E_SCHEMA"))
     deep_meta = text.replace('"graph":', '"metadata":' + "[" * 70 + "]" * 70 + ',"graph":', 1)
     cases += [
         Case("reject_limit_deep_nesting", ["reject", "hostile"], "[" * 100000 + "]" * 100000, BASE_INPUTS,
@@ -386,6 +404,16 @@ def _model_reject_cases() -> list[Case]:
         _mutated("shape_axis_out_of_range", "E_SHAPE",
                  [(_NEXT_NODE, {**reduce_node, "attrs": {"axes": [2]}})]),
         _mutated("shape_symbol_vs_int", "E_SHAPE", [(["graph", "outputs", 0, "shape"], [1, 4])]),
+        _mutated("shape_repeated_axis", "E_SHAPE", [(_NEXT_NODE, {**reduce_node, "attrs": {"axes": [1, -1]}})]),
+        _mutated("schema_many_axes", "E_SCHEMA",
+                 [(_NEXT_NODE, {**reduce_node, "attrs": {"axes": list(range(5000))}})]),
+        _mutated("schema_reshape_without_shape", "E_SCHEMA",
+                 [(_NEXT_NODE, {"op": "Reshape", "inputs": ["y"], "outputs": ["s"]})]),
+        _mutated("limit_reshape_rank", "E_LIMIT",
+                 [(_NEXT_NODE, {"op": "Reshape", "inputs": ["y"], "outputs": ["s"], "attrs": {"shape": [1] * 9}})]),
+        _mutated("limit_intermediate_at_check", "E_LIMIT",
+                 [(["graph", "inputs", 0, "shape"], [2**26, 1]), (_INIT + ["shape"], [1, 4]),
+                  (["graph", "outputs", 0, "shape"], [2**26, 4])]),
     ]
 
 

@@ -314,10 +314,9 @@ static int unique_nums(const ld *L, size_t arr)
     return 1;
 }
 
-/* An array of integers (>= 0 when nonneg), distinct, with at least min
- * entries. Arrays longer than 64 are rejected as a shape error later (rank
- * <= 8), but uniqueness is still checked; it is quadratic only up to 4096
- * entries, beyond which such an array is treated as a schema error. */
+/* An array of integers (>= 0 when nonneg), distinct, with min..8 entries
+ * (SPEC 6: axes and perm hold at most 8, the maximum rank), so the
+ * uniqueness check below stays tiny. */
 static int int_array(const ld *L, size_t arr, int nonneg, size_t min)
 {
     size_t it = arr, v, cnt = 0;
@@ -332,7 +331,7 @@ static int int_array(const ld *L, size_t arr, int nonneg, size_t min)
             return 0;
         cnt++;
     }
-    if (cnt < min || cnt > 4096)
+    if (cnt < min || cnt > 8)
         return 0;
     return unique_nums(L, arr);
 }
@@ -876,8 +875,8 @@ size_t tsr_b64_decode(const char *s, size_t at, unsigned char *out, size_t cap)
             unsigned char b[3];
             size_t nb = 3 - pads, j;
             uint32_t w = ((uint32_t)q[0] << 18) | ((uint32_t)q[1] << 12) | ((uint32_t)q[2] << 6) | (uint32_t)q[3];
-            if (pads > 2 || (pads == 1 && (q[2] & 3)) || (pads == 2 && (q[1] & 15)))
-                return (size_t)-1; /* non-canonical trailing bits */
+            if (pads > 2)
+                return (size_t)-1; /* unused trailing bits are ignored (SPEC 3) */
             b[0] = (unsigned char)(w >> 16);
             b[1] = (unsigned char)(w >> 8);
             b[2] = (unsigned char)w;

@@ -136,12 +136,12 @@ function checkAttr(kind, v, bad) {
     case 'number': if (!isNum(v)) bad('must be a number'); break;
     case 'int': if (!isInt(v)) bad('must be an integer'); break;
     case 'axes':
-      if (!Array.isArray(v) || v.length < 1) bad('must be a non-empty array of integers');
+      if (!Array.isArray(v) || v.length < 1 || v.length > 8) bad('must be 1 to 8 integers');
       if (!v.every(isInt)) bad('must hold integers');
       if (!uniqueNums(v)) bad('repeated axis');
       break;
     case 'perm':
-      if (!Array.isArray(v) || !v.every((p) => isInt(p) && p >= 0)) bad('must be an array of integers >= 0');
+      if (!Array.isArray(v) || v.length > 8 || !v.every((p) => isInt(p) && p >= 0)) bad('must be <= 8 integers >= 0');
       if (!uniqueNums(v)) bad('repeated entry');
       break;
     case 'rshape': {
