@@ -31,13 +31,43 @@ float sqrtf(float);
 #define TSR_SQRTF(x) sqrtf(x)
 #endif
 
-/* Clang recognises zeroing and copying loops and emits calls to memset /
- * memcpy, which do not exist in a freestanding wasm module. no_builtin
- * keeps those loops as loops (gcc never links this file freestanding). */
+/* Compilers recognise zeroing and copying loops and emit calls to memset /
+ * memcpy, which do not exist in a freestanding build (wasm, bare-metal ARM).
+ * no_builtin (clang) and no-tree-loop-distribute-patterns (gcc) keep those
+ * loops as loops. */
 #if defined(__clang__)
 #define TSR_NOLIBC __attribute__((no_builtin("memset", "memcpy", "memmove")))
+#elif defined(__GNUC__)
+#define TSR_NOLIBC __attribute__((optimize("no-tree-loop-distribute-patterns")))
 #else
 #define TSR_NOLIBC
+#endif
+
+/* Elementwise loops: vectorised, but not interleaved/unrolled further under
+ * clang (keeps the wasm module small; the arithmetic is the same). */
+#if defined(__clang__)
+#define TSR_LOOP_SMALL _Pragma("clang loop interleave_count(1) unroll(disable)")
+#else
+#define TSR_LOOP_SMALL
+#endif
+
+/* Vector types where the target has real SIMD registers (GNU vector
+ * extensions: SSE/AVX, wasm simd128, NEON); MM_W floats per vector. */
+#if (defined(__GNUC__) || defined(__clang__)) && \
+    (defined(__SSE2__) || defined(__wasm_simd128__) || defined(__ARM_NEON))
+#define TSR_SIMD 1
+#if defined(__AVX__)
+#define MM_W 8
+#else
+#define MM_W 4
+#endif
+typedef float tsr_vf __attribute__((vector_size(MM_W * 4)));
+typedef int32_t tsr_vi __attribute__((vector_size(MM_W * 4)));
+typedef float tsr_vfu __attribute__((vector_size(MM_W * 4), aligned(4), may_alias));
+#define VLOAD(p) (*(const tsr_vfu *)(const void *)(p))
+#define VSTORE(p, v) (*(tsr_vfu *)(void *)(p) = (v))
+#else
+#define TSR_SIMD 0
 #endif
 
 typedef union {
@@ -223,70 +253,133 @@ float tsr_k_softplus1(float x)
 void tsr_k_neg(const float *x, float *y, int32_t n)
 {
     int32_t i;
-    for (i = 0; i < n; i++)
+    TSR_LOOP_SMALL for (i = 0; i < n; i++)
         y[i] = u2f(f2u(x[i]) ^ 0x80000000u);
 }
 
 void tsr_k_abs(const float *x, float *y, int32_t n)
 {
     int32_t i;
-    for (i = 0; i < n; i++)
+    TSR_LOOP_SMALL for (i = 0; i < n; i++)
         y[i] = u2f(f2u(x[i]) & 0x7FFFFFFFu);
 }
 
 void tsr_k_sqrt(const float *x, float *y, int32_t n)
 {
     int32_t i;
-    for (i = 0; i < n; i++)
+    TSR_LOOP_SMALL for (i = 0; i < n; i++)
         y[i] = TSR_SQRTF(x[i]);
 }
 
 void tsr_k_relu(const float *x, float *y, int32_t n)
 {
     int32_t i;
-    for (i = 0; i < n; i++)
+    TSR_LOOP_SMALL for (i = 0; i < n; i++)
         y[i] = tsr_k_max1(x[i], 0.0f);
 }
 
 void tsr_k_clip(const float *x, float *y, int32_t n, float lo, float hi)
 {
     int32_t i;
-    for (i = 0; i < n; i++)
+    TSR_LOOP_SMALL for (i = 0; i < n; i++)
         y[i] = tsr_k_min1(tsr_k_max1(x[i], lo), hi);
 }
 
+/* ---- Exp and Sigmoid four/eight at a time: the scalar code above with
+ * selects as bit masks, operation for operation, so the bits are the same.
+ * (clang vectorises the scalar loops itself, gcc -O2 does not; wasm keeps
+ * clang's loops, which keeps the module small.) ---- */
+#if TSR_SIMD && !defined(__wasm__)
+#define TSR_VEC_EXP 1
+static inline tsr_vf vsplat(uint32_t bits)
+{
+    tsr_vi z = {0};
+    return (tsr_vf)(z + (int32_t)bits);
+}
+
+static inline tsr_vf vsel(tsr_vi m, tsr_vf a, tsr_vf b)
+{
+    return (tsr_vf)(((tsr_vi)a & m) | ((tsr_vi)b & ~m));
+}
+
+static inline tsr_vf exp_v(tsr_vf x)
+{
+    const tsr_vf lo = vsplat(K_EXP_LO), hi = vsplat(K_EXP_HI), magic = vsplat(K_MAGIC);
+    tsr_vf xc = vsel(x > lo, x, lo), t, nf, r, p, y;
+    tsr_vi n, n1;
+    int i;
+    xc = vsel(xc < hi, xc, hi);
+    t = xc * vsplat(K_LOG2E);
+    t = t + magic;
+    nf = t - magic;
+    n = (tsr_vi)t - (int32_t)K_MAGIC;
+    r = xc - nf * vsplat(K_EXP_LN2_HI);
+    r = r - nf * vsplat(K_EXP_LN2_LO);
+    p = vsplat(k_exp_p[0]);
+    for (i = 1; i < 6; i++) {
+        p = p * r;
+        p = p + vsplat(k_exp_p[i]);
+    }
+    p = (r * r) * p;
+    p = r + p;
+    p = vsplat(0x3F800000u) + p;
+    n1 = ((n + 256) >> 1) - 128; /* n + 256 > 0: same as the division */
+    y = p * (tsr_vf)((n1 + 127) << 23);
+    y = y * (tsr_vf)((n - n1 + 127) << 23);
+    return vsel(x != x, x, y);
+}
+
+static inline tsr_vf sigmoid_v(tsr_vf x)
+{
+    tsr_vi pos = x >= vsplat(0);
+    tsr_vf e = exp_v(vsel(pos, -x, x));
+    tsr_vf d = vsplat(0x3F800000u) + e;
+    return vsel(pos, vsplat(0x3F800000u), e) / d;
+}
+#else
+#define TSR_VEC_EXP 0
+#endif
+
 void tsr_k_exp(const float *x, float *y, int32_t n)
 {
-    int32_t i;
-    for (i = 0; i < n; i++)
+    int32_t i = 0;
+#if TSR_VEC_EXP
+    for (; i + MM_W <= n; i += MM_W)
+        VSTORE(y + i, exp_v(VLOAD(x + i)));
+#endif
+    for (; i < n; i++)
         y[i] = tsr_k_exp1(x[i]);
 }
 
 void tsr_k_log(const float *x, float *y, int32_t n)
 {
     int32_t i;
-    for (i = 0; i < n; i++)
+    TSR_LOOP_SMALL for (i = 0; i < n; i++)
         y[i] = tsr_k_log1(x[i]);
 }
 
 void tsr_k_sigmoid(const float *x, float *y, int32_t n)
 {
-    int32_t i;
-    for (i = 0; i < n; i++)
+    int32_t i = 0;
+#if TSR_VEC_EXP
+    for (; i + MM_W <= n; i += MM_W)
+        VSTORE(y + i, sigmoid_v(VLOAD(x + i)));
+#endif
+    for (; i < n; i++)
         y[i] = tsr_k_sigmoid1(x[i]);
 }
 
 void tsr_k_tanh(const float *x, float *y, int32_t n)
 {
     int32_t i;
-    for (i = 0; i < n; i++)
+    TSR_LOOP_SMALL for (i = 0; i < n; i++)
         y[i] = tsr_k_tanh1(x[i]);
 }
 
 void tsr_k_softplus(const float *x, float *y, int32_t n)
 {
     int32_t i;
-    for (i = 0; i < n; i++)
+    TSR_LOOP_SMALL for (i = 0; i < n; i++)
         y[i] = tsr_k_softplus1(x[i]);
 }
 
@@ -295,7 +388,7 @@ TSR_NOLIBC void tsr_k_copy(const float *x, float *y, int32_t n)
     int32_t i;
     if (x == y)
         return;
-    for (i = 0; i < n; i++)
+    TSR_LOOP_SMALL for (i = 0; i < n; i++)
         y[i] = x[i];
 }
 
@@ -306,24 +399,24 @@ TSR_NOLIBC void tsr_k_copy(const float *x, float *y, int32_t n)
 #define TSR_BIN_LOOPS(EXPR)                                                  \
     do {                                                                     \
         if (sa == 1 && sb == 1) {                                            \
-            for (i = 0; i < n; i++) {                                        \
+            TSR_LOOP_SMALL for (i = 0; i < n; i++) {                                        \
                 float av = a[i], bv = b[i];                                  \
                 y[i] = EXPR;                                                 \
             }                                                                \
         } else if (sa == 1 && sb == 0) {                                     \
             float bv = b[0];                                                 \
-            for (i = 0; i < n; i++) {                                        \
+            TSR_LOOP_SMALL for (i = 0; i < n; i++) {                                        \
                 float av = a[i];                                             \
                 y[i] = EXPR;                                                 \
             }                                                                \
         } else if (sa == 0 && sb == 1) {                                     \
             float av = a[0];                                                 \
-            for (i = 0; i < n; i++) {                                        \
+            TSR_LOOP_SMALL for (i = 0; i < n; i++) {                                        \
                 float bv = b[i];                                             \
                 y[i] = EXPR;                                                 \
             }                                                                \
         } else {                                                             \
-            for (i = 0; i < n; i++) {                                        \
+            TSR_LOOP_SMALL for (i = 0; i < n; i++) {                                        \
                 float av = a[(ptrdiff_t)i * sa], bv = b[(ptrdiff_t)i * sb];  \
                 y[i] = EXPR;                                                 \
             }                                                                \
@@ -404,134 +497,189 @@ TSR_NOLIBC void tsr_k_binary(int32_t op, const float *a, const float *b, float *
 
 /* ---- MatMul (SPEC 7.1) ---- */
 
-/* Fast path, B not transposed. For each row i and a chunk of columns the
- * accumulators stay in registers while k runs 0..K-1 in order, so every
- * element still sums its terms in increasing k, starting from +0.0; a zero
- * A'[i,k] skips the whole term for the row (SPEC 7.1 makes that exact). */
-#if (defined(__GNUC__) || defined(__clang__))
-#define TSR_HAVE_VEC 1
-typedef float tsr_v8 __attribute__((vector_size(32)));
-typedef float tsr_v8u __attribute__((vector_size(32), aligned(4), may_alias));
-#define VLOAD(p) (*(const tsr_v8u *)(const void *)(p))
-#define VSTORE(p, v) (*(tsr_v8u *)(void *)(p) = (v))
-#else
-#define TSR_HAVE_VEC 0
-#endif
-
-static inline float a_at(const float *a, int32_t m, int32_t k, int32_t ta,
-                         int32_t i, int32_t kk)
-{
-    return ta ? a[(ptrdiff_t)kk * m + i] : a[(ptrdiff_t)i * k + kk];
-}
-
-#if TSR_HAVE_VEC
-/* c[i, j0 .. j0+63] for one row: 8 vector accumulators. */
-TSR_NOLIBC static void mm_row64(const float *a, const float *b, float *c, int32_t m,
-                     int32_t k, int32_t n, int32_t ta, int32_t i, int32_t j0)
-{
-    tsr_v8 c0 = {0}, c1 = {0}, c2 = {0}, c3 = {0};
-    tsr_v8 c4 = {0}, c5 = {0}, c6 = {0}, c7 = {0};
-    const float *bp = b + j0;
-    float *cp = c + (ptrdiff_t)i * n + j0;
-    int32_t kk;
-    for (kk = 0; kk < k; kk++, bp += n) {
-        float av = a_at(a, m, k, ta, i, kk);
-        if (av == 0.0f)
-            continue;
-        c0 = c0 + av * VLOAD(bp);
-        c1 = c1 + av * VLOAD(bp + 8);
-        c2 = c2 + av * VLOAD(bp + 16);
-        c3 = c3 + av * VLOAD(bp + 24);
-        c4 = c4 + av * VLOAD(bp + 32);
-        c5 = c5 + av * VLOAD(bp + 40);
-        c6 = c6 + av * VLOAD(bp + 48);
-        c7 = c7 + av * VLOAD(bp + 56);
-    }
-    VSTORE(cp, c0);
-    VSTORE(cp + 8, c1);
-    VSTORE(cp + 16, c2);
-    VSTORE(cp + 24, c3);
-    VSTORE(cp + 32, c4);
-    VSTORE(cp + 40, c5);
-    VSTORE(cp + 48, c6);
-    VSTORE(cp + 56, c7);
-}
-
-/* c[i, j0 .. j0+7] for one row. */
-TSR_NOLIBC static void mm_row8(const float *a, const float *b, float *c, int32_t m,
-                    int32_t k, int32_t n, int32_t ta, int32_t i, int32_t j0)
-{
-    tsr_v8 c0 = {0};
-    const float *bp = b + j0;
-    int32_t kk;
-    for (kk = 0; kk < k; kk++, bp += n) {
-        float av = a_at(a, m, k, ta, i, kk);
-        if (av == 0.0f)
-            continue;
-        c0 = c0 + av * VLOAD(bp);
-    }
-    VSTORE(c + (ptrdiff_t)i * n + j0, c0);
-}
-#endif
-
-/* c[i, j0 .. j1-1] one column at a time (tails, and no vector support). */
-TSR_NOLIBC static void mm_row_scalar(const float *a, const float *b, float *c, int32_t m,
-                          int32_t k, int32_t n, int32_t ta, int32_t i,
-                          int32_t j0, int32_t j1)
-{
-    int32_t j, kk;
-    for (j = j0; j < j1; j++) {
-        float acc = 0.0f;
-        for (kk = 0; kk < k; kk++) {
-            float av = a_at(a, m, k, ta, i, kk);
-            if (av == 0.0f)
-                continue;
-            acc = acc + av * b[(ptrdiff_t)kk * n + j];
-        }
-        c[(ptrdiff_t)i * n + j] = acc;
-    }
-}
-
-/* B transposed (stored n x k): a dot product per element, k in order. */
-TSR_NOLIBC static void mm_tb(const float *a, const float *b, float *c, int32_t m,
-                  int32_t k, int32_t n, int32_t ta)
+/* Generic path: one element at a time, k in order, any strides. Used for a
+ * transposed B, for column tails, and as the whole kernel without SIMD.
+ * A'[i,k] = a[i*sai + k*sak], B'[k,j] = b[k*sbk + j*sbj]. */
+TSR_NOLIBC static void mm_generic(const float *a, const float *b, float *c, int32_t m,
+                                  int32_t k, int32_t n, ptrdiff_t sai, ptrdiff_t sak,
+                                  ptrdiff_t sbk, ptrdiff_t sbj, int32_t j0)
 {
     int32_t i, j, kk;
     for (i = 0; i < m; i++) {
-        for (j = 0; j < n; j++) {
-            const float *bp = b + (ptrdiff_t)j * k;
+        for (j = j0; j < n; j++) {
             float acc = 0.0f;
-            for (kk = 0; kk < k; kk++) {
-                float av = a_at(a, m, k, ta, i, kk);
+            TSR_LOOP_SMALL for (kk = 0; kk < k; kk++) {
+                float av = a[i * sai + kk * sak];
                 if (av == 0.0f)
                     continue;
-                acc = acc + av * bp[kk];
+                acc = acc + av * b[kk * sbk + j * sbj];
             }
             c[(ptrdiff_t)i * n + j] = acc;
         }
     }
 }
 
+/* SIMD path (B not transposed), where the target has real SIMD registers.
+ * Rows are taken MM_R at a time and k in chunks of MM_KC. For each row of
+ * the panel the nonzero A'[i,k] of the chunk are gathered (without
+ * branches) into a list of (offset of B row k, a value), in increasing k.
+ * Then for each strip of MM_NV vectors of columns, each row runs over its
+ * list with MM_NV accumulators in registers: every element adds its terms
+ * in increasing k, starting from +0.0 (chunk 0) or from the partial sum the
+ * previous chunk stored in C (a float stored and reloaded is the same float,
+ * so splitting k this way changes no bit); zero terms are never visited,
+ * which is the skip of SPEC 7.1 (exact also for inf/NaN in B). The strip of B
+ * stays in cache while the rows of the panel reuse it. */
+#if TSR_SIMD
+#define MM_NV 8   /* accumulators per row: 8 vectors fit 16 registers */
+#define MM_R 4    /* rows per panel */
+#define MM_KC 256 /* k per chunk */
+
+/* c[0, 0 .. 8*MM_W-1] (+)= the terms of the list, 8 accumulators in
+ * registers (written out: compilers keep an array of vectors in memory). */
+static void mm_strip8(const float *b, float *c, const int32_t *off,
+                      const float *av, int32_t cnt, int first)
+{
+    tsr_vf c0 = {0}, c1 = {0}, c2 = {0}, c3 = {0}, c4 = {0}, c5 = {0}, c6 = {0}, c7 = {0};
+    int32_t t;
+    if (!first) {
+        c0 = VLOAD(c);
+        c1 = VLOAD(c + MM_W);
+        c2 = VLOAD(c + 2 * MM_W);
+        c3 = VLOAD(c + 3 * MM_W);
+        c4 = VLOAD(c + 4 * MM_W);
+        c5 = VLOAD(c + 5 * MM_W);
+        c6 = VLOAD(c + 6 * MM_W);
+        c7 = VLOAD(c + 7 * MM_W);
+    }
+    for (t = 0; t < cnt; t++) {
+        const float *bp = b + off[t];
+        float x = av[t];
+        c0 = c0 + x * VLOAD(bp);
+        c1 = c1 + x * VLOAD(bp + MM_W);
+        c2 = c2 + x * VLOAD(bp + 2 * MM_W);
+        c3 = c3 + x * VLOAD(bp + 3 * MM_W);
+        c4 = c4 + x * VLOAD(bp + 4 * MM_W);
+        c5 = c5 + x * VLOAD(bp + 5 * MM_W);
+        c6 = c6 + x * VLOAD(bp + 6 * MM_W);
+        c7 = c7 + x * VLOAD(bp + 7 * MM_W);
+    }
+    VSTORE(c, c0);
+    VSTORE(c + MM_W, c1);
+    VSTORE(c + 2 * MM_W, c2);
+    VSTORE(c + 3 * MM_W, c3);
+    VSTORE(c + 4 * MM_W, c4);
+    VSTORE(c + 5 * MM_W, c5);
+    VSTORE(c + 6 * MM_W, c6);
+    VSTORE(c + 7 * MM_W, c7);
+}
+
+/* The same for one vector of columns. */
+static void mm_strip1(const float *b, float *c, const int32_t *off,
+                      const float *av, int32_t cnt, int first)
+{
+    tsr_vf c0 = {0};
+    int32_t t;
+    if (!first)
+        c0 = VLOAD(c);
+    for (t = 0; t < cnt; t++)
+        c0 = c0 + av[t] * VLOAD(b + off[t]);
+    VSTORE(c, c0);
+}
+
+/* Four dense rows (no zero in the chunk) x two vectors of columns: the two
+ * B loads of each k serve all four rows. x[r][t] is A'[i0+r, k0+t]. */
+static void mm_quad2(const float *b, float *c, int32_t n, const float (*x)[MM_KC],
+                     int32_t kc, int first)
+{
+    tsr_vf a0 = {0}, a1 = {0}, b0 = {0}, b1 = {0}, d0 = {0}, d1 = {0}, e0 = {0}, e1 = {0};
+    const float *bp = b;
+    int32_t t;
+    if (!first) {
+        a0 = VLOAD(c);
+        a1 = VLOAD(c + MM_W);
+        b0 = VLOAD(c + n);
+        b1 = VLOAD(c + n + MM_W);
+        d0 = VLOAD(c + 2 * n);
+        d1 = VLOAD(c + 2 * n + MM_W);
+        e0 = VLOAD(c + 3 * n);
+        e1 = VLOAD(c + 3 * n + MM_W);
+    }
+    for (t = 0; t < kc; t++, bp += n) {
+        tsr_vf v0 = VLOAD(bp), v1 = VLOAD(bp + MM_W);
+        float x0 = x[0][t], x1 = x[1][t], x2 = x[2][t], x3 = x[3][t];
+        a0 = a0 + x0 * v0;
+        a1 = a1 + x0 * v1;
+        b0 = b0 + x1 * v0;
+        b1 = b1 + x1 * v1;
+        d0 = d0 + x2 * v0;
+        d1 = d1 + x2 * v1;
+        e0 = e0 + x3 * v0;
+        e1 = e1 + x3 * v1;
+    }
+    VSTORE(c, a0);
+    VSTORE(c + MM_W, a1);
+    VSTORE(c + n, b0);
+    VSTORE(c + n + MM_W, b1);
+    VSTORE(c + 2 * n, d0);
+    VSTORE(c + 2 * n + MM_W, d1);
+    VSTORE(c + 3 * n, e0);
+    VSTORE(c + 3 * n + MM_W, e1);
+}
+
+TSR_NOLIBC static void mm_simd(const float *a, const float *b, float *c, int32_t m,
+                               int32_t k, int32_t n, ptrdiff_t sai, ptrdiff_t sak)
+{
+    int32_t off[MM_R][MM_KC], cnt[MM_R];
+    float av[MM_R][MM_KC];
+    int32_t i0, k0, r, rows, kc, kk, j;
+    for (i0 = 0; i0 < m; i0 += MM_R) {
+        rows = m - i0 < MM_R ? m - i0 : MM_R;
+        for (k0 = 0; k0 < k || k0 == 0; k0 += MM_KC) {
+            int first = k0 == 0;
+            kc = k - k0 < MM_KC ? k - k0 : MM_KC;
+            for (r = 0; r < rows; r++) {
+                const float *ap = a + (i0 + r) * sai + k0 * sak;
+                int32_t t = 0;
+                for (kk = 0; kk < kc; kk++) {
+                    float x = ap[kk * sak];
+                    off[r][t] = (k0 + kk) * n;
+                    av[r][t] = x;
+                    t += x != 0.0f;
+                }
+                cnt[r] = t;
+            }
+            j = 0;
+            if (rows == MM_R && cnt[0] == kc && cnt[1] == kc && cnt[2] == kc && cnt[3] == kc)
+                for (; j + 2 * MM_W <= n; j += 2 * MM_W)
+                    mm_quad2(b + (ptrdiff_t)k0 * n + j, c + (ptrdiff_t)i0 * n + j, n,
+                             (const float(*)[MM_KC])av, kc, first);
+            for (; j + MM_NV * MM_W <= n; j += MM_NV * MM_W)
+                for (r = 0; r < rows; r++)
+                    mm_strip8(b + j, c + (ptrdiff_t)(i0 + r) * n + j, off[r], av[r], cnt[r], first);
+            for (; j + MM_W <= n; j += MM_W)
+                for (r = 0; r < rows; r++)
+                    mm_strip1(b + j, c + (ptrdiff_t)(i0 + r) * n + j, off[r], av[r], cnt[r], first);
+        }
+        if (j < n)
+            mm_generic(a + i0 * sai, b, c + (ptrdiff_t)i0 * n, rows, k, n, sai, sak, n, 1, j);
+    }
+}
+#endif
+
 TSR_NOLIBC void tsr_k_matmul(const float *a, const float *b, float *c,
                   int32_t m, int32_t k, int32_t n, int32_t ta, int32_t tb)
 {
-    int32_t i, j;
+    ptrdiff_t sai = ta ? 1 : k, sak = ta ? m : 1;
     if (m <= 0 || n <= 0 || k < 0)
         return;
-    if (tb) {
-        mm_tb(a, b, c, m, k, n, ta);
+#if TSR_SIMD
+    if (!tb) {
+        mm_simd(a, b, c, m, k, n, sai, sak);
         return;
     }
-    for (i = 0; i < m; i++) {
-        j = 0;
-#if TSR_HAVE_VEC
-        for (; j + 64 <= n; j += 64)
-            mm_row64(a, b, c, m, k, n, ta, i, j);
-        for (; j + 8 <= n; j += 8)
-            mm_row8(a, b, c, m, k, n, ta, i, j);
 #endif
-        mm_row_scalar(a, b, c, m, k, n, ta, i, j, n);
-    }
+    mm_generic(a, b, c, m, k, n, sai, sak, tb ? 1 : n, tb ? k : 1, 0);
 }
 
 /* ---- Softmax (SPEC 7.4) ---- */
@@ -543,14 +691,14 @@ TSR_NOLIBC void tsr_k_softmax(const float *x, float *y,
         for (q = 0; q < inner; q++) {
             ptrdiff_t base = (ptrdiff_t)o * len * inner + q;
             float mx = -u2f(0x7F800000u), s = 0.0f;
-            for (i = 0; i < len; i++)
+            TSR_LOOP_SMALL for (i = 0; i < len; i++)
                 mx = tsr_k_max1(mx, x[base + (ptrdiff_t)i * inner]);
-            for (i = 0; i < len; i++) {
+            TSR_LOOP_SMALL for (i = 0; i < len; i++) {
                 float e = tsr_k_exp1(x[base + (ptrdiff_t)i * inner] - mx);
                 y[base + (ptrdiff_t)i * inner] = e;
                 s = s + e;
             }
-            for (i = 0; i < len; i++)
+            TSR_LOOP_SMALL for (i = 0; i < len; i++)
                 y[base + (ptrdiff_t)i * inner] = y[base + (ptrdiff_t)i * inner] / s;
         }
     }
@@ -583,7 +731,7 @@ TSR_NOLIBC void tsr_k_reduce(int32_t op, const float *x, float *y,
             nout *= shape[d];
         }
     }
-    for (j = 0; j < nout; j++)
+    TSR_LOOP_SMALL for (j = 0; j < nout; j++)
         y[j] = init;
     if (rank == 0) {
         y[0] = reduce_step(op, init, x[0]);
@@ -596,11 +744,11 @@ TSR_NOLIBC void tsr_k_reduce(int32_t op, const float *x, float *y,
              * row-major order of the reduced indices. */
             if (reduce[rank - 1]) {
                 float acc = y[yo];
-                for (j = 0; j < inner; j++)
+                TSR_LOOP_SMALL for (j = 0; j < inner; j++)
                     acc = reduce_step(op, acc, x[xo + j]);
                 y[yo] = acc;
             } else {
-                for (j = 0; j < inner; j++)
+                TSR_LOOP_SMALL for (j = 0; j < inner; j++)
                     y[yo + j] = reduce_step(op, y[yo + j], x[xo + j]);
             }
             xo += inner;
@@ -618,7 +766,7 @@ TSR_NOLIBC void tsr_k_reduce(int32_t op, const float *x, float *y,
     }
     if (op == TSR_K_RMEAN) {
         float cf = (float)count; /* round to nearest even */
-        for (j = 0; j < nout; j++)
+        TSR_LOOP_SMALL for (j = 0; j < nout; j++)
             y[j] = y[j] / cf;
     }
 }
@@ -652,7 +800,7 @@ TSR_NOLIBC void tsr_k_transpose(const float *x, float *y, int32_t rank,
     inner = odims[rank - 1];
     for (;;) {
         int32_t st = ostr[rank - 1];
-        for (j = 0; j < inner; j++)
+        TSR_LOOP_SMALL for (j = 0; j < inner; j++)
             y[yo + j] = x[xo + (ptrdiff_t)j * st];
         yo += inner;
         for (d = rank - 2; d >= 0; d--) {

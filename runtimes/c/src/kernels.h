@@ -26,11 +26,15 @@
 #define TSR_K_MAX_RANK 8
 
 /* wasm32: clang gives symbols hidden visibility by default, so mark the API
- * for --export-dynamic. Elsewhere ordinary external linkage. */
+ * for --export-dynamic. Elsewhere ordinary external linkage. Define
+ * TSR_K_API before including this header to override (e.g. `static` when
+ * generated code includes kernels.c into one translation unit). */
+#ifndef TSR_K_API
 #if defined(__wasm__)
 #define TSR_K_API __attribute__((visibility("default")))
 #else
 #define TSR_K_API
+#endif
 #endif
 
 /* Binary operator codes for tsr_k_binary. */

@@ -1,5 +1,6 @@
 /* Unit tests: parser accept/reject, hostile models (each with its SPEC code),
  * ops against hand-computed values. Run plain and under ASan+UBSan. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,12 +222,77 @@ static void test_ops(void)
     CHECK(y[0] + y[1] + y[2] + y[3] > 0.99f, "softmax");
 }
 
+/* MatMul (SPEC 7.1) against the literal definition: random shapes around
+ * the SIMD block sizes (m, n not multiples of the block, k across the k-chunk
+ * boundary), sparse/binary A with +0/-0, inf and NaN in B (skipped when the
+ * A term is zero), all four transpose forms. */
+static uint32_t mm_rng = 12345u;
+static uint32_t mm_next(void)
+{
+    mm_rng = mm_rng * 1664525u + 1013904223u;
+    return mm_rng >> 8;
+}
+
+static void test_matmul(void)
+{
+    static const int32_t dims[] = {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 63, 64, 65, 130};
+    static const int32_t kdims[] = {0, 1, 3, 8, 255, 256, 257, 600};
+    const int32_t nd = (int32_t)(sizeof dims / sizeof dims[0]), nk = (int32_t)(sizeof kdims / sizeof kdims[0]);
+    int32_t iter, bad = 0, total = 0;
+    float *a = (float *)malloc(130 * 600 * 4), *b = (float *)malloc(600 * 130 * 4);
+    float *c = (float *)malloc(130 * 130 * 4);
+    for (iter = 0; iter < 300; iter++) {
+        int32_t m = dims[mm_next() % nd], n = dims[mm_next() % nd], k = kdims[mm_next() % nk];
+        int32_t ta = (int32_t)(mm_next() & 1), tb = iter % 5 == 4 ? 1 : 0, dens = (int32_t)(mm_next() % 4);
+        int32_t i, j, kk, bin = (int32_t)(mm_next() & 1);
+        for (i = 0; i < m * k; i++) {
+            uint32_t r = mm_next();
+            float v = bin ? 1.0f : (float)(int32_t)(r % 2001u - 1000u) / 64.0f;
+            /* density 100%, 50%, 15%, 0% */
+            int zero = dens == 0 ? 0 : dens == 1 ? (r >> 12) % 2 == 0 : dens == 2 ? (r >> 12) % 100 >= 15 : 1;
+            a[i] = zero ? ((r >> 20) & 1 ? -0.0f : 0.0f) : v;
+            if (!bin && (r >> 21) % 97 == 0)
+                a[i] = (r >> 22) & 1 ? (float)INFINITY : (float)NAN;
+        }
+        for (i = 0; i < k * n; i++) {
+            uint32_t r = mm_next();
+            b[i] = (float)(int32_t)(r % 2001u - 1000u) / 1024.0f + (float)(r % 7u) * 1e-7f;
+            if ((r >> 12) % 61 == 0)
+                b[i] = (r >> 20) % 3 == 0 ? (float)NAN : (r >> 20) % 3 == 1 ? (float)INFINITY : -(float)INFINITY;
+        }
+        tsr_k_matmul(a, b, c, m, k, n, ta, tb);
+        for (i = 0; i < m; i++) {
+            for (j = 0; j < n; j++) {
+                float acc = 0.0f, got = c[i * n + j];
+                for (kk = 0; kk < k; kk++) {
+                    float av = ta ? a[kk * m + i] : a[i * k + kk];
+                    float bv = tb ? b[j * k + kk] : b[kk * n + j];
+                    if (av == 0.0f)
+                        continue;
+                    acc = acc + av * bv;
+                }
+                total++;
+                if (!(bits(acc) == bits(got) || (acc != acc && got != got))) {
+                    if (bad++ < 5)
+                        printf("matmul m=%d k=%d n=%d ta=%d tb=%d [%d,%d]: %08x vs %08x\n", (int)m, (int)k,
+                               (int)n, (int)ta, (int)tb, (int)i, (int)j, (unsigned)bits(got), (unsigned)bits(acc));
+                }
+            }
+        }
+    }
+    CHECK(bad == 0, "matmul vs sequential reference: %d of %d elements differ", (int)bad, (int)total);
+    free(a);
+    free(b);
+    free(c);
+}
+
 int main(void)
 {
     test_parser();
     test_hostile();
     test_run();
     test_ops();
+    test_matmul();
     printf("%d checks, %d failures\n", checks, failures);
     return failures ? 1 : 0;
 }
