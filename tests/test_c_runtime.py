@@ -81,7 +81,8 @@ def test_elementwise_and_broadcast(tmp_path):
     ops = {"Add": a + b, "Sub": a - b, "Mul": a * b, "Div": a / b}
     for op, want in ops.items():
         m = model([{"op": op, "inputs": ["a", "b"], "outputs": ["y"]}],
-                  [{"name": "a", "dtype": "float32", "shape": ["n", 4]}, {"name": "b", "dtype": "float32", "shape": [4]}],
+                  [{"name": "a", "dtype": "float32", "shape": ["n", 4]},
+                   {"name": "b", "dtype": "float32", "shape": [4]}],
                   [{"name": "y", "dtype": "float32", "shape": ["n", 4]}])
         rc, doc = run(tmp_path, m, {"a": a, "b": b})
         assert rc == 0 and same_bits(dec(doc["outputs"]["y"]["data"]), want.ravel()), op
@@ -98,7 +99,8 @@ def test_matmul_sequential_k(tmp_path):
         want = want + np.where(a[:, k:k + 1] == 0, np.float32(0), t)
     init = {"name": "W", "dtype": "float32", "shape": [130, 70], "data": [float(v) for v in w.T.ravel()]}
     m = model([{"op": "MatMul", "inputs": ["x", "W"], "outputs": ["y"], "attrs": {"transpose_b": True}}],
-              [{"name": "x", "dtype": "float32", "shape": ["b", 70]}], [{"name": "y", "dtype": "float32", "shape": ["b", 130]}],
+              [{"name": "x", "dtype": "float32", "shape": ["b", 70]}],
+              [{"name": "y", "dtype": "float32", "shape": ["b", 130]}],
               [init])
     rc, doc = run(tmp_path, m, {"x": a})
     assert rc == 0 and same_bits(dec(doc["outputs"]["y"]["data"]), want.ravel())
