@@ -61,7 +61,7 @@ browser-test: $(JS_DEPS)
 	cd runtimes/js && node --test test/browser/
 
 lint: $(SETUP)
-	$(PY) -m ruff check trainer exporter conformance tests bench tessera_cli.py
+	$(PY) -m ruff check trainer exporter conformance tests bench tessera_cli.py tessera_demo.py
 
 # Long runs, outside `make test`.
 accuracy:
