@@ -1,12 +1,14 @@
 /* In-process bench: seed AE 784->256 (tied weights, sigmoid), random weights,
  * random binary inputs of density 0.15 (like the digits), and dense uniform
- * inputs. Prints median per-call microseconds at batch 1 and 256. */
+ * inputs. Prints median per-call microseconds at batch 1 and 256 (101 samples),
+ * then the MatMul kernel alone. Runs in well under a minute. */
 #define _POSIX_C_SOURCE 199309L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "kernels.h"
 #include "tessera.h"
 
 static double now_us(void)
@@ -58,8 +60,8 @@ static void bench(tsr_model *m, int batch, int dense)
     size_t ws_len = 0;
     float *x = (float *)malloc((size_t)batch * 784 * sizeof(float));
     void *ws;
-    double t[201];
-    int i, reps = batch == 1 ? 2000 : 20, k;
+    double t[101];
+    int i, reps = batch == 1 ? 500 : 4, k;
     unsigned r = 7;
     for (i = 0; i < batch * 784; i++) {
         r = r * 1103515245u + 12345u;
@@ -73,16 +75,45 @@ static void bench(tsr_model *m, int batch, int dense)
     in.data = x;
     tsr_bind(m, &in, 1, &ws_len, &e);
     ws = malloc(ws_len);
-    for (k = 0; k < 201; k++) {
+    for (k = 0; k < 101; k++) {
         double a = now_us();
         for (i = 0; i < reps; i++)
             tsr_run(m, &in, 1, out, ws, ws_len, &e);
         t[k] = (now_us() - a) / reps;
     }
-    qsort(t, 201, sizeof t[0], cmp);
-    printf("batch %3d, %s input: median %.1f us per call\n", batch, dense ? "dense " : "binary 15%", t[100]);
+    qsort(t, 101, sizeof t[0], cmp);
+    printf("batch %3d, %s input: median %.1f us per call\n", batch, dense ? "dense " : "binary 15%", t[50]);
     free(ws);
     free(x);
+}
+
+/* The MatMul kernel alone, dense A: m x k times k x n. */
+static void bench_matmul(int32_t m, int32_t k, int32_t n)
+{
+    float *a = (float *)malloc((size_t)m * k * 4), *b = (float *)malloc((size_t)k * n * 4);
+    float *c = (float *)malloc((size_t)m * n * 4);
+    double t[101];
+    int i, s, reps = m == 1 ? 200 : 3;
+    unsigned r = 3;
+    for (i = 0; i < m * k; i++) {
+        r = r * 1103515245u + 12345u;
+        a[i] = (float)((r >> 8) & 0xFFFF) / 65536.0f;
+    }
+    for (i = 0; i < k * n; i++) {
+        r = r * 1103515245u + 12345u;
+        b[i] = (float)((r >> 8) & 0xFFFF) / 65536.0f - 0.5f;
+    }
+    for (s = 0; s < 101; s++) {
+        double x = now_us();
+        for (i = 0; i < reps; i++)
+            tsr_k_matmul(a, b, c, m, k, n, 0, 0);
+        t[s] = (now_us() - x) / reps;
+    }
+    qsort(t, 101, sizeof t[0], cmp);
+    printf("tsr_k_matmul %dx%dx%d dense: median %.1f us\n", (int)m, (int)k, (int)n, t[50]);
+    free(a);
+    free(b);
+    free(c);
 }
 
 int main(void)
@@ -102,5 +133,7 @@ int main(void)
     bench(m, 256, 1);
     tsr_model_free(m);
     free(doc);
+    bench_matmul(1, 256, 784);
+    bench_matmul(256, 256, 784);
     return 0;
 }
