@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import datetime
 import os
-import sys
 
 import common
 
@@ -14,7 +13,8 @@ BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
 
 def main() -> None:
-    command = sys.argv[1] if len(sys.argv) > 1 else "make bench"
+    with open(os.path.join(common.OUT, "command.txt")) as f:
+        command = f.read().strip()
     results_path = os.path.join(common.OUT, "results.md")
     with open(results_path) as f:
         results = f.read().strip()
