@@ -52,9 +52,10 @@ float sqrtf(float);
 #endif
 
 /* Vector types where the target has real SIMD registers (GNU vector
- * extensions: SSE/AVX, wasm simd128, NEON); MM_W floats per vector. */
+ * extensions: SSE/AVX, wasm simd128, AArch64 NEON; not ARMv7 NEON, which
+ * flushes subnormals to zero); MM_W floats per vector. */
 #if (defined(__GNUC__) || defined(__clang__)) && \
-    (defined(__SSE2__) || defined(__wasm_simd128__) || defined(__ARM_NEON))
+    (defined(__SSE2__) || defined(__wasm_simd128__) || (defined(__ARM_NEON) && defined(__aarch64__)))
 #define TSR_SIMD 1
 #if defined(__AVX__)
 #define MM_W 8
