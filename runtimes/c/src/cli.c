@@ -4,8 +4,10 @@
  * The CLI (not the library) may allocate: it owns the file buffers, the
  * arena and the workspace.
  */
+#define _POSIX_C_SOURCE 199309L /* clock_gettime for --repeat timing */
 #include <math.h> /* HUGE_VAL, NAN macros only */
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -294,6 +296,39 @@ static void print_outputs(const tsr_model *m, const tsr_tensor *outs)
     printf("}}\n");
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* --repeat N: time N more runs in-process and print the median on stderr, so
+ * callers can tell run time from process start and model loading. */
+static tsr_code time_runs(tsr_model *m, const tsr_tensor *ins, int32_t nin, tsr_tensor *outs, void *ws,
+                          size_t ws_len, long repeat, tsr_error *e)
+{
+    double *us = (double *)malloc((size_t)repeat * sizeof *us);
+    long r;
+    if (!us)
+        return tsr_fail(e, TSR_E_LIMIT, "out of memory for --repeat %ld", repeat);
+    for (r = 0; r < repeat; r++) {
+        struct timespec t0, t1;
+        tsr_code rc;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        rc = tsr_run(m, ins, nin, outs, ws, ws_len, e);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (rc != TSR_OK) {
+            free(us);
+            return rc;
+        }
+        us[r] = (double)(t1.tv_sec - t0.tv_sec) * 1e6 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e3;
+    }
+    qsort(us, (size_t)repeat, sizeof *us, cmp_double);
+    fprintf(stderr, "tessera-run: run median %.1f us over %ld runs\n", us[repeat / 2], repeat);
+    free(us);
+    return TSR_OK;
+}
+
 int main(int argc, char **argv)
 {
     tsr_error e;
@@ -304,8 +339,14 @@ int main(int argc, char **argv)
     int32_t nin = 0, i;
     void *ws;
     static char names[257 * 260];
-    if (argc != 3) {
-        fprintf(stderr, "usage: tessera-run MODEL.json INPUTS.json\n");
+    long repeat = 0;
+    if (argc == 5 && strcmp(argv[1], "--repeat") == 0) {
+        repeat = strtol(argv[2], NULL, 10);
+        argc -= 2;
+        argv += 2;
+    }
+    if (argc != 3 || repeat < 0 || repeat > 1000000) {
+        fprintf(stderr, "usage: tessera-run [--repeat N] MODEL.json INPUTS.json\n");
         return 2;
     }
     memset(&e, 0, sizeof e);
@@ -327,6 +368,8 @@ int main(int argc, char **argv)
         return fail(&e);
     }
     if (tsr_run(m, ins, nin, outs, ws, ws_len, &e) != TSR_OK)
+        return fail(&e);
+    if (repeat > 0 && time_runs(m, ins, nin, outs, ws, ws_len, repeat, &e) != TSR_OK)
         return fail(&e);
     print_outputs(m, outs);
     for (i = 0; i < nin; i++)

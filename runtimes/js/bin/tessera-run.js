@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // Runtime CLI protocol (SPEC.md section 9):
-//   tessera-run.js [--kernels js|wasm|auto] MODEL.json INPUTS.json
+//   tessera-run.js [--kernels js|wasm|auto] [--repeat N] MODEL.json INPUTS.json
 // exit 0 + {"outputs": ...}; exit 1 + {"error": {"code", "message"}}; exit 2 usage.
-// The kernels may also be forced with TESSERA_KERNELS=js|wasm.
+// The kernels may also be forced with TESSERA_KERNELS=js|wasm. --repeat N times
+// N more runs in-process and prints the median on stderr (run time apart from
+// process start and model loading).
 import { load, TesseraError } from '../src/index.js';
 import { loadInputs, formatTensor } from '../src/protocol.js';
 
-const USAGE = 'usage: tessera-run.js [--kernels js|wasm|auto] MODEL.json INPUTS.json\n';
+const USAGE = 'usage: tessera-run.js [--kernels js|wasm|auto] [--repeat N] MODEL.json INPUTS.json\n';
 
 function write(text, code) {
   process.exitCode = code;
@@ -16,12 +18,17 @@ function write(text, code) {
 async function main(argv) {
   const pos = [];
   let kernels = process.env.TESSERA_KERNELS || 'auto';
+  let repeat = 0;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--kernels') {
       if (i + 1 >= argv.length) return usage();
       kernels = argv[++i];
     } else if (a.startsWith('--kernels=')) kernels = a.slice(10);
+    else if (a === '--repeat') {
+      repeat = Number(argv[++i]);
+      if (!Number.isInteger(repeat) || repeat < 0 || repeat > 1e6) return usage();
+    }
     else if (a === '-h' || a === '--help') return usage();
     else pos.push(a);
   }
@@ -31,6 +38,7 @@ async function main(argv) {
     const model = await load(modelPath.startsWith('{') ? `./${modelPath}` : modelPath, { kernels });
     const inputs = await loadInputs(inputsPath.startsWith('{') ? `./${inputsPath}` : inputsPath);
     const out = model.run(inputs);
+    if (repeat > 0) timeRuns(model, inputs, repeat);
     const parts = model.outputs.map((o) => `${JSON.stringify(o.name)}: ${formatTensor(out[o.name].shape, out[o.name].data)}`);
     write(`{"outputs": {${parts.join(', ')}}}`, 0);
   } catch (e) {
@@ -42,6 +50,17 @@ async function main(argv) {
       write(JSON.stringify({ error: { code: 'E_INTERNAL', message: `internal error: ${e && e.message}` } }), 1);
     }
   }
+}
+
+function timeRuns(model, inputs, repeat) {
+  const us = [];
+  for (let r = 0; r < repeat; r++) {
+    const t0 = process.hrtime.bigint();
+    model.run(inputs);
+    us.push(Number(process.hrtime.bigint() - t0) / 1e3);
+  }
+  us.sort((a, b) => a - b);
+  process.stderr.write(`tessera-run: run median ${us[repeat >> 1].toFixed(1)} us over ${repeat} runs (${model.kernels})\n`);
 }
 
 function usage() {
