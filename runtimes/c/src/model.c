@@ -1402,6 +1402,19 @@ static void pretranspose(ld *L)
 }
 
 /* ---- the pipeline ---- */
+
+/* SPEC 2: in a file of a newer minor, a schema violation or an unknown
+ * operator may be something that minor added, so it becomes E_VERSION. */
+static tsr_code newer_minor_as_version(ld *L, tsr_code rc, tsr_code code)
+{
+    char msg[256];
+    if (rc != code || !L->newer)
+        return rc;
+    memcpy(msg, L->err->message, sizeof msg);
+    msg[200] = 0;
+    return tsr_fail(L->err, TSR_E_VERSION, "file is format %s; this runtime implements 1.0: %s", L->ver, msg);
+}
+
 static tsr_code pipeline(ld *L, size_t *scratch_need)
 {
     size_t pos = 0, max_keys = 0;
@@ -1427,25 +1440,11 @@ static tsr_code pipeline(ld *L, size_t *scratch_need)
             return tsr_fail(L->err, TSR_E_VERSION, "file is format %s; this runtime implements 1.0", L->ver);
         L->newer = !minor0;
     }
-    rc = schema_top(L);
-    if (rc == TSR_E_SCHEMA && L->newer) {
-        char msg[256];
-        memcpy(msg, L->err->message, sizeof msg);
-        msg[200] = 0;
-        return tsr_fail(L->err, TSR_E_VERSION, "file is format %s; this runtime implements 1.0: %s", L->ver, msg);
-    }
-    if (rc)
+    if ((rc = newer_minor_as_version(L, schema_top(L), TSR_E_SCHEMA)) != TSR_OK)
         return rc;
     if ((rc = limits(L)) != TSR_OK)
         return rc;
-    rc = unknown_ops(L);
-    if (rc == TSR_E_UNKNOWN_OP && L->newer) {
-        char msg[256];
-        memcpy(msg, L->err->message, sizeof msg);
-        msg[200] = 0;
-        return tsr_fail(L->err, TSR_E_VERSION, "file is format %s; this runtime implements 1.0: %s", L->ver, msg);
-    }
-    if (rc)
+    if ((rc = newer_minor_as_version(L, unknown_ops(L), TSR_E_UNKNOWN_OP)) != TSR_OK)
         return rc;
     L->used = 0; /* the validator's scratch is no longer needed */
     if ((rc = build(L)) != TSR_OK)
