@@ -412,19 +412,57 @@ int tj_type(const char *s, size_t i)
     }
 }
 
-static size_t skip_str(const char *s, size_t i)
+/* Past the closing quote of the validated string at i. memchr finds quote
+ * candidates fast (base64 tensors are megabyte strings skipped many times);
+ * a quote preceded by an odd run of backslashes is escaped. */
+static size_t skip_str(const char *s, size_t n, size_t i)
 {
-    i++;
-    while (s[i] != '"')
-        i += s[i] == '\\' ? 2 : 1;
-    return i + 1;
+    const char *p = s + i + 1;
+    for (;;) {
+        const char *q = (const char *)memchr(p, '"', (size_t)(s + n - p));
+        size_t bs = 0;
+        while (q[-1 - (ptrdiff_t)bs] == '\\') /* stops at the opening quote at worst */
+            bs++;
+        if (bs % 2 == 0)
+            return (size_t)(q - s) + 1;
+        p = q + 1;
+    }
+}
+
+/* Bytes that matter when skipping a container: quotes and brackets. */
+static int is_structural(unsigned char c)
+{
+    return c == '"' || c == '[' || c == ']' || c == '{' || c == '}';
+}
+
+/* Nonzero when some byte of w equals b (the classic has-zero-byte test). */
+static uint64_t has_byte(uint64_t w, unsigned char b)
+{
+    uint64_t x = w ^ (0x0101010101010101u * b);
+    return (x - 0x0101010101010101u) & ~x & 0x8080808080808080u;
+}
+
+/* The next structural byte at or after i. Eight bytes at a time while they
+ * hold none: number arrays (decimal tensors) are skipped many times. */
+static size_t next_structural(const char *s, size_t n, size_t i)
+{
+    while (i + 8 <= n) {
+        uint64_t w;
+        memcpy(&w, s + i, 8);
+        if (has_byte(w, '"') | has_byte(w, '[') | has_byte(w, ']') | has_byte(w, '{') | has_byte(w, '}'))
+            break;
+        i += 8;
+    }
+    while (!is_structural((unsigned char)s[i])) /* the container's closing bracket stops it */
+        i++;
+    return i;
 }
 
 size_t tj_skip(const char *s, size_t n, size_t i)
 {
     size_t depth = 0;
     switch (tj_type(s, i)) {
-    case TJ_STR: return skip_str(s, i);
+    case TJ_STR: return skip_str(s, n, i);
     case TJ_TRUE: return i + 4;
     case TJ_FALSE: return i + 5;
     case TJ_NULL: return i + 4;
@@ -432,9 +470,11 @@ size_t tj_skip(const char *s, size_t n, size_t i)
     default: break;
     }
     do { /* container: count brackets outside strings */
-        char c = s[i];
+        char c;
+        i = next_structural(s, n, i);
+        c = s[i];
         if (c == '"') {
-            i = skip_str(s, i);
+            i = skip_str(s, n, i);
             continue;
         }
         if (c == '{' || c == '[')
@@ -462,7 +502,7 @@ int tj_next(const char *s, size_t n, size_t *it, int is_obj, size_t *key, size_t
     if (is_obj) {
         if (key)
             *key = i;
-        i = tj_ws(s, n, skip_str(s, i));
+        i = tj_ws(s, n, skip_str(s, n, i));
         i = tj_ws(s, n, i + 1); /* ':' */
     }
     *val = i;

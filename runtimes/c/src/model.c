@@ -164,18 +164,32 @@ static int is_bool(const char *s, size_t i)
 
 /* Object at obj has only keys from the NULL-terminated list. Returns the
  * offset of the first other key, or TJ_NONE. */
+/* One pass over the object at obj: vals[j] (when vals is given) receives the
+ * value of member keys[j] or TJ_NONE; returns the first member whose key is
+ * not listed (the object is closed when that is TJ_NONE). One pass matters:
+ * every lookup skips the members before it, and tensors are megabytes. */
+static size_t fields(const ld *L, size_t obj, const char *const *keys, size_t *vals)
+{
+    size_t it = obj, k, v, unknown = TJ_NONE, j;
+    for (j = 0; vals && keys[j]; j++)
+        vals[j] = TJ_NONE;
+    while (tj_next(L->s, L->n, &it, 1, &k, &v)) {
+        for (j = 0; keys[j]; j++)
+            if (tj_str_eq(L->s, k, keys[j]))
+                break;
+        if (!keys[j]) {
+            if (unknown == TJ_NONE)
+                unknown = k;
+        } else if (vals) {
+            vals[j] = v;
+        }
+    }
+    return unknown;
+}
+
 static size_t closed(const ld *L, size_t obj, const char *const *keys)
 {
-    size_t it = obj, k, v;
-    while (tj_next(L->s, L->n, &it, 1, &k, &v)) {
-        const char *const *q;
-        for (q = keys; *q; q++)
-            if (tj_str_eq(L->s, k, *q))
-                break;
-        if (!*q)
-            return k;
-    }
-    return TJ_NONE;
+    return fields(L, obj, keys, NULL);
 }
 
 static int op_index(const char *s, size_t at)
@@ -234,17 +248,16 @@ static const char *const init_keys[] = {"name", "dtype", "shape", "data", "data_
 static tsr_code schema_value(ld *L, size_t v, int init, size_t idx, const char *kind)
 {
     char what[320], nb[280];
-    size_t nm, dt, sh, data, b64, ck, k;
+    size_t f[6], nm, dt, sh, data, b64, ck, k;
     snprintf(what, sizeof what, "%s #%lu", kind, (unsigned long)idx);
     if (!is_type(L->s, v, TJ_OBJ))
         SCHEMA("%s must be an object", what);
-    nm = tj_get(L->s, L->n, v, "name");
+    k = fields(L, v, init ? init_keys : value_keys, f);
+    nm = f[0], dt = f[1], sh = f[2];
     if (nm != TJ_NONE)
         snprintf(what, sizeof what, "%s '%s'", kind, show(L, nm, nb, sizeof nb));
-    if ((k = closed(L, v, init ? init_keys : value_keys)) != TJ_NONE)
+    if (k != TJ_NONE)
         SCHEMA("%s: unknown field '%s'", what, show(L, k, nb, 64));
-    dt = tj_get(L->s, L->n, v, "dtype");
-    sh = tj_get(L->s, L->n, v, "shape");
     if (nm == TJ_NONE || dt == TJ_NONE || sh == TJ_NONE)
         SCHEMA("%s: name, dtype and shape are required", what);
     if (!str_pattern(L->s, nm, 0))
@@ -255,9 +268,7 @@ static tsr_code schema_value(ld *L, size_t v, int init, size_t idx, const char *
         return TSR_E_SCHEMA;
     if (!init)
         return TSR_OK;
-    data = tj_get(L->s, L->n, v, "data");
-    b64 = tj_get(L->s, L->n, v, "data_b64");
-    ck = tj_get(L->s, L->n, v, "checksum");
+    data = f[3], b64 = f[4], ck = f[5];
     if ((data == TJ_NONE) == (b64 == TJ_NONE))
         SCHEMA("%s: exactly one of data and data_b64 is required", what);
     if (data != TJ_NONE) {
@@ -570,18 +581,14 @@ static int version_ok(const ld *L, size_t fv, int *major1, int *minor0)
 
 static tsr_code schema_top(ld *L)
 {
-    size_t top = tj_ws(L->s, L->n, 0), k, g, f, fv, pr, md;
+    size_t top = tj_ws(L->s, L->n, 0), k, g, f, fv, pr, md, tf[5], gf[4];
     int a, b;
     char kb[64];
     if (!is_type(L->s, top, TJ_OBJ))
         SCHEMA("the document must be an object");
-    if ((k = closed(L, top, top_keys)) != TJ_NONE)
+    if ((k = fields(L, top, top_keys, tf)) != TJ_NONE)
         SCHEMA("unknown top-level field '%s'", show(L, k, kb, sizeof kb));
-    f = tj_get(L->s, L->n, top, "format");
-    fv = tj_get(L->s, L->n, top, "format_version");
-    pr = tj_get(L->s, L->n, top, "producer");
-    md = tj_get(L->s, L->n, top, "metadata");
-    g = tj_get(L->s, L->n, top, "graph");
+    f = tf[0], fv = tf[1], pr = tf[2], md = tf[3], g = tf[4];
     if (f == TJ_NONE || fv == TJ_NONE || pr == TJ_NONE || g == TJ_NONE)
         SCHEMA("format, format_version, producer and graph are required");
     if (!is_type(L->s, f, TJ_STR) || !tj_str_eq(L->s, f, "tessera"))
@@ -596,12 +603,9 @@ static tsr_code schema_top(ld *L)
         SCHEMA("metadata must be an object");
     if (!is_type(L->s, g, TJ_OBJ))
         SCHEMA("graph must be an object");
-    if ((k = closed(L, g, graph_keys)) != TJ_NONE)
+    if ((k = fields(L, g, graph_keys, gf)) != TJ_NONE)
         SCHEMA("unknown graph field '%s'", show(L, k, kb, sizeof kb));
-    L->g_in = tj_get(L->s, L->n, g, "inputs");
-    L->g_out = tj_get(L->s, L->n, g, "outputs");
-    L->g_init = tj_get(L->s, L->n, g, "initializers");
-    L->g_nodes = tj_get(L->s, L->n, g, "nodes");
+    L->g_in = gf[0], L->g_out = gf[1], L->g_init = gf[2], L->g_nodes = gf[3];
     if (L->g_in == TJ_NONE || L->g_out == TJ_NONE || L->g_init == TJ_NONE || L->g_nodes == TJ_NONE)
         SCHEMA("graph needs inputs, outputs, initializers and nodes");
     if (schema_array(L, L->g_in, "inputs", 1, each_value, "input") ||
@@ -899,13 +903,15 @@ size_t tsr_b64_decode(const char *s, size_t at, unsigned char *out, size_t cap)
 
 static tsr_code load_data(ld *L, size_t v, tsr_value *val, uint64_t count)
 {
-    size_t data = tj_get(L->s, L->n, v, "data"), ck = tj_get(L->s, L->n, v, "checksum");
+    size_t f[6], data, ck;
     float *d = (float *)alloc(L, (size_t)count * sizeof(float), 16);
     size_t i;
     NEED(d || count == 0);
     val->data = d;
     if (!L->arena)
         return TSR_OK;
+    fields(L, v, init_keys, f);
+    data = f[3], ck = f[5];
     if (data != TJ_NONE) {
         size_t it = data, e;
         if (tj_count(L->s, L->n, data) != count)
@@ -915,8 +921,7 @@ static tsr_code load_data(ld *L, size_t v, tsr_value *val, uint64_t count)
         while (tj_next(L->s, L->n, &it, 0, NULL, &e))
             d[i++] = (float)tj_num(L->s, e);
     } else {
-        size_t b = tj_get(L->s, L->n, v, "data_b64");
-        if (tsr_b64_decode(L->s, b, (unsigned char *)d, (size_t)count * 4) == (size_t)-1)
+        if (tsr_b64_decode(L->s, f[4], (unsigned char *)d, (size_t)count * 4) == (size_t)-1)
             return tsr_fail(L->err, TSR_E_DATA, "initializer '%s': data_b64 malformed or not 4 x %lu bytes",
                             val->name, (unsigned long)count);
         for (i = 0; i < count; i++) { /* little-endian bytes -> host floats */
