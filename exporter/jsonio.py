@@ -181,6 +181,13 @@ def format_float32_array(arr: np.ndarray) -> list[str]:
     return out
 
 
+def _new_file_mode() -> int:
+    """The mode open() would give a new file (mkstemp makes 0600 files, too private for a model)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write(path: str | os.PathLike, data: bytes | str) -> None:
     """Write all of `data` or nothing: temp file in the same directory, fsync, rename over `path`."""
     target = Path(path)
@@ -188,6 +195,7 @@ def atomic_write(path: str | os.PathLike, data: bytes | str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
     try:
         with os.fdopen(fd, "wb") as fh:
+            os.fchmod(fh.fileno(), _new_file_mode())
             fh.write(payload)
             fh.flush()
             os.fsync(fh.fileno())

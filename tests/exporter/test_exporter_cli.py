@@ -102,3 +102,15 @@ def test_export_from_checkpoint_then_run(tmp_path) -> None:
     assert np.abs(got - model.reconstruct(X)).max() < 1e-6
     r = tessera("export", tmp_path / "missing.npz", "-o", out)
     assert r.returncode == 1 and "Traceback" not in r.stderr
+
+
+def test_atomic_write_gives_the_usual_file_mode(tmp_path: Path) -> None:
+    import os
+
+    from exporter.jsonio import atomic_write
+
+    target = tmp_path / "model.json"
+    atomic_write(target, "{}")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask
