@@ -1464,6 +1464,14 @@ static tsr_code pipeline(ld *L, size_t *scratch_need)
     return TSR_OK;
 }
 
+static void ld_init(ld *L, const char *json, size_t len, tsr_error *err)
+{
+    memset(L, 0, sizeof *L);
+    L->s = json;
+    L->n = len;
+    L->err = err;
+}
+
 tsr_code tsr_model_size(const char *json, size_t len, size_t *bytes, tsr_error *err)
 {
     ld L;
@@ -1472,10 +1480,7 @@ tsr_code tsr_model_size(const char *json, size_t len, size_t *bytes, tsr_error *
     tsr_code rc;
     if (!err)
         err = &local;
-    memset(&L, 0, sizeof L);
-    L.s = json;
-    L.n = len;
-    L.err = err;
+    ld_init(&L, json, len, err);
     rc = pipeline(&L, &scratch);
     if (rc)
         return rc;
@@ -1495,10 +1500,7 @@ tsr_code tsr_model_load(const char *json, size_t len, void *arena, size_t arena_
     tsr_code rc;
     if (!err)
         err = &local;
-    memset(&L, 0, sizeof L);
-    L.s = json;
-    L.n = len;
-    L.err = err;
+    ld_init(&L, json, len, err);
     L.arena = (unsigned char *)arena;
     L.cap = arena_len;
     *model = NULL;
