@@ -8,6 +8,9 @@ bit for bit. No libm, no np.exp / np.log: those differ between platforms.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 import numpy as np
 
 F32 = np.float32
@@ -52,6 +55,17 @@ HALF = F32(0.5)
 ZERO = F32(0.0)
 
 
+def _quiet(fn: Callable[[np.ndarray], np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+    """Overflow to inf and underflow to 0 are defined results here, not warnings."""
+
+    @functools.wraps(fn)
+    def wrapper(x: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+            return fn(x)
+
+    return wrapper
+
+
 def _horner(coeffs: tuple[np.float32, ...], x: np.ndarray) -> np.ndarray:
     acc = np.full_like(x, coeffs[0])
     for c in coeffs[1:]:
@@ -65,6 +79,7 @@ def _pow2(n: np.ndarray) -> np.ndarray:
     return ((n.astype(np.int32) + 127) << 23).astype(np.uint32).view(np.float32)
 
 
+@_quiet
 def exp(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     xc = np.minimum(np.maximum(x, EXP_CLAMP_LO), EXP_CLAMP_HI)  # NaN handled below
@@ -83,6 +98,7 @@ def exp(x: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(x), x, y).astype(np.float32)
 
 
+@_quiet
 def log(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     sub = (x < MIN_NORMAL) & (x > ZERO)
@@ -109,6 +125,7 @@ def log(x: np.ndarray) -> np.ndarray:
     return r.astype(np.float32)
 
 
+@_quiet
 def sigmoid(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     pos = x >= ZERO
@@ -117,6 +134,7 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     return np.where(pos, ONE / d, e / d).astype(np.float32)
 
 
+@_quiet
 def tanh(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     a = np.abs(x)
@@ -128,6 +146,7 @@ def tanh(x: np.ndarray) -> np.ndarray:
     return np.where(a < TANH_SMALL, small, big).astype(np.float32)
 
 
+@_quiet
 def log1p_small(e: np.ndarray) -> np.ndarray:
     """log(1 + e) for e in [0, 1], with the rounding error of 1 + e corrected."""
     u = ONE + e
@@ -135,6 +154,7 @@ def log1p_small(e: np.ndarray) -> np.ndarray:
     return log(u) + c / u
 
 
+@_quiet
 def softplus(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     l = log1p_small(exp(-np.abs(x)))
