@@ -86,7 +86,8 @@ def test_transcendental_within_ulp_bound(op: str) -> None:
 @pytest.mark.parametrize("op", sorted(BOUNDS))
 def test_transcendental_edges(op: str) -> None:
     got = run1(unary_doc(op, [EDGE.size]), x=EDGE)
-    want = f64_ref(op, EDGE).astype(F32)
+    with np.errstate(over="ignore"):  # exp of large edges overflows float32: inf is the expected value
+        want = f64_ref(op, EDGE).astype(F32)
     assert np.array_equal(np.isnan(got), np.isnan(want)), (op, EDGE[np.isnan(got) != np.isnan(want)])
     finite = np.isfinite(want) & ~np.isnan(got)
     assert np.array_equal(np.isinf(got), np.isinf(want))
