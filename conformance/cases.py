@@ -387,6 +387,11 @@ def _model_reject_cases() -> list[Case]:
         _mutated("limit_dim_2_62", "E_LIMIT", [(_INIT + ["shape"], [2**62])]),
         _mutated("limit_element_overflow", "E_LIMIT", [(_INIT + ["shape"], [2**21] * 4)]),
         _mutated("limit_rank", "E_LIMIT", [(_INIT + ["shape"], [1] * 9)]),
+        _mutated("limit_name_length", "E_LIMIT",
+                 [(_INIT + ["name"], "b" * 257), (_NODE + ["inputs"], ["x", "b" * 257])]),
+        _mutated("limit_graph_inputs", "E_LIMIT",
+                 [(["graph", "inputs", i], {"name": f"u{i}", "dtype": "float32", "shape": [1]})
+                  for i in range(1, 257)]),
         _mutated("unknown_op", "E_UNKNOWN_OP", [(_NODE + ["op"], "Gelu")]),
         _mutated("data_short", "E_DATA", [(_INIT + ["data"], [1.0, 2.0, 3.0])]),
         _mutated("data_long", "E_DATA", [(_INIT + ["data"], [1.0, 2.0, 3.0, 4.0, 5.0])]),
