@@ -107,6 +107,12 @@ class Function:
                                  f"inputs list (built at {v.trace[0]}:{v.trace[1]})")
         self._order = order
         self._slot = {id(v): k for k, v in enumerate(order)}
+        self._consumers: dict[int, int] = {}  # id -> number of nodes (and outputs) reading it
+        for v in order:
+            for i in v.inputs:
+                self._consumers[id(i)] = self._consumers.get(id(i), 0) + 1
+        for v in roots:
+            self._consumers[id(v)] = self._consumers.get(id(v), 0) + 1
         self._in_slots = [self._slot.get(id(v)) for v in self.inputs]
         self._shared = [v for v in order if v.kind == "shared"]
         self._shared_slots = [self._slot[id(v)] for v in self._shared]
@@ -168,7 +174,11 @@ class Function:
             except ops.OpShapeError as e:
                 raise ShapeError(f"{v.trace[0]}:{v.trace[1]}: {v.op}: {e}") from None
             conc[k] = shape
-            fused = self._fuse_expand_mul(v, k, ins, conc) if v.op == "mul" else None
+            fused = None
+            if v.op == "mul":
+                fused = self._fuse_expand_mul(v, k, ins, conc)
+            elif v.op == "add":
+                fused = self._fuse_sigmoid_xent_grad(v, k, conc)
             if fused is not None:
                 fn, ins = fused
                 needs = True
@@ -199,6 +209,34 @@ class Function:
                 owner.pop(step[3], None)
         return _Plan(kept[::-1], bufs, vals, owner)
 
+    def _strip_identity(self, src: Variable, conc: dict) -> Variable:
+        """Follow sum_to nodes that are the identity at these concrete shapes."""
+        while src.op == "sum_to" and conc[self._slot[id(src)]] == conc[self._slot[id(src.inputs[0])]] \
+                and src.dtype == src.inputs[0].dtype:
+            src = src.inputs[0]
+        return src
+
+    def _scaled_expand(self, src: Variable, oshape: tuple, conc: dict) -> tuple | None:
+        """(g_slot, kshape, scale) if src is +-expand(g) (through identity sum_to) of full shape oshape.
+
+        The value of src is then g.reshape(kshape) * scale broadcast to oshape.
+        """
+        sign = 1.0
+        while True:
+            src = self._strip_identity(src, conc)
+            if src.op != "neg":
+                break
+            src, sign = src.inputs[0], -sign
+        if src.op != "expand" or conc[self._slot[id(src)]] != oshape:
+            return None
+        axis = src.attrs["axis"]
+        axes = tuple(range(len(oshape))) if axis is None else axis
+        kshape = tuple(1 if i in axes else d for i, d in enumerate(oshape))
+        scale = sign
+        if src.attrs.get("mean"):
+            scale /= max(int(np.prod([oshape[i] for i in axes], dtype=np.int64)), 1)
+        return self._slot[id(src.inputs[0])], kshape, scale
+
     def _fuse_expand_mul(self, v: Variable, k: int, ins: list[int], conc: dict) -> tuple | None:
         """mul(y, expand(g)) -> y * (g * scale) with g broadcast, when the expand is full-size anyway.
 
@@ -206,31 +244,64 @@ class Function:
         gradient of a mean never materialises a full array of the same repeated value.
         """
         for side in (0, 1):
-            src, sign = self._order[ins[side]], 1.0
-            while True:
-                if src.op == "sum_to" and conc[self._slot[id(src)]] == conc[self._slot[id(src.inputs[0])]] \
-                        and src.dtype == src.inputs[0].dtype:
-                    src = src.inputs[0]
-                elif src.op == "neg":
-                    src, sign = src.inputs[0], -sign
-                else:
-                    break
-            if src.op != "expand" or conc[self._slot[id(src)]] != conc[k]:
+            se = self._scaled_expand(self._order[ins[side]], conc[k], conc)
+            if se is None:
                 continue
-            g_slot = self._slot[id(src.inputs[0])]
-            oshape = conc[k]
-            axis = src.attrs["axis"]
-            axes = tuple(range(len(oshape))) if axis is None else axis
-            kshape = tuple(1 if i in axes else d for i, d in enumerate(oshape))
-            scale = sign
-            if src.attrs.get("mean"):
-                scale /= max(int(np.prod([oshape[i] for i in axes], dtype=np.int64)), 1)
-            s = src.dtype.type(scale)
+            g_slot, kshape, scale = se
+            s = v.dtype.type(scale)
 
             def fn(out, g, y, kshape=kshape, s=s):
                 return np.multiply(y, np.multiply(g.reshape(kshape), s), out=out)
             return fn, (g_slot, ins[1 - side])
         return None
+
+    def _fuse_sigmoid_xent_grad(self, v: Variable, k: int, conc: dict) -> tuple | None:
+        """add(mul(e, y1), mul(-e, y2)), e a full-size scalar expand -> (y1 - y2) * (g * scale).
+
+        This is the gradient of mean(softplus(z) - t*z) w.r.t. z, (sigmoid(z) - t) / N, in one
+        kernel instead of four passes. A sigmoid(z) operand read by nobody else is computed
+        inline (0.5*tanh(0.5z)+0.5, as kernels.sigmoid_into), so it needs no buffer of its own.
+        """
+        oshape = conc[k]
+        terms = []
+        for src in v.inputs:
+            m = self._strip_identity(src, conc)
+            if m.op != "mul" or conc[self._slot[id(m)]] != oshape:
+                return None
+            for side in (0, 1):
+                se = self._scaled_expand(m.inputs[side], oshape, conc)
+                if se is not None and len(se[1]) == len(oshape) and all(d == 1 for d in se[1]):
+                    terms.append((se[0], se[2], m.inputs[1 - side]))
+                    break
+            else:
+                return None
+        (g1, s1, y1), (g2, s2, y2) = terms
+        if g1 != g2 or s1 != -s2 or s1 == 0.0:
+            return None
+        if s1 < 0:
+            (s1, y1), (s2, y2) = (s2, y2), (s1, y1)
+        if any(y.dtype != v.dtype for y in (y1, y2)):
+            return None
+        dt = v.dtype.type
+        if y1.op == "sigmoid" and self._consumers[id(y1)] == 1 \
+                and conc[self._slot[id(y1)]] == oshape and y1.inputs[0].dtype == v.dtype:
+            half = dt(0.5 * s1)
+
+            def fn_sig(out, g, z, t, half=half):
+                # (sigmoid(z) - t) * g*s = (tanh(z/2) + 1 - t - t) * (g*s/2)
+                np.multiply(z, dt(0.5), out=out)
+                np.tanh(out, out=out)
+                np.add(out, dt(1), out=out)
+                np.subtract(out, t, out=out)
+                np.subtract(out, t, out=out)
+                return np.multiply(out, g.reshape(()) * half, out=out)
+            return fn_sig, (g1, self._slot[id(y1.inputs[0])], self._slot[id(y2)])
+        s = dt(s1)
+
+        def fn(out, g, a, b, s=s):
+            np.subtract(a, b, out=out)
+            return np.multiply(out, g.reshape(()) * s, out=out)
+        return fn, (g1, self._slot[id(y1)], self._slot[id(y2)])
 
     # ------------------------------------------------------------------ calling
     def _check_input(self, i: int, v: Variable, x: Any) -> np.ndarray:

@@ -159,3 +159,33 @@ def test_shared_dtypes_and_0d_set_value():
     s = trainer.shared(np.float32(1.0))
     s.set_value(np.array(2.0))
     assert s.get_value().shape == () and float(s.get_value()) == 2.0
+
+
+def _bce_grad_function(dtype, also_sigmoid):
+    z = T.matrix("z", dtype=dtype)
+    t = T.matrix("t", dtype=dtype)
+    s = T.nnet.sigmoid(z)
+    loss = T.nnet.binary_crossentropy(s, t).mean()
+    gz = T.grad(loss, z)
+    outs = [loss, gz] + ([s] if also_sigmoid else [])
+    return trainer.function([z, t], outs)
+
+
+@pytest.mark.parametrize("also_sigmoid", [False, True])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_fused_sigmoid_xent_grad(dtype, also_sigmoid):
+    f = _bce_grad_function(dtype, also_sigmoid)
+    rng = np.random.default_rng(0)
+    zv = (rng.standard_normal((16, 24)) * 4).astype(dtype)
+    zv[0, :4] = [100.0, -100.0, 30.0, -30.0]
+    tv = (rng.random((16, 24)) < 0.3).astype(dtype)
+    tv[0, :4] = [0.0, 1.0, 1.0, 0.0]
+    gz = f(zv, tv)[1]
+    z64 = zv.astype(np.float64)
+    ref = (1 / (1 + np.exp(-z64)) - tv) / zv.size
+    assert gz.dtype == np.dtype(dtype) and np.all(np.isfinite(gz))
+    tol = 1e-7 / zv.size if dtype == "float32" else 1e-13 / zv.size
+    assert np.allclose(gz, ref, rtol=1e-5, atol=tol)
+    ops = [f._order[k].op for _fn, _b, _i, k in next(iter(f._plans.values())).steps]
+    # one fused kernel: no products but the loss's t*z, and sigmoid(z) only when it is an output
+    assert ops.count("mul") <= 1 and ops.count("sigmoid") == (1 if also_sigmoid else 0), ops
