@@ -41,6 +41,9 @@ def substitute(roots: list[Variable], mapping: dict[int, Variable]) -> list[Vari
     return [new[id(r)] for r in roots]
 
 
+_SHAPE_ONLY_OPERAND = {"sum_to": 1, "expand": 1, "reshape_like": 1, "zeros_like": 0}
+
+
 class _Plan:
     __slots__ = ("steps", "bufs", "vals", "owner")
 
@@ -107,10 +110,14 @@ class Function:
                                  f"inputs list (built at {v.trace[0]}:{v.trace[1]})")
         self._order = order
         self._slot = {id(v): k for k, v in enumerate(order)}
-        self._consumers: dict[int, int] = {}  # id -> number of nodes (and outputs) reading it
+        # id -> number of nodes (and outputs) reading its values; operands used only for their
+        # shape (the reference of sum_to/expand/...) do not count.
+        self._consumers: dict[int, int] = {}
         for v in order:
-            for i in v.inputs:
-                self._consumers[id(i)] = self._consumers.get(id(i), 0) + 1
+            shape_only = _SHAPE_ONLY_OPERAND.get(v.op)
+            for j, i in enumerate(v.inputs):
+                if j != shape_only:
+                    self._consumers[id(i)] = self._consumers.get(id(i), 0) + 1
         for v in roots:
             self._consumers[id(v)] = self._consumers.get(id(v), 0) + 1
         self._in_slots = [self._slot.get(id(v)) for v in self.inputs]
@@ -179,6 +186,8 @@ class Function:
                 fused = self._fuse_expand_mul(v, k, ins, conc)
             elif v.op == "add":
                 fused = self._fuse_sigmoid_xent_grad(v, k, conc)
+            elif v.op in ("mean", "sum"):
+                fused = self._fuse_softplus_xent_loss(v, k, conc)
             if fused is not None:
                 fn, ins = fused
                 needs = True
@@ -302,6 +311,46 @@ class Function:
             np.subtract(a, b, out=out)
             return np.multiply(out, g.reshape(()) * s, out=out)
         return fn, (g1, self._slot[id(y1)], self._slot[id(y2)])
+
+    def _fuse_softplus_xent_loss(self, v: Variable, k: int, conc: dict) -> tuple | None:
+        """mean(softplus(z) - t*z) over all axes (the stabilised BCE loss) in one kernel.
+
+        softplus(z) - t*z = log1p(exp(-|z|)) + ((z > 0) - t) * z: both terms are >= 0 for t in
+        [0, 1], so summing them apart cancels nothing, and the second sum is one BLAS dot: no
+        max, product or difference array. Needs a softplus read by nothing else and operands
+        of the full shape (no broadcasting); also for sum.
+        """
+        if v.attrs["axis"] is not None or v.attrs["keepdims"]:
+            return None
+        d = v.inputs[0]
+        if d.op != "sub" or d.inputs[0].op != "softplus" or d.inputs[1].op != "mul":
+            return None
+        a, (p, q) = d.inputs[0], d.inputs[1].inputs
+        z = a.inputs[0]
+        if q is not z and p is not z:
+            return None
+        t = p if q is z else q
+        shape = conc[self._slot[id(d)]]
+        if self._consumers[id(a)] != 1 \
+                or any(conc[self._slot[id(x)]] != shape or x.dtype != v.dtype for x in (a, z, t)):
+            return None
+        n = int(np.prod(shape, dtype=np.int64))
+        dt = v.dtype.type
+        scale = dt(1.0 if v.op == "sum" else 1.0 / n if n else np.nan)
+        scratch = np.empty(shape, v.dtype)
+        zero = dt(0)
+
+        def fn(out, z, t):
+            np.abs(z, out=scratch)
+            np.negative(scratch, out=scratch)
+            np.exp(scratch, out=scratch)
+            np.log1p(scratch, out=scratch)
+            total = np.add.reduce(scratch, axis=None)
+            np.greater(z, zero, out=scratch)
+            np.subtract(scratch, t, out=scratch)
+            out[...] = (total + np.vdot(scratch, z)) * scale
+            return out
+        return fn, (self._slot[id(z)], self._slot[id(t)])
 
     # ------------------------------------------------------------------ calling
     def _check_input(self, i: int, v: Variable, x: Any) -> np.ndarray:

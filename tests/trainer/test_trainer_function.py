@@ -189,3 +189,48 @@ def test_fused_sigmoid_xent_grad(dtype, also_sigmoid):
     ops = [f._order[k].op for _fn, _b, _i, k in next(iter(f._plans.values())).steps]
     # one fused kernel: no products but the loss's t*z, and sigmoid(z) only when it is an output
     assert ops.count("mul") <= 1 and ops.count("sigmoid") == (1 if also_sigmoid else 0), ops
+
+
+@pytest.mark.parametrize("reduce", ["mean", "sum"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_fused_softplus_xent_loss(dtype, reduce):
+    z = T.matrix("z", dtype=dtype)
+    t = T.matrix("t", dtype=dtype)
+    bce = T.nnet.binary_crossentropy(T.nnet.sigmoid(z), t)
+    f = trainer.function([z, t], getattr(bce, reduce)())
+    rng = np.random.default_rng(0)
+    zv = (rng.standard_normal((16, 24)) * 6).astype(dtype)
+    zv[0, :6] = [100.0, -100.0, 100.0, -100.0, 0.0, 30.0]
+    tv = (rng.random((16, 24)) < 0.3).astype(dtype)
+    tv[0, :6] = [1.0, 0.0, 0.0, 1.0, 0.5, 0.25]  # soft targets too
+    tv[1] = rng.random(24)
+    z64, t64 = zv.astype(np.float64), tv.astype(np.float64)
+    ref = getattr(np.logaddexp(0, z64) - t64 * z64, reduce)()
+    got = f(zv, tv)
+    assert got.dtype == np.dtype(dtype) and np.isfinite(got)
+    assert np.isclose(got, ref, rtol=1e-6 if dtype == "float32" else 1e-13)
+    ops = [f._order[k].op for _fn, _b, _i, k in next(iter(f._plans.values())).steps]
+    assert ops == [reduce], ops  # softplus, product and difference in one kernel
+    # well-classified with large logits: the terms summed apart are all >= 0, nothing cancels
+    zv = np.full((16, 24), 50.0, dtype)
+    zv[0, 0] = 0.0
+    tv = np.ones((16, 24), dtype)
+    expect = np.log(2.0) / (zv.size if reduce == "mean" else 1)
+    assert np.isclose(f(zv, tv), expect, rtol=1e-6)
+
+
+def test_softplus_xent_loss_not_fused_when_softplus_is_read_or_broadcast():
+    z = T.matrix("z")
+    t = T.matrix("t")
+    tb = T.vector("tb")
+    sp = T.nnet.softplus(z)
+    f = trainer.function([z, t, tb], [(sp - t * z).mean(), sp, (T.nnet.softplus(z) - tb * z).mean()])
+    rng = np.random.default_rng(1)
+    zv = (rng.standard_normal((8, 5)) * 3).astype(np.float32)
+    tv = (rng.random((8, 5)) < 0.5).astype(np.float32)
+    tbv = (rng.random(5) < 0.5).astype(np.float32)
+    loss, spv, lossb = f(zv, tv, tbv)
+    sp64 = np.logaddexp(0, zv.astype(np.float64))
+    assert np.allclose(spv, sp64, rtol=1e-6)
+    assert np.isclose(loss, (sp64 - tv * zv).mean(), rtol=1e-6)
+    assert np.isclose(lossb, (sp64 - tbv * zv).mean(), rtol=1e-6)
