@@ -356,6 +356,16 @@ def _parse_cases() -> list[Case]:
     cases.append(Case("reject_schema_dim_beyond_double", ["reject"],
                       text.replace('"shape":["batch",4]', '"shape":["batch",1e400]', 1), BASE_INPUTS,
                       reject="E_SCHEMA"))
+    # A duplicate key outranks every later defect (SPEC 5 row 2), even where finding it needs memory.
+    later_defects = {"unknown_field": [(["graph", "extra"], 1)], "major_version": [(["format_version"], "2.0")],
+                     "rank": [(_INIT + ["shape"], [1] * 9)], "unknown_op": [(_NODE + ["op"], "Gelu")]}
+    for name, changes in later_defects.items():
+        doc = _base_doc()
+        for path, value in changes:
+            _apply(doc, path, value)
+        dup = dumps(doc).replace('{"format":"tessera",', '{"format":"tessera","metadata":{},"metadata":{},', 1)
+        cases.append(Case(f"reject_parse_duplicate_key_before_{name}", ["reject"], dup, BASE_INPUTS,
+                          reject="E_PARSE"))
     deep_meta = text.replace('"graph":', '"metadata":' + "[" * 70 + "]" * 70 + ',"graph":', 1)
     cases += [
         Case("reject_limit_deep_nesting", ["reject", "hostile"], "[" * 100000 + "]" * 100000, BASE_INPUTS,

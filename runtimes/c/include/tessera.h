@@ -67,7 +67,10 @@ const char *tsr_code_name(tsr_code code);
 /* Bytes of arena needed by tsr_model_load for this JSON text. Validates what
  * it can without memory (syntax, depth, version, schema, limits, ops); a
  * text it accepts can still be rejected by tsr_model_load, which performs
- * every check of SPEC section 5, in order. */
+ * every check of SPEC section 5, in order. When it rejects a well-formed
+ * text, the duplicate-key check (which needs memory, and comes first in
+ * SPEC section 5) has not run yet: *bytes is then the arena with which
+ * tsr_model_load gives the authoritative code (0 when the text is not JSON). */
 tsr_code tsr_model_size(const char *json, size_t len, size_t *bytes, tsr_error *err);
 
 /* Load into arena[0 .. arena_len). *model points into the arena. The arena

@@ -1481,9 +1481,13 @@ tsr_code tsr_model_size(const char *json, size_t len, size_t *bytes, tsr_error *
     if (!err)
         err = &local;
     ld_init(&L, json, len, err);
+    *bytes = 0;
     rc = pipeline(&L, &scratch);
-    if (rc)
+    if (rc) {
+        if (scratch) /* well-formed JSON: room for tsr_model_load's duplicate-key check */
+            *bytes = scratch + 256;
         return rc;
+    }
     if (L.used == (size_t)-1)
         return tsr_fail(err, TSR_E_LIMIT, "model size overflows size_t");
     /* slack for alignment differences between measuring and loading */
@@ -1518,14 +1522,20 @@ tsr_code tsr_model_load_alloc(const char *json, size_t len, tsr_model **model, t
 {
     size_t bytes = 0;
     void *mem;
-    tsr_code rc = tsr_model_size(json, len, &bytes, err);
+    tsr_error first, local;
+    tsr_code rc = tsr_model_size(json, len, &bytes, &first), rc_size = rc;
+    if (!err)
+        err = &local;
     *model = NULL;
-    if (rc)
-        return rc;
+    if (rc && bytes == 0)
+        return *err = first, rc;
     mem = malloc(bytes);
     if (!mem)
         return tsr_fail(err, TSR_E_LIMIT, "cannot allocate %lu bytes", (unsigned long)bytes);
+    /* After a measuring failure this run only decides the code: a duplicate key outranks it. */
     rc = tsr_model_load(json, len, mem, bytes, model, err);
+    if (rc_size && (rc == TSR_OK || rc == TSR_E_ARENA))
+        rc = rc_size, *err = first;
     if (rc) {
         free(mem);
         *model = NULL;
