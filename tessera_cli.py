@@ -24,6 +24,10 @@ COMMANDS = {
 # `tessera export --c ...` and `tessera check --c-size ...` belong to the C code generator,
 # which has its own arguments; route them there before the main parser sees them.
 C_CODEGEN_FLAGS = {"export": "--c", "check": "--c-size"}
+C_CODEGEN_EPILOG = {
+    "export": "C for microcontrollers: tessera export --c NAME MODEL.json -o DIR [--batch N] [--inline-kernels]",
+    "check": "flash/RAM of the generated C: tessera check --c-size MODEL.json",
+}
 
 
 def _c_codegen_route(argv: list[str]) -> bool:
@@ -47,7 +51,8 @@ def main(argv: list[str] | None = None) -> int:
                 raise
             continue  # component not built yet
         modules[name] = module
-        module.add_arguments(sub.add_parser(name, help=help_text, description=help_text))
+        epilog = C_CODEGEN_EPILOG.get(name)
+        module.add_arguments(sub.add_parser(name, help=help_text, description=help_text, epilog=epilog))
     args = parser.parse_args(argv)
     return int(modules[args.command].main(args) or 0)
 

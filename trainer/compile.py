@@ -167,6 +167,7 @@ class Function:
         steps = []
         owner: dict[int, int] = {}  # slot -> buffer index that holds its value when the kernel writes out=
         conc: dict[int, tuple] = {}
+        dot_fns: dict[int, Any] = {}  # slot -> planned dot kernel (dense or sparse), for fusions
         for k, v in enumerate(self._order):
             if v.kind == "constant":
                 vals[k] = v.value
@@ -188,13 +189,15 @@ class Function:
                 fused = self._fuse_sigmoid_xent_grad(v, k, conc)
             elif v.op in ("mean", "sum"):
                 fused = self._fuse_softplus_xent_loss(v, k, conc)
+            elif v.op == "sub":
+                fused = self._fuse_sgd_update(v, k, conc, dot_fns)
             if fused is not None:
                 fn, ins = fused
                 needs = True
             else:
                 fn, needs = kernels.make(v.op, v.attrs, [conc[i] for i in ins], shape, dtype)
             if v.op == "dot":
-                fn = self._sparse_kernel(v, fn)
+                fn = dot_fns[k] = self._sparse_kernel(v, fn)
             bi = -1
             if needs:
                 bi = len(bufs)
@@ -351,6 +354,62 @@ class Function:
             out[...] = (total + np.vdot(scratch, z)) * scale
             return out
         return fn, (self._slot[id(z)], self._slot[id(t)])
+
+    def _fuse_sgd_update(self, v: Variable, k: int, conc: dict, dot_fns: dict) -> tuple | None:
+        """w - c * (dot(a, b) [+ dot(p, q)]) -> w + dot(a, -c*b) [+ dot(p, -c*q)], c a scalar.
+
+        The step size goes onto the smaller factor of each product (e.g. the (batch, hidden)
+        side of a weight gradient), so the weight-sized arrays are passed over twice instead
+        of three times (sum, scale, subtract). Only when every product has a factor smaller
+        than the weight (small layers keep the plain form). Each product must be read by
+        nothing else; it runs with its planned kernel (dense or sparse).
+        """
+        oshape = conc[k]
+        w, m = v.inputs[0], self._strip_identity(v.inputs[1], conc)
+        if m.op != "mul" or self._consumers[id(m)] != 1 or len(oshape) != 2:
+            return None
+        for side in (0, 1):
+            c, g = m.inputs[side], self._strip_identity(m.inputs[1 - side], conc)
+            if int(np.prod(conc[self._slot[id(c)]], dtype=np.int64)) == 1 and conc[self._slot[id(g)]] == oshape:
+                break
+        else:
+            return None
+        if g.op == "add" and self._consumers[id(g)] == 1:
+            prods = [self._strip_identity(i, conc) for i in g.inputs]
+        else:
+            prods = [g]
+        for p in prods:
+            if p.op != "dot" or self._consumers[id(p)] != 1 or conc[self._slot[id(p)]] != oshape \
+                    or self._slot[id(p)] not in dot_fns:
+                return None
+        if any(x.dtype != v.dtype for x in [w, c, m, g] + prods) or conc[self._slot[id(w)]] != oshape:
+            return None
+        plan = []  # per product: (kernel, scale the left factor?, scratch for the scaled factor)
+        ins = [self._slot[id(w)], self._slot[id(c)]]
+        for p in prods:
+            a_s, b_s = (self._slot[id(i)] for i in p.inputs)
+            na, nb = (int(np.prod(conc[i], dtype=np.int64)) for i in (a_s, b_s))
+            if min(na, nb) >= int(np.prod(oshape, dtype=np.int64)):
+                return None  # scaling a factor would cost more than scaling the product
+            left = na < nb
+            plan.append((dot_fns[self._slot[id(p)]], left, np.empty(conc[a_s if left else b_s], v.dtype)))
+            ins += [a_s, b_s]
+        tmp = np.empty(oshape, v.dtype) if len(prods) > 1 else None
+
+        def fn(out, w, c, *ab):
+            neg_c = -c.reshape(())
+            for j, (dot, left, sc) in enumerate(plan):
+                a, b = ab[2 * j], ab[2 * j + 1]
+                if left:
+                    a = np.multiply(a, neg_c, out=sc)
+                else:
+                    b = np.multiply(b, neg_c, out=sc)
+                if j == 0:
+                    dot(out, a, b)
+                else:
+                    np.add(out, dot(tmp, a, b), out=out)
+            return np.add(out, w, out=out)
+        return fn, tuple(ins)
 
     # ------------------------------------------------------------------ calling
     def _check_input(self, i: int, v: Variable, x: Any) -> np.ndarray:
