@@ -234,3 +234,32 @@ def test_softplus_xent_loss_not_fused_when_softplus_is_read_or_broadcast():
     assert np.allclose(spv, sp64, rtol=1e-6)
     assert np.isclose(loss, (sp64 - tv * zv).mean(), rtol=1e-6)
     assert np.isclose(lossb, (sp64 - tbv * zv).mean(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("lr_kind", ["constant", "shared"])
+def test_fused_sgd_update_equals_plain_update(lr_kind):
+    rng = np.random.default_rng(2)
+    nv, nh = 40, 8
+    W = trainer.shared(rng.standard_normal((nv, nh)) * 0.3, name="W")  # tied: two products
+    W2 = trainer.shared(rng.standard_normal((nh, nv)) * 0.3, name="W2")  # untied decoder: one product
+    x = T.matrix("x", dtype="float64")
+    h = T.nnet.sigmoid(T.dot(x, W))
+    xh = T.nnet.sigmoid(T.dot(h, W.T) + T.dot(h, W2))
+    loss = T.nnet.binary_crossentropy(xh, x).mean()
+    g_w, g_w2 = T.grad(loss, [W, W2])
+    lr = 0.3 if lr_kind == "constant" else trainer.shared(np.float64(0.3))
+    grads = trainer.function([x], [g_w, g_w2])  # products are outputs here: not fused
+    step = trainer.function([x], loss, updates=[(W, W - lr * g_w), (W2, W2 - g_w2 * lr)])
+    X = (rng.random((16, nv)) < 0.3).astype(np.float64)
+    for _ in range(3):
+        w0, w20 = W.get_value(), W2.get_value()
+        gw, gw2 = grads(X)
+        step(X)
+        assert np.allclose(W.get_value(), w0 - 0.3 * gw, rtol=1e-12, atol=1e-14)
+        assert np.allclose(W2.get_value(), w20 - 0.3 * gw2, rtol=1e-12, atol=1e-14)
+    plan = next(iter(step._plans.values()))
+    ops = [step._order[k].op for _fn, _b, _i, k in plan.steps]
+    assert ops.count("dot") == 5, ops  # 3 forward, 2 backward; the 3 weight-gradient products run fused
+    big = [step._order[k].op for _fn, _b, _i, k in plan.steps
+           if step._order[k].shape in ((nv, nh), (nh, nv)) and step._order[k].op != "transpose"]
+    assert big == ["sub", "sub"], big  # no separate sum or scaling pass over weight-sized arrays
