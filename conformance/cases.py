@@ -403,6 +403,13 @@ def _model_reject_cases() -> list[Case]:
                  [(["graph", "inputs", i], {"name": f"u{i}", "dtype": "float32", "shape": [1]})
                   for i in range(1, 257)]),
         _mutated("unknown_op", "E_UNKNOWN_OP", [(_NODE + ["op"], "Gelu")]),
+        _mutated("schema_bad_op_name", "E_SCHEMA", [(_NODE + ["op"], "my-op")]),
+        _mutated("graph_duplicate_output", "E_GRAPH",
+                 [(["graph", "outputs", 1], {"name": "y", "dtype": "float32", "shape": ["batch", 4]})]),
+        _mutated("schema_repeated_perm", "E_SCHEMA",
+                 [(_NEXT_NODE, {"op": "Transpose", "inputs": ["y"], "outputs": ["t"], "attrs": {"perm": [0, 0]}})]),
+        _mutated("shape_perm_out_of_rank", "E_SHAPE",
+                 [(_NEXT_NODE, {"op": "Transpose", "inputs": ["y"], "outputs": ["t"], "attrs": {"perm": [0, 2]}})]),
         _mutated("data_short", "E_DATA", [(_INIT + ["data"], [1.0, 2.0, 3.0])]),
         _mutated("data_long", "E_DATA", [(_INIT + ["data"], [1.0, 2.0, 3.0, 4.0, 5.0])]),
         _mutated("data_overflow_to_inf", "E_DATA", [(_INIT + ["data", 0], 1e39)]),
