@@ -668,12 +668,170 @@ TSR_NOLIBC static void mm_simd(const float *a, const float *b, float *c, int32_t
 }
 #endif
 
+/* x86-64 wide path (AVX-512F, 16 floats per vector, 32 registers), compiled
+ * with a target attribute and picked at run time when the library is built
+ * with TSR_K_DISPATCH (runtimes/c/Makefile), or always under -mavx512f.
+ * Same scheme as mm_simd (per-row nonzero lists in increasing k, chunks of
+ * k whose partial sums go through C), with panels of 8 rows: dense panels
+ * run an 8-row x 2-vector register block (16 accumulators), so each B load
+ * serves 8 rows. Mul and add stay separate instructions (no FMA is enabled
+ * in the target, and -ffp-contract=off). Never seen by the wasm build. */
+#if TSR_SIMD && defined(__x86_64__) && defined(__GNUC__) && !defined(__wasm__) && \
+    (defined(TSR_K_DISPATCH) || defined(__AVX512F__))
+#define TSR_MM_WIDE 1
+#define MW_W 16
+#define MW_R 8
+#define MW_KC 256
+#if defined(__AVX512F__)
+#define TSR_WIDE_FN static
+#define TSR_HAVE_WIDE() 1
+#else
+#define TSR_WIDE_FN __attribute__((target("avx512f"))) static
+#define TSR_HAVE_WIDE() __builtin_cpu_supports("avx512f")
+#endif
+typedef float tsr_wf __attribute__((vector_size(MW_W * 4)));
+typedef float tsr_wfu __attribute__((vector_size(MW_W * 4), aligned(4), may_alias));
+#define WLOAD(p) (*(const tsr_wfu *)(const void *)(p))
+#define WSTORE(p, v) (*(tsr_wfu *)(void *)(p) = (v))
+#define MW_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+
+/* 8 dense rows x 2 vectors; x[r][t] is A'[i0+r, k0+t]. */
+TSR_WIDE_FN void mw_dense2(const float *b, float *c, int32_t n, const float (*x)[MW_KC],
+                           int32_t kc, int first)
+{
+#define MW_D2_DECL(r) tsr_wf p##r##a = {0}, p##r##b = {0};
+#define MW_D2_LOAD(r) p##r##a = WLOAD(c + r * n); p##r##b = WLOAD(c + r * n + MW_W);
+#define MW_D2_STEP(r) { float xr = x[r][t]; p##r##a = p##r##a + xr * v0; p##r##b = p##r##b + xr * v1; }
+#define MW_D2_STORE(r) WSTORE(c + r * n, p##r##a); WSTORE(c + r * n + MW_W, p##r##b);
+    MW_ROWS(MW_D2_DECL)
+    const float *bp = b;
+    int32_t t;
+    if (!first) {
+        MW_ROWS(MW_D2_LOAD)
+    }
+    for (t = 0; t < kc; t++, bp += n) {
+        tsr_wf v0 = WLOAD(bp), v1 = WLOAD(bp + MW_W);
+        MW_ROWS(MW_D2_STEP)
+    }
+    MW_ROWS(MW_D2_STORE)
+}
+
+/* 8 dense rows x 1 vector. */
+TSR_WIDE_FN void mw_dense1(const float *b, float *c, int32_t n, const float (*x)[MW_KC],
+                           int32_t kc, int first)
+{
+#define MW_D1_DECL(r) tsr_wf p##r = {0};
+#define MW_D1_LOAD(r) p##r = WLOAD(c + r * n);
+#define MW_D1_STEP(r) p##r = p##r + x[r][t] * v0;
+#define MW_D1_STORE(r) WSTORE(c + r * n, p##r);
+    MW_ROWS(MW_D1_DECL)
+    const float *bp = b;
+    int32_t t;
+    if (!first) {
+        MW_ROWS(MW_D1_LOAD)
+    }
+    for (t = 0; t < kc; t++, bp += n) {
+        tsr_wf v0 = WLOAD(bp);
+        MW_ROWS(MW_D1_STEP)
+    }
+    MW_ROWS(MW_D1_STORE)
+}
+
+/* One row over its list, 8 vectors (128 columns). */
+TSR_WIDE_FN void mw_strip8(const float *b, float *c, const int32_t *off,
+                           const float *av, int32_t cnt, int first)
+{
+#define MW_V8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+#define MW_S_DECL(v) tsr_wf q##v = {0};
+#define MW_S_LOAD(v) q##v = WLOAD(c + v * MW_W);
+#define MW_S_STEP(v) q##v = q##v + x * WLOAD(bp + v * MW_W);
+#define MW_S_STORE(v) WSTORE(c + v * MW_W, q##v);
+    MW_V8(MW_S_DECL)
+    int32_t t;
+    if (!first) {
+        MW_V8(MW_S_LOAD)
+    }
+    for (t = 0; t < cnt; t++) {
+        const float *bp = b + off[t];
+        float x = av[t];
+        MW_V8(MW_S_STEP)
+    }
+    MW_V8(MW_S_STORE)
+}
+
+/* One row over its list, 1 vector. */
+TSR_WIDE_FN void mw_strip1(const float *b, float *c, const int32_t *off,
+                           const float *av, int32_t cnt, int first)
+{
+    tsr_wf q0 = {0};
+    int32_t t;
+    if (!first)
+        q0 = WLOAD(c);
+    for (t = 0; t < cnt; t++)
+        q0 = q0 + av[t] * WLOAD(b + off[t]);
+    WSTORE(c, q0);
+}
+
+TSR_WIDE_FN TSR_NOLIBC void mm_wide(const float *a, const float *b, float *c, int32_t m,
+                                    int32_t k, int32_t n, ptrdiff_t sai, ptrdiff_t sak)
+{
+    int32_t off[MW_R][MW_KC], cnt[MW_R];
+    float av[MW_R][MW_KC];
+    int32_t i0, k0, r, rows, kc, kk, j = 0;
+    for (i0 = 0; i0 < m; i0 += MW_R) {
+        rows = m - i0 < MW_R ? m - i0 : MW_R;
+        for (k0 = 0; k0 < k || k0 == 0; k0 += MW_KC) {
+            int first = k0 == 0, dense;
+            kc = k - k0 < MW_KC ? k - k0 : MW_KC;
+            dense = rows == MW_R;
+            for (r = 0; r < rows; r++) {
+                const float *ap = a + (i0 + r) * sai + k0 * sak;
+                int32_t t = 0;
+                for (kk = 0; kk < kc; kk++) {
+                    float x = ap[kk * sak];
+                    off[r][t] = (k0 + kk) * n;
+                    av[r][t] = x;
+                    t += x != 0.0f;
+                }
+                cnt[r] = t;
+                dense &= t == kc;
+            }
+            j = 0;
+            if (dense) {
+                for (; j + 2 * MW_W <= n; j += 2 * MW_W)
+                    mw_dense2(b + (ptrdiff_t)k0 * n + j, c + (ptrdiff_t)i0 * n + j, n,
+                              (const float(*)[MW_KC])av, kc, first);
+                for (; j + MW_W <= n; j += MW_W)
+                    mw_dense1(b + (ptrdiff_t)k0 * n + j, c + (ptrdiff_t)i0 * n + j, n,
+                              (const float(*)[MW_KC])av, kc, first);
+            }
+            for (; j + 8 * MW_W <= n; j += 8 * MW_W)
+                for (r = 0; r < rows; r++)
+                    mw_strip8(b + j, c + (ptrdiff_t)(i0 + r) * n + j, off[r], av[r], cnt[r], first);
+            for (; j + MW_W <= n; j += MW_W)
+                for (r = 0; r < rows; r++)
+                    mw_strip1(b + j, c + (ptrdiff_t)(i0 + r) * n + j, off[r], av[r], cnt[r], first);
+        }
+        if (j < n)
+            mm_generic(a + i0 * sai, b, c + (ptrdiff_t)i0 * n, rows, k, n, sai, sak, n, 1, j);
+    }
+}
+#else
+#define TSR_MM_WIDE 0
+#endif
+
 TSR_NOLIBC void tsr_k_matmul(const float *a, const float *b, float *c,
                   int32_t m, int32_t k, int32_t n, int32_t ta, int32_t tb)
 {
     ptrdiff_t sai = ta ? 1 : k, sak = ta ? m : 1;
     if (m <= 0 || n <= 0 || k < 0)
         return;
+#if TSR_MM_WIDE
+    if (!tb && TSR_HAVE_WIDE()) {
+        mm_wide(a, b, c, m, k, n, sai, sak);
+        return;
+    }
+#endif
 #if TSR_SIMD
     if (!tb) {
         mm_simd(a, b, c, m, k, n, sai, sak);
@@ -682,6 +840,37 @@ TSR_NOLIBC void tsr_k_matmul(const float *a, const float *b, float *c,
 #endif
     mm_generic(a, b, c, m, k, n, sai, sak, tb ? 1 : n, tb ? k : 1, 0);
 }
+
+#if defined(TSR_K_DISPATCH)
+/* Tests: the same product by a chosen path (0: the baseline-ISA path,
+ * 1: the wide path), tb == 0 only. Returns 0 if that path is not available. */
+TSR_NOLIBC int32_t tsr_k_matmul_path(const float *a, const float *b, float *c, int32_t m,
+                                     int32_t k, int32_t n, int32_t ta, int32_t tb, int32_t path)
+{
+    ptrdiff_t sai = ta ? 1 : k, sak = ta ? m : 1;
+    if (m <= 0 || n <= 0 || k < 0)
+        return 1;
+    if (tb || (path != 0 && path != 1))
+        return 0;
+#if TSR_MM_WIDE
+    if (path == 1) {
+        if (!TSR_HAVE_WIDE())
+            return 0;
+        mm_wide(a, b, c, m, k, n, sai, sak);
+        return 1;
+    }
+#else
+    if (path == 1)
+        return 0;
+#endif
+#if TSR_SIMD
+    mm_simd(a, b, c, m, k, n, sai, sak);
+#else
+    mm_generic(a, b, c, m, k, n, sai, sak, n, 1, 0);
+#endif
+    return 1;
+}
+#endif
 
 /* ---- Softmax (SPEC 7.4) ---- */
 TSR_NOLIBC void tsr_k_softmax(const float *x, float *y,

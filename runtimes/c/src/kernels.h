@@ -100,6 +100,13 @@ TSR_K_API void tsr_k_binary_flat(int32_t op, const float *a, const float *b, flo
  * should pass a pre-transposed B. c must not overlap a or b. */
 TSR_K_API void tsr_k_matmul(const float *a, const float *b, float *c,
                   int32_t m, int32_t k, int32_t n, int32_t ta, int32_t tb);
+#if defined(TSR_K_DISPATCH)
+/* Built with TSR_K_DISPATCH (runtimes/c/Makefile, x86-64): MatMul by a
+ * chosen path for tests, 0 = baseline ISA, 1 = wide (AVX-512F); same
+ * result bits as tsr_k_matmul; tb == 0 only; returns 0 if not available. */
+TSR_K_API int32_t tsr_k_matmul_path(const float *a, const float *b, float *c, int32_t m,
+                                    int32_t k, int32_t n, int32_t ta, int32_t tb, int32_t path);
+#endif
 
 /* Softmax (SPEC 7.4) along the middle axis of an (outer, len, inner) view:
  * element (o, i, q) is at x[(o * len + i) * inner + q]. y may equal x. */

@@ -260,7 +260,11 @@ static void test_matmul(void)
             if ((r >> 12) % 61 == 0)
                 b[i] = (r >> 20) % 3 == 0 ? (float)NAN : (r >> 20) % 3 == 1 ? (float)INFINITY : -(float)INFINITY;
         }
-        tsr_k_matmul(a, b, c, m, k, n, ta, tb);
+#if defined(TSR_K_DISPATCH)
+        /* every path: iterations cycle through default, baseline, wide */
+        if (iter % 3 == 0 || !tsr_k_matmul_path(a, b, c, m, k, n, ta, tb, iter % 3 - 1))
+#endif
+            tsr_k_matmul(a, b, c, m, k, n, ta, tb);
         for (i = 0; i < m; i++) {
             for (j = 0; j < n; j++) {
                 float acc = 0.0f, got = c[i * n + j];
