@@ -71,6 +71,34 @@ typedef float tsr_vfu __attribute__((vector_size(MM_W * 4), aligned(4), may_alia
 #define TSR_SIMD 0
 #endif
 
+/* x86-64 wide vectors (AVX-512F, 16 floats, 32 registers) for MatMul and
+ * Exp/Sigmoid, in functions compiled with a target attribute and picked at
+ * run time when the library is built with TSR_K_DISPATCH
+ * (runtimes/c/Makefile), or always under -mavx512f. No FMA is enabled in
+ * the target and -ffp-contract=off holds, so mul and add stay separate.
+ * Never seen by the wasm build, ARM, or the generated embedded C. */
+#if TSR_SIMD && defined(__x86_64__) && defined(__GNUC__) && !defined(__wasm__) && \
+    (defined(TSR_K_DISPATCH) || defined(__AVX512F__))
+#define TSR_MM_WIDE 1
+#define MW_W 16
+#define MW_R 8
+#define MW_KC 256
+#if defined(__AVX512F__)
+#define TSR_WIDE_FN static
+#define TSR_HAVE_WIDE() 1
+#else
+#define TSR_WIDE_FN __attribute__((target("avx512f"))) static
+#define TSR_HAVE_WIDE() __builtin_cpu_supports("avx512f")
+#endif
+typedef int32_t tsr_wi __attribute__((vector_size(MW_W * 4)));
+typedef float tsr_wf __attribute__((vector_size(MW_W * 4)));
+typedef float tsr_wfu __attribute__((vector_size(MW_W * 4), aligned(4), may_alias));
+#define WLOAD(p) (*(const tsr_wfu *)(const void *)(p))
+#define WSTORE(p, v) (*(tsr_wfu *)(void *)(p) = (v))
+#else
+#define TSR_MM_WIDE 0
+#endif
+
 typedef union {
     float f;
     uint32_t u;
@@ -341,9 +369,72 @@ static inline tsr_vf sigmoid_v(tsr_vf x)
 #define TSR_VEC_EXP 0
 #endif
 
+#if TSR_MM_WIDE
+/* exp_v / sigmoid_v on 16-wide vectors, operation for operation. */
+#define wsplat(bits) ((tsr_wf)((tsr_wi){0} + (int32_t)(bits)))
+#define wsel(m, a, b) ((tsr_wf)(((tsr_wi)(a) & (m)) | ((tsr_wi)(b) & ~(m))))
+TSR_WIDE_FN inline __attribute__((always_inline)) void exp_w(const float *px, float *py)
+{
+    const tsr_wf x = WLOAD(px), lo = wsplat(K_EXP_LO), hi = wsplat(K_EXP_HI), magic = wsplat(K_MAGIC);
+    tsr_wf xc = wsel(x > lo, x, lo), t, nf, r, p, y;
+    tsr_wi n, n1;
+    int i;
+    xc = wsel(xc < hi, xc, hi);
+    t = xc * wsplat(K_LOG2E);
+    t = t + magic;
+    nf = t - magic;
+    n = (tsr_wi)t - (int32_t)K_MAGIC;
+    r = xc - nf * wsplat(K_EXP_LN2_HI);
+    r = r - nf * wsplat(K_EXP_LN2_LO);
+    p = wsplat(k_exp_p[0]);
+    for (i = 1; i < 6; i++) {
+        p = p * r;
+        p = p + wsplat(k_exp_p[i]);
+    }
+    p = (r * r) * p;
+    p = r + p;
+    p = wsplat(0x3F800000u) + p;
+    n1 = ((n + 256) >> 1) - 128;
+    y = p * (tsr_wf)((n1 + 127) << 23);
+    y = y * (tsr_wf)((n - n1 + 127) << 23);
+    WSTORE(py, wsel(x != x, x, y));
+}
+
+TSR_WIDE_FN void exp_wide(const float *x, float *y, int32_t n)
+{
+    int32_t i = 0;
+    for (; i + MW_W <= n; i += MW_W)
+        exp_w(x + i, y + i);
+    for (; i < n; i++)
+        y[i] = tsr_k_exp1(x[i]);
+}
+
+TSR_WIDE_FN void sigmoid_wide(const float *x, float *y, int32_t n)
+{
+    int32_t i = 0;
+    for (; i + MW_W <= n; i += MW_W) {
+        tsr_wf v = WLOAD(x + i), e, d;
+        tsr_wi pos = v >= wsplat(0);
+        WSTORE(y + i, wsel(pos, -v, v));
+        exp_w(y + i, y + i);
+        e = WLOAD(y + i);
+        d = wsplat(0x3F800000u) + e;
+        WSTORE(y + i, wsel(pos, wsplat(0x3F800000u), e) / d);
+    }
+    for (; i < n; i++)
+        y[i] = tsr_k_sigmoid1(x[i]);
+}
+#endif
+
 void tsr_k_exp(const float *x, float *y, int32_t n)
 {
     int32_t i = 0;
+#if TSR_MM_WIDE
+    if (TSR_HAVE_WIDE()) {
+        exp_wide(x, y, n);
+        return;
+    }
+#endif
 #if TSR_VEC_EXP
     for (; i + MM_W <= n; i += MM_W)
         VSTORE(y + i, exp_v(VLOAD(x + i)));
@@ -362,6 +453,12 @@ void tsr_k_log(const float *x, float *y, int32_t n)
 void tsr_k_sigmoid(const float *x, float *y, int32_t n)
 {
     int32_t i = 0;
+#if TSR_MM_WIDE
+    if (TSR_HAVE_WIDE()) {
+        sigmoid_wide(x, y, n);
+        return;
+    }
+#endif
 #if TSR_VEC_EXP
     for (; i + MM_W <= n; i += MM_W)
         VSTORE(y + i, sigmoid_v(VLOAD(x + i)));
@@ -676,23 +773,7 @@ TSR_NOLIBC static void mm_simd(const float *a, const float *b, float *c, int32_t
  * run an 8-row x 2-vector register block (16 accumulators), so each B load
  * serves 8 rows. Mul and add stay separate instructions (no FMA is enabled
  * in the target, and -ffp-contract=off). Never seen by the wasm build. */
-#if TSR_SIMD && defined(__x86_64__) && defined(__GNUC__) && !defined(__wasm__) && \
-    (defined(TSR_K_DISPATCH) || defined(__AVX512F__))
-#define TSR_MM_WIDE 1
-#define MW_W 16
-#define MW_R 8
-#define MW_KC 256
-#if defined(__AVX512F__)
-#define TSR_WIDE_FN static
-#define TSR_HAVE_WIDE() 1
-#else
-#define TSR_WIDE_FN __attribute__((target("avx512f"))) static
-#define TSR_HAVE_WIDE() __builtin_cpu_supports("avx512f")
-#endif
-typedef float tsr_wf __attribute__((vector_size(MW_W * 4)));
-typedef float tsr_wfu __attribute__((vector_size(MW_W * 4), aligned(4), may_alias));
-#define WLOAD(p) (*(const tsr_wfu *)(const void *)(p))
-#define WSTORE(p, v) (*(tsr_wfu *)(void *)(p) = (v))
+#if TSR_MM_WIDE
 #define MW_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
 
 /* 8 dense rows x 2 vectors; x[r][t] is A'[i0+r, k0+t]. */
@@ -816,8 +897,6 @@ TSR_WIDE_FN TSR_NOLIBC void mm_wide(const float *a, const float *b, float *c, in
             mm_generic(a + i0 * sai, b, c + (ptrdiff_t)i0 * n, rows, k, n, sai, sak, n, 1, j);
     }
 }
-#else
-#define TSR_MM_WIDE 0
 #endif
 
 TSR_NOLIBC void tsr_k_matmul(const float *a, const float *b, float *c,
