@@ -83,13 +83,17 @@ typedef float tsr_vfu __attribute__((vector_size(MM_W * 4), aligned(4), may_alia
 #define MW_W 16
 #define MW_R 8
 #define MW_KC 256
-#if defined(__AVX512F__)
+#define MW_KCP (MW_KC + MW_W) /* list room: whole vectors are stored */
+#if defined(__AVX512F__) && defined(__POPCNT__)
 #define TSR_WIDE_FN static
 #define TSR_HAVE_WIDE() 1
 #else
-#define TSR_WIDE_FN __attribute__((target("avx512f"))) static
-#define TSR_HAVE_WIDE() __builtin_cpu_supports("avx512f")
+#define TSR_WIDE_FN __attribute__((target("avx512f,popcnt"))) static
+#define TSR_HAVE_WIDE() (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("popcnt"))
 #endif
+/* a compiler header (no libc): the compress instructions have no GNU
+ * vector spelling */
+#include <immintrin.h>
 typedef int32_t tsr_wi __attribute__((vector_size(MW_W * 4)));
 typedef float tsr_wf __attribute__((vector_size(MW_W * 4)));
 typedef float tsr_wfu __attribute__((vector_size(MW_W * 4), aligned(4), may_alias));
@@ -777,7 +781,7 @@ TSR_NOLIBC static void mm_simd(const float *a, const float *b, float *c, int32_t
 #define MW_ROWS(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
 
 /* 8 dense rows x 2 vectors; x[r][t] is A'[i0+r, k0+t]. */
-TSR_WIDE_FN void mw_dense2(const float *b, float *c, int32_t n, const float (*x)[MW_KC],
+TSR_WIDE_FN void mw_dense2(const float *b, float *c, int32_t n, const float (*x)[MW_KCP],
                            int32_t kc, int first)
 {
 #define MW_D2_DECL(r) tsr_wf p##r##a = {0}, p##r##b = {0};
@@ -798,7 +802,7 @@ TSR_WIDE_FN void mw_dense2(const float *b, float *c, int32_t n, const float (*x)
 }
 
 /* 8 dense rows x 1 vector. */
-TSR_WIDE_FN void mw_dense1(const float *b, float *c, int32_t n, const float (*x)[MW_KC],
+TSR_WIDE_FN void mw_dense1(const float *b, float *c, int32_t n, const float (*x)[MW_KCP],
                            int32_t kc, int first)
 {
 #define MW_D1_DECL(r) tsr_wf p##r = {0};
@@ -856,9 +860,11 @@ TSR_WIDE_FN void mw_strip1(const float *b, float *c, const int32_t *off,
 TSR_WIDE_FN TSR_NOLIBC void mm_wide(const float *a, const float *b, float *c, int32_t m,
                                     int32_t k, int32_t n, ptrdiff_t sai, ptrdiff_t sak)
 {
-    int32_t off[MW_R][MW_KC], cnt[MW_R];
-    float av[MW_R][MW_KC];
+    int32_t off[MW_R][MW_KCP], cnt[MW_R];
+    float av[MW_R][MW_KCP];
     int32_t i0, k0, r, rows, kc, kk, j = 0;
+    const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    const __m512i vn = _mm512_mullo_epi32(iota, _mm512_set1_epi32(n)), step = _mm512_set1_epi32(MW_W * n);
     for (i0 = 0; i0 < m; i0 += MW_R) {
         rows = m - i0 < MW_R ? m - i0 : MW_R;
         for (k0 = 0; k0 < k || k0 == 0; k0 += MW_KC) {
@@ -868,7 +874,21 @@ TSR_WIDE_FN TSR_NOLIBC void mm_wide(const float *a, const float *b, float *c, in
             for (r = 0; r < rows; r++) {
                 const float *ap = a + (i0 + r) * sai + k0 * sak;
                 int32_t t = 0;
-                for (kk = 0; kk < kc; kk++) {
+                kk = 0;
+                if (sak == 1) {
+                    /* 16 at a time: the nonzero values (NaN included) and
+                     * their B offsets, compressed in order */
+                    __m512i vo = _mm512_add_epi32(vn, _mm512_set1_epi32(k0 * n));
+                    for (; kk + MW_W <= kc; kk += MW_W) {
+                        __m512 x = _mm512_loadu_ps(ap + kk);
+                        __mmask16 nz = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+                        _mm512_storeu_ps(&av[r][t], _mm512_maskz_compress_ps(nz, x));
+                        _mm512_storeu_si512((void *)&off[r][t], _mm512_maskz_compress_epi32(nz, vo));
+                        t += __builtin_popcount((unsigned)nz);
+                        vo = _mm512_add_epi32(vo, step);
+                    }
+                }
+                for (; kk < kc; kk++) {
                     float x = ap[kk * sak];
                     off[r][t] = (k0 + kk) * n;
                     av[r][t] = x;
@@ -881,10 +901,10 @@ TSR_WIDE_FN TSR_NOLIBC void mm_wide(const float *a, const float *b, float *c, in
             if (dense) {
                 for (; j + 2 * MW_W <= n; j += 2 * MW_W)
                     mw_dense2(b + (ptrdiff_t)k0 * n + j, c + (ptrdiff_t)i0 * n + j, n,
-                              (const float(*)[MW_KC])av, kc, first);
+                              (const float(*)[MW_KCP])av, kc, first);
                 for (; j + MW_W <= n; j += MW_W)
                     mw_dense1(b + (ptrdiff_t)k0 * n + j, c + (ptrdiff_t)i0 * n + j, n,
-                              (const float(*)[MW_KC])av, kc, first);
+                              (const float(*)[MW_KCP])av, kc, first);
             }
             for (; j + 8 * MW_W <= n; j += 8 * MW_W)
                 for (r = 0; r < rows; r++)
