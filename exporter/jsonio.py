@@ -18,7 +18,7 @@ import numpy as np
 from exporter.errors import LIMITS, ModelError
 
 # A complete string literal, or one structural bracket. Text inside strings never counts.
-_STRUCT = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+_STRUCT = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)  # strings unrolled: fast on long base64
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _MAX_INT_DIGITS = 4000  # Python refuses to convert longer integers; beyond double range anyway
 
