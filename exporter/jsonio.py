@@ -20,6 +20,7 @@ from exporter.errors import LIMITS, ModelError
 # A complete string literal, or one structural bracket. Text inside strings never counts.
 _STRUCT = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)  # strings unrolled: fast on long base64
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 _MAX_INT_DIGITS = 4000  # Python refuses to convert longer integers; beyond double range anyway
 
 
@@ -91,7 +92,8 @@ def _loads(text: str) -> object:
     value = json.loads(
         text, object_pairs_hook=_pairs, parse_constant=_reject_constant, parse_int=_parse_int
     )
-    _check_strings(value)
+    if _SURROGATE.search(text) or _SURROGATE_ESCAPE.search(text):  # else no string can hold one
+        _check_strings(value)
     return value
 
 
