@@ -125,13 +125,66 @@ def log(x: np.ndarray) -> np.ndarray:
     return r.astype(np.float32)
 
 
+# --- error-free transformations (SPEC 7.3): a result pair (hi, lo) with
+# hi + lo equal to the exact value; what lets Sigmoid reach 1 ulp ---
+VELTKAMP = _f(0x45801000)  # 4097 = 2^12 + 1: splits a float32 into two 12-bit halves
+
+
+def _two_sum(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    s = a + b
+    bb = s - a
+    return s, (a - (s - bb)) + (b - bb)
+
+
+def _fast_two_sum(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Exact when |a| >= |b| (or a is zero); callers guarantee it."""
+    s = a + b
+    return s, b - (s - a)
+
+
+def _split(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    g = a * VELTKAMP
+    h = g - (g - a)
+    return h, a - h
+
+
+def _two_prod(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Dekker's product without FMA: exact for the magnitudes used here."""
+    p = a * b
+    ah, al = _split(a)
+    bh, bl = _split(b)
+    return p, (((ah * bh - p) + ah * bl) + al * bh) + al * bl
+
+
 @_quiet
 def sigmoid(x: np.ndarray) -> np.ndarray:
+    """1 / (1 + e^-x) with e^-|x| and the quotient carried as float32 pairs."""
     x = np.asarray(x, dtype=np.float32)
     pos = x >= ZERO
-    e = exp(np.where(pos, -x, x))
-    d = ONE + e
-    return np.where(pos, ONE / d, e / d).astype(np.float32)
+    t = np.maximum(-np.abs(x), EXP_CLAMP_LO)
+    t = np.where(np.isnan(x), EXP_CLAMP_LO, t)  # any finite value: NaN is restored at the end
+    nf = t * LOG2E
+    nf = nf + ROUND_MAGIC
+    nf = nf - ROUND_MAGIC
+    r1 = t - nf * EXP_LN2_HI  # exact
+    rh, rl = _two_sum(r1, -(nf * EXP_LN2_LO))
+    p = (rh * rh) * _horner(EXP_P, rh)
+    a_hi, a_lo = _fast_two_sum(np.full_like(rh, ONE), rh)
+    b_hi, b_lo = _fast_two_sum(a_hi, p)
+    e_hi, e_lo = _fast_two_sum(b_hi, (a_lo + b_lo) + rl)  # e^t = (e_hi + e_lo) * 2^n
+    n = nf.astype(np.int32)
+    n1 = n >> 1
+    s1, s2 = _pow2(n1), _pow2(n - n1)
+    d_hi, d_lo = _fast_two_sum(np.full_like(rh, ONE), (e_hi * s1) * s2)
+    d_lo = d_lo + (e_lo * s1) * s2  # 1 + e^t
+    num_hi = np.where(pos, ONE, e_hi)
+    num_lo = np.where(pos, ZERO, e_lo)
+    q_hi = num_hi / d_hi
+    p_hi, p_lo = _two_prod(q_hi, d_hi)
+    rem = (((num_hi - p_hi) - p_lo) + num_lo) - q_hi * d_lo
+    y = q_hi + rem / d_hi
+    y = np.where(pos, y, (y * s1) * s2)
+    return np.where(np.isnan(x), x, y).astype(np.float32)
 
 
 @_quiet

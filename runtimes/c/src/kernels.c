@@ -160,6 +160,98 @@ static inline float horner(const uint32_t *c, int d, float t)
     return acc;
 }
 
+/* ---- SPEC 7.3 Exp and Sigmoid, written once for every vector width ----
+ * The bodies below are macros over a float type F (float, or a GNU vector of
+ * floats) and its int type I, so the scalar code, the SSE/NEON vectors and
+ * the AVX-512 vectors run the same operations in the same order and give
+ * the same bits. The caller supplies
+ *   K(bits)      a constant of type F from its bit pattern,
+ *   SEL(m, a, b) a where m holds, b elsewhere (m from a comparison),
+ *   AS_I / AS_F  bit casts between F and I.
+ * Selects only, no branches: clang vectorises the scalar loops (wasm). */
+#define K_VELTKAMP 0x45801000u /* 4097 = 2^12 + 1 */
+
+/* error-free transformations: hi + lo is the exact sum / product */
+#define TSR_FAST_TWO_SUM(hi, lo, a, b) (hi = (a) + (b), lo = (b) - (hi - (a)))
+#define TSR_TWO_SUM(hi, lo, a, b, tmp) \
+    (hi = (a) + (b), tmp = hi - (a), lo = ((a) - (hi - tmp)) + ((b) - tmp))
+#define TSR_SPLIT(hi, lo, a, tmp, K) (tmp = (a) * K(K_VELTKAMP), hi = tmp - (tmp - (a)), lo = (a) - hi)
+
+/* n = round(x * log2 e) and the reduced argument r = x - n ln2 */
+#define TSR_EXP_REDUCE(F, K, AS_I, xc, nf, n, tmp)      \
+    (tmp = (xc) * K(K_LOG2E), tmp = tmp + K(K_MAGIC), \
+     nf = tmp - K(K_MAGIC), n = AS_I(tmp) - (int32_t)K_MAGIC)
+
+/* pow2(n1) * pow2(n - n1) with n1 = floor(n / 2), as two factors */
+#define TSR_POW2(AS_F, e) AS_F(((e) + 127) << 23)
+#define TSR_HALVES(n, n1) (n1 = (((n) + 256) >> 1) - 128) /* n + 256 > 0 */
+
+#define TSR_EXP_BODY(F, I, K, SEL, AS_I, AS_F, x, y)                        \
+    do {                                                                    \
+        F xc_ = SEL((x) > K(K_EXP_LO), (x), K(K_EXP_LO)), tmp_, nf_, r_, p_; \
+        I n_, n1_;                                                          \
+        int i_;                                                             \
+        xc_ = SEL(xc_ < K(K_EXP_HI), xc_, K(K_EXP_HI)); /* NaN -> lo */     \
+        TSR_EXP_REDUCE(F, K, AS_I, xc_, nf_, n_, tmp_);                     \
+        r_ = xc_ - nf_ * K(K_EXP_LN2_HI);                                   \
+        r_ = r_ - nf_ * K(K_EXP_LN2_LO);                                    \
+        p_ = K(k_exp_p[0]);                                                 \
+        for (i_ = 1; i_ < 6; i_++)                                          \
+            p_ = p_ * r_ + K(k_exp_p[i_]);                                  \
+        p_ = (r_ * r_) * p_;                                                \
+        p_ = r_ + p_;                                                       \
+        p_ = K(0x3F800000u) + p_;                                           \
+        TSR_HALVES(n_, n1_);                                                \
+        p_ = p_ * TSR_POW2(AS_F, n1_);                                      \
+        p_ = p_ * TSR_POW2(AS_F, n_ - n1_);                                 \
+        (y) = SEL((x) != (x), (x), p_);                                     \
+    } while (0)
+
+/* Sigmoid: e^-|x| = (eh + el) 2^n and the quotient as float32 pairs, so that
+ * the result is rounded once (SPEC 7.3; max error 0.77 ulp, not 2.4). */
+#define TSR_SIGMOID_BODY(F, I, K, SEL, AS_I, AS_F, x, y)                          \
+    do {                                                                          \
+        const F one_ = K(0x3F800000u);                                            \
+        F t_ = AS_F(AS_I(x) | (int32_t)(-2147483647 - 1)), tmp_, nf_, rh_, rl_, p_; \
+        F ah_, al_, bh_, bl_, eh_, el_, s1_, s2_, dh_, dl_, nh_, nl_, qh_, ph_, pl_; \
+        F uh_, ul_, vh_, vl_;                                                     \
+        I pos_ = (x) >= K(0), n_, n1_;                                            \
+        int i_;                                                                   \
+        t_ = SEL(t_ > K(K_EXP_LO), t_, K(K_EXP_LO)); /* -|x| >= -104; NaN -> -104 */ \
+        TSR_EXP_REDUCE(F, K, AS_I, t_, nf_, n_, tmp_);                            \
+        tmp_ = t_ - nf_ * K(K_EXP_LN2_HI); /* exact */                            \
+        TSR_TWO_SUM(rh_, rl_, tmp_, -(nf_ * K(K_EXP_LN2_LO)), p_);                \
+        p_ = K(k_exp_p[0]);                                                       \
+        for (i_ = 1; i_ < 6; i_++)                                                \
+            p_ = p_ * rh_ + K(k_exp_p[i_]);                                       \
+        p_ = (rh_ * rh_) * p_;                                                    \
+        TSR_FAST_TWO_SUM(ah_, al_, one_, rh_);                                    \
+        TSR_FAST_TWO_SUM(bh_, bl_, ah_, p_);                                      \
+        TSR_FAST_TWO_SUM(eh_, el_, bh_, (al_ + bl_) + rl_);                       \
+        TSR_HALVES(n_, n1_);                                                      \
+        s1_ = TSR_POW2(AS_F, n1_);                                                \
+        s2_ = TSR_POW2(AS_F, n_ - n1_);                                           \
+        TSR_FAST_TWO_SUM(dh_, dl_, one_, (eh_ * s1_) * s2_);                      \
+        dl_ = dl_ + (el_ * s1_) * s2_; /* dh + dl = 1 + e^-|x| */                 \
+        nh_ = SEL(pos_, one_, eh_);                                               \
+        nl_ = SEL(pos_, K(0), el_);                                               \
+        qh_ = nh_ / dh_;                                                          \
+        ph_ = qh_ * dh_; /* Dekker: pl = qh * dh - ph exactly */                  \
+        TSR_SPLIT(uh_, ul_, qh_, tmp_, K);                                        \
+        TSR_SPLIT(vh_, vl_, dh_, tmp_, K);                                        \
+        pl_ = (((uh_ * vh_ - ph_) + uh_ * vl_) + ul_ * vh_) + ul_ * vl_;          \
+        tmp_ = (((nh_ - ph_) - pl_) + nl_) - qh_ * dl_;                           \
+        qh_ = qh_ + tmp_ / dh_;                                                   \
+        qh_ = SEL(pos_, qh_, (qh_ * s1_) * s2_);                                  \
+        (y) = SEL((x) != (x), (x), qh_);                                          \
+    } while (0)
+
+/* the scalar instantiation */
+#define KS(bits) u2f(bits)
+#define SELS(m, a, b) ((m) ? (a) : (b))
+#define AS_IS(f) ((int32_t)f2u(f))
+#define AS_FS(i) u2f((uint32_t)(i))
+
 /* ---- SPEC 7.2 ---- */
 float tsr_k_max1(float a, float b)
 {
@@ -183,32 +275,12 @@ float tsr_k_min1(float a, float b)
     return a < b ? a : b;
 }
 
-/* ---- SPEC 7.3 Exp ----
- * Written without branches (selects only) so loops over it can vectorise.
- * The NaN case is clamped to a finite value first so that no step has
- * undefined behaviour, and the NaN is restored at the end. */
+/* ---- SPEC 7.3 Exp ---- */
 float tsr_k_exp1(float x)
 {
-    const float lo = u2f(K_EXP_LO), hi = u2f(K_EXP_HI), magic = u2f(K_MAGIC);
-    float xc = x > lo ? x : lo; /* NaN -> lo, fixed below */
-    float t, nf, r, p, y;
-    int32_t n, n1;
-    xc = xc < hi ? xc : hi;
-    t = xc * u2f(K_LOG2E);
-    t = t + magic;
-    nf = t - magic;
-    /* t is in [2^23, 2^24): its low mantissa bits hold n + 2^22 exactly */
-    n = (int32_t)f2u(t) - (int32_t)K_MAGIC;
-    r = xc - nf * u2f(K_EXP_LN2_HI);
-    r = r - nf * u2f(K_EXP_LN2_LO);
-    p = horner(k_exp_p, 6, r);
-    p = (r * r) * p;
-    p = r + p;
-    p = 1.0f + p;
-    n1 = (n + 256) / 2 - 128; /* floor(n / 2) without shifting a negative */
-    y = p * u2f((uint32_t)(n1 + 127) << 23);
-    y = y * u2f((uint32_t)(n - n1 + 127) << 23);
-    return is_nan(x) ? x : y;
+    float y;
+    TSR_EXP_BODY(float, int32_t, KS, SELS, AS_IS, AS_FS, x, y);
+    return y;
 }
 
 /* ---- SPEC 7.3 Log ---- */
@@ -243,14 +315,12 @@ float tsr_k_log1(float x)
     return r;
 }
 
-/* ---- SPEC 7.3 Sigmoid: NaN takes the second branch (x >= 0 is false) ---- */
+/* ---- SPEC 7.3 Sigmoid ---- */
 float tsr_k_sigmoid1(float x)
 {
-    int pos = x >= 0.0f;
-    float e = tsr_k_exp1(pos ? -x : x);
-    float d = 1.0f + e;
-    float num = pos ? 1.0f : e;
-    return num / d;
+    float y;
+    TSR_SIGMOID_BODY(float, int32_t, KS, SELS, AS_IS, AS_FS, x, y);
+    return y;
 }
 
 /* ---- SPEC 7.3 Tanh ---- */
@@ -318,97 +388,46 @@ void tsr_k_clip(const float *x, float *y, int32_t n, float lo, float hi)
         y[i] = tsr_k_min1(tsr_k_max1(x[i], lo), hi);
 }
 
-/* ---- Exp and Sigmoid four/eight at a time: the scalar code above with
- * selects as bit masks, operation for operation, so the bits are the same.
+/* ---- Exp and Sigmoid four/eight (SSE, AVX, NEON) and sixteen (AVX-512)
+ * at a time: the bodies above on vectors, so the bits are the same.
  * (clang vectorises the scalar loops itself, gcc -O2 does not; wasm keeps
  * clang's loops, which keeps the module small.) ---- */
 #if TSR_SIMD && !defined(__wasm__)
 #define TSR_VEC_EXP 1
-static inline tsr_vf vsplat(uint32_t bits)
-{
-    tsr_vi z = {0};
-    return (tsr_vf)(z + (int32_t)bits);
-}
-
-static inline tsr_vf vsel(tsr_vi m, tsr_vf a, tsr_vf b)
-{
-    return (tsr_vf)(((tsr_vi)a & m) | ((tsr_vi)b & ~m));
-}
-
+#define KV(bits) ((tsr_vf)((tsr_vi){0} + (int32_t)(bits)))
+#define SELV(m, a, b) ((tsr_vf)(((tsr_vi)(a) & (m)) | ((tsr_vi)(b) & ~(m))))
+#define AS_IV(f) ((tsr_vi)(f))
+#define AS_FV(i) ((tsr_vf)(i))
 static inline tsr_vf exp_v(tsr_vf x)
 {
-    const tsr_vf lo = vsplat(K_EXP_LO), hi = vsplat(K_EXP_HI), magic = vsplat(K_MAGIC);
-    tsr_vf xc = vsel(x > lo, x, lo), t, nf, r, p, y;
-    tsr_vi n, n1;
-    int i;
-    xc = vsel(xc < hi, xc, hi);
-    t = xc * vsplat(K_LOG2E);
-    t = t + magic;
-    nf = t - magic;
-    n = (tsr_vi)t - (int32_t)K_MAGIC;
-    r = xc - nf * vsplat(K_EXP_LN2_HI);
-    r = r - nf * vsplat(K_EXP_LN2_LO);
-    p = vsplat(k_exp_p[0]);
-    for (i = 1; i < 6; i++) {
-        p = p * r;
-        p = p + vsplat(k_exp_p[i]);
-    }
-    p = (r * r) * p;
-    p = r + p;
-    p = vsplat(0x3F800000u) + p;
-    n1 = ((n + 256) >> 1) - 128; /* n + 256 > 0: same as the division */
-    y = p * (tsr_vf)((n1 + 127) << 23);
-    y = y * (tsr_vf)((n - n1 + 127) << 23);
-    return vsel(x != x, x, y);
+    tsr_vf y;
+    TSR_EXP_BODY(tsr_vf, tsr_vi, KV, SELV, AS_IV, AS_FV, x, y);
+    return y;
 }
 
 static inline tsr_vf sigmoid_v(tsr_vf x)
 {
-    tsr_vi pos = x >= vsplat(0);
-    tsr_vf e = exp_v(vsel(pos, -x, x));
-    tsr_vf d = vsplat(0x3F800000u) + e;
-    return vsel(pos, vsplat(0x3F800000u), e) / d;
+    tsr_vf y;
+    TSR_SIGMOID_BODY(tsr_vf, tsr_vi, KV, SELV, AS_IV, AS_FV, x, y);
+    return y;
 }
 #else
 #define TSR_VEC_EXP 0
 #endif
 
 #if TSR_MM_WIDE
-/* exp_v / sigmoid_v on 16-wide vectors, operation for operation. */
-#define wsplat(bits) ((tsr_wf)((tsr_wi){0} + (int32_t)(bits)))
-#define wsel(m, a, b) ((tsr_wf)(((tsr_wi)(a) & (m)) | ((tsr_wi)(b) & ~(m))))
-TSR_WIDE_FN inline __attribute__((always_inline)) void exp_w(const float *px, float *py)
-{
-    const tsr_wf x = WLOAD(px), lo = wsplat(K_EXP_LO), hi = wsplat(K_EXP_HI), magic = wsplat(K_MAGIC);
-    tsr_wf xc = wsel(x > lo, x, lo), t, nf, r, p, y;
-    tsr_wi n, n1;
-    int i;
-    xc = wsel(xc < hi, xc, hi);
-    t = xc * wsplat(K_LOG2E);
-    t = t + magic;
-    nf = t - magic;
-    n = (tsr_wi)t - (int32_t)K_MAGIC;
-    r = xc - nf * wsplat(K_EXP_LN2_HI);
-    r = r - nf * wsplat(K_EXP_LN2_LO);
-    p = wsplat(k_exp_p[0]);
-    for (i = 1; i < 6; i++) {
-        p = p * r;
-        p = p + wsplat(k_exp_p[i]);
-    }
-    p = (r * r) * p;
-    p = r + p;
-    p = wsplat(0x3F800000u) + p;
-    n1 = ((n + 256) >> 1) - 128;
-    y = p * (tsr_wf)((n1 + 127) << 23);
-    y = y * (tsr_wf)((n - n1 + 127) << 23);
-    WSTORE(py, wsel(x != x, x, y));
-}
-
+#define KW(bits) ((tsr_wf)((tsr_wi){0} + (int32_t)(bits)))
+#define SELW(m, a, b) ((tsr_wf)(((tsr_wi)(a) & (m)) | ((tsr_wi)(b) & ~(m))))
+#define AS_IW(f) ((tsr_wi)(f))
+#define AS_FW(i) ((tsr_wf)(i))
 TSR_WIDE_FN void exp_wide(const float *x, float *y, int32_t n)
 {
     int32_t i = 0;
-    for (; i + MW_W <= n; i += MW_W)
-        exp_w(x + i, y + i);
+    for (; i + MW_W <= n; i += MW_W) {
+        tsr_wf v = WLOAD(x + i), r;
+        TSR_EXP_BODY(tsr_wf, tsr_wi, KW, SELW, AS_IW, AS_FW, v, r);
+        WSTORE(y + i, r);
+    }
     for (; i < n; i++)
         y[i] = tsr_k_exp1(x[i]);
 }
@@ -417,13 +436,9 @@ TSR_WIDE_FN void sigmoid_wide(const float *x, float *y, int32_t n)
 {
     int32_t i = 0;
     for (; i + MW_W <= n; i += MW_W) {
-        tsr_wf v = WLOAD(x + i), e, d;
-        tsr_wi pos = v >= wsplat(0);
-        WSTORE(y + i, wsel(pos, -v, v));
-        exp_w(y + i, y + i);
-        e = WLOAD(y + i);
-        d = wsplat(0x3F800000u) + e;
-        WSTORE(y + i, wsel(pos, wsplat(0x3F800000u), e) / d);
+        tsr_wf v = WLOAD(x + i), r;
+        TSR_SIGMOID_BODY(tsr_wf, tsr_wi, KW, SELW, AS_IW, AS_FW, v, r);
+        WSTORE(y + i, r);
     }
     for (; i < n; i++)
         y[i] = tsr_k_sigmoid1(x[i]);
