@@ -61,6 +61,11 @@ def unary_cases() -> list[Case]:
             sweep = bit_sweep(8192)
             cases.append(Case(f"op_{op.lower()}_sweep", ["op", "edge"],
                               _unary_graph(op, sweep.size).document(), {"x": sweep}, ops=[op]))
+    # Sigmoid's pair arithmetic (SPEC 7.3) has several correction terms; a dense
+    # grid over the range where they matter catches a runtime that drops one.
+    dense = np.linspace(-104, 20, 4096, dtype=np.float64).astype(np.float32)
+    cases.append(Case("op_sigmoid_dense", ["op", "edge"], _unary_graph("Sigmoid", dense.size).document(),
+                      {"x": dense}, ops=["Sigmoid"]))
     return cases
 
 

@@ -82,10 +82,52 @@ export function log(x) {
   return r;
 }
 
+// Sigmoid keeps e^-|x| and the quotient as float32 pairs (hi + lo) so that
+// the result is rounded once: max error 0.77 ulp (SPEC 7.3).
+const VELTKAMP = 4097; // 2^12 + 1: splits a float32 into two 12-bit halves
+let lo = 0; // the low part of the last twoSum / fastTwoSum / twoProd
+function twoSum(a, b) {
+  const s = fr(a + b), bb = fr(s - a);
+  lo = fr(fr(a - fr(s - bb)) + fr(b - bb));
+  return s;
+}
+function fastTwoSum(a, b) { // |a| >= |b|
+  const s = fr(a + b);
+  lo = fr(b - fr(s - a));
+  return s;
+}
+function twoProd(a, b) { // Dekker, no FMA
+  const p = fr(a * b), ga = fr(a * VELTKAMP), gb = fr(b * VELTKAMP);
+  const ah = fr(ga - fr(ga - a)), al = fr(a - ah), bh = fr(gb - fr(gb - b)), bl = fr(b - bh);
+  lo = fr(fr(fr(fr(fr(ah * bh) - p) + fr(ah * bl)) + fr(al * bh)) + fr(al * bl));
+  return p;
+}
+
 export function sigmoid(x) {
-  if (x >= 0) return fr(1 / fr(1 + exp(-x)));
-  const e = exp(x);
-  return fr(e / fr(1 + e));
+  if (x !== x) return x;
+  const pos = x >= 0;
+  const t = Math.max(-Math.abs(x), EXP_LO);
+  const nf = fr(fr(fr(t * LOG2E) + MAGIC) - MAGIC);
+  const rh = twoSum(fr(t - fr(nf * EXP_LN2_HI)), -fr(nf * EXP_LN2_LO)), rl = lo;
+  let p = P0;
+  p = fr(fr(p * rh) + P1);
+  p = fr(fr(p * rh) + P2);
+  p = fr(fr(p * rh) + P3);
+  p = fr(fr(p * rh) + P4);
+  p = fr(fr(p * rh) + P5);
+  p = fr(fr(rh * rh) * p);
+  const ah = fastTwoSum(1, rh), al = lo;
+  const bh = fastTwoSum(ah, p), bl = lo;
+  const eh = fastTwoSum(bh, fr(fr(al + bl) + rl)), el = lo; // e^t = (eh + el) 2^n
+  const n = nf | 0, n1 = n >> 1, s1 = POW2[n1 + 126], s2 = POW2[n - n1 + 126];
+  const dh = fastTwoSum(1, fr(fr(eh * s1) * s2));
+  const dl = fr(lo + fr(fr(el * s1) * s2)); // dh + dl = 1 + e^t
+  const nh = pos ? 1 : eh, nl = pos ? 0 : el;
+  const qh = fr(nh / dh);
+  const ph = twoProd(qh, dh), pl = lo;
+  const rem = fr(fr(fr(fr(nh - ph) - pl) + nl) - fr(qh * dl));
+  const y = fr(qh + fr(rem / dh));
+  return pos ? y : fr(fr(y * s1) * s2);
 }
 
 export function tanh(x) {
