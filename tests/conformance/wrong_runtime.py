@@ -1,5 +1,6 @@
-"""A deliberately wrong runtime: the Python reference with exp taken from the
-platform (np.exp) instead of SPEC 7.3. The conformance suite must catch it."""
+"""A deliberately wrong runtime: the Python reference with Exp and Sigmoid
+built on the platform's exp (np.exp) instead of SPEC 7.3. The conformance
+suite must catch it."""
 
 import sys
 
@@ -13,7 +14,13 @@ def native_exp(x):
         return np.exp(np.asarray(x, dtype=np.float32)).astype(np.float32)
 
 
+def native_sigmoid(x):
+    with np.errstate(all="ignore"):
+        return (np.float32(1) / (np.float32(1) + native_exp(-np.asarray(x, dtype=np.float32)))).astype(np.float32)
+
+
 strict_math.exp = native_exp
+strict_math.sigmoid = native_sigmoid
 
 from exporter import cli_run  # noqa: E402  (after the patch, on purpose)
 
