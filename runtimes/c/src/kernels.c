@@ -315,12 +315,24 @@ float tsr_k_log1(float x)
     return r;
 }
 
-/* ---- SPEC 7.3 Sigmoid ---- */
-float tsr_k_sigmoid1(float x)
+/* ---- SPEC 7.3 Sigmoid ----
+ * Forced inline into the array loop: too big for clang's inliner otherwise,
+ * and an outlined call stops clang from vectorising the loop (wasm). */
+#if defined(__GNUC__) || defined(__clang__)
+#define TSR_INLINE static inline __attribute__((always_inline))
+#else
+#define TSR_INLINE static inline
+#endif
+TSR_INLINE float sigmoid_s(float x)
 {
     float y;
     TSR_SIGMOID_BODY(float, int32_t, KS, SELS, AS_IS, AS_FS, x, y);
     return y;
+}
+
+float tsr_k_sigmoid1(float x)
+{
+    return sigmoid_s(x);
 }
 
 /* ---- SPEC 7.3 Tanh ---- */
@@ -483,7 +495,7 @@ void tsr_k_sigmoid(const float *x, float *y, int32_t n)
         VSTORE(y + i, sigmoid_v(VLOAD(x + i)));
 #endif
     for (; i < n; i++)
-        y[i] = tsr_k_sigmoid1(x[i]);
+        y[i] = sigmoid_s(x[i]);
 }
 
 void tsr_k_tanh(const float *x, float *y, int32_t n)
