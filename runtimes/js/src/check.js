@@ -1,47 +1,48 @@
-// Model checking, in the exact order of SPEC.md section 5 (steps 3-9).
-// Steps 1-2 (size, parse, depth) happen in json.js before this.
+// Model checking, in the exact order of SPEC.md section 5 (steps 3-9; json.js
+// did steps 1-2).
 import { fail } from './errors.js';
 import * as L from './limits.js';
 import { OPS, inferShape, shapeStr } from './ops.js';
-import { decodeBase64, crc32Hex, f32Bytes, f32FromLE } from './tensors.js';
+import { B64_RE, decodeBase64, crc32Hex, f32Bytes, f32FromLE } from './tensors.js';
 
 export const RUNTIME_VERSION = '1.0';
 const VERSION_RE = /^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$/;
 const NAME_RE = /^[A-Za-z_][A-Za-z0-9_.:/-]*$/;
 const SYMBOL_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const OP_RE = /^[A-Za-z][A-Za-z0-9_]*$/;
-const B64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
 const CHECKSUM_RE = /^crc32:[0-9a-f]{8}$/;
 
-const has = (o, k) => Object.prototype.hasOwnProperty.call(o, k);
+const has = Object.hasOwn;
 const isObj = (v) => v !== null && typeof v === 'object' && !Array.isArray(v) && !ArrayBuffer.isView(v);
-const isInt = (v) => typeof v === 'number' && Number.isInteger(v);
-const isNum = (v) => typeof v === 'number';
+const isInt = Number.isInteger;
 const isStr = (v) => typeof v === 'string';
+const isCount = (d) => isInt(d) && d >= 1;
+const isDim = (d) => isCount(d) || (isStr(d) && SYMBOL_RE.test(d));
 
-export function nodeLabel(node, i) {
+/** E_VERSION, optionally naming what a newer minor version added. */
+function versionError(text, unknown) {
+  fail('E_VERSION', `file is format ${text}; this runtime implements ${RUNTIME_VERSION}${unknown ? ` and does not know ${unknown}` : ''}`);
+}
+
+function nodeLabel(node, i) {
   if (isObj(node) && isStr(node.name) && has(node, 'name')) return `node ${JSON.stringify(node.name)}`;
   const op = isObj(node) && isStr(node.op) ? ` (${node.op})` : '';
   return `node #${i}${op}`;
 }
 
-/** Step 3. Returns {major, minor, newer} or null when the field is unusable. */
+/** Step 3. Returns {newer, text} or null when the field is unusable. */
 function checkVersion(doc) {
   if (!isObj(doc) || !has(doc, 'format_version') || !isStr(doc.format_version)) return null;
   const m = VERSION_RE.exec(doc.format_version);
   if (!m) return null;
-  if (m[1] !== '1') {
-    fail('E_VERSION', `file is format ${doc.format_version}; this runtime implements ${RUNTIME_VERSION}`);
-  }
+  if (m[1] !== '1') versionError(doc.format_version);
   return { newer: m[2] !== '0', text: doc.format_version };
 }
 
 /** Step 4: the hand-written equivalent of model.schema.json plus op attributes. */
 function checkSchema(doc, ver) {
   const bad = (where, what) => {
-    if (ver && ver.newer) {
-      fail('E_VERSION', `file is format ${ver.text}; this runtime implements ${RUNTIME_VERSION} and does not know ${where}: ${what}`);
-    }
+    if (ver && ver.newer) versionError(ver.text, `${where}: ${what}`);
     fail('E_SCHEMA', `${where}: ${what}`);
   };
   const closed = (o, where, allowed, required = allowed) => {
@@ -56,14 +57,13 @@ function checkSchema(doc, ver) {
     if (!Array.isArray(v)) bad(where, 'must be an array');
     if (v.length < min) bad(where, `needs at least ${min} item(s)`);
   };
-  const value = (v, where) => {
-    closed(v, where, ['name', 'dtype', 'shape']);
-    name(v.name, `${where}.name`);
-    if (v.dtype !== 'float32') bad(`${where}.dtype`, 'must be "float32"');
-    arr(v.shape, `${where}.shape`);
-    for (const d of v.shape) {
-      if (!((isInt(d) && d >= 1) || (isStr(d) && SYMBOL_RE.test(d)))) bad(`${where}.shape`, `bad dimension ${JSON.stringify(d)}`);
-    }
+  // graph inputs / outputs (symbolic dims allowed) and initializers
+  const tensor = (t, where, allowed, required, dimOk) => {
+    closed(t, where, allowed, required);
+    name(t.name, `${where}.name`);
+    if (t.dtype !== 'float32') bad(`${where}.dtype`, 'must be "float32"');
+    arr(t.shape, `${where}.shape`);
+    for (const d of t.shape) if (!dimOk(d)) bad(`${where}.shape`, `bad dimension ${JSON.stringify(d)}`);
   };
 
   closed(doc, 'document', ['format', 'format_version', 'producer', 'metadata', 'graph'],
@@ -77,20 +77,17 @@ function checkSchema(doc, ver) {
   closed(g, 'graph', ['inputs', 'outputs', 'initializers', 'nodes']);
   for (const k of ['inputs', 'outputs']) {
     arr(g[k], `graph.${k}`, 1);
-    g[k].forEach((v, i) => value(v, `graph.${k}[${i}]`));
+    const fields = ['name', 'dtype', 'shape'];
+    g[k].forEach((v, i) => tensor(v, `graph.${k}[${i}]`, fields, fields, isDim));
   }
   arr(g.initializers, 'graph.initializers');
   g.initializers.forEach((t, i) => {
     const where = `initializer #${i}`;
-    closed(t, where, ['name', 'dtype', 'shape', 'data', 'data_b64', 'checksum'], ['name', 'dtype', 'shape']);
-    name(t.name, `${where}.name`);
-    if (t.dtype !== 'float32') bad(`${where}.dtype`, 'must be "float32"');
-    arr(t.shape, `${where}.shape`);
-    for (const d of t.shape) if (!(isInt(d) && d >= 1)) bad(`${where}.shape`, `bad dimension ${JSON.stringify(d)}`);
+    tensor(t, where, ['name', 'dtype', 'shape', 'data', 'data_b64', 'checksum'], ['name', 'dtype', 'shape'], isCount);
     if (has(t, 'data')) {
       arr(t.data, `${where}.data`);
-      const d = t.data;
-      for (let k = 0; k < d.length; k++) if (typeof d[k] !== 'number') bad(`${where}.data`, `item ${k} is not a number`);
+      const k = t.data.findIndex((x) => typeof x !== 'number');
+      if (k >= 0) bad(`${where}.data`, `item ${k} is not a number`);
     }
     if (has(t, 'data_b64') && !(isStr(t.data_b64) && B64_RE.test(t.data_b64))) bad(`${where}.data_b64`, 'not a base64 string');
     if (has(t, 'checksum') && !(isStr(t.checksum) && CHECKSUM_RE.test(t.checksum))) bad(`${where}.checksum`, 'must be "crc32:" and 8 lowercase hex digits');
@@ -98,9 +95,8 @@ function checkSchema(doc, ver) {
   });
   arr(g.nodes, 'graph.nodes', 1);
   g.nodes.forEach((node, i) => {
-    let where = `node #${i}`;
-    closed(node, where, ['name', 'op', 'inputs', 'outputs', 'attrs'], ['op', 'inputs', 'outputs']);
-    where = nodeLabel(node, i);
+    closed(node, `node #${i}`, ['name', 'op', 'inputs', 'outputs', 'attrs'], ['op', 'inputs', 'outputs']);
+    const where = nodeLabel(node, i);
     if (has(node, 'name') && !isStr(node.name)) bad(where, '"name" must be a string');
     if (!isStr(node.op) || !OP_RE.test(node.op)) bad(where, `bad op ${JSON.stringify(node.op)}`);
     arr(node.inputs, `${where} inputs`);
@@ -109,10 +105,10 @@ function checkSchema(doc, ver) {
     if (node.outputs.length > 1) bad(`${where} outputs`, 'must have exactly one output');
     node.outputs.forEach((v) => name(v, `${where} outputs`));
     if (has(node, 'attrs') && !isObj(node.attrs)) bad(`${where} attrs`, 'must be an object');
-    const spec = has(OPS, node.op) ? OPS[node.op] : null;
-    if (!spec) return; // unknown operators pass the schema (step 6)
+    if (!has(OPS, node.op)) return; // unknown operators pass the schema (step 6)
+    const spec = OPS[node.op];
     if (node.inputs.length !== spec.n) bad(where, `${node.op} takes ${spec.n} input(s), got ${node.inputs.length}`);
-    const attrs = has(node, 'attrs') ? node.attrs : {};
+    const attrs = node.attrs ?? {};
     for (const k of Object.keys(attrs)) {
       if (!has(spec.attrs, k)) bad(where, `unknown attribute ${JSON.stringify(k)} of ${node.op}`);
       checkAttr(spec.attrs[k], attrs[k], (what) => bad(where, `attribute ${k}: ${what}`));
@@ -126,42 +122,31 @@ function checkSchema(doc, ver) {
   });
 }
 
-function uniqueNums(a) {
-  return new Set(a).size === a.length;
-}
-
 function checkAttr(kind, v, bad) {
   switch (kind) {
     case 'bool': if (typeof v !== 'boolean') bad('must be a boolean'); break;
-    case 'number': if (!isNum(v)) bad('must be a number'); break;
+    case 'number': if (typeof v !== 'number') bad('must be a number'); break;
     case 'int': if (!isInt(v)) bad('must be an integer'); break;
     case 'axes':
       if (!Array.isArray(v) || v.length < 1 || v.length > 8) bad('must be 1 to 8 integers');
       if (!v.every(isInt)) bad('must hold integers');
-      if (!uniqueNums(v)) bad('repeated axis');
+      if (new Set(v).size !== v.length) bad('repeated axis');
       break;
     case 'perm':
       if (!Array.isArray(v) || v.length > 8 || !v.every((p) => isInt(p) && p >= 0)) bad('must be <= 8 integers >= 0');
-      if (!uniqueNums(v)) bad('repeated entry');
+      if (new Set(v).size !== v.length) bad('repeated entry');
       break;
-    case 'rshape': {
+    case 'rshape':
       if (!Array.isArray(v)) bad('must be an array');
-      let minus = 0;
-      for (const d of v) {
-        if (isInt(d) && d >= 1) continue;
-        if (isStr(d) && SYMBOL_RE.test(d)) continue;
-        if (d === -1) { minus++; continue; }
-        bad(`bad entry ${JSON.stringify(d)}`);
-      }
-      if (minus > 1) bad('-1 may appear at most once');
+      for (const d of v) if (!isDim(d) && d !== -1) bad(`bad entry ${JSON.stringify(d)}`);
+      if (v.indexOf(-1) !== v.lastIndexOf(-1)) bad('-1 may appear at most once');
       break;
-    }
     default: bad('unknown');
   }
 }
 
 /** Product of the integer dims, or Infinity once above the element limit. */
-export function boundedCount(shape) {
+function boundedCount(shape) {
   let c = 1;
   for (const d of shape) {
     if (typeof d !== 'number') continue;
@@ -172,7 +157,7 @@ export function boundedCount(shape) {
 }
 
 /** Step 5. */
-function checkLimits(g) {
+function checkLimits(g, labels) {
   const lim = (msg) => fail('E_LIMIT', msg);
   for (const [k, max] of [['inputs', L.MAX_GRAPH_IO], ['outputs', L.MAX_GRAPH_IO], ['initializers', L.MAX_INITIALIZERS], ['nodes', L.MAX_NODES]]) {
     if (g[k].length > max) lim(`more than ${max} graph ${k}`);
@@ -197,16 +182,15 @@ function checkLimits(g) {
     node.inputs.forEach(nameLen);
     node.outputs.forEach(nameLen);
     if (node.op === 'Reshape' && node.attrs && Array.isArray(node.attrs.shape)) {
-      shape(node.attrs.shape.filter((d) => d !== -1), nodeLabel(node, i));
-      if (node.attrs.shape.length > L.MAX_RANK) lim(`${nodeLabel(node, i)}: Reshape target rank is more than ${L.MAX_RANK}`);
+      shape(node.attrs.shape.filter((d) => d !== -1), labels[i]);
+      if (node.attrs.shape.length > L.MAX_RANK) lim(`${labels[i]}: Reshape target rank is more than ${L.MAX_RANK}`);
     }
   });
 }
 
 /** Step 7: decode every initializer to a Float32Array. */
 function checkData(g) {
-  const out = [];
-  for (const t of g.initializers) {
+  return g.initializers.map((t) => {
     const count = boundedCount(t.shape);
     const who = `initializer ${t.name}`;
     let data;
@@ -225,9 +209,8 @@ function checkData(g) {
       const got = `crc32:${crc32Hex(f32Bytes(data))}`;
       if (got !== t.checksum) fail('E_DATA', `${who}: checksum mismatch (file says ${t.checksum}, data gives ${got})`);
     }
-    out.push({ name: t.name, shape: t.shape.slice(), data });
-  }
-  return out;
+    return { name: t.name, shape: t.shape.slice(), data };
+  });
 }
 
 /** The whole check of a parsed document. Returns the checked graph. */
@@ -235,12 +218,12 @@ export function checkModel(doc) {
   const ver = checkVersion(doc); // 3
   checkSchema(doc, ver); // 4
   const g = doc.graph;
-  checkLimits(g); // 5
+  const labels = g.nodes.map(nodeLabel);
+  checkLimits(g, labels); // 5
   g.nodes.forEach((node, i) => { // 6
-    if (!has(OPS, node.op)) {
-      if (ver.newer) fail('E_VERSION', `file is format ${ver.text}; this runtime implements ${RUNTIME_VERSION} and does not know operator ${node.op} (${nodeLabel(node, i)})`);
-      fail('E_UNKNOWN_OP', `${nodeLabel(node, i)}: unknown operator ${JSON.stringify(node.op)}`);
-    }
+    if (has(OPS, node.op)) return;
+    if (ver.newer) versionError(ver.text, `operator ${node.op} (${labels[i]})`);
+    fail('E_UNKNOWN_OP', `${labels[i]}: unknown operator ${JSON.stringify(node.op)}`);
   });
   const inits = checkData(g); // 7
 
@@ -254,9 +237,9 @@ export function checkModel(doc) {
   for (const t of g.initializers) define(t.name, 'initializer');
   g.nodes.forEach((node, i) => {
     for (const n of node.inputs) {
-      if (!defined.has(n)) fail('E_GRAPH', `${nodeLabel(node, i)}: input ${JSON.stringify(n)} is not defined before use`);
+      if (!defined.has(n)) fail('E_GRAPH', `${labels[i]}: input ${JSON.stringify(n)} is not defined before use`);
     }
-    define(node.outputs[0], `output of ${nodeLabel(node, i)}`);
+    define(node.outputs[0], `output of ${labels[i]}`);
   });
   const seenOut = new Set();
   for (const v of g.outputs) {
@@ -270,24 +253,17 @@ export function checkModel(doc) {
   for (const v of g.inputs) shapes.set(v.name, v.shape.slice());
   for (const t of inits) shapes.set(t.name, t.shape);
   const nodes = g.nodes.map((node, i) => {
-    const who = nodeLabel(node, i);
-    const attrs = has(node, 'attrs') ? node.attrs : {};
-    const res = inferShape({ op: node.op, attrs }, node.inputs.map((n) => shapes.get(n)), who);
-    if (boundedCount(res.shape) === Infinity) fail('E_LIMIT', `${who}: result ${shapeStr(res.shape)} has more than 2^26 elements`);
-    shapes.set(node.outputs[0], res.shape);
-    return { op: node.op, label: who, inputs: node.inputs.slice(), output: node.outputs[0], attrs, plan: res };
+    const who = labels[i];
+    const plan = inferShape({ op: node.op, attrs: node.attrs ?? {} }, node.inputs.map((n) => shapes.get(n)), who);
+    if (boundedCount(plan.shape) === Infinity) fail('E_LIMIT', `${who}: result ${shapeStr(plan.shape)} has more than 2^26 elements`);
+    shapes.set(node.outputs[0], plan.shape);
+    return { op: node.op, inputs: node.inputs.slice(), output: node.outputs[0], plan };
   });
   for (const v of g.outputs) {
-    const got = shapes.get(v.name);
-    const same = got.length === v.shape.length && got.every((d, k) => d === v.shape[k]);
-    if (!same) fail('E_SHAPE', `graph output ${v.name}: declared shape ${shapeStr(v.shape)} but the graph gives ${shapeStr(got)}`);
+    // shapeStr is one-to-one (symbols quoted), so equal strings mean equal shapes
+    const want = shapeStr(v.shape), gives = shapeStr(shapes.get(v.name));
+    if (want !== gives) fail('E_SHAPE', `graph output ${v.name}: declared shape ${want} but the graph gives ${gives}`);
   }
-  return {
-    version: doc.format_version,
-    inputs: g.inputs.map((v) => ({ name: v.name, shape: v.shape.slice() })),
-    outputs: g.outputs.map((v) => ({ name: v.name, shape: v.shape.slice() })),
-    initializers: inits,
-    nodes,
-    shapes,
-  };
+  const info = (v) => ({ name: v.name, shape: v.shape.slice() });
+  return { version: doc.format_version, inputs: g.inputs.map(info), outputs: g.outputs.map(info), initializers: inits, nodes, shapes };
 }

@@ -1,15 +1,18 @@
-// Strict, bounded JSON reader (SPEC.md sections 1, 5 #1-2, 8).
-// Read left to right; the first violation met decides: syntax, duplicate key
-// or invalid UTF-8 -> E_PARSE, nesting deeper than 64 -> E_LIMIT.
-// Objects come back with a null prototype (so "__proto__" is a plain key).
+// Strict, bounded JSON reader (SPEC.md sections 1, 5 #1-2, 8). The first
+// violation met left to right decides: E_PARSE (syntax, duplicate key, invalid
+// UTF-8) or E_LIMIT (nesting deeper than 64). Objects have a null prototype.
 import { fail } from './errors.js';
 import { MAX_DEPTH, MAX_FILE_BYTES } from './limits.js';
 
 const NUM_RE = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
+// char code after a backslash -> the character it stands for (\u aside)
+const ESCAPES = { 0x22: '"', 0x5c: '\\', 0x2f: '/', 0x62: '\b', 0x66: '\f', 0x6e: '\n', 0x72: '\r', 0x74: '\t' };
 
 function parseError(pos, what) {
   fail('E_PARSE', `invalid JSON at offset ${pos}: ${what}`);
 }
+
+export const tooLarge = (what) => fail('E_LIMIT', `${what} is larger than ${MAX_FILE_BYTES} bytes`);
 
 /** Parse a JSON text held in a JS string. */
 export function parseJSONText(text, label = 'document') {
@@ -24,20 +27,25 @@ export function parseJSONText(text, label = 'document') {
       else return;
     }
   };
+  const expected = (what) => parseError(i, i >= n ? `unexpected end of ${label}` : `expected ${what}`);
 
-  const str = () => {
-    // text[i] === '"'
-    i++;
-    let start = i;
+  const hex4 = (p) => {
+    let v = 0;
+    for (let k = p; k < p + 4; k++) {
+      const d = parseInt(text[k], 16); // NaN unless one hex digit
+      if (Number.isNaN(d)) parseError(k, 'bad \\u escape');
+      v = v * 16 + d;
+    }
+    return v;
+  };
+
+  const str = () => { // at the opening quote
+    let start = ++i;
     let out = '';
     for (;;) {
       if (i >= n) parseError(i, `unterminated string in ${label}`);
       const c = text.charCodeAt(i);
-      if (c === 0x22) {
-        out += text.slice(start, i);
-        i++;
-        return out;
-      }
+      if (c === 0x22) return out + text.slice(start, i++);
       if (c < 0x20) parseError(i, 'control character in string');
       if (c >= 0xd800 && c <= 0xdfff) {
         // raw surrogates can only come from a JS string source: must pair
@@ -46,118 +54,87 @@ export function parseJSONText(text, label = 'document') {
         parseError(i, 'unpaired surrogate');
       }
       if (c !== 0x5c) { i++; continue; }
-      out += text.slice(start, i);
-      i++;
+      out += text.slice(start, i++);
       const e = text.charCodeAt(i);
-      switch (e) {
-        case 0x22: out += '"'; i++; break;
-        case 0x5c: out += '\\'; i++; break;
-        case 0x2f: out += '/'; i++; break;
-        case 0x62: out += '\b'; i++; break;
-        case 0x66: out += '\f'; i++; break;
-        case 0x6e: out += '\n'; i++; break;
-        case 0x72: out += '\r'; i++; break;
-        case 0x74: out += '\t'; i++; break;
-        case 0x75: {
-          const u = hex4(i + 1);
-          i += 5;
-          if (u >= 0xd800 && u <= 0xdbff) {
-            if (text.charCodeAt(i) === 0x5c && text.charCodeAt(i + 1) === 0x75) {
-              const v = hex4(i + 2);
-              if (v >= 0xdc00 && v <= 0xdfff) {
-                out += String.fromCharCode(u, v);
-                i += 6;
-                break;
-              }
-            }
-            parseError(i, 'unpaired surrogate escape');
-          }
-          if (u >= 0xdc00 && u <= 0xdfff) parseError(i, 'unpaired surrogate escape');
-          out += String.fromCharCode(u);
-          break;
+      if (e === 0x75) {
+        const u = hex4(i + 1);
+        i += 5;
+        out += String.fromCharCode(u);
+        if (u >= 0xd800 && u <= 0xdfff) { // must be a high surrogate escape, then a low one
+          const v = u <= 0xdbff && text.startsWith('\\u', i) ? hex4(i + 2) : -1;
+          if (v < 0xdc00 || v > 0xdfff) parseError(i, 'unpaired surrogate escape');
+          out += String.fromCharCode(v);
+          i += 6;
         }
-        default:
-          parseError(i, 'bad escape');
-      }
+      } else if (ESCAPES[e] !== undefined) {
+        out += ESCAPES[e];
+        i++;
+      } else parseError(i, 'bad escape');
       start = i;
     }
   };
 
-  const hex4 = (p) => {
-    let v = 0;
-    for (let k = 0; k < 4; k++) {
-      const c = text.charCodeAt(p + k);
-      let d;
-      if (c >= 0x30 && c <= 0x39) d = c - 0x30;
-      else if (c >= 0x41 && c <= 0x46) d = c - 0x37;
-      else if (c >= 0x61 && c <= 0x66) d = c - 0x57;
-      else parseError(p + k, 'bad \\u escape');
-      v = v * 16 + d;
+  const object = () => {
+    const obj = Object.create(null);
+    if (text.charCodeAt(i) === 0x7d) { i++; return obj; }
+    for (;;) {
+      ws();
+      if (text.charCodeAt(i) !== 0x22) expected('a key');
+      const kpos = i;
+      const key = str();
+      if (Object.hasOwn(obj, key)) parseError(kpos, `duplicate key ${JSON.stringify(key)}`);
+      ws();
+      if (text.charCodeAt(i) !== 0x3a) expected("':'");
+      i++;
+      obj[key] = value();
+      ws();
+      const d = text.charCodeAt(i);
+      if (d === 0x7d) { i++; return obj; }
+      if (d !== 0x2c) expected("',' or '}'");
+      i++;
     }
-    return v;
   };
 
-  const num = () => {
-    NUM_RE.lastIndex = i;
-    const m = NUM_RE.exec(text);
-    if (m === null || m[0].length === 0 || m[0] === '-') parseError(i, 'bad number');
-    i += m[0].length;
-    return Number(m[0]);
-  };
-
-  const lit = (word, v) => {
-    if (text.startsWith(word, i)) { i += word.length; return v; }
-    return parseError(i, 'unexpected token');
+  const array = () => {
+    const arr = [];
+    if (text.charCodeAt(i) === 0x5d) { i++; return arr; }
+    for (;;) {
+      arr.push(value());
+      ws();
+      const d = text.charCodeAt(i);
+      if (d === 0x5d) { i++; return arr; }
+      if (d !== 0x2c) expected("',' or ']'");
+      i++;
+    }
   };
 
   const value = () => {
     ws();
     if (i >= n) parseError(i, `unexpected end of ${label}`);
     const c = text.charCodeAt(i);
-    if (c === 0x7b) { // {
+    if (c === 0x7b || c === 0x5b) { // { [
       if (++depth > MAX_DEPTH) fail('E_LIMIT', `${label}: nesting deeper than ${MAX_DEPTH} at offset ${i}`);
       i++;
-      const obj = Object.create(null);
       ws();
-      if (text.charCodeAt(i) === 0x7d) { i++; depth--; return obj; }
-      for (;;) {
-        ws();
-        if (text.charCodeAt(i) !== 0x22) parseError(i, i >= n ? `unexpected end of ${label}` : 'expected a key');
-        const kpos = i;
-        const key = str();
-        if (Object.prototype.hasOwnProperty.call(obj, key)) parseError(kpos, `duplicate key ${JSON.stringify(key)}`);
-        ws();
-        if (text.charCodeAt(i) !== 0x3a) parseError(i, i >= n ? `unexpected end of ${label}` : "expected ':'");
-        i++;
-        obj[key] = value();
-        ws();
-        const d = text.charCodeAt(i);
-        if (d === 0x2c) { i++; continue; }
-        if (d === 0x7d) { i++; depth--; return obj; }
-        parseError(i, i >= n ? `unexpected end of ${label}` : "expected ',' or '}'");
-      }
-    }
-    if (c === 0x5b) { // [
-      if (++depth > MAX_DEPTH) fail('E_LIMIT', `${label}: nesting deeper than ${MAX_DEPTH} at offset ${i}`);
-      i++;
-      const arr = [];
-      ws();
-      if (text.charCodeAt(i) === 0x5d) { i++; depth--; return arr; }
-      for (;;) {
-        arr.push(value());
-        ws();
-        const d = text.charCodeAt(i);
-        if (d === 0x2c) { i++; continue; }
-        if (d === 0x5d) { i++; depth--; return arr; }
-        parseError(i, i >= n ? `unexpected end of ${label}` : "expected ',' or ']'");
-      }
+      const v = c === 0x7b ? object() : array();
+      depth--;
+      return v;
     }
     if (c === 0x22) return str();
-    if (c === 0x74) return lit('true', true);
-    if (c === 0x66) return lit('false', false);
-    if (c === 0x6e) return lit('null', null);
-    if (c === 0x2d || (c >= 0x30 && c <= 0x39)) return num();
-    return parseError(i, 'unexpected character');
+    if (c === 0x74) return literal('true', true);
+    if (c === 0x66) return literal('false', false);
+    if (c === 0x6e) return literal('null', null);
+    if (c !== 0x2d && !(c >= 0x30 && c <= 0x39)) parseError(i, 'unexpected character');
+    NUM_RE.lastIndex = i;
+    const m = NUM_RE.exec(text);
+    if (m === null) parseError(i, 'bad number');
+    i += m[0].length;
+    return Number(m[0]);
+  };
+  const literal = (word, v) => {
+    if (!text.startsWith(word, i)) parseError(i, 'unexpected token');
+    i += word.length;
+    return v;
   };
 
   const v = value();
@@ -167,7 +144,7 @@ export function parseJSONText(text, label = 'document') {
 }
 
 /** Offset of the first byte that is not part of a valid UTF-8 sequence, or -1. */
-export function firstInvalidUTF8(b) {
+function firstInvalidUTF8(b) {
   const n = b.length;
   let i = 0;
   while (i < n) {
@@ -196,7 +173,7 @@ let decoder = null;
 
 /** Parse a JSON text given as UTF-8 bytes (Uint8Array). */
 export function parseJSONBytes(bytes, label = 'document') {
-  if (bytes.length > MAX_FILE_BYTES) fail('E_LIMIT', `${label} is larger than ${MAX_FILE_BYTES} bytes`);
+  if (bytes.length > MAX_FILE_BYTES) tooLarge(label);
   decoder ??= new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
   let text;
   try {
@@ -214,6 +191,6 @@ export function parseJSONBytes(bytes, label = 'document') {
 /** Size check for a JS string source (its UTF-8 length). */
 export function checkTextSize(text, label = 'document') {
   if (text.length * 3 > MAX_FILE_BYTES && (text.length > MAX_FILE_BYTES || new TextEncoder().encode(text).length > MAX_FILE_BYTES)) {
-    fail('E_LIMIT', `${label} is larger than ${MAX_FILE_BYTES} bytes`);
+    tooLarge(label);
   }
 }

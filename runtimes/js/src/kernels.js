@@ -1,6 +1,6 @@
-// Pure-JS strict kernels (SPEC.md sections 6-7). A store into a Float32Array
-// rounds to binary32, so `out[i] = a[i] + b[i]` is exactly fl(a + b); every
-// other intermediate is wrapped in Math.fround.
+// Plain-JS strict kernels (SPEC.md sections 6-7). A store into a Float32Array
+// rounds to binary32, so `out[i] = a[i] + b[i]` is exactly fl(a + b); other
+// intermediates are wrapped in Math.fround.
 import * as S from './strict.js';
 
 const fr = Math.fround;
@@ -12,6 +12,13 @@ export function stridesOf(shape) {
   let s = 1;
   for (let i = shape.length - 1; i >= 0; i--) { st[i] = s; s *= shape[i]; }
   return st;
+}
+
+/** Element strides of `shape` broadcast to `os` (0 along broadcast dims). */
+export function broadcastStrides(shape, os) {
+  const st = stridesOf(shape);
+  const off = os.length - shape.length;
+  return os.map((d, i) => (i < off || shape[i - off] === 1 ? 0 : st[i - off]));
 }
 
 /** out[idx] = src[sum idx[d] * strides[d]] over `shape` (row-major). */
@@ -26,8 +33,7 @@ export function gather(src, shape, strides) {
   let base = 0;
   for (let o = 0; o < n; o += last) {
     for (let j = 0, p = base; j < last; j++, p += ls) out[o + j] = src[p];
-    // odometer over dims 0..r-2
-    for (let d = r - 2; d >= 0; d--) {
+    for (let d = r - 2; d >= 0; d--) { // odometer over dims 0..r-2
       idx[d]++;
       base += strides[d];
       if (idx[d] < shape[d]) break;
@@ -38,23 +44,13 @@ export function gather(src, shape, strides) {
   return out;
 }
 
-/** `x` of shape `xs` broadcast to `os` (a copy laid out as `os`). */
-export function expand(x, xs, os) {
-  const st = stridesOf(xs);
-  const off = os.length - xs.length;
-  const bst = os.map((d, i) => (i < off || xs[i - off] === 1 ? 0 : st[i - off]));
-  return gather(x, os, bst);
-}
-
 export function transpose(x, xs, perm) {
   const st = stridesOf(xs);
   return gather(x, perm.map((p) => xs[p]), perm.map((p) => st[p]));
 }
 
-// --- elementwise -----------------------------------------------------------
-
+/** out = a op b, where b repeats with period bn (bn === n: same shape). */
 function binarySame(op, a, b, out, n, bn) {
-  // b repeats with period bn (bn === n when shapes are equal)
   switch (op) {
     case 'Add': for (let i = 0; i < n; i++) out[i] = a[i] + b[i % bn]; break;
     case 'Sub': for (let i = 0; i < n; i++) out[i] = a[i] - b[i % bn]; break;
@@ -77,13 +73,13 @@ function isSuffix(small, big) {
 export function binary(op, a, as, b, bs, os) {
   const n = count(os);
   const out = new Float32Array(n);
-  const ea = a.length === n ? a : expand(a, as, os);
+  const ea = a.length === n ? a : gather(a, os, broadcastStrides(as, os));
   const rep = b.length === 1 || isSuffix(bs, os); // b repeats along the leading dims
-  binarySame(op, ea, rep ? b : expand(b, bs, os), out, n, rep ? b.length : n);
+  binarySame(op, ea, rep ? b : gather(b, os, broadcastStrides(bs, os)), out, n, rep ? b.length : n);
   return out;
 }
 
-export function unary(op, x, attrs) {
+export function unary(op, x, plan) {
   const n = x.length;
   const out = new Float32Array(n);
   switch (op) {
@@ -97,8 +93,7 @@ export function unary(op, x, attrs) {
     case 'Tanh': for (let i = 0; i < n; i++) out[i] = S.tanh(x[i]); break;
     case 'Softplus': for (let i = 0; i < n; i++) out[i] = S.softplus(x[i]); break;
     case 'Clip': {
-      const lo = attrs.min === undefined ? -Infinity : fr(attrs.min);
-      const hi = attrs.max === undefined ? Infinity : fr(attrs.max);
+      const { lo, hi } = plan;
       for (let i = 0; i < n; i++) out[i] = Math.min(Math.max(x[i], lo), hi);
       break;
     }
@@ -107,9 +102,8 @@ export function unary(op, x, attrs) {
   return out;
 }
 
-// --- MatMul (SPEC 7.1): i-k-j, zero left terms skipped, product rounded ---
-
-/** C (M x N) = A (M x K) B (K x N), both row-major, already transposed. */
+/** MatMul (SPEC 7.1): C = A (M x K) B (K x N), row-major, already transposed;
+ * i-k-j order, zero left terms skipped, each product rounded. */
 export function matmul(A, B, M, K, N) {
   const C = new Float32Array(M * N);
   for (let i = 0; i < M; i++) {
@@ -125,8 +119,7 @@ export function matmul(A, B, M, K, N) {
   return C;
 }
 
-// --- Softmax (SPEC 7.4) ------------------------------------------------------
-
+/** Softmax (SPEC 7.4). */
 export function softmax(x, xs, axis) {
   const out = new Float32Array(x.length);
   const n = xs[axis];
@@ -153,8 +146,7 @@ export function softmax(x, xs, axis) {
   return out;
 }
 
-// --- Reductions (SPEC 7.5) ---------------------------------------------------
-
+/** ReduceSum/Mean/Max (SPEC 7.5) over the dims where red[i]. */
 export function reduce(op, x, xs, red) {
   const kept = [], reduced = [];
   xs.forEach((_, i) => (red[i] ? reduced : kept).push(i));
@@ -179,8 +171,6 @@ export function reduce(op, x, xs, red) {
   }
   return out;
 }
-
-// --- the plain-JS executor -------------------------------------------------
 
 const T2 = new WeakMap(); // transposed constant MatMul operands, made once
 const t2 = (data, shape, cache) => {
@@ -210,7 +200,7 @@ export const jsBackend = {
       else if (p.red) y = reduce(op, x, xs, p.red);
       else if (op === 'Transpose') y = transpose(x, xs, p.perm);
       else if (op === 'Reshape') y = x.slice();
-      else y = unary(op, x, node.attrs);
+      else y = unary(op, x, p);
       out.set(node.output, { shape: os, data: y });
     }
     return out;

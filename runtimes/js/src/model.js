@@ -2,10 +2,10 @@
 // graph with a backend (kernels.js: plain JS; wasm.js: wasm SIMD).
 import { fail } from './errors.js';
 import { MAX_ELEMENTS } from './limits.js';
-import { jsBackend } from './kernels.js';
+import { count, jsBackend } from './kernels.js';
 import { shapeStr } from './ops.js';
 
-const has = (o, k) => Object.prototype.hasOwnProperty.call(o, k);
+const has = Object.hasOwn;
 const NONFINITE = { inf: Infinity, '-inf': -Infinity, nan: NaN };
 
 export class Model {
@@ -39,14 +39,14 @@ export class Model {
         const want = typeof d === 'number' ? d : binding.get(d) ?? (binding.set(d, got), got);
         if (got !== want) fail('E_INPUT', `${who}: dimension ${i} is ${got}, expected ${want} (${d})`);
       });
-      if (t.data.length !== t.shape.reduce((a, b) => a * b, 1)) fail('E_INPUT', `${who}: ${t.data.length} values for shape ${shapeStr(t.shape)}`);
+      if (t.data.length !== count(t.shape)) fail('E_INPUT', `${who}: ${t.data.length} values for shape ${shapeStr(t.shape)}`);
       values.set(decl.name, t);
     }
     // concrete shapes of every value (section 5 #11)
     const shapes = new Map();
     for (const [name, s] of this._shapes) {
       const c = s.map((d) => (typeof d === 'string' ? binding.get(d) : d));
-      if (c.reduce((a, b) => a * b, 1) > MAX_ELEMENTS) fail('E_LIMIT', `tensor ${name}: shape ${shapeStr(c)} has more than 2^26 elements`);
+      if (count(c) > MAX_ELEMENTS) fail('E_LIMIT', `tensor ${name}: shape ${shapeStr(c)} has more than 2^26 elements`);
       shapes.set(name, c);
     }
     let out;
@@ -69,18 +69,17 @@ export class Model {
 /** Accept a Float32Array / array, {shape, data}, or the sparse {shape, indices}. */
 function feed(v, decl, who) {
   if (v instanceof Float32Array || Array.isArray(v)) {
-    // the shape is the declared one, with its symbol (one at most) taken from the length
-    const fixed = decl.shape.reduce((a, d) => (typeof d === 'number' ? a * d : a), 1);
-    const per = v.length / fixed;
+    // the declared shape, its symbol (one at most) taken from the length
     if (decl.shape.filter((d) => typeof d === 'string').length > 1) {
       fail('E_INPUT', `${who}: pass {shape, data} (${v.length} values, declared ${shapeStr(decl.shape)})`);
     }
+    const per = v.length / count(decl.shape.filter((d) => typeof d === 'number'));
     return { shape: decl.shape.map((d) => (typeof d === 'string' ? per : d)), data: Float32Array.from(v) };
   }
   if (v === null || typeof v !== 'object' || !Array.isArray(v.shape)) fail('E_INPUT', `${who}: expected a Float32Array or {shape, data}`);
   const shape = v.shape.slice();
   if (has(v, 'indices') && !has(v, 'data')) {
-    const n = shape.reduce((a, b) => a * b, 1);
+    const n = count(shape);
     if (!(n <= MAX_ELEMENTS)) fail('E_INPUT', `${who}: bad shape ${shapeStr(shape)}`);
     const data = new Float32Array(n);
     for (const i of v.indices) {
@@ -95,7 +94,7 @@ function feed(v, decl, who) {
   const data = new Float32Array(d.length);
   for (let i = 0; i < d.length; i++) {
     const x = typeof d[i] === 'number' ? d[i] : NONFINITE[d[i]];
-    if (x === undefined || typeof d[i] === 'bigint') fail('E_INPUT', `${who}: value #${i} is neither a number nor "inf", "-inf", "nan"`);
+    if (x === undefined) fail('E_INPUT', `${who}: value #${i} is neither a number nor "inf", "-inf", "nan"`);
     data[i] = x;
   }
   return { shape, data };
