@@ -6,7 +6,7 @@ import { count, jsBackend } from './kernels.js';
 import { shapeStr } from './ops.js';
 
 const has = Object.hasOwn;
-const NONFINITE = { inf: Infinity, '-inf': -Infinity, nan: NaN };
+const NONFINITE = new Map([['inf', Infinity], ['-inf', -Infinity], ['nan', NaN]]); // a Map: no inherited keys like "toString"
 
 export class Model {
   constructor(checked, backend) {
@@ -93,7 +93,7 @@ function feed(v, decl, who) {
   if (d instanceof Float32Array) return { shape, data: d };
   const data = new Float32Array(d.length);
   for (let i = 0; i < d.length; i++) {
-    const x = typeof d[i] === 'number' ? d[i] : NONFINITE[d[i]];
+    const x = typeof d[i] === 'number' ? d[i] : NONFINITE.get(d[i]);
     if (x === undefined) fail('E_INPUT', `${who}: value #${i} is neither a number nor "inf", "-inf", "nan"`);
     data[i] = x;
   }

@@ -157,6 +157,7 @@ for (const kernels of ['js', 'wasm']) {
     assert.equal(run({ x: { shape: [2, 3], data: [1, 2, 3] } }), 'E_INPUT');
     assert.equal(run({ x: { shape: [1, 3], data: [1, 'x', 3] } }), 'E_INPUT');
     assert.equal(run({ x: { shape: [1, 3], data: [1, 'inf', 'nan'] } }), 'OK');
+    for (const v of ['constructor', 'toString', '__proto__', ['inf']]) assert.equal(run({ x: { shape: [1, 3], data: [1, v, 3] } }), 'E_INPUT');
     assert.equal(run({ x: { shape: [0, 3], data: [] } }), 'E_INPUT');
     // a bound shape over 2^26 elements
     const big = await load(mut((d, g) => { g.inputs[0].shape = ['n', 'm']; g.outputs[0].shape = ['n', 2]; g.initializers[0].shape = [3, 2]; }), { kernels }).catch((e) => e);
