@@ -83,7 +83,7 @@ export function log(x) {
 }
 
 // Sigmoid keeps e^-|x| and the quotient as float32 pairs (hi + lo) so that
-// the result is rounded once: max error 0.77 ulp (SPEC 7.3).
+// the result is rounded once: max error 0.78 ulp (SPEC 7.3).
 const VELTKAMP = 4097; // 2^12 + 1: splits a float32 into two 12-bit halves
 let lo = 0; // the low part of the last twoSum / fastTwoSum / twoProd
 function twoSum(a, b) {
