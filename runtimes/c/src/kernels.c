@@ -3,7 +3,9 @@
  *
  * Freestanding on purpose (the JS runtime compiles this file to wasm32):
  * only <stddef.h>, <stdint.h>, <float.h>; no libc calls, no globals with
- * state, bit casts through unions. See kernels.h for the ABI.
+ * state (except, in the x86-64 library build with TSR_K_DISPATCH, the path
+ * forced by the test/bench hook tsr_k_set_path), bit casts through unions.
+ * See kernels.h for the ABI.
  *
  * Every floating-point expression below is written so that each + - * / is
  * exactly one binary32 operation: no expression mixes in double, and the
@@ -101,6 +103,40 @@ typedef float tsr_wfu __attribute__((vector_size(MW_W * 4), aligned(4), may_alia
 #define WSTORE(p, v) (*(tsr_wfu *)(void *)(p) = (v))
 #else
 #define TSR_MM_WIDE 0
+#endif
+
+/* x86-64 AVX2 path (8 floats per vector, 16 ymm registers) for MatMul and
+ * Exp/Sigmoid, for CPUs with AVX2 but no AVX-512F: the generic SIMD code
+ * below instantiated a second time for 8-wide vectors, in functions compiled
+ * with target("avx2") (never "fma") and picked at run time. Only in the
+ * library (TSR_K_DISPATCH): the wasm build and the generated embedded C do
+ * not define it and compile none of it. */
+#if TSR_MM_WIDE && defined(TSR_K_DISPATCH)
+#define TSR_MM_AVX2 1
+#if defined(__AVX2__)
+#define TSR_AVX2_FN static
+#define TSR_HAVE_AVX2() 1
+#else
+#define TSR_AVX2_FN __attribute__((target("avx2"))) static
+#define TSR_HAVE_AVX2() __builtin_cpu_supports("avx2")
+#endif
+typedef float tsr_v8f __attribute__((vector_size(32)));
+typedef int32_t tsr_v8i __attribute__((vector_size(32)));
+typedef float tsr_v8fu __attribute__((vector_size(32), aligned(4), may_alias));
+#else
+#define TSR_MM_AVX2 0
+#endif
+
+/* unaligned vector load / store through the may_alias type U */
+#define VLOADT(U, p) (*(const U *)(const void *)(p))
+#define VSTORET(U, p, v) (*(U *)(void *)(p) = (v))
+
+/* Library only: the path tsr_k_matmul / tsr_k_exp / tsr_k_sigmoid take,
+ * TSR_K_PATH_* of kernels.h, or -1 (the default) for the best one the CPU
+ * has. Set only by the test/bench hook tsr_k_set_path; the one global with
+ * state, and none in the wasm or embedded builds. */
+#if defined(TSR_K_DISPATCH)
+static int32_t tsr_forced_path = -1;
 #endif
 
 typedef union {
@@ -400,10 +436,11 @@ void tsr_k_clip(const float *x, float *y, int32_t n, float lo, float hi)
         y[i] = tsr_k_min1(tsr_k_max1(x[i], lo), hi);
 }
 
-/* ---- Exp and Sigmoid four/eight (SSE, AVX, NEON) and sixteen (AVX-512)
- * at a time: the bodies above on vectors, so the bits are the same.
- * (clang vectorises the scalar loops itself, gcc -O2 does not; wasm keeps
- * clang's loops, which keeps the module small.) ---- */
+/* ---- Exp and Sigmoid four/eight (SSE, AVX, NEON), and in the x86-64
+ * library eight (AVX2) and sixteen (AVX-512), at a time: the bodies above
+ * on vectors, so the bits are the same. (clang vectorises the scalar loops
+ * itself, gcc -O2 does not; wasm keeps clang's loops, which keeps the module
+ * small.) ---- */
 #if TSR_SIMD && !defined(__wasm__)
 #define TSR_VEC_EXP 1
 #define KV(bits) ((tsr_vf)((tsr_vi){0} + (int32_t)(bits)))
@@ -428,39 +465,126 @@ static inline tsr_vf sigmoid_v(tsr_vf x)
 #endif
 
 #if TSR_MM_WIDE
+/* An array kernel y[i] = f(x[i]) on vectors of W floats (types VF/VI, U for
+ * unaligned access), with the body BODY (TSR_EXP_BODY, TSR_SIGMOID_BODY) and
+ * the scalar function for the tail: the wide x86-64 paths. The explicit
+ * vzeroupper before the tail: gcc 12 leaves it out before calls to functions
+ * of this file (IPA-RA), so the SSE code of the tail, and the caller after
+ * the return, would run with dirty upper halves (slow on Intel). */
+#define TSR_VEC_ARRAY(FN, NAME, BODY, VF, VI, U, W, K, SEL, AS_I, AS_F, SCALAR) \
+    FN void NAME(const float *x, float *y, int32_t n)                           \
+    {                                                                           \
+        int32_t i = 0;                                                          \
+        for (; i + (W) <= n; i += (W)) {                                        \
+            VF xv_ = VLOADT(U, x + i), yv_;                                     \
+            BODY(VF, VI, K, SEL, AS_I, AS_F, xv_, yv_);                         \
+            VSTORET(U, y + i, yv_);                                             \
+        }                                                                       \
+        _mm256_zeroupper();                                                     \
+        for (; i < n; i++)                                                      \
+            y[i] = SCALAR(x[i]);                                                \
+    }
+
 #define KW(bits) ((tsr_wf)((tsr_wi){0} + (int32_t)(bits)))
 #define SELW(m, a, b) ((tsr_wf)(((tsr_wi)(a) & (m)) | ((tsr_wi)(b) & ~(m))))
 #define AS_IW(f) ((tsr_wi)(f))
 #define AS_FW(i) ((tsr_wf)(i))
-TSR_WIDE_FN void exp_wide(const float *x, float *y, int32_t n)
+TSR_VEC_ARRAY(TSR_WIDE_FN, exp_wide, TSR_EXP_BODY, tsr_wf, tsr_wi, tsr_wfu, MW_W,
+              KW, SELW, AS_IW, AS_FW, tsr_k_exp1)
+TSR_VEC_ARRAY(TSR_WIDE_FN, sigmoid_wide, TSR_SIGMOID_BODY, tsr_wf, tsr_wi, tsr_wfu, MW_W,
+              KW, SELW, AS_IW, AS_FW, tsr_k_sigmoid1)
+#endif
+
+#if TSR_MM_AVX2
+#define K8(bits) ((tsr_v8f)((tsr_v8i){0} + (int32_t)(bits)))
+#define SEL8(m, a, b) ((tsr_v8f)(((tsr_v8i)(a) & (m)) | ((tsr_v8i)(b) & ~(m))))
+#define AS_I8(f) ((tsr_v8i)(f))
+#define AS_F8(i) ((tsr_v8f)(i))
+TSR_VEC_ARRAY(TSR_AVX2_FN, exp_avx2, TSR_EXP_BODY, tsr_v8f, tsr_v8i, tsr_v8fu, 8,
+              K8, SEL8, AS_I8, AS_F8, tsr_k_exp1)
+TSR_VEC_ARRAY(TSR_AVX2_FN, sigmoid_avx2, TSR_SIGMOID_BODY, tsr_v8f, tsr_v8i, tsr_v8fu, 8,
+              K8, SEL8, AS_I8, AS_F8, tsr_k_sigmoid1)
+#endif
+
+#if defined(TSR_K_DISPATCH)
+/* The path to take now (TSR_K_PATH_*): forced by tsr_k_set_path, else the
+ * widest the CPU has: AVX-512F, then AVX2, then the baseline ISA. */
+static int32_t tsr_path(void)
 {
-    int32_t i = 0;
-    for (; i + MW_W <= n; i += MW_W) {
-        tsr_wf v = WLOAD(x + i), r;
-        TSR_EXP_BODY(tsr_wf, tsr_wi, KW, SELW, AS_IW, AS_FW, v, r);
-        WSTORE(y + i, r);
-    }
-    for (; i < n; i++)
-        y[i] = tsr_k_exp1(x[i]);
+    if (tsr_forced_path >= 0)
+        return tsr_forced_path;
+#if TSR_MM_WIDE
+    if (TSR_HAVE_WIDE())
+        return TSR_K_PATH_AVX512;
+#endif
+#if TSR_MM_AVX2
+    if (TSR_HAVE_AVX2())
+        return TSR_K_PATH_AVX2;
+#endif
+    return TSR_K_PATH_BASE;
 }
 
-TSR_WIDE_FN void sigmoid_wide(const float *x, float *y, int32_t n)
+/* Whether this build and CPU have the path. */
+static int32_t tsr_path_ok(int32_t path)
 {
-    int32_t i = 0;
-    for (; i + MW_W <= n; i += MW_W) {
-        tsr_wf v = WLOAD(x + i), r;
-        TSR_SIGMOID_BODY(tsr_wf, tsr_wi, KW, SELW, AS_IW, AS_FW, v, r);
-        WSTORE(y + i, r);
+    switch (path) {
+    case TSR_K_PATH_BASE:
+        return 1;
+#if TSR_MM_WIDE
+    case TSR_K_PATH_AVX512:
+        return TSR_HAVE_WIDE() ? 1 : 0;
+#endif
+#if TSR_MM_AVX2
+    case TSR_K_PATH_AVX2:
+        return TSR_HAVE_AVX2() ? 1 : 0;
+#endif
+    default:
+        return 0;
     }
-    for (; i < n; i++)
-        y[i] = tsr_k_sigmoid1(x[i]);
+}
+
+int32_t tsr_k_set_path(int32_t path)
+{
+    if (path != -1 && !tsr_path_ok(path))
+        return 0;
+    tsr_forced_path = path;
+    return 1;
+}
+
+/* Exp / Sigmoid on a wide path; 0 for the baseline path (the caller's loop). */
+static int32_t exp_fast(const float *x, float *y, int32_t n, int32_t path, int sig)
+{
+    switch (path) {
+#if TSR_MM_WIDE
+    case TSR_K_PATH_AVX512:
+        if (sig)
+            sigmoid_wide(x, y, n);
+        else
+            exp_wide(x, y, n);
+        return 1;
+#endif
+#if TSR_MM_AVX2
+    case TSR_K_PATH_AVX2:
+        if (sig)
+            sigmoid_avx2(x, y, n);
+        else
+            exp_avx2(x, y, n);
+        return 1;
+#endif
+    default:
+        (void)x, (void)y, (void)n, (void)sig;
+        return 0;
+    }
 }
 #endif
 
 void tsr_k_exp(const float *x, float *y, int32_t n)
 {
     int32_t i = 0;
-#if TSR_MM_WIDE
+#if defined(TSR_K_DISPATCH)
+    if (exp_fast(x, y, n, tsr_path(), 0))
+        return;
+#elif TSR_MM_WIDE
     if (TSR_HAVE_WIDE()) {
         exp_wide(x, y, n);
         return;
@@ -484,7 +608,10 @@ void tsr_k_log(const float *x, float *y, int32_t n)
 void tsr_k_sigmoid(const float *x, float *y, int32_t n)
 {
     int32_t i = 0;
-#if TSR_MM_WIDE
+#if defined(TSR_K_DISPATCH)
+    if (exp_fast(x, y, n, tsr_path(), 1))
+        return;
+#elif TSR_MM_WIDE
     if (TSR_HAVE_WIDE()) {
         sigmoid_wide(x, y, n);
         return;
@@ -664,136 +791,154 @@ TSR_NOLIBC static void mm_generic(const float *a, const float *b, float *c, int3
 #define MM_R 4    /* rows per panel */
 #define MM_KC 256 /* k per chunk */
 
-/* c[0, 0 .. 8*MM_W-1] (+)= the terms of the list, 8 accumulators in
- * registers (written out: compilers keep an array of vectors in memory). */
-static void mm_strip8(const float *b, float *c, const int32_t *off,
-                      const float *av, int32_t cnt, int first)
-{
-    tsr_vf c0 = {0}, c1 = {0}, c2 = {0}, c3 = {0}, c4 = {0}, c5 = {0}, c6 = {0}, c7 = {0};
-    int32_t t;
-    if (!first) {
-        c0 = VLOAD(c);
-        c1 = VLOAD(c + MM_W);
-        c2 = VLOAD(c + 2 * MM_W);
-        c3 = VLOAD(c + 3 * MM_W);
-        c4 = VLOAD(c + 4 * MM_W);
-        c5 = VLOAD(c + 5 * MM_W);
-        c6 = VLOAD(c + 6 * MM_W);
-        c7 = VLOAD(c + 7 * MM_W);
+/* The code is written once, as a macro over the vector type VF (U for
+ * unaligned access) of W floats, the function prefix FN (static, or static
+ * with a target attribute) and a name suffix SFX: instantiated below for
+ * tsr_vf (the baseline ISA: SSE2, AVX under -mavx, wasm simd128, NEON) and,
+ * in the x86-64 library, for 8-wide vectors under target("avx2"). ZU is
+ * empty or a macro for an expression with a trailing comma, evaluated before
+ * the scalar column tail.
+ *
+ * mm_strip8: c[0, 0 .. 8*W-1] (+)= the terms of the list, 8 accumulators in
+ * registers (written out: compilers keep an array of vectors in memory).
+ * mm_strip1: the same for one vector of columns.
+ * mm_quad2: four dense rows (no zero in the chunk) x two vectors of columns:
+ * the two B loads of each k serve all four rows. x[r][t] is A'[i0+r, k0+t]. */
+#define TSR_MM_SIMD_DEFINE(FN, SFX, VF, U, W, ZU)                                              \
+    FN void mm_strip8##SFX(const float *b, float *c, const int32_t *off,                       \
+                           const float *av, int32_t cnt, int first)                            \
+    {                                                                                          \
+        VF c0 = {0}, c1 = {0}, c2 = {0}, c3 = {0}, c4 = {0}, c5 = {0}, c6 = {0}, c7 = {0};     \
+        int32_t t;                                                                             \
+        if (!first) {                                                                          \
+            c0 = VLOADT(U, c);                                                                 \
+            c1 = VLOADT(U, c + W);                                                             \
+            c2 = VLOADT(U, c + 2 * W);                                                         \
+            c3 = VLOADT(U, c + 3 * W);                                                         \
+            c4 = VLOADT(U, c + 4 * W);                                                         \
+            c5 = VLOADT(U, c + 5 * W);                                                         \
+            c6 = VLOADT(U, c + 6 * W);                                                         \
+            c7 = VLOADT(U, c + 7 * W);                                                         \
+        }                                                                                      \
+        for (t = 0; t < cnt; t++) {                                                            \
+            const float *bp = b + off[t];                                                      \
+            float x = av[t];                                                                   \
+            c0 = c0 + x * VLOADT(U, bp);                                                       \
+            c1 = c1 + x * VLOADT(U, bp + W);                                                   \
+            c2 = c2 + x * VLOADT(U, bp + 2 * W);                                               \
+            c3 = c3 + x * VLOADT(U, bp + 3 * W);                                               \
+            c4 = c4 + x * VLOADT(U, bp + 4 * W);                                               \
+            c5 = c5 + x * VLOADT(U, bp + 5 * W);                                               \
+            c6 = c6 + x * VLOADT(U, bp + 6 * W);                                               \
+            c7 = c7 + x * VLOADT(U, bp + 7 * W);                                               \
+        }                                                                                      \
+        VSTORET(U, c, c0);                                                                     \
+        VSTORET(U, c + W, c1);                                                                 \
+        VSTORET(U, c + 2 * W, c2);                                                             \
+        VSTORET(U, c + 3 * W, c3);                                                             \
+        VSTORET(U, c + 4 * W, c4);                                                             \
+        VSTORET(U, c + 5 * W, c5);                                                             \
+        VSTORET(U, c + 6 * W, c6);                                                             \
+        VSTORET(U, c + 7 * W, c7);                                                             \
+    }                                                                                          \
+                                                                                               \
+    FN void mm_strip1##SFX(const float *b, float *c, const int32_t *off,                       \
+                           const float *av, int32_t cnt, int first)                            \
+    {                                                                                          \
+        VF c0 = {0};                                                                           \
+        int32_t t;                                                                             \
+        if (!first)                                                                            \
+            c0 = VLOADT(U, c);                                                                 \
+        for (t = 0; t < cnt; t++)                                                              \
+            c0 = c0 + av[t] * VLOADT(U, b + off[t]);                                           \
+        VSTORET(U, c, c0);                                                                     \
+    }                                                                                          \
+                                                                                               \
+    FN void mm_quad2##SFX(const float *b, float *c, int32_t n, const float (*x)[MM_KC],        \
+                          int32_t kc, int first)                                               \
+    {                                                                                          \
+        VF a0 = {0}, a1 = {0}, b0 = {0}, b1 = {0}, d0 = {0}, d1 = {0}, e0 = {0}, e1 = {0};     \
+        const float *bp = b;                                                                   \
+        int32_t t;                                                                             \
+        if (!first) {                                                                          \
+            a0 = VLOADT(U, c);                                                                 \
+            a1 = VLOADT(U, c + W);                                                             \
+            b0 = VLOADT(U, c + n);                                                             \
+            b1 = VLOADT(U, c + n + W);                                                         \
+            d0 = VLOADT(U, c + 2 * n);                                                         \
+            d1 = VLOADT(U, c + 2 * n + W);                                                     \
+            e0 = VLOADT(U, c + 3 * n);                                                         \
+            e1 = VLOADT(U, c + 3 * n + W);                                                     \
+        }                                                                                      \
+        for (t = 0; t < kc; t++, bp += n) {                                                    \
+            VF v0 = VLOADT(U, bp), v1 = VLOADT(U, bp + W);                                     \
+            float x0 = x[0][t], x1 = x[1][t], x2 = x[2][t], x3 = x[3][t];                      \
+            a0 = a0 + x0 * v0;                                                                 \
+            a1 = a1 + x0 * v1;                                                                 \
+            b0 = b0 + x1 * v0;                                                                 \
+            b1 = b1 + x1 * v1;                                                                 \
+            d0 = d0 + x2 * v0;                                                                 \
+            d1 = d1 + x2 * v1;                                                                 \
+            e0 = e0 + x3 * v0;                                                                 \
+            e1 = e1 + x3 * v1;                                                                 \
+        }                                                                                      \
+        VSTORET(U, c, a0);                                                                     \
+        VSTORET(U, c + W, a1);                                                                 \
+        VSTORET(U, c + n, b0);                                                                 \
+        VSTORET(U, c + n + W, b1);                                                             \
+        VSTORET(U, c + 2 * n, d0);                                                             \
+        VSTORET(U, c + 2 * n + W, d1);                                                         \
+        VSTORET(U, c + 3 * n, e0);                                                             \
+        VSTORET(U, c + 3 * n + W, e1);                                                         \
+    }                                                                                          \
+                                                                                               \
+    TSR_NOLIBC FN void mm_simd##SFX(const float *a, const float *b, float *c, int32_t m,       \
+                                    int32_t k, int32_t n, ptrdiff_t sai, ptrdiff_t sak)        \
+    {                                                                                          \
+        int32_t off[MM_R][MM_KC], cnt[MM_R];                                                   \
+        float av[MM_R][MM_KC];                                                                 \
+        int32_t i0, k0, r, rows, kc, kk, j;                                                    \
+        for (i0 = 0; i0 < m; i0 += MM_R) {                                                     \
+            rows = m - i0 < MM_R ? m - i0 : MM_R;                                              \
+            for (k0 = 0; k0 < k || k0 == 0; k0 += MM_KC) {                                     \
+                int first = k0 == 0;                                                           \
+                kc = k - k0 < MM_KC ? k - k0 : MM_KC;                                          \
+                for (r = 0; r < rows; r++) {                                                   \
+                    const float *ap = a + (i0 + r) * sai + k0 * sak;                           \
+                    int32_t t = 0;                                                             \
+                    for (kk = 0; kk < kc; kk++) {                                              \
+                        float x = ap[kk * sak];                                                \
+                        off[r][t] = (k0 + kk) * n;                                             \
+                        av[r][t] = x;                                                          \
+                        t += x != 0.0f;                                                        \
+                    }                                                                          \
+                    cnt[r] = t;                                                                \
+                }                                                                              \
+                j = 0;                                                                         \
+                if (rows == MM_R && cnt[0] == kc && cnt[1] == kc && cnt[2] == kc && cnt[3] == kc) \
+                    for (; j + 2 * W <= n; j += 2 * W)                                         \
+                        mm_quad2##SFX(b + (ptrdiff_t)k0 * n + j, c + (ptrdiff_t)i0 * n + j, n, \
+                                      (const float(*)[MM_KC])av, kc, first);                   \
+                for (; j + MM_NV * W <= n; j += MM_NV * W)                                     \
+                    for (r = 0; r < rows; r++)                                                 \
+                        mm_strip8##SFX(b + j, c + (ptrdiff_t)(i0 + r) * n + j, off[r], av[r],  \
+                                       cnt[r], first);                                         \
+                for (; j + W <= n; j += W)                                                     \
+                    for (r = 0; r < rows; r++)                                                 \
+                        mm_strip1##SFX(b + j, c + (ptrdiff_t)(i0 + r) * n + j, off[r], av[r],  \
+                                       cnt[r], first);                                         \
+            }                                                                                  \
+            if (j < n)                                                                         \
+                ZU mm_generic(a + i0 * sai, b, c + (ptrdiff_t)i0 * n, rows, k, n, sai, sak, n, 1, j); \
+        }                                                                                      \
     }
-    for (t = 0; t < cnt; t++) {
-        const float *bp = b + off[t];
-        float x = av[t];
-        c0 = c0 + x * VLOAD(bp);
-        c1 = c1 + x * VLOAD(bp + MM_W);
-        c2 = c2 + x * VLOAD(bp + 2 * MM_W);
-        c3 = c3 + x * VLOAD(bp + 3 * MM_W);
-        c4 = c4 + x * VLOAD(bp + 4 * MM_W);
-        c5 = c5 + x * VLOAD(bp + 5 * MM_W);
-        c6 = c6 + x * VLOAD(bp + 6 * MM_W);
-        c7 = c7 + x * VLOAD(bp + 7 * MM_W);
-    }
-    VSTORE(c, c0);
-    VSTORE(c + MM_W, c1);
-    VSTORE(c + 2 * MM_W, c2);
-    VSTORE(c + 3 * MM_W, c3);
-    VSTORE(c + 4 * MM_W, c4);
-    VSTORE(c + 5 * MM_W, c5);
-    VSTORE(c + 6 * MM_W, c6);
-    VSTORE(c + 7 * MM_W, c7);
-}
 
-/* The same for one vector of columns. */
-static void mm_strip1(const float *b, float *c, const int32_t *off,
-                      const float *av, int32_t cnt, int first)
-{
-    tsr_vf c0 = {0};
-    int32_t t;
-    if (!first)
-        c0 = VLOAD(c);
-    for (t = 0; t < cnt; t++)
-        c0 = c0 + av[t] * VLOAD(b + off[t]);
-    VSTORE(c, c0);
-}
-
-/* Four dense rows (no zero in the chunk) x two vectors of columns: the two
- * B loads of each k serve all four rows. x[r][t] is A'[i0+r, k0+t]. */
-static void mm_quad2(const float *b, float *c, int32_t n, const float (*x)[MM_KC],
-                     int32_t kc, int first)
-{
-    tsr_vf a0 = {0}, a1 = {0}, b0 = {0}, b1 = {0}, d0 = {0}, d1 = {0}, e0 = {0}, e1 = {0};
-    const float *bp = b;
-    int32_t t;
-    if (!first) {
-        a0 = VLOAD(c);
-        a1 = VLOAD(c + MM_W);
-        b0 = VLOAD(c + n);
-        b1 = VLOAD(c + n + MM_W);
-        d0 = VLOAD(c + 2 * n);
-        d1 = VLOAD(c + 2 * n + MM_W);
-        e0 = VLOAD(c + 3 * n);
-        e1 = VLOAD(c + 3 * n + MM_W);
-    }
-    for (t = 0; t < kc; t++, bp += n) {
-        tsr_vf v0 = VLOAD(bp), v1 = VLOAD(bp + MM_W);
-        float x0 = x[0][t], x1 = x[1][t], x2 = x[2][t], x3 = x[3][t];
-        a0 = a0 + x0 * v0;
-        a1 = a1 + x0 * v1;
-        b0 = b0 + x1 * v0;
-        b1 = b1 + x1 * v1;
-        d0 = d0 + x2 * v0;
-        d1 = d1 + x2 * v1;
-        e0 = e0 + x3 * v0;
-        e1 = e1 + x3 * v1;
-    }
-    VSTORE(c, a0);
-    VSTORE(c + MM_W, a1);
-    VSTORE(c + n, b0);
-    VSTORE(c + n + MM_W, b1);
-    VSTORE(c + 2 * n, d0);
-    VSTORE(c + 2 * n + MM_W, d1);
-    VSTORE(c + 3 * n, e0);
-    VSTORE(c + 3 * n + MM_W, e1);
-}
-
-TSR_NOLIBC static void mm_simd(const float *a, const float *b, float *c, int32_t m,
-                               int32_t k, int32_t n, ptrdiff_t sai, ptrdiff_t sak)
-{
-    int32_t off[MM_R][MM_KC], cnt[MM_R];
-    float av[MM_R][MM_KC];
-    int32_t i0, k0, r, rows, kc, kk, j;
-    for (i0 = 0; i0 < m; i0 += MM_R) {
-        rows = m - i0 < MM_R ? m - i0 : MM_R;
-        for (k0 = 0; k0 < k || k0 == 0; k0 += MM_KC) {
-            int first = k0 == 0;
-            kc = k - k0 < MM_KC ? k - k0 : MM_KC;
-            for (r = 0; r < rows; r++) {
-                const float *ap = a + (i0 + r) * sai + k0 * sak;
-                int32_t t = 0;
-                for (kk = 0; kk < kc; kk++) {
-                    float x = ap[kk * sak];
-                    off[r][t] = (k0 + kk) * n;
-                    av[r][t] = x;
-                    t += x != 0.0f;
-                }
-                cnt[r] = t;
-            }
-            j = 0;
-            if (rows == MM_R && cnt[0] == kc && cnt[1] == kc && cnt[2] == kc && cnt[3] == kc)
-                for (; j + 2 * MM_W <= n; j += 2 * MM_W)
-                    mm_quad2(b + (ptrdiff_t)k0 * n + j, c + (ptrdiff_t)i0 * n + j, n,
-                             (const float(*)[MM_KC])av, kc, first);
-            for (; j + MM_NV * MM_W <= n; j += MM_NV * MM_W)
-                for (r = 0; r < rows; r++)
-                    mm_strip8(b + j, c + (ptrdiff_t)(i0 + r) * n + j, off[r], av[r], cnt[r], first);
-            for (; j + MM_W <= n; j += MM_W)
-                for (r = 0; r < rows; r++)
-                    mm_strip1(b + j, c + (ptrdiff_t)(i0 + r) * n + j, off[r], av[r], cnt[r], first);
-        }
-        if (j < n)
-            mm_generic(a + i0 * sai, b, c + (ptrdiff_t)i0 * n, rows, k, n, sai, sak, n, 1, j);
-    }
-}
+TSR_MM_SIMD_DEFINE(static, , tsr_vf, tsr_vfu, MM_W, )
+#if TSR_MM_AVX2
+/* vzeroupper before the SSE column tail (see TSR_VEC_ARRAY) */
+#define TSR_ZU256 _mm256_zeroupper(),
+TSR_MM_SIMD_DEFINE(TSR_AVX2_FN, _avx2, tsr_v8f, tsr_v8fu, 8, TSR_ZU256)
+#endif
 #endif
 
 /* x86-64 wide path (AVX-512F, 16 floats per vector, 32 registers), compiled
@@ -940,8 +1085,33 @@ TSR_WIDE_FN TSR_NOLIBC void mm_wide(const float *a, const float *b, float *c, in
                 for (r = 0; r < rows; r++)
                     mw_strip1(b + j, c + (ptrdiff_t)(i0 + r) * n + j, off[r], av[r], cnt[r], first);
         }
-        if (j < n)
+        if (j < n) {
+            _mm256_zeroupper(); /* see TSR_VEC_ARRAY */
             mm_generic(a + i0 * sai, b, c + (ptrdiff_t)i0 * n, rows, k, n, sai, sak, n, 1, j);
+        }
+    }
+}
+#endif
+
+#if defined(TSR_K_DISPATCH)
+/* MatMul (tb == 0) on a wide path; 0 for the baseline path. */
+static int32_t mm_fast(const float *a, const float *b, float *c, int32_t m, int32_t k, int32_t n,
+                       ptrdiff_t sai, ptrdiff_t sak, int32_t path)
+{
+    switch (path) {
+#if TSR_MM_WIDE
+    case TSR_K_PATH_AVX512:
+        mm_wide(a, b, c, m, k, n, sai, sak);
+        return 1;
+#endif
+#if TSR_MM_AVX2
+    case TSR_K_PATH_AVX2:
+        mm_simd_avx2(a, b, c, m, k, n, sai, sak);
+        return 1;
+#endif
+    default:
+        (void)a, (void)b, (void)c, (void)m, (void)k, (void)n, (void)sai, (void)sak;
+        return 0;
     }
 }
 #endif
@@ -952,7 +1122,10 @@ TSR_NOLIBC void tsr_k_matmul(const float *a, const float *b, float *c,
     ptrdiff_t sai = ta ? 1 : k, sak = ta ? m : 1;
     if (m <= 0 || n <= 0 || k < 0)
         return;
-#if TSR_MM_WIDE
+#if defined(TSR_K_DISPATCH)
+    if (!tb && mm_fast(a, b, c, m, k, n, sai, sak, tsr_path()))
+        return;
+#elif TSR_MM_WIDE
     if (!tb && TSR_HAVE_WIDE()) {
         mm_wide(a, b, c, m, k, n, sai, sak);
         return;
@@ -968,27 +1141,18 @@ TSR_NOLIBC void tsr_k_matmul(const float *a, const float *b, float *c,
 }
 
 #if defined(TSR_K_DISPATCH)
-/* Tests: the same product by a chosen path (0: the baseline-ISA path,
- * 1: the wide path), tb == 0 only. Returns 0 if that path is not available. */
+/* Tests: the same product by a chosen path (TSR_K_PATH_BASE, _AVX512,
+ * _AVX2), tb == 0 only. Returns 0 if that path is not available. */
 TSR_NOLIBC int32_t tsr_k_matmul_path(const float *a, const float *b, float *c, int32_t m,
                                      int32_t k, int32_t n, int32_t ta, int32_t tb, int32_t path)
 {
     ptrdiff_t sai = ta ? 1 : k, sak = ta ? m : 1;
     if (m <= 0 || n <= 0 || k < 0)
         return 1;
-    if (tb || (path != 0 && path != 1))
+    if (tb || !tsr_path_ok(path))
         return 0;
-#if TSR_MM_WIDE
-    if (path == 1) {
-        if (!TSR_HAVE_WIDE())
-            return 0;
-        mm_wide(a, b, c, m, k, n, sai, sak);
+    if (mm_fast(a, b, c, m, k, n, sai, sak, path))
         return 1;
-    }
-#else
-    if (path == 1)
-        return 0;
-#endif
 #if TSR_SIMD
     mm_simd(a, b, c, m, k, n, sai, sak);
 #else

@@ -101,11 +101,24 @@ TSR_K_API void tsr_k_binary_flat(int32_t op, const float *a, const float *b, flo
 TSR_K_API void tsr_k_matmul(const float *a, const float *b, float *c,
                   int32_t m, int32_t k, int32_t n, int32_t ta, int32_t tb);
 #if defined(TSR_K_DISPATCH)
-/* Built with TSR_K_DISPATCH (runtimes/c/Makefile, x86-64): MatMul by a
- * chosen path for tests, 0 = baseline ISA, 1 = wide (AVX-512F); same
- * result bits as tsr_k_matmul; tb == 0 only; returns 0 if not available. */
+/* Built with TSR_K_DISPATCH (runtimes/c/Makefile; the x86-64 library picks
+ * MatMul, Exp and Sigmoid code by CPU at run time: AVX-512F, else AVX2, else
+ * the baseline ISA). Paths, for tests and benchmarks (all give the same
+ * bits): */
+enum {
+    TSR_K_PATH_BASE = 0,   /* baseline ISA (SSE2 on x86-64) */
+    TSR_K_PATH_AVX512 = 1, /* AVX-512F, 16 floats per vector */
+    TSR_K_PATH_AVX2 = 2    /* AVX2, 8 floats per vector */
+};
+/* MatMul by a chosen path; same result bits as tsr_k_matmul; tb == 0 only;
+ * returns 0 if the path is not available (build or CPU). */
 TSR_K_API int32_t tsr_k_matmul_path(const float *a, const float *b, float *c, int32_t m,
                                     int32_t k, int32_t n, int32_t ta, int32_t tb, int32_t path);
+/* Force the path tsr_k_matmul, tsr_k_exp and tsr_k_sigmoid take from now
+ * on, in the whole process (-1: by CPU, the default). Returns 0 and changes
+ * nothing if the path is not available. Tests and benchmarks only: not
+ * thread safe, do not call while other threads run kernels. */
+TSR_K_API int32_t tsr_k_set_path(int32_t path);
 #endif
 
 /* Softmax (SPEC 7.4) along the middle axis of an (outer, len, inner) view:

@@ -1,7 +1,11 @@
 /* In-process bench: seed AE 784->256 (tied weights, sigmoid), random weights,
  * random binary inputs of density 0.15 (like the digits), and dense uniform
  * inputs. Prints median per-call microseconds at batch 1 and 256 (101 samples),
- * then the MatMul kernel alone. Runs in well under a minute. */
+ * then the MatMul kernel alone. Built with TSR_K_DISPATCH (`make bench-ship`,
+ * the shipped library) it times every kernel path the CPU has (baseline ISA,
+ * AVX2, AVX-512F; tsr_k_set_path), alternating the paths within each sample
+ * so that load from other processes hits them alike. Runs in well under a
+ * minute. */
 #define _POSIX_C_SOURCE 199309L
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +14,41 @@
 
 #include "kernels.h"
 #include "tessera.h"
+
+#define NS 101 /* samples per figure */
+
+/* the paths to time: path code for tsr_k_set_path, name */
+static int npaths;
+static int32_t paths[3];
+static const char *names[3];
+
+static void find_paths(void)
+{
+#if defined(TSR_K_DISPATCH)
+    static const int32_t all[3] = {TSR_K_PATH_BASE, TSR_K_PATH_AVX2, TSR_K_PATH_AVX512};
+    static const char *const all_names[3] = {"baseline", "avx2", "avx512f"};
+    int i;
+    for (i = 0; i < 3; i++)
+        if (tsr_k_set_path(all[i])) {
+            paths[npaths] = all[i];
+            names[npaths++] = all_names[i];
+        }
+    tsr_k_set_path(-1);
+#else
+    paths[0] = -1;
+    names[0] = "build default";
+    npaths = 1;
+#endif
+}
+
+static void use_path(int i)
+{
+#if defined(TSR_K_DISPATCH)
+    tsr_k_set_path(paths[i]);
+#else
+    (void)i;
+#endif
+}
 
 static double now_us(void)
 {
@@ -53,6 +92,19 @@ static char *make_model(size_t *len)
     return s;
 }
 
+/* t[p][s]: sample s of path p; prints the medians, one column per path */
+static void report(const char *what, double (*t)[NS])
+{
+    int p;
+    printf("%-34s", what);
+    for (p = 0; p < npaths; p++) {
+        qsort(t[p], NS, sizeof t[p][0], cmp);
+        printf("  %s %8.1f", names[p], t[p][NS / 2]);
+    }
+    printf("  us\n");
+    fflush(stdout);
+}
+
 static void bench(tsr_model *m, int batch, int dense)
 {
     tsr_tensor in, out[1];
@@ -60,8 +112,9 @@ static void bench(tsr_model *m, int batch, int dense)
     size_t ws_len = 0;
     float *x = (float *)malloc((size_t)batch * 784 * sizeof(float));
     void *ws;
-    double t[101];
-    int i, reps = batch == 1 ? 500 : 4, k;
+    double t[3][NS];
+    char what[64];
+    int i, reps = batch == 1 ? 500 : 4, k, q;
     unsigned r = 7;
     for (i = 0; i < batch * 784; i++) {
         r = r * 1103515245u + 12345u;
@@ -75,14 +128,23 @@ static void bench(tsr_model *m, int batch, int dense)
     in.data = x;
     tsr_bind(m, &in, 1, &ws_len, &e);
     ws = malloc(ws_len);
-    for (k = 0; k < 101; k++) {
-        double a = now_us();
-        for (i = 0; i < reps; i++)
-            tsr_run(m, &in, 1, out, ws, ws_len, &e);
-        t[k] = (now_us() - a) / reps;
+    for (q = 0; q < npaths; q++) { /* warm up */
+        use_path(q);
+        tsr_run(m, &in, 1, out, ws, ws_len, &e);
     }
-    qsort(t, 101, sizeof t[0], cmp);
-    printf("batch %3d, %s input: median %.1f us per call\n", batch, dense ? "dense " : "binary 15%", t[50]);
+    for (k = 0; k < NS; k++) {
+        for (q = 0; q < npaths; q++) {
+            int p = (k + q) % npaths; /* rotate the order */
+            double a;
+            use_path(p);
+            a = now_us();
+            for (i = 0; i < reps; i++)
+                tsr_run(m, &in, 1, out, ws, ws_len, &e);
+            t[p][k] = (now_us() - a) / reps;
+        }
+    }
+    sprintf(what, "AE batch %3d, %s input", batch, dense ? "dense" : "binary 15%");
+    report(what, t);
     free(ws);
     free(x);
 }
@@ -92,8 +154,9 @@ static void bench_matmul(int32_t m, int32_t k, int32_t n)
 {
     float *a = (float *)malloc((size_t)m * k * 4), *b = (float *)malloc((size_t)k * n * 4);
     float *c = (float *)malloc((size_t)m * n * 4);
-    double t[101];
-    int i, s, reps = m == 1 ? 200 : 3;
+    double t[3][NS];
+    char what[64];
+    int i, s, q, reps = m == 1 ? 200 : 3;
     unsigned r = 3;
     for (i = 0; i < m * k; i++) {
         r = r * 1103515245u + 12345u;
@@ -103,14 +166,23 @@ static void bench_matmul(int32_t m, int32_t k, int32_t n)
         r = r * 1103515245u + 12345u;
         b[i] = (float)((r >> 8) & 0xFFFF) / 65536.0f - 0.5f;
     }
-    for (s = 0; s < 101; s++) {
-        double x = now_us();
-        for (i = 0; i < reps; i++)
-            tsr_k_matmul(a, b, c, m, k, n, 0, 0);
-        t[s] = (now_us() - x) / reps;
+    for (q = 0; q < npaths; q++) {
+        use_path(q);
+        tsr_k_matmul(a, b, c, m, k, n, 0, 0);
     }
-    qsort(t, 101, sizeof t[0], cmp);
-    printf("tsr_k_matmul %dx%dx%d dense: median %.1f us\n", (int)m, (int)k, (int)n, t[50]);
+    for (s = 0; s < NS; s++) {
+        for (q = 0; q < npaths; q++) {
+            int p = (s + q) % npaths;
+            double x;
+            use_path(p);
+            x = now_us();
+            for (i = 0; i < reps; i++)
+                tsr_k_matmul(a, b, c, m, k, n, 0, 0);
+            t[p][s] = (now_us() - x) / reps;
+        }
+    }
+    sprintf(what, "tsr_k_matmul %dx%dx%d dense", (int)m, (int)k, (int)n);
+    report(what, t);
     free(a);
     free(b);
     free(c);
@@ -126,7 +198,8 @@ int main(void)
         printf("load failed: %s %s\n", e.name, e.message);
         return 1;
     }
-    printf("seed AE 784->256->784 (tied W, sigmoid), strict, 1 thread\n");
+    find_paths();
+    printf("seed AE 784->256->784 (tied W, sigmoid), strict, 1 thread; median of %d samples per path\n", NS);
     bench(m, 1, 0);
     bench(m, 1, 1);
     bench(m, 256, 0);

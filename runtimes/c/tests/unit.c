@@ -233,14 +233,32 @@ static uint32_t mm_next(void)
     return mm_rng >> 8;
 }
 
+/* The kernel paths to check: with TSR_K_DISPATCH every path this CPU has
+ * (baseline ISA, AVX2, AVX-512F on x86-64), else only the default. */
+#if defined(TSR_K_DISPATCH)
+static const int32_t kpaths[] = {TSR_K_PATH_BASE, TSR_K_PATH_AVX2, TSR_K_PATH_AVX512};
+static const char *const kpath_names[] = {"baseline", "avx2", "avx512f"};
+#define NKPATHS 3
+#endif
+
+/* name of path index p of the tests below (-1: the default, by CPU) */
+static const char *kpath_name(int32_t p)
+{
+#if defined(TSR_K_DISPATCH)
+    return p < 0 ? "default" : kpath_names[p];
+#else
+    return p < 0 ? "default" : "?";
+#endif
+}
+
 static void test_matmul(void)
 {
     static const int32_t dims[] = {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 63, 64, 65, 130};
     static const int32_t kdims[] = {0, 1, 3, 8, 255, 256, 257, 600};
     const int32_t nd = (int32_t)(sizeof dims / sizeof dims[0]), nk = (int32_t)(sizeof kdims / sizeof kdims[0]);
-    int32_t iter, bad = 0, total = 0;
+    int32_t iter, bad = 0, total = 0, p, runs[4] = {0, 0, 0, 0};
     float *a = (float *)malloc(130 * 600 * 4), *b = (float *)malloc(600 * 130 * 4);
-    float *c = (float *)malloc(130 * 130 * 4);
+    float *c = (float *)malloc(130 * 130 * 4), *ref = (float *)malloc(130 * 130 * 4);
     for (iter = 0; iter < 300; iter++) {
         int32_t m = dims[mm_next() % nd], n = dims[mm_next() % nd], k = kdims[mm_next() % nk];
         int32_t ta = (int32_t)(mm_next() & 1), tb = iter % 5 == 4 ? 1 : 0, dens = (int32_t)(mm_next() % 4);
@@ -260,14 +278,10 @@ static void test_matmul(void)
             if ((r >> 12) % 61 == 0)
                 b[i] = (r >> 20) % 3 == 0 ? (float)NAN : (r >> 20) % 3 == 1 ? (float)INFINITY : -(float)INFINITY;
         }
-#if defined(TSR_K_DISPATCH)
-        /* every path: iterations cycle through default, baseline, wide */
-        if (iter % 3 == 0 || !tsr_k_matmul_path(a, b, c, m, k, n, ta, tb, iter % 3 - 1))
-#endif
-            tsr_k_matmul(a, b, c, m, k, n, ta, tb);
+        /* the literal SPEC 7.1 loop */
         for (i = 0; i < m; i++) {
             for (j = 0; j < n; j++) {
-                float acc = 0.0f, got = c[i * n + j];
+                float acc = 0.0f;
                 for (kk = 0; kk < k; kk++) {
                     float av = ta ? a[kk * m + i] : a[i * k + kk];
                     float bv = tb ? b[j * k + kk] : b[kk * n + j];
@@ -275,19 +289,126 @@ static void test_matmul(void)
                         continue;
                     acc = acc + av * bv;
                 }
+                ref[i * n + j] = acc;
+            }
+        }
+        /* p = -1: tsr_k_matmul (the default path); then every path */
+        for (p = -1; p < 3; p++) {
+#if defined(TSR_K_DISPATCH)
+            if (p >= 0 && !tsr_k_matmul_path(a, b, c, m, k, n, ta, tb, kpaths[p]))
+                continue;
+#else
+            if (p >= 0)
+                break;
+#endif
+            if (p < 0)
+                tsr_k_matmul(a, b, c, m, k, n, ta, tb);
+            runs[p + 1]++;
+            for (i = 0; i < m * n; i++) {
+                float want = ref[i], got = c[i];
                 total++;
-                if (!(bits(acc) == bits(got) || (acc != acc && got != got))) {
+                if (!(bits(want) == bits(got) || (want != want && got != got))) {
                     if (bad++ < 5)
-                        printf("matmul m=%d k=%d n=%d ta=%d tb=%d [%d,%d]: %08x vs %08x\n", (int)m, (int)k,
-                               (int)n, (int)ta, (int)tb, (int)i, (int)j, (unsigned)bits(got), (unsigned)bits(acc));
+                        printf("matmul path %s m=%d k=%d n=%d ta=%d tb=%d [%d,%d]: %08x vs %08x\n", kpath_name(p),
+                               (int)m, (int)k, (int)n, (int)ta, (int)tb, (int)(i / n), (int)(i % n),
+                               (unsigned)bits(got), (unsigned)bits(want));
                 }
             }
         }
     }
     CHECK(bad == 0, "matmul vs sequential reference: %d of %d elements differ", (int)bad, (int)total);
+    CHECK(runs[0] == 300, "tsr_k_matmul ran on every shape");
+#if defined(TSR_K_DISPATCH)
+    printf("matmul: %d shapes; by path:", 300);
+    for (p = 0; p < NKPATHS; p++)
+        printf(" %s %d", kpath_names[p], (int)runs[p + 1]);
+    printf(" (tb != 0 and paths the CPU lacks are skipped)\n");
+    CHECK(runs[1] == 240, "baseline path ran on every tb == 0 shape");
+    CHECK(!tsr_k_matmul_path(a, b, c, 1, 1, 1, 0, 0, 3) && !tsr_k_matmul_path(a, b, c, 1, 1, 1, 0, 0, -1),
+          "unknown matmul paths refused");
+#endif
     free(a);
     free(b);
     free(c);
+    free(ref);
+}
+
+/* tsr_k_exp / tsr_k_sigmoid (the vector kernels) against the scalar
+ * functions, bit for bit, on every path: a few million bit patterns spread
+ * over all 2^32, every subnormal and value near 0 in steps, the ranges
+ * around the clamps and the subnormal results of Sigmoid, inf, NaNs (quiet,
+ * signalling, with payloads). Arrays of odd length at odd offsets, so the
+ * vector loops and the scalar tails both run. */
+static void test_exp_sigmoid(void)
+{
+    enum { CH = 4093, N = 1 << 22 };
+    static float x[CH + 1], ye[CH + 1], ys[CH + 1], re[CH], rs[CH];
+    static const uint32_t special[] = {0x00000000u, 0x80000000u, 0x7F800000u, 0xFF800000u, 0x7FC00000u,
+                                       0xFFC00000u, 0x7F800001u, 0xFF800001u, 0x7FA00000u, 0x7FFFFFFFu,
+                                       0xFFFFFFFFu, 0x7FC12345u, 0x00000001u, 0x80000001u, 0x007FFFFFu,
+                                       0x807FFFFFu, 0x00800000u, 0x80800000u, 0x7F7FFFFFu, 0xFF7FFFFFu,
+                                       0xC2D00000u, 0xC2CFFFFFu, 0xC2D00001u, 0x42B20000u, 0x42B1FFFFu,
+                                       0x42B20001u, 0x42B17218u, 0xC2AEAC50u, 0xC2AF5919u, 0x3F800000u};
+    int32_t npaths = 0, p, got_path[4] = {0, 0, 0, 0};
+    uint32_t idx = 0, bad_e = 0, bad_s = 0, total = 0;
+    const uint32_t nspec = (uint32_t)(sizeof special / sizeof special[0]);
+    while (idx < N) {
+        int32_t off = (int32_t)(idx / CH % 2), cnt = CH + off, i; /* odd offsets every other chunk */
+        for (i = 0; i < cnt - off; i++, idx++) {
+            uint32_t u;
+            if (idx < nspec)
+                u = special[idx];
+            else if (idx < (1u << 20)) /* ranges, 2^18 values each */
+                u = (idx & 0x3FFFFu) + ((idx >> 18) == 0 ? 0x00000000u : (idx >> 18) == 1 ? 0x80700000u
+                                      : (idx >> 18) == 2 ? 0xC2A00000u : 0x42A80000u);
+            else /* spread over all patterns (odd multiplier: distinct) */
+                u = idx * 0x9E3779B1u;
+            memcpy(&x[off + i], &u, 4);
+        }
+        for (i = 0; i < cnt - off; i++) {
+            re[i] = tsr_k_exp1(x[off + i]);
+            rs[i] = tsr_k_sigmoid1(x[off + i]);
+        }
+        npaths = 0;
+        for (p = -1; p < 3; p++) {
+#if defined(TSR_K_DISPATCH)
+            if (!tsr_k_set_path(p < 0 ? -1 : kpaths[p]))
+                continue;
+#else
+            if (p >= 0)
+                break;
+#endif
+            tsr_k_exp(x + off, ye + off, cnt - off);
+            tsr_k_sigmoid(x + off, ys + off, cnt - off);
+            got_path[p + 1] = 1;
+            npaths++;
+            for (i = 0; i < cnt - off; i++) {
+                total++;
+                if (bits(ye[off + i]) != bits(re[i]) && bad_e++ < 5)
+                    printf("exp path %s x=%08x: %08x vs %08x\n", kpath_name(p), (unsigned)bits(x[off + i]),
+                           (unsigned)bits(ye[off + i]), (unsigned)bits(re[i]));
+                if (bits(ys[off + i]) != bits(rs[i]) && bad_s++ < 5)
+                    printf("sigmoid path %s x=%08x: %08x vs %08x\n", kpath_name(p), (unsigned)bits(x[off + i]),
+                           (unsigned)bits(ys[off + i]), (unsigned)bits(rs[i]));
+            }
+        }
+    }
+#if defined(TSR_K_DISPATCH)
+    tsr_k_set_path(-1);
+    CHECK(!tsr_k_set_path(3) && !tsr_k_set_path(-2), "unknown paths refused");
+    printf("exp/sigmoid: %u inputs x %d calls (default +", (unsigned)idx, (int)npaths);
+    for (p = 0; p < NKPATHS; p++)
+        if (got_path[p + 1])
+            printf(" %s", kpath_names[p]);
+    printf(")\n");
+#endif
+    CHECK(bad_e == 0 && bad_s == 0, "tsr_k_exp/tsr_k_sigmoid vs scalar: %u / %u of %u differ", (unsigned)bad_e,
+          (unsigned)bad_s, (unsigned)total);
+#if defined(TSR_K_DISPATCH)
+    CHECK(got_path[0] && got_path[1], "default and baseline paths ran");
+#else
+    CHECK(got_path[0] && npaths == 1, "default path ran");
+#endif
 }
 
 int main(void)
@@ -297,6 +418,7 @@ int main(void)
     test_run();
     test_ops();
     test_matmul();
+    test_exp_sigmoid();
     printf("%d checks, %d failures\n", checks, failures);
     return failures ? 1 : 0;
 }
