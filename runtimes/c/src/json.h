@@ -54,8 +54,12 @@ size_t tj_str_len(const char *s, size_t i, int *ascii);
 int tj_str_cmp(const char *s, size_t a, size_t b);
 /* Member of object at obj with the given key, or (size_t)-1. */
 size_t tj_get(const char *s, size_t n, size_t obj, const char *key);
-/* Number value: strtod of the validated decimal (correctly rounded). */
+/* Number value of the validated decimal, correctly rounded to double (a
+ * fast path for short decimals, else strtod). */
 double tj_num(const char *s, size_t i);
+/* The same value, and in *end the index just past the number (one scan of
+ * it instead of two when walking a long number array). */
+double tj_num_end(const char *s, size_t i, size_t *end);
 
 #define TJ_NONE ((size_t)-1)
 
