@@ -35,7 +35,10 @@ def _to_double(x: int | float) -> float:
 
 def numbers_to_float32(values: list) -> np.ndarray:
     """SPEC §3 reading path: each number as a double, then rounded to float32 (nearest even)."""
-    doubles = np.array([_to_double(v) for v in values], dtype=np.float64)
+    if set(map(type, values)) <= {float}:  # the usual case: no integers to round, numpy converts
+        doubles = np.array(values, dtype=np.float64)
+    else:
+        doubles = np.array([_to_double(v) for v in values], dtype=np.float64)
     with np.errstate(over="ignore"):
         return doubles.astype(np.float32)
 
