@@ -118,6 +118,25 @@ static int32_t string_cp(const char *s, size_t *pi)
     return tj_cp(s, pi);
 }
 
+/* Base64 value of each ASCII byte, -1 for the rest; built on the caller's
+ * stack (no global state), a lookup instead of a chain of range tests. */
+static void b64_table(signed char t[128])
+{
+    int i;
+    for (i = 0; i < 128; i++)
+        t[i] = -1;
+    for (i = 0; i < 26; i++) {
+        t['A' + i] = (signed char)i;
+        t['a' + i] = (signed char)(26 + i);
+    }
+    for (i = 0; i < 10; i++)
+        t['0' + i] = (signed char)(52 + i);
+    t['+'] = 62;
+    t['/'] = 63;
+}
+
+#define B64VAL(t, c) ((c) >= 0 && (c) < 128 ? (t)[c] : -1)
+
 static int is_int(double d)
 {
     if (d != d || d - d != 0.0)
@@ -293,11 +312,12 @@ static tsr_code schema_value(ld *L, size_t v, int init, size_t idx, const char *
     } else {
         size_t p, pads = 0;
         int32_t c;
+        signed char val[128];
         if (!is_type(L->s, b64, TJ_STR))
             SCHEMA("%s: data_b64 must be a string", what);
+        b64_table(val);
         for (p = b64 + 1; (c = string_cp(L->s, &p)) >= 0;) {
-            int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-                     (c >= '0' && c <= '9') || c == '+' || c == '/';
+            int ok = B64VAL(val, c) >= 0;
             if (c == '=')
                 pads++;
             else if (!ok || pads)
@@ -872,16 +892,6 @@ static uint32_t crc32_update(const uint32_t t[16], uint32_t crc, const unsigned 
     return crc;
 }
 
-static int b64val(int32_t c)
-{
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+') return 62;
-    if (c == '/') return 63;
-    return -1;
-}
-
 /* Decode base64 (RFC 4648, '=' padding required) into out[0..cap). Returns
  * the decoded length, or (size_t)-1 if malformed or not exactly cap bytes. */
 size_t tsr_b64_decode(const char *s, size_t at, unsigned char *out, size_t cap);
@@ -890,14 +900,16 @@ size_t tsr_b64_decode(const char *s, size_t at, unsigned char *out, size_t cap)
     size_t p = at + 1, o = 0, pads = 0;
     int32_t c, q[4];
     int nq = 0;
+    signed char val[128];
+    b64_table(val);
     while ((c = string_cp(s, &p)) >= 0) {
         if (c == '=') {
             pads++;
             q[nq++] = 0;
         } else {
-            if (pads || b64val(c) < 0)
+            if (pads || B64VAL(val, c) < 0)
                 return (size_t)-1;
-            q[nq++] = b64val(c);
+            q[nq++] = val[c];
         }
         if (nq == 4) {
             unsigned char b[3];
