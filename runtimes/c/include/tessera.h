@@ -12,7 +12,9 @@
  * err is not NULL) with the code, its name ("E_SHAPE") and a message that
  * names the offending node or tensor. No entry point aborts or exits.
  *
- * Strings are parsed with strtod: the C locale's decimal point is assumed.
+ * Numbers in the text are converted exactly (nearest double, then float32):
+ * short decimals by a built-in fast path, the rest by strtod, for which the
+ * C locale's decimal point ('.') is assumed.
  */
 #ifndef TESSERA_H
 #define TESSERA_H
