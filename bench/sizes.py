@@ -90,7 +90,9 @@ def main() -> None:
     print("\n## Sizes\n\n### JS bundle size (bytes)\n")
     print(common.table(["contender", "bytes", "gzip -9", "size / ours"], rows))
     if ours is not None:
-        print(f"\nJS runtime target, bundle under 64 KiB (65,536 bytes) unminified: {ours:,} bytes, "
+        # "64 KB" read both ways: 64,000 bytes (decimal) and 64 KiB
+        print(f"\nJS runtime target, bundle under 64 KB unminified: {ours:,} bytes; "
+              f"against 64,000 bytes {common.verdict(ours < 64000)}, against 64 KiB (65,536) "
               f"{common.verdict(ours < 65536)}")
     print("\n### C runtime size (`size`, x86-64, -O2)\n")
     print(common.table(["file", "text", "data", "bss", "file bytes"], c_rows()))
