@@ -30,19 +30,24 @@ const T3 = fromBits(0xbd5d04cb), T4 = fromBits(0x3e08886e), T5 = fromBits(0xbeaa
 const POW2 = new Float64Array(254);
 for (let n = -126; n <= 127; n++) POW2[n + 126] = fromBits((n + 127) << 23);
 
-export function exp(x) {
-  if (x !== x) return x;
-  const xc = Math.min(Math.max(x, EXP_LO), EXP_HI);
-  const nf = fr(fr(fr(xc * LOG2E) + MAGIC) - MAGIC);
-  let r = fr(xc - fr(nf * EXP_LN2_HI));
-  r = fr(r - fr(nf * EXP_LN2_LO));
+// e^r - 1 - r for |r| <= ln2/2: r^2 * horner(P; r), shared by Exp and Sigmoid
+function expTail(r) {
   let p = P0;
   p = fr(fr(p * r) + P1);
   p = fr(fr(p * r) + P2);
   p = fr(fr(p * r) + P3);
   p = fr(fr(p * r) + P4);
   p = fr(fr(p * r) + P5);
-  p = fr(fr(r * r) * p);
+  return fr(fr(r * r) * p);
+}
+
+export function exp(x) {
+  if (x !== x) return x;
+  const xc = Math.min(Math.max(x, EXP_LO), EXP_HI);
+  const nf = fr(fr(fr(xc * LOG2E) + MAGIC) - MAGIC);
+  let r = fr(xc - fr(nf * EXP_LN2_HI));
+  r = fr(r - fr(nf * EXP_LN2_LO));
+  let p = expTail(r);
   p = fr(r + p);
   p = fr(1 + p);
   const n = nf | 0;
@@ -109,13 +114,7 @@ export function sigmoid(x) {
   const t = Math.max(-Math.abs(x), EXP_LO);
   const nf = fr(fr(fr(t * LOG2E) + MAGIC) - MAGIC);
   const rh = twoSum(fr(t - fr(nf * EXP_LN2_HI)), -fr(nf * EXP_LN2_LO)), rl = lo;
-  let p = P0;
-  p = fr(fr(p * rh) + P1);
-  p = fr(fr(p * rh) + P2);
-  p = fr(fr(p * rh) + P3);
-  p = fr(fr(p * rh) + P4);
-  p = fr(fr(p * rh) + P5);
-  p = fr(fr(rh * rh) * p);
+  const p = expTail(rh);
   const ah = fastTwoSum(1, rh), al = lo;
   const bh = fastTwoSum(ah, p), bl = lo;
   const eh = fastTwoSum(bh, fr(fr(al + bl) + rl)), el = lo; // e^t = (eh + el) 2^n
