@@ -19,10 +19,13 @@ $(SETUP): pyproject.toml
 	$(PIP) install --quiet -e '.[dev]'
 	touch $@
 
-# Peers the tests cross-check against (PyTorch gradients). torch==2.13.0 is the
-# CPU build on this machine image's local wheel store; never a bare `torch`.
+# Peers the tests cross-check against (PyTorch gradients; onnxruntime for the op
+# semantics, tests/crosscheck). torch==2.13.0 is the CPU build on this machine
+# image's local wheel store; never a bare `torch`. onnx/onnxruntime are pinned to
+# the versions tests/crosscheck measured its ulp bounds with.
 $(PEERS): $(SETUP)
 	$(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet onnx==1.23.2 onnxruntime==1.32.0
 	touch $@
 
 c-build:

@@ -28,14 +28,25 @@ C_CODEGEN_EPILOG = {
     "export": "C for microcontrollers: tessera export --c NAME MODEL.json -o DIR [--batch N] [--inline-kernels]",
     "check": "flash/RAM of the generated C: tessera check --c-size MODEL.json",
 }
+# `tessera export --onnx MODEL.json -o OUT.onnx` belongs to the ONNX converter (exporter.cli_export_onnx).
+ONNX_EPILOG = "ONNX (opset 17): tessera export --onnx MODEL.json -o OUT.onnx"
+EPILOGS = {**C_CODEGEN_EPILOG, "export": C_CODEGEN_EPILOG["export"] + "\n" + ONNX_EPILOG}
 
 
 def _c_codegen_route(argv: list[str]) -> bool:
     return len(argv) > 1 and C_CODEGEN_FLAGS.get(argv[0]) in argv[1:]
 
 
+def _onnx_route(argv: list[str]) -> bool:
+    return len(argv) > 1 and argv[0] == "export" and "--onnx" in argv[1:]
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if _onnx_route(argv):
+        from exporter import cli_export_onnx
+
+        return cli_export_onnx.cli(argv)
     if _c_codegen_route(argv):
         from exporter import cli_export_c
 
@@ -51,8 +62,9 @@ def main(argv: list[str] | None = None) -> int:
                 raise
             continue  # component not built yet
         modules[name] = module
-        epilog = C_CODEGEN_EPILOG.get(name)
-        module.add_arguments(sub.add_parser(name, help=help_text, description=help_text, epilog=epilog))
+        epilog = EPILOGS.get(name)
+        module.add_arguments(sub.add_parser(name, help=help_text, description=help_text, epilog=epilog,
+                                            formatter_class=argparse.RawDescriptionHelpFormatter))
     args = parser.parse_args(argv)
     return int(modules[args.command].main(args) or 0)
 
