@@ -173,6 +173,7 @@ def shape_op_cases() -> list[Case]:
         _single("Clip", [3, 4, 5], [3, 4, 5], x, "op_clip_default", ["op"]),
         _single("Transpose", [3, 4, 5], [5, 4, 3], x, "op_transpose_default", ["op"]),
         _single("Transpose", [3, 4, 5], [4, 3, 5], x, "op_transpose_perm", ["op"], perm=[1, 0, 2]),
+        _single("Transpose", [], [], np.array(-0.0, np.float32), "op_transpose_scalar", ["op", "edge"]),
         _single("Reshape", [3, 4, 5], [12, 5], x, "op_reshape", ["op"], shape=[12, 5]),
         _single("Reshape", [3, 4, 5], [2, 30], x, "op_reshape_infer", ["op"], shape=[2, -1]),
         _single("Reshape", ["batch", 4, 5], ["batch", 20], x, "op_reshape_symbolic", ["op"],

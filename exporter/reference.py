@@ -144,7 +144,7 @@ KERNELS: dict[str, Kernel] = {
     "ReduceSum": lambda a, p: _reduce(a[0], p, "sum"),
     "ReduceMean": lambda a, p: _reduce(a[0], p, "mean"),
     "ReduceMax": lambda a, p: _reduce(a[0], p, "max"),
-    "Transpose": lambda a, p: np.ascontiguousarray(np.transpose(a[0], p["perm"])),
+    "Transpose": lambda a, p: np.transpose(a[0], p["perm"]).copy(),  # not ascontiguousarray: keeps rank 0
     "Reshape": lambda a, p: np.reshape(a[0], p["concrete"]),
 }
 
