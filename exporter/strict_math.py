@@ -196,7 +196,8 @@ def tanh(x: np.ndarray) -> np.ndarray:
     e = exp(a * TWO)
     big = ONE - TWO / (e + ONE)
     big = np.where(np.signbit(x), -big, big)
-    return np.where(a < TANH_SMALL, small, big).astype(np.float32)
+    y = np.where(a < TANH_SMALL, small, big)
+    return np.where(x == ZERO, x, y).astype(np.float32)  # tanh(-0) = -0
 
 
 @_quiet

@@ -259,11 +259,6 @@ KNOWN_DIFFERENCES = [
         lambda run, out: (run.expected[out] == 0),
         _zero_either_sign),
     KnownDifference(
-        "tanh_negative_zero", frozenset({"Tanh"}),
-        "SPEC §7.3 Tanh(-0) is x + x*(s*t) = -0 + +0 = +0; onnxruntime keeps -0",
-        lambda run, out: (_x(run, out) == 0) & np.signbit(_x(run, out)),
-        _zero_either_sign),
-    KnownDifference(
         "tanh_tiny_arguments", frozenset({"Tanh"}),
         "0 < |x| < 2^-60: x*x underflows inside MLAS's rational tanh: up to 104 ulp (SPEC: tanh(x) = x there)",
         lambda run, out: (np.abs(_x(run, out)) < 2.0**-60) & (_x(run, out) != 0),

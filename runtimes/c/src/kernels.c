@@ -375,6 +375,8 @@ float tsr_k_sigmoid1(float x)
 float tsr_k_tanh1(float x)
 {
     float a = u2f(f2u(x) & 0x7FFFFFFFu);
+    if (x == 0.0f)
+        return x; /* tanh(-0) = -0 */
     if (a < u2f(K_TANH_SMALL)) {
         float s = x * x;
         float t = horner(k_tanh_t, 6, s);

@@ -130,6 +130,7 @@ export function sigmoid(x) {
 }
 
 export function tanh(x) {
+  if (x === 0) return x; // tanh(-0) = -0
   const a = Math.abs(x);
   if (a < TANH_SMALL) {
     const s = fr(x * x);
