@@ -12,19 +12,23 @@ const LOG2E = fromBits(0x3fb8aa3b);
 const MAGIC = fromBits(0x4b400000); // 1.5 * 2^23
 const EXP_LN2_HI = fromBits(0x3f317200);
 const EXP_LN2_LO = fromBits(0x35bfbe8e);
-const P0 = fromBits(0x394f8450), P1 = fromBits(0x3ab6c682), P2 = fromBits(0x3c088938);
-const P3 = fromBits(0x3d2aaa47), P4 = fromBits(0x3e2aaaaa), P5 = fromBits(0x3f000000);
+const P = [0x394f8450, 0x3ab6c682, 0x3c088938, 0x3d2aaa47, 0x3e2aaaaa, 0x3f000000].map(fromBits);
 const LOG_SQRT2 = fromBits(0x3fb504f3);
 const LOG_LN2_HI = fromBits(0x3f318000);
 const LOG_LN2_LO = fromBits(0xb95e8083);
 const Q = [0x3d8a2ba8, 0xbdef1e0c, 0x3df3784b, 0xbdfe1105, 0x3e119bb3,
   0xbe2aae27, 0x3e4cd25b, 0xbe800003, 0x3eaaaaa4].map(fromBits);
-const [Q0, Q1, Q2, Q3, Q4, Q5, Q6, Q7, Q8] = Q;
 const TWO_POW_23 = fromBits(0x4b000000);
 const MIN_NORMAL = fromBits(0x00800000);
 const TANH_SMALL = fromBits(0x3f0ccccd);
-const T0 = fromBits(0x3b1d032a), T1 = fromBits(0xbc09daae), T2 = fromBits(0x3cb271e5);
-const T3 = fromBits(0xbd5d04cb), T4 = fromBits(0x3e08886e), T5 = fromBits(0xbeaaaaaa);
+const T = [0x3b1d032a, 0xbc09daae, 0x3cb271e5, 0xbd5d04cb, 0x3e08886e, 0xbeaaaaaa].map(fromBits);
+
+// SPEC 7.3 horner(c0..cd, t): acc = c0; acc = fl(fl(acc * t) + ci)
+function horner(c, t) {
+  let acc = c[0];
+  for (let i = 1; i < c.length; i++) acc = fr(fr(acc * t) + c[i]);
+  return acc;
+}
 
 // pow2(n) for -126 <= n <= 127 from exponent bits; POW2[n + 126]
 const POW2 = new Float64Array(254);
@@ -32,13 +36,7 @@ for (let n = -126; n <= 127; n++) POW2[n + 126] = fromBits((n + 127) << 23);
 
 // e^r - 1 - r for |r| <= ln2/2: r^2 * horner(P; r), shared by Exp and Sigmoid
 function expTail(r) {
-  let p = P0;
-  p = fr(fr(p * r) + P1);
-  p = fr(fr(p * r) + P2);
-  p = fr(fr(p * r) + P3);
-  p = fr(fr(p * r) + P4);
-  p = fr(fr(p * r) + P5);
-  return fr(fr(r * r) * p);
+  return fr(fr(r * r) * horner(P, r));
 }
 
 export function exp(x) {
@@ -69,16 +67,7 @@ export function log(x) {
   if (m > LOG_SQRT2) { m = fr(m * 0.5); e += 1; }
   const f = fr(m - 1);
   const z = fr(f * f);
-  let y = Q0;
-  y = fr(fr(y * f) + Q1);
-  y = fr(fr(y * f) + Q2);
-  y = fr(fr(y * f) + Q3);
-  y = fr(fr(y * f) + Q4);
-  y = fr(fr(y * f) + Q5);
-  y = fr(fr(y * f) + Q6);
-  y = fr(fr(y * f) + Q7);
-  y = fr(fr(y * f) + Q8);
-  y = fr(fr(y * f) * z);
+  let y = fr(fr(horner(Q, f) * f) * z);
   const E = e; // small integer: exact in binary32
   y = fr(y + fr(E * LOG_LN2_LO));
   y = fr(y - fr(0.5 * z));
@@ -134,12 +123,7 @@ export function tanh(x) {
   const a = Math.abs(x);
   if (a < TANH_SMALL) {
     const s = fr(x * x);
-    let t = T0;
-    t = fr(fr(t * s) + T1);
-    t = fr(fr(t * s) + T2);
-    t = fr(fr(t * s) + T3);
-    t = fr(fr(t * s) + T4);
-    t = fr(fr(t * s) + T5);
+    const t = horner(T, s);
     return fr(x + fr(x * fr(s * t)));
   }
   const e = exp(fr(a * 2));
