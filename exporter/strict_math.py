@@ -79,18 +79,26 @@ def _pow2(n: np.ndarray) -> np.ndarray:
     return ((n.astype(np.int32) + 127) << 23).astype(np.uint32).view(np.float32)
 
 
+def _exp_reduce(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """n = round(x log2 e) (as a float) and x - n ln2_hi, which is exact: shared by Exp and Sigmoid."""
+    nf = x * LOG2E
+    nf = nf + ROUND_MAGIC
+    nf = nf - ROUND_MAGIC
+    return nf, x - nf * EXP_LN2_HI
+
+
+def _exp_tail(r: np.ndarray) -> np.ndarray:
+    """e^r - 1 - r as r^2 * horner(EXP_P, r): shared by Exp and Sigmoid."""
+    return (r * r) * _horner(EXP_P, r)
+
+
 @_quiet
 def exp(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     xc = np.minimum(np.maximum(x, EXP_CLAMP_LO), EXP_CLAMP_HI)  # NaN handled below
-    nf = xc * LOG2E
-    nf = nf + ROUND_MAGIC
-    nf = nf - ROUND_MAGIC
-    r = xc - nf * EXP_LN2_HI
+    nf, r = _exp_reduce(xc)
     r = r - nf * EXP_LN2_LO
-    q = _horner(EXP_P, r)
-    q = (r * r) * q
-    q = r + q
+    q = r + _exp_tail(r)
     q = ONE + q
     n = np.nan_to_num(nf).astype(np.int32)
     n1 = n >> 1  # floor(n/2): both halves stay within the normal range
@@ -163,12 +171,9 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     pos = x >= ZERO
     t = np.maximum(-np.abs(x), EXP_CLAMP_LO)
     t = np.where(np.isnan(x), EXP_CLAMP_LO, t)  # any finite value: NaN is restored at the end
-    nf = t * LOG2E
-    nf = nf + ROUND_MAGIC
-    nf = nf - ROUND_MAGIC
-    r1 = t - nf * EXP_LN2_HI  # exact
+    nf, r1 = _exp_reduce(t)
     rh, rl = _two_sum(r1, -(nf * EXP_LN2_LO))
-    p = (rh * rh) * _horner(EXP_P, rh)
+    p = _exp_tail(rh)
     a_hi, a_lo = _fast_two_sum(np.full_like(rh, ONE), rh)
     b_hi, b_lo = _fast_two_sum(a_hi, p)
     e_hi, e_lo = _fast_two_sum(b_hi, (a_lo + b_lo) + rl)  # e^t = (e_hi + e_lo) * 2^n
