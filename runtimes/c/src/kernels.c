@@ -376,7 +376,7 @@ float tsr_k_tanh1(float x)
 {
     float a = u2f(f2u(x) & 0x7FFFFFFFu);
     if (x == 0.0f)
-        return x; /* tanh(-0) = -0 */
+        return x; /* -0 stays -0, as in IEEE */
     if (a < u2f(K_TANH_SMALL)) {
         float s = x * x;
         float t = horner(k_tanh_t, 6, s);
