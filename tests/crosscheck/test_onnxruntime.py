@@ -208,6 +208,9 @@ class KnownDifference:
     where: Callable[[Run, str], np.ndarray]  # the elements it may explain (before looking at `got`)
     holds: Callable[[Run, str, np.ndarray], bool]  # what must still be true on those elements
     metric: Callable[[Run, str, np.ndarray], float] | None = None  # measured on those elements, for the report
+    # Set when onnxruntime shows the difference on some CPU classes only (its kernels are chosen per CPU):
+    # then the stale check does not demand that it occur on this machine; the reason says where it was seen.
+    cpu_dependent: str | None = None
 
 
 def _x(run: Run, out: str) -> np.ndarray:
@@ -234,6 +237,18 @@ def _reducemax_ignoring_nan(run: Run, out: str, m: np.ndarray) -> bool:
     x = run.inputs[node.inputs[0]]
     skipped = np.max(np.where(np.isnan(x), -np.inf, x), axis=node.params["axes"], keepdims=node.params["keepdims"])
     return bool(np.array_equal(run.got[out][m], np.broadcast_to(skipped, m.shape)[m].astype(F32)))
+
+
+def _subnormal(run: Run, out: str) -> np.ndarray:
+    e = run.expected[out]
+    return (e != 0) & (np.abs(e) < np.finfo(F32).tiny)
+
+
+def _flushed_or_within_bound(run: Run, out: str, m: np.ndarray) -> bool:
+    """Each such element is a zero (flushed; either sign) or within the op's usual ulp bound (not flushed)."""
+    (op,) = set(run.ops)
+    got, near = run.got[out][m], ulp_distance(run.expected[out][m], run.got[out][m]) <= ULP_BOUNDS[op]
+    return bool(np.all((got == 0) | near))
 
 
 def _max_ulps(run: Run, out: str, m: np.ndarray) -> float:
@@ -283,6 +298,13 @@ KNOWN_DIFFERENCES = [
         "SPEC §7.5/§7.2 propagate NaN through ReduceMax; onnxruntime's ReduceMax skips NaN elements",
         lambda run, out: np.isnan(run.expected[out]),
         _reducemax_ignoring_nan),
+    KnownDifference(
+        "subnormal_results_flushed", frozenset({"Softmax"}),
+        "where the exact result is subnormal, onnxruntime's AVX2 Softmax (not its AVX-512 one) returns 0",
+        _subnormal,
+        _flushed_or_within_bound,
+        cpu_dependent="seen on an AVX2-only AMD EPYC in op_softmax_axis0 (0x004c273b, 0x0041edc4 -> 0); "
+                      "not on AVX-512 machines, where onnxruntime keeps the subnormals"),
 ]
 
 
@@ -367,7 +389,7 @@ def test_every_known_difference_still_occurs() -> None:
             compare_case(run_case(name), hits)
         except AssertionError:
             pass  # reported by test_case_matches_onnxruntime
-    stale = [kd.name for kd in KNOWN_DIFFERENCES if kd.name not in hits]
+    stale = [kd.name for kd in KNOWN_DIFFERENCES if kd.name not in hits and kd.cpu_dependent is None]
     assert not stale, f"known differences that no longer occur (remove them from the list): {stale}"
 
 

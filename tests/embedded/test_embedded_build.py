@@ -1,4 +1,4 @@
-"""Build properties of the generated C (issue 8): no libc/libm/malloc, one static arena of the
+"""Build properties of the generated C: no libc/libm/malloc, one static arena of the
 planned size, flash near weights + kernel code, the CLI."""
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def kernel_code_bytes(cc: str, target: list[str], size_tool: str, tmp: Path) -> 
 
 @pytest.mark.parametrize("chain", toolchains(), ids=lambda t: t.label)
 def test_flash_target(seed, tmp_path: Path, chain) -> None:  # noqa: ANN001
-    """Issue 8 target: flash within 10% of the raw weight bytes plus the kernel code."""
+    """The embedded target: flash within 10% of the raw weight bytes plus the kernel code."""
     (fig,) = measure(seed, [chain])
     kernels = kernel_code_bytes(chain.cc, chain.target, f"{chain.prefix}size", tmp_path)
     assert seed.weight_bytes == 4 * (64 * 32 + 32 + 64)

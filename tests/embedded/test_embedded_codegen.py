@@ -1,4 +1,4 @@
-"""Generated C (issue 8) gives the reference's bits: models, every op family, conformance cases."""
+"""Generated C gives the reference's bits: models, every op family, conformance cases."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def binary(rng: np.random.Generator, shape: tuple, p: float = 0.3) -> np.ndarray
 def test_seed_ae(build: Path, batch: int) -> None:
     rng = np.random.default_rng(1)
     report = check_model(seed_ae_doc(), {"x": binary(rng, (batch, 64))}, build, f"seed{batch}", batch)
-    if batch == 1:  # issue 8 target: activations <= 4*(64+32) bytes (plus alignment) at batch 1
+    if batch == 1:  # the embedded target: activations <= 4*(64+32) bytes (plus alignment) at batch 1
         assert report.arena_bytes <= 4 * (64 + 32)
         assert report.arena_bytes == report.arena_lower_bound
 
@@ -168,7 +168,7 @@ def conformance_cases() -> list[Path]:
 
 
 def test_conformance_cases_exist() -> None:
-    """The suite's model cases are part of issue 8's bar: their absence is a failure, not a skip."""
+    """The suite's model cases are part of the embedded bar: their absence is a failure, not a skip."""
     names = [p.name for p in conformance_cases()]
     assert any(n.startswith("model_seed_ae") for n in names), f"no model cases under {CASES}"
 

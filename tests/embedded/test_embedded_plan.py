@@ -1,4 +1,4 @@
-"""The arena planner (issue 8): no two live buffers share bytes, never below the live-bytes lower
+"""The arena planner: no two live buffers share bytes, never below the live-bytes lower
 bound, and the greedy plan compared with a brute-force optimum on small random graphs."""
 
 from __future__ import annotations

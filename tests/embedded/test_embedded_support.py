@@ -1,7 +1,7 @@
 """Shared helpers of the embedded C tests (model builders, compile and run), plus their own checks.
 
 Compilers: gcc always (a missing gcc fails the tests: they must be able to fail), clang-16 when
-installed. Everything is built with the strict flags of issue 8.
+installed. Everything is built with the strict flags of the embedded profile (EMBEDDED.md).
 """
 
 from __future__ import annotations
