@@ -2,7 +2,7 @@
 // did steps 1-2).
 import { fail } from './errors.js';
 import * as L from './limits.js';
-import { OPS, inferShape, shapeStr } from './ops.js';
+import { OPS, shapeStr, withDefaults } from './ops.js';
 import { B64_RE, decodeBase64, crc32Hex, f32Bytes, f32FromLE } from './tensors.js';
 
 export const RUNTIME_VERSION = '1.0';
@@ -106,26 +106,25 @@ function checkSchema(doc, ver) {
     node.outputs.forEach((v) => name(v, `${where} outputs`));
     if (has(node, 'attrs') && !isObj(node.attrs)) bad(`${where} attrs`, 'must be an object');
     if (!has(OPS, node.op)) return; // unknown operators pass the schema (step 6)
-    const spec = OPS[node.op];
-    if (node.inputs.length !== spec.n) bad(where, `${node.op} takes ${spec.n} input(s), got ${node.inputs.length}`);
+    const row = OPS[node.op];
+    if (node.inputs.length !== row.arity) bad(where, `${node.op} takes ${row.arity} input(s), got ${node.inputs.length}`);
     const attrs = node.attrs ?? {};
     for (const k of Object.keys(attrs)) {
-      if (!has(spec.attrs, k)) bad(where, `unknown attribute ${JSON.stringify(k)} of ${node.op}`);
-      checkAttr(spec.attrs[k], attrs[k], (what) => bad(where, `attribute ${k}: ${what}`));
+      if (!has(row.attrs, k)) bad(where, `unknown attribute ${JSON.stringify(k)} of ${node.op}`);
+      checkAttr(row.attrs[k].kind, attrs[k], (what) => bad(where, `attribute ${k}: ${what}`));
     }
-    for (const k of spec.required || []) if (!has(attrs, k)) bad(where, `${node.op} needs attribute ${JSON.stringify(k)}`);
-    if (node.op === 'Clip') {
-      const lo = Math.fround(attrs.min ?? -3e38), hi = Math.fround(attrs.max ?? 3e38);
-      if (!Number.isFinite(lo) || !Number.isFinite(hi)) bad(where, 'Clip bounds must be finite as float32');
-      if (lo > hi) bad(where, 'Clip min > max');
-    }
+    for (const [k, a] of Object.entries(row.attrs)) if (a.required && !has(attrs, k)) bad(where, `${node.op} needs attribute ${JSON.stringify(k)}`);
+    row.check?.(withDefaults(row, attrs), (what) => bad(where, what));
   });
 }
 
 function checkAttr(kind, v, bad) {
   switch (kind) {
     case 'bool': if (typeof v !== 'boolean') bad('must be a boolean'); break;
-    case 'number': if (typeof v !== 'number') bad('must be a number'); break;
+    case 'f32':
+      if (typeof v !== 'number') bad('must be a number');
+      if (!Number.isFinite(Math.fround(v))) bad('must be finite as float32');
+      break;
     case 'int': if (!isInt(v)) bad('must be an integer'); break;
     case 'axes':
       if (!Array.isArray(v) || v.length < 1 || v.length > 8) bad('must be 1 to 8 integers');
@@ -254,7 +253,8 @@ export function checkModel(doc) {
   for (const t of inits) shapes.set(t.name, t.shape);
   const nodes = g.nodes.map((node, i) => {
     const who = labels[i];
-    const plan = inferShape({ op: node.op, attrs: node.attrs ?? {} }, node.inputs.map((n) => shapes.get(n)), who);
+    const row = OPS[node.op];
+    const plan = row.shape(node.inputs.map((n) => shapes.get(n)), withDefaults(row, node.attrs ?? {}), who);
     if (boundedCount(plan.shape) === Infinity) fail('E_LIMIT', `${who}: result ${shapeStr(plan.shape)} has more than 2^26 elements`);
     shapes.set(node.outputs[0], plan.shape);
     return { op: node.op, inputs: node.inputs.slice(), output: node.outputs[0], plan };

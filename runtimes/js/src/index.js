@@ -3,11 +3,11 @@ import { TesseraError, fail } from './errors.js';
 import { parseJSONBytes, parseJSONText, checkTextSize, tooLarge } from './json.js';
 import { checkModel, RUNTIME_VERSION } from './check.js';
 import { Model } from './model.js';
-import { jsBackend } from './kernels.js';
+import { OPS, jsBackend } from './ops.js';
 import { MAX_DEPTH, MAX_FILE_BYTES } from './limits.js';
 import { wasmBackend, wasmSupported } from './wasm.js';
 
-export { TesseraError, Model, RUNTIME_VERSION, wasmSupported };
+export { TesseraError, Model, OPS, RUNTIME_VERSION, wasmSupported };
 export { parseJSONBytes, parseJSONText };
 
 const isNode = typeof process !== 'undefined' && !!(process.versions && process.versions.node);

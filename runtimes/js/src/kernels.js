@@ -1,5 +1,6 @@
-// Plain-JS strict kernels (SPEC.md sections 6-7). A store into a Float32Array
-// rounds to binary32, so `out[i] = a[i] + b[i]` is exactly fl(a + b); other
+// Plain-JS strict kernels (SPEC.md sections 6-7) on Float32Arrays; the op
+// table (ops.js) says which op runs which. A store into a Float32Array rounds
+// to binary32, so `out[i] = a[i] + b[i]` is exactly fl(a + b); other
 // intermediates are wrapped in Math.fround.
 import * as S from './strict.js';
 
@@ -49,19 +50,6 @@ export function transpose(x, xs, perm) {
   return gather(x, perm.map((p) => xs[p]), perm.map((p) => st[p]));
 }
 
-/** out = a op b, where b repeats with period bn (bn === n: same shape). */
-function binarySame(op, a, b, out, n, bn) {
-  switch (op) {
-    case 'Add': for (let i = 0; i < n; i++) out[i] = a[i] + b[i % bn]; break;
-    case 'Sub': for (let i = 0; i < n; i++) out[i] = a[i] - b[i % bn]; break;
-    case 'Mul': for (let i = 0; i < n; i++) out[i] = a[i] * b[i % bn]; break;
-    case 'Div': for (let i = 0; i < n; i++) out[i] = a[i] / b[i % bn]; break;
-    case 'Maximum': for (let i = 0; i < n; i++) out[i] = Math.max(a[i], b[i % bn]); break;
-    case 'Minimum': for (let i = 0; i < n; i++) out[i] = Math.min(a[i], b[i % bn]); break;
-    default: throw new Error(`binary ${op}`);
-  }
-}
-
 /** True when `small` broadcast to `big` repeats its data (a suffix shape). */
 function isSuffix(small, big) {
   let i = small.length - 1;
@@ -70,35 +58,23 @@ function isSuffix(small, big) {
   return true;
 }
 
-export function binary(op, a, as, b, bs, os) {
+/** out = f(a, b) broadcast to `os`; each result rounded by the store. */
+export function binary(f, a, as, b, bs, os) {
   const n = count(os);
   const out = new Float32Array(n);
   const ea = a.length === n ? a : gather(a, os, broadcastStrides(as, os));
   const rep = b.length === 1 || isSuffix(bs, os); // b repeats along the leading dims
-  binarySame(op, ea, rep ? b : gather(b, os, broadcastStrides(bs, os)), out, n, rep ? b.length : n);
+  const eb = rep ? b : gather(b, os, broadcastStrides(bs, os));
+  const bn = rep ? b.length : n;
+  for (let i = 0; i < n; i++) out[i] = f(ea[i], eb[i % bn]);
   return out;
 }
 
-export function unary(op, x, plan) {
+/** out[i] = f(x[i]), rounded by the store. */
+export function map(x, f) {
   const n = x.length;
   const out = new Float32Array(n);
-  switch (op) {
-    case 'Neg': for (let i = 0; i < n; i++) out[i] = -x[i]; break;
-    case 'Abs': for (let i = 0; i < n; i++) out[i] = Math.abs(x[i]); break;
-    case 'Sqrt': for (let i = 0; i < n; i++) out[i] = Math.sqrt(x[i]); break;
-    case 'Relu': for (let i = 0; i < n; i++) out[i] = Math.max(x[i], 0); break;
-    case 'Exp': for (let i = 0; i < n; i++) out[i] = S.exp(x[i]); break;
-    case 'Log': for (let i = 0; i < n; i++) out[i] = S.log(x[i]); break;
-    case 'Sigmoid': for (let i = 0; i < n; i++) out[i] = S.sigmoid(x[i]); break;
-    case 'Tanh': for (let i = 0; i < n; i++) out[i] = S.tanh(x[i]); break;
-    case 'Softplus': for (let i = 0; i < n; i++) out[i] = S.softplus(x[i]); break;
-    case 'Clip': {
-      const { lo, hi } = plan;
-      for (let i = 0; i < n; i++) out[i] = Math.min(Math.max(x[i], lo), hi);
-      break;
-    }
-    default: throw new Error(`unary ${op}`);
-  }
+  for (let i = 0; i < n; i++) out[i] = f(x[i]);
   return out;
 }
 
@@ -146,8 +122,8 @@ export function softmax(x, xs, axis) {
   return out;
 }
 
-/** ReduceSum/Mean/Max (SPEC 7.5) over the dims where red[i]. */
-export function reduce(op, x, xs, red) {
+/** ReduceSum/Mean/Max (SPEC 7.5, kind 'sum' | 'mean' | 'max') over the dims where red[i]. */
+export function reduce(kind, x, xs, red) {
   const kept = [], reduced = [];
   xs.forEach((_, i) => (red[i] ? reduced : kept).push(i));
   const perm = kept.concat(reduced);
@@ -159,50 +135,24 @@ export function reduce(op, x, xs, red) {
   const fc = fr(R);
   for (let o = 0; o < nOut; o++) {
     const base = o * R;
-    if (op === 'ReduceMax') {
+    if (kind === 'max') {
       let acc = -Infinity;
       for (let k = 0; k < R; k++) acc = Math.max(acc, src[base + k]);
       out[o] = acc;
     } else {
       let acc = 0;
       for (let k = 0; k < R; k++) acc = fr(acc + src[base + k]);
-      out[o] = op === 'ReduceMean' ? acc / fc : acc;
+      out[o] = kind === 'mean' ? acc / fc : acc;
     }
   }
   return out;
 }
 
 const T2 = new WeakMap(); // transposed constant MatMul operands, made once
-const t2 = (data, shape, cache) => {
-  if (cache && T2.has(data)) return T2.get(data);
+/** The transpose of a rank-2 kernel input {data, shape, constant}. */
+export function t2({ data, shape, constant }) {
+  if (constant && T2.has(data)) return T2.get(data);
   const t = transpose(data, shape, [1, 0]);
-  if (cache) T2.set(data, t);
+  if (constant) T2.set(data, t);
   return t;
-};
-
-export const jsBackend = {
-  name: 'js',
-  execute(model, values, shapes) {
-    const out = new Map(values);
-    const get = (n) => (out.has(n) ? out.get(n).data : model._consts.get(n));
-    for (const node of model._nodes) {
-      const [a, b] = node.inputs;
-      const op = node.op;
-      const x = get(a), xs = shapes.get(a), os = shapes.get(node.output);
-      const p = node.plan;
-      let y;
-      if (op === 'MatMul') {
-        const bs = shapes.get(b);
-        y = matmul(p.ta ? t2(x, xs, model._consts.has(a)) : x, p.tb ? t2(get(b), bs, model._consts.has(b)) : get(b),
-          os[0], p.ta ? xs[0] : xs[1], os[1]);
-      } else if (b !== undefined) y = binary(op, x, xs, get(b), shapes.get(b), os);
-      else if (op === 'Softmax') y = softmax(x, xs, p.axis);
-      else if (p.red) y = reduce(op, x, xs, p.red);
-      else if (op === 'Transpose') y = transpose(x, xs, p.perm);
-      else if (op === 'Reshape') y = x.slice();
-      else y = unary(op, x, p);
-      out.set(node.output, { shape: os, data: y });
-    }
-    return out;
-  },
-};
+}

@@ -1,9 +1,9 @@
 // A checked model: binds inputs (SPEC.md section 5 #10-11) and runs the
-// graph with a backend (kernels.js: plain JS; wasm.js: wasm SIMD).
+// graph with a backend (ops.js jsBackend: plain JS; wasm.js: wasm SIMD).
 import { fail } from './errors.js';
 import { MAX_ELEMENTS } from './limits.js';
-import { count, jsBackend } from './kernels.js';
-import { shapeStr } from './ops.js';
+import { count } from './kernels.js';
+import { jsBackend, shapeStr } from './ops.js';
 
 const has = Object.hasOwn;
 const NONFINITE = new Map([['inf', Infinity], ['-inf', -Infinity], ['nan', NaN]]); // a Map: no inherited keys like "toString"

@@ -1,24 +1,10 @@
-// The op set of format 1.0 (SPEC.md section 6) and shape inference at check
-// time. Shapes are arrays of integers and symbols (strings).
+// The op set of format 1.0 (SPEC.md section 6), one row per op, and the
+// plain-JS backend. Shapes are arrays of integers and symbols.
 import { fail } from './errors.js';
+import * as S from './strict.js';
+import { binary, map, matmul, reduce, softmax, t2, transpose } from './kernels.js';
 
-// In the order of the C kernels' op codes (wasm.js passes the index).
-export const BINARY = ['Add', 'Sub', 'Mul', 'Div', 'Maximum', 'Minimum'];
-export const REDUCE = ['ReduceSum', 'ReduceMean', 'ReduceMax'];
-// Each has a kernel tsr_k_<lower-case name>; Clip (bounds) is separate.
-export const UNARY = ['Neg', 'Abs', 'Sqrt', 'Relu', 'Exp', 'Log', 'Sigmoid', 'Tanh', 'Softplus'];
-
-/** op -> {n: input count, attrs: {name: kind}, required: [attr]} */
-export const OPS = {
-  MatMul: { n: 2, attrs: { transpose_a: 'bool', transpose_b: 'bool' } },
-  Clip: { n: 1, attrs: { min: 'number', max: 'number' } },
-  Softmax: { n: 1, attrs: { axis: 'int' } },
-  Transpose: { n: 1, attrs: { perm: 'perm' } },
-  Reshape: { n: 1, attrs: { shape: 'rshape' }, required: ['shape'] },
-};
-for (const op of BINARY) OPS[op] = { n: 2, attrs: {} };
-for (const op of UNARY) OPS[op] = { n: 1, attrs: {} };
-for (const op of REDUCE) OPS[op] = { n: 1, attrs: { axes: 'axes', keepdims: 'bool' } };
+const fr = Math.fround;
 
 export const shapeStr = (s) => `[${s.map((d) => (typeof d === 'string' ? JSON.stringify(d) : d)).join(', ')}]`;
 
@@ -40,51 +26,99 @@ function normAxis(ax, r, who) {
   return ax < 0 ? ax + r : ax;
 }
 
-/**
- * The output shape of one node plus its normalised attributes (the node's
- * `plan`: ta/tb, axis, red, perm, Clip bounds). `shapes`: the input shapes.
- */
-export function inferShape(node, shapes, who) {
-  const { op, attrs } = node;
-  if (BINARY.includes(op)) return { shape: broadcast(shapes[0], shapes[1], who) };
-  const x = shapes[0];
-  const r = x.length;
-  if (UNARY.includes(op)) return { shape: x.slice() };
-  switch (op) {
-    case 'Clip':
-      return { shape: x.slice(), lo: attrs.min === undefined ? -Infinity : Math.fround(attrs.min),
-        hi: attrs.max === undefined ? Infinity : Math.fround(attrs.max) };
-    case 'MatMul': {
-      const [a, b] = shapes;
+// an optional attribute; default null: depends on the input shape
+const opt = (kind, dflt) => ({ kind, required: false, default: dflt });
+const same = ([x]) => ({ shape: x.slice() });
+
+/** y = f(x) per element; fn: its wasm kernel (x, y, n), or null: f runs under wasm too. */
+const elementwise = (f, fn) => ({ arity: 1, attrs: {}, shape: same, js: ([x]) => map(x.data, f), wasm: fn && { fn } });
+
+/** Broadcasting f(a, b); code: the value of `symbol` in kernels.h. */
+const broadcasting = (f, code, symbol) => ({
+  arity: 2, attrs: {},
+  shape: ([a, b], _, who) => ({ shape: broadcast(a, b, who) }),
+  js: ([a, b], _, os) => binary(f, a.data, a.shape, b.data, b.shape, os),
+  wasm: { fn: 'tsr_k_binary', code, symbol },
+});
+
+const reduction = (kind, code, symbol) => ({
+  arity: 1, attrs: { axes: opt('axes', null), keepdims: opt('bool', false) },
+  shape([x], a, who) { // plan.red[i]: axis i is reduced
+    const axes = a.axes === null ? x.map((_, i) => i) : a.axes.map((ax) => normAxis(ax, x.length, who));
+    if (new Set(axes).size !== axes.length) fail('E_SHAPE', `${who}: axes ${JSON.stringify(a.axes)} name the same axis twice`);
+    const red = x.map((_, i) => axes.includes(i));
+    return { shape: x.flatMap((d, i) => (!red[i] ? [d] : a.keepdims ? [1] : [])), red };
+  },
+  js: ([x], p) => reduce(kind, x.data, x.shape, p.red),
+  wasm: { fn: 'tsr_k_reduce', code, symbol },
+});
+
+/** op -> row: arity; attrs {name: {kind, required, default}}; check(attrs, bad)
+ * (more E_SCHEMA rules); shape(input shapes, attrs with defaults, who) -> plan
+ * {shape, ...}; js([{data, shape, constant}], plan, outShape) -> Float32Array;
+ * wasm {fn, code?, symbol?} (wasm.js CALL) or null (js runs on wasm memory). */
+export const OPS = {
+  MatMul: {
+    arity: 2, attrs: { transpose_a: opt('bool', false), transpose_b: opt('bool', false) },
+    shape([a, b], at, who) {
       if (a.length !== 2 || b.length !== 2) fail('E_SHAPE', `${who}: MatMul needs rank-2 operands, got ${shapeStr(a)} and ${shapeStr(b)}`);
-      const ta = attrs.transpose_a === true, tb = attrs.transpose_b === true;
+      const ta = at.transpose_a, tb = at.transpose_b;
       const [M, Ka] = ta ? [a[1], a[0]] : a;
       const [Kb, N] = tb ? [b[1], b[0]] : b;
       if (Ka !== Kb) fail('E_SHAPE', `${who}: MatMul inner dimensions differ (${JSON.stringify(Ka)} vs ${JSON.stringify(Kb)})`);
       return { shape: [M, N], ta, tb };
-    }
-    case 'Softmax':
-      if (r < 1) fail('E_SHAPE', `${who}: Softmax needs rank >= 1`);
-      return { shape: x.slice(), axis: normAxis(attrs.axis ?? -1, r, who) };
-    case 'ReduceSum': case 'ReduceMean': case 'ReduceMax': {
-      const axes = attrs.axes === undefined ? x.map((_, i) => i) : attrs.axes.map((a) => normAxis(a, r, who));
-      if (new Set(axes).size !== axes.length) fail('E_SHAPE', `${who}: axes ${JSON.stringify(attrs.axes)} name the same axis twice`);
-      const red = x.map((_, i) => axes.includes(i));
-      const shape = [];
-      x.forEach((d, i) => {
-        if (!red[i]) shape.push(d);
-        else if (attrs.keepdims === true) shape.push(1);
-      });
-      return { shape, red };
-    }
-    case 'Transpose': {
-      // the schema made perm distinct integers >= 0
-      const perm = attrs.perm ?? x.map((_, i) => r - 1 - i);
+    },
+    js: ([a, b], p, os) => matmul(p.ta ? t2(a) : a.data, p.tb ? t2(b) : b.data, os[0], a.shape[p.ta ? 0 : 1], os[1]),
+    wasm: { fn: 'tsr_k_matmul' },
+  },
+  Add: broadcasting((a, b) => a + b, 0, 'TSR_K_ADD'),
+  Sub: broadcasting((a, b) => a - b, 1, 'TSR_K_SUB'),
+  Mul: broadcasting((a, b) => a * b, 2, 'TSR_K_MUL'),
+  Div: broadcasting((a, b) => a / b, 3, 'TSR_K_DIV'),
+  Maximum: broadcasting(Math.max, 4, 'TSR_K_MAX'),
+  Minimum: broadcasting(Math.min, 5, 'TSR_K_MIN'),
+  Neg: elementwise((v) => -v, 'tsr_k_neg'),
+  Abs: elementwise(Math.abs, 'tsr_k_abs'),
+  Sqrt: elementwise(Math.sqrt, 'tsr_k_sqrt'),
+  Relu: elementwise((v) => Math.max(v, 0), 'tsr_k_relu'),
+  Exp: elementwise(S.exp, 'tsr_k_exp'),
+  Log: elementwise(S.log, 'tsr_k_log'),
+  Sigmoid: elementwise(S.sigmoid, 'tsr_k_sigmoid'),
+  Tanh: elementwise(S.tanh, 'tsr_k_tanh'),
+  Softplus: elementwise(S.softplus, 'tsr_k_softplus'),
+  Clip: {
+    arity: 1, attrs: { min: opt('f32', -Infinity), max: opt('f32', Infinity) },
+    check: (a, bad) => fr(a.min) > fr(a.max) && bad('Clip min > max'),
+    shape: ([x], a) => ({ shape: x.slice(), lo: fr(a.min), hi: fr(a.max) }),
+    js: ([x], p) => map(x.data, (v) => Math.min(Math.max(v, p.lo), p.hi)),
+    wasm: { fn: 'tsr_k_clip' },
+  },
+  Softmax: {
+    arity: 1, attrs: { axis: opt('int', -1) },
+    shape([x], a, who) {
+      if (x.length < 1) fail('E_SHAPE', `${who}: Softmax needs rank >= 1`);
+      return { shape: x.slice(), axis: normAxis(a.axis, x.length, who) };
+    },
+    js: ([x], p) => softmax(x.data, x.shape, p.axis),
+    wasm: { fn: 'tsr_k_softmax' },
+  },
+  ReduceSum: reduction('sum', 0, 'TSR_K_RSUM'),
+  ReduceMean: reduction('mean', 1, 'TSR_K_RMEAN'),
+  ReduceMax: reduction('max', 2, 'TSR_K_RMAX'),
+  Transpose: {
+    arity: 1, attrs: { perm: opt('perm', null) }, // null: reversed
+    shape([x], a, who) { // the schema made perm distinct integers >= 0
+      const r = x.length;
+      const perm = a.perm ?? x.map((_, i) => r - 1 - i);
       if (perm.length !== r || perm.some((p) => p >= r)) fail('E_SHAPE', `${who}: perm ${JSON.stringify(perm)} is not a permutation of 0..${r - 1}`);
       return { shape: perm.map((p) => x[p]), perm };
-    }
-    case 'Reshape': {
-      const target = attrs.shape;
+    },
+    js: ([x], p) => transpose(x.data, x.shape, p.perm),
+    wasm: { fn: 'tsr_k_transpose' },
+  },
+  Reshape: {
+    arity: 1, attrs: { shape: { kind: 'rshape', required: true } },
+    shape([x], { shape: target }, who) {
       // symbols (no commas in them) must match as a multiset
       const symbols = (s) => s.filter((d) => typeof d === 'string').sort().join();
       if (symbols(x) !== symbols(target)) fail('E_SHAPE', `${who}: symbols of ${shapeStr(target)} do not match input ${shapeStr(x)}`);
@@ -95,8 +129,31 @@ export function inferShape(node, shapes, who) {
       const shape = target.slice();
       if (minus >= 0) shape[minus] = P / Q;
       return { shape };
-    }
-    default:
-      return fail('E_UNKNOWN_OP', `${who}: unknown operator ${op}`);
-  }
+    },
+    js: ([x]) => x.data.slice(),
+    wasm: { fn: 'tsr_k_copy' },
+  },
+};
+for (const row of Object.values(OPS)) Object.freeze(row);
+Object.freeze(OPS);
+
+/** A node's attributes with the row's defaults filled in (kinds already checked). */
+export function withDefaults(row, attrs) {
+  const a = {};
+  for (const [k, d] of Object.entries(row.attrs)) a[k] = Object.hasOwn(attrs, k) ? attrs[k] : d.default;
+  return a;
 }
+
+/** The plain-JS backend: each node through its row's kernel. */
+export const jsBackend = {
+  name: 'js',
+  execute(model, values, shapes) {
+    const out = new Map(values);
+    const input = (n) => ({ data: out.get(n)?.data ?? model._consts.get(n), shape: shapes.get(n), constant: model._consts.has(n) });
+    for (const { op, inputs, output, plan } of model._nodes) {
+      const os = shapes.get(output);
+      out.set(output, { shape: os, data: OPS[op].js(inputs.map(input), plan, os) });
+    }
+    return out;
+  },
+};

@@ -1,10 +1,14 @@
-// Wasm SIMD backend: every op runs in the C runtime's kernels (kernels.c
-// compiled to wasm32). Weights stay in linear memory; a run lays out all its
-// tensors up front, so memory grows at most once per run.
+// Wasm SIMD backend: each op runs the C runtime's kernel its OPS row names
+// (kernels.c compiled to wasm32), or its plain-JS kernel on the wasm memory
+// when the row has none. Weights stay in linear memory; a run lays out all
+// its tensors up front, so memory grows at most once per run.
 import WASM_B64 from './kernels.wasm.js';
 import { decodeBase64 } from './tensors.js';
 import { broadcastStrides, count, transpose } from './kernels.js';
-import { BINARY, REDUCE, UNARY } from './ops.js';
+import { OPS } from './ops.js';
+
+/** Exports used besides the rows' wasm.fn (tools/wasm-exports.js adds them to the build). */
+export const HELPERS = ['__heap_base', 'tsr_k_binary_flat'];
 
 // a minimal module using v128: validates only where wasm SIMD is supported
 const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0,
@@ -49,6 +53,28 @@ export async function wasmBackend() {
     return arrs.map((a) => { const at = p; i32.set(a, p >> 2); p += 4 * a.length; return at; });
   };
 
+  // How each C kernel is called (kernels.h), by export name, with (row.wasm,
+  // plan, input offsets, input shapes, output offset, output shape, output
+  // name); any other export is y = f(x) over n elements (unary kernels, copy).
+  const CALL = {
+    tsr_k_matmul(w, p, [a, b], [as], y, os, out) {
+      const pa = be.consts.get(`${out} 0`), pb = be.consts.get(`${out} 1`); // pre-transposed
+      k.tsr_k_matmul(pa ?? a, pb ?? b, y, os[0], as[p.ta ? 0 : 1], os[1], p.ta && pa === undefined ? 1 : 0, p.tb && pb === undefined ? 1 : 0);
+    },
+    tsr_k_binary({ code }, p, [a, b], [as, bs], y, os) {
+      const n = count(os), na = count(as), nb = count(bs);
+      if ((na === n || na === 1) && (nb === n || nb === 1)) { // dense or a single value
+        k.tsr_k_binary_flat(code, a, b, y, n, na === n ? 1 : 0, nb === n ? 1 : 0);
+      } else k.tsr_k_binary(code, a, b, y, os.length, ...ints([os, broadcastStrides(as, os), broadcastStrides(bs, os)]));
+    },
+    tsr_k_clip: (w, p, [x], [xs], y) => k.tsr_k_clip(x, y, count(xs), p.lo, p.hi),
+    tsr_k_softmax: (w, { axis }, [x], [xs], y) => k.tsr_k_softmax(x, y, count(xs.slice(0, axis)), xs[axis], count(xs.slice(axis + 1))),
+    tsr_k_reduce: ({ code }, p, [x], [xs], y) => k.tsr_k_reduce(code, x, y, xs.length, ...ints([xs, p.red.map(Number)])),
+    tsr_k_transpose: (w, p, [x], [xs], y) => k.tsr_k_transpose(x, y, xs.length, ...ints([xs, p.perm])),
+  };
+  const elementwise = ({ fn }, p, [x], [xs], y) => k[fn](x, y, count(xs));
+  for (const { wasm } of Object.values(OPS)) if (wasm && !k[wasm.fn]) throw new Error(`the wasm module lacks ${wasm.fn}`); // stale artefact
+
   const be = {
     name: 'wasm',
     consts: new Map(), // name (or 'node-output operand#' when pre-transposed) -> byte offset
@@ -56,7 +82,7 @@ export async function wasmBackend() {
       const place = [...model._consts];
       for (const node of model._nodes) { // constant MatMul operands pre-transposed once
         node.inputs.forEach((n, i) => {
-          if (node.op === 'MatMul' && model._consts.has(n) && (i ? node.plan.tb : node.plan.ta)) {
+          if (OPS[node.op].wasm?.fn === 'tsr_k_matmul' && model._consts.has(n) && (i ? node.plan.tb : node.plan.ta)) {
             place.push([`${node.output} ${i}`, transpose(model._consts.get(n), model._shapes.get(n), [1, 0])]);
           }
         });
@@ -78,41 +104,14 @@ export async function wasmBackend() {
       for (const node of model._nodes) { off.set(node.output, end); end += align(4 * count(shapes.get(node.output))); }
       ensure(end);
       for (const [at, data] of inputs) f32.set(data, at >> 2);
-      for (const { op, inputs: ins, output, plan } of model._nodes) {
-        const y = off.get(output);
-        const x = off.get(ins[0]);
-        const xs = shapes.get(ins[0]);
-        const os = shapes.get(output);
-        if (op === 'MatMul') {
-          const pa = be.consts.get(`${output} 0`), pb = be.consts.get(`${output} 1`);
-          const ta = plan.ta && pa === undefined, tb = plan.tb && pb === undefined;
-          const K = plan.ta ? xs[0] : xs[1];
-          k.tsr_k_matmul(pa ?? x, pb ?? off.get(ins[1]), y, os[0], K, os[1], ta ? 1 : 0, tb ? 1 : 0);
-        } else if (BINARY.includes(op)) {
-          const bsh = shapes.get(ins[1]);
-          const b = off.get(ins[1]);
-          const n = count(os), na = count(xs), nb = count(bsh);
-          if ((na === n || na === 1) && (nb === n || nb === 1)) { // dense or a single value
-            k.tsr_k_binary_flat(BINARY.indexOf(op), x, b, y, n, na === n ? 1 : 0, nb === n ? 1 : 0);
-          } else {
-            const [p0, p1, p2] = ints([os, broadcastStrides(xs, os), broadcastStrides(bsh, os)]);
-            k.tsr_k_binary(BINARY.indexOf(op), x, b, y, os.length, p0, p1, p2);
-          }
-        } else if (UNARY.includes(op)) {
-          k[`tsr_k_${op.toLowerCase()}`](x, y, count(xs));
-        } else if (op === 'Clip') {
-          k.tsr_k_clip(x, y, count(xs), plan.lo, plan.hi);
-        } else if (op === 'Softmax') {
-          const ax = plan.axis;
-          k.tsr_k_softmax(x, y, count(xs.slice(0, ax)), xs[ax], count(xs.slice(ax + 1)));
-        } else if (REDUCE.includes(op)) {
-          const [p0, p1] = ints([xs, plan.red.map((r) => (r ? 1 : 0))]);
-          k.tsr_k_reduce(REDUCE.indexOf(op), x, y, xs.length, p0, p1);
-        } else if (op === 'Transpose') {
-          const [p0, p1] = ints([xs, plan.perm]);
-          k.tsr_k_transpose(x, y, xs.length, p0, p1);
-        } else { // Reshape
-          k.tsr_k_copy(x, y, count(xs));
+      for (const node of model._nodes) {
+        const { wasm, js } = OPS[node.op];
+        const at = node.inputs.map((n) => off.get(n)), shp = node.inputs.map((n) => shapes.get(n));
+        const y = off.get(node.output), os = shapes.get(node.output);
+        if (wasm) (CALL[wasm.fn] ?? elementwise)(wasm, node.plan, at, shp, y, os, node.output);
+        else { // plain JS on views of the memory (it does not grow during a run)
+          const view = (s, i) => ({ data: f32.subarray(at[i] >> 2, (at[i] >> 2) + count(s)), shape: s, constant: false });
+          f32.set(js(shp.map(view), node.plan, os), y >> 2);
         }
       }
       const out = new Map();
