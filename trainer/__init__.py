@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from trainer import tensor
+from trainer import ops, tensor  # noqa: F401 - importing trainer.ops registers every op row
 from trainer.compile import Function, function
 from trainer.gradient import DisconnectedInputError, grad
 from trainer.graph import DTypeError, GraphError, ShapeError, SharedVariable, Variable, as_float_dtype

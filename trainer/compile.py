@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from trainer import kernels, ops, rewrites, sparse
+from trainer import fusions, opdef, rewrites, sparse
 from trainer.graph import GraphError, ShapeError, SharedVariable, Variable, constant, toposort
 
 
@@ -39,9 +39,6 @@ def substitute(roots: list[Variable], mapping: dict[int, Variable]) -> list[Vari
             same = all(a is b for a, b in zip(ins, v.inputs, strict=False))
             new[id(v)] = v if same else rewrites.node(v.op, ins, v.attrs, v.trace)
     return [new[id(r)] for r in roots]
-
-
-_SHAPE_ONLY_OPERAND = {"sum_to": 1, "expand": 1, "reshape_like": 1, "zeros_like": 0}
 
 
 class _Plan:
@@ -114,9 +111,9 @@ class Function:
         # shape (the reference of sum_to/expand/...) do not count.
         self._consumers: dict[int, int] = {}
         for v in order:
-            shape_only = _SHAPE_ONLY_OPERAND.get(v.op)
+            shape_only = opdef.get(v.op).shape_operands if v.kind == "apply" else ()
             for j, i in enumerate(v.inputs):
-                if j != shape_only:
+                if j not in shape_only:
                     self._consumers[id(i)] = self._consumers.get(id(i), 0) + 1
         for v in roots:
             self._consumers[id(v)] = self._consumers.get(id(v), 0) + 1
@@ -126,48 +123,22 @@ class Function:
         self._out_slots = [self._slot[id(v)] for v in self.outputs]
         self._upd_slots = [self._slot[id(v)] for v in self._upd_exprs]
         self._sparse_mode = sparse_inputs
-        self._sparse_slots = self._find_sparse_candidates()
+        self._sparse_slots = set() if sparse_inputs is False else fusions.sparse_candidates(order, self._slot)
         self._ctx: dict[int, sparse.BinaryRows | None] = {}
         self._masks: dict[int, np.ndarray] = {}
         self._plans: dict[tuple, _Plan] = {}
         self.last_call_sparse = False
 
     # ------------------------------------------------------------------ planning
-    def _find_sparse_candidates(self) -> set[int]:
-        if self._sparse_mode is False:
-            return set()
-        cands = set()
-        for v in self._order:
-            if v.op == "dot" and v.inputs[0].ndim == 2 and v.inputs[1].ndim == 2:
-                a = v.inputs[0]
-                if a.op == "transpose":
-                    a = a.inputs[0]
-                if a.kind == "input":
-                    cands.add(self._slot[id(a)])
-        return cands
-
-    def _sparse_kernel(self, v: Variable, dense):
-        a = v.inputs[0]
-        transposed = a.op == "transpose"
-        xs = self._slot[id(a.inputs[0] if transposed else a)]
-        if xs not in self._sparse_slots:
-            return dense
-        ctx = self._ctx
-
-        def fn(out, a_val, b_val):
-            s = ctx.get(xs)
-            if s is None:
-                return dense(out, a_val, b_val)
-            return s.scatter_add(b_val, out) if transposed else s.gather_sum(b_val, out)
-        return fn
-
     def _plan(self, shapes: dict[int, tuple]) -> _Plan:
         vals: list[Any] = [None] * len(self._order)
         bufs: list[np.ndarray | None] = []
         steps = []
         owner: dict[int, int] = {}  # slot -> buffer index that holds its value when the kernel writes out=
         conc: dict[int, tuple] = {}
-        dot_fns: dict[int, Any] = {}  # slot -> planned dot kernel (dense or sparse), for fusions
+        planned: dict[int, Any] = {}  # slot -> its kernel, for fusions that reuse planned kernels
+        site = fusions.PlanSite(self._order, self._slot, conc, self._consumers, planned,
+                                self._sparse_slots, self._ctx)
         for k, v in enumerate(self._order):
             if v.kind == "constant":
                 vals[k] = v.value
@@ -178,26 +149,17 @@ class Function:
                 continue
             ins = [self._slot[id(i)] for i in v.inputs]
             try:
-                shape, dtype = ops.infer(v.op, [conc[i] for i in ins], [i.dtype for i in v.inputs], v.attrs)
-            except ops.OpShapeError as e:
+                shape, dtype = opdef.infer(v.op, [conc[i] for i in ins], [i.dtype for i in v.inputs], v.attrs)
+            except opdef.OpShapeError as e:
                 raise ShapeError(f"{v.trace[0]}:{v.trace[1]}: {v.op}: {e}") from None
             conc[k] = shape
-            fused = None
-            if v.op == "mul":
-                fused = self._fuse_expand_mul(v, k, ins, conc)
-            elif v.op == "add":
-                fused = self._fuse_sigmoid_xent_grad(v, k, conc)
-            elif v.op in ("mean", "sum"):
-                fused = self._fuse_softplus_xent_loss(v, k, conc)
-            elif v.op == "sub":
-                fused = self._fuse_sgd_update(v, k, conc, dot_fns)
+            fused = fusions.fuse(v, site)
             if fused is not None:
                 fn, ins = fused
                 needs = True
             else:
-                fn, needs = kernels.make(v.op, v.attrs, [conc[i] for i in ins], shape, dtype)
-            if v.op == "dot":
-                fn = dot_fns[k] = self._sparse_kernel(v, fn)
+                fn, needs = opdef.make_kernel(v.op, v.attrs, [conc[i] for i in ins], shape, dtype)
+            planned[k] = fn
             bi = -1
             if needs:
                 bi = len(bufs)
@@ -220,196 +182,6 @@ class Function:
                 bufs[step[1]] = None
                 owner.pop(step[3], None)
         return _Plan(kept[::-1], bufs, vals, owner)
-
-    def _strip_identity(self, src: Variable, conc: dict) -> Variable:
-        """Follow sum_to nodes that are the identity at these concrete shapes."""
-        while src.op == "sum_to" and conc[self._slot[id(src)]] == conc[self._slot[id(src.inputs[0])]] \
-                and src.dtype == src.inputs[0].dtype:
-            src = src.inputs[0]
-        return src
-
-    def _scaled_expand(self, src: Variable, oshape: tuple, conc: dict) -> tuple | None:
-        """(g_slot, kshape, scale) if src is +-expand(g) (through identity sum_to) of full shape oshape.
-
-        The value of src is then g.reshape(kshape) * scale broadcast to oshape.
-        """
-        sign = 1.0
-        while True:
-            src = self._strip_identity(src, conc)
-            if src.op != "neg":
-                break
-            src, sign = src.inputs[0], -sign
-        if src.op != "expand" or conc[self._slot[id(src)]] != oshape:
-            return None
-        axis = src.attrs["axis"]
-        axes = tuple(range(len(oshape))) if axis is None else axis
-        kshape = tuple(1 if i in axes else d for i, d in enumerate(oshape))
-        scale = sign
-        if src.attrs.get("mean"):
-            scale /= max(int(np.prod([oshape[i] for i in axes], dtype=np.int64)), 1)
-        return self._slot[id(src.inputs[0])], kshape, scale
-
-    def _fuse_expand_mul(self, v: Variable, k: int, ins: list[int], conc: dict) -> tuple | None:
-        """mul(y, expand(g)) -> y * (g * scale) with g broadcast, when the expand is full-size anyway.
-
-        Follows identity sum_to and neg nodes (concrete shapes decide identity), so the
-        gradient of a mean never materialises a full array of the same repeated value.
-        """
-        for side in (0, 1):
-            se = self._scaled_expand(self._order[ins[side]], conc[k], conc)
-            if se is None:
-                continue
-            g_slot, kshape, scale = se
-            s = v.dtype.type(scale)
-
-            def fn(out, g, y, kshape=kshape, s=s):
-                return np.multiply(y, np.multiply(g.reshape(kshape), s), out=out)
-            return fn, (g_slot, ins[1 - side])
-        return None
-
-    def _fuse_sigmoid_xent_grad(self, v: Variable, k: int, conc: dict) -> tuple | None:
-        """add(mul(e, y1), mul(-e, y2)), e a full-size scalar expand -> (y1 - y2) * (g * scale).
-
-        This is the gradient of mean(softplus(z) - t*z) w.r.t. z, (sigmoid(z) - t) / N, in one
-        kernel instead of four passes. A sigmoid(z) operand read by nobody else is computed
-        inline (0.5*tanh(0.5z)+0.5, as kernels.sigmoid_into), so it needs no buffer of its own.
-        """
-        oshape = conc[k]
-        terms = []
-        for src in v.inputs:
-            m = self._strip_identity(src, conc)
-            if m.op != "mul" or conc[self._slot[id(m)]] != oshape:
-                return None
-            for side in (0, 1):
-                se = self._scaled_expand(m.inputs[side], oshape, conc)
-                if se is not None and len(se[1]) == len(oshape) and all(d == 1 for d in se[1]):
-                    terms.append((se[0], se[2], m.inputs[1 - side]))
-                    break
-            else:
-                return None
-        (g1, s1, y1), (g2, s2, y2) = terms
-        if g1 != g2 or s1 != -s2 or s1 == 0.0:
-            return None
-        if s1 < 0:
-            (s1, y1), (s2, y2) = (s2, y2), (s1, y1)
-        if any(y.dtype != v.dtype for y in (y1, y2)):
-            return None
-        dt = v.dtype.type
-        if y1.op == "sigmoid" and self._consumers[id(y1)] == 1 \
-                and conc[self._slot[id(y1)]] == oshape and y1.inputs[0].dtype == v.dtype:
-            half = dt(0.5 * s1)
-
-            def fn_sig(out, g, z, t, half=half):
-                # (sigmoid(z) - t) * g*s = (tanh(z/2) + 1 - t - t) * (g*s/2)
-                np.multiply(z, dt(0.5), out=out)
-                np.tanh(out, out=out)
-                np.add(out, dt(1), out=out)
-                np.subtract(out, t, out=out)
-                np.subtract(out, t, out=out)
-                return np.multiply(out, g.reshape(()) * half, out=out)
-            return fn_sig, (g1, self._slot[id(y1.inputs[0])], self._slot[id(y2)])
-        s = dt(s1)
-
-        def fn(out, g, a, b, s=s):
-            np.subtract(a, b, out=out)
-            return np.multiply(out, g.reshape(()) * s, out=out)
-        return fn, (g1, self._slot[id(y1)], self._slot[id(y2)])
-
-    def _fuse_softplus_xent_loss(self, v: Variable, k: int, conc: dict) -> tuple | None:
-        """mean(softplus(z) - t*z) over all axes (the stabilised BCE loss) in one kernel.
-
-        softplus(z) - t*z = log1p(exp(-|z|)) + ((z > 0) - t) * z: both terms are >= 0 for t in
-        [0, 1], so summing them apart cancels nothing, and the second sum is one BLAS dot: no
-        max, product or difference array. Needs a softplus read by nothing else and operands
-        of the full shape (no broadcasting); also for sum.
-        """
-        if v.attrs["axis"] is not None or v.attrs["keepdims"]:
-            return None
-        d = v.inputs[0]
-        if d.op != "sub" or d.inputs[0].op != "softplus" or d.inputs[1].op != "mul":
-            return None
-        a, (p, q) = d.inputs[0], d.inputs[1].inputs
-        z = a.inputs[0]
-        if q is not z and p is not z:
-            return None
-        t = p if q is z else q
-        shape = conc[self._slot[id(d)]]
-        if self._consumers[id(a)] != 1 \
-                or any(conc[self._slot[id(x)]] != shape or x.dtype != v.dtype for x in (a, z, t)):
-            return None
-        n = int(np.prod(shape, dtype=np.int64))
-        dt = v.dtype.type
-        scale = dt(1.0 if v.op == "sum" else 1.0 / n if n else np.nan)
-        scratch = np.empty(shape, v.dtype)
-        zero = dt(0)
-
-        def fn(out, z, t):
-            np.abs(z, out=scratch)
-            np.negative(scratch, out=scratch)
-            np.exp(scratch, out=scratch)
-            np.log1p(scratch, out=scratch)
-            total = np.add.reduce(scratch, axis=None)
-            np.greater(z, zero, out=scratch)
-            np.subtract(scratch, t, out=scratch)
-            out[...] = (total + np.vdot(scratch, z)) * scale
-            return out
-        return fn, (self._slot[id(z)], self._slot[id(t)])
-
-    def _fuse_sgd_update(self, v: Variable, k: int, conc: dict, dot_fns: dict) -> tuple | None:
-        """w - c * (dot(a, b) [+ dot(p, q)]) -> w + dot(a, -c*b) [+ dot(p, -c*q)], c a scalar.
-
-        The step size goes onto the smaller factor of each product (e.g. the (batch, hidden)
-        side of a weight gradient), so the weight-sized arrays are passed over twice instead
-        of three times (sum, scale, subtract). Only when every product has a factor smaller
-        than the weight (small layers keep the plain form). Each product must be read by
-        nothing else; it runs with its planned kernel (dense or sparse).
-        """
-        oshape = conc[k]
-        w, m = v.inputs[0], self._strip_identity(v.inputs[1], conc)
-        if m.op != "mul" or self._consumers[id(m)] != 1 or len(oshape) != 2:
-            return None
-        for side in (0, 1):
-            c, g = m.inputs[side], self._strip_identity(m.inputs[1 - side], conc)
-            if int(np.prod(conc[self._slot[id(c)]], dtype=np.int64)) == 1 and conc[self._slot[id(g)]] == oshape:
-                break
-        else:
-            return None
-        if g.op == "add" and self._consumers[id(g)] == 1:
-            prods = [self._strip_identity(i, conc) for i in g.inputs]
-        else:
-            prods = [g]
-        for p in prods:
-            if p.op != "dot" or self._consumers[id(p)] != 1 or conc[self._slot[id(p)]] != oshape \
-                    or self._slot[id(p)] not in dot_fns:
-                return None
-        if any(x.dtype != v.dtype for x in [w, c, m, g] + prods) or conc[self._slot[id(w)]] != oshape:
-            return None
-        plan = []  # per product: (kernel, scale the left factor?, scratch for the scaled factor)
-        ins = [self._slot[id(w)], self._slot[id(c)]]
-        for p in prods:
-            a_s, b_s = (self._slot[id(i)] for i in p.inputs)
-            na, nb = (int(np.prod(conc[i], dtype=np.int64)) for i in (a_s, b_s))
-            if min(na, nb) >= int(np.prod(oshape, dtype=np.int64)):
-                return None  # scaling a factor would cost more than scaling the product
-            left = na < nb
-            plan.append((dot_fns[self._slot[id(p)]], left, np.empty(conc[a_s if left else b_s], v.dtype)))
-            ins += [a_s, b_s]
-        tmp = np.empty(oshape, v.dtype) if len(prods) > 1 else None
-
-        def fn(out, w, c, *ab):
-            neg_c = -c.reshape(())
-            for j, (dot, left, sc) in enumerate(plan):
-                a, b = ab[2 * j], ab[2 * j + 1]
-                if left:
-                    a = np.multiply(a, neg_c, out=sc)
-                else:
-                    b = np.multiply(b, neg_c, out=sc)
-                if j == 0:
-                    dot(out, a, b)
-                else:
-                    np.add(out, dot(tmp, a, b), out=out)
-            return np.add(out, w, out=out)
-        return fn, tuple(ins)
 
     # ------------------------------------------------------------------ calling
     def _check_input(self, i: int, v: Variable, x: Any) -> np.ndarray:

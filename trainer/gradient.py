@@ -1,82 +1,22 @@
 """Reverse-mode symbolic differentiation: `grad(cost, wrt)` builds gradient graphs.
 
-There is one table of gradient rules, `RULES`: op name -> fn(node, g) returning one gradient
-(a Variable, or None when none flows) per input. Gradient-only ops have no rule on purpose.
+Each op's gradient rule is the `grad` field of its row in the op registry (`trainer.ops`):
+fn(node, g) returning one gradient (a Variable, or None when none flows) per input.
+Gradient-only ops have no rule on purpose.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Sequence
 from typing import Any
 
-from trainer.graph import GraphError, Variable, apply, toposort, user_frame
+from trainer import opdef, rewrites
+from trainer.graph import GraphError, Variable, apply, constant, toposort, user_frame
 
 
 class DisconnectedInputError(GraphError):
     """A `wrt` variable does not influence the cost."""
-
-
-def _sum_to(g: Variable, ref: Variable) -> Variable:
-    # Statically equal, fully known shapes need no reduction; otherwise decide at plan time.
-    if g.shape == ref.shape and None not in g.shape and g.dtype == ref.dtype:
-        return g
-    return apply("sum_to", g, ref)
-
-
-def _g_dot(n: Variable, g: Variable) -> list:
-    a, b = n.inputs
-    if a.ndim == 2 and b.ndim == 2:
-        return [apply("dot", g, b.T), apply("dot", a.T, g)]
-    if a.ndim == 1 and b.ndim == 2:
-        return [apply("dot", b, g), apply("outer", a, g)]
-    if a.ndim == 2 and b.ndim == 1:
-        return [apply("outer", g, b), apply("dot", a.T, g)]
-    return [g * b, g * a]  # vector . vector -> scalar
-
-
-def _g_softmax(n: Variable, g: Variable) -> list:
-    return [n * (g - (g * n).sum(axis=n.ndim - 1, keepdims=True))]
-
-
-def _g_transpose(n: Variable, g: Variable) -> list:
-    perm = n.attrs["perm"]
-    inv = tuple(perm.index(i) for i in range(len(perm)))
-    return [apply("transpose", g, perm=inv)]
-
-
-def _red_attrs(n: Variable) -> dict:
-    return {"axis": n.attrs["axis"], "keepdims": n.attrs["keepdims"]}
-
-
-RULES: dict[str, Callable[[Variable, Variable], list]] = {
-    "add": lambda n, g: [_sum_to(g, n.inputs[0]), _sum_to(g, n.inputs[1])],
-    "sub": lambda n, g: [_sum_to(g, n.inputs[0]), -_sum_to(g, n.inputs[1])],
-    "mul": lambda n, g: [_sum_to(g * n.inputs[1], n.inputs[0]), _sum_to(g * n.inputs[0], n.inputs[1])],
-    "div": lambda n, g: [_sum_to(g / n.inputs[1], n.inputs[0]), -_sum_to(g * n / n.inputs[1], n.inputs[1])],
-    "maximum": lambda n, g: [_sum_to(g * apply("cmp", *n.inputs, cmp="ge"), n.inputs[0]),
-                            _sum_to(g * apply("cmp", *n.inputs, cmp="lt"), n.inputs[1])],
-    "minimum": lambda n, g: [_sum_to(g * apply("cmp", *n.inputs, cmp="le"), n.inputs[0]),
-                            _sum_to(g * apply("cmp", *n.inputs, cmp="gt"), n.inputs[1])],
-    "neg": lambda n, g: [-g],
-    "exp": lambda n, g: [g * n],
-    "log": lambda n, g: [g / n.inputs[0]],
-    "tanh": lambda n, g: [g * (1 - n * n)],
-    "sqrt": lambda n, g: [(g * 0.5) / n],
-    "abs": lambda n, g: [g * apply("sign", n.inputs[0])],
-    "sigmoid": lambda n, g: [apply("sigmoid_grad", n, g)],
-    "softplus": lambda n, g: [g * apply("sigmoid", n.inputs[0])],
-    "relu": lambda n, g: [apply("relu_grad", n.inputs[0], g)],
-    "pow": lambda n, g: [g * (n.attrs["exponent"]
-                              * apply("pow", n.inputs[0], exponent=n.attrs["exponent"] - 1))],
-    "clip": lambda n, g: [apply("clip_grad", n.inputs[0], g, lo=n.attrs["lo"], hi=n.attrs["hi"])],
-    "transpose": _g_transpose,
-    "reshape": lambda n, g: [apply("reshape_like", g, n.inputs[0])],
-    "dot": _g_dot,
-    "sum": lambda n, g: [apply("expand", g, n.inputs[0], mean=False, **_red_attrs(n))],
-    "mean": lambda n, g: [apply("expand", g, n.inputs[0], mean=True, **_red_attrs(n))],
-    "max": lambda n, g: [apply("max_grad", n.inputs[0], n, g, **_red_attrs(n))],
-    "softmax": _g_softmax,
-}
 
 
 def grad(cost: Variable, wrt: Variable | Sequence[Variable],
@@ -103,7 +43,6 @@ def grad(cost: Variable, wrt: Variable | Sequence[Variable],
         if not isinstance(w, Variable):
             raise GraphError(f"{fn}:{ln}: grad: wrt entries must be Variables, got {type(w).__name__}")
     if stabilize and all(w.kind != "apply" for w in wrt_list):
-        from trainer import rewrites  # local: rewrites imports graph machinery that imports us
         cost = rewrites.optimize([cost])[0]
     blocked = {id(v) for v in (consider_constant or ())}
     order = toposort([cost])
@@ -113,7 +52,6 @@ def grad(cost: Variable, wrt: Variable | Sequence[Variable],
     for v in order:
         if id(v) in wanted or (id(v) not in blocked and any(id(i) in depends for i in v.inputs)):
             depends.add(id(v))
-    from trainer.graph import constant
     contribs: dict[int, list[Variable]] = {id(cost): [constant(1.0, cost.dtype)]}
     total: dict[int, Variable] = {}
     for v in reversed(order):
@@ -126,10 +64,11 @@ def grad(cost: Variable, wrt: Variable | Sequence[Variable],
         total[id(v)] = g
         if v.kind != "apply" or id(v) in blocked:
             continue
-        if v.op not in RULES:
+        rule = opdef.get(v.op).grad
+        if rule is None:
             raise GraphError(f"grad: op {v.op!r} has no gradient rule "
                              "(gradient-only ops are not differentiable)")
-        for inp, gi in zip(v.inputs, RULES[v.op](v, g), strict=False):
+        for inp, gi in zip(v.inputs, rule(v, g), strict=False):
             if gi is not None and id(inp) in depends:
                 contribs.setdefault(id(inp), []).append(gi)
     out = []
@@ -141,7 +80,6 @@ def grad(cost: Variable, wrt: Variable | Sequence[Variable],
             if disconnected_inputs == "raise":
                 raise DisconnectedInputError(msg)
             if disconnected_inputs == "warn":
-                import warnings
                 warnings.warn(msg, stacklevel=2)
             g = apply("zeros_like", w)
         elif g.dtype != w.dtype or g.shape != w.shape:

@@ -13,8 +13,8 @@ Every symbolic value is a :class:`Variable` (or the :class:`SharedVariable` subc
   minimum``; unary ``neg exp log tanh sqrt abs sigmoid softplus relu``; ``pow`` {"exponent": float};
   ``transpose`` {"perm": tuple}; ``sum``/``mean``/``max`` {"axis": tuple|None, "keepdims": bool};
   ``clip`` {"lo": float, "hi": float}; ``softmax`` {"axis": -1}; ``reshape`` {"shape": tuple}.
-- Gradient graphs may also use gradient-only ops (``sum_to``, ``expand``, ``sigmoid_grad``, ...);
-  see ``trainer.ops.GRAD_ONLY``.
+- Gradient graphs may also use gradient-only ops (``sum_to``, ``expand``, ``sigmoid_grad``, ...):
+  the rows with ``forward=False`` in the op registry (``trainer.ops``, ``trainer.opdef.names``).
 - ``binary_crossentropy(p, t)`` is built as ``-(t*log(p) + (1-t)*log(1-p))`` from primitives.
 
 Nodes are immutable once built. Shapes and dtypes are inferred when a node is built; a
@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from trainer import ops
+from trainer import opdef
 
 _PKG_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -211,10 +211,10 @@ def apply(op: str, *args: Any, **attrs: Any) -> Variable:
     inputs = tuple(as_variable(a, like) for a in args)
     trace = user_frame()
     try:
-        shape, dtype = ops.infer(op, [i.shape for i in inputs], [i.dtype for i in inputs], attrs)
-    except ops.OpShapeError as e:
+        shape, dtype = opdef.infer(op, [i.shape for i in inputs], [i.dtype for i in inputs], attrs)
+    except opdef.OpShapeError as e:
         raise ShapeError(f"{trace[0]}:{trace[1]}: {op}: {e}") from None
-    except ops.OpDTypeError as e:
+    except opdef.OpDTypeError as e:
         raise DTypeError(f"{trace[0]}:{trace[1]}: {op}: {e}") from None
     return Variable("apply", dtype, shape, op=op, inputs=inputs, attrs=attrs, trace=trace)
 

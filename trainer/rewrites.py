@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from trainer import kernels, ops
+from trainer import opdef
 from trainer.graph import Variable, toposort
 
 LocalRule = Callable[[Variable], "Variable | None"]
@@ -19,7 +19,7 @@ LocalRule = Callable[[Variable], "Variable | None"]
 def node(op: str, inputs: tuple | list, attrs: dict | None = None, trace: tuple | None = None) -> Variable:
     """Build an apply node without looking up the caller (rewrites keep the original trace)."""
     attrs = dict(attrs or {})
-    shape, dtype = ops.infer(op, [i.shape for i in inputs], [i.dtype for i in inputs], attrs)
+    shape, dtype = opdef.infer(op, [i.shape for i in inputs], [i.dtype for i in inputs], attrs)
     return Variable("apply", dtype, shape, op=op, inputs=tuple(inputs), attrs=attrs,
                     trace=trace or ("<rewrite>", 0))
 
@@ -98,11 +98,11 @@ def merge(outputs: list[Variable]) -> list[Variable]:
 def _fold(v: Variable) -> Variable | None:
     if not v.inputs or not all(i.kind == "constant" for i in v.inputs):
         return None
-    if v.op in ("zeros_like",):
+    if not opdef.get(v.op).fold:
         return None
     vals = [i.value for i in v.inputs]
-    shape, dtype = ops.infer(v.op, [a.shape for a in vals], [i.dtype for i in v.inputs], v.attrs)
-    out = kernels.evaluate(v.op, v.attrs, vals, shape, dtype)
+    shape, dtype = opdef.infer(v.op, [a.shape for a in vals], [i.dtype for i in v.inputs], v.attrs)
+    out = opdef.evaluate(v.op, v.attrs, vals, shape, dtype)
     return const(out, dtype)
 
 
@@ -113,62 +113,159 @@ def constant_fold(outputs: list[Variable]) -> list[Variable]:
 
 # ---------------------------------------------------------------- algebraic simplification
 
-def _simplify(v: Variable) -> Variable | None:
-    op, ins = v.op, v.inputs
-    if op in ("add", "sub") and _is_scalar_const(ins[1], 0.0):
-        return _safe(v, ins[0])
-    if op == "add" and _is_scalar_const(ins[0], 0.0):
-        return _safe(v, ins[1])
-    if op == "sub" and _is_scalar_const(ins[0], 0.0) and ins[1].shape == v.shape:
-        return node("neg", (ins[1],), trace=v.trace)
-    if op in ("mul", "div") and _is_scalar_const(ins[1], 1.0):
-        return _safe(v, ins[0])
-    if op == "mul" and _is_scalar_const(ins[0], 1.0):
-        return _safe(v, ins[1])
-    if op == "mul" and _is_scalar_const(ins[0], -1.0) and ins[1].shape == v.shape:
-        return node("neg", (ins[1],), trace=v.trace)
-    if op == "neg" and ins[0].op == "neg":
-        return _safe(v, ins[0].inputs[0])
-    if op == "neg" and ins[0].op == "sub":  # -(a - b) -> b - a: one pass instead of two
-        return _safe(v, node("sub", ins[0].inputs[::-1], trace=v.trace))
-    if op == "neg" and ins[0].op == "expand":  # negate the small, unexpanded side
-        g, ref = ins[0].inputs
-        return node("expand", (node("neg", (g,), trace=v.trace), ref), ins[0].attrs, v.trace)
-    if op == "mul" and ins[0].op == "expand" and _is_scalar_const(ins[1]) and ins[1].ndim == 0:
-        g, ref = ins[0].inputs
-        return _safe(v, node("expand", (node("mul", (g, ins[1]), trace=v.trace), ref), ins[0].attrs, v.trace))
-    if op == "sub" and ins[1].op == "neg":
-        return _safe(v, node("add", (ins[0], ins[1].inputs[0]), trace=v.trace))
-    if op == "add" and ins[1].op == "neg":
-        return _safe(v, node("sub", (ins[0], ins[1].inputs[0]), trace=v.trace))
-    if op == "add" and ins[0].op == "neg":
-        return _safe(v, node("sub", (ins[1], ins[0].inputs[0]), trace=v.trace))
-    if op == "pow" and v.attrs["exponent"] == 1.0:
-        return _safe(v, ins[0])
-    if op == "transpose":
-        perm = v.attrs["perm"]
-        if perm == tuple(range(len(perm))):
-            return ins[0]
-        if ins[0].op == "transpose":
-            inner = ins[0].attrs["perm"]
-            composed = tuple(inner[p] for p in perm)
-            if composed == tuple(range(len(composed))):
-                return ins[0].inputs[0]
-            return node("transpose", (ins[0].inputs[0],), {"perm": composed}, v.trace)
-    if op == "transpose" and ins[0].op == "dot" and ins[0].inputs[0].ndim == 2 and ins[0].inputs[1].ndim == 2:
-        # (a b)^T -> b^T a^T: the product is then written contiguous, no strided consumer
-        a, b = ins[0].inputs
-        return _safe(v, node("dot", (node("transpose", (b,), {"perm": (1, 0)}, v.trace),
-                                     node("transpose", (a,), {"perm": (1, 0)}, v.trace)), trace=v.trace))
-    if op == "sum_to" and ins[0].shape == ins[1].shape and None not in ins[0].shape \
-            and ins[0].dtype == ins[1].dtype:
-        return ins[0]
+class RuleDB:
+    """Local rules filed under the op they track (the node's op); tried in the order registered.
+
+    A rule takes an apply node and returns an equivalent replacement, or None when it does not
+    apply; the first replacement wins.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.rules: dict[str, list[LocalRule]] = {}
+
+    def register(self, *ops: str) -> Callable[[LocalRule], LocalRule]:
+        def deco(rule: LocalRule) -> LocalRule:
+            for op in ops:
+                self.rules.setdefault(op, []).append(rule)
+            return rule
+        return deco
+
+    def __call__(self, v: Variable) -> Variable | None:
+        for rule in self.rules.get(v.op, ()):
+            r = rule(v)
+            if r is not None:
+                return r
+        return None
+
+
+SIMPLIFY = RuleDB("simplify")
+
+
+@SIMPLIFY.register("add", "sub")
+def x_plus_zero(v: Variable) -> Variable | None:  # x + 0, x - 0 -> x
+    return _safe(v, v.inputs[0]) if _is_scalar_const(v.inputs[1], 0.0) else None
+
+
+@SIMPLIFY.register("add")
+def zero_plus_x(v: Variable) -> Variable | None:
+    return _safe(v, v.inputs[1]) if _is_scalar_const(v.inputs[0], 0.0) else None
+
+
+@SIMPLIFY.register("sub")
+def zero_minus_x(v: Variable) -> Variable | None:  # 0 - x -> -x
+    a, b = v.inputs
+    return node("neg", (b,), trace=v.trace) if _is_scalar_const(a, 0.0) and b.shape == v.shape else None
+
+
+@SIMPLIFY.register("mul", "div")
+def x_times_one(v: Variable) -> Variable | None:  # x * 1, x / 1 -> x
+    return _safe(v, v.inputs[0]) if _is_scalar_const(v.inputs[1], 1.0) else None
+
+
+@SIMPLIFY.register("mul")
+def one_times_x(v: Variable) -> Variable | None:
+    return _safe(v, v.inputs[1]) if _is_scalar_const(v.inputs[0], 1.0) else None
+
+
+@SIMPLIFY.register("mul")
+def minus_one_times_x(v: Variable) -> Variable | None:  # -1 * x -> -x
+    a, b = v.inputs
+    return node("neg", (b,), trace=v.trace) if _is_scalar_const(a, -1.0) and b.shape == v.shape else None
+
+
+@SIMPLIFY.register("neg")
+def neg_neg(v: Variable) -> Variable | None:
+    x = v.inputs[0]
+    return _safe(v, x.inputs[0]) if x.op == "neg" else None
+
+
+@SIMPLIFY.register("neg")
+def neg_sub(v: Variable) -> Variable | None:  # -(a - b) -> b - a: one pass instead of two
+    x = v.inputs[0]
+    return _safe(v, node("sub", x.inputs[::-1], trace=v.trace)) if x.op == "sub" else None
+
+
+@SIMPLIFY.register("neg")
+def neg_expand(v: Variable) -> Variable | None:  # negate the small, unexpanded side
+    x = v.inputs[0]
+    if x.op != "expand":
+        return None
+    g, ref = x.inputs
+    return node("expand", (node("neg", (g,), trace=v.trace), ref), x.attrs, v.trace)
+
+
+@SIMPLIFY.register("mul")
+def scale_expand(v: Variable) -> Variable | None:  # expand(g) * c -> expand(g * c), c a 0-d constant
+    x, c = v.inputs
+    if x.op != "expand" or not _is_scalar_const(c) or c.ndim != 0:
+        return None
+    g, ref = x.inputs
+    return _safe(v, node("expand", (node("mul", (g, c), trace=v.trace), ref), x.attrs, v.trace))
+
+
+@SIMPLIFY.register("sub")
+def minus_neg(v: Variable) -> Variable | None:  # a - (-b) -> a + b
+    a, b = v.inputs
+    return _safe(v, node("add", (a, b.inputs[0]), trace=v.trace)) if b.op == "neg" else None
+
+
+@SIMPLIFY.register("add")
+def plus_neg(v: Variable) -> Variable | None:  # a + (-b) -> a - b
+    a, b = v.inputs
+    return _safe(v, node("sub", (a, b.inputs[0]), trace=v.trace)) if b.op == "neg" else None
+
+
+@SIMPLIFY.register("add")
+def neg_plus(v: Variable) -> Variable | None:  # (-a) + b -> b - a
+    a, b = v.inputs
+    return _safe(v, node("sub", (b, a.inputs[0]), trace=v.trace)) if a.op == "neg" else None
+
+
+@SIMPLIFY.register("pow")
+def pow_one(v: Variable) -> Variable | None:
+    return _safe(v, v.inputs[0]) if v.attrs["exponent"] == 1.0 else None
+
+
+@SIMPLIFY.register("transpose")
+def transpose_identity(v: Variable) -> Variable | None:
+    perm = v.attrs["perm"]
+    return v.inputs[0] if perm == tuple(range(len(perm))) else None
+
+
+@SIMPLIFY.register("transpose")
+def transpose_transpose(v: Variable) -> Variable | None:  # one transpose with the composed perm
+    x = v.inputs[0]
+    if x.op != "transpose":
+        return None
+    composed = tuple(x.attrs["perm"][p] for p in v.attrs["perm"])
+    if composed == tuple(range(len(composed))):
+        return x.inputs[0]
+    return node("transpose", (x.inputs[0],), {"perm": composed}, v.trace)
+
+
+@SIMPLIFY.register("transpose")
+def transpose_dot(v: Variable) -> Variable | None:
+    # (a b)^T -> b^T a^T: the product is then written contiguous, no strided consumer
+    x = v.inputs[0]
+    if x.op != "dot" or x.inputs[0].ndim != 2 or x.inputs[1].ndim != 2:
+        return None
+    a, b = x.inputs
+    return _safe(v, node("dot", (node("transpose", (b,), {"perm": (1, 0)}, v.trace),
+                                 node("transpose", (a,), {"perm": (1, 0)}, v.trace)), trace=v.trace))
+
+
+@SIMPLIFY.register("sum_to")
+def sum_to_identity(v: Variable) -> Variable | None:
+    g, ref = v.inputs
+    if g.shape == ref.shape and None not in g.shape and g.dtype == ref.dtype:
+        return g
     return None
 
 
 def simplify(outputs: list[Variable]) -> list[Variable]:
     """Algebraic canonicalisation: identities (x+0, x*1, --x, double transpose, ...) and cheaper forms."""
-    return rebuild(outputs, _simplify)
+    return rebuild(outputs, SIMPLIFY)
 
 
 # ---------------------------------------------------------------- stabilisation

@@ -51,8 +51,8 @@ def test_optimize_keeps_leaves_and_forward_vocabulary():
     out = rewrites.optimize([xh, loss])
     leaves = {id(v) for v in toposort(out) if v.kind in ("input", "shared")}
     assert leaves == {id(W), id(b), id(x)}
-    from trainer.ops import FORWARD
-    assert all(v.op in FORWARD for v in toposort(out) if v.kind == "apply")
+    from trainer import ops
+    assert all(ops.get(v.op).forward for v in toposort(out) if v.kind == "apply")
 
 
 def test_python_scalars_do_not_upcast_float32():

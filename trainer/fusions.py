@@ -1,0 +1,293 @@
+"""Plan-time fusions: small named passes that give one node a cheaper kernel at concrete shapes.
+
+They run while `trainer.compile` plans a schedule, after the graph rewrites (`trainer.rewrites`),
+because what they decide depends on concrete shapes and on how many nodes read a value. Each
+pass tracks one or more ops; for a node with such an op it returns `(kernel, operand slots)`,
+a kernel the executor calls as kernel(out, *values of those slots), or None to leave the node
+to the next pass and finally to its registry kernel. Nodes a fused kernel no longer needs
+(read by nobody else) are dropped from the schedule by the planner.
+
+`PASSES` is the ordered list; the first pass that returns a kernel wins. The arithmetic the
+passes share with the ops (sigmoid, softplus) is the registry's kernel code, not a copy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from trainer import opdef, sparse
+from trainer.graph import Variable
+from trainer.opdef import Kernel, reduced_axes
+from trainer.ops.elementwise import softplus_tail_into, twice_sigmoid_into
+
+Fused = tuple[Kernel, tuple[int, ...]]
+
+
+@dataclass
+class PlanSite:
+    """What a pass may look at: the planned graph so far, with concrete shapes."""
+
+    order: list[Variable]  # every variable, inputs before the nodes that read them
+    slot: dict[int, int]  # id(variable) -> its index in order (its value slot)
+    conc: dict[int, tuple]  # slot -> concrete shape (known for every node planned so far)
+    consumers: dict[int, int]  # id(variable) -> nodes and outputs reading its value
+    kernels: dict[int, Kernel]  # slot -> the kernel planned for it (dense or sparse, fused or not)
+    sparse_slots: set[int]  # input slots that may run through the sparse path
+    sparse_ctx: dict[int, sparse.BinaryRows | None]  # per call: input slot -> its sparse pattern, or None
+
+    def slot_of(self, v: Variable) -> int:
+        return self.slot[id(v)]
+
+    def shape(self, v: Variable) -> tuple:
+        return self.conc[self.slot[id(v)]]
+
+    def size(self, v: Variable) -> int:
+        return int(np.prod(self.shape(v), dtype=np.int64))
+
+    def sole_reader(self, v: Variable) -> bool:
+        """Only one node reads v's value (so a fused kernel may skip computing it)."""
+        return self.consumers[id(v)] == 1
+
+    def strip_identity(self, v: Variable) -> Variable:
+        """Follow sum_to nodes that are the identity at these concrete shapes."""
+        while v.op == "sum_to" and self.shape(v) == self.shape(v.inputs[0]) and v.dtype == v.inputs[0].dtype:
+            v = v.inputs[0]
+        return v
+
+    def scaled_expand(self, v: Variable, oshape: tuple) -> tuple | None:
+        """(g_slot, kshape, scale) if v is +-expand(g) (through identity sum_to) of full shape oshape.
+
+        The value of v is then g.reshape(kshape) * scale broadcast to oshape.
+        """
+        sign = 1.0
+        while True:
+            v = self.strip_identity(v)
+            if v.op != "neg":
+                break
+            v, sign = v.inputs[0], -sign
+        if v.op != "expand" or self.shape(v) != oshape:
+            return None
+        axes = reduced_axes(len(oshape), v.attrs["axis"])
+        kshape = tuple(1 if i in axes else d for i, d in enumerate(oshape))
+        scale = sign
+        if v.attrs.get("mean"):
+            scale /= max(int(np.prod([oshape[i] for i in axes], dtype=np.int64)), 1)
+        return self.slot_of(v.inputs[0]), kshape, scale
+
+    def registry_kernel(self, v: Variable) -> Kernel:
+        return opdef.make_kernel(v.op, v.attrs, [self.shape(i) for i in v.inputs], self.shape(v), v.dtype)[0]
+
+
+def expand_mul(v: Variable, site: PlanSite) -> Fused | None:
+    """mul(y, expand(g)) -> y * (g * scale) with g broadcast, when the expand is full-size anyway.
+
+    Follows identity sum_to and neg nodes (concrete shapes decide identity), so the
+    gradient of a mean never materialises a full array of the same repeated value.
+    """
+    for side in (0, 1):
+        se = site.scaled_expand(v.inputs[side], site.shape(v))
+        if se is None:
+            continue
+        g_slot, kshape, scale = se
+        s = v.dtype.type(scale)
+
+        def fn(out, g, y, kshape=kshape, s=s):
+            return np.multiply(y, np.multiply(g.reshape(kshape), s), out=out)
+        return fn, (g_slot, site.slot_of(v.inputs[1 - side]))
+    return None
+
+
+def sigmoid_xent_grad(v: Variable, site: PlanSite) -> Fused | None:
+    """add(mul(e, y1), mul(-e, y2)), e a full-size scalar expand -> (y1 - y2) * (g * scale).
+
+    This is the gradient of mean(softplus(z) - t*z) w.r.t. z, (sigmoid(z) - t) / N, in one
+    kernel instead of four passes. A sigmoid(z) operand read by nobody else is computed
+    inline with the sigmoid op's own kernel code, so it needs no buffer of its own.
+    """
+    oshape = site.shape(v)
+    terms = []
+    for src in v.inputs:
+        m = site.strip_identity(src)
+        if m.op != "mul" or site.shape(m) != oshape:
+            return None
+        for side in (0, 1):
+            se = site.scaled_expand(m.inputs[side], oshape)
+            if se is not None and len(se[1]) == len(oshape) and all(d == 1 for d in se[1]):
+                terms.append((se[0], se[2], m.inputs[1 - side]))
+                break
+        else:
+            return None
+    (g1, s1, y1), (g2, s2, y2) = terms
+    if g1 != g2 or s1 != -s2 or s1 == 0.0:
+        return None
+    if s1 < 0:
+        (s1, y1), (s2, y2) = (s2, y2), (s1, y1)
+    if any(y.dtype != v.dtype for y in (y1, y2)):
+        return None
+    dt = v.dtype.type
+    if y1.op == "sigmoid" and site.sole_reader(y1) and site.shape(y1) == oshape and y1.inputs[0].dtype == v.dtype:
+        half = dt(0.5 * s1)
+
+        def fn_sig(out, g, z, t, half=half):
+            # (sigmoid(z) - t) * g*s = (2*sigmoid(z) - t - t) * (g*s/2)
+            twice_sigmoid_into(z, out)
+            np.subtract(out, t, out=out)
+            np.subtract(out, t, out=out)
+            return np.multiply(out, g.reshape(()) * half, out=out)
+        return fn_sig, (g1, site.slot_of(y1.inputs[0]), site.slot_of(y2))
+    s = dt(s1)
+
+    def fn(out, g, a, b, s=s):
+        np.subtract(a, b, out=out)
+        return np.multiply(out, g.reshape(()) * s, out=out)
+    return fn, (g1, site.slot_of(y1), site.slot_of(y2))
+
+
+def softplus_xent_loss(v: Variable, site: PlanSite) -> Fused | None:
+    """mean(softplus(z) - t*z) over all axes (the stabilised BCE loss) in one kernel; also sum.
+
+    softplus(z) - t*z = log1p(exp(-|z|)) + ((z > 0) - t) * z: both terms are >= 0 for t in
+    [0, 1], so summing them apart cancels nothing, and the second sum is one BLAS dot: no
+    max, product or difference array. Needs a softplus read by nothing else and operands
+    of the full shape (no broadcasting).
+    """
+    if v.attrs["axis"] is not None or v.attrs["keepdims"]:
+        return None
+    d = v.inputs[0]
+    if d.op != "sub" or d.inputs[0].op != "softplus" or d.inputs[1].op != "mul":
+        return None
+    a, (p, q) = d.inputs[0], d.inputs[1].inputs
+    z = a.inputs[0]
+    if q is not z and p is not z:
+        return None
+    t = p if q is z else q
+    shape = site.shape(d)
+    if not site.sole_reader(a) or any(site.shape(x) != shape or x.dtype != v.dtype for x in (a, z, t)):
+        return None
+    n = int(np.prod(shape, dtype=np.int64))
+    dt = v.dtype.type
+    scale = dt(1.0 if v.op == "sum" else 1.0 / n if n else np.nan)
+    scratch = np.empty(shape, v.dtype)
+    zero = dt(0)
+
+    def fn(out, z, t):
+        total = np.add.reduce(softplus_tail_into(z, scratch), axis=None)
+        np.greater(z, zero, out=scratch)
+        np.subtract(scratch, t, out=scratch)
+        out[...] = (total + np.vdot(scratch, z)) * scale
+        return out
+    return fn, (site.slot_of(z), site.slot_of(t))
+
+
+def sgd_update(v: Variable, site: PlanSite) -> Fused | None:
+    """w - c * (dot(a, b) [+ dot(p, q)]) -> w + dot(a, -c*b) [+ dot(p, -c*q)], c a scalar.
+
+    The step size goes onto the smaller factor of each product (e.g. the (batch, hidden)
+    side of a weight gradient), so the weight-sized arrays are passed over twice instead
+    of three times (sum, scale, subtract). Only when every product has a factor smaller
+    than the weight (small layers keep the plain form). Each product must be read by
+    nothing else; it runs with its planned kernel (dense or sparse).
+    """
+    oshape = site.shape(v)
+    w, m = v.inputs[0], site.strip_identity(v.inputs[1])
+    if m.op != "mul" or not site.sole_reader(m) or len(oshape) != 2:
+        return None
+    for side in (0, 1):
+        c, g = m.inputs[side], site.strip_identity(m.inputs[1 - side])
+        if site.size(c) == 1 and site.shape(g) == oshape:
+            break
+    else:
+        return None
+    prods = [site.strip_identity(i) for i in g.inputs] if g.op == "add" and site.sole_reader(g) else [g]
+    for p in prods:
+        if p.op != "dot" or not site.sole_reader(p) or site.shape(p) != oshape or site.slot_of(p) not in site.kernels:
+            return None
+    if any(x.dtype != v.dtype for x in [w, c, m, g] + prods) or site.shape(w) != oshape:
+        return None
+    plan = []  # per product: (kernel, scale the left factor?, scratch for the scaled factor)
+    ins = [site.slot_of(w), site.slot_of(c)]
+    for p in prods:
+        a, b = p.inputs
+        na, nb = site.size(a), site.size(b)
+        if min(na, nb) >= site.size(v):
+            return None  # scaling a factor would cost more than scaling the product
+        left = na < nb
+        plan.append((site.kernels[site.slot_of(p)], left, np.empty(site.shape(a if left else b), v.dtype)))
+        ins += [site.slot_of(a), site.slot_of(b)]
+    tmp = np.empty(oshape, v.dtype) if len(prods) > 1 else None
+
+    def fn(out, w, c, *ab):
+        neg_c = -c.reshape(())
+        for j, (dot, left, sc) in enumerate(plan):
+            a, b = ab[2 * j], ab[2 * j + 1]
+            if left:
+                a = np.multiply(a, neg_c, out=sc)
+            else:
+                b = np.multiply(b, neg_c, out=sc)
+            if j == 0:
+                dot(out, a, b)
+            else:
+                np.add(out, dot(tmp, a, b), out=out)
+        return np.add(out, w, out=out)
+    return fn, tuple(ins)
+
+
+def sparse_candidates(order: list[Variable], slot: dict[int, int]) -> set[int]:
+    """Slots of inputs x feeding a 2-D dot(x, W) or dot(x.T, G): they may take the sparse path."""
+    cands = set()
+    for v in order:
+        if v.op == "dot" and v.inputs[0].ndim == 2 and v.inputs[1].ndim == 2:
+            a = v.inputs[0]
+            if a.op == "transpose":
+                a = a.inputs[0]
+            if a.kind == "input":
+                cands.add(slot[id(a)])
+    return cands
+
+
+def sparse_dot(v: Variable, site: PlanSite) -> Fused | None:
+    """dot(x, W) as a gather-sum of W's rows, dot(x.T, G) as a scatter-add (trainer.sparse), when
+    the call's x was found 0/1 and sparse enough; otherwise the dense kernel. Decided per call."""
+    a = v.inputs[0]
+    transposed = a.op == "transpose"
+    xs = site.slot_of(a.inputs[0] if transposed else a)
+    if xs not in site.sparse_slots:
+        return None
+    dense = site.registry_kernel(v)
+    ctx = site.sparse_ctx
+
+    def fn(out, a_val, b_val):
+        s = ctx.get(xs)
+        if s is None:
+            return dense(out, a_val, b_val)
+        return s.scatter_add(b_val, out) if transposed else s.gather_sum(b_val, out)
+    return fn, tuple(site.slot_of(i) for i in v.inputs)
+
+
+@dataclass(frozen=True)
+class Fusion:
+    name: str
+    ops: tuple[str, ...]  # the node ops the pass tracks
+    run: Callable[[Variable, PlanSite], Fused | None]
+
+
+PASSES: list[Fusion] = [
+    Fusion("expand_mul", ("mul",), expand_mul),
+    Fusion("sigmoid_xent_grad", ("add",), sigmoid_xent_grad),
+    Fusion("softplus_xent_loss", ("mean", "sum"), softplus_xent_loss),
+    Fusion("sgd_update", ("sub",), sgd_update),
+    Fusion("sparse_dot", ("dot",), sparse_dot),
+]
+
+
+def fuse(v: Variable, site: PlanSite) -> Fused | None:
+    """The first pass's fused kernel for node v, or None (then v runs its registry kernel)."""
+    for f in PASSES:
+        if v.op in f.ops:
+            r = f.run(v, site)
+            if r is not None:
+                return r
+    return None

@@ -1,0 +1,199 @@
+"""Elementwise ops: broadcasting binaries, unary math, and the gradient-only ops they need.
+
+One row per op: `register(OpDef(name, arity, shape rule, kernel, gradient rule, ...))`. A
+gradient rule gets the node `n` (its inputs are `n.inputs`; `n` itself is the forward value)
+and `g`, the gradient of the cost with respect to `n`, and returns one gradient per input.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from trainer.graph import Variable, apply
+from trainer.opdef import (
+    OpDef,
+    broadcast_shapes,
+    dtype_of,
+    register,
+    same_shape,
+    shape_of,
+    ufunc_kernel,
+)
+
+
+def unary(name: str, ufunc, grad, **kw) -> OpDef:
+    return OpDef(name, 1, same_shape, ufunc_kernel(ufunc, 1), grad, **kw)
+
+
+def binary(name: str, ufunc, grad, **kw) -> OpDef:
+    return OpDef(name, 2, broadcast_shapes, ufunc_kernel(ufunc, 2), grad, **kw)
+
+
+def unbroadcast(g: Variable, ref: Variable) -> Variable:
+    """g summed down to ref's shape (the gradient of an operand that was broadcast)."""
+    # Statically equal, fully known shapes need no reduction; otherwise decide at plan time.
+    if g.shape == ref.shape and None not in g.shape and g.dtype == ref.dtype:
+        return g
+    return apply("sum_to", g, ref)
+
+
+def _cmp(n: Variable, how: str) -> Variable:
+    return apply("cmp", *n.inputs, cmp=how)
+
+
+# ---------------------------------------------------------------- kernels shared with trainer.fusions
+
+def twice_sigmoid_into(a: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """out = 2*sigmoid(a) = tanh(a/2) + 1: numpy's SIMD tanh makes this the fastest stable form."""
+    np.multiply(a, 0.5, out=out)
+    np.tanh(out, out=out)
+    return np.add(out, 1, out=out)
+
+
+def sigmoid_into(a: np.ndarray, out: np.ndarray) -> np.ndarray:
+    # (tanh(a/2) + 1) * 0.5 is bit for bit 0.5*tanh(a/2) + 0.5: scaling by 2 is exact.
+    return np.multiply(twice_sigmoid_into(a, out), 0.5, out=out)
+
+
+def softplus_tail_into(a: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """out = log1p(exp(-|a|)) = softplus(a) - max(a, 0), the part of softplus that never overflows."""
+    np.abs(a, out=out)
+    np.negative(out, out=out)
+    np.exp(out, out=out)
+    return np.log1p(out, out=out)
+
+
+# ---------------------------------------------------------------- kernel factories
+
+def _sigmoid(attrs, ins, oshape, dt):
+    return (lambda out, a: sigmoid_into(a, out)), True
+
+
+def _softplus(attrs, ins, oshape, dt):
+    scratch = np.empty(oshape, dt)
+
+    def fn(out, a):
+        softplus_tail_into(a, out)
+        np.maximum(a, 0, out=scratch)
+        return np.add(out, scratch, out=out)
+    return fn, True
+
+
+def _relu(attrs, ins, oshape, dt):
+    zero = dt.type(0)
+    return (lambda out, a: np.maximum(a, zero, out=out)), True
+
+
+def _pow(attrs, ins, oshape, dt):
+    e = attrs["exponent"]
+    if e == 2.0:
+        return (lambda out, a: np.square(a, out=out)), True
+    if e == 0.5:
+        return (lambda out, a: np.sqrt(a, out=out)), True
+    if e == -1.0:
+        return (lambda out, a: np.reciprocal(a, out=out)), True
+    if e == 1.0:
+        return (lambda out, a: a), False
+    ev = dt.type(e)
+    return (lambda out, a: np.power(a, ev, out=out)), True
+
+
+def _clip(attrs, ins, oshape, dt):
+    lo, hi = dt.type(attrs["lo"]), dt.type(attrs["hi"])
+    return (lambda out, a: np.clip(a, lo, hi, out=out)), True
+
+
+def _sum_to(attrs, ins, oshape, dt):
+    g = ins[0]
+    if tuple(g) == tuple(oshape):
+        return (lambda out, a, ref: a), False
+    lead = len(g) - len(oshape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, d in enumerate(oshape) if d == 1 and g[lead + i] != 1)
+    keep_shape = tuple(1 if i in axes else d for i, d in enumerate(g))
+
+    def fn(out, a, ref):
+        np.sum(a, axis=axes, keepdims=True, out=out.reshape(keep_shape))
+        return out
+    return fn, True
+
+
+_CMP = {"ge": np.greater_equal, "gt": np.greater, "le": np.less_equal, "lt": np.less}
+
+
+def _cmp_kernel(attrs, ins, oshape, dt):
+    f = _CMP[attrs["cmp"]]
+
+    def fn(out, a, b):
+        np.copyto(out, f(a, b))
+        return out
+    return fn, True
+
+
+def _sigmoid_grad(attrs, ins, oshape, dt):
+    def fn(out, s, g):  # g * s * (1 - s)
+        np.subtract(1, s, out=out)
+        np.multiply(out, s, out=out)
+        return np.multiply(out, g, out=out)
+    return fn, True
+
+
+def _relu_grad(attrs, ins, oshape, dt):
+    zero = dt.type(0)
+
+    def fn(out, a, g):
+        np.multiply(g, a > zero, out=out)
+        return out
+    return fn, True
+
+
+def _clip_grad(attrs, ins, oshape, dt):
+    lo, hi = dt.type(attrs["lo"]), dt.type(attrs["hi"])
+
+    def fn(out, a, g):
+        np.multiply(g, (a >= lo) & (a <= hi), out=out)
+        return out
+    return fn, True
+
+
+def _zeros_like(attrs, ins, oshape, dt):
+    def fn(out, a):
+        out.fill(0)
+        return out
+    return fn, True
+
+
+# ---------------------------------------------------------------- the rows
+
+register(
+    binary("add", np.add, lambda n, g: [unbroadcast(g, n.inputs[0]), unbroadcast(g, n.inputs[1])]),
+    binary("sub", np.subtract, lambda n, g: [unbroadcast(g, n.inputs[0]), -unbroadcast(g, n.inputs[1])]),
+    binary("mul", np.multiply, lambda n, g: [unbroadcast(g * n.inputs[1], n.inputs[0]),
+                                             unbroadcast(g * n.inputs[0], n.inputs[1])]),
+    binary("div", np.divide, lambda n, g: [unbroadcast(g / n.inputs[1], n.inputs[0]),
+                                           -unbroadcast(g * n / n.inputs[1], n.inputs[1])]),
+    binary("maximum", np.maximum, lambda n, g: [unbroadcast(g * _cmp(n, "ge"), n.inputs[0]),
+                                                unbroadcast(g * _cmp(n, "lt"), n.inputs[1])]),
+    binary("minimum", np.minimum, lambda n, g: [unbroadcast(g * _cmp(n, "le"), n.inputs[0]),
+                                                unbroadcast(g * _cmp(n, "gt"), n.inputs[1])]),
+    unary("neg", np.negative, lambda n, g: [-g]),
+    unary("exp", np.exp, lambda n, g: [g * n]),
+    unary("log", np.log, lambda n, g: [g / n.inputs[0]]),
+    unary("tanh", np.tanh, lambda n, g: [g * (1 - n * n)]),
+    unary("sqrt", np.sqrt, lambda n, g: [(g * 0.5) / n]),
+    unary("abs", np.abs, lambda n, g: [g * apply("sign", n.inputs[0])]),
+    OpDef("sigmoid", 1, same_shape, _sigmoid, lambda n, g: [apply("sigmoid_grad", n, g)]),
+    OpDef("softplus", 1, same_shape, _softplus, lambda n, g: [g * apply("sigmoid", n.inputs[0])]),
+    OpDef("relu", 1, same_shape, _relu, lambda n, g: [apply("relu_grad", n.inputs[0], g)]),
+    OpDef("pow", 1, same_shape, _pow,  # attrs {"exponent": float}
+          lambda n, g: [g * (n.attrs["exponent"] * apply("pow", n.inputs[0], exponent=n.attrs["exponent"] - 1))]),
+    OpDef("clip", 1, same_shape, _clip,  # attrs {"lo": float, "hi": float}
+          lambda n, g: [apply("clip_grad", n.inputs[0], g, lo=n.attrs["lo"], hi=n.attrs["hi"])]),
+    # gradient-only
+    OpDef("sum_to", 2, shape_of(1), _sum_to, dtype=dtype_of(1), forward=False, shape_operands=(1,)),
+    OpDef("cmp", 2, broadcast_shapes, _cmp_kernel, forward=False),  # {"cmp": "ge"|"gt"|"le"|"lt"}, 1.0/0.0
+    unary("sign", np.sign, None, forward=False),
+    OpDef("sigmoid_grad", 2, broadcast_shapes, _sigmoid_grad, forward=False),  # (s, g) -> g*s*(1-s)
+    OpDef("relu_grad", 2, broadcast_shapes, _relu_grad, forward=False),  # (a, g) -> g*(a > 0)
+    OpDef("clip_grad", 2, broadcast_shapes, _clip_grad, forward=False),  # (a, g) -> g*(lo <= a <= hi)
+    OpDef("zeros_like", 1, same_shape, _zeros_like, forward=False, shape_operands=(0,), fold=False),
+)
