@@ -57,6 +57,51 @@ export function load(source: ModelSource, options?: LoadOptions): Promise<Model>
 /** True when this engine runs the wasm SIMD kernels. */
 export function wasmSupported(): boolean;
 
+/** An attribute kind, checked at load: 'f32' is a number finite as float32,
+ * 'axes' 1 to 8 distinct ints, 'perm' distinct ints >= 0, 'rshape' Reshape
+ * entries (SPEC.md section 6). */
+export type AttrKind = 'bool' | 'f32' | 'int' | 'axes' | 'perm' | 'rshape';
+
+export interface OpAttr {
+  readonly kind: AttrKind;
+  readonly required: boolean;
+  /** The value when absent (optional attributes only); null: derived from
+   * the operand's shape (all axes, the reversed permutation). */
+  readonly default?: boolean | number | null;
+}
+
+/** A node's output shape (symbols kept) and its attributes resolved against the ranks. */
+export interface OpPlan {
+  shape: Dim[];
+  [attribute: string]: unknown;
+}
+
+/** One operand of a plain-JS kernel; `constant`: a model initializer. */
+export interface KernelInput {
+  data: Float32Array;
+  shape: number[];
+  constant: boolean;
+}
+
+/** One row of the op table. */
+export interface OpRow {
+  readonly arity: number;
+  readonly attrs: Readonly<Record<string, OpAttr>>;
+  /** Attribute rules beyond the kinds (E_SCHEMA); attrs have their defaults. */
+  check?(attrs: Record<string, unknown>, bad: (what: string) => never): unknown;
+  /** The shape rule: operand shapes and attributes (defaults filled in) to the plan; throws E_SHAPE. */
+  shape(inputShapes: Dim[][], attrs: Record<string, unknown>, who: string): OpPlan;
+  /** The plain-JS strict kernel. */
+  js(inputs: KernelInput[], plan: OpPlan, outShape: number[]): Float32Array;
+  /** The wasm export it calls (a tsr_k_* function of runtimes/c/src/kernels.h)
+   * and the op code passed to a shared kernel (`symbol`: the TSR_K_* name of
+   * `code`); null: the plain-JS kernel runs under the wasm backend too. */
+  readonly wasm: { readonly fn: string; readonly code?: number; readonly symbol?: string } | null;
+}
+
+/** The op set, one frozen row per operator, in the order of SPEC.md section 6. */
+export const OPS: Readonly<Record<string, OpRow>>;
+
 /** The format version this runtime implements ("1.0"). */
 export const RUNTIME_VERSION: string;
 

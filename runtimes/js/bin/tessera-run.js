@@ -2,20 +2,33 @@
 // Runtime CLI protocol (SPEC.md section 9):
 //   tessera-run.js [--kernels js|wasm|auto] [--repeat N] MODEL.json INPUTS.json
 // exit 0 + {"outputs": ...}; exit 1 + {"error": {"code", "message"}}; exit 2 usage.
+//   tessera-run.js --ops
+// exit 0 + {"ops": [{"name", "arity", "attrs": [sorted names]}, ...]}: the op
+// table (src/ops.js OPS), in its order.
 // The kernels may also be forced with TESSERA_KERNELS=js|wasm. --repeat N times
 // N more runs in-process and prints the median on stderr (run time apart from
 // process start and model loading).
-import { load, TesseraError } from '../src/index.js';
+import { OPS, load, TesseraError } from '../src/index.js';
 import { loadInputs, formatTensor } from '../src/protocol.js';
 
-const USAGE = 'usage: tessera-run.js [--kernels js|wasm|auto] [--repeat N] MODEL.json INPUTS.json\n';
+const USAGE = 'usage: tessera-run.js [--kernels js|wasm|auto] [--repeat N] MODEL.json INPUTS.json\n' +
+  '       tessera-run.js --ops\n';
 
 function write(text, code) {
   process.exitCode = code;
   process.stdout.write(text + '\n');
 }
 
+/** The op table as one JSON document (Python json.dumps spacing). */
+function opsDocument() {
+  const q = JSON.stringify;
+  const rows = Object.entries(OPS).map(([name, row]) =>
+    `{"name": ${q(name)}, "arity": ${row.arity}, "attrs": [${Object.keys(row.attrs).sort().map((a) => q(a)).join(', ')}]}`);
+  return `{"ops": [${rows.join(', ')}]}`;
+}
+
 async function main(argv) {
+  if (argv.length === 1 && argv[0] === '--ops') return write(opsDocument(), 0);
   const pos = [];
   let kernels = process.env.TESSERA_KERNELS || 'auto';
   let repeat = 0;
@@ -29,7 +42,7 @@ async function main(argv) {
       repeat = Number(argv[++i]);
       if (!Number.isInteger(repeat) || repeat < 0 || repeat > 1e6) return usage();
     }
-    else if (a === '-h' || a === '--help') return usage();
+    else if (a === '-h' || a === '--help' || a === '--ops') return usage();
     else pos.push(a);
   }
   if (pos.length !== 2 || !['js', 'wasm', 'auto'].includes(kernels)) return usage();

@@ -53,7 +53,7 @@ const reduction = (kind, code, symbol) => ({
   wasm: { fn: 'tsr_k_reduce', code, symbol },
 });
 
-/** op -> row: arity; attrs {name: {kind, required, default}}; check(attrs, bad)
+/** op -> row, in the order of the SPEC section 6 table: arity; attrs {name: {kind, required, default}}; check(attrs, bad)
  * (more E_SCHEMA rules); shape(input shapes, attrs with defaults, who) -> plan
  * {shape, ...}; js([{data, shape, constant}], plan, outShape) -> Float32Array;
  * wasm {fn, code?, symbol?} (wasm.js CALL) or null (js runs on wasm memory). */
@@ -81,11 +81,6 @@ export const OPS = {
   Abs: elementwise(Math.abs, 'tsr_k_abs'),
   Sqrt: elementwise(Math.sqrt, 'tsr_k_sqrt'),
   Relu: elementwise((v) => Math.max(v, 0), 'tsr_k_relu'),
-  Exp: elementwise(S.exp, 'tsr_k_exp'),
-  Log: elementwise(S.log, 'tsr_k_log'),
-  Sigmoid: elementwise(S.sigmoid, 'tsr_k_sigmoid'),
-  Tanh: elementwise(S.tanh, 'tsr_k_tanh'),
-  Softplus: elementwise(S.softplus, 'tsr_k_softplus'),
   Clip: {
     arity: 1, attrs: { min: opt('f32', -Infinity), max: opt('f32', Infinity) },
     check: (a, bad) => fr(a.min) > fr(a.max) && bad('Clip min > max'),
@@ -93,6 +88,11 @@ export const OPS = {
     js: ([x], p) => map(x.data, (v) => Math.min(Math.max(v, p.lo), p.hi)),
     wasm: { fn: 'tsr_k_clip' },
   },
+  Exp: elementwise(S.exp, 'tsr_k_exp'),
+  Log: elementwise(S.log, 'tsr_k_log'),
+  Sigmoid: elementwise(S.sigmoid, 'tsr_k_sigmoid'),
+  Tanh: elementwise(S.tanh, 'tsr_k_tanh'),
+  Softplus: elementwise(S.softplus, 'tsr_k_softplus'),
   Softmax: {
     arity: 1, attrs: { axis: opt('int', -1) },
     shape([x], a, who) {
@@ -136,6 +136,9 @@ export const OPS = {
 };
 for (const row of Object.values(OPS)) Object.freeze(row);
 Object.freeze(OPS);
+
+/** What wasm.js uses besides the rows' wasm.fn; with those, the Makefile's exports (tools/wasm-exports.js). */
+export const WASM_HELPERS = ['__heap_base', 'tsr_k_binary_flat'];
 
 /** A node's attributes with the row's defaults filled in (kinds already checked). */
 export function withDefaults(row, attrs) {

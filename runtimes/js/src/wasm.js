@@ -7,9 +7,6 @@ import { decodeBase64 } from './tensors.js';
 import { broadcastStrides, count, transpose } from './kernels.js';
 import { OPS } from './ops.js';
 
-/** Exports used besides the rows' wasm.fn (tools/wasm-exports.js adds them to the build). */
-export const HELPERS = ['__heap_base', 'tsr_k_binary_flat'];
-
 // a minimal module using v128: validates only where wasm SIMD is supported
 const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0,
   10, 10, 1, 8, 0, 65, 0, 253, 15, 253, 98, 11]);
@@ -34,8 +31,8 @@ async function compile() {
 
 const align = (b) => (b + 15) & ~15;
 
-/** A fresh instance (own memory) per model. */
-export async function wasmBackend() {
+/** A fresh instance (own memory) per model; `ops`: the op table (tests pass rows without wasm). */
+export async function wasmBackend(ops = OPS) {
   module ??= compile();
   const k = (await WebAssembly.instantiate(await module, {})).exports;
   const mem = k.memory;
@@ -73,7 +70,7 @@ export async function wasmBackend() {
     tsr_k_transpose: (w, p, [x], [xs], y) => k.tsr_k_transpose(x, y, xs.length, ...ints([xs, p.perm])),
   };
   const elementwise = ({ fn }, p, [x], [xs], y) => k[fn](x, y, count(xs));
-  for (const { wasm } of Object.values(OPS)) if (wasm && !k[wasm.fn]) throw new Error(`the wasm module lacks ${wasm.fn}`); // stale artefact
+  for (const { wasm } of Object.values(ops)) if (wasm && !k[wasm.fn]) throw new Error(`the wasm module lacks ${wasm.fn}`); // stale artefact
 
   const be = {
     name: 'wasm',
@@ -82,7 +79,7 @@ export async function wasmBackend() {
       const place = [...model._consts];
       for (const node of model._nodes) { // constant MatMul operands pre-transposed once
         node.inputs.forEach((n, i) => {
-          if (OPS[node.op].wasm?.fn === 'tsr_k_matmul' && model._consts.has(n) && (i ? node.plan.tb : node.plan.ta)) {
+          if (ops[node.op].wasm?.fn === 'tsr_k_matmul' && model._consts.has(n) && (i ? node.plan.tb : node.plan.ta)) {
             place.push([`${node.output} ${i}`, transpose(model._consts.get(n), model._shapes.get(n), [1, 0])]);
           }
         });
@@ -105,7 +102,7 @@ export async function wasmBackend() {
       ensure(end);
       for (const [at, data] of inputs) f32.set(data, at >> 2);
       for (const node of model._nodes) {
-        const { wasm, js } = OPS[node.op];
+        const { wasm, js } = ops[node.op];
         const at = node.inputs.map((n) => off.get(n)), shp = node.inputs.map((n) => shapes.get(n));
         const y = off.get(node.output), os = shapes.get(node.output);
         if (wasm) (CALL[wasm.fn] ?? elementwise)(wasm, node.plan, at, shp, y, os, node.output);
