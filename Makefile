@@ -9,7 +9,7 @@ JS_DEPS := runtimes/js/node_modules/.package-lock.json
 OUT     := out
 
 .PHONY: setup c-build demo test pytest c-test js-test conformance browser-test lint \
-        accuracy fuzz wasm wasm-check bench clean
+        accuracy fuzz wasm wasm-check cpu-classes bench clean
 
 setup: $(SETUP) c-build $(JS_DEPS)
 
@@ -46,6 +46,7 @@ test: setup $(PEERS)
 	$(MAKE) conformance
 	$(MAKE) browser-test
 	$(MAKE) wasm-check
+	$(MAKE) cpu-classes
 
 pytest: $(SETUP)
 	$(PY) -m pytest -q
@@ -65,6 +66,17 @@ browser-test: $(JS_DEPS)
 
 lint: $(SETUP)
 	$(PY) -m ruff check trainer exporter conformance tests bench tessera_cli.py tessera_demo.py
+
+# The CPU-class-dependent tests again on an emulated AVX2-only x86-64 (qemu-user, Haswell: no
+# AVX-512), so that an AVX-512 machine also proves what an AVX2-only one would see: the C runtime's
+# dispatched paths and onnxruntime's kernels (which it picks per CPU) in the cross-check.
+QEMU_AVX2 := qemu-x86_64 -cpu Haswell-v4
+cpu-classes: setup $(PEERS) c-build
+	@command -v qemu-x86_64 >/dev/null || { echo "error: qemu-x86_64 (Debian package qemu-user) is needed" >&2; exit 1; }
+	@mkdir -p $(OUT)
+	@# qemu warns on stderr about CPUID bits it does not emulate: shown only if the run fails.
+	$(QEMU_AVX2) runtimes/c/build/unit-tests 2>$(OUT)/qemu.err || { cat $(OUT)/qemu.err >&2; exit 1; }
+	$(QEMU_AVX2) $(PY) -m pytest -q -p no:cacheprovider tests/crosscheck 2>$(OUT)/qemu.err || { cat $(OUT)/qemu.err >&2; exit 1; }
 
 # Long runs, outside `make test`.
 accuracy:
