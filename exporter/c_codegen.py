@@ -1,4 +1,4 @@
-"""Compile a format v1 model into self-contained C99 with static memory (issue 8).
+"""Compile a format v1 model into self-contained C99 with static memory for microcontrollers.
 
 `generate_c(model, name, batch, out_dir)` writes `NAME.h` and `NAME.c`:
 
@@ -6,13 +6,15 @@
   per declared output, every symbolic dimension bound to `batch` at generation time;
   `NAME_run_arena(..., float *arena)` is the same with a caller-supplied arena (reentrant).
 - weights as `static const float` arrays of exact hex float literals (flash);
-- one `static float NAME_arena[...]` whose size is planned by `exporter.memory_plan`: elementwise
-  ops run in place, Reshape (and an identity Transpose) is an alias, buffers are reused once dead,
-  and an output produced by a node is written straight into the caller's `out` pointer;
+- one `static float NAME_arena[...]` whose size is planned by `exporter.memory_plan`: ops whose
+  registry row says `c.in_place` run in place, ops whose `c.alias` holds (Reshape, a Transpose
+  that moves nothing) are aliases, buffers are reused once dead, and an output produced by a
+  node is written straight into the caller's `out` pointer;
 - the strict kernels of the C runtime (`runtimes/c/src/kernels.c`), `#include`d from a copy beside
   the source (default) or pasted into it (`inline_kernels=True`). No malloc, stdio or libm.
 
 The arithmetic is the C runtime's, call for call, so outputs are bit-identical to the reference.
+Each node is emitted by the `_Emitter._op_<how>` method its registry row names (`OpDef.c`).
 """
 
 from __future__ import annotations
@@ -33,13 +35,6 @@ from exporter.memory_plan import ALIGN, Buffer, Plan, lower_bound, plan_greedy, 
 
 KERNELS_DIR = Path(__file__).resolve().parent.parent / "runtimes" / "c" / "src"
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_UNARY = {"Neg": "neg", "Abs": "abs", "Sqrt": "sqrt", "Relu": "relu", "Exp": "exp", "Log": "log",
-          "Sigmoid": "sigmoid", "Tanh": "tanh", "Softplus": "softplus"}
-_BINARY = {"Add": "TSR_K_ADD", "Sub": "TSR_K_SUB", "Mul": "TSR_K_MUL", "Div": "TSR_K_DIV",
-           "Maximum": "TSR_K_MAX", "Minimum": "TSR_K_MIN"}
-_REDUCE = {"ReduceSum": "TSR_K_RSUM", "ReduceMean": "TSR_K_RMEAN", "ReduceMax": "TSR_K_RMAX"}
-# Kernels whose output may be exactly the input buffer (kernels.h): these run in place.
-_IN_PLACE = set(_UNARY) | set(_BINARY) | {"Clip", "Softmax"}
 C_FLAGS = ["-std=c99", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-ffp-contract=off", "-fno-math-errno"]
 
 
@@ -191,18 +186,14 @@ def _live_nodes(cm: CheckedModel) -> list[Node]:
 
 
 def _is_alias(node: Node, shapes: dict[str, tuple[int, ...]]) -> bool:
-    """Reshape, and a Transpose that moves nothing, keep the bytes as they are."""
-    if node.op == "Reshape":
-        return True
-    if node.op == "Transpose":
-        moved = [p for p in node.params["perm"] if shapes[node.inputs[0]][p] != 1]
-        return moved == sorted(moved)
-    return False
+    """The output keeps the operand's bytes as they are (Reshape, a Transpose that moves nothing)."""
+    alias = node.opdef.c.alias
+    return alias is not None and alias(node.params, shapes[node.inputs[0]])
 
 
 def _in_place_operand(node: Node, step: int, lay: _Layout, outputs: set[str]) -> _Group | None:
     """An operand block this node may overwrite: arena, same size, dead after this step."""
-    if node.op not in _IN_PLACE:
+    if not node.opdef.c.in_place:  # the kernel may not write over its operand (kernels.h)
         return None
     n = _count(lay.shapes[node.output])
     for name in node.inputs:
@@ -290,26 +281,20 @@ class _Emitter:
     def call(self, text: str) -> None:
         self.body.append(f"    {text};")
 
-    # one method per operator family; each appends the kernel call(s) of one node
+    # one `_op_<how>` method per `CGen.how` of the registry; each appends the kernel call(s) of one node
     def node(self, step: int, node: Node) -> None:
         shapes = self.lay.shapes
         ins = ", ".join(f"{v}{list(shapes[v])}" for v in node.inputs)
         self.body.append(f"    /* #{step} {node.op}: {node.output}{list(shapes[node.output])} <- {ins} */")
-        if _is_alias(node, shapes):
-            self.body.append("    /* alias: same bytes, no code */")
-            return
-        getattr(self, f"_op_{self._family(node.op)}")(node)
+        how = "alias" if _is_alias(node, shapes) else node.opdef.c.how
+        getattr(self, f"_op_{how}")(node)
 
-    @staticmethod
-    def _family(op: str) -> str:
-        for fam, ops in (("unary", _UNARY), ("binary", _BINARY), ("reduce", _REDUCE)):
-            if op in ops:
-                return fam
-        return op.lower()
+    def _op_alias(self, node: Node) -> None:
+        self.body.append("    /* alias: same bytes, no code */")
 
     def _op_unary(self, node: Node) -> None:
         x, y, n = self.ptr(node.inputs[0]), self.ptr(node.output), _count(self.lay.shapes[node.output])
-        self.call(f"tsr_k_{_UNARY[node.op]}({x}, {y}, {n})")
+        self.call(f"{node.opdef.c.kernel}({x}, {y}, {n})")
 
     def _op_clip(self, node: Node) -> None:
         """Clip = Minimum(Maximum(x, lo), hi); an infinite bound is the identity, so it is left out
@@ -317,7 +302,7 @@ class _Emitter:
         x, y, n = self.ptr(node.inputs[0]), self.ptr(node.output), _count(self.lay.shapes[node.output])
         lo, hi = float(node.params["min"]), float(node.params["max"])
         if np.isfinite(lo) and np.isfinite(hi):
-            self.call(f"tsr_k_clip({x}, {y}, {n}, {hex_f32(lo)}, {hex_f32(hi)})")
+            self.call(f"{node.opdef.c.kernel}({x}, {y}, {n}, {hex_f32(lo)}, {hex_f32(hi)})")
         elif np.isfinite(lo):
             self.call(f"tsr_k_binary_flat(TSR_K_MAX, {x}, {self.float_const(lo)}, {y}, {n}, 1, 0)")
         elif np.isfinite(hi):
@@ -329,7 +314,7 @@ class _Emitter:
         a, b = node.inputs
         sa, sb, so = self.lay.shapes[a], self.lay.shapes[b], self.lay.shapes[node.output]
         na, nb, n = _count(sa), _count(sb), _count(so)
-        pa, pb, py, op = self.ptr(a), self.ptr(b), self.ptr(node.output), _BINARY[node.op]
+        pa, pb, py, op = self.ptr(a), self.ptr(b), self.ptr(node.output), node.opdef.c.kernel
         if (na == n or na == 1) and (nb == n or nb == 1):  # same shape or a scalar operand
             self.call(f"tsr_k_binary_flat({op}, {pa}, {pb}, {py}, {n}, {int(na == n)}, {int(nb == n)})")
             return
@@ -345,24 +330,24 @@ class _Emitter:
         sa, sb = self.lay.shapes[a], self.lay.shapes[b]
         m, k = (sa[1], sa[0]) if ta else sa
         n = sb[0] if tb else sb[1]
-        self.call(f"tsr_k_matmul({self.ptr(a)}, {self.ptr(b)}, {self.ptr(node.output)}, "
+        self.call(f"{node.opdef.c.kernel}({self.ptr(a)}, {self.ptr(b)}, {self.ptr(node.output)}, "
                   f"{m}, {k}, {n}, {int(ta)}, {int(tb)})")
 
     def _op_softmax(self, node: Node) -> None:
         shape, axis = self.lay.shapes[node.inputs[0]], node.params["axis"]
         outer, inner = _count(shape[:axis]), _count(shape[axis + 1:])
-        self.call(f"tsr_k_softmax({self.ptr(node.inputs[0])}, {self.ptr(node.output)}, "
+        self.call(f"{node.opdef.c.kernel}({self.ptr(node.inputs[0])}, {self.ptr(node.output)}, "
                   f"{outer}, {shape[axis]}, {inner})")
 
     def _op_reduce(self, node: Node) -> None:
         shape, axes = self.lay.shapes[node.inputs[0]], node.params["axes"]
         flags = self.int_array([int(d in axes) for d in range(len(shape))])
-        self.call(f"tsr_k_reduce({_REDUCE[node.op]}, {self.ptr(node.inputs[0])}, {self.ptr(node.output)}, "
+        self.call(f"tsr_k_reduce({node.opdef.c.kernel}, {self.ptr(node.inputs[0])}, {self.ptr(node.output)}, "
                   f"{len(shape)}, {self.int_array(list(shape))}, {flags})")
 
     def _op_transpose(self, node: Node) -> None:
         shape, perm = self.lay.shapes[node.inputs[0]], list(node.params["perm"])
-        self.call(f"tsr_k_transpose({self.ptr(node.inputs[0])}, {self.ptr(node.output)}, {len(shape)}, "
+        self.call(f"{node.opdef.c.kernel}({self.ptr(node.inputs[0])}, {self.ptr(node.output)}, {len(shape)}, "
                   f"{self.int_array(list(shape))}, {self.int_array(perm)})")
 
     def run_body(self) -> list[str]:

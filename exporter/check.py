@@ -14,8 +14,8 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from exporter.errors import FORMAT_MAJOR, FORMAT_MINOR, FORMAT_VERSION, LIMITS, ModelError
-from exporter.opset import OPS
-from exporter.shapes import Shape, ShapeProblem, fmt, infer
+from exporter.opset import OPS, OpDef
+from exporter.shapes import Shape, ShapeProblem, fmt
 from exporter.tensors import crc32_of, decode_b64, element_count, is_number, numbers_to_float32
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schema" / "v1"
@@ -36,6 +36,7 @@ class Node:
     output: str
     attrs: dict
     label: str
+    opdef: OpDef = field(repr=False)  # the operator's registry row
     params: dict = field(default_factory=dict)  # attributes resolved against the operand ranks
 
 
@@ -134,16 +135,10 @@ def _schema_problem(doc: object) -> str | None:
 def _attr_problem(doc: dict) -> str | None:
     """Attribute values the schema cannot express but that do not depend on shapes (SPEC §6)."""
     for i, node in enumerate(doc["graph"]["nodes"]):
-        attrs = node.get("attrs", {})
-        if node["op"] == "Clip":
-            with np.errstate(over="ignore"):
-                lo, hi = (np.float32(attrs.get(k, d)) for k, d in (("min", -np.inf), ("max", np.inf)))
-            if ("min" in attrs and not np.isfinite(lo)) or ("max" in attrs and not np.isfinite(hi)):
-                return f"{node_label(i, node)}: Clip bounds must be finite as float32"
-            if lo > hi:
-                return f"{node_label(i, node)}: Clip min {attrs.get('min')} > max {attrs.get('max')}"
-        if node["op"] == "Reshape" and sum(1 for d in attrs["shape"] if d == -1 and is_number(d)) > 1:
-            return f"{node_label(i, node)}: Reshape shape has more than one -1"
+        opdef = OPS.get(node["op"])
+        problem = opdef.check_attrs(node.get("attrs", {})) if opdef and opdef.check_attrs else None
+        if problem is not None:
+            return f"{node_label(i, node)}: {problem}"
     return None
 
 
@@ -195,8 +190,11 @@ def _check_limits(graph: dict) -> None:
     for i, node in enumerate(graph["nodes"]):
         for name in (*node["inputs"], *node["outputs"]):
             _limit_name(name, node_label(i, node))
-        if node["op"] == "Reshape" and isinstance(node.get("attrs", {}).get("shape"), list):
-            _limit_shape(node["attrs"]["shape"], f"{node_label(i, node)}: Reshape shape")
+        opdef = OPS.get(node["op"])
+        for attr in opdef.attrs if opdef else ():
+            value = node.get("attrs", {}).get(attr.name)
+            if attr.kind == "shape" and isinstance(value, list):
+                _limit_shape(value, f"{node_label(i, node)}: {opdef.name} {attr.name}")
 
 
 # ------------------------------------------------------------------ item 6: operators
@@ -283,10 +281,11 @@ def _infer_shapes(graph: dict, shapes: dict[str, Shape]) -> list[Node]:
     nodes = []
     for i, raw in enumerate(graph["nodes"]):
         label = node_label(i, raw)
+        opdef = OPS[raw["op"]]
         node = Node(i, raw["op"], tuple(raw["inputs"]), raw["outputs"][0], dict(raw.get("attrs", {})),
-                    label)
+                    label, opdef)
         try:
-            out, node.params = infer(node.op, [shapes[n] for n in node.inputs], node.attrs)
+            out, node.params = opdef.shape([shapes[n] for n in node.inputs], opdef.with_defaults(node.attrs))
         except ShapeProblem as exc:
             raise ModelError("E_SHAPE", f"{label}: {exc}") from None
         if _fixed_count(out) > LIMITS.ELEMENTS:

@@ -66,8 +66,10 @@ def _initializer(name: str, arr: np.ndarray, b64: bool, blobs: list[str]) -> dic
 
 
 def _node(node: dict) -> dict:
-    if node["op"] == "Reshape":
-        node = {**node, "attrs": {"shape": _shape(tuple(node["attrs"]["shape"]))}}
+    """Attributes of kind "shape" (Reshape's target) may hold DimVars: named symbols or ints here."""
+    dims = [a.name for a in OPS[node["op"]].attrs if a.kind == "shape" and a.name in node.get("attrs", {})]
+    if dims:
+        node = {**node, "attrs": {**node["attrs"], **{k: _shape(tuple(node["attrs"][k])) for k in dims}}}
     return node
 
 

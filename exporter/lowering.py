@@ -2,6 +2,10 @@
 
 Produces an in-memory graph: nodes with v1 ops, initializers as float32 arrays, shapes whose
 unknown dims are `symdims.DimVar`s. `export.py` names the symbols and serialises.
+
+A trainer op becomes the format op whose registry row names it (`OpDef.lower`, exporter/opset.py),
+emitted by `Lowering.lower_<how>`; trainer ops that need several format ops (`pow`) have an
+`op_<trainer op>` method, written in the trainer's vocabulary too (`format_op("mul")`).
 """
 
 from __future__ import annotations
@@ -13,14 +17,16 @@ from typing import Any
 import numpy as np
 
 from exporter import symdims
+from exporter.opset import BY_TRAINER, OpDef
 from exporter.shapes import ShapeProblem
 from exporter.symdims import DimVar
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:/-]*$")
-_UNARY = {"neg": "Neg", "exp": "Exp", "log": "Log", "tanh": "Tanh", "sqrt": "Sqrt", "abs": "Abs",
-          "sigmoid": "Sigmoid", "softplus": "Softplus", "relu": "Relu"}
-_BINARY = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "maximum": "Maximum", "minimum": "Minimum"}
-_REDUCE = {"sum": "ReduceSum", "mean": "ReduceMean", "max": "ReduceMax"}
+
+
+def format_op(trainer_op: str) -> str:
+    """The format operator a trainer op lowers to one to one (its registry row's name)."""
+    return BY_TRAINER[trainer_op].name
 
 
 class ExportError(ValueError):
@@ -174,50 +180,55 @@ class Lowering:
             raise ExportError(f"{describe(v)}: {exc}") from None
 
     def lower_apply(self, v: Any, ins: list[Value]) -> Value:
-        op = v.op
-        if op in _UNARY:
-            return self.emit(_UNARY[op], ins, ins[0].shape, var=v)
-        if op in _BINARY:
-            return self.emit(_BINARY[op], ins, symdims.broadcast(ins[0].shape, ins[1].shape), var=v)
-        if op in _REDUCE:
-            return self.reduce(v, ins[0])
-        method = getattr(self, f"op_{op}", None)
+        row = BY_TRAINER.get(v.op)
+        if row is not None:
+            return getattr(self, f"lower_{row.lower.how}")(row, v, ins)
+        method = getattr(self, f"op_{v.op}", None)
         if method is None:
-            raise ExportError(f"{describe(v)}: op {op!r} is outside format v1 (no v1 operator computes it)")
+            raise ExportError(f"{describe(v)}: op {v.op!r} is outside format v1 (no v1 operator computes it)")
         return method(v, ins)
 
-    def reduce(self, v: Any, x: Value) -> Value:
+    # ---------------------------------------------------------------- one method per `Lower.how`
+
+    def lower_elementwise(self, row: OpDef, v: Any, ins: list[Value]) -> Value:
+        return self.emit(row.name, ins, ins[0].shape, var=v)
+
+    def lower_broadcast(self, row: OpDef, v: Any, ins: list[Value]) -> Value:
+        return self.emit(row.name, ins, symdims.broadcast(ins[0].shape, ins[1].shape), var=v)
+
+    def lower_reduce(self, row: OpDef, v: Any, ins: list[Value]) -> Value:
+        (x,) = ins
         axis, keep = v.attrs.get("axis"), bool(v.attrs.get("keepdims", False))
         axes = list(range(len(x.shape))) if axis is None else sorted(int(a) % len(x.shape) for a in axis)
         attrs: dict = {} if axis is None else {"axes": axes}
         if keep:
             attrs["keepdims"] = True
         shape = tuple(1 if i in axes else d for i, d in enumerate(x.shape) if keep or i not in axes)
-        return self.emit(_REDUCE[v.op], [x], shape, attrs, var=v)
+        return self.emit(row.name, [x], shape, attrs, var=v)
 
-    def op_dot(self, v: Any, ins: list[Value]) -> Value:
+    def lower_dot(self, row: OpDef, v: Any, ins: list[Value]) -> Value:
         a, b = ins
         ta, tb = (_is_matrix_transpose(x) for x in v.inputs)
         if len(a.shape) == 2 and len(b.shape) == 2:
-            return self.matmul(a, b, ta, tb, v)
+            return self.matmul(row, a, b, ta, tb, v)
         if len(a.shape) not in (1, 2) or len(b.shape) not in (1, 2):
             raise ExportError(f"{describe(v)}: dot of ranks {len(a.shape)} and {len(b.shape)} is outside format v1")
         # Vectors become 1 x K or K x 1 matrices around one MatMul (exact: reshapes move nothing).
         a2 = self.reshape_to(a, (1, a.shape[0])) if len(a.shape) == 1 else a
         b2 = self.reshape_to(b, (b.shape[0], 1)) if len(b.shape) == 1 else b
-        prod = self.matmul(a2, b2, ta, tb, None)
+        prod = self.matmul(row, a2, b2, ta, tb, None)
         keep = ([prod.shape[0]] if len(a.shape) == 2 else []) + ([prod.shape[1]] if len(b.shape) == 2 else [])
-        return self.emit("Reshape", [prod], tuple(keep), {"shape": list(keep)}, var=v)
+        return self.reshape_to(prod, tuple(keep), v)
 
-    def matmul(self, a: Value, b: Value, ta: bool, tb: bool, v: Any) -> Value:
+    def matmul(self, row: OpDef, a: Value, b: Value, ta: bool, tb: bool, v: Any) -> Value:
         m, k1 = (a.shape[1], a.shape[0]) if ta else a.shape
         k2, n = (b.shape[1], b.shape[0]) if tb else b.shape
         symdims.unify(k1, k2)
         attrs = {**({"transpose_a": True} if ta else {}), **({"transpose_b": True} if tb else {})}
-        return self.emit("MatMul", [a, b], (m, n), attrs, var=v)
+        return self.emit(row.name, [a, b], (m, n), attrs, var=v)
 
     def reshape_to(self, x: Value, shape: tuple, var: Any = None) -> Value:
-        return self.emit("Reshape", [x], tuple(shape), {"shape": list(shape)}, var=var)
+        return self.emit(format_op("reshape"), [x], tuple(shape), {"shape": list(shape)}, var=var)
 
     def op_pow(self, v: Any, ins: list[Value]) -> Value:
         (x,) = ins
@@ -225,32 +236,32 @@ class Lowering:
         if e == 1.0:
             return x
         if e == 2.0:
-            return self.emit("Mul", [x, x], x.shape, var=v)
+            return self.emit(format_op("mul"), [x, x], x.shape, var=v)
         if e == 0.5:
-            return self.emit("Sqrt", [x], x.shape, var=v)
+            return self.emit(format_op("sqrt"), [x], x.shape, var=v)
         if e == -1.0:
-            return self.emit("Div", [self.scalar(1.0), x], x.shape, var=v)
+            return self.emit(format_op("div"), [self.scalar(1.0), x], x.shape, var=v)
         raise ExportError(f"{describe(v)}: x ** {e:g} is outside format v1 (exponents 0.5, 1, 2 and -1 are)")
 
-    def op_transpose(self, v: Any, ins: list[Value]) -> Value:
+    def lower_transpose(self, row: OpDef, v: Any, ins: list[Value]) -> Value:
         (x,) = ins
         perm = [int(p) for p in v.attrs.get("perm") or range(len(x.shape) - 1, -1, -1)]
-        return self.emit("Transpose", [x], tuple(x.shape[p] for p in perm), {"perm": perm}, var=v)
+        return self.emit(row.name, [x], tuple(x.shape[p] for p in perm), {"perm": perm}, var=v)
 
-    def op_clip(self, v: Any, ins: list[Value]) -> Value:
+    def lower_clip(self, row: OpDef, v: Any, ins: list[Value]) -> Value:
         lo, hi = np.float32(v.attrs["lo"]), np.float32(v.attrs["hi"])
         if np.isnan(lo) or np.isnan(hi) or lo > hi:
             raise ExportError(f"{describe(v)}: clip bounds {v.attrs['lo']}, {v.attrs['hi']} are not lo <= hi")
         attrs = {**({"min": float(lo)} if np.isfinite(lo) else {}), **({"max": float(hi)} if np.isfinite(hi) else {})}
         if (np.isinf(lo) and lo > 0) or (np.isinf(hi) and hi < 0):
             raise ExportError(f"{describe(v)}: clip bound is infinite on the wrong side")
-        return self.emit("Clip", ins, ins[0].shape, attrs, var=v)
+        return self.emit(row.name, ins, ins[0].shape, attrs, var=v)
 
-    def op_softmax(self, v: Any, ins: list[Value]) -> Value:
+    def lower_softmax(self, row: OpDef, v: Any, ins: list[Value]) -> Value:
         axis = int(v.attrs.get("axis", -1))
-        return self.emit("Softmax", ins, ins[0].shape, {} if axis == -1 else {"axis": axis}, var=v)
+        return self.emit(row.name, ins, ins[0].shape, {} if axis == -1 else {"axis": axis}, var=v)
 
-    def op_reshape(self, v: Any, ins: list[Value]) -> Value:
+    def lower_reshape(self, row: OpDef, v: Any, ins: list[Value]) -> Value:
         (x,) = ins
         target = [int(s) for s in v.attrs["shape"]]
         dims = [symdims.resolve(d) for d in x.shape]

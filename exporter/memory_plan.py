@@ -1,4 +1,5 @@
-"""Static activation-arena planning for the embedded C generator (issue 8).
+"""Static activation-arena planning for the C generator (exporter/c_codegen.py): the arena of a
+`tessera export --c` model, which runs with no heap on a microcontroller.
 
 A *buffer* is a block of bytes that is live over an inclusive range of schedule steps
 (`start` = the step that first writes it, `end` = the last step that reads it). Two buffers

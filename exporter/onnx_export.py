@@ -6,7 +6,8 @@
 
 Every name is kept: graph inputs and outputs (symbolic dimensions as dim_param), initializers (float32
 TensorProtos, same shapes), each node's output, and node names where they are unique. Each Tessera
-node becomes the ONNX node below that writes its output, plus, where ONNX needs them, helper nodes
+node becomes the ONNX node below that writes its output (the emitter `EMITTERS[row.onnx.how]` of its
+registry row, exporter/opset.py, writing `row.onnx.op_type`), plus, where ONNX needs them, helper nodes
 (Transpose of an initializer; Shape/Gather/Concat for a Reshape with several symbols) and int64/float32
 constant initializers (Clip bounds, ReduceSum axes, Reshape targets), all under fresh names.
 Target: ONNX opset 17 (IR version 8), the default domain only.
@@ -14,8 +15,7 @@ Target: ONNX opset 17 (IR version 8), the default domain only.
 | Tessera | ONNX (opset 17) |
 |---|---|
 | MatMul | MatMul; Transpose + MatMul for a transposed initializer; Gemm(transA, transB) for a transposed value |
-| Add Sub Mul Div Neg Abs Exp Log Sqrt Sigmoid Tanh Relu Softplus | the same names |
-| Maximum, Minimum | Max, Min |
+| other ops without attributes (rows `Onnx("same", op_type)`) | op_type: the same name (Max, Min for Maximum, Minimum) |
 | Clip(min, max) | Clip with min and max as rank-0 float32 initializers, always both (a default is -inf / +inf) |
 | Softmax(axis) | Softmax(axis) (opset >= 13: one axis, no flattening) |
 | ReduceSum(axes, keepdims) | ReduceSum with axes as an int64 input (opset 13 form), keepdims explicit |
@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -42,6 +43,7 @@ import numpy as np
 from exporter.check import CheckedModel, Node
 from exporter.errors import ModelError
 from exporter.jsonio import atomic_write
+from exporter.opset import OPS
 from exporter.shapes import Shape
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -52,12 +54,6 @@ if TYPE_CHECKING:  # pragma: no cover
 OPSET = 17
 IR_VERSION = 8
 PRODUCER = "tessera onnx_export"
-
-# Tessera op -> ONNX op for the ops that map one to one with no attributes.
-SAME_NAME = ("Add", "Sub", "Mul", "Div", "Neg", "Abs", "Exp", "Log", "Sqrt", "Sigmoid", "Tanh", "Relu", "Softplus")
-RENAMED = {"Maximum": "Max", "Minimum": "Min"}
-OTHERS = ("MatMul", "Clip", "Softmax", "ReduceSum", "ReduceMean", "ReduceMax", "Transpose", "Reshape")
-SUPPORTED_OPS = frozenset((*SAME_NAME, *RENAMED, *OTHERS))
 
 MISSING_ONNX = "the ONNX converter needs the onnx package: pip install onnx"
 
@@ -155,52 +151,83 @@ def _reshape_target(b: _Builder, node: Node, label: str) -> str:
     return joined
 
 
+# One emitter per `Onnx.how` of the registry rows: (builder, node, inputs, node label).
+
+
+def _same(b: _Builder, node: Node, x: list[str], label: str) -> None:
+    """One ONNX node of the row's op_type with the same operands and no attribute."""
+    b.add(node.opdef.onnx.op_type, x, node.output, label)
+
+
+def _matmul(b: _Builder, node: Node, x: list[str], label: str) -> None:
+    # A transposed initializer becomes Transpose + MatMul: onnxruntime folds the Transpose once at load and
+    # then runs its prepacked MatMul, measurably faster than Gemm(transB) on the seed auto-encoder (10%
+    # at 64->32, batch 256). A transposed run-time value goes through Gemm's transA/transB (no copy).
+    p = node.params
+    flags = [p["transpose_a"], p["transpose_b"]]
+    for i, side in enumerate("AB"):
+        if flags[i] and x[i] in b.checked.initializers:
+            if x[i] not in b.transposed:  # a tied weight is transposed once
+                b.transposed[x[i]] = b.fresh(f"{x[i]}__T")
+                b.add("Transpose", [x[i]], b.transposed[x[i]], f"{label}__{side}T", perm=[1, 0])
+            x[i], flags[i] = b.transposed[x[i]], False
+    if any(flags):
+        b.add("Gemm", x, node.output, label, transA=int(flags[0]), transB=int(flags[1]))
+    else:
+        b.add(node.opdef.onnx.op_type, x, node.output, label)
+
+
+def _clip(b: _Builder, node: Node, x: list[str], label: str) -> None:
+    # Both bounds always explicit: an omitted ONNX Clip bound means -FLT_MAX / +FLT_MAX (numeric_limits
+    # lowest/max, so +inf would become 3.4e38), whereas a Tessera default is -inf / +inf.
+    bounds = [b.float_const(f"{node.output}__{key}", node.params[key]) for key in ("min", "max")]
+    b.add(node.opdef.onnx.op_type, x + bounds, node.output, label)
+
+
+def _softmax(b: _Builder, node: Node, x: list[str], label: str) -> None:
+    b.add(node.opdef.onnx.op_type, x, node.output, label, axis=int(node.params["axis"]))
+
+
+def _reduce_axes_input(b: _Builder, node: Node, x: list[str], label: str) -> None:
+    """The opset 13 form: axes as an int64 input."""
+    axes = [int(a) for a in node.params["axes"]]
+    inputs = x + [b.int64_const(f"{node.output}__axes", axes)] if axes else x  # rank 0: no axes = reduce all
+    b.add(node.opdef.onnx.op_type, inputs, node.output, label, keepdims=int(node.params["keepdims"]))
+
+
+def _reduce_axes_attr(b: _Builder, node: Node, x: list[str], label: str) -> None:
+    """The form before opset 18: axes as an attribute."""
+    axes = [int(a) for a in node.params["axes"]]
+    extra = {"axes": axes} if axes else {}
+    b.add(node.opdef.onnx.op_type, x, node.output, label, keepdims=int(node.params["keepdims"]), **extra)
+
+
+def _transpose(b: _Builder, node: Node, x: list[str], label: str) -> None:
+    perm = [int(a) for a in node.params["perm"]]
+    if perm == sorted(perm):  # moves nothing (rank 0 or 1): Identity; onnx.helper cannot type an empty perm
+        b.add("Identity", x, node.output, label)
+    else:
+        b.add(node.opdef.onnx.op_type, x, node.output, label, perm=perm)
+
+
+def _reshape(b: _Builder, node: Node, x: list[str], label: str) -> None:
+    b.add(node.opdef.onnx.op_type, [x[0], _reshape_target(b, node, label)], node.output, label)
+
+
+Emitter = Callable[[_Builder, Node, list[str], str], None]
+EMITTERS: dict[str, Emitter] = {
+    "same": _same, "matmul": _matmul, "clip": _clip, "softmax": _softmax, "reduce_axes_input": _reduce_axes_input,
+    "reduce_axes_attr": _reduce_axes_attr, "transpose": _transpose, "reshape": _reshape,
+}
+# The operators this converter maps: every registry row whose `onnx` names one of its emitters.
+SUPPORTED_OPS = frozenset(name for name, d in OPS.items() if d.onnx is not None and d.onnx.how in EMITTERS)
+
+
 def _convert_node(b: _Builder, node: Node, label: str) -> None:
-    op, x, out, p = node.op, list(node.inputs), node.output, node.params
-    if op in SAME_NAME:
-        b.add(op, x, out, label)
-    elif op in RENAMED:
-        b.add(RENAMED[op], x, out, label)
-    elif op == "MatMul":
-        # A transposed initializer becomes Transpose + MatMul: onnxruntime folds the Transpose once at load and
-        # then runs its prepacked MatMul, measurably faster than Gemm(transB) on the seed auto-encoder (10%
-        # at 64->32, batch 256). A transposed run-time value goes through Gemm's transA/transB (no copy).
-        flags = [p["transpose_a"], p["transpose_b"]]
-        for i, side in enumerate("AB"):
-            if flags[i] and x[i] in b.checked.initializers:
-                if x[i] not in b.transposed:  # a tied weight is transposed once
-                    b.transposed[x[i]] = b.fresh(f"{x[i]}__T")
-                    b.add("Transpose", [x[i]], b.transposed[x[i]], f"{label}__{side}T", perm=[1, 0])
-                x[i], flags[i] = b.transposed[x[i]], False
-        if any(flags):
-            b.add("Gemm", x, out, label, transA=int(flags[0]), transB=int(flags[1]))
-        else:
-            b.add("MatMul", x, out, label)
-    elif op == "Clip":
-        # Both bounds always explicit: an omitted ONNX Clip bound means -FLT_MAX / +FLT_MAX (numeric_limits
-        # lowest/max, so +inf would become 3.4e38), whereas a Tessera default is -inf / +inf.
-        bounds = [b.float_const(f"{out}__{key}", p[key]) for key in ("min", "max")]
-        b.add("Clip", x + bounds, out, label)
-    elif op == "Softmax":
-        b.add("Softmax", x, out, label, axis=int(p["axis"]))
-    elif op == "ReduceSum":
-        axes = [int(a) for a in p["axes"]]
-        inputs = x + [b.int64_const(f"{out}__axes", axes)] if axes else x  # rank 0: no axes = reduce all
-        b.add("ReduceSum", inputs, out, label, keepdims=int(p["keepdims"]))
-    elif op in ("ReduceMean", "ReduceMax"):
-        axes = [int(a) for a in p["axes"]]
-        extra = {"axes": axes} if axes else {}
-        b.add(op, x, out, label, keepdims=int(p["keepdims"]), **extra)
-    elif op == "Transpose":
-        perm = [int(a) for a in p["perm"]]
-        if perm == sorted(perm):  # moves nothing (rank 0 or 1): Identity; onnx.helper cannot type an empty perm
-            b.add("Identity", x, out, label)
-        else:
-            b.add("Transpose", x, out, label, perm=perm)
-    elif op == "Reshape":
-        b.add("Reshape", [x[0], _reshape_target(b, node, label)], out, label)
-    else:  # a newer minor's operator the checker let through, or one this converter does not know
-        raise ModelError("E_UNKNOWN_OP", f"{node.label}: operator {op!r} has no ONNX mapping in this converter")
+    onnx = node.opdef.onnx
+    if onnx is None or onnx.how not in EMITTERS:  # a row this converter has no emitter for
+        raise ModelError("E_UNKNOWN_OP", f"{node.label}: operator {node.op!r} has no ONNX mapping in this converter")
+    EMITTERS[onnx.how](b, node, list(node.inputs), label)
 
 
 def _checked(model: Model | CheckedModel | str | os.PathLike | dict) -> CheckedModel:

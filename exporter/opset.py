@@ -1,35 +1,261 @@
-"""The operator set of format 1.0 (SPEC §6): arity, attribute names and the version that added each."""
+"""The operator registry of format 1.0: one row per operator of SPEC §6, in the order of its table.
+
+`OPS` is the only list of operator names in the exporter and the conformance generator: the
+checker, shape inference, the reference runtime, the lowering of trainer graphs, the C generator,
+the ONNX converter and the conformance cases all read these rows, and the tests check that the
+SPEC table and `schema/v1/model.schema.json` name the same operators and attributes.
+
+Data flow: a model file is parsed, then `check` validates it (schema, then `check_attrs`, then
+`shape`) and hands each node its row (`Node.opdef`) with the attributes resolved (`params`);
+the C generator plans memory from `c`; `reference.run` calls `kernel`.
+
+Row fields (`OpDef`):
+
+- `name`: the operator name in files (the key of `OPS`); `arity`: its number of inputs;
+  `since`: the format version that added it.
+- `family`: "matmul", "broadcast" (two operands, numpy broadcasting), "elementwise" (one
+  operand, same shape), "softmax", "reduce", "transpose" or "reshape". Families group ops that
+  share schema branches, conformance case builders and tests.
+- `spec`: the SPEC section that defines the result bits ("6" when the §6 table row does).
+- `attrs`: `Attr` rows: `name`; `kind` (its JSON Schema fragment is `ATTR_SCHEMA[kind]`);
+  `default` (None: none, or "derived from the operand rank" as SPEC §6 says); `required`;
+  `bad`: samples of rejected values `(label, value, code)` for a node whose operands are
+  all float32[2, 2] (the conformance generator turns each into a must-reject case).
+- `example`: valid attributes for operands float32[2, 2] (the base of those reject cases).
+- `shape`: the shape rule `(operand shapes, attrs with defaults) -> (output shape, params)`
+  (exporter/shapes.py); `params` are the attributes resolved against the ranks, what runs.
+- `check_attrs`: attribute checks the schema cannot express and that do not depend on shapes
+  (E_SCHEMA), `attrs -> problem or None`; None when the schema says it all.
+- `kernel`: the reference kernel `(operands, params) -> float32 array` (exporter/reference.py,
+  exporter/strict_math.py); `bind`: `(params, symbol values) -> params` for an op whose
+  attributes name symbolic dimensions, resolved at run time (Reshape), else None.
+- `lower`: how a trainer op becomes this op (exporter/lowering.py): `Lower(trainer, how)`,
+  `how` naming the `Lowering.lower_<how>` method; None if no trainer op maps to it one to one.
+- `onnx`: `Onnx(how, op_type)`: the converter's emitter `onnx_export.EMITTERS[how]` and the
+  ONNX operator it writes.
+- `c`: `CGen(how, kernel, in_place, alias)`: the generator's `_Emitter._op_<how>` method, the C
+  kernel it calls (a function or a `TSR_K_*` selector of runtimes/c/src/kernels.h), whether the
+  kernel may write over an operand of the same size, and `alias(params, operand shape)`: true
+  when the output is the operand's bytes unchanged (no code, no buffer).
+
+Adding an elementwise op is one `_elementwise(...)` row here plus its SPEC row and its name in
+the schema's elementwise branch; the conformance cases follow from the row.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from exporter import reference, shapes, strict_math
+from exporter.shapes import Shape
+from exporter.tensors import is_number
+
+Kernel = Callable[[list[np.ndarray], dict], np.ndarray]
+ShapeRule = Callable[[list[Shape], dict], tuple[Shape, dict]]
+AttrCheck = Callable[[dict], "str | None"]
+Bind = Callable[[dict, dict[str, int]], dict]
+AliasRule = Callable[[dict, Shape], bool]
+
+_SYMBOL = "^[A-Za-z_][A-Za-z0-9_]*$"
+
+# The JSON Schema of each attribute kind: what schema/v1/model.schema.json says for it (tested).
+ATTR_SCHEMA: dict[str, dict[str, Any]] = {
+    "bool": {"type": "boolean"},
+    "int": {"type": "integer"},
+    "number": {"type": "number"},
+    "axes": {"type": "array", "minItems": 1, "uniqueItems": True, "items": {"type": "integer"}, "maxItems": 8},
+    "perm": {"type": "array", "uniqueItems": True, "items": {"type": "integer", "minimum": 0}, "maxItems": 8},
+    "shape": {"type": "array", "items": {"anyOf": [{"type": "integer", "minimum": 1},
+                                                   {"type": "string", "pattern": _SYMBOL}, {"const": -1}]}},
+}
+
+
+@dataclass(frozen=True)
+class Attr:
+    name: str
+    kind: str  # a key of ATTR_SCHEMA
+    default: Any = None
+    required: bool = False
+    bad: tuple[tuple[str, Any, str], ...] = ()  # (label, value, expected code) on float32[2, 2] operands
+
+
+@dataclass(frozen=True)
+class Lower:
+    trainer: str  # the trainer op (trainer.graph `Variable.op`)
+    how: str  # Lowering.lower_<how>
+
+
+@dataclass(frozen=True)
+class Onnx:
+    how: str  # a key of onnx_export.EMITTERS
+    op_type: str  # the ONNX operator written for the node
+
+
+@dataclass(frozen=True)
+class CGen:
+    how: str  # c_codegen._Emitter._op_<how>
+    kernel: str = ""  # C function or TSR_K_* selector
+    in_place: bool = False
+    alias: AliasRule | None = None
 
 
 @dataclass(frozen=True)
 class OpDef:
     name: str
     arity: int
-    attrs: tuple[str, ...]
+    family: str
+    shape: ShapeRule = field(repr=False)
+    kernel: Kernel = field(repr=False)
+    onnx: Onnx
+    c: CGen
+    attrs: tuple[Attr, ...] = ()
+    spec: str = "6"
     since: str = "1.0"
+    lower: Lower | None = None
+    check_attrs: AttrCheck | None = field(default=None, repr=False)
+    bind: Bind | None = field(default=None, repr=False)
+    example: dict = field(default_factory=dict)
+
+    def attr(self, name: str) -> Attr | None:
+        return next((a for a in self.attrs if a.name == name), None)
+
+    def with_defaults(self, attrs: dict) -> dict:
+        """The node's attributes with every absent one at its default (None: derived from the rank)."""
+        return {**{a.name: a.default for a in self.attrs}, **attrs}
 
 
-_REDUCE = ("axes", "keepdims")
+# ------------------------------------------------------------------ small pieces shared by rows
+
+
+def _unary(fn: Callable[[np.ndarray], np.ndarray]) -> Kernel:
+    return lambda a, p: fn(a[0])
+
+
+def _binary(fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Kernel:
+    return lambda a, p: fn(a[0], a[1])
+
+
+def _clip_attrs(attrs: dict) -> str | None:
+    with np.errstate(over="ignore"):
+        lo, hi = (np.float32(attrs.get(k, d)) for k, d in (("min", -np.inf), ("max", np.inf)))
+    if ("min" in attrs and not np.isfinite(lo)) or ("max" in attrs and not np.isfinite(hi)):
+        return "Clip bounds must be finite as float32"
+    if lo > hi:
+        return f"Clip min {attrs.get('min')} > max {attrs.get('max')}"
+    return None
+
+
+def _reshape_attrs(attrs: dict) -> str | None:
+    if sum(1 for d in attrs["shape"] if d == -1 and is_number(d)) > 1:
+        return "Reshape shape has more than one -1"
+    return None
+
+
+def _reshape_bind(params: dict, env: dict[str, int]) -> dict:
+    return {**params, "concrete": reference.concrete(params["shape"], env)}
+
+
+def _always(params: dict, shape: Shape) -> bool:
+    return True
+
+
+def _moves_nothing(params: dict, shape: Shape) -> bool:
+    """A permutation that keeps the order of the dims other than 1 moves no element."""
+    moved = [p for p in params["perm"] if shape[p] != 1]
+    return moved == sorted(moved)
+
+
+def _broadcasting(name: str, trainer: str, kernel: Callable, onnx_type: str, c_kernel: str,
+                  spec: str = "6") -> OpDef:
+    return OpDef(name, 2, "broadcast", shapes.broadcasting, _binary(kernel), Onnx("same", onnx_type),
+                 CGen("binary", c_kernel, in_place=True), spec=spec, lower=Lower(trainer, "broadcast"))
+
+
+def _elementwise(name: str, trainer: str, kernel: Callable, c_kernel: str, spec: str = "6") -> OpDef:
+    """A one-operand op without attributes: the same name in ONNX, a `tsr_k_<op>(x, y, n)` C kernel."""
+    return OpDef(name, 1, "elementwise", shapes.same, _unary(kernel), Onnx("same", name),
+                 CGen("unary", c_kernel, in_place=True), spec=spec, lower=Lower(trainer, "elementwise"))
+
+
+_AXES = Attr("axes", "axes", bad=(("float", [0.5], "E_SCHEMA"), ("out_of_rank", [2], "E_SHAPE")))
+_KEEPDIMS = Attr("keepdims", "bool", False, bad=(("string", "yes", "E_SCHEMA"),))
+_REDUCE_EXAMPLE = {"axes": [1], "keepdims": True}
+
+
+def _reduction(name: str, trainer: str, kind: str, onnx_how: str, c_kernel: str) -> OpDef:
+    return OpDef(name, 1, "reduce", shapes.reduce, lambda a, p: reference.reduce(a[0], p, kind),
+                 Onnx(onnx_how, name), CGen("reduce", c_kernel), attrs=(_AXES, _KEEPDIMS), spec="7.5",
+                 lower=Lower(trainer, "reduce"), example=_REDUCE_EXAMPLE)
+
+
+# ------------------------------------------------------------------ the table (SPEC §6 order)
+# Kernels call strict_math through the module at run time (not a bound function), as the SPEC §7
+# code does, so a test can substitute a function there (tests/conformance/wrong_runtime.py).
 
 OPS: dict[str, OpDef] = {
     d.name: d
     for d in (
-        OpDef("MatMul", 2, ("transpose_a", "transpose_b")),
-        *(OpDef(n, 2, ()) for n in ("Add", "Sub", "Mul", "Div", "Maximum", "Minimum")),
-        *(OpDef(n, 1, ()) for n in ("Neg", "Abs", "Sqrt", "Relu", "Exp", "Log", "Sigmoid", "Tanh")),
-        OpDef("Softplus", 1, ()),
-        OpDef("Clip", 1, ("min", "max")),
-        OpDef("Softmax", 1, ("axis",)),
-        *(OpDef(n, 1, _REDUCE) for n in ("ReduceSum", "ReduceMean", "ReduceMax")),
-        OpDef("Transpose", 1, ("perm",)),
-        OpDef("Reshape", 1, ("shape",)),
+        OpDef("MatMul", 2, "matmul", shapes.matmul,
+              lambda a, p: reference.matmul(a[0], a[1], p["transpose_a"], p["transpose_b"]),
+              Onnx("matmul", "MatMul"), CGen("matmul", "tsr_k_matmul"), spec="7.1", lower=Lower("dot", "dot"),
+              attrs=(Attr("transpose_a", "bool", False, bad=(("number", 1, "E_SCHEMA"),)),
+                     Attr("transpose_b", "bool", False, bad=(("string", "true", "E_SCHEMA"),))),
+              example={"transpose_b": True}),
+        _broadcasting("Add", "add", np.add, "Add", "TSR_K_ADD"),
+        _broadcasting("Sub", "sub", np.subtract, "Sub", "TSR_K_SUB"),
+        _broadcasting("Mul", "mul", np.multiply, "Mul", "TSR_K_MUL"),
+        _broadcasting("Div", "div", np.divide, "Div", "TSR_K_DIV"),
+        _broadcasting("Maximum", "maximum", reference.maximum, "Max", "TSR_K_MAX", spec="7.2"),
+        _broadcasting("Minimum", "minimum", reference.minimum, "Min", "TSR_K_MIN", spec="7.2"),
+        _elementwise("Neg", "neg", reference.neg, "tsr_k_neg"),
+        _elementwise("Abs", "abs", reference.absolute, "tsr_k_abs"),
+        _elementwise("Sqrt", "sqrt", np.sqrt, "tsr_k_sqrt"),
+        _elementwise("Relu", "relu", reference.relu, "tsr_k_relu"),
+        OpDef("Clip", 1, "elementwise", shapes.clip, lambda a, p: reference.clip(a[0], p["min"], p["max"]),
+              Onnx("clip", "Clip"), CGen("clip", "tsr_k_clip", in_place=True), lower=Lower("clip", "clip"),
+              attrs=(Attr("min", "number", -np.inf, bad=(("string", "0", "E_SCHEMA"),
+                                                         ("beyond_float32", 1e39, "E_SCHEMA"))),
+                     Attr("max", "number", np.inf, bad=(("below_min", -2.0, "E_SCHEMA"),))),
+              check_attrs=_clip_attrs, example={"min": -1.0, "max": 1.0}),
+        _elementwise("Exp", "exp", lambda x: strict_math.exp(x), "tsr_k_exp", spec="7.3"),
+        _elementwise("Log", "log", lambda x: strict_math.log(x), "tsr_k_log", spec="7.3"),
+        _elementwise("Sigmoid", "sigmoid", lambda x: strict_math.sigmoid(x), "tsr_k_sigmoid", spec="7.3"),
+        _elementwise("Tanh", "tanh", lambda x: strict_math.tanh(x), "tsr_k_tanh", spec="7.3"),
+        _elementwise("Softplus", "softplus", lambda x: strict_math.softplus(x), "tsr_k_softplus", spec="7.3"),
+        OpDef("Softmax", 1, "softmax", shapes.softmax, lambda a, p: reference.softmax(a[0], p["axis"]),
+              Onnx("softmax", "Softmax"), CGen("softmax", "tsr_k_softmax", in_place=True), spec="7.4",
+              lower=Lower("softmax", "softmax"),
+              attrs=(Attr("axis", "int", -1, bad=(("float", 0.5, "E_SCHEMA"), ("out_of_rank", 2, "E_SHAPE"))),),
+              example={"axis": 0}),
+        _reduction("ReduceSum", "sum", "sum", "reduce_axes_input", "TSR_K_RSUM"),
+        _reduction("ReduceMean", "mean", "mean", "reduce_axes_attr", "TSR_K_RMEAN"),
+        _reduction("ReduceMax", "max", "max", "reduce_axes_attr", "TSR_K_RMAX"),
+        OpDef("Transpose", 1, "transpose", shapes.transpose,
+              lambda a, p: np.transpose(a[0], p["perm"]).copy(),  # not ascontiguousarray: keeps rank 0
+              Onnx("transpose", "Transpose"), CGen("transpose", "tsr_k_transpose", alias=_moves_nothing),
+              lower=Lower("transpose", "transpose"),
+              attrs=(Attr("perm", "perm", bad=(("negative", [-1, 0], "E_SCHEMA"),
+                                               ("out_of_rank", [0, 2], "E_SHAPE"))),),
+              example={"perm": [1, 0]}),
+        OpDef("Reshape", 1, "reshape", shapes.reshape, lambda a, p: np.reshape(a[0], p["concrete"]),
+              Onnx("reshape", "Reshape"), CGen("alias", alias=_always), lower=Lower("reshape", "reshape"),
+              attrs=(Attr("shape", "shape", required=True,
+                          bad=(("zero", [0, 4], "E_SCHEMA"), ("two_minus_one", [-1, -1], "E_SCHEMA"),
+                               ("element_count", [3], "E_SHAPE"))),),
+              check_attrs=_reshape_attrs, bind=_reshape_bind, example={"shape": [4]}),
     )
 }
 
-BROADCAST_OPS = frozenset({"Add", "Sub", "Mul", "Div", "Maximum", "Minimum"})
-ELEMENTWISE_OPS = frozenset({"Neg", "Abs", "Sqrt", "Relu", "Exp", "Log", "Sigmoid", "Tanh", "Softplus", "Clip"})
-REDUCE_OPS = frozenset({"ReduceSum", "ReduceMean", "ReduceMax"})
+# An attribute name no operator has: every op rejects it (SPEC §6, E_SCHEMA).
+UNKNOWN_ATTR = ("unknown", "not_an_attr", True)
+
+BY_TRAINER: dict[str, OpDef] = {d.lower.trainer: d for d in OPS.values() if d.lower is not None}
+
+
+def family(name: str) -> list[OpDef]:
+    """The rows of one family, in table order."""
+    return [d for d in OPS.values() if d.family == name]

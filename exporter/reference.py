@@ -1,5 +1,7 @@
 """The strict reference runtime: SPEC §6 and §7 executed exactly, in numpy float32.
 
+The kernels below are what the rows of `exporter.opset.OPS` call (`OpDef.kernel`); `run` executes
+a checked model node by node through the row the checker gave each node.
 Independent elements are computed together (vectorised); reductions and MatMul's k loop run in
 the spec's order. Only float32 arrays and float32 scalars meet in arithmetic (NEP 50 would keep
 them float32, but a float64 scalar would silently widen).
@@ -7,14 +9,16 @@ them float32, but a float64 scalar would silently widen).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from exporter import strict_math
-from exporter.check import CheckedModel, Node
 from exporter.errors import LIMITS, ModelError
 from exporter.shapes import Shape, fmt
+
+if TYPE_CHECKING:  # the checker imports the registry, which imports these kernels
+    from exporter.check import CheckedModel, Node
 
 F32 = np.float32
 _SIGN = np.uint32(0x80000000)
@@ -75,7 +79,8 @@ def sequential_sum(x: np.ndarray) -> np.ndarray:
     return np.add.accumulate(x, axis=-1, dtype=F32)[..., -1] + _ZERO
 
 
-def _reduce(x: np.ndarray, params: dict, kind: str) -> np.ndarray:
+def reduce(x: np.ndarray, params: dict, kind: str) -> np.ndarray:
+    """SPEC §7.5; kind is "sum", "mean" or "max"."""
     axes, keep = params["axes"], params["keepdims"]
     flat = _reduced_last(x, axes)
     count = flat.shape[-1]
@@ -112,46 +117,18 @@ def absolute(x: np.ndarray) -> np.ndarray:
     return (_bits(x) & ~_SIGN).view(np.float32)
 
 
-def _relu(x: np.ndarray) -> np.ndarray:
+def relu(x: np.ndarray) -> np.ndarray:
     return maximum(x, _ZERO)
 
 
-def _clip(x: np.ndarray, p: dict) -> np.ndarray:
-    return minimum(maximum(x, p["min"]), p["max"])
-
-
-Kernel = Callable[[list[np.ndarray], dict], np.ndarray]
-
-KERNELS: dict[str, Kernel] = {
-    "MatMul": lambda a, p: matmul(a[0], a[1], p["transpose_a"], p["transpose_b"]),
-    "Add": lambda a, p: np.add(a[0], a[1]),
-    "Sub": lambda a, p: np.subtract(a[0], a[1]),
-    "Mul": lambda a, p: np.multiply(a[0], a[1]),
-    "Div": lambda a, p: np.divide(a[0], a[1]),
-    "Maximum": lambda a, p: maximum(a[0], a[1]),
-    "Minimum": lambda a, p: minimum(a[0], a[1]),
-    "Neg": lambda a, p: neg(a[0]),
-    "Abs": lambda a, p: absolute(a[0]),
-    "Sqrt": lambda a, p: np.sqrt(a[0]),
-    "Relu": lambda a, p: _relu(a[0]),
-    "Clip": lambda a, p: _clip(a[0], p),
-    "Exp": lambda a, p: strict_math.exp(a[0]),
-    "Log": lambda a, p: strict_math.log(a[0]),
-    "Sigmoid": lambda a, p: strict_math.sigmoid(a[0]),
-    "Tanh": lambda a, p: strict_math.tanh(a[0]),
-    "Softplus": lambda a, p: strict_math.softplus(a[0]),
-    "Softmax": lambda a, p: softmax(a[0], p["axis"]),
-    "ReduceSum": lambda a, p: _reduce(a[0], p, "sum"),
-    "ReduceMean": lambda a, p: _reduce(a[0], p, "mean"),
-    "ReduceMax": lambda a, p: _reduce(a[0], p, "max"),
-    "Transpose": lambda a, p: np.transpose(a[0], p["perm"]).copy(),  # not ascontiguousarray: keeps rank 0
-    "Reshape": lambda a, p: np.reshape(a[0], p["concrete"]),
-}
+def clip(x: np.ndarray, lo: np.float32, hi: np.float32) -> np.ndarray:
+    return minimum(maximum(x, lo), hi)
 
 
 def apply(node: Node, args: list[np.ndarray], params: dict | None = None) -> np.ndarray:
+    """One node's kernel (its registry row's) on float32 operands."""
     with np.errstate(all="ignore"):
-        out = KERNELS[node.op](args, node.params if params is None else params)
+        out = node.opdef.kernel(args, node.params if params is None else params)
     return np.asarray(out, dtype=F32)
 
 
@@ -209,8 +186,6 @@ def run(model: CheckedModel, inputs: dict[str, np.ndarray]) -> dict[str, np.ndar
     _check_sizes(model, env)
     values.update(model.initializers)
     for node in model.nodes:
-        params = node.params
-        if node.op == "Reshape":
-            params = {**params, "concrete": concrete(params["shape"], env)}
+        params = node.params if node.opdef.bind is None else node.opdef.bind(node.params, env)
         values[node.output] = apply(node, [values[n] for n in node.inputs], params)
     return {name: np.array(values[name], dtype=F32, copy=True) for name, _ in model.outputs}

@@ -1,8 +1,11 @@
 """Shape inference with symbolic dimensions (SPEC §4, §6).
 
 A shape is a tuple whose entries are ints (fixed) or strings (symbols). A symbol broadcasts only
-with itself or 1 and never equals an integer. Each rule returns the output shape and the
-attributes resolved against the operand rank (what the runtimes execute).
+with itself or 1 and never equals an integer. Each rule takes the operand shapes and the node's
+attributes with the defaults of its registry row filled in (`OpDef.with_defaults`; None where
+the default depends on the rank) and returns the output shape and the attributes resolved
+against the operand ranks (what the runtimes execute). The registry (`exporter.opset`) says
+which rule each operator uses.
 """
 
 from __future__ import annotations
@@ -40,16 +43,32 @@ def broadcast(a: Shape, b: Shape) -> Shape:
     return tuple(out)
 
 
+def same(s: list[Shape], attrs: dict) -> tuple[Shape, dict]:
+    """Elementwise ops without attributes: the operand's shape."""
+    return tuple(s[0]), {}
+
+
+def broadcasting(s: list[Shape], attrs: dict) -> tuple[Shape, dict]:
+    """Two operands, numpy broadcasting (SPEC §6)."""
+    return broadcast(s[0], s[1]), {}
+
+
+def clip(s: list[Shape], attrs: dict) -> tuple[Shape, dict]:
+    """The operand's shape; the bounds as float32 (defaults -inf, +inf)."""
+    return tuple(s[0]), {"min": np.float32(attrs["min"]), "max": np.float32(attrs["max"])}
+
+
 def _axis(axis: int, rank: int, what: str) -> int:
     if not -rank <= axis < rank:
         raise ShapeProblem(f"{what} {axis} is out of range for rank {rank}")
     return axis % rank
 
 
-def matmul(a: Shape, b: Shape, attrs: dict) -> tuple[Shape, dict]:
+def matmul(s: list[Shape], attrs: dict) -> tuple[Shape, dict]:
+    a, b = s
     if len(a) != 2 or len(b) != 2:
         raise ShapeProblem(f"MatMul needs rank-2 operands, got {fmt(a)} and {fmt(b)}")
-    ta, tb = bool(attrs.get("transpose_a", False)), bool(attrs.get("transpose_b", False))
+    ta, tb = bool(attrs["transpose_a"]), bool(attrs["transpose_b"])
     m, k1 = (a[1], a[0]) if ta else (a[0], a[1])
     k2, n = (b[1], b[0]) if tb else (b[0], b[1])
     if k1 != k2:
@@ -57,26 +76,29 @@ def matmul(a: Shape, b: Shape, attrs: dict) -> tuple[Shape, dict]:
     return (m, n), {"transpose_a": ta, "transpose_b": tb}
 
 
-def softmax(x: Shape, attrs: dict) -> tuple[Shape, dict]:
+def softmax(s: list[Shape], attrs: dict) -> tuple[Shape, dict]:
+    x = s[0]
     if len(x) < 1:
         raise ShapeProblem("Softmax needs an operand of rank >= 1")
-    return tuple(x), {"axis": _axis(int(attrs.get("axis", -1)), len(x), "axis")}
+    return tuple(x), {"axis": _axis(int(attrs["axis"]), len(x), "axis")}
 
 
-def reduce(x: Shape, attrs: dict) -> tuple[Shape, dict]:
+def reduce(s: list[Shape], attrs: dict) -> tuple[Shape, dict]:
+    x = s[0]
     rank = len(x)
-    raw = attrs.get("axes")
+    raw = attrs["axes"]
     axes = list(range(rank)) if raw is None else [_axis(int(a), rank, "axis") for a in raw]
     if len(set(axes)) != len(axes):
         raise ShapeProblem(f"axes {list(raw)} name the same axis twice for rank {rank}")
-    keep = bool(attrs.get("keepdims", False))
+    keep = bool(attrs["keepdims"])
     out = tuple(1 if i in axes else d for i, d in enumerate(x) if keep or i not in axes)
     return out, {"axes": tuple(sorted(axes)), "keepdims": keep}
 
 
-def transpose(x: Shape, attrs: dict) -> tuple[Shape, dict]:
+def transpose(s: list[Shape], attrs: dict) -> tuple[Shape, dict]:
+    x = s[0]
     rank = len(x)
-    raw = attrs.get("perm")
+    raw = attrs["perm"]
     perm = tuple(range(rank - 1, -1, -1)) if raw is None else tuple(int(p) for p in raw)
     if sorted(perm) != list(range(rank)):
         raise ShapeProblem(f"perm {list(perm)} is not a permutation of 0..{rank - 1}")
@@ -91,7 +113,8 @@ def _int_product(dims: Any) -> int:
     return n
 
 
-def reshape(x: Shape, attrs: dict) -> tuple[Shape, dict]:
+def reshape(s: list[Shape], attrs: dict) -> tuple[Shape, dict]:
+    x = s[0]
     target = [d if isinstance(d, str) else int(d) for d in attrs["shape"]]
     in_syms = sorted(d for d in x if isinstance(d, str))
     out_syms = sorted(d for d in target if isinstance(d, str))
@@ -107,26 +130,3 @@ def reshape(x: Shape, attrs: dict) -> tuple[Shape, dict]:
     elif p != q:
         raise ShapeProblem(f"Reshape {fmt(x)} to {fmt(tuple(target))}: {p} elements vs {q}")
     return tuple(target), {"shape": tuple(target)}
-
-
-def clip_params(attrs: dict) -> dict:
-    lo = np.float32(attrs.get("min", -np.inf))
-    hi = np.float32(attrs.get("max", np.inf))
-    return {"min": lo, "max": hi}
-
-
-def infer(op: str, shapes: list[Shape], attrs: dict) -> tuple[Shape, dict]:
-    """Output shape and resolved attributes of one node of a known operator."""
-    from exporter.opset import BROADCAST_OPS, ELEMENTWISE_OPS, REDUCE_OPS
-
-    if op in BROADCAST_OPS:
-        return broadcast(shapes[0], shapes[1]), {}
-    if op == "Clip":
-        return tuple(shapes[0]), clip_params(attrs)
-    if op in ELEMENTWISE_OPS:
-        return tuple(shapes[0]), {}
-    if op in REDUCE_OPS:
-        return reduce(shapes[0], attrs)
-    rules = {"MatMul": lambda: matmul(shapes[0], shapes[1], attrs), "Softmax": lambda: softmax(shapes[0], attrs),
-             "Transpose": lambda: transpose(shapes[0], attrs), "Reshape": lambda: reshape(shapes[0], attrs)}
-    return rules[op]()
