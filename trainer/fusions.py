@@ -21,7 +21,7 @@ import numpy as np
 from trainer import opdef, sparse
 from trainer.graph import Variable
 from trainer.opdef import Kernel, reduced_axes
-from trainer.ops.elementwise import softplus_tail_into, twice_sigmoid_into
+from trainer.ops.elementwise import softplus_tail_into, twice_sigmoid
 
 Fused = tuple[Kernel, tuple[int, ...]]
 
@@ -130,10 +130,11 @@ def sigmoid_xent_grad(v: Variable, site: PlanSite) -> Fused | None:
     dt = v.dtype.type
     if y1.op == "sigmoid" and site.sole_reader(y1) and site.shape(y1) == oshape and y1.inputs[0].dtype == v.dtype:
         half = dt(0.5 * s1)
+        twice = twice_sigmoid(v.dtype)
 
         def fn_sig(out, g, z, t, half=half):
             # (sigmoid(z) - t) * g*s = (2*sigmoid(z) - t - t) * (g*s/2)
-            twice_sigmoid_into(z, out)
+            twice(z, out)
             np.subtract(out, t, out=out)
             np.subtract(out, t, out=out)
             return np.multiply(out, g.reshape(()) * half, out=out)

@@ -7,6 +7,8 @@ and `g`, the gradient of the cost with respect to `n`, and returns one gradient 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from trainer.graph import Variable, apply
@@ -43,16 +45,16 @@ def _cmp(n: Variable, how: str) -> Variable:
 
 # ---------------------------------------------------------------- kernels shared with trainer.fusions
 
-def twice_sigmoid_into(a: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """out = 2*sigmoid(a) = tanh(a/2) + 1: numpy's SIMD tanh makes this the fastest stable form."""
-    np.multiply(a, 0.5, out=out)
-    np.tanh(out, out=out)
-    return np.add(out, 1, out=out)
+def twice_sigmoid(dt: np.dtype) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """fn(a, out) writing 2*sigmoid(a) = tanh(a/2) + 1: numpy's SIMD tanh makes this the fastest
+    stable form (nothing overflows). Constants are dtype scalars: python ones cost more per call."""
+    half, one = dt.type(0.5), dt.type(1)
 
-
-def sigmoid_into(a: np.ndarray, out: np.ndarray) -> np.ndarray:
-    # (tanh(a/2) + 1) * 0.5 is bit for bit 0.5*tanh(a/2) + 0.5: scaling by 2 is exact.
-    return np.multiply(twice_sigmoid_into(a, out), 0.5, out=out)
+    def fn(a: np.ndarray, out: np.ndarray) -> np.ndarray:
+        np.multiply(a, half, out=out)
+        np.tanh(out, out=out)
+        return np.add(out, one, out=out)
+    return fn
 
 
 def softplus_tail_into(a: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -66,7 +68,9 @@ def softplus_tail_into(a: np.ndarray, out: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------- kernel factories
 
 def _sigmoid(attrs, ins, oshape, dt):
-    return (lambda out, a: sigmoid_into(a, out)), True
+    twice, half = twice_sigmoid(dt), dt.type(0.5)
+    # (tanh(a/2) + 1) * 0.5 is bit for bit 0.5*tanh(a/2) + 0.5: scaling by 2 is exact.
+    return (lambda out, a: np.multiply(twice(a, out), half, out=out)), True
 
 
 def _softplus(attrs, ins, oshape, dt):
