@@ -53,10 +53,13 @@ const reduction = (kind, code, symbol) => ({
   wasm: { fn: 'tsr_k_reduce', code, symbol },
 });
 
-/** op -> row, in the order of the SPEC section 6 table: arity; attrs {name: {kind, required, default}}; check(attrs, bad)
- * (more E_SCHEMA rules); shape(input shapes, attrs with defaults, who) -> plan
- * {shape, ...}; js([{data, shape, constant}], plan, outShape) -> Float32Array;
- * wasm {fn, code?, symbol?} (wasm.js CALL) or null (js runs on wasm memory). */
+/**
+ * op -> row, in the order of the SPEC section 6 table. arity; attrs {name:
+ * {kind, required, default}}; check(attrs, bad): more E_SCHEMA rules;
+ * shape(input shapes, attrs with defaults, who) -> plan {shape, ...};
+ * js([{data, shape, constant}], plan, outShape) -> Float32Array; wasm: {fn,
+ * code?, symbol?} (called as wasm.js CALL says) or null (js on wasm memory).
+ */
 export const OPS = {
   MatMul: {
     arity: 2, attrs: { transpose_a: opt('bool', false), transpose_b: opt('bool', false) },
@@ -137,7 +140,7 @@ export const OPS = {
 for (const row of Object.values(OPS)) Object.freeze(row);
 Object.freeze(OPS);
 
-/** What wasm.js uses besides the rows' wasm.fn; with those, the Makefile's exports (tools/wasm-exports.js). */
+/** Exports wasm.js uses besides the rows' wasm.fn (the Makefile's list: tools/wasm-exports.js). */
 export const WASM_HELPERS = ['__heap_base', 'tsr_k_binary_flat'];
 
 /** A node's attributes with the row's defaults filled in (kinds already checked). */
