@@ -174,7 +174,7 @@ def evaluate(op: str, attrs: dict, inputs: Sequence[np.ndarray], out_shape: Shap
 
 # ---------------------------------------------------------------- kernel factory helpers
 
-def ufunc_kernel(ufunc: Callable, arity: int) -> KernelFactory:
+def ufunc_kernel(ufunc: np.ufunc, arity: int) -> KernelFactory:
     """Kernel factory for a numpy ufunc applied elementwise into the output buffer."""
     if arity == 1:
         return lambda attrs, ins, oshape, dt: ((lambda out, a: ufunc(a, out=out)), True)

@@ -2,6 +2,12 @@
 
 A pass takes a list of output Variables and returns equivalent Variables. Leaves (inputs,
 shared variables) are kept as the same objects; apply nodes are rebuilt, never mutated.
+`optimize` runs the passes of `PASSES` in order until nothing changes.
+
+`simplify` and `stabilize` apply local rules: small named functions, each filed in a `RuleDB`
+under the op it tracks (`SIMPLIFY`, `STABILIZE_BCE`, `STABILIZE`). A new rule is one
+decorated function. Rewrites that need concrete shapes run later, at plan time
+(`trainer.fusions`).
 """
 
 from __future__ import annotations
@@ -68,6 +74,32 @@ def _is_scalar_const(v: Variable, value: float | None = None) -> bool:
     return _is_const(v, value) and all(d == 1 for d in v.shape)
 
 
+class RuleDB:
+    """Local rules filed under the op they track (the node's op); tried in the order registered.
+
+    A rule takes an apply node and returns an equivalent replacement, or None when it does not
+    apply; the first replacement wins.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.rules: dict[str, list[LocalRule]] = {}
+
+    def register(self, *ops: str) -> Callable[[LocalRule], LocalRule]:
+        def deco(rule: LocalRule) -> LocalRule:
+            for op in ops:
+                self.rules.setdefault(op, []).append(rule)
+            return rule
+        return deco
+
+    def __call__(self, v: Variable) -> Variable | None:
+        for rule in self.rules.get(v.op, ()):
+            r = rule(v)
+            if r is not None:
+                return r
+        return None
+
+
 # ---------------------------------------------------------------- merge
 
 def _const_key(v: Variable):
@@ -112,32 +144,6 @@ def constant_fold(outputs: list[Variable]) -> list[Variable]:
 
 
 # ---------------------------------------------------------------- algebraic simplification
-
-class RuleDB:
-    """Local rules filed under the op they track (the node's op); tried in the order registered.
-
-    A rule takes an apply node and returns an equivalent replacement, or None when it does not
-    apply; the first replacement wins.
-    """
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-        self.rules: dict[str, list[LocalRule]] = {}
-
-    def register(self, *ops: str) -> Callable[[LocalRule], LocalRule]:
-        def deco(rule: LocalRule) -> LocalRule:
-            for op in ops:
-                self.rules.setdefault(op, []).append(rule)
-            return rule
-        return deco
-
-    def __call__(self, v: Variable) -> Variable | None:
-        for rule in self.rules.get(v.op, ()):
-            r = rule(v)
-            if r is not None:
-                return r
-        return None
-
 
 SIMPLIFY = RuleDB("simplify")
 
@@ -277,9 +283,14 @@ def _one_minus(v: Variable) -> Variable | None:
     return None
 
 
-def _bce_on_sigmoid(v: Variable) -> Variable | None:
+STABILIZE_BCE = RuleDB("stabilize_bce")
+STABILIZE = RuleDB("stabilize")
+
+
+@STABILIZE_BCE.register("neg")
+def bce_on_sigmoid(v: Variable) -> Variable | None:
     # -(t*log(sigmoid(z)) + (1-t)*log(1-sigmoid(z)))  ->  softplus(z) - t*z
-    if v.op != "neg" or v.inputs[0].op != "add":
+    if v.inputs[0].op != "add":
         return None
     a, b = v.inputs[0].inputs
     if a.op != "mul" or b.op != "mul":
@@ -298,17 +309,22 @@ def _bce_on_sigmoid(v: Variable) -> Variable | None:
     return _safe(v, repl)
 
 
-def _log_sigmoid(v: Variable) -> Variable | None:
-    if v.op == "log":
-        x = v.inputs[0]
-        if x.op == "sigmoid":  # log(sigmoid(z)) -> -softplus(-z)
-            z = x.inputs[0]
-            tr = v.trace
-            return node("neg", (node("softplus", (node("neg", (z,), trace=tr),), trace=tr),), trace=tr)
-        s = _one_minus(x)
-        if s is not None and s.op == "sigmoid" and x.shape == v.shape:  # log(1-sigmoid(z)) -> -softplus(z)
-            return _safe(v, node("neg", (node("softplus", (s.inputs[0],), trace=v.trace),), trace=v.trace))
-    return None
+@STABILIZE.register("log")
+def log_sigmoid(v: Variable) -> Variable | None:  # log(sigmoid(z)) -> -softplus(-z)
+    x = v.inputs[0]
+    if x.op != "sigmoid":
+        return None
+    tr = v.trace
+    return node("neg", (node("softplus", (node("neg", (x.inputs[0],), trace=tr),), trace=tr),), trace=tr)
+
+
+@STABILIZE.register("log")
+def log_one_minus_sigmoid(v: Variable) -> Variable | None:  # log(1 - sigmoid(z)) -> -softplus(z)
+    x = v.inputs[0]
+    s = _one_minus(x)
+    if s is None or s.op != "sigmoid" or x.shape != v.shape:
+        return None
+    return _safe(v, node("neg", (node("softplus", (s.inputs[0],), trace=v.trace),), trace=v.trace))
 
 
 def stabilize(outputs: list[Variable]) -> list[Variable]:
@@ -317,7 +333,7 @@ def stabilize(outputs: list[Variable]) -> list[Variable]:
     The whole-BCE rule runs first (it needs to see the log(sigmoid) nodes intact); it gives
     softplus(z) - t*z, whose gradient is exactly sigmoid(z) - t.
     """
-    return rebuild(rebuild(outputs, _bce_on_sigmoid), _log_sigmoid)
+    return rebuild(rebuild(outputs, STABILIZE_BCE), STABILIZE)
 
 
 # ---------------------------------------------------------------- pipeline

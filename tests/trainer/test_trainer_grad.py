@@ -91,6 +91,18 @@ def test_binary_gradients(name, fn, sa, sb):
     verify_grad(fn, [a, b], rng=np.random.default_rng(0))
 
 
+def test_every_forward_op_has_a_gradient_case():
+    from trainer import ops
+    from trainer.graph import toposort
+    covered = set()
+    for _name, fn, x in UNARY_CASES:
+        covered |= {v.op for v in toposort([fn(T.tensor(x.ndim, dtype="float64"))]) if v.kind == "apply"}
+    for _name, fn, sa, sb in BINARY_CASES:
+        a, b = T.tensor(len(sa), dtype="float64"), T.tensor(len(sb), dtype="float64")
+        covered |= {v.op for v in toposort([fn(a, b)]) if v.kind == "apply"}
+    assert ops.names(forward=True) <= covered, sorted(ops.names(forward=True) - covered)
+
+
 def test_composite_bce_gradient():
     p = r(3, 4, lo=0.1, hi=0.9)
     t = (r(3, 4) > 0).astype(np.float64)

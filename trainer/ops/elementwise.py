@@ -8,11 +8,13 @@ and `g`, the gradient of the cost with respect to `n`, and returns one gradient 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from trainer.graph import Variable, apply
 from trainer.opdef import (
+    GradRule,
     OpDef,
     broadcast_shapes,
     dtype_of,
@@ -23,11 +25,13 @@ from trainer.opdef import (
 )
 
 
-def unary(name: str, ufunc, grad, **kw) -> OpDef:
+def unary(name: str, ufunc: np.ufunc, grad: GradRule | None, **kw: Any) -> OpDef:
+    """Row of a unary op whose kernel is a numpy ufunc: same shape in and out."""
     return OpDef(name, 1, same_shape, ufunc_kernel(ufunc, 1), grad, **kw)
 
 
-def binary(name: str, ufunc, grad, **kw) -> OpDef:
+def binary(name: str, ufunc: np.ufunc, grad: GradRule | None, **kw: Any) -> OpDef:
+    """Row of a broadcasting binary op whose kernel is a numpy ufunc."""
     return OpDef(name, 2, broadcast_shapes, ufunc_kernel(ufunc, 2), grad, **kw)
 
 
