@@ -105,6 +105,20 @@ tsr_code tsr_run(const tsr_model *model, const tsr_tensor *inputs, int32_t n_inp
                  tsr_tensor *outputs, void *workspace, size_t workspace_len,
                  tsr_error *err);
 
+/* The operators this runtime implements (SPEC section 6), in the order of
+ * its op table; i runs from 0 to tsr_op_count() - 1. Out of range: NULL, or
+ * -1 for the counts.
+ *   tsr_op_name        "MatMul", ...
+ *   tsr_op_arity       number of inputs (the minimum; *max_inputs, if not
+ *                      NULL, receives the maximum, -1 for no limit)
+ *   tsr_op_attr_count  number of attribute keys the op accepts
+ *   tsr_op_attr_name   key j, in table order (not sorted) */
+int tsr_op_count(void);
+const char *tsr_op_name(int i);
+int tsr_op_arity(int i, int *max_inputs);
+int tsr_op_attr_count(int i);
+const char *tsr_op_attr_name(int i, int j);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,6 +1,7 @@
 /*
  * tessera-run MODEL INPUTS: the runtime CLI protocol of SPEC section 9.
  * Exit 0 with {"outputs": ...}, exit 1 with {"error": ...}, exit 2 on usage.
+ * tessera-run --ops: the op table as {"ops": [...]}, exit 0.
  * The CLI (not the library) may allocate: it owns the file buffers, the
  * arena and the workspace.
  */
@@ -13,8 +14,6 @@
 
 #include "internal.h"
 #include "json.h"
-
-size_t tsr_b64_decode(const char *s, size_t at, unsigned char *out, size_t cap);
 
 static void json_str(const char *s)
 {
@@ -87,15 +86,6 @@ static char *read_file(const char *path, size_t *len, tsr_error *e)
     return buf ? buf : (char *)malloc(1);
 }
 
-static int is_int(double d)
-{
-    if (d != d || d - d != 0.0)
-        return 0;
-    if (d >= 4503599627370496.0 || d <= -4503599627370496.0)
-        return 1;
-    return (double)(int64_t)d == d;
-}
-
 /* One tensor of an inputs document into t (data malloc'ed). */
 static tsr_code read_tensor(const char *s, size_t n, size_t obj, tsr_tensor *t, tsr_error *e)
 {
@@ -121,7 +111,7 @@ static tsr_code read_tensor(const char *s, size_t n, size_t obj, tsr_tensor *t, 
     t->rank = 0;
     while (tj_next(s, n, &it, 0, NULL, &v)) {
         double d;
-        if (tj_type(s, v) != TJ_NUM || !is_int(d = tj_num(s, v)) || d < 1)
+        if (tj_type(s, v) != TJ_NUM || !tj_is_int(d = tj_num(s, v)) || d < 1)
             return tsr_fail(e, TSR_E_INPUT, "input '%s': dimensions must be integers >= 1", nm);
         if (t->rank >= TSR_MAX_RANK)
             return tsr_fail(e, TSR_E_INPUT, "input '%s': rank above 8", nm);
@@ -185,13 +175,9 @@ static tsr_code read_tensor(const char *s, size_t n, size_t obj, tsr_tensor *t, 
 static int name_ok(const char *p)
 {
     int first = 1;
-    for (; *p; p++, first = 0) {
-        char c = *p;
-        int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_' ||
-                 (!first && ((c >= '0' && c <= '9') || c == '.' || c == ':' || c == '/' || c == '-'));
-        if (!ok)
+    for (; *p; p++, first = 0)
+        if (!tsr_name_char((unsigned char)*p, first, 0))
             return 0;
-    }
     return !first;
 }
 
@@ -329,6 +315,39 @@ static tsr_code time_runs(tsr_model *m, const tsr_tensor *ins, int32_t nin, tsr_
     return TSR_OK;
 }
 
+/* --ops: {"ops": [{"name": "MatMul", "arity": 2, "attrs": ["transpose_a",
+ * "transpose_b"]}, ...]}, ops in table order, attribute keys sorted. */
+static int print_ops(void)
+{
+    int i, j, k, n = tsr_op_count();
+    printf("{\"ops\": [");
+    for (i = 0; i < n; i++) {
+        const char *keys[64];
+        int na = tsr_op_attr_count(i), max_in = 0, min_in = tsr_op_arity(i, &max_in);
+        if (na > 64)
+            na = 64;
+        for (j = 0; j < na; j++) { /* insertion sort, a handful of keys */
+            const char *key = tsr_op_attr_name(i, j);
+            for (k = j; k > 0 && strcmp(keys[k - 1], key) > 0; k--)
+                keys[k] = keys[k - 1];
+            keys[k] = key;
+        }
+        printf("%s{\"name\": ", i ? ", " : "");
+        json_str(tsr_op_name(i));
+        if (min_in == max_in)
+            printf(", \"arity\": %d, \"attrs\": [", min_in);
+        else /* not in op set 1.0: [min, max], max -1 for no limit */
+            printf(", \"arity\": [%d, %d], \"attrs\": [", min_in, max_in);
+        for (j = 0; j < na; j++) {
+            printf("%s", j ? ", " : "");
+            json_str(keys[j]);
+        }
+        printf("]}");
+    }
+    printf("]}\n");
+    return fflush(stdout) == 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
     tsr_error e;
@@ -340,13 +359,16 @@ int main(int argc, char **argv)
     void *ws;
     static char names[257 * 260];
     long repeat = 0;
+    if (argc == 2 && strcmp(argv[1], "--ops") == 0)
+        return print_ops();
     if (argc == 5 && strcmp(argv[1], "--repeat") == 0) {
         repeat = strtol(argv[2], NULL, 10);
         argc -= 2;
         argv += 2;
     }
     if (argc != 3 || repeat < 0 || repeat > 1000000) {
-        fprintf(stderr, "usage: tessera-run [--repeat N] MODEL.json INPUTS.json\n");
+        fprintf(stderr, "usage: tessera-run [--repeat N] MODEL.json INPUTS.json\n"
+                        "       tessera-run --ops\n");
         return 2;
     }
     memset(&e, 0, sizeof e);

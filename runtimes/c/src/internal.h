@@ -1,4 +1,8 @@
-/* Internal model representation (lives entirely in the caller's arena). */
+/*
+ * Internal types shared by the library's files: the model (it lives entirely
+ * in the caller's arena), the row type of the operator table (src/ops.c) and
+ * the run-time plan.
+ */
 #ifndef TESSERA_INTERNAL_H
 #define TESSERA_INTERNAL_H
 
@@ -13,11 +17,6 @@ typedef struct {
     int32_t dim[TSR_MAX_RANK];
 } tsr_shape;
 
-enum { OP_MATMUL, OP_ADD, OP_SUB, OP_MUL, OP_DIV, OP_MAXIMUM, OP_MINIMUM,
-       OP_NEG, OP_ABS, OP_SQRT, OP_RELU, OP_EXP, OP_LOG, OP_SIGMOID, OP_TANH,
-       OP_SOFTPLUS, OP_CLIP, OP_SOFTMAX, OP_RSUM, OP_RMEAN, OP_RMAX,
-       OP_TRANSPOSE, OP_RESHAPE, OP_COUNT };
-
 enum { V_INPUT, V_INIT, V_NODE };
 
 typedef struct {
@@ -25,27 +24,21 @@ typedef struct {
     int kind;
     tsr_shape shape;   /* declared (inputs, initializers) or inferred */
     const float *data; /* initializers */
-    float *tbuf;       /* initializers: room for a transposed copy */
+    float *copy;       /* initializers, when some node's op asks for it
+                          (tsr_op.copies_init): room for one load-time copy
+                          of the data, e.g. MatMul's B transposed */
 } tsr_value;
 
+typedef struct tsr_op tsr_op;
+
 typedef struct {
-    int op;
+    const tsr_op *op;  /* the node's row of the op table */
     const char *label; /* node name, or NULL */
     int32_t index;
     int32_t nin;
-    int32_t in[2];
+    int32_t *in;       /* nin value ids */
     int32_t out;
-    /* attributes, parsed */
-    int32_t ta, tb, keepdims;
-    float lo, hi;
-    int64_t axis;
-    int32_t naxes; /* 0 = default */
-    int64_t axes[TSR_MAX_RANK];
-    int32_t nperm; /* -1 = default */
-    int64_t perm[TSR_MAX_RANK];
-    tsr_shape rshape;   /* Reshape target after -1 resolution */
-    int32_t rs_neg;     /* index of -1 entry or -1 */
-    const float *bt;    /* pre-transposed initializer B of MatMul(tb) */
+    void *attr;        /* the op's attribute struct (op->attr_size bytes), or NULL */
 } tsr_node;
 
 struct tsr_model {
@@ -59,7 +52,115 @@ struct tsr_model {
     int owned; /* allocated by tsr_model_load_alloc */
 };
 
+/* ---- attributes ----
+ * Each op declares its attribute keys (tsr_attr_def, below) and a struct
+ * that holds them once parsed; every node of the op gets one such struct in
+ * the arena (tsr_node.attr), so a node costs only what its own op needs.
+ * The loader knows attribute *kinds*, never ops (src/attrs.c): a kind fixes
+ * the JSON check (E_SCHEMA), the limits check (E_LIMIT) and the C type the
+ * value is stored as, at `offset` in the op's struct:
+ *   TSR_A_BOOL   true/false                                     -> int32_t 0/1
+ *   TSR_A_INT    an integer                                     -> int32_t, clamped to +-2^30
+ *   TSR_A_F32    a number finite after rounding to float32      -> float
+ *   TSR_A_AXES   1 to 8 distinct integers                       -> tsr_ints (clamped)
+ *   TSR_A_PERM   0 to 8 distinct integers >= 0                  -> tsr_ints (clamped)
+ *   TSR_A_SHAPE  integers >= 1, symbols, at most one -1; limits
+ *                as a declared shape (SPEC 5 row 5)             -> tsr_dims
+ * Absent keys take `dflt` (BOOL, INT, F32) or n = -1 (AXES, PERM); a
+ * `required` key must be present. Clamping keeps every range check exact
+ * (ranks are at most 8 and dims at most 2^26). */
+enum { TSR_A_BOOL, TSR_A_INT, TSR_A_F32, TSR_A_AXES, TSR_A_PERM, TSR_A_SHAPE };
+
+typedef struct {
+    int32_t n; /* -1: absent */
+    int32_t v[TSR_MAX_RANK];
+} tsr_ints;
+
+typedef struct {
+    tsr_shape s; /* symbols as in tsr_shape; the -1 entry is -1 too */
+    int32_t neg; /* index of the -1 entry, or -1 */
+} tsr_dims;
+
+typedef struct {
+    const char *key; /* NULL ends an op's list */
+    int32_t kind;    /* TSR_A_* */
+    int32_t required;
+    size_t offset;   /* offsetof(the op's attribute struct, field) */
+    double dflt;
+} tsr_attr_def;
+
+/* Largest attribute struct and most keys of one op (the schema step parses
+ * attributes into a stack buffer of this size; checked at compile time in
+ * src/ops.c and by tests/unit.c). */
+#define TSR_ATTR_MAX_BYTES 128
+#define TSR_ATTR_MAX_KEYS 16
+
+/* ---- running ---- */
+/* Concrete shapes and data of every value for one tsr_run (workspace). */
+typedef struct {
+    const float **data; /* per value */
+    tsr_shape *shape;   /* per value, concrete */
+    float *scratch;     /* the largest tsr_op.scratch of any node */
+} tsr_plan;
+
+/* Input shapes bound by tsr_bind/tsr_run, before the workspace exists. */
+typedef struct {
+    const tsr_model *m;
+    const tsr_tensor *in;
+    const int32_t *slot; /* graph input j -> in[slot[j]] */
+} tsr_binding;
+
+/* Concrete shape of symbolic shape s under binding b; returns the element
+ * count, or -1 when it exceeds 2^26 (src/run.c). */
+int64_t tsr_bound_shape(const tsr_binding *b, const tsr_shape *s, tsr_shape *out);
+
+/* What a shape function needs: the model (value shapes and data, symbol
+ * names), where to report, and the node's label for messages. */
+typedef struct {
+    tsr_model *m;
+    tsr_error *err;
+    const char *who;
+} tsr_infer;
+
+/* ---- the operator table (src/ops.c): one row per op ---- */
+struct tsr_op {
+    const char *name;
+    int32_t min_in, max_in;     /* number of inputs (max -1: no limit) */
+    const tsr_attr_def *attrs;  /* allowed keys, {NULL}-terminated */
+    size_t attr_size;           /* bytes of the op's attribute struct, 0 if none */
+    /* Schema step, after every key passed its kind check: a message for
+     * attributes wrong together (Clip: "min > max"), or NULL. May be NULL. */
+    const char *(*check)(const void *attr);
+    /* Shape step (SPEC 5 row 9), in node order, at load only: checks the
+     * operand shapes (E_SHAPE via tsr_fail), writes the output shape,
+     * normalises the attributes for run (defaults, negative axes), and may
+     * prepare load-time data (MatMul: B transposed into its copy). */
+    tsr_code (*shape)(const tsr_infer *c, tsr_node *N, tsr_shape *out);
+    /* Runs the node: reads p->data[N->in[k]], writes p->data[N->out]. */
+    void (*run)(const tsr_node *N, const tsr_plan *p);
+    /* For the shared run functions of a family (run_unary, run_binary,
+     * run_reduce): the array kernel, or the kernel's op code. */
+    void (*kernel)(const float *x, float *y, int32_t n);
+    int32_t kop;
+    /* Optional: nonzero when this node wants a load-time copy of an
+     * initializer operand (the loader then reserves one per initializer). */
+    int (*copies_init)(const void *attr);
+    /* Optional: floats of run-time scratch this node needs (workspace). */
+    int64_t (*scratch)(const tsr_node *N, const tsr_binding *b);
+};
+
+/* The op whose name is the JSON string at offset `at` of text s (validated),
+ * or NULL. */
+const tsr_op *tsr_op_find(const char *s, size_t at);
+
+/* ---- shared helpers ---- */
 tsr_code tsr_fail(tsr_error *err, tsr_code code, const char *fmt, ...);
-extern const char *const tsr_op_names[OP_COUNT];
+/* Names (sym = 0: ^[A-Za-z_][A-Za-z0-9_.:/-]*$) and symbols (sym = 1:
+ * ^[A-Za-z_][A-Za-z0-9_]*$), one character at a time. */
+int tsr_name_char(int32_t c, int first, int sym);
+/* Decode base64 (RFC 4648, '=' padding required) of the JSON string at
+ * offset `at` into out[0..cap) (out may be NULL to only check). Returns the
+ * decoded length, or (size_t)-1 if malformed or not exactly cap bytes. */
+size_t tsr_b64_decode(const char *s, size_t at, unsigned char *out, size_t cap);
 
 #endif

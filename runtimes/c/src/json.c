@@ -714,3 +714,12 @@ double tj_num(const char *s, size_t i)
     size_t end;
     return tj_num_end(s, i, &end);
 }
+
+int tj_is_int(double d)
+{
+    if (d != d || d - d != 0.0)
+        return 0;
+    if (d >= 4503599627370496.0 || d <= -4503599627370496.0)
+        return 1;
+    return (double)(int64_t)d == d;
+}

@@ -61,6 +61,10 @@ double tj_num(const char *s, size_t i);
  * it instead of two when walking a long number array). */
 double tj_num_end(const char *s, size_t i, size_t *end);
 
+/* d is an integer (SPEC 3: finite and integral; every double of magnitude
+ * 2^52 or more is). */
+int tj_is_int(double d);
+
 #define TJ_NONE ((size_t)-1)
 
 #endif /* TESSERA_JSON_H */

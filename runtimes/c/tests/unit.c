@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h" /* TSR_ATTR_MAX_KEYS */
 #include "json.h"
 #include "kernels.h"
 #include "tessera.h"
@@ -208,6 +209,74 @@ static void test_hostile(void)
         CHECK(load(deep, 200000, NULL) == TSR_E_LIMIT, "100000 nested arrays");
         free(deep);
     }
+}
+
+/* Index of the op named `name` in the table, or -1. */
+static int op_index(const char *name)
+{
+    int i;
+    for (i = 0; i < tsr_op_count(); i++)
+        if (!strcmp(tsr_op_name(i), name))
+            return i;
+    return -1;
+}
+
+/* The op table as the API enumerates it (tsr_op_*), and the loader taking
+ * arity and attribute keys from the same rows. Holds for any table that
+ * contains op set 1.0: new rows need no change here. */
+static void test_op_table(void)
+{
+    static const char *const v10[] = {"MatMul", "Add", "Sub", "Mul", "Div", "Maximum", "Minimum", "Neg",
+                                      "Abs", "Sqrt", "Relu", "Exp", "Log", "Sigmoid", "Tanh", "Softplus",
+                                      "Clip", "Softmax", "ReduceSum", "ReduceMean", "ReduceMax", "Transpose",
+                                      "Reshape"};
+    int i, j, n = tsr_op_count(), max_in = 0, bad = 0, mm = op_index("MatMul"), rs = op_index("Reshape");
+    CHECK(n >= (int)(sizeof v10 / sizeof v10[0]), "tsr_op_count() = %d", n);
+    for (i = 0; i < (int)(sizeof v10 / sizeof v10[0]); i++)
+        if (op_index(v10[i]) < 0)
+            bad++, printf("op %s missing\n", v10[i]);
+    CHECK(!tsr_op_name(-1) && !tsr_op_name(n) && tsr_op_arity(n, NULL) == -1 && tsr_op_attr_count(-1) == -1 &&
+          !tsr_op_attr_name(n, 0), "out of range");
+    CHECK(mm >= 0 && tsr_op_arity(mm, &max_in) == 2 && max_in == 2, "MatMul takes 2 inputs");
+    CHECK(tsr_op_arity(op_index("Relu"), &max_in) == 1 && max_in == 1, "Relu takes 1 input");
+    CHECK(mm >= 0 && tsr_op_attr_count(mm) == 2 && !strcmp(tsr_op_attr_name(mm, 0), "transpose_a") &&
+          !strcmp(tsr_op_attr_name(mm, 1), "transpose_b") && !tsr_op_attr_name(mm, 2) &&
+          !tsr_op_attr_name(mm, -1), "MatMul attributes");
+    CHECK(tsr_op_attr_count(op_index("Add")) == 0 && rs >= 0 && tsr_op_attr_count(rs) == 1 &&
+          !strcmp(tsr_op_attr_name(rs, 0), "shape"), "Add, Reshape attributes");
+    for (i = 0; i < n; i++) {
+        char node[512], attrs[256], msg[256];
+        int k, len = 0, arity = tsr_op_arity(i, NULL), na = tsr_op_attr_count(i);
+        static char doc[4096];
+        if (na < 0 || na > TSR_ATTR_MAX_KEYS)
+            bad++, printf("%s: %d attribute keys\n", tsr_op_name(i), na);
+        for (j = 0; j < i; j++)
+            if (!strcmp(tsr_op_name(i), tsr_op_name(j)))
+                bad++, printf("%s listed twice\n", tsr_op_name(i));
+        /* one input too many: E_SCHEMA naming the table's arity */
+        len = snprintf(node, sizeof node, "{\"op\":\"%s\",\"inputs\":[\"x\"", tsr_op_name(i));
+        for (k = 0; k < arity; k++)
+            len += snprintf(node + len, sizeof node - (size_t)len, ",\"x\"");
+        snprintf(node + len, sizeof node - (size_t)len, "],\"outputs\":[\"y\"]}");
+        snprintf(doc, sizeof doc, HEAD, "1.0", "[2]", "[2]", "", node);
+        if (load(doc, strlen(doc), msg) != TSR_E_SCHEMA || !strstr(msg, "inputs, got"))
+            bad++, printf("%s arity: %s\n", tsr_op_name(i), msg);
+        /* each declared key with a value no kind accepts: E_SCHEMA naming it; an undeclared key likewise */
+        for (j = 0; j <= na; j++) {
+            const char *key = j < na ? tsr_op_attr_name(i, j) : "no_such_key";
+            len = snprintf(node, sizeof node, "{\"op\":\"%s\",\"inputs\":[\"x\"", tsr_op_name(i));
+            for (k = 1; k < arity; k++)
+                len += snprintf(node + len, sizeof node - (size_t)len, ",\"x\"");
+            snprintf(attrs, sizeof attrs, "{\"%s\":{}}", key);
+            snprintf(node + len, sizeof node - (size_t)len, "],\"outputs\":[\"y\"],\"attrs\":%s}", attrs);
+            snprintf(doc, sizeof doc, HEAD, "1.0", "[2]", "[2]", "", node);
+            if (load(doc, strlen(doc), msg) != TSR_E_SCHEMA || !strstr(msg, key)) {
+                bad++;
+                printf("%s attribute %s: %s\n", tsr_op_name(i), key, msg);
+            }
+        }
+    }
+    CHECK(bad == 0, "op table: names in SPEC order, distinct; arity and every attribute key enforced by the loader (%d failures)", bad);
 }
 
 /* ---- running ---- */
@@ -463,6 +532,7 @@ int main(void)
     test_parser();
     test_numbers();
     test_hostile();
+    test_op_table();
     test_run();
     test_ops();
     test_matmul();
