@@ -2,6 +2,8 @@
 
 The graph is optimised once (trainer.rewrites). For each distinct set of input shapes a plan
 is built once: concrete shapes, one kernel per node, one buffer per node allocated up front.
+Kernels come from the op registry (trainer.opdef), or from a plan-time fusion pass
+(trainer.fusions) where one applies at these shapes.
 A call then only runs the kernels, which write into those buffers (`out=`). Updates are
 computed from old values first and then applied together (Theano semantics); an update's
 buffer is swapped with the shared variable's storage, so applying it copies nothing.
