@@ -2,14 +2,19 @@
 forms, symbolic batch sizes, whole models, and must-reject files.
 
 Each builder returns `Case`s. Expected outputs are not written here: the
-generator computes them with the Python reference runtime.
+generator computes them with the Python reference runtime. Which ops get which
+cases comes from the operator registry (`exporter.opset.OPS`): every
+elementwise op, every broadcasting op and every reduction gets its family's
+cases, and every op gets must-reject cases for bad attributes (`attr_reject_cases`).
+A new op goes at the end of its family in the registry, so that the cases of
+the ops before it keep their values (they share one random stream).
 """
 
 from __future__ import annotations
 
 import copy
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +22,7 @@ import numpy as np
 
 from conformance.documents import Graph, dumps, initializer_doc, inputs_doc
 from conformance.values import XorShift32, bit_sweep, special_values, transcendental_edges
+from exporter.opset import OPS, UNKNOWN_ATTR, OpDef, family
 
 SOURCES = Path(__file__).resolve().parent / "sources"
 DIGITS = Path(__file__).resolve().parent.parent / "trainer" / "datasets" / "digits.npz"
@@ -30,7 +36,12 @@ class Case:
     inputs: dict[str, np.ndarray] | str  # arrays, or raw text for a bad inputs file
     reject: str | None = None  # the expected error code, or None for outputs
     needs: str = "1.0"  # the format version a runtime must implement
-    ops: list[str] = field(default_factory=list)
+    ops: list[str] | None = None  # default: the ops of the model's nodes (none for a reject case)
+
+    def __post_init__(self) -> None:
+        if self.ops is None:
+            nodes = self.model["graph"]["nodes"] if self.reject is None and isinstance(self.model, dict) else []
+            self.ops = list(dict.fromkeys(n["op"] for n in nodes))
 
 
 def _unary_graph(op: str, n: int, **attrs: Any) -> Graph:
@@ -41,31 +52,31 @@ def _unary_graph(op: str, n: int, **attrs: Any) -> Graph:
     return g
 
 
-UNARY = ["Neg", "Abs", "Sqrt", "Relu", "Exp", "Log", "Sigmoid", "Tanh", "Softplus"]
-TRANSCENDENTAL = {"Exp", "Log", "Sigmoid", "Tanh", "Softplus"}
-BINARY = ["Add", "Sub", "Mul", "Div", "Maximum", "Minimum"]
+def unary_ops() -> list[str]:
+    """The elementwise ops without attributes, in registry order."""
+    return [d.name for d in family("elementwise") if not d.attrs]
 
 
 def unary_cases() -> list[Case]:
     cases = []
     rng = XorShift32(1)
-    for op in UNARY:
+    for op in unary_ops():
         ordinary = np.concatenate([rng.uniform((48,), -4, 4), rng.uniform((16,), -40, 40)])
         edges = transcendental_edges()
         edges = np.concatenate([edges, -edges])
         cases.append(Case(f"op_{op.lower()}_ordinary", ["op"], _unary_graph(op, ordinary.size).document(),
-                          {"x": ordinary}, ops=[op]))
+                          {"x": ordinary}))
         cases.append(Case(f"op_{op.lower()}_edge", ["op", "edge"], _unary_graph(op, edges.size).document(),
-                          {"x": edges}, ops=[op]))
-        if op in TRANSCENDENTAL:
+                          {"x": edges}))
+        if OPS[op].spec == "7.3":  # the transcendental functions: a sweep over all bit patterns
             sweep = bit_sweep(8192)
             cases.append(Case(f"op_{op.lower()}_sweep", ["op", "edge"],
-                              _unary_graph(op, sweep.size).document(), {"x": sweep}, ops=[op]))
+                              _unary_graph(op, sweep.size).document(), {"x": sweep}))
     # Sigmoid's pair arithmetic (SPEC 7.3) has several correction terms; a dense
     # grid over the range where they matter catches a runtime that drops one.
     dense = np.linspace(-104, 20, 4096, dtype=np.float64).astype(np.float32)
     cases.append(Case("op_sigmoid_dense", ["op", "edge"], _unary_graph("Sigmoid", dense.size).document(),
-                      {"x": dense}, ops=["Sigmoid"]))
+                      {"x": dense}))
     return cases
 
 
@@ -88,25 +99,29 @@ BROADCAST_FORMS = [  # (name, a shape, b shape, out shape, concrete a, concrete 
 ]
 
 
+# The forms exercise broadcasting, which every broadcasting op shares: one commutative op, one not.
+BROADCAST_SAMPLES = ("Add", "Div")
+
+
 def binary_cases() -> list[Case]:
     cases = []
     rng = XorShift32(2)
     sv = special_values()
     grid_a = np.repeat(sv, sv.size)
     grid_b = np.tile(sv, sv.size)
-    for op in BINARY:
+    for op in (d.name for d in family("broadcast")):
         a, b = rng.uniform((64,), -10, 10), rng.uniform((64,), -10, 10)
         cases.append(Case(f"op_{op.lower()}_ordinary", ["op"], _binary_graph(op, [64], [64], [64]).document(),
-                          {"a": a, "b": b}, ops=[op]))
+                          {"a": a, "b": b}))
         n = grid_a.size
         graph = _binary_graph(op, [n], [n], [n])
         cases.append(Case(f"op_{op.lower()}_edge", ["op", "edge"], graph.document(),
-                          {"a": grid_a, "b": grid_b}, ops=[op]))
+                          {"a": grid_a, "b": grid_b}))
     for form, ash, bsh, osh, ca, cb in BROADCAST_FORMS:
-        for op in ("Add", "Div"):
+        for op in BROADCAST_SAMPLES:
             cases.append(Case(f"broadcast_{form}_{op.lower()}", ["op", "broadcast"],
                               _binary_graph(op, ash, bsh, osh).document(),
-                              {"a": rng.uniform(ca, -3, 3), "b": rng.uniform(cb, 0.5, 3)}, ops=[op]))
+                              {"a": rng.uniform(ca, -3, 3), "b": rng.uniform(cb, 0.5, 3)}))
     return cases
 
 
@@ -132,25 +147,24 @@ def matmul_cases() -> list[Case]:
             a = rng.uniform((7, 5) if ta else (5, 7))
             b = rng.uniform((3, 7) if tb else (7, 3))
             cases.append(Case(f"op_matmul_ta{int(ta)}_tb{int(tb)}", ["op"],
-                              _matmul_graph(5, 7, 3, ta, tb).document(), {"a": a, "b": b}, ops=["MatMul"]))
+                              _matmul_graph(5, 7, 3, ta, tb).document(), {"a": a, "b": b}))
     # Long accumulation: the order over k shows in the last bits.
     a, b = rng.uniform((4, 1000), -1, 1), rng.uniform((1000, 6), -1, 1)
-    cases.append(Case("op_matmul_long_k", ["op"], _matmul_graph(4, 1000, 6).document(), {"a": a, "b": b},
-                      ops=["MatMul"]))
+    cases.append(Case("op_matmul_long_k", ["op"], _matmul_graph(4, 1000, 6).document(), {"a": a, "b": b}))
     # Zero terms contribute nothing, even against inf and nan (SPEC 7.1).
     a = np.array([[0.0, 1.0, -0.0, 2.0], [0.0, 0.0, 0.0, 0.0]], dtype=np.float32)
     b = np.array([[np.inf, 1.0], [2.0, -3.0], [np.nan, 5.0], [1e38, 0.5]], dtype=np.float32)
     cases.append(Case("op_matmul_zero_skip", ["op", "edge"], _matmul_graph(2, 4, 2).document(),
-                      {"a": a, "b": b}, ops=["MatMul"]))
+                      {"a": a, "b": b}))
     # Binary, very sparse left operand (the seed's data).
     a, b = rng.binary((9, 300), 0.02), rng.uniform((300, 8))
     cases.append(Case("op_matmul_sparse_binary", ["op"], _matmul_graph(9, 300, 8).document(),
-                      {"a": a, "b": b}, ops=["MatMul"]))
+                      {"a": a, "b": b}))
     # Products that overflow, underflow and cancel.
     a = np.array([[1e30, 1e30, -1e30], [1e-30, 1e-20, 3.0]], dtype=np.float32)
     b = np.array([[1e10], [-1e10], [1e10]], dtype=np.float32)
     cases.append(Case("op_matmul_overflow", ["op", "edge"], _matmul_graph(2, 3, 1).document(),
-                      {"a": a, "b": b}, ops=["MatMul"]))
+                      {"a": a, "b": b}))
     return cases
 
 
@@ -160,7 +174,7 @@ def _single(op: str, in_shape: list, out_shape: list, x: np.ndarray, name: str, 
     g.input("x", in_shape)
     g.node(op, ["x"], "y", **attrs)
     g.output("y", out_shape)
-    return Case(name, tags, g.document(), {"x": x}, ops=[op])
+    return Case(name, tags, g.document(), {"x": x})
 
 
 def shape_op_cases() -> list[Case]:
@@ -179,7 +193,7 @@ def shape_op_cases() -> list[Case]:
         _single("Reshape", ["batch", 4, 5], ["batch", 20], x, "op_reshape_symbolic", ["op"],
                 shape=["batch", -1]),
     ]
-    for op in ("ReduceSum", "ReduceMean", "ReduceMax"):
+    for op in (d.name for d in family("reduce")):
         low = op.lower()
         cases += [
             _single(op, [3, 4, 5], [], x, f"op_{low}_all", ["op", "edge"]),
@@ -241,11 +255,11 @@ def model_cases() -> list[Case]:
     trained = json.loads((SOURCES / "seed_ae_digits.json").read_text())
     for batch in (1, 257):
         cases.append(Case(f"model_seed_ae_digits_batch{batch}", ["model"], trained,
-                          {"x": _digits_batch(batch, 100 + batch)}, ops=["MatMul", "Add", "Sigmoid"]))
+                          {"x": _digits_batch(batch, 100 + batch)}))
     w = rng.uniform((64, 32), -0.3, 0.3)
     seed = seed_ae_graph(w, rng.uniform((32,), -0.1, 0.1), rng.uniform((64,), -0.1, 0.1))
     cases.append(Case("model_seed_ae_base64", ["model"], seed.document(encoding="base64"),
-                      {"x": rng.binary((3, 64), 0.3)}, ops=["MatMul", "Add", "Sigmoid"]))
+                      {"x": rng.binary((3, 64), 0.3)}))
     # Base64 whose unused low bits are not zero ("AACAPx==" decodes to 1.0 like "AACAPw=="): ignored.
     g = Graph()
     g.input("x", [2])
@@ -257,9 +271,9 @@ def model_cases() -> list[Case]:
     assert init["data_b64"] == "AACAPw=="
     init["data_b64"] = "AACAPx=="
     cases.append(Case("model_base64_nonzero_pad_bits", ["model", "edge"], doc,
-                      {"x": np.array([1.5, -2.0], np.float32)}, ops=["Add"]))
+                      {"x": np.array([1.5, -2.0], np.float32)}))
     cases.append(Case("model_newer_minor_known_ops", ["model", "version"], seed.document(version="1.1"),
-                      {"x": rng.binary((2, 64), 0.3)}, ops=["MatMul", "Add", "Sigmoid"]))
+                      {"x": rng.binary((2, 64), 0.3)}))
     # A 3-layer deep auto-encoder on sparse binary data.
     g = Graph()
     g.input("x", ["batch", 200])
@@ -268,8 +282,7 @@ def model_cases() -> list[Case]:
     t = _dense_layer(g, t, rng.uniform((16, 64), -0.3, 0.3), rng.uniform((64,), -0.1, 0.1), "Softplus", "3")
     t = _dense_layer(g, t, rng.uniform((64, 200), -0.2, 0.2), rng.uniform((200,), -0.1, 0.1), "Sigmoid", "4")
     g.output(t, ["batch", 200])
-    cases.append(Case("model_deep_ae", ["model"], g.document(), {"x": rng.binary((6, 200), 0.05)},
-                      ops=["MatMul", "Add", "Tanh", "Relu", "Softplus", "Sigmoid"]))
+    cases.append(Case("model_deep_ae", ["model"], g.document(), {"x": rng.binary((6, 200), 0.05)}))
     # An MLP classifier with Softmax.
     g = Graph()
     g.input("x", ["batch", 64])
@@ -278,8 +291,7 @@ def model_cases() -> list[Case]:
                      transpose_b=True)
     g.node("Softmax", [t], "probs", axis=-1)
     g.output("probs", ["batch", 10])
-    cases.append(Case("model_mlp_softmax", ["model"], g.document(), {"x": rng.uniform((5, 64), 0, 1)},
-                      ops=["MatMul", "Add", "Relu", "Softmax"]))
+    cases.append(Case("model_mlp_softmax", ["model"], g.document(), {"x": rng.uniform((5, 64), 0, 1)}))
     # A BCE anomaly score per sample, in the stable softplus form the exporter emits:
     # bce(sigmoid(z), x) = softplus(z) - x*z, averaged over features.
     g = Graph()
@@ -295,8 +307,7 @@ def model_cases() -> list[Case]:
     d = g.node("Sub", [sp, xz], "bce")
     g.node("ReduceMean", [d], "score", axes=[1])
     g.output("score", ["batch"])
-    cases.append(Case("model_bce_anomaly_score", ["model"], g.document(), {"x": rng.binary((4, 64), 0.3)},
-                      ops=["MatMul", "Add", "Sigmoid", "Softplus", "Mul", "Sub", "ReduceMean"]))
+    cases.append(Case("model_bce_anomaly_score", ["model"], g.document(), {"x": rng.binary((4, 64), 0.3)}))
     return cases
 
 
@@ -490,9 +501,41 @@ def _runtime_limit_case() -> Case:
                 {"a": np.zeros((2**13, 1), np.float32), "b": np.zeros(2**14, np.float32)}, reject="E_LIMIT")
 
 
+# --- bad attributes, from the registry --------------------------------------
+
+_SQUARE = [2, 2]  # every operand of an attribute case: any op of v1 accepts float32[2, 2] operands
+
+
+def _attr_case(op: OpDef, label: str, attrs: dict[str, Any], code: str) -> Case:
+    """op on float32[2, 2] operands with `attrs` (its example with one defect); the declared output is
+    what the example gives, so the attribute is the only defect."""
+    g = Graph()
+    g.input("x", _SQUARE)
+    g.node(op.name, ["x"] * op.arity, "y", **attrs)
+    out, _ = op.shape([tuple(_SQUARE)] * op.arity, op.with_defaults(op.example))
+    g.output("y", list(out))
+    inputs = {"x": np.array([[1.5, -2.0], [0.25, 3.0]], np.float32)}
+    return Case(f"reject_attr_{op.name.lower()}_{label}", ["reject", "attr"], g.document(), inputs, reject=code,
+                needs=op.since, ops=[op.name])
+
+
+def attr_reject_cases() -> list[Case]:
+    """For every op: an attribute name it does not have (E_SCHEMA, SPEC §6), and each bad value its
+    registry row lists for each attribute (`Attr.bad`, with the code SPEC §5 and §6 give it)."""
+    label, key, value = UNKNOWN_ATTR
+    cases = []
+    for op in OPS.values():
+        assert op.attr(key) is None
+        cases.append(_attr_case(op, label, {**op.example, key: value}, "E_SCHEMA"))
+        for attr in op.attrs:
+            for what, bad, code in attr.bad:
+                cases.append(_attr_case(op, f"{attr.name}_{what}", {**op.example, attr.name: bad}, code))
+    return cases
+
+
 def all_cases() -> list[Case]:
     cases = (unary_cases() + binary_cases() + matmul_cases() + shape_op_cases() + model_cases()
-             + reject_cases())
+             + reject_cases() + attr_reject_cases())
     names = [c.name for c in cases]
     assert len(names) == len(set(names)), "duplicate case names"
     return cases
