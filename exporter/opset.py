@@ -29,6 +29,9 @@ Row fields (`OpDef`):
 - `kernel`: the reference kernel `(operands, params) -> float32 array` (exporter/reference.py,
   exporter/strict_math.py); `bind`: `(params, symbol values) -> params` for an op whose
   attributes name symbolic dimensions, resolved at run time (Reshape), else None.
+- `accuracy`: for ops whose bits approximate a real function (SPEC §7.3): `Accuracy(real, ulp,
+  lo, hi)`, the function in float64 numpy, the largest distance in ulps between a normal result
+  and the rounded real value (measured, exporter/README.md), and the range tests sample.
 - `lower`: how a trainer op becomes this op (exporter/lowering.py): `Lower(trainer, how)`,
   `how` naming the `Lowering.lower_<how>` method; None if no trainer op maps to it one to one.
 - `onnx`: `Onnx(how, op_type)`: the converter's emitter `onnx_export.EMITTERS[how]` and the
@@ -84,6 +87,14 @@ class Attr:
 
 
 @dataclass(frozen=True)
+class Accuracy:
+    real: Callable[[np.ndarray], np.ndarray]  # float64 in, float64 out
+    ulp: int
+    lo: float  # tests sample [lo, hi]: uniformly, or log-uniformly when lo > 0
+    hi: float
+
+
+@dataclass(frozen=True)
 class Lower:
     trainer: str  # the trainer op (trainer.graph `Variable.op`)
     how: str  # Lowering.lower_<how>
@@ -115,6 +126,7 @@ class OpDef:
     attrs: tuple[Attr, ...] = ()
     spec: str = "6"
     since: str = "1.0"
+    accuracy: Accuracy | None = None
     lower: Lower | None = None
     check_attrs: AttrCheck | None = field(default=None, repr=False)
     bind: Bind | None = field(default=None, repr=False)
@@ -175,10 +187,12 @@ def _broadcasting(name: str, trainer: str, kernel: Callable, onnx_type: str, c_k
                  CGen("binary", c_kernel, in_place=True), spec=spec, lower=Lower(trainer, "broadcast"))
 
 
-def _elementwise(name: str, trainer: str, kernel: Callable, c_kernel: str, spec: str = "6") -> OpDef:
+def _elementwise(name: str, trainer: str, kernel: Callable, c_kernel: str, spec: str = "6",
+                 accuracy: Accuracy | None = None) -> OpDef:
     """A one-operand op without attributes: the same name in ONNX, a `tsr_k_<op>(x, y, n)` C kernel."""
     return OpDef(name, 1, "elementwise", shapes.same, _unary(kernel), Onnx("same", name),
-                 CGen("unary", c_kernel, in_place=True), spec=spec, lower=Lower(trainer, "elementwise"))
+                 CGen("unary", c_kernel, in_place=True), spec=spec, accuracy=accuracy,
+                 lower=Lower(trainer, "elementwise"))
 
 
 _AXES = Attr("axes", "axes", bad=(("float", [0.5], "E_SCHEMA"), ("out_of_rank", [2], "E_SHAPE")))
@@ -193,8 +207,8 @@ def _reduction(name: str, trainer: str, kind: str, onnx_how: str, c_kernel: str)
 
 
 # ------------------------------------------------------------------ the table (SPEC §6 order)
-# Kernels call strict_math through the module at run time (not a bound function), as the SPEC §7
-# code does, so a test can substitute a function there (tests/conformance/wrong_runtime.py).
+# Kernels call strict_math through the module at run time (not a bound function), as
+# reference.softmax does, so a test can substitute a function there (tests/conformance/wrong_runtime.py).
 
 OPS: dict[str, OpDef] = {
     d.name: d
@@ -221,11 +235,16 @@ OPS: dict[str, OpDef] = {
                                                          ("beyond_float32", 1e39, "E_SCHEMA"))),
                      Attr("max", "number", np.inf, bad=(("below_min", -2.0, "E_SCHEMA"),))),
               check_attrs=_clip_attrs, example={"min": -1.0, "max": 1.0}),
-        _elementwise("Exp", "exp", lambda x: strict_math.exp(x), "tsr_k_exp", spec="7.3"),
-        _elementwise("Log", "log", lambda x: strict_math.log(x), "tsr_k_log", spec="7.3"),
-        _elementwise("Sigmoid", "sigmoid", lambda x: strict_math.sigmoid(x), "tsr_k_sigmoid", spec="7.3"),
-        _elementwise("Tanh", "tanh", lambda x: strict_math.tanh(x), "tsr_k_tanh", spec="7.3"),
-        _elementwise("Softplus", "softplus", lambda x: strict_math.softplus(x), "tsr_k_softplus", spec="7.3"),
+        _elementwise("Exp", "exp", lambda x: strict_math.exp(x), "tsr_k_exp", spec="7.3",
+                     accuracy=Accuracy(np.exp, 1, -103.0, 88.7)),
+        _elementwise("Log", "log", lambda x: strict_math.log(x), "tsr_k_log", spec="7.3",
+                     accuracy=Accuracy(np.log, 1, 1e-30, 1e30)),
+        _elementwise("Sigmoid", "sigmoid", lambda x: strict_math.sigmoid(x), "tsr_k_sigmoid", spec="7.3",
+                     accuracy=Accuracy(lambda v: 1 / (1 + np.exp(-v)), 1, -105.0, 20.0)),  # down to subnormal
+        _elementwise("Tanh", "tanh", lambda x: strict_math.tanh(x), "tsr_k_tanh", spec="7.3",
+                     accuracy=Accuracy(np.tanh, 2, -30.0, 30.0)),
+        _elementwise("Softplus", "softplus", lambda x: strict_math.softplus(x), "tsr_k_softplus", spec="7.3",
+                     accuracy=Accuracy(lambda v: np.logaddexp(0, v), 2, -30.0, 30.0)),
         OpDef("Softmax", 1, "softmax", shapes.softmax, lambda a, p: reference.softmax(a[0], p["axis"]),
               Onnx("softmax", "Softmax"), CGen("softmax", "tsr_k_softmax", in_place=True), spec="7.4",
               lower=Lower("softmax", "softmax"),

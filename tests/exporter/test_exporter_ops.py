@@ -8,6 +8,7 @@ from exporter_testlib import EDGE, F32, binary_doc, doc_for, same_bits, ulp_diff
 
 import exporter
 from exporter import reference, strict_math
+from exporter.opset import OPS, family
 
 RNG = np.random.default_rng(1234)
 
@@ -26,11 +27,15 @@ def wide(n: int = 20000) -> np.ndarray:
 # ---------------------------------------------------------------- correctly rounded ops: 0 ulp
 
 
-@pytest.mark.parametrize("op,fn", [("Add", np.add), ("Sub", np.subtract), ("Mul", np.multiply), ("Div", np.divide)])
-def test_binary_arith_is_correctly_rounded(op: str, fn) -> None:
+# The broadcasting ops SPEC §6 defines as fl(a op b): their kernel on float64 operands is exact, rounded once.
+ROUNDED_ONCE = [d.name for d in family("broadcast") if d.spec == "6"]
+
+
+@pytest.mark.parametrize("op", ROUNDED_ONCE)
+def test_binary_arith_is_correctly_rounded(op: str) -> None:
     a, b = wide(), wide()
     got = run1(binary_doc(op, [20000], [20000], [20000]), a=a, b=b)
-    want = fn(a.astype(np.float64), b.astype(np.float64))  # one rounding of the exact result
+    want = OPS[op].kernel([a.astype(np.float64), b.astype(np.float64)], {})  # one rounding of the exact result
     assert ulp_diff(got, want).max() == 0
 
 
@@ -42,46 +47,50 @@ def test_sqrt_correctly_rounded_and_special() -> None:
     assert np.signbit(got[0]) and got[0] == 0 and np.isnan(got[1]) and got[2] == np.inf and got[3] > 0
 
 
-@pytest.mark.parametrize("op", ["Neg", "Abs"])
-def test_neg_abs_flip_or_clear_the_sign_bit(op: str) -> None:
-    got = run1(unary_doc(op, [EDGE.size]), x=EDGE)
-    mask = np.uint32(0x80000000)
-    want = (EDGE.view(np.uint32) ^ mask) if op == "Neg" else (EDGE.view(np.uint32) & ~mask)
-    assert np.array_equal(got.view(np.uint32), want)
+SIGN = np.uint32(0x80000000)
+
+
+def test_neg_flips_the_sign_bit() -> None:
+    got = run1(unary_doc("Neg", [EDGE.size]), x=EDGE)
+    assert np.array_equal(got.view(np.uint32), EDGE.view(np.uint32) ^ SIGN)
+
+
+def test_abs_clears_the_sign_bit() -> None:
+    got = run1(unary_doc("Abs", [EDGE.size]), x=EDGE)
+    assert np.array_equal(got.view(np.uint32), EDGE.view(np.uint32) & ~SIGN)
 
 
 # ---------------------------------------------------------------- transcendental: stated bounds
 
-# Max ulp error vs float64, measured over 2e6 random inputs per function (exporter/README.md).
-BOUNDS = {"Exp": 1, "Log": 1, "Sigmoid": 1, "Tanh": 2, "Softplus": 2}
+# Ops whose bits approximate a real function: the registry states the bound (exporter/README.md).
+APPROXIMATE = [d.name for d in OPS.values() if d.accuracy is not None]
+
+
+def test_every_transcendental_states_its_accuracy() -> None:
+    assert APPROXIMATE == [d.name for d in OPS.values() if d.spec == "7.3"]
 
 
 def f64_ref(op: str, x: np.ndarray) -> np.ndarray:
-    x = x.astype(np.float64)
     with np.errstate(all="ignore"):
-        return {
-            "Exp": np.exp,
-            "Log": np.log,
-            "Sigmoid": lambda v: 1 / (1 + np.exp(-v)),
-            "Tanh": np.tanh,
-            "Softplus": lambda v: np.logaddexp(0, v),
-        }[op](x)
+        return OPS[op].accuracy.real(x.astype(np.float64))
 
 
-@pytest.mark.parametrize("op", sorted(BOUNDS))
+def sample(op: str, n: int) -> np.ndarray:
+    """n float32 values over the op's test range: uniform, or log-uniform for a positive range."""
+    acc = OPS[op].accuracy
+    if acc.lo > 0:
+        x = (10.0 ** RNG.uniform(np.log10(acc.lo), np.log10(acc.hi), n)).astype(F32)
+        return x[np.isfinite(x) & (x > 0)]
+    return RNG.uniform(acc.lo, acc.hi, n).astype(F32)
+
+
+@pytest.mark.parametrize("op", APPROXIMATE)
 def test_transcendental_within_ulp_bound(op: str) -> None:
-    x = (RNG.uniform(-30, 30, 50000)).astype(F32)
-    if op == "Log":
-        x = np.abs(x) * F32(10.0) ** RNG.uniform(-30, 30, x.size).astype(F32)
-        x = x[np.isfinite(x) & (x > 0)]
-    if op == "Exp":
-        x = RNG.uniform(-103, 88.7, 50000).astype(F32)
-    if op == "Sigmoid":  # down to -104, where the results are subnormal and then 0
-        x = RNG.uniform(-105, 20, 50000).astype(F32)
+    x = sample(op, 50000)
     got = run1(unary_doc(op, [x.size]), x=x)
     want = f64_ref(op, x)
     fine = np.abs(want) >= 1.1754944e-38  # normal results: ulp bound; subnormal ones: absolute
-    assert ulp_diff(got[fine], want[fine]).max() <= BOUNDS[op]
+    assert ulp_diff(got[fine], want[fine]).max() <= OPS[op].accuracy.ulp
 
 
 def test_sigmoid_error_is_below_one_ulp() -> None:
@@ -95,7 +104,7 @@ def test_sigmoid_error_is_below_one_ulp() -> None:
     assert err.max() < 0.8, (err.max(), x[np.argmax(err)])
 
 
-@pytest.mark.parametrize("op", sorted(BOUNDS))
+@pytest.mark.parametrize("op", APPROXIMATE)
 def test_transcendental_edges(op: str) -> None:
     got = run1(unary_doc(op, [EDGE.size]), x=EDGE)
     with np.errstate(over="ignore"):  # exp of large edges overflows float32: inf is the expected value
@@ -103,7 +112,7 @@ def test_transcendental_edges(op: str) -> None:
     assert np.array_equal(np.isnan(got), np.isnan(want)), (op, EDGE[np.isnan(got) != np.isnan(want)])
     finite = np.isfinite(want) & ~np.isnan(got)
     assert np.array_equal(np.isinf(got), np.isinf(want))
-    assert ulp_diff(got[finite], want[finite].astype(np.float64)).max() <= max(BOUNDS[op], 1) or op == "Exp"
+    assert ulp_diff(got[finite], want[finite].astype(np.float64)).max() <= max(OPS[op].accuracy.ulp, 1)
 
 
 def test_exp_overflow_underflow_edges() -> None:

@@ -1,0 +1,153 @@
+"""The operator registry (exporter/opset.py) agrees with the SPEC §6 table and the JSON Schema, every
+row names emitters that exist, and no other module keeps its own list of operator names."""
+
+from __future__ import annotations
+
+import ast
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from exporter_testlib import doc_for
+
+import exporter
+from exporter import c_codegen, lowering, onnx_export
+from exporter.check import SCHEMA_DIR
+from exporter.errors import ModelError
+from exporter.opset import ATTR_SCHEMA, BY_TRAINER, OPS, UNKNOWN_ATTR, OpDef
+
+ROOT = Path(__file__).resolve().parents[2]
+FAMILIES = {"matmul", "broadcast", "elementwise", "softmax", "reduce", "transpose", "reshape"}
+
+
+def schema_branches() -> dict[str, dict]:
+    """Operator name -> the `then` of the node schema's branch for it (a branch may name several)."""
+    schema = json.loads((SCHEMA_DIR / "model.schema.json").read_text(encoding="utf-8"))
+    out: dict[str, dict] = {}
+    for branch in schema["$defs"]["node"]["allOf"]:
+        cond = branch["if"]["properties"]["op"]
+        for name in cond.get("enum", [cond.get("const")]):
+            assert name not in out, f"{name} has two schema branches"
+            out[name] = branch["then"]
+    return out
+
+
+def test_schema_has_one_branch_per_registry_op() -> None:
+    assert sorted(schema_branches()) == sorted(OPS)
+
+
+@pytest.mark.parametrize("op", list(OPS))
+def test_schema_branch_matches_the_row(op: str) -> None:
+    row, then = OPS[op], schema_branches()[op]
+    assert then["properties"]["inputs"] == {"minItems": row.arity, "maxItems": row.arity}
+    attrs = then["properties"]["attrs"]
+    assert attrs["type"] == "object" and attrs["additionalProperties"] is False
+    assert attrs["properties"] == {a.name: ATTR_SCHEMA[a.kind] for a in row.attrs}
+    required = [a.name for a in row.attrs if a.required]
+    assert attrs.get("required", []) == required
+    assert then.get("required", []) == (["attrs"] if required else [])
+
+
+def spec_table() -> list[tuple[list[str], list[str], str]]:
+    """(op names, attribute names, since) of each row of the SPEC §6 operator table, in order."""
+    text = (ROOT / "schema" / "SPEC.md").read_text(encoding="utf-8")
+    section = text[text.index("## 6. Operators"):text.index("## 7. ")]
+    rows = []
+    for line in section.splitlines():
+        if line.startswith("| `"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            rows.append((re.findall(r"`(\w+)`", cells[0]), re.findall(r"`(\w+)`", cells[2]), cells[-1]))
+    return rows
+
+
+def test_spec_table_lists_the_registry_ops_in_order() -> None:
+    assert [op for names, _, _ in spec_table() for op in names] == list(OPS)
+
+
+def test_spec_table_attributes_and_versions_match() -> None:
+    for names, attrs, since in spec_table():
+        for op in names:
+            assert attrs == [a.name for a in OPS[op].attrs], op
+            assert since == OPS[op].since, op
+
+
+@pytest.mark.parametrize("op", list(OPS))
+def test_row_names_emitters_that_exist(op: str) -> None:
+    row = OPS[op]
+    assert row.family in FAMILIES
+    assert all(a.kind in ATTR_SCHEMA for a in row.attrs)
+    assert callable(getattr(c_codegen._Emitter, f"_op_{row.c.how}", None)), row.c
+    assert row.onnx.how in onnx_export.EMITTERS, row.onnx
+    if row.lower is not None:
+        assert callable(getattr(lowering.Lowering, f"lower_{row.lower.how}", None)), row.lower
+    assert re.fullmatch(r"6|7\.[1-5]", row.spec)
+
+
+def test_trainer_ops_map_to_one_format_op_each() -> None:
+    lowered = [d for d in OPS.values() if d.lower is not None]
+    assert len(BY_TRAINER) == len(lowered)
+
+
+def _square_doc(row: OpDef, attrs: dict) -> dict:
+    out, _ = row.shape([(2, 2)] * row.arity, row.with_defaults(row.example))
+    node = {"op": row.name, "inputs": ["x"] * row.arity, "outputs": ["y"], "attrs": attrs}
+    return doc_for([node], [("x", [2, 2])], [("y", list(out))])
+
+
+@pytest.mark.parametrize("op", list(OPS))
+def test_example_runs_and_every_bad_value_is_rejected(op: str) -> None:
+    """The samples the conformance generator turns into must-reject cases (conformance/cases.py)."""
+    row = OPS[op]
+    exporter.load(_square_doc(row, row.example)).run({"x": np.ones((2, 2), np.float32)})
+    label, key, value = UNKNOWN_ATTR
+    samples = [({**row.example, key: value}, "E_SCHEMA")]
+    for attr in row.attrs:
+        assert attr.bad, f"{op}.{attr.name} lists no rejected value"
+        samples += [({**row.example, attr.name: bad}, code) for _, bad, code in attr.bad]
+    for attrs, code in samples:
+        with pytest.raises(ModelError) as info:
+            exporter.load(_square_doc(row, attrs))
+        assert info.value.code == code, (attrs, info.value)
+
+
+# ---------------------------------------------------------------- one list of names
+
+# Modules that must dispatch through registry rows: no comparison with an operator name and no
+# list, set or dict holding several. Constructing one node of a named op is fine.
+MODULES = sorted([*(ROOT / "exporter").glob("*.py"), *(ROOT / "conformance").glob("*.py")])
+ALLOWED = {"BROADCAST_SAMPLES"}  # conformance/cases.py: the two ops the broadcasting forms are tried on
+
+
+def _op_names_in(node: ast.AST) -> list[str]:
+    elts = [*node.keys, *node.values] if isinstance(node, ast.Dict) else node.elts
+    return [e.value for e in elts if isinstance(e, ast.Constant) and e.value in OPS]
+
+
+def op_name_lists(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    allowed = {id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Assign)
+               and any(isinstance(t, ast.Name) and t.id in ALLOWED for t in n.targets)}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            names = [c.value for c in (node.left, *node.comparators) if isinstance(c, ast.Constant) and c.value in OPS]
+            if names:
+                found.append(f"{path.name}:{node.lineno}: compares with {names}")
+        elif isinstance(node, (ast.List, ast.Tuple, ast.Set, ast.Dict)) and id(node) not in allowed:
+            names = _op_names_in(node)
+            if len(names) >= 2:
+                found.append(f"{path.name}:{node.lineno}: lists {names}")
+    return found
+
+
+@pytest.mark.parametrize("path", [p for p in MODULES if p.name != "opset.py"], ids=lambda p: p.name)
+def test_no_module_keeps_its_own_op_list(path: Path) -> None:
+    assert op_name_lists(path) == []
+
+
+def test_the_op_list_check_can_fail(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.py"
+    bad.write_text('UNARY = ["Neg", "Exp"]\nif op == "Reshape":\n    pass\n')
+    assert len(op_name_lists(bad)) == 2
