@@ -527,7 +527,7 @@ def attr_reject_cases() -> list[Case]:
     for op in OPS.values():
         assert op.attr(key) is None
         cases.append(_attr_case(op, label, {**op.example, key: value}, "E_SCHEMA"))
-        for attr in op.attrs:
+        for attr in op.attributes:
             for what, bad, code in attr.bad:
                 cases.append(_attr_case(op, f"{attr.name}_{what}", {**op.example, attr.name: bad}, code))
     return cases

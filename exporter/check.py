@@ -191,7 +191,7 @@ def _check_limits(graph: dict) -> None:
         for name in (*node["inputs"], *node["outputs"]):
             _limit_name(name, node_label(i, node))
         opdef = OPS.get(node["op"])
-        for attr in opdef.attrs if opdef else ():
+        for attr in opdef.attributes if opdef else ():
             value = node.get("attrs", {}).get(attr.name)
             if attr.kind == "shape" and isinstance(value, list):
                 _limit_shape(value, f"{node_label(i, node)}: {opdef.name} {attr.name}")

@@ -67,7 +67,7 @@ def _initializer(name: str, arr: np.ndarray, b64: bool, blobs: list[str]) -> dic
 
 def _node(node: dict) -> dict:
     """Attributes of kind "shape" (Reshape's target) may hold DimVars: named symbols or ints here."""
-    dims = [a.name for a in OPS[node["op"]].attrs if a.kind == "shape" and a.name in node.get("attrs", {})]
+    dims = [a.name for a in OPS[node["op"]].attributes if a.kind == "shape" and a.name in node.get("attrs", {})]
     if dims:
         node = {**node, "attrs": {**node["attrs"], **{k: _shape(tuple(node["attrs"][k])) for k in dims}}}
     return node

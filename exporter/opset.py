@@ -17,7 +17,7 @@ Row fields (`OpDef`):
   operand, same shape), "softmax", "reduce", "transpose" or "reshape". Families group ops that
   share schema branches, conformance case builders and tests.
 - `spec`: the SPEC section that defines the result bits ("6" when the §6 table row does).
-- `attrs`: `Attr` rows: `name`; `kind` (its JSON Schema fragment is `ATTR_SCHEMA[kind]`);
+- `attributes`: `Attr` rows (`attrs`: their names): `name`; `kind` (its JSON Schema fragment is `ATTR_SCHEMA[kind]`);
   `default` (None: none, or "derived from the operand rank" as SPEC §6 says); `required`;
   `bad`: samples of rejected values `(label, value, code)` for a node whose operands are
   all float32[2, 2] (the conformance generator turns each into a must-reject case).
@@ -59,7 +59,7 @@ from exporter.tensors import is_number
 
 Kernel = Callable[[list[np.ndarray], dict], np.ndarray]
 ShapeRule = Callable[[list[Shape], dict], tuple[Shape, dict]]
-AttrCheck = Callable[[dict], "str | None"]
+AttrCheck = Callable[[dict], str | None]
 Bind = Callable[[dict, dict[str, int]], dict]
 AliasRule = Callable[[dict, Shape], bool]
 
@@ -123,7 +123,7 @@ class OpDef:
     kernel: Kernel = field(repr=False)
     onnx: Onnx
     c: CGen
-    attrs: tuple[Attr, ...] = ()
+    attributes: tuple[Attr, ...] = ()
     spec: str = "6"
     since: str = "1.0"
     accuracy: Accuracy | None = None
@@ -132,12 +132,17 @@ class OpDef:
     bind: Bind | None = field(default=None, repr=False)
     example: dict = field(default_factory=dict)
 
+    @property
+    def attrs(self) -> tuple[str, ...]:
+        """The attribute names, in SPEC order."""
+        return tuple(a.name for a in self.attributes)
+
     def attr(self, name: str) -> Attr | None:
-        return next((a for a in self.attrs if a.name == name), None)
+        return next((a for a in self.attributes if a.name == name), None)
 
     def with_defaults(self, attrs: dict) -> dict:
         """The node's attributes with every absent one at its default (None: derived from the rank)."""
-        return {**{a.name: a.default for a in self.attrs}, **attrs}
+        return {**{a.name: a.default for a in self.attributes}, **attrs}
 
 
 # ------------------------------------------------------------------ small pieces shared by rows
@@ -187,12 +192,13 @@ def _broadcasting(name: str, trainer: str, kernel: Callable, onnx_type: str, c_k
                  CGen("binary", c_kernel, in_place=True), spec=spec, lower=Lower(trainer, "broadcast"))
 
 
-def _elementwise(name: str, trainer: str, kernel: Callable, c_kernel: str, spec: str = "6",
-                 accuracy: Accuracy | None = None) -> OpDef:
-    """A one-operand op without attributes: the same name in ONNX, a `tsr_k_<op>(x, y, n)` C kernel."""
-    return OpDef(name, 1, "elementwise", shapes.same, _unary(kernel), Onnx("same", name),
+def _elementwise(name: str, trainer: str | None, kernel: Callable[[np.ndarray], np.ndarray], c_kernel: str,
+                 spec: str = "6", accuracy: Accuracy | None = None, onnx: str | None = None) -> OpDef:
+    """A one-operand op without attributes: the trainer op lowered to it (if any), its kernel on one
+    array, its C kernel `c_kernel(x, y, n)`, and the ONNX op of the same name unless `onnx` says."""
+    return OpDef(name, 1, "elementwise", shapes.same, _unary(kernel), Onnx("same", onnx or name),
                  CGen("unary", c_kernel, in_place=True), spec=spec, accuracy=accuracy,
-                 lower=Lower(trainer, "elementwise"))
+                 lower=Lower(trainer, "elementwise") if trainer else None)
 
 
 _AXES = Attr("axes", "axes", bad=(("float", [0.5], "E_SCHEMA"), ("out_of_rank", [2], "E_SHAPE")))
@@ -202,7 +208,7 @@ _REDUCE_EXAMPLE = {"axes": [1], "keepdims": True}
 
 def _reduction(name: str, trainer: str, kind: str, onnx_how: str, c_kernel: str) -> OpDef:
     return OpDef(name, 1, "reduce", shapes.reduce, lambda a, p: reference.reduce(a[0], p, kind),
-                 Onnx(onnx_how, name), CGen("reduce", c_kernel), attrs=(_AXES, _KEEPDIMS), spec="7.5",
+                 Onnx(onnx_how, name), CGen("reduce", c_kernel), attributes=(_AXES, _KEEPDIMS), spec="7.5",
                  lower=Lower(trainer, "reduce"), example=_REDUCE_EXAMPLE)
 
 
@@ -216,7 +222,7 @@ OPS: dict[str, OpDef] = {
         OpDef("MatMul", 2, "matmul", shapes.matmul,
               lambda a, p: reference.matmul(a[0], a[1], p["transpose_a"], p["transpose_b"]),
               Onnx("matmul", "MatMul"), CGen("matmul", "tsr_k_matmul"), spec="7.1", lower=Lower("dot", "dot"),
-              attrs=(Attr("transpose_a", "bool", False, bad=(("number", 1, "E_SCHEMA"),)),
+              attributes=(Attr("transpose_a", "bool", False, bad=(("number", 1, "E_SCHEMA"),)),
                      Attr("transpose_b", "bool", False, bad=(("string", "true", "E_SCHEMA"),))),
               example={"transpose_b": True}),
         _broadcasting("Add", "add", np.add, "Add", "TSR_K_ADD"),
@@ -231,7 +237,7 @@ OPS: dict[str, OpDef] = {
         _elementwise("Relu", "relu", reference.relu, "tsr_k_relu"),
         OpDef("Clip", 1, "elementwise", shapes.clip, lambda a, p: reference.clip(a[0], p["min"], p["max"]),
               Onnx("clip", "Clip"), CGen("clip", "tsr_k_clip", in_place=True), lower=Lower("clip", "clip"),
-              attrs=(Attr("min", "number", -np.inf, bad=(("string", "0", "E_SCHEMA"),
+              attributes=(Attr("min", "number", -np.inf, bad=(("string", "0", "E_SCHEMA"),
                                                          ("beyond_float32", 1e39, "E_SCHEMA"))),
                      Attr("max", "number", np.inf, bad=(("below_min", -2.0, "E_SCHEMA"),))),
               check_attrs=_clip_attrs, example={"min": -1.0, "max": 1.0}),
@@ -248,7 +254,7 @@ OPS: dict[str, OpDef] = {
         OpDef("Softmax", 1, "softmax", shapes.softmax, lambda a, p: reference.softmax(a[0], p["axis"]),
               Onnx("softmax", "Softmax"), CGen("softmax", "tsr_k_softmax", in_place=True), spec="7.4",
               lower=Lower("softmax", "softmax"),
-              attrs=(Attr("axis", "int", -1, bad=(("float", 0.5, "E_SCHEMA"), ("out_of_rank", 2, "E_SHAPE"))),),
+              attributes=(Attr("axis", "int", -1, bad=(("float", 0.5, "E_SCHEMA"), ("out_of_rank", 2, "E_SHAPE"))),),
               example={"axis": 0}),
         _reduction("ReduceSum", "sum", "sum", "reduce_axes_input", "TSR_K_RSUM"),
         _reduction("ReduceMean", "mean", "mean", "reduce_axes_attr", "TSR_K_RMEAN"),
@@ -257,12 +263,12 @@ OPS: dict[str, OpDef] = {
               lambda a, p: np.transpose(a[0], p["perm"]).copy(),  # not ascontiguousarray: keeps rank 0
               Onnx("transpose", "Transpose"), CGen("transpose", "tsr_k_transpose", alias=_moves_nothing),
               lower=Lower("transpose", "transpose"),
-              attrs=(Attr("perm", "perm", bad=(("negative", [-1, 0], "E_SCHEMA"),
+              attributes=(Attr("perm", "perm", bad=(("negative", [-1, 0], "E_SCHEMA"),
                                                ("out_of_rank", [0, 2], "E_SHAPE"))),),
               example={"perm": [1, 0]}),
         OpDef("Reshape", 1, "reshape", shapes.reshape, lambda a, p: np.reshape(a[0], p["concrete"]),
               Onnx("reshape", "Reshape"), CGen("alias", alias=_always), lower=Lower("reshape", "reshape"),
-              attrs=(Attr("shape", "shape", required=True,
+              attributes=(Attr("shape", "shape", required=True,
                           bad=(("zero", [0, 4], "E_SCHEMA"), ("two_minus_one", [-1, -1], "E_SCHEMA"),
                                ("element_count", [3], "E_SHAPE"))),),
               check_attrs=_reshape_attrs, bind=_reshape_bind, example={"shape": [4]}),

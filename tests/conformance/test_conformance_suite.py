@@ -77,7 +77,7 @@ def test_every_op_has_must_reject_cases_for_bad_attributes() -> None:
     """An unknown attribute name for every op, and every bad value its registry row lists for each attribute."""
     attr_cases = {c["name"]: c for c in load_manifest() if "attr" in c["tags"]}
     for op in OPS.values():
-        wanted = [UNKNOWN_ATTR[0]] + [f"{a.name}_{label}" for a in op.attrs for label, _, _ in a.bad]
+        wanted = [UNKNOWN_ATTR[0]] + [f"{a.name}_{label}" for a in op.attributes for label, _, _ in a.bad]
         assert len(wanted) >= 1 + len(op.attrs)
         for suffix in wanted:
             case = attr_cases[f"reject_attr_{op.name.lower()}_{suffix}"]

@@ -44,8 +44,8 @@ def test_schema_branch_matches_the_row(op: str) -> None:
     assert then["properties"]["inputs"] == {"minItems": row.arity, "maxItems": row.arity}
     attrs = then["properties"]["attrs"]
     assert attrs["type"] == "object" and attrs["additionalProperties"] is False
-    assert attrs["properties"] == {a.name: ATTR_SCHEMA[a.kind] for a in row.attrs}
-    required = [a.name for a in row.attrs if a.required]
+    assert attrs["properties"] == {a.name: ATTR_SCHEMA[a.kind] for a in row.attributes}
+    required = [a.name for a in row.attributes if a.required]
     assert attrs.get("required", []) == required
     assert then.get("required", []) == (["attrs"] if required else [])
 
@@ -69,7 +69,7 @@ def test_spec_table_lists_the_registry_ops_in_order() -> None:
 def test_spec_table_attributes_and_versions_match() -> None:
     for names, attrs, since in spec_table():
         for op in names:
-            assert attrs == [a.name for a in OPS[op].attrs], op
+            assert attrs == list(OPS[op].attrs), op
             assert since == OPS[op].since, op
 
 
@@ -77,7 +77,7 @@ def test_spec_table_attributes_and_versions_match() -> None:
 def test_row_names_emitters_that_exist(op: str) -> None:
     row = OPS[op]
     assert row.family in FAMILIES
-    assert all(a.kind in ATTR_SCHEMA for a in row.attrs)
+    assert all(a.kind in ATTR_SCHEMA for a in row.attributes)
     assert callable(getattr(c_codegen._Emitter, f"_op_{row.c.how}", None)), row.c
     assert row.onnx.how in onnx_export.EMITTERS, row.onnx
     if row.lower is not None:
@@ -103,7 +103,7 @@ def test_example_runs_and_every_bad_value_is_rejected(op: str) -> None:
     exporter.load(_square_doc(row, row.example)).run({"x": np.ones((2, 2), np.float32)})
     label, key, value = UNKNOWN_ATTR
     samples = [({**row.example, key: value}, "E_SCHEMA")]
-    for attr in row.attrs:
+    for attr in row.attributes:
         assert attr.bad, f"{op}.{attr.name} lists no rejected value"
         samples += [({**row.example, attr.name: bad}, code) for _, bad, code in attr.bad]
     for attrs, code in samples:
