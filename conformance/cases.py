@@ -22,7 +22,7 @@ import numpy as np
 
 from conformance.documents import Graph, dumps, initializer_doc, inputs_doc
 from conformance.values import XorShift32, bit_sweep, special_values, transcendental_edges
-from exporter.opset import OPS, UNKNOWN_ATTR, OpDef, family
+from exporter.opset import OPS, UNKNOWN_ATTR, OpDef, covering_version, family
 
 SOURCES = Path(__file__).resolve().parent / "sources"
 DIGITS = Path(__file__).resolve().parent.parent / "trainer" / "datasets" / "digits.npz"
@@ -35,13 +35,15 @@ class Case:
     model: dict[str, Any] | str  # a document, or raw text for unparseable files
     inputs: dict[str, np.ndarray] | str  # arrays, or raw text for a bad inputs file
     reject: str | None = None  # the expected error code, or None for outputs
-    needs: str = "1.0"  # the format version a runtime must implement
+    needs: str | None = None  # the format version a runtime must implement; default: what `ops` need
     ops: list[str] | None = None  # default: the ops of the model's nodes (none for a reject case)
 
     def __post_init__(self) -> None:
         if self.ops is None:
             nodes = self.model["graph"]["nodes"] if self.reject is None and isinstance(self.model, dict) else []
             self.ops = list(dict.fromkeys(n["op"] for n in nodes))
+        if self.needs is None:
+            self.needs = covering_version(self.ops)
 
 
 def _unary_graph(op: str, n: int, **attrs: Any) -> Graph:
@@ -516,7 +518,7 @@ def _attr_case(op: OpDef, label: str, attrs: dict[str, Any], code: str) -> Case:
     g.output("y", list(out))
     inputs = {"x": np.array([[1.5, -2.0], [0.25, 3.0]], np.float32)}
     return Case(f"reject_attr_{op.name.lower()}_{label}", ["reject", "attr"], g.document(), inputs, reject=code,
-                needs=op.since, ops=[op.name])
+                ops=[op.name])
 
 
 def attr_reject_cases() -> list[Case]:

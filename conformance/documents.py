@@ -2,7 +2,8 @@
 
 Kept independent of the exporter's writer on purpose: the suite states the
 format in its own words, so an exporter bug cannot hide in both places.
-Only the float formatting rule is shared (it is part of the spec).
+Only the float formatting rule and the version each operator appeared in
+(the registry's `since`) are shared (they are part of the spec).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from exporter.jsonio import format_float32
+from exporter.opset import covering_version
 
 PRODUCER = {"name": "tessera-conformance", "version": "1"}
 
@@ -78,8 +80,10 @@ class Graph:
     def output(self, name: str, shape: list) -> None:
         self.outputs.append((name, list(shape)))
 
-    def document(self, version: str = "1.0", encoding: str = "decimal",
+    def document(self, version: str | None = None, encoding: str = "decimal",
                  description: str = "") -> dict[str, Any]:
+        """The model document, stamped `version` or else the lowest version that has its ops (SPEC §2)."""
+        version = version or covering_version(n["op"] for n in self.nodes)
         value = [{"name": n, "dtype": "float32", "shape": s} for n, s in self.inputs]
         out = [{"name": n, "dtype": "float32", "shape": s} for n, s in self.outputs]
         doc: dict[str, Any] = {

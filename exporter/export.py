@@ -13,7 +13,7 @@ from exporter.check import check
 from exporter.errors import ModelError
 from exporter.jsonio import atomic_write, format_float32_array, parse_json
 from exporter.lowering import ExportError, Lowering, Names, Value, describe
-from exporter.opset import OPS
+from exporter.opset import OPS, covering_version
 from exporter.tensors import crc32_of, encode_b64
 
 __all__ = ["ExportError", "export", "export_text"]
@@ -75,8 +75,7 @@ def _node(node: dict) -> dict:
 
 def _version(nodes: list[dict]) -> str:
     """The lowest version covering every op used (all of v1's ops are 1.0 today)."""
-    since = max((tuple(int(p) for p in OPS[n["op"]].since.split(".")) for n in nodes), default=(1, 0))
-    return f"{since[0]}.{since[1]}"
+    return covering_version(n["op"] for n in nodes)
 
 
 def export_text(outputs: Any, inputs: Any, *, encoding: str = "decimal", metadata: dict | None = None,

@@ -47,7 +47,7 @@ the schema's elementwise branch; the conformance cases follow from the row.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -279,6 +279,14 @@ OPS: dict[str, OpDef] = {
 UNKNOWN_ATTR = ("unknown", "not_an_attr", True)
 
 BY_TRAINER: dict[str, OpDef] = {d.lower.trainer: d for d in OPS.values() if d.lower is not None}
+
+
+def covering_version(ops: Iterable[str]) -> str:
+    """The lowest format version that has every one of these operators (SPEC §2); "1.0" for none.
+    Names that are not operators count as 1.0 (a must-reject file may use one)."""
+    since = [tuple(int(p) for p in OPS[op].since.split(".")) for op in ops if op in OPS]
+    major, minor = max(since, default=(1, 0))
+    return f"{major}.{minor}"
 
 
 def family(name: str) -> list[OpDef]:

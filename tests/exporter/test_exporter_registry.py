@@ -15,8 +15,8 @@ from exporter_testlib import doc_for
 import exporter
 from exporter import c_codegen, lowering, onnx_export
 from exporter.check import SCHEMA_DIR
-from exporter.errors import ModelError
-from exporter.opset import ATTR_SCHEMA, BY_TRAINER, OPS, UNKNOWN_ATTR, OpDef
+from exporter.errors import FORMAT_MAJOR, FORMAT_MINOR, FORMAT_VERSION, ModelError
+from exporter.opset import ATTR_SCHEMA, BY_TRAINER, OPS, UNKNOWN_ATTR, OpDef, covering_version
 
 ROOT = Path(__file__).resolve().parents[2]
 FAMILIES = {"matmul", "broadcast", "elementwise", "softmax", "reduce", "transpose", "reshape"}
@@ -83,6 +83,12 @@ def test_row_names_emitters_that_exist(op: str) -> None:
     if row.lower is not None:
         assert callable(getattr(lowering.Lowering, f"lower_{row.lower.how}", None)), row.lower
     assert re.fullmatch(r"6|7\.[1-5]", row.spec)
+
+
+def test_every_op_is_within_the_implemented_version() -> None:
+    """An op of a new minor version comes with FORMAT_VERSION (exporter/errors.py) raised to it."""
+    newest = covering_version(OPS)
+    assert tuple(map(int, newest.split("."))) <= (FORMAT_MAJOR, FORMAT_MINOR), (newest, FORMAT_VERSION)
 
 
 def test_trainer_ops_map_to_one_format_op_each() -> None:
