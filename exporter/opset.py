@@ -41,8 +41,10 @@ Row fields (`OpDef`):
   kernel may write over an operand of the same size, and `alias(params, operand shape)`: true
   when the output is the operand's bytes unchanged (no code, no buffer).
 
-Adding an elementwise op is one `_elementwise(...)` row here plus its SPEC row and its name in
-the schema's elementwise branch; the conformance cases follow from the row.
+Adding an elementwise op is one `_elementwise(...)` row here (at the end of its family, so that
+the conformance cases of the ops before it keep their values), its SPEC §6 row and its name in
+the schema's elementwise branch; `tessera conformance generate` writes its cases, and the tests
+find it through `OPS`.
 """
 
 from __future__ import annotations
@@ -186,18 +188,22 @@ def _moves_nothing(params: dict, shape: Shape) -> bool:
     return moved == sorted(moved)
 
 
-def _broadcasting(name: str, trainer: str, kernel: Callable, onnx_type: str, c_kernel: str,
-                  spec: str = "6") -> OpDef:
+def _broadcasting(name: str, trainer: str | None, kernel: Callable[[np.ndarray, np.ndarray], np.ndarray],
+                  onnx_type: str, c_kernel: str, spec: str = "6", since: str = "1.0") -> OpDef:
+    """A two-operand broadcasting op: its kernel on two arrays, its `TSR_K_*` selector of the C
+    `tsr_k_binary` kernels, the ONNX op with the same two operands."""
     return OpDef(name, 2, "broadcast", shapes.broadcasting, _binary(kernel), Onnx("same", onnx_type),
-                 CGen("binary", c_kernel, in_place=True), spec=spec, lower=Lower(trainer, "broadcast"))
+                 CGen("binary", c_kernel, in_place=True), spec=spec, since=since,
+                 lower=Lower(trainer, "broadcast") if trainer else None)
 
 
 def _elementwise(name: str, trainer: str | None, kernel: Callable[[np.ndarray], np.ndarray], c_kernel: str,
-                 spec: str = "6", accuracy: Accuracy | None = None, onnx: str | None = None) -> OpDef:
+                 spec: str = "6", accuracy: Accuracy | None = None, onnx: str | None = None,
+                 since: str = "1.0") -> OpDef:
     """A one-operand op without attributes: the trainer op lowered to it (if any), its kernel on one
     array, its C kernel `c_kernel(x, y, n)`, and the ONNX op of the same name unless `onnx` says."""
     return OpDef(name, 1, "elementwise", shapes.same, _unary(kernel), Onnx("same", onnx or name),
-                 CGen("unary", c_kernel, in_place=True), spec=spec, accuracy=accuracy,
+                 CGen("unary", c_kernel, in_place=True), spec=spec, accuracy=accuracy, since=since,
                  lower=Lower(trainer, "elementwise") if trainer else None)
 
 
