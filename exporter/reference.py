@@ -2,6 +2,7 @@
 
 The kernels below are what the rows of `exporter.opset.OPS` call (`OpDef.kernel`); `run` executes
 a checked model node by node through the row the checker gave each node.
+
 Independent elements are computed together (vectorised); reductions and MatMul's k loop run in
 the spec's order. Only float32 arrays and float32 scalars meet in arithmetic (NEP 50 would keep
 them float32, but a float64 scalar would silently widen).
