@@ -5,21 +5,19 @@ from __future__ import annotations
 
 import json
 import subprocess
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from exporter.opset import OPS
+from tests.support import ROOT, equal_bits
 
-ROOT = Path(__file__).resolve().parents[1]
-C_DIR = ROOT / "runtimes" / "c"
-RUN = C_DIR / "build" / "tessera-run"
+RUN = ROOT / "runtimes" / "c" / "build" / "tessera-run"
 
 
 @pytest.fixture(scope="module", autouse=True)
-def build():
-    subprocess.run(["make", "-s", "-C", str(C_DIR), "build/tessera-run"], check=True)
+def build(c_runtime: list[str]) -> None:
+    assert c_runtime == [str(RUN)]
 
 
 def model(nodes, inputs, outputs, inits=()):
@@ -46,8 +44,7 @@ def run(tmp_path, m, feeds):
 
 
 def same_bits(a, b):
-    a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
-    return bool(np.all((a.view(np.uint32) == b.view(np.uint32)) | (np.isnan(a) & np.isnan(b))))
+    return bool(np.all(equal_bits(a, b)))
 
 
 def grid():

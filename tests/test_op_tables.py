@@ -10,16 +10,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
-from pathlib import Path
-
-import pytest
 
 from exporter.opset import OPS
+from tests.support import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
-C_CLI = ROOT / "runtimes" / "c" / "build" / "tessera-run"
-JS_CLI = ROOT / "runtimes" / "js" / "bin" / "tessera-run.js"
 WASM_EXPORTS = ROOT / "runtimes" / "js" / "tools" / "wasm-exports.js"
 SCHEMA = ROOT / "schema" / "v1" / "model.schema.json"
 
@@ -61,13 +55,13 @@ def test_registry_is_not_empty() -> None:
     assert len(OPS) >= 23 and "MatMul" in OPS
 
 
-def test_c_op_table_matches_registry() -> None:
-    c = _listed([str(C_CLI), "--ops"])
+def test_c_op_table_matches_registry(c_runtime: list[str]) -> None:
+    c = _listed([*c_runtime, "--ops"])
     assert c == python_table(), _diff(python_table(), c)
 
 
-def test_js_op_table_matches_registry() -> None:
-    js = _listed(["node", str(JS_CLI), "--ops"])
+def test_js_op_table_matches_registry(js_runtime: list[str]) -> None:
+    js = _listed([*js_runtime, "--ops"])
     assert js == python_table(), _diff(python_table(), js)
 
 
@@ -88,6 +82,3 @@ def test_wasm_module_exports_what_the_js_rows_name() -> None:
                                        timeout=60, check=True).stdout)["exports"]
     assert wanted <= set(actual), f"named by OPS rows but not exported by the module: {sorted(wanted - set(actual))}"
 
-
-if __name__ == "__main__":
-    sys.exit(pytest.main([__file__, "-q"]))

@@ -11,13 +11,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from crosscheck_lib import CASES_DIR, F32, ROOT, doc_for, require, run_onnx, same_bits
 
 import exporter
 import tessera_cli
 from exporter import cli_export_onnx, onnx_export
 from exporter.errors import ModelError
 from exporter.opset import OPS
+from tests.crosscheck.crosscheck_lib import require, run_onnx
+from tests.support import CASES_DIR, F32, ROOT, doc_for, equal_bits
 
 
 def _loadable_cases() -> list[str]:
@@ -71,7 +72,7 @@ def test_names_symbols_and_initializers_are_kept(onnx) -> None:
     inits = {t.name: t for t in g.initializer}
     for name, arr in model.initializers.items():
         assert inits[name].data_type == onnx.TensorProto.FLOAT
-        assert same_bits(onnx.numpy_helper.to_array(inits[name]), arr).all()
+        assert equal_bits(onnx.numpy_helper.to_array(inits[name]), arr).all()
     raw = {n.get("name") for n in model.checked.doc["graph"]["nodes"]} - {None}
     assert raw and raw <= {n.name for n in g.node}
     outputs = {n.output for n in model.checked.nodes}
@@ -98,7 +99,7 @@ def test_a_transpose_that_moves_nothing_is_identity() -> None:
         proto, want, got = _convert_and_run(doc, {"x": x})
         assert [n.op_type for n in proto.graph.node] == ["Identity"]
         # Shape from SPEC ([] stays []): the Python reference gives [1] for rank 0 (np.ascontiguousarray), C/JS [].
-        assert got["y"].shape == tuple(shape) and same_bits(got["y"].ravel(), want["y"].ravel()).all()
+        assert got["y"].shape == tuple(shape) and equal_bits(got["y"].ravel(), want["y"].ravel()).all()
 
 
 def test_reshape_with_two_symbols_reads_them_from_the_input_shape() -> None:
@@ -107,7 +108,7 @@ def test_reshape_with_two_symbols_reads_them_from_the_input_shape() -> None:
     x = np.arange(5 * 6 * 3, dtype=F32).reshape(5, 6, 3)
     proto, want, got = _convert_and_run(doc, {"x": x})
     assert {"Shape", "Gather", "Concat", "Reshape"} <= {n.op_type for n in proto.graph.node}
-    assert got["y"].shape == want["y"].shape == (3, 2, 3, 5) and same_bits(got["y"], want["y"]).all()
+    assert got["y"].shape == want["y"].shape == (3, 2, 3, 5) and equal_bits(got["y"], want["y"]).all()
 
 
 def test_reshape_with_one_symbol_uses_minus_one() -> None:
@@ -116,7 +117,7 @@ def test_reshape_with_one_symbol_uses_minus_one() -> None:
     proto, want, got = _convert_and_run(doc, {"x": np.arange(24, dtype=F32).reshape(2, 12)})
     (shape,) = [t for t in proto.graph.initializer if t.name.endswith("__shape")]
     assert list(shape.int64_data) or shape.raw_data
-    assert same_bits(got["y"], want["y"]).all() and got["y"].shape == (3, 2, 4)
+    assert equal_bits(got["y"], want["y"]).all() and got["y"].shape == (3, 2, 4)
 
 
 def test_matmul_transposes_of_initializers_and_of_values() -> None:
@@ -133,7 +134,7 @@ def test_matmul_transposes_of_initializers_and_of_values() -> None:
     ops = [n.op_type for n in proto.graph.node]
     assert ops.count("Transpose") == 1 and ops.count("Gemm") == 1 and ops.count("MatMul") == 2
     for k in ("y", "g"):
-        assert same_bits(got[k], want[k]).all(), k
+        assert equal_bits(got[k], want[k]).all(), k
 
 
 def test_clip_defaults_are_infinite_not_float_max(onnx) -> None:
@@ -142,7 +143,7 @@ def test_clip_defaults_are_infinite_not_float_max(onnx) -> None:
     proto, want, got = _convert_and_run(doc, {"x": x})
     bounds = [onnx.numpy_helper.to_array(t) for t in proto.graph.initializer]
     assert [b.shape for b in bounds] == [(), ()] and sorted(float(b) for b in bounds) == [-np.inf, 2.0]
-    assert same_bits(got["y"], want["y"]).all() and got["y"][1] == -np.inf
+    assert equal_bits(got["y"], want["y"]).all() and got["y"][1] == -np.inf
 
 
 def test_reductions_use_the_opset_17_forms(onnx) -> None:
@@ -156,7 +157,7 @@ def test_reductions_use_the_opset_17_forms(onnx) -> None:
         attrs = {a.name: onnx.helper.get_attribute_value(a) for a in nodes[op].attribute}
         assert attrs == {"axes": [1], "keepdims": 1} and len(nodes[op].input) == 1
     for k in want:
-        assert same_bits(got[k], want[k]).all(), k
+        assert equal_bits(got[k], want[k]).all(), k
 
 
 def test_an_operator_without_a_mapping_is_a_model_error() -> None:

@@ -20,8 +20,8 @@ name, a one-line reason, a selector of the elements it explains and what must st
 everything else must match as above, and every listed difference must still occur somewhere (a stale
 entry fails `test_every_known_difference_still_occurs`).
 
-Bounds were measured with onnxruntime 1.32.0 (x86-64, AVX2/FMA kernels); `python
-tests/crosscheck/test_onnxruntime.py` prints the measured maxima per case to re-derive them.
+Bounds were measured with onnxruntime 1.32.0 (x86-64, AVX2/FMA kernels); `python -m
+tests.crosscheck.test_onnxruntime` prints the measured maxima per case to re-derive them.
 No skips: without onnx or onnxruntime every test here fails, naming the package.
 """
 
@@ -34,13 +34,14 @@ from functools import cache
 
 import numpy as np
 import pytest
-from crosscheck_lib import CASES_DIR, F32, doc_for, require, run_onnx, same_bits
 
 import exporter
 from exporter import onnx_export
 from exporter.check import CheckedModel
 from exporter.opset import OPS
 from exporter.tensors import read_tensors
+from tests.crosscheck.crosscheck_lib import require, run_onnx
+from tests.support import CASES_DIR, F32, doc_for, equal_bits
 
 # ------------------------------------------------------------------ which cases, which bar
 
@@ -167,7 +168,7 @@ def abs_error(e: np.ndarray, g: np.ndarray) -> np.ndarray:
     e, g = np.asarray(e, dtype=F32), np.asarray(g, dtype=F32)
     with np.errstate(invalid="ignore"):
         d = np.abs(e.astype(np.float64) - g.astype(np.float64))
-    d = np.where(same_bits(e, g), 0.0, d)
+    d = np.where(equal_bits(e, g), 0.0, d)
     return np.where(np.isnan(d), np.inf, d)
 
 
@@ -196,7 +197,7 @@ def scaled_ulp_distance(run: Run, out: str) -> np.ndarray:
         unit = np.spacing(np.abs(_scale(run, out)).astype(F32)).astype(np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         d = abs_error(e, g) / unit
-    d = np.where(same_bits(e, g), 0.0, d)
+    d = np.where(equal_bits(e, g), 0.0, d)
     return np.where(np.isnan(d), np.inf, d)
 
 
@@ -349,7 +350,7 @@ def compare_case(run: Run, hits: dict[str, float]) -> dict[str, float]:
         g = run.got[out]
         assert g.shape == e.shape, f"{run.name}/{out}: shape {g.shape}, expected {e.shape}"
         assert g.dtype == np.float32
-        bad = ~same_bits(e, g)
+        bad = ~equal_bits(e, g)
         bad &= ~explained(run, out, bad, hits)
         if ops <= EXACT_OPS:
             measured[out] = float(bad.sum())

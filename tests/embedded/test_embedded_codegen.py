@@ -7,7 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_embedded_support import F32, check_model, doc, same_bits, seed_ae_doc, tensor, uniform
+
+from tests.embedded.test_embedded_support import check_model, doc, seed_ae_doc, tensor, uniform
+from tests.support import F32, same_bits
 
 REPO = Path(__file__).resolve().parents[2]
 CASES = REPO / "conformance" / "cases"
@@ -193,10 +195,9 @@ def test_conformance_case(build: Path, case: Path) -> None:
 
 def test_batch1_build_per_row_equals_batch_reference(build: Path) -> None:
     """The documented way to run a larger batch: a batch-1 build called once per row."""
-    from test_embedded_support import compile_model, run_exe
-
     import exporter
     from exporter.c_codegen import generate_c
+    from tests.embedded.test_embedded_support import compile_model, run_exe
 
     rng = np.random.default_rng(9)
     model = bce_score_doc(rng)

@@ -7,8 +7,6 @@ import itertools
 
 import numpy as np
 import pytest
-from test_embedded_codegen import random_graph, zoo_doc
-from test_embedded_support import seed_ae_doc
 
 from exporter.c_codegen import _layout, _resolve
 from exporter.memory_plan import (
@@ -21,6 +19,8 @@ from exporter.memory_plan import (
     plan_optimal,
     validate,
 )
+from tests.embedded.test_embedded_codegen import random_graph, zoo_doc
+from tests.embedded.test_embedded_support import seed_ae_doc
 
 
 def random_buffers(rng: np.random.Generator, n: int, steps: int = 8) -> list[Buffer]:

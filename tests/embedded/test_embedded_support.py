@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from exporter.c_codegen import KERNELS_DIR, CReport, generate_c, hex_f32
+from tests.support import F32, same_bits
 
-F32 = np.float32
 STRICT = ["-std=c99", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-ffp-contract=off", "-fno-math-errno", "-O2"]
 COMPILERS = ["gcc"] + [c for c in ("clang-16",) if shutil.which(c)]
 
@@ -141,15 +141,6 @@ def run_exe(exe: Path, inputs: list[np.ndarray], out_shapes: list[tuple]) -> lis
     proc = subprocess.run([str(exe), *in_files, *out_files], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, f"harness exit {proc.returncode}: {proc.stderr}"
     return [np.fromfile(p, dtype="<f4").reshape(s) for p, s in zip(out_files, out_shapes, strict=True)]
-
-
-def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
-    """Bit-for-bit equality of float32 arrays; any NaN equals any NaN (SPEC §7)."""
-    a, b = np.asarray(a, F32), np.asarray(b, F32)
-    if a.shape != b.shape:
-        return False
-    nan = np.isnan(a) & np.isnan(b)
-    return bool(np.all(nan | (a.view(np.uint32) == b.view(np.uint32))))
 
 
 def check_model(model_doc: dict, inputs: dict[str, np.ndarray], build: Path, name: str = "m", batch: int = 1,

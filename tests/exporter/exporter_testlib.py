@@ -6,22 +6,7 @@ import copy
 
 import numpy as np
 
-F32 = np.float32
-
-
-def doc_for(nodes: list[dict], inputs: list[tuple[str, list]], outputs: list[tuple[str, list]],
-            initializers: list[dict] | None = None, version: str = "1.0") -> dict:
-    return {
-        "format": "tessera",
-        "format_version": version,
-        "producer": {"name": "test", "version": "0"},
-        "graph": {
-            "inputs": [{"name": n, "dtype": "float32", "shape": s} for n, s in inputs],
-            "outputs": [{"name": n, "dtype": "float32", "shape": s} for n, s in outputs],
-            "initializers": initializers or [],
-            "nodes": nodes,
-        },
-    }
+from tests.support import F32, doc_for
 
 
 def mlp_doc() -> dict:
@@ -58,17 +43,8 @@ def mutated(doc: dict, fn) -> dict:
     return d
 
 
-def bits(a: np.ndarray) -> np.ndarray:
-    return np.asarray(a, dtype=F32).view(np.uint32)
 
 
-def same_bits(a: np.ndarray, b: np.ndarray) -> bool:
-    """Bitwise equality where any NaN equals any NaN (SPEC §7)."""
-    a, b = np.asarray(a, F32), np.asarray(b, F32)
-    if a.shape != b.shape:
-        return False
-    nan = np.isnan(a) & np.isnan(b)
-    return bool(np.all(nan | (bits(a) == bits(b))))
 
 
 def ulp_diff(got: np.ndarray, want64: np.ndarray) -> np.ndarray:

@@ -7,7 +7,6 @@ import re
 
 import numpy as np
 import pytest
-from exporter_testlib import F32, doc_for, mlp_doc, mutated, unary_doc
 from jsonschema import Draft202012Validator
 
 import exporter
@@ -15,6 +14,8 @@ from exporter.check import SCHEMA_DIR, schema_validator
 from exporter.errors import FORMAT_VERSION, ModelError
 from exporter.opset import OPS
 from exporter.tensors import crc32_of, encode_b64
+from tests.exporter.exporter_testlib import mlp_doc, mutated, unary_doc
+from tests.support import F32, doc_for
 
 
 def code_of(doc_or_bytes) -> str:

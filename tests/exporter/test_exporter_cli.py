@@ -9,7 +9,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from exporter_testlib import F32, mlp_doc
+
+from tests.exporter.exporter_testlib import mlp_doc
+from tests.support import F32
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,12 +6,12 @@ import json
 
 import numpy as np
 import pytest
-from exporter_testlib import F32, same_bits
 
 import exporter
 import trainer
 import trainer.tensor as T
 from exporter.export import ExportError, export, export_text
+from tests.support import F32, same_bits
 from trainer import datasets
 from trainer.models.autoencoder import AutoEncoder
 from trainer.training import train_autoencoder

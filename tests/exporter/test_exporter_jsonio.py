@@ -6,12 +6,13 @@ import json
 
 import numpy as np
 import pytest
-from exporter_testlib import F32, mlp_doc
 
 import exporter
 from exporter.errors import ModelError
 from exporter.jsonio import atomic_write, format_float32, format_float32_array, parse_json, read_file_limited
 from exporter.tensors import read_tensors, write_outputs
+from tests.exporter.exporter_testlib import mlp_doc
+from tests.support import F32
 
 
 def code(data) -> str:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from exporter_testlib import EDGE, F32, binary_doc, doc_for, same_bits, ulp_diff, unary_doc
 
 import exporter
 from exporter import reference, strict_math
 from exporter.opset import OPS, family
+from tests.exporter.exporter_testlib import EDGE, binary_doc, ulp_diff, unary_doc
+from tests.support import F32, doc_for, same_bits
 
 RNG = np.random.default_rng(1234)
 

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from exporter_testlib import doc_for
 
 import exporter
 from exporter import c_codegen, lowering, onnx_export
 from exporter.check import SCHEMA_DIR
 from exporter.errors import FORMAT_MAJOR, FORMAT_MINOR, FORMAT_VERSION, ModelError
 from exporter.opset import ATTR_SCHEMA, BY_TRAINER, OPS, UNKNOWN_ATTR, OpDef, covering_version
+from tests.support import doc_for
 
 ROOT = Path(__file__).resolve().parents[2]
 FAMILIES = {"matmul", "broadcast", "elementwise", "softmax", "reduce", "transpose", "reshape"}
