@@ -81,7 +81,8 @@ class _Builder:
         self.node_names: set[str] = set()
         self.nodes: list[Any] = []
         self.transposed: dict[str, str] = {}  # initializer -> its Transpose output
-        self.initializers: list[Any] = [self._float_tensor(name, arr) for name, arr in checked.initializers.items()]
+        self.dtypes = _dtypes(checked)
+        self.initializers: list[Any] = [self._tensor(name, arr) for name, arr in checked.initializers.items()]
 
     def fresh(self, base: str) -> str:
         name, i = base, 1
@@ -99,13 +100,20 @@ class _Builder:
         self.node_names.add(name)
         return name
 
-    def _float_tensor(self, name: str, arr: np.ndarray) -> Any:
+    def _tensor(self, name: str, arr: np.ndarray) -> Any:
+        """A float32 or int32 TensorProto (little-endian raw data) of the same shape."""
         # np.array, not np.ascontiguousarray: the latter makes a rank-0 tensor rank 1.
-        return self.onnx.numpy_helper.from_array(np.array(arr, dtype="<f4", order="C"), name)
+        little = "<i4" if np.asarray(arr).dtype == np.int32 else "<f4"
+        return self.onnx.numpy_helper.from_array(np.array(arr, dtype=little, order="C"), name)
 
     def float_const(self, base: str, value: np.float32) -> str:
         name = self.fresh(base)
-        self.initializers.append(self._float_tensor(name, np.asarray(value, dtype=np.float32)))
+        self.initializers.append(self._tensor(name, np.asarray(value, dtype=np.float32)))
+        return name
+
+    def int32_const(self, base: str, value: int) -> str:
+        name = self.fresh(base)
+        self.initializers.append(self._tensor(name, np.asarray(value, dtype=np.int32)))
         return name
 
     def int64_const(self, base: str, values: list[int]) -> str:
@@ -116,10 +124,42 @@ class _Builder:
     def add(self, op: str, inputs: list[str], output: str, name: str, **attrs: Any) -> None:
         self.nodes.append(self.onnx.helper.make_node(op, inputs, [output], name=self.node_name(name), **attrs))
 
+    def temp(self, op: str, inputs: list[str], node: Node, label: str, suffix: str, **attrs: Any) -> str:
+        """A helper node `op` whose output gets a fresh name derived from the Tessera node's; returns it."""
+        out = self.fresh(f"{node.output}__{suffix}")
+        self.add(op, inputs, out, f"{label}__{suffix}", **attrs)
+        return out
 
-def _value_info(onnx: Any, name: str, shape: Shape) -> Any:
+    def cast(self, x: str, to: str, node: Node, label: str, suffix: str) -> str:
+        return self.temp("Cast", [x], node, label, suffix, to=_onnx_type(self.onnx, to))
+
+
+def _onnx_type(onnx: Any, dtype: str) -> int:
+    """The TensorProto element type of a Tessera dtype ("bool" only for the helper casts of the mappings)."""
+    return {"float32": onnx.TensorProto.FLOAT, "int32": onnx.TensorProto.INT32, "bool": onnx.TensorProto.BOOL}[dtype]
+
+
+def _dtypes(checked: CheckedModel) -> dict[str, str]:
+    """Every tensor's dtype ("float32" or "int32"), as the checker inferred it."""
+    known = getattr(checked, "dtypes", None)
+    if known is not None:
+        return dict(known)
+    dtypes = {t["name"]: t.get("dtype", "float32") for t in checked.doc["graph"]["inputs"]}
+    dtypes |= {name: "int32" if arr.dtype == np.int32 else "float32" for name, arr in checked.initializers.items()}
+    for node in checked.nodes:
+        how = node.opdef.onnx.how if node.opdef.onnx else ""
+        if how in ("compare", "compare_negated", "logical", "arg"):
+            dtypes[node.output] = "int32"
+        elif how == "cast":
+            dtypes[node.output] = _param(node, "to")
+        else:
+            dtypes[node.output] = dtypes[node.inputs[1 if how == "where" else 0]]
+    return dtypes
+
+
+def _value_info(onnx: Any, name: str, shape: Shape, dtype: str) -> Any:
     dims = [d if isinstance(d, str) else int(d) for d in shape]
-    return onnx.helper.make_tensor_value_info(name, onnx.TensorProto.FLOAT, dims)
+    return onnx.helper.make_tensor_value_info(name, _onnx_type(onnx, dtype), dims)
 
 
 def _reshape_target(b: _Builder, node: Node, label: str) -> str:
@@ -214,10 +254,137 @@ def _reshape(b: _Builder, node: Node, x: list[str], label: str) -> None:
     b.add(node.opdef.onnx.op_type, [x[0], _reshape_target(b, node, label)], node.output, label)
 
 
+def _param(node: Node, key: str, default: Any = None) -> Any:
+    """An attribute as the checker resolved it (params), else as written, else the row's default, else `default`."""
+    for source in (node.params, node.attrs, node.opdef.with_defaults({})):
+        if source.get(key) is not None:
+            return source[key]
+    return default
+
+
+def _to_int32(b: _Builder, src: str, node: Node, label: str) -> None:
+    """The node's output: `src` (bool or int64) cast to INT32, the format's only integer dtype."""
+    b.add("Cast", [src], node.output, label, to=b.onnx.TensorProto.INT32)
+
+
+def _compare(b: _Builder, node: Node, x: list[str], label: str) -> None:
+    """An ONNX comparison gives bool; the format's booleans are int32 0/1. NaN compares false, -0 == +0, in
+    both (IEEE comparisons); int32 operands compare as integers in both."""
+    _to_int32(b, b.temp(node.opdef.onnx.op_type, x, node, label, "bool"), node, label)
+
+
+def _compare_negated(b: _Builder, node: Node, x: list[str], label: str) -> None:
+    """NotEqual: ONNX (opset 17) has no such operator; Not(Equal) is also true when an operand is NaN, as
+    IEEE `!=` is."""
+    equal = b.temp(node.opdef.onnx.op_type, x, node, label, "bool")
+    _to_int32(b, b.temp("Not", [equal], node, label, "not"), node, label)
+
+
+def _logical(b: _Builder, node: Node, x: list[str], label: str) -> None:
+    """And, Or, Not: the format's operands are int32 with any nonzero value true, ONNX's are bool; Cast(to=BOOL)
+    is exactly `x != 0`. The bool result is cast back to int32 0/1."""
+    flags = [b.cast(v, "bool", node, label, f"bool{i}") for i, v in enumerate(x)]
+    _to_int32(b, b.temp(node.opdef.onnx.op_type, flags, node, label, "result"), node, label)
+
+
+def _where(b: _Builder, node: Node, x: list[str], label: str) -> None:
+    """The int32 condition (nonzero = true) becomes bool for ONNX Where; A and B, either dtype, pass unchanged
+    (Where copies the selected element, NaN payloads and -0 included; three-way numpy broadcasting in both)."""
+    b.add(node.opdef.onnx.op_type, [b.cast(x[0], "bool", node, label, "cond"), x[1], x[2]], node.output, label)
+
+
+# float32 -> int32 in the format saturates (SPEC 7.8); ONNX leaves NaN and out-of-range values undefined and
+# onnxruntime (x86-64: cvttss2si) gives INT32_MIN for all of them. The composition below is exact: every bound
+# is a float32 value, and Clip keeps the in-range values unchanged for the truncating Cast.
+_INT32_MIN = -(2**31)
+_INT32_MAX = 2**31 - 1
+_BELOW_2_31 = float(np.nextafter(np.float32(2.0**31), np.float32(0)))  # 2147483520, the largest float32 < 2^31
+
+
+def _cast(b: _Builder, node: Node, x: list[str], label: str) -> None:
+    """Cast(to): same dtype is Identity; int32 -> float32 is ONNX Cast (round to nearest even, as the format);
+    float32 -> int32 adds the saturation and NaN rules of SPEC 7.8 around ONNX Cast's truncation:
+    Where(IsNaN(x), 0, Where(x >= 2^31, INT32_MAX, Cast(Clip(x, -2^31, 2^31 - 128))))."""
+    to = _param(node, "to")
+    if b.dtypes[x[0]] == to:
+        b.add("Identity", x, node.output, label)
+        return
+    op = node.opdef.onnx.op_type
+    if to == "float32":
+        b.add(op, x, node.output, label, to=_onnx_type(b.onnx, to))
+        return
+    lo, hi = b.float_const(f"{node.output}__min", np.float32(_INT32_MIN)), b.float_const(
+        f"{node.output}__max", np.float32(_BELOW_2_31))
+    clipped = b.temp("Clip", [x[0], lo, hi], node, label, "clipped")
+    truncated = b.temp(op, [clipped], node, label, "truncated", to=_onnx_type(b.onnx, to))
+    big = b.temp("GreaterOrEqual", [x[0], b.float_const(f"{node.output}__2p31", np.float32(2.0**31))], node, label,
+                 "big")
+    saturated = b.temp("Where", [big, b.int32_const(f"{node.output}__int32_max", _INT32_MAX), truncated], node, label,
+                       "saturated")
+    nan = b.temp("IsNaN", x, node, label, "nan")
+    b.add("Where", [nan, b.int32_const(f"{node.output}__zero", 0), saturated], node.output, label)
+
+
+def _gather(b: _Builder, node: Node, x: list[str], label: str) -> None:
+    """ONNX Gather takes int32 indices and negative ones as the format does. An index outside [-d, d-1] is the
+    format's run-time E_INPUT; onnxruntime fails that run too (INVALID_ARGUMENT, 'indices element out of data
+    bounds'), but ONNX itself leaves it undefined, so another ONNX runtime may not."""
+    b.add(node.opdef.onnx.op_type, x, node.output, label, axis=int(_param(node, "axis", 0)))
+
+
+def _concat(b: _Builder, node: Node, x: list[str], label: str) -> None:
+    b.add(node.opdef.onnx.op_type, x, node.output, label, axis=int(_param(node, "axis")))
+
+
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _slice(b: _Builder, node: Node, x: list[str], label: str) -> None:
+    """starts/ends/axes/steps as int64 initializers (the opset 10+ form), the values as written: ONNX's rule
+    (negative counts from the end, then starts clamped to [0, d] and ends to [0, d] for a positive step, to
+    [0, d-1] and [-1, d-1] for a negative one) is Python's slice rule. Integers beyond int64 are clamped to it,
+    which selects the same elements (every dimension is far smaller)."""
+    starts, ends = list(node.attrs["starts"]), list(node.attrs["ends"])
+    k = len(starts)
+    axes = node.attrs.get("axes", list(range(k)))
+    steps = node.attrs.get("steps", [1] * k)
+
+    def const(key: str, values: list[int]) -> str:
+        return b.int64_const(f"{node.output}__{key}", [min(max(int(v), _INT64[0]), _INT64[1]) for v in values])
+
+    operands = [const("starts", starts), const("ends", ends), const("axes", axes), const("steps", steps)]
+    b.add(node.opdef.onnx.op_type, x + operands, node.output, label)
+
+
+def _arg(b: _Builder, node: Node, x: list[str], label: str) -> None:
+    """ArgMax/ArgMin(axis, keepdims, select_last_index=0: ties keep the first index, -0 ties +0), int64 cast to
+    int32. SPEC 7.9 makes the first NaN of a slice the answer; onnxruntime's ArgMax/ArgMin never pick a NaN
+    after index 0 (NaN compares false), so for float32 the first NaN's index (ArgMax of IsNaN as int32) is
+    chosen where the slice has one (ReduceMax of the same)."""
+    axis, keepdims = int(_param(node, "axis")), int(bool(_param(node, "keepdims", False)))
+    index = b.temp(node.opdef.onnx.op_type, x, node, label, "index", axis=axis, keepdims=keepdims,
+                   select_last_index=0)
+    if b.dtypes[x[0]] == "float32":
+        nan = b.cast(b.temp("IsNaN", x, node, label, "isnan"), "int32", node, label, "nan")
+        first_nan = b.temp("ArgMax", [nan], node, label, "first_nan", axis=axis, keepdims=keepdims,
+                           select_last_index=0)
+        any_nan = b.temp("ReduceMax", [nan], node, label, "any_nan", axes=[axis], keepdims=keepdims)
+        index = b.temp("Where", [b.cast(any_nan, "bool", node, label, "has_nan"), first_nan, index], node, label,
+                       "nan_first")
+    _to_int32(b, index, node, label)
+
+
+def _axis(b: _Builder, node: Node, x: list[str], label: str) -> None:
+    """One operand and the `axis` attribute (LogSoftmax: one axis, no flattening since opset 13)."""
+    b.add(node.opdef.onnx.op_type, x, node.output, label, axis=int(_param(node, "axis", -1)))
+
+
 Emitter = Callable[[_Builder, Node, list[str], str], None]
 EMITTERS: dict[str, Emitter] = {
     "same": _same, "matmul": _matmul, "clip": _clip, "softmax": _softmax, "reduce_axes_input": _reduce_axes_input,
     "reduce_axes_attr": _reduce_axes_attr, "transpose": _transpose, "reshape": _reshape,
+    "compare": _compare, "compare_negated": _compare_negated, "logical": _logical, "where": _where, "cast": _cast,
+    "gather": _gather, "concat": _concat, "slice": _slice, "arg": _arg, "axis": _axis,
 }
 # The operators this converter maps: every registry row whose `onnx` names one of its emitters.
 SUPPORTED_OPS = frozenset(name for name, d in OPS.items() if d.onnx is not None and d.onnx.how in EMITTERS)
@@ -261,13 +428,13 @@ def to_onnx(model: Model | CheckedModel | str | os.PathLike | dict, *, check: bo
         label = given if isinstance(given, str) and names[given] == 1 else f"{node.op}_{node.index}"
         _convert_node(b, node, label)
     declared = {n for n, _ in checked.inputs} | {n for n, _ in checked.outputs} | set(checked.initializers)
-    value_info = [_value_info(onnx, n.output, checked.shapes[n.output]) for n in checked.nodes
+    value_info = [_value_info(onnx, n.output, checked.shapes[n.output], b.dtypes[n.output]) for n in checked.nodes
                   if n.output not in declared]
     graph = onnx.helper.make_graph(
         b.nodes,
         _graph_name(checked),
-        [_value_info(onnx, n, s) for n, s in checked.inputs],
-        [_value_info(onnx, n, s) for n, s in checked.outputs],
+        [_value_info(onnx, n, s, b.dtypes[n]) for n, s in checked.inputs],
+        [_value_info(onnx, n, s, b.dtypes[n]) for n, s in checked.outputs],
         b.initializers,
         value_info=value_info,
     )
