@@ -14,9 +14,9 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from exporter.errors import FORMAT_MAJOR, FORMAT_MINOR, FORMAT_VERSION, LIMITS, ModelError
-from exporter.opset import OPS, OpDef
+from exporter.opset import DTYPE_SINCE, OPS, OpDef, version_tuple
 from exporter.shapes import Shape, ShapeProblem, fmt
-from exporter.tensors import crc32_of, decode_b64, element_count, is_number, numbers_to_float32
+from exporter.tensors import crc32_of, decode_b64, element_count, is_number, numbers_to_float32, numbers_to_int32
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schema" / "v1"
 _VERSION_RE = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$")
@@ -38,6 +38,7 @@ class Node:
     label: str
     opdef: OpDef = field(repr=False)  # the operator's registry row
     params: dict = field(default_factory=dict)  # attributes resolved against the operand ranks
+    dtype: str = "float32"  # the output's dtype
 
 
 @dataclass
@@ -49,6 +50,7 @@ class CheckedModel:
     initializers: dict[str, np.ndarray]
     nodes: list[Node]
     shapes: dict[str, Shape]
+    dtypes: dict[str, str]  # every value's dtype: inputs, initializers, node outputs
 
 
 def node_label(i: int, node: object) -> str:
@@ -145,10 +147,24 @@ def _attr_problem(doc: dict) -> str | None:
 def _check_schema(doc: object, version: tuple[int, int] | None) -> None:
     problem = _schema_problem(doc)
     if problem is None:
+        _check_dtype_versions(doc["graph"], version)
         return
     if _newer(version):
         raise _version_error(version, f"{problem} (it may use something format {version[0]}.{version[1]} added)")
     raise ModelError("E_SCHEMA", problem)
+
+
+def _stamp_error(what: str, since: str, version: tuple[int, int]) -> ModelError:
+    return ModelError("E_VERSION", f"{what} needs format {since}; the file is stamped {version[0]}.{version[1]}")
+
+
+def _check_dtype_versions(graph: dict, version: tuple[int, int]) -> None:
+    """SPEC §2: a dtype newer than the file's stamp is E_VERSION, at the end of the schema step."""
+    for key, kind in (("inputs", "input"), ("outputs", "output"), ("initializers", "initializer")):
+        for t in graph[key]:
+            since = DTYPE_SINCE[t["dtype"]]
+            if version_tuple(since) > version:
+                raise _stamp_error(f"{kind} {t['name']!r}: dtype {t['dtype']}", since, version)
 
 
 # ------------------------------------------------------------------ item 5: limits
@@ -207,6 +223,9 @@ def _check_ops(graph: dict, version: tuple[int, int]) -> None:
             if _newer(version):
                 raise _version_error(version, what)
             raise ModelError("E_UNKNOWN_OP", f"{what} (format {FORMAT_VERSION})")
+        since = OPS[node["op"]].since
+        if version_tuple(since) > version:  # SPEC §2: an operator newer than the stamp
+            raise _stamp_error(f"{node_label(i, node)}: op {node['op']}", since, version)
 
 
 # ------------------------------------------------------------------ item 7: data
@@ -215,17 +234,23 @@ def _check_ops(graph: dict, version: tuple[int, int]) -> None:
 def _initializer_data(t: dict) -> np.ndarray:
     what = f"initializer {t['name']!r}"
     count = element_count(t["shape"])
+    dtype = t["dtype"]
     if "data" in t:
         if len(t["data"]) != count:
             raise ModelError("E_DATA", f"{what}: {len(t['data'])} values, shape {t['shape']} needs {count}")
-        arr = numbers_to_float32(t["data"])
+        if dtype == "int32":
+            arr, bad_at = numbers_to_int32(t["data"])
+            if bad_at is not None:
+                raise ModelError("E_DATA", f"{what}: value #{bad_at} ({t['data'][bad_at]}) is not an int32 integer")
+        else:
+            arr = numbers_to_float32(t["data"])
     else:
-        arr = decode_b64(t["data_b64"])
+        arr = decode_b64(t["data_b64"], dtype)
         if arr is None:
             raise ModelError("E_DATA", f"{what}: data_b64 is not valid base64")
-        if arr.dtype != np.float32 or arr.size != count:
+        if arr.dtype == np.uint8 or arr.size != count:
             raise ModelError("E_DATA", f"{what}: data_b64 holds {arr.nbytes} bytes, shape needs {4 * count}")
-    bad = np.flatnonzero(~np.isfinite(arr))
+    bad = np.flatnonzero(~np.isfinite(arr)) if dtype == "float32" else np.empty(0, np.intp)
     if bad.size:
         raise ModelError("E_DATA", f"{what}: value #{bad[0]} is not finite as float32 ({arr[bad[0]]})")
     if "checksum" in t and crc32_of(arr) != t["checksum"]:
@@ -277,23 +302,31 @@ def _fixed_count(shape: Shape) -> int:
     return n
 
 
-def _infer_shapes(graph: dict, shapes: dict[str, Shape]) -> list[Node]:
+def _infer_shapes(graph: dict, shapes: dict[str, Shape], dtypes: dict[str, str]) -> list[Node]:
+    """Shapes and dtypes of every node output (SPEC §5 step 9); `shapes` and `dtypes` grow."""
     nodes = []
     for i, raw in enumerate(graph["nodes"]):
         label = node_label(i, raw)
         opdef = OPS[raw["op"]]
         node = Node(i, raw["op"], tuple(raw["inputs"]), raw["outputs"][0], dict(raw.get("attrs", {})),
                     label, opdef)
+        attrs = opdef.with_defaults(node.attrs)
         try:
-            out, node.params = opdef.shape([shapes[n] for n in node.inputs], opdef.with_defaults(node.attrs))
+            node.dtype = opdef.dtype([dtypes[n] for n in node.inputs], attrs)
+            out, node.params = opdef.shape([shapes[n] for n in node.inputs], attrs)
         except ShapeProblem as exc:
             raise ModelError("E_SHAPE", f"{label}: {exc}") from None
+        if len(out) > LIMITS.RANK:
+            raise ModelError("E_LIMIT", f"{label}: result {fmt(out)} has rank above {LIMITS.RANK}")
         if _fixed_count(out) > LIMITS.ELEMENTS:
             raise ModelError("E_LIMIT", f"{label}: result {fmt(out)} exceeds {LIMITS.ELEMENTS} elements")
         shapes[node.output] = out
+        dtypes[node.output] = node.dtype
         nodes.append(node)
     for t in graph["outputs"]:
         declared, inferred = _decl_shape(t["shape"]), shapes[t["name"]]
+        if t["dtype"] != dtypes[t["name"]]:
+            raise ModelError("E_SHAPE", f"output {t['name']!r}: declared {t['dtype']}, inferred {dtypes[t['name']]}")
         if declared != inferred:
             raise ModelError("E_SHAPE", f"output {t['name']!r}: declared {fmt(declared)}, inferred {fmt(inferred)}")
     return nodes
@@ -313,7 +346,8 @@ def check(doc: object) -> CheckedModel:
     _check_graph(graph)
     shapes: dict[str, Shape] = {t["name"]: _decl_shape(t["shape"]) for t in graph["inputs"]}
     shapes.update({name: arr.shape for name, arr in initializers.items()})
-    nodes = _infer_shapes(graph, shapes)
+    dtypes = {t["name"]: t["dtype"] for t in (*graph["inputs"], *graph["initializers"])}
+    nodes = _infer_shapes(graph, shapes, dtypes)
     return CheckedModel(
         doc=doc,
         version=version,
@@ -322,4 +356,5 @@ def check(doc: object) -> CheckedModel:
         initializers=initializers,
         nodes=nodes,
         shapes=shapes,
+        dtypes=dtypes,
     )

@@ -20,7 +20,7 @@ def run_files(model_path: str, inputs_path: str, *, b64: bool = False) -> tuple[
     """(exit status, stdout document) for one run; never raises for a bad file."""
     try:
         model = load(model_path)  # the model is checked before the inputs file is read
-        inputs = read_tensors(inputs_path, key="inputs")
+        inputs = read_tensors(inputs_path, key="inputs", dtypes=model.input_dtypes)
         outputs = model.run(inputs)
     except ModelError as exc:
         return 1, write_error(exc.code, exc.message)

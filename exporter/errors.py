@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-FORMAT_VERSION = "1.0"
+FORMAT_VERSION = "1.1"
 FORMAT_MAJOR = 1
-FORMAT_MINOR = 0
+FORMAT_MINOR = 1
 
 CODES = (
     "E_PARSE",

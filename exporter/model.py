@@ -29,6 +29,15 @@ class Model:
         return list(self.checked.outputs)
 
     @property
+    def input_dtypes(self) -> dict[str, str]:
+        """Each graph input's declared dtype ("float32" or "int32"), for reading an inputs file."""
+        return {n: self.checked.dtypes[n] for n, _ in self.checked.inputs}
+
+    def dtype(self, name: str) -> str:
+        """The dtype of any value of the graph (input, initializer, node output)."""
+        return self.checked.dtypes[name]
+
+    @property
     def version(self) -> str:
         return self.checked.doc["format_version"]
 
@@ -58,8 +67,8 @@ class Model:
         s = self.summary()
         lines = [
             f"format {s['format_version']}, producer {s['producer']['name']} {s['producer']['version']}",
-            *(f"input  {n}: float32 {fmt(tuple(shape))}" for n, shape in s["inputs"]),
-            *(f"output {n}: float32 {fmt(tuple(shape))}" for n, shape in s["outputs"]),
+            *(f"input  {n}: {self.dtype(n)} {fmt(tuple(shape))}" for n, shape in s["inputs"]),
+            *(f"output {n}: {self.dtype(n)} {fmt(tuple(shape))}" for n, shape in s["outputs"]),
             f"nodes {s['nodes']}: " + ", ".join(f"{op} x{c}" for op, c in s["ops"].items()),
             f"parameters {s['parameters']} in {s['initializers']} initializers ({s['parameter_bytes']} bytes)",
         ]

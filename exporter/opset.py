@@ -1,4 +1,4 @@
-"""The operator registry of format 1.0: one row per operator of SPEC §6, in the order of its table.
+"""The operator registry of format 1.1: one row per operator of SPEC §6, in the order of its table.
 
 `OPS` is the only list of operator names in the exporter and the conformance generator: the
 checker, shape inference, the reference runtime, the lowering of trainer graphs, the C generator,
@@ -11,11 +11,17 @@ the C generator plans memory from `c`; `reference.run` calls `kernel`.
 
 Row fields (`OpDef`):
 
-- `name`: the operator name in files (the key of `OPS`); `arity`: its number of inputs;
+- `name`: the operator name in files (the key of `OPS`); `arity`: its number of inputs, or
+  `(min, max)` for a variadic op (Concat; the C and JS `--ops` print it as `[min, max]`);
   `since`: the format version that added it.
+- `dtype`: the dtype rule `(operand dtypes, attrs with defaults) -> output dtype`
+  (exporter/shapes.py); a rejected operand dtype raises ShapeProblem (E_SHAPE, SPEC §5 step 9).
+  `example_dtypes`: the operand dtypes of the attribute examples (default: float32 each).
 - `family`: "matmul", "broadcast" (two operands, numpy broadcasting), "elementwise" (one
-  operand, same shape), "softmax", "reduce", "transpose" or "reshape". Families group ops that
-  share schema branches, conformance case builders and tests.
+  operand, same shape), "softmax", "reduce", "transpose" or "reshape"; since 1.1 also "compare"
+  (two operands of one dtype, int32 0/1 out), "logic" (int32 operands), "where", "cast", "gather",
+  "concat", "slice", "argreduce". Families group ops that share schema branches, conformance case
+  builders and tests.
 - `spec`: the SPEC section that defines the result bits ("6" when the §6 table row does).
 - `attributes`: `Attr` rows (`attrs`: their names): `name`; `kind` (its JSON Schema fragment is `ATTR_SCHEMA[kind]`);
   `default` (None: none, or "derived from the operand rank" as SPEC §6 says); `required`;
@@ -35,8 +41,9 @@ Row fields (`OpDef`):
 - `lower`: how a trainer op becomes this op (exporter/lowering.py): `Lower(trainer, how)`,
   `how` naming the `Lowering.lower_<how>` method; None if no trainer op maps to it one to one.
 - `onnx`: `Onnx(how, op_type)`: the converter's emitter `onnx_export.EMITTERS[how]` and the
-  ONNX operator it writes.
-- `c`: `CGen(how, kernel, in_place, alias)`: the generator's `_Emitter._op_<how>` method, the C
+  ONNX operator it writes; None while the converter has no mapping (it reports the op as unsupported).
+- `c`: `CGen(how, kernel, in_place, alias)` or None while the generator has none: the generator's
+  `_Emitter._op_<how>` method, the C
   kernel it calls (a function or a `TSR_K_*` selector of runtimes/c/src/kernels.h), whether the
   kernel may write over an operand of the same size, and `alias(params, operand shape)`: true
   when the output is the operand's bytes unchanged (no code, no buffer).
@@ -61,6 +68,7 @@ from exporter.tensors import is_number
 
 Kernel = Callable[[list[np.ndarray], dict], np.ndarray]
 ShapeRule = Callable[[list[Shape], dict], tuple[Shape, dict]]
+DtypeRule = Callable[[list[str], dict], str]
 AttrCheck = Callable[[dict], str | None]
 Bind = Callable[[dict, dict[str, int]], dict]
 AliasRule = Callable[[dict, Shape], bool]
@@ -76,6 +84,8 @@ ATTR_SCHEMA: dict[str, dict[str, Any]] = {
     "perm": {"type": "array", "uniqueItems": True, "items": {"type": "integer", "minimum": 0}, "maxItems": 8},
     "shape": {"type": "array", "items": {"anyOf": [{"type": "integer", "minimum": 1},
                                                    {"type": "string", "pattern": _SYMBOL}, {"const": -1}]}},
+    "ints": {"type": "array", "minItems": 1, "maxItems": 8, "items": {"type": "integer"}},
+    "dtype": {"enum": ["float32", "int32"]},
 }
 
 
@@ -119,12 +129,12 @@ class CGen:
 @dataclass(frozen=True)
 class OpDef:
     name: str
-    arity: int
+    arity: int | tuple[int, int]
     family: str
     shape: ShapeRule = field(repr=False)
     kernel: Kernel = field(repr=False)
-    onnx: Onnx
-    c: CGen
+    onnx: Onnx | None
+    c: CGen | None
     attributes: tuple[Attr, ...] = ()
     spec: str = "6"
     since: str = "1.0"
@@ -133,6 +143,21 @@ class OpDef:
     check_attrs: AttrCheck | None = field(default=None, repr=False)
     bind: Bind | None = field(default=None, repr=False)
     example: dict = field(default_factory=dict)
+    dtype: DtypeRule = field(default=shapes.float32_only, repr=False)
+    example_dtypes: tuple[str, ...] = ()
+
+    @property
+    def min_arity(self) -> int:
+        return self.arity if isinstance(self.arity, int) else self.arity[0]
+
+    @property
+    def max_arity(self) -> int:
+        return self.arity if isinstance(self.arity, int) else self.arity[1]
+
+    @property
+    def operand_dtypes(self) -> tuple[str, ...]:
+        """The operand dtypes of the attribute examples (and of the must-reject cases built on them)."""
+        return self.example_dtypes or ("float32",) * self.min_arity
 
     @property
     def attrs(self) -> tuple[str, ...]:
@@ -218,6 +243,49 @@ def _reduction(name: str, trainer: str, kind: str, onnx_how: str, c_kernel: str)
                  lower=Lower(trainer, "reduce"), example=_REDUCE_EXAMPLE)
 
 
+def _comparison(name: str, fn: Callable[[np.ndarray, np.ndarray], np.ndarray], onnx: Onnx | None = None) -> OpDef:
+    """A 1.1 comparison: numpy's IEEE (float32) or integer (int32) relation, as int32 0/1 (SPEC §7.7); the ONNX
+    comparison of the same name unless `onnx` says."""
+    return OpDef(name, 2, "compare", shapes.broadcasting, _binary(lambda a, b: reference.as_flag(fn(a, b))),
+                 onnx or Onnx("compare", name), None, spec="7.7", since="1.1", dtype=shapes.comparison)
+
+
+def _logic(name: str, arity: int, fn: Callable[..., np.ndarray]) -> OpDef:
+    """And, Or, Not on int32 truth values (nonzero is true), int32 0/1 out (SPEC §7.7)."""
+    shape = shapes.broadcasting if arity == 2 else shapes.same
+    return OpDef(name, arity, "logic", shape, lambda a, p: reference.as_flag(fn(*(x != 0 for x in a))),
+                 Onnx("logical", name), None, spec="7.7", since="1.1", dtype=shapes.int32_only,
+                 example_dtypes=("int32",) * arity)
+
+
+def _axis_attr(default: int | None = None, required: bool = False) -> Attr:
+    return Attr("axis", "int", default, required=required,
+                bad=(("float", 0.5, "E_SCHEMA"), ("out_of_rank", 2, "E_SHAPE")))
+
+
+def _slice_attrs(attrs: dict) -> str | None:
+    k = len(attrs["starts"])
+    for key in ("ends", "axes", "steps"):
+        if key in attrs and len(attrs[key]) != k:
+            return f"Slice {key} has {len(attrs[key])} entries, starts has {k}"
+    if 0 in attrs.get("steps", []):
+        return "Slice steps must be nonzero"
+    return None
+
+
+def _reduction_1_1(name: str, kind: str) -> OpDef:
+    return OpDef(name, 1, "reduce", shapes.reduce, lambda a, p: reference.reduce(a[0], p, kind),
+                 Onnx("reduce_axes_attr", name), None,
+                 attributes=(_AXES, _KEEPDIMS), spec="7.5", since="1.1", example=_REDUCE_EXAMPLE)
+
+
+def _argreduce(name: str, largest: bool) -> OpDef:
+    return OpDef(name, 1, "argreduce", shapes.argreduce,
+                 lambda a, p: reference.arg_index(a[0], p["axis"], p["keepdims"], largest), Onnx("arg", name), None,
+                 attributes=(_axis_attr(required=True), _KEEPDIMS), spec="7.9", since="1.1",
+                 dtype=shapes.index_dtype, example={"axis": 1})
+
+
 # ------------------------------------------------------------------ the table (SPEC §6 order)
 # Kernels call strict_math through the module at run time (not a bound function), as
 # reference.softmax does, so a test can substitute a function there (tests/conformance/wrong_runtime.py).
@@ -268,16 +336,61 @@ OPS: dict[str, OpDef] = {
         OpDef("Transpose", 1, "transpose", shapes.transpose,
               lambda a, p: np.transpose(a[0], p["perm"]).copy(),  # not ascontiguousarray: keeps rank 0
               Onnx("transpose", "Transpose"), CGen("transpose", "tsr_k_transpose", alias=_moves_nothing),
-              lower=Lower("transpose", "transpose"),
+              lower=Lower("transpose", "transpose"), dtype=shapes.same_dtype,
               attributes=(Attr("perm", "perm", bad=(("negative", [-1, 0], "E_SCHEMA"),
                                                ("out_of_rank", [0, 2], "E_SHAPE"))),),
               example={"perm": [1, 0]}),
         OpDef("Reshape", 1, "reshape", shapes.reshape, lambda a, p: np.reshape(a[0], p["concrete"]),
               Onnx("reshape", "Reshape"), CGen("alias", alias=_always), lower=Lower("reshape", "reshape"),
+              dtype=shapes.same_dtype,
               attributes=(Attr("shape", "shape", required=True,
                           bad=(("zero", [0, 4], "E_SCHEMA"), ("two_minus_one", [-1, -1], "E_SCHEMA"),
                                ("element_count", [3], "E_SHAPE"))),),
               check_attrs=_reshape_attrs, bind=_reshape_bind, example={"shape": [4]}),
+        # ---- since 1.1
+        _comparison("Greater", np.greater),
+        _comparison("GreaterOrEqual", np.greater_equal),
+        _comparison("Less", np.less),
+        _comparison("LessOrEqual", np.less_equal),
+        _comparison("Equal", np.equal),
+        _comparison("NotEqual", np.not_equal, Onnx("compare_negated", "Equal")),  # ONNX has no NotEqual
+        _logic("And", 2, np.logical_and),
+        _logic("Or", 2, np.logical_or),
+        _logic("Not", 1, np.logical_not),
+        OpDef("Where", 3, "where", shapes.where, lambda a, p: np.where(a[0] != 0, a[1], a[2]),
+              Onnx("where", "Where"), None,
+              spec="7.7", since="1.1", dtype=shapes.where_dtype, example_dtypes=("int32", "float32", "float32")),
+        OpDef("Cast", 1, "cast", shapes.cast, lambda a, p: reference.cast(a[0], p["to"]), Onnx("cast", "Cast"), None,
+              attributes=(Attr("to", "dtype", required=True,
+                               bad=(("unknown", "float64", "E_SCHEMA"), ("number", 6, "E_SCHEMA"))),),
+              spec="7.8", since="1.1", dtype=shapes.cast_dtype, example={"to": "int32"}),
+        OpDef("Gather", 2, "gather", shapes.gather, lambda a, p: reference.gather(a[0], a[1], p["axis"]),
+              Onnx("gather", "Gather"), None,
+              attributes=(_axis_attr(0),), since="1.1", dtype=shapes.gather_dtype, example={"axis": 1},
+              example_dtypes=("float32", "int32")),
+        OpDef("Concat", (1, 64), "concat", shapes.concat, lambda a, p: np.concatenate(a, axis=p["axis"]),
+              Onnx("concat", "Concat"), None,
+              attributes=(_axis_attr(required=True),), since="1.1", dtype=shapes.same_dtype, example={"axis": 0},
+              example_dtypes=("float32", "float32")),
+        OpDef("Slice", 1, "slice", shapes.slice_, lambda a, p: reference.slice_(a[0], p["slices"]),
+              Onnx("slice", "Slice"), None,
+              attributes=(Attr("starts", "ints", required=True,
+                               bad=(("float", [0.5], "E_SCHEMA"), ("empty", [], "E_SCHEMA"),
+                                    ("empty_result", [2], "E_SHAPE"))),
+                          Attr("ends", "ints", required=True, bad=(("length", [2, 2], "E_SCHEMA"),)),
+                          Attr("axes", "axes", bad=(("repeated", [1, 1], "E_SCHEMA"),
+                                                    ("out_of_rank", [2], "E_SHAPE"))),
+                          Attr("steps", "ints", bad=(("zero", [0], "E_SCHEMA"), ("string", ["1"], "E_SCHEMA")))),
+              since="1.1", dtype=shapes.same_dtype, check_attrs=_slice_attrs,
+              example={"starts": [0], "ends": [-1], "axes": [1], "steps": [1]}),
+        _argreduce("ArgMax", largest=True),
+        _argreduce("ArgMin", largest=False),
+        _reduction_1_1("ReduceMin", "min"),
+        _reduction_1_1("ReduceProd", "prod"),
+        OpDef("LogSoftmax", 1, "softmax", shapes.softmax, lambda a, p: reference.log_softmax(a[0], p["axis"]),
+              Onnx("softmax", "LogSoftmax"), None, spec="7.4", since="1.1",
+              attributes=(Attr("axis", "int", -1, bad=(("float", 0.5, "E_SCHEMA"), ("out_of_rank", 2, "E_SHAPE"))),),
+              example={"axis": 0}),
     )
 }
 
@@ -287,10 +400,20 @@ UNKNOWN_ATTR = ("unknown", "not_an_attr", True)
 BY_TRAINER: dict[str, OpDef] = {d.lower.trainer: d for d in OPS.values() if d.lower is not None}
 
 
-def covering_version(ops: Iterable[str]) -> str:
-    """The lowest format version that has every one of these operators (SPEC §2); "1.0" for none.
-    Names that are not operators count as 1.0 (a must-reject file may use one)."""
-    since = [tuple(int(p) for p in OPS[op].since.split(".")) for op in ops if op in OPS]
+# The version that added each dtype (SPEC §3).
+DTYPE_SINCE = {"float32": "1.0", "int32": "1.1"}
+
+
+def version_tuple(text: str) -> tuple[int, int]:
+    major, minor = text.split(".")
+    return int(major), int(minor)
+
+
+def covering_version(ops: Iterable[str], dtypes: Iterable[str] = ()) -> str:
+    """The lowest format version that has every one of these operators and dtypes (SPEC §2); "1.0" for
+    none. Names that are not operators or dtypes count as 1.0 (a must-reject file may use one)."""
+    since = [version_tuple(OPS[op].since) for op in ops if op in OPS]
+    since += [version_tuple(DTYPE_SINCE[d]) for d in dtypes if d in DTYPE_SINCE]
     major, minor = max(since, default=(1, 0))
     return f"{major}.{minor}"
 

@@ -81,14 +81,19 @@ def sequential_sum(x: np.ndarray) -> np.ndarray:
 
 
 def reduce(x: np.ndarray, params: dict, kind: str) -> np.ndarray:
-    """SPEC §7.5; kind is "sum", "mean" or "max"."""
+    """SPEC §7.5; kind is "sum", "mean", "max", "min" or "prod"."""
     axes, keep = params["axes"], params["keepdims"]
     flat = _reduced_last(x, axes)
     count = flat.shape[-1]
-    if kind == "max":
-        acc = np.full(flat.shape[:-1], -np.inf, dtype=F32)
+    if kind in ("max", "min"):
+        acc = np.full(flat.shape[:-1], -np.inf if kind == "max" else np.inf, dtype=F32)
+        pick = maximum if kind == "max" else minimum
         for i in range(count):
-            acc = maximum(acc, flat[..., i])
+            acc = pick(acc, flat[..., i])
+    elif kind == "prod":
+        acc = np.full(flat.shape[:-1], 1.0, dtype=F32)
+        for i in range(count):  # sequential: a float32 product is not associative
+            acc = (acc * flat[..., i]).astype(F32)
     else:
         acc = sequential_sum(flat)
         if kind == "mean":
@@ -110,6 +115,80 @@ def softmax(x: np.ndarray, axis: int) -> np.ndarray:
     return np.moveaxis((e / s[..., None]).astype(F32), -1, axis)
 
 
+def log_softmax(x: np.ndarray, axis: int) -> np.ndarray:
+    """SPEC §7.4 LogSoftmax: m by Maximum, s = sum of Exp(x - m) in index order, y = (x - m) - Log(s)."""
+    moved = np.moveaxis(x, axis, -1)
+    n = moved.shape[-1]
+    m = np.full(moved.shape[:-1], -np.inf, dtype=F32)
+    for i in range(n):
+        m = maximum(m, moved[..., i])
+    shifted = (moved - m[..., None]).astype(F32)
+    s = sequential_sum(np.stack([strict_math.exp(shifted[..., i]) for i in range(n)], axis=-1).astype(F32))
+    return np.moveaxis((shifted - strict_math.log(s)[..., None]).astype(F32), -1, axis)
+
+
+# ------------------------------------------------------------------ format 1.1: int32 and selection
+
+I32 = np.int32
+_INT_MAX = 2147483647
+
+
+def as_flag(x: np.ndarray) -> np.ndarray:
+    """A boolean array as int32 0/1 (SPEC §3: booleans are int32)."""
+    return np.asarray(x).astype(I32)
+
+
+def cast(x: np.ndarray, to: str) -> np.ndarray:
+    """SPEC §7.8: float32 -> int32 saturates (NaN -> 0) and truncates; int32 -> float32 rounds to nearest even."""
+    if to == "float32":
+        return x.astype(F32)  # int32 -> float32 rounds to nearest even; float32 -> float32 copies
+    if x.dtype == I32:
+        return x.copy()
+    x = np.asarray(x, F32)
+    high, low = x >= F32(2147483648.0), x < F32(-2147483648.0)
+    inside = np.where(np.isnan(x) | high | low, F32(0.0), x)  # every value left converts exactly
+    out = np.trunc(inside).astype(I32)
+    out[high] = _INT_MAX
+    out[low] = -_INT_MAX - 1
+    return out
+
+
+def arg_index(x: np.ndarray, axis: int, keepdims: bool, largest: bool) -> np.ndarray:
+    """SPEC §7.9: scan in index order; the first NaN wins; otherwise a strictly better value moves `best`."""
+    moved = np.moveaxis(x, axis, -1)
+    best = np.zeros(moved.shape[:-1], dtype=np.int64)
+    value = moved[..., 0].copy()
+    for i in range(1, moved.shape[-1]):
+        cur = moved[..., i]
+        better = cur > value if largest else cur < value
+        if x.dtype != I32:
+            better = ~np.isnan(value) & (np.isnan(cur) | better)
+        best = np.where(better, i, best)
+        value = np.where(better, cur, value)
+    out = best.astype(I32)
+    return np.expand_dims(out, axis) if keepdims else out
+
+
+def gather(data: np.ndarray, indices: np.ndarray, axis: int) -> np.ndarray:
+    """SPEC §6 Gather; an index outside [-d, d-1] is E_INPUT (checked before anything is read)."""
+    d = data.shape[axis]
+    idx = np.asarray(indices, dtype=np.int64)
+    bad = np.flatnonzero((idx < -d) | (idx >= d))
+    if bad.size:
+        raise ModelError("E_INPUT", f"index {int(idx.ravel()[bad[0]])} (indices element #{int(bad[0])}) is "
+                                    f"outside [{-d}, {d - 1}] for axis {axis} of size {d}")
+    return np.take(data, np.where(idx < 0, idx + d, idx), axis=axis)
+
+
+def slice_(x: np.ndarray, slices: tuple) -> np.ndarray:
+    """The (start, end, step) each sliced axis resolved to at check time (Python's slice.indices)."""
+    out = x
+    for axis, sl in enumerate(slices):
+        if sl is not None:
+            out = np.take(out, np.arange(*sl), axis=axis)
+    return out.copy()
+
+
 def neg(x: np.ndarray) -> np.ndarray:
     return (_bits(x) ^ _SIGN).view(np.float32)
 
@@ -127,10 +206,17 @@ def clip(x: np.ndarray, lo: np.float32, hi: np.float32) -> np.ndarray:
 
 
 def apply(node: Node, args: list[np.ndarray], params: dict | None = None) -> np.ndarray:
-    """One node's kernel (its registry row's) on float32 operands."""
-    with np.errstate(all="ignore"):
-        out = node.opdef.kernel(args, node.params if params is None else params)
-    return np.asarray(out, dtype=F32)
+    """One node's kernel (its registry row's) on operands of the dtypes the checker inferred; a run-time
+    error of the kernel (a Gather index, SPEC §5 step 12) names the node."""
+    try:
+        with np.errstate(all="ignore"):
+            out = node.opdef.kernel(args, node.params if params is None else params)
+    except ModelError as exc:
+        raise ModelError(exc.code, f"{node.label}: {exc.message}") from None
+    return np.asarray(out, dtype=DTYPES[node.dtype])
+
+
+DTYPES = {"float32": np.dtype(np.float32), "int32": np.dtype(np.int32)}
 
 
 # ------------------------------------------------------------------ binding (SPEC §5 items 10-11)
@@ -146,12 +232,29 @@ def _bind(model: CheckedModel, inputs: dict[str, np.ndarray]) -> tuple[dict[str,
     for name, shape in model.inputs:
         if name not in inputs:
             raise ModelError("E_INPUT", f"missing input {name!r}")
-        arr = np.asarray(inputs[name])
-        if arr.dtype != F32:
-            arr = arr.astype(F32)
+        arr = as_input(name, inputs[name], model.dtypes[name])
         _bind_shape(name, shape, arr.shape, env)
         values[name] = arr
     return env, values
+
+
+def as_input(name: str, value: object, dtype: str) -> np.ndarray:
+    """An input as its declared dtype: float32 converts anything numeric; int32 takes only integral
+    values in range (SPEC §9: anything else is E_INPUT), from an integer or a float array."""
+    arr = np.asarray(value)
+    if dtype == "float32":
+        return arr if arr.dtype == F32 else arr.astype(F32)
+    if arr.dtype == I32:
+        return arr
+    if arr.dtype.kind not in "iufb":
+        raise ModelError("E_INPUT", f"input {name!r}: int32 values must be integers, got {arr.dtype} data")
+    wide = arr.astype(np.float64)
+    bad = np.flatnonzero(~(np.isfinite(wide) & (wide == np.trunc(wide)) & (wide >= -2147483648.0)
+                           & (wide <= 2147483647.0)))
+    if bad.size:
+        raise ModelError("E_INPUT", f"input {name!r}: value #{int(bad[0])} ({arr.ravel()[bad[0]]}) is not an "
+                                    "int32 integer")
+    return wide.astype(I32)
 
 
 def _bind_shape(name: str, shape: Shape, actual: tuple[int, ...], env: dict[str, int]) -> None:
@@ -189,4 +292,4 @@ def run(model: CheckedModel, inputs: dict[str, np.ndarray]) -> dict[str, np.ndar
     for node in model.nodes:
         params = node.params if node.opdef.bind is None else node.opdef.bind(node.params, env)
         values[node.output] = apply(node, [values[n] for n in node.inputs], params)
-    return {name: np.array(values[name], dtype=F32, copy=True) for name, _ in model.outputs}
+    return {name: np.array(values[name], dtype=DTYPES[model.dtypes[name]], copy=True) for name, _ in model.outputs}

@@ -130,3 +130,134 @@ def reshape(s: list[Shape], attrs: dict) -> tuple[Shape, dict]:
     elif p != q:
         raise ShapeProblem(f"Reshape {fmt(x)} to {fmt(tuple(target))}: {p} elements vs {q}")
     return tuple(target), {"shape": tuple(target)}
+
+
+# ------------------------------------------------------------------ format 1.1 rules
+
+
+def where(s: list[Shape], attrs: dict) -> tuple[Shape, dict]:
+    """Condition, A, B: numpy broadcasting of all three (SPEC §6)."""
+    return broadcast(broadcast(s[0], s[1]), s[2]), {}
+
+
+def cast(s: list[Shape], attrs: dict) -> tuple[Shape, dict]:
+    return tuple(s[0]), {"to": attrs["to"]}
+
+
+def _ranked(x: Shape, op: str) -> int:
+    if len(x) < 1:
+        raise ShapeProblem(f"{op} needs an operand of rank >= 1")
+    return len(x)
+
+
+def gather(s: list[Shape], attrs: dict) -> tuple[Shape, dict]:
+    """data.shape[:axis] + indices.shape + data.shape[axis+1:]; the checker limits the rank."""
+    data, indices = s
+    axis = _axis(int(attrs["axis"]), _ranked(data, "Gather"), "axis")
+    return tuple(data[:axis]) + tuple(indices) + tuple(data[axis + 1:]), {"axis": axis}
+
+
+def concat(s: list[Shape], attrs: dict) -> tuple[Shape, dict]:
+    """Same rank, equal dims except `axis`, whose dims must be integers and add up."""
+    first = s[0]
+    axis = _axis(int(attrs["axis"]), _ranked(first, "Concat"), "axis")
+    total = 0
+    for i, x in enumerate(s):
+        if len(x) != len(first):
+            raise ShapeProblem(f"Concat operand {i} has rank {len(x)}, operand 0 has rank {len(first)}")
+        if any(d != e for k, (d, e) in enumerate(zip(x, first, strict=True)) if k != axis):
+            raise ShapeProblem(f"Concat operand {i} {fmt(x)} differs from operand 0 {fmt(first)} "
+                               f"outside axis {axis}")
+        if isinstance(x[axis], str):
+            raise ShapeProblem(f"Concat operand {i} has the symbol {x[axis]!r} on the concatenated axis {axis}")
+        total += x[axis]
+    return tuple(total if k == axis else d for k, d in enumerate(first)), {"axis": axis}
+
+
+def slice_(s: list[Shape], attrs: dict) -> tuple[Shape, dict]:
+    """Python's slice(start, end, step) on each named axis; symbols there and empty results rejected."""
+    x = s[0]
+    rank = _ranked(x, "Slice")
+    k = len(attrs["starts"])
+    raw_axes = attrs["axes"] if attrs["axes"] is not None else list(range(k))
+    axes = [_axis(int(a), rank, "axis") for a in raw_axes]
+    if len(set(axes)) != len(axes):
+        raise ShapeProblem(f"axes {list(raw_axes)} name the same axis twice for rank {rank}")
+    steps = attrs["steps"] if attrs["steps"] is not None else [1] * k
+    out = list(x)
+    chosen: dict[int, tuple[int, int, int]] = {}
+    for a, start, end, step in zip(axes, attrs["starts"], attrs["ends"], steps, strict=True):
+        d = x[a]
+        if isinstance(d, str):
+            raise ShapeProblem(f"Slice axis {a} has the symbol {d!r}; a sliced axis needs a fixed size")
+        start_, end_, step_ = slice(int(start), int(end), int(step)).indices(d)
+        n = len(range(start_, end_, step_))
+        if n == 0:
+            raise ShapeProblem(f"Slice of axis {a} (size {d}) with start {start}, end {end}, step {step} "
+                               "is empty; the format has no empty tensors")
+        out[a] = n
+        chosen[a] = (start_, end_, step_)
+    return tuple(out), {"slices": tuple(chosen.get(i) for i in range(rank))}
+
+
+def argreduce(s: list[Shape], attrs: dict) -> tuple[Shape, dict]:
+    """ArgMax, ArgMin: `axis` removed, or kept as 1."""
+    x = s[0]
+    axis = _axis(int(attrs["axis"]), _ranked(x, "ArgMax/ArgMin"), "axis")
+    keep = bool(attrs["keepdims"])
+    out = tuple(1 if i == axis else d for i, d in enumerate(x) if keep or i != axis)
+    return out, {"axis": axis, "keepdims": keep}
+
+
+# ------------------------------------------------------------------ dtype rules (SPEC §6 "dtypes")
+# `(operand dtypes, attrs with defaults) -> output dtype`; a rejected dtype is ShapeProblem (E_SHAPE).
+
+F32, I32 = "float32", "int32"
+
+
+def _expect(dtypes: list[str], i: int, want: str, why: str = "") -> None:
+    if dtypes[i] != want:
+        raise ShapeProblem(f"operand {i} is {dtypes[i]}, expected {want}{why}")
+
+
+def float32_only(dtypes: list[str], attrs: dict) -> str:
+    for i in range(len(dtypes)):
+        _expect(dtypes, i, F32)
+    return F32
+
+
+def int32_only(dtypes: list[str], attrs: dict) -> str:
+    for i in range(len(dtypes)):
+        _expect(dtypes, i, I32)
+    return I32
+
+
+def same_dtype(dtypes: list[str], attrs: dict) -> str:
+    """Any dtype, every operand the same as operand 0's; the result has it (data movement)."""
+    for i in range(1, len(dtypes)):
+        _expect(dtypes, i, dtypes[0], " (as operand 0)")
+    return dtypes[0]
+
+
+def comparison(dtypes: list[str], attrs: dict) -> str:
+    same_dtype(dtypes, attrs)
+    return I32
+
+
+def where_dtype(dtypes: list[str], attrs: dict) -> str:
+    _expect(dtypes, 0, I32, " (the condition)")
+    _expect(dtypes, 2, dtypes[1], " (as operand 1)")
+    return dtypes[1]
+
+
+def cast_dtype(dtypes: list[str], attrs: dict) -> str:
+    return str(attrs["to"])
+
+
+def gather_dtype(dtypes: list[str], attrs: dict) -> str:
+    _expect(dtypes, 1, I32, " (the indices)")
+    return dtypes[0]
+
+
+def index_dtype(dtypes: list[str], attrs: dict) -> str:
+    return I32

@@ -43,8 +43,38 @@ def numbers_to_float32(values: list) -> np.ndarray:
         return doubles.astype(np.float32)
 
 
-def decode_b64(text: str) -> np.ndarray | None:
-    """Little-endian float32 from strict base64 (padding required), or None when malformed."""
+_INT32_RANGE = (-2147483648.0, 2147483647.0)
+
+
+def numbers_to_int32(values: list) -> tuple[np.ndarray, int | None]:
+    """SPEC §3 int32 reading: each number's double value must be an integer in int32's range.
+    Returns the array and None, or an empty array and the index of the first value that is not."""
+    if set(map(type, values)) <= {int}:
+        doubles = np.array([_to_double(v) for v in values], dtype=np.float64) if values else np.zeros(0)
+    else:
+        doubles = np.array([_to_double(v) if is_number(v) else math.nan for v in values], dtype=np.float64)
+    lo, hi = _INT32_RANGE
+    with np.errstate(invalid="ignore"):
+        ok = np.isfinite(doubles) & (doubles == np.trunc(doubles)) & (doubles >= lo) & (doubles <= hi)
+    bad = np.flatnonzero(~ok)
+    if bad.size:
+        return np.zeros(0, np.int32), int(bad[0])
+    return doubles.astype(np.int32), None
+
+
+# The little-endian 4-byte encoding of each dtype (SPEC §3: data_b64 and the checksum).
+_WIRE = {"float32": "<f4", "int32": "<i4"}
+_NATIVE = {"float32": np.float32, "int32": np.int32}
+
+
+def dtype_name(arr: np.ndarray) -> str:
+    """"int32" for an int32 array, else "float32" (the only two dtypes; SPEC §3)."""
+    return "int32" if np.asarray(arr).dtype == np.int32 else "float32"
+
+
+def decode_b64(text: str, dtype: str = "float32") -> np.ndarray | None:
+    """Little-endian float32 or int32 from strict base64 (padding required), or None when malformed.
+    A length that is not a multiple of 4 gives the raw uint8 bytes (the caller reports it)."""
     if len(text) % 4:
         return None
     try:
@@ -53,16 +83,20 @@ def decode_b64(text: str) -> np.ndarray | None:
         return None
     if len(raw) % 4:
         return np.frombuffer(raw, dtype=np.uint8)  # caller reports the length mismatch
-    return np.frombuffer(raw, dtype="<f4").astype(np.float32)
+    return np.frombuffer(raw, dtype=_WIRE[dtype]).astype(_NATIVE[dtype])
+
+
+def _wire_bytes(arr: np.ndarray) -> bytes:
+    return np.ascontiguousarray(arr, dtype=_WIRE[dtype_name(arr)]).tobytes()
 
 
 def encode_b64(arr: np.ndarray) -> str:
-    return base64.b64encode(np.ascontiguousarray(arr, dtype="<f4").tobytes()).decode("ascii")
+    return base64.b64encode(_wire_bytes(arr)).decode("ascii")
 
 
 def crc32_of(arr: np.ndarray) -> str:
-    """SPEC §3 checksum: CRC-32 (zlib) of the little-endian binary32 bytes."""
-    return f"crc32:{zlib.crc32(np.ascontiguousarray(arr, dtype='<f4').tobytes()):08x}"
+    """SPEC §3 checksum: CRC-32 (zlib) of the little-endian bytes (binary32, or int32 two's complement)."""
+    return f"crc32:{zlib.crc32(_wire_bytes(arr)):08x}"
 
 
 def element_count(shape: list | tuple) -> int:
@@ -83,14 +117,19 @@ def _is_dim(d: object) -> bool:
     return is_number(d) and math.isfinite(d) and d == int(d) and d >= 1
 
 
-def _tensor_from_json(name: str, obj: object) -> np.ndarray:
+def _tensor_from_json(name: str, obj: object, declared: str | None = None) -> np.ndarray:
+    """One tensor object as an array of its dtype: the declared one when given (a different "dtype"
+    field is E_INPUT, SPEC §9), else its own "dtype" field, else float32."""
     if not isinstance(obj, dict) or "shape" not in obj:
         raise _bad(f"tensor {name!r}: not a tensor object with a shape")
     extra = set(obj) - {"shape", "dtype", "data", "data_b64"}
     if extra:
         raise _bad(f"tensor {name!r}: unknown field(s) {sorted(extra)}")
-    if "dtype" in obj and obj["dtype"] != "float32":
-        raise _bad(f"tensor {name!r}: dtype must be \"float32\"")
+    if "dtype" in obj and obj["dtype"] not in _WIRE:
+        raise _bad(f"tensor {name!r}: dtype must be \"float32\" or \"int32\"")
+    if declared is not None and obj.get("dtype", declared) != declared:
+        raise _bad(f"tensor {name!r}: dtype {obj['dtype']}, the model declares {declared}")
+    dtype = declared or obj.get("dtype", "float32")
     shape = obj["shape"]
     if not isinstance(shape, list) or not all(_is_dim(d) for d in shape):
         raise _bad(f"tensor {name!r}: shape must be an array of integers >= 1")
@@ -99,10 +138,10 @@ def _tensor_from_json(name: str, obj: object) -> np.ndarray:
     if ("data" in obj) == ("data_b64" in obj):
         raise _bad(f"tensor {name!r}: exactly one of data and data_b64 is required")
     if "data_b64" in obj:
-        arr = decode_b64(obj["data_b64"]) if isinstance(obj["data_b64"], str) else None
+        arr = decode_b64(obj["data_b64"], dtype) if isinstance(obj["data_b64"], str) else None
         if arr is None:
             raise _bad(f"tensor {name!r}: data_b64 is not valid base64")
-        if arr.dtype != np.float32 or arr.size != count:
+        if arr.dtype == np.uint8 or arr.size != count:
             raise _bad(f"tensor {name!r}: data_b64 holds {arr.nbytes} bytes, shape needs {4 * count}")
         return arr.reshape(shape)
     data = obj["data"]
@@ -110,6 +149,11 @@ def _tensor_from_json(name: str, obj: object) -> np.ndarray:
         raise _bad(f"tensor {name!r}: data must be an array")
     if len(data) != count:
         raise _bad(f"tensor {name!r}: data has {len(data)} values, shape {shape} needs {count}")
+    if dtype == "int32":
+        ints, bad_at = numbers_to_int32(data)
+        if bad_at is not None:
+            raise _bad(f"tensor {name!r}: data[{bad_at}] is not an int32 integer ({data[bad_at]!r})")
+        return ints.reshape(shape)
     values = []
     for i, x in enumerate(data):
         if is_number(x):
@@ -121,11 +165,13 @@ def _tensor_from_json(name: str, obj: object) -> np.ndarray:
     return numbers_to_float32(values).reshape(shape)
 
 
-def read_tensors(doc_or_path: object, key: str | None = None) -> dict[str, np.ndarray]:
+def read_tensors(doc_or_path: object, key: str | None = None,
+                 dtypes: dict[str, str] | None = None) -> dict[str, np.ndarray]:
     """The tensors of an inputs/outputs document: a parsed dict, JSON bytes, or a file path.
 
     E_PARSE when the text is not JSON, E_INPUT when it is JSON but not a tensors document.
-    `key` ("inputs" or "outputs") restricts which kind is accepted.
+    `key` ("inputs" or "outputs") restricts which kind is accepted. `dtypes` (a model's declared
+    input dtypes by name) makes each named tensor that dtype (SPEC §9).
     """
     if isinstance(doc_or_path, (str, os.PathLike)):
         doc = read_json_file(doc_or_path, "inputs file")
@@ -141,11 +187,19 @@ def read_tensors(doc_or_path: object, key: str | None = None) -> dict[str, np.nd
     tensors = doc[found]
     if not isinstance(tensors, dict):
         raise _bad(f"not a tensors document: {found!r} must be an object")
-    return {name: _tensor_from_json(name, obj) for name, obj in tensors.items()}
+    dtypes = dtypes or {}
+    return {name: _tensor_from_json(name, obj, dtypes.get(name)) for name, obj in tensors.items()}
 
 
 def tensor_to_json(arr: np.ndarray, *, b64: bool = False) -> str:
-    """One tensor object as JSON text; non-finite values as strings, -0 kept, shortest decimals."""
+    """One tensor object as JSON text; non-finite values as strings, -0 kept, shortest decimals.
+    An int32 array carries "dtype": "int32" and prints JSON integers (SPEC §9)."""
+    if np.asarray(arr).dtype == np.int32:
+        arr = np.asarray(arr)
+        shape = json.dumps([int(d) for d in arr.shape])
+        if b64:
+            return f'{{"shape": {shape}, "dtype": "int32", "data_b64": "{encode_b64(arr)}"}}'
+        return f'{{"shape": {shape}, "dtype": "int32", "data": [{", ".join(map(str, arr.ravel().tolist()))}]}}'
     arr = np.asarray(arr, dtype=np.float32)
     shape = json.dumps([int(d) for d in arr.shape])
     if b64:
