@@ -17,18 +17,28 @@ from tests.support import ROOT
 WASM_EXPORTS = ROOT / "runtimes" / "js" / "tools" / "wasm-exports.js"
 SCHEMA = ROOT / "schema" / "v1" / "model.schema.json"
 
-Table = list[tuple[str, int, tuple[str, ...]]]  # (name, arity, sorted attribute keys), in table order
+# (name, arity, sorted attribute keys), in table order; arity is the input count, or (min, max) for a
+# variadic op, which the C and JS `--ops` print as `"arity": [min, max]`.
+Table = list[tuple[str, int | tuple[int, int], tuple[str, ...]]]
 
 
 def python_table() -> Table:
     return [(name, d.arity, tuple(sorted(d.attrs))) for name, d in OPS.items()]
 
 
+def _arity(value: int | list[int]) -> int | tuple[int, int]:
+    """`--ops` arity: an integer, or [min, max] only when they differ."""
+    if isinstance(value, list):
+        assert len(value) == 2 and value[0] < value[1], f"arity {value}: [min, max] with min < max"
+        return (value[0], value[1])
+    return value
+
+
 def _listed(command: list[str]) -> Table:
     done = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, f"{command}: exit {done.returncode}\n{done.stderr}"
     doc = json.loads(done.stdout)
-    return [(row["name"], row["arity"], tuple(row["attrs"])) for row in doc["ops"]]
+    return [(row["name"], _arity(row["arity"]), tuple(row["attrs"])) for row in doc["ops"]]
 
 
 def schema_table() -> Table:
@@ -39,8 +49,8 @@ def schema_table() -> Table:
         op = branch["if"]["properties"]["op"]
         names = [op["const"]] if "const" in op else list(op["enum"])
         then = branch["then"]["properties"]
-        arity = then["inputs"]["maxItems"]
-        assert then["inputs"]["minItems"] == arity, f"{names}: a range of input counts"
+        low, high = then["inputs"]["minItems"], then["inputs"]["maxItems"]
+        arity = low if low == high else (low, high)
         attrs = tuple(sorted(then["attrs"]["properties"]))
         rows += [(name, arity, attrs) for name in names]
     return rows
