@@ -81,7 +81,7 @@ class _Builder:
         self.node_names: set[str] = set()
         self.nodes: list[Any] = []
         self.transposed: dict[str, str] = {}  # initializer -> its Transpose output
-        self.dtypes = _dtypes(checked)
+        self.dtypes = checked.dtypes  # every value's dtype, from the checker
         self.initializers: list[Any] = [self._tensor(name, arr) for name, arr in checked.initializers.items()]
 
     def fresh(self, base: str) -> str:
@@ -137,24 +137,6 @@ class _Builder:
 def _onnx_type(onnx: Any, dtype: str) -> int:
     """The TensorProto element type of a Tessera dtype ("bool" only for the helper casts of the mappings)."""
     return {"float32": onnx.TensorProto.FLOAT, "int32": onnx.TensorProto.INT32, "bool": onnx.TensorProto.BOOL}[dtype]
-
-
-def _dtypes(checked: CheckedModel) -> dict[str, str]:
-    """Every tensor's dtype ("float32" or "int32"), as the checker inferred it."""
-    known = getattr(checked, "dtypes", None)
-    if known is not None:
-        return dict(known)
-    dtypes = {t["name"]: t.get("dtype", "float32") for t in checked.doc["graph"]["inputs"]}
-    dtypes |= {name: "int32" if arr.dtype == np.int32 else "float32" for name, arr in checked.initializers.items()}
-    for node in checked.nodes:
-        how = node.opdef.onnx.how if node.opdef.onnx else ""
-        if how in ("compare", "compare_negated", "logical", "arg"):
-            dtypes[node.output] = "int32"
-        elif how == "cast":
-            dtypes[node.output] = _param(node, "to")
-        else:
-            dtypes[node.output] = dtypes[node.inputs[1 if how == "where" else 0]]
-    return dtypes
 
 
 def _value_info(onnx: Any, name: str, shape: Shape, dtype: str) -> Any:
@@ -225,6 +207,7 @@ def _clip(b: _Builder, node: Node, x: list[str], label: str) -> None:
 
 
 def _softmax(b: _Builder, node: Node, x: list[str], label: str) -> None:
+    """Softmax, LogSoftmax: one axis, no flattening (opset >= 13)."""
     b.add(node.opdef.onnx.op_type, x, node.output, label, axis=int(node.params["axis"]))
 
 
@@ -374,17 +357,12 @@ def _arg(b: _Builder, node: Node, x: list[str], label: str) -> None:
     _to_int32(b, index, node, label)
 
 
-def _axis(b: _Builder, node: Node, x: list[str], label: str) -> None:
-    """One operand and the `axis` attribute (LogSoftmax: one axis, no flattening since opset 13)."""
-    b.add(node.opdef.onnx.op_type, x, node.output, label, axis=int(_param(node, "axis", -1)))
-
-
 Emitter = Callable[[_Builder, Node, list[str], str], None]
 EMITTERS: dict[str, Emitter] = {
     "same": _same, "matmul": _matmul, "clip": _clip, "softmax": _softmax, "reduce_axes_input": _reduce_axes_input,
     "reduce_axes_attr": _reduce_axes_attr, "transpose": _transpose, "reshape": _reshape,
     "compare": _compare, "compare_negated": _compare_negated, "logical": _logical, "where": _where, "cast": _cast,
-    "gather": _gather, "concat": _concat, "slice": _slice, "arg": _arg, "axis": _axis,
+    "gather": _gather, "concat": _concat, "slice": _slice, "arg": _arg,
 }
 # The operators this converter maps: every registry row whose `onnx` names one of its emitters.
 SUPPORTED_OPS = frozenset(name for name, d in OPS.items() if d.onnx is not None and d.onnx.how in EMITTERS)

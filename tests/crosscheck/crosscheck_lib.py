@@ -9,6 +9,9 @@ import pytest
 
 from tests.support import F32
 
+# (name, shape, dtype) of a graph input or output; dtype "float32" or "int32".
+Decl = tuple[str, list, str]
+
 
 def require(module: str) -> Any:
     """The module, or a test failure (never a skip) naming the package to install."""
@@ -29,9 +32,39 @@ def session(proto: Any) -> Any:
     return ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
 
 
+def feed_array(v: Any) -> np.ndarray:
+    """An input as onnxruntime takes it: int32 stays int32, anything else is float32 (rank 0 kept, unlike
+    np.ascontiguousarray)."""
+    dtype = np.int32 if np.asarray(v).dtype == np.int32 else F32
+    return np.array(v, dtype=dtype, order="C")
+
+
 def run_onnx(proto: Any, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     sess = session(proto)
     names = [o.name for o in sess.get_outputs()]
-    feed = {k: np.array(v, dtype=F32, order="C") for k, v in inputs.items()}  # keeps rank 0 (unlike ascontiguousarray)
+    feed = {k: feed_array(v) for k, v in inputs.items()}
     return dict(zip(names, sess.run(names, feed), strict=True))
 
+
+def tensor_doc(name: str, arr: np.ndarray) -> dict:
+    """An initializer object (float32 or int32, the values as JSON numbers; finite floats only)."""
+    arr = np.asarray(arr)
+    dtype = "int32" if arr.dtype == np.int32 else "float32"
+    data = [int(v) for v in arr.ravel()] if dtype == "int32" else [float(v) for v in arr.astype(F32).ravel()]
+    return {"name": name, "dtype": dtype, "shape": list(arr.shape), "data": data}
+
+
+def model_doc(nodes: list[dict], inputs: list[Decl], outputs: list[Decl], initializers: list[dict] | None = None,
+              version: str = "1.1") -> dict:
+    """A model document with inputs and outputs of either dtype, stamped `version` (1.1: int32 and the 1.1 ops)."""
+    return {
+        "format": "tessera",
+        "format_version": version,
+        "producer": {"name": "test", "version": "0"},
+        "graph": {
+            "inputs": [{"name": n, "dtype": d, "shape": s} for n, s, d in inputs],
+            "outputs": [{"name": n, "dtype": d, "shape": s} for n, s, d in outputs],
+            "initializers": initializers or [],
+            "nodes": nodes,
+        },
+    }
