@@ -23,7 +23,7 @@ function write(text, code) {
 function opsDocument() {
   const q = JSON.stringify;
   const rows = Object.entries(OPS).map(([name, row]) =>
-    `{"name": ${q(name)}, "arity": ${row.arity}, "attrs": [${Object.keys(row.attrs).sort().map((a) => q(a)).join(', ')}]}`);
+    `{"name": ${q(name)}, "arity": ${q(row.arity).replace(',', ', ')}, "attrs": [${Object.keys(row.attrs).sort().map((a) => q(a)).join(', ')}]}`);
   return `{"ops": [${rows.join(', ')}]}`;
 }
 
@@ -49,7 +49,7 @@ async function main(argv) {
   const [modelPath, inputsPath] = pos;
   try {
     const model = await load(modelPath.startsWith('{') ? `./${modelPath}` : modelPath, { kernels });
-    const inputs = await loadInputs(inputsPath.startsWith('{') ? `./${inputsPath}` : inputsPath);
+    const inputs = await loadInputs(inputsPath.startsWith('{') ? `./${inputsPath}` : inputsPath, model.inputs);
     const out = model.run(inputs);
     if (repeat > 0) timeRuns(model, inputs, repeat);
     const parts = model.outputs.map((o) => `${JSON.stringify(o.name)}: ${formatTensor(out[o.name].shape, out[o.name].data)}`);

@@ -2,10 +2,11 @@
 // did steps 1-2).
 import { fail } from './errors.js';
 import * as L from './limits.js';
-import { OPS, shapeStr, withDefaults } from './ops.js';
-import { B64_RE, decodeBase64, crc32Hex, f32Bytes, f32FromLE } from './tensors.js';
+import { OPS, shapeStr, typesOf, withDefaults } from './ops.js';
+import { B64_RE, decodeBase64, crc32Hex, leBytes, fromLE } from './tensors.js';
 
-export const RUNTIME_VERSION = '1.0';
+export const RUNTIME_VERSION = '1.1';
+const DTYPES = ['float32', 'int32'];
 const VERSION_RE = /^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$/;
 const NAME_RE = /^[A-Za-z_][A-Za-z0-9_.:/-]*$/;
 const SYMBOL_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -30,14 +31,23 @@ function nodeLabel(node, i) {
   return `node #${i}${op}`;
 }
 
-/** Step 3. Returns {newer, text} or null when the field is unusable. */
+/** Step 3. Returns {newer, minor, text} or null when the field is unusable. */
 function checkVersion(doc) {
   if (!isObj(doc) || !has(doc, 'format_version') || !isStr(doc.format_version)) return null;
   const m = VERSION_RE.exec(doc.format_version);
   if (!m) return null;
   if (m[1] !== '1') versionError(doc.format_version);
-  return { newer: m[2] !== '0', text: doc.format_version };
+  const minor = Number(m[2]);
+  return { newer: minor > 1, minor, text: doc.format_version };
 }
+
+/** What 1.1 added, used in a file stamped 1.0: E_VERSION. */
+function tooNew(ver, what) {
+  if (ver && ver.minor === 0) fail('E_VERSION', `${what} needs format 1.1; the file is stamped ${ver.text}`);
+}
+
+/** The row of an op this file's version has (a 1.1 op in a 1.0 file is unknown until step 6). */
+const rowOf = (op, ver) => (has(OPS, op) && !(ver.minor === 0 && OPS[op].since) ? OPS[op] : null);
 
 /** Step 4: the hand-written equivalent of model.schema.json plus op attributes. */
 function checkSchema(doc, ver) {
@@ -61,7 +71,7 @@ function checkSchema(doc, ver) {
   const tensor = (t, where, allowed, required, dimOk) => {
     closed(t, where, allowed, required);
     name(t.name, `${where}.name`);
-    if (t.dtype !== 'float32') bad(`${where}.dtype`, 'must be "float32"');
+    if (!DTYPES.includes(t.dtype)) bad(`${where}.dtype`, 'must be "float32" or "int32"');
     arr(t.shape, `${where}.shape`);
     for (const d of t.shape) if (!dimOk(d)) bad(`${where}.shape`, `bad dimension ${JSON.stringify(d)}`);
   };
@@ -105,9 +115,10 @@ function checkSchema(doc, ver) {
     if (node.outputs.length > 1) bad(`${where} outputs`, 'must have exactly one output');
     node.outputs.forEach((v) => name(v, `${where} outputs`));
     if (has(node, 'attrs') && !isObj(node.attrs)) bad(`${where} attrs`, 'must be an object');
-    if (!has(OPS, node.op)) return; // unknown operators pass the schema (step 6)
-    const row = OPS[node.op];
-    if (node.inputs.length !== row.arity) bad(where, `${node.op} takes ${row.arity} input(s), got ${node.inputs.length}`);
+    const row = rowOf(node.op, ver);
+    if (!row) return; // unknown operators pass the schema (step 6)
+    const [lo, hi] = Array.isArray(row.arity) ? row.arity : [row.arity, row.arity];
+    if (node.inputs.length < lo || node.inputs.length > hi) bad(where, `${node.op} takes ${lo === hi ? lo : `${lo} to ${hi}`} input(s), got ${node.inputs.length}`);
     const attrs = node.attrs ?? {};
     for (const k of Object.keys(attrs)) {
       if (!has(row.attrs, k)) bad(where, `unknown attribute ${JSON.stringify(k)} of ${node.op}`);
@@ -116,6 +127,8 @@ function checkSchema(doc, ver) {
     for (const [k, a] of Object.entries(row.attrs)) if (a.required && !has(attrs, k)) bad(where, `${node.op} needs attribute ${JSON.stringify(k)}`);
     row.check?.(withDefaults(row, attrs), (what) => bad(where, what));
   });
+  // a dtype newer than the stamp: after the whole schema (SPEC 2)
+  for (const t of [...g.inputs, ...g.outputs, ...g.initializers]) if (t.dtype === 'int32') tooNew(ver, `dtype int32 (tensor ${t.name})`);
 }
 
 function checkAttr(kind, v, bad) {
@@ -126,11 +139,12 @@ function checkAttr(kind, v, bad) {
       if (!Number.isFinite(Math.fround(v))) bad('must be finite as float32');
       break;
     case 'int': if (!isInt(v)) bad('must be an integer'); break;
-    case 'axes':
+    case 'axes': case 'ints':
       if (!Array.isArray(v) || v.length < 1 || v.length > 8) bad('must be 1 to 8 integers');
       if (!v.every(isInt)) bad('must hold integers');
-      if (new Set(v).size !== v.length) bad('repeated axis');
+      if (kind === 'axes' && new Set(v).size !== v.length) bad('repeated axis');
       break;
+    case 'dtype': if (!DTYPES.includes(v)) bad('must be "float32" or "int32"'); break;
     case 'perm':
       if (!Array.isArray(v) || v.length > 8 || !v.every((p) => isInt(p) && p >= 0)) bad('must be <= 8 integers >= 0');
       if (new Set(v).size !== v.length) bad('repeated entry');
@@ -187,30 +201,36 @@ function checkLimits(g, labels) {
   });
 }
 
-/** Step 7: decode every initializer to a Float32Array. */
+/** Step 7: decode every initializer to a Float32Array or an Int32Array. */
 function checkData(g) {
   return g.initializers.map((t) => {
     const count = boundedCount(t.shape);
     const who = `initializer ${t.name}`;
+    const int = t.dtype === 'int32';
     let data;
     if (has(t, 'data')) {
       if (t.data.length !== count) fail('E_DATA', `${who}: ${t.data.length} values for ${count} elements`);
-      data = Float32Array.from(t.data);
+      const k = int ? t.data.findIndex((v) => !isInt32(v)) : -1;
+      if (k >= 0) fail('E_DATA', `${who}: value #${k} (${t.data[k]}) is not an int32 integer`);
+      data = (int ? Int32Array : Float32Array).from(t.data);
     } else {
       const bytes = decodeBase64(t.data_b64);
       if (bytes === null) fail('E_DATA', `${who}: malformed base64`);
       if (bytes.length !== 4 * count) fail('E_DATA', `${who}: base64 holds ${bytes.length} bytes for ${count} elements`);
-      data = f32FromLE(bytes);
+      data = fromLE(bytes, int);
     }
     const k = data.findIndex((v) => !Number.isFinite(v));
     if (k >= 0) fail('E_DATA', `${who}: value #${k} is not finite as float32`);
     if (has(t, 'checksum')) {
-      const got = `crc32:${crc32Hex(f32Bytes(data))}`;
+      const got = `crc32:${crc32Hex(leBytes(data))}`;
       if (got !== t.checksum) fail('E_DATA', `${who}: checksum mismatch (file says ${t.checksum}, data gives ${got})`);
     }
-    return { name: t.name, shape: t.shape.slice(), data };
+    return { name: t.name, shape: t.shape.slice(), dtype: t.dtype, data };
   });
 }
+
+/** An integer value in [-2^31, 2^31 - 1]. */
+export const isInt32 = (v) => isInt(v) && v >= -2147483648 && v <= 2147483647;
 
 /** The whole check of a parsed document. Returns the checked graph. */
 export function checkModel(doc) {
@@ -220,7 +240,8 @@ export function checkModel(doc) {
   const labels = g.nodes.map(nodeLabel);
   checkLimits(g, labels); // 5
   g.nodes.forEach((node, i) => { // 6
-    if (has(OPS, node.op)) return;
+    if (rowOf(node.op, ver)) return;
+    if (has(OPS, node.op)) tooNew(ver, `op ${node.op} (${labels[i]})`);
     if (ver.newer) versionError(ver.text, `operator ${node.op} (${labels[i]})`);
     fail('E_UNKNOWN_OP', `${labels[i]}: unknown operator ${JSON.stringify(node.op)}`);
   });
@@ -247,23 +268,34 @@ export function checkModel(doc) {
     seenOut.add(v.name);
   }
 
-  // 9: shapes, symbols kept
-  const shapes = new Map();
-  for (const v of g.inputs) shapes.set(v.name, v.shape.slice());
-  for (const t of inits) shapes.set(t.name, t.shape);
+  // 9: dtypes and shapes, symbols kept
+  const shapes = new Map(), dtypes = new Map();
+  for (const v of [...g.inputs, ...inits]) { shapes.set(v.name, v.shape.slice()); dtypes.set(v.name, v.dtype); }
   const nodes = g.nodes.map((node, i) => {
     const who = labels[i];
     const row = OPS[node.op];
+    const [ins, out] = typesOf(row);
+    let T;
+    node.inputs.forEach((n, k) => {
+      const dt = dtypes.get(n), c = ins[Math.min(k, ins.length - 1)];
+      const want = c === 'f' ? 'float32' : c === 'i' ? 'int32' : (T ??= dt);
+      if (dt !== want) fail('E_SHAPE', `${who}: operand ${k} of ${node.op} is ${dt}, expected ${want}`);
+    });
     const plan = row.shape(node.inputs.map((n) => shapes.get(n)), withDefaults(row, node.attrs ?? {}), who);
+    if (plan.shape.length > L.MAX_RANK) fail('E_LIMIT', `${who}: result rank ${plan.shape.length} is more than ${L.MAX_RANK}`);
     if (boundedCount(plan.shape) === Infinity) fail('E_LIMIT', `${who}: result ${shapeStr(plan.shape)} has more than 2^26 elements`);
+    plan.dtype = out === 'f' ? 'float32' : out === 'i' ? 'int32' : out === 'T' ? T : plan.dtype;
+    plan.T = T; // the dtype of the operands marked T (ArgMax's kernel reads it)
     shapes.set(node.outputs[0], plan.shape);
+    dtypes.set(node.outputs[0], plan.dtype);
     return { op: node.op, inputs: node.inputs.slice(), output: node.outputs[0], plan };
   });
   for (const v of g.outputs) {
     // shapeStr is one-to-one (symbols quoted), so equal strings mean equal shapes
     const want = shapeStr(v.shape), gives = shapeStr(shapes.get(v.name));
     if (want !== gives) fail('E_SHAPE', `graph output ${v.name}: declared shape ${want} but the graph gives ${gives}`);
+    if (v.dtype !== dtypes.get(v.name)) fail('E_SHAPE', `graph output ${v.name}: declared dtype ${v.dtype} but the graph gives ${dtypes.get(v.name)}`);
   }
-  const info = (v) => ({ name: v.name, shape: v.shape.slice() });
-  return { version: doc.format_version, inputs: g.inputs.map(info), outputs: g.outputs.map(info), initializers: inits, nodes, shapes };
+  const info = (v) => ({ name: v.name, shape: v.shape.slice(), dtype: v.dtype });
+  return { version: doc.format_version, inputs: g.inputs.map(info), outputs: g.outputs.map(info), initializers: inits, nodes, shapes, dtypes };
 }

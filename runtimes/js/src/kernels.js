@@ -1,8 +1,11 @@
-// Plain-JS strict kernels (SPEC.md sections 6-7) on Float32Arrays; the op
-// table (ops.js) says which op runs which. A store into a Float32Array rounds
-// to binary32, so `out[i] = a[i] + b[i]` is exactly fl(a + b); other
-// intermediates are wrapped in Math.fround.
+// Plain-JS strict kernels (SPEC.md sections 6-7) on Float32Arrays (float32)
+// and Int32Arrays (int32); the op table (ops.js) says which op runs which. A
+// store into a Float32Array rounds to binary32, so `out[i] = a[i] + b[i]` is
+// exactly fl(a + b); other intermediates are wrapped in Math.fround. Kernels
+// that only move elements copy them through Int32Array views, so a float32
+// NaN keeps its payload (a float load and store may quiet a signalling NaN).
 import * as S from './strict.js';
+import { fail } from './errors.js';
 
 const fr = Math.fround;
 
@@ -22,18 +25,23 @@ export function broadcastStrides(shape, os) {
   return os.map((d, i) => (i < off || shape[i - off] === 1 ? 0 : st[i - off]));
 }
 
-/** out[idx] = src[sum idx[d] * strides[d]] over `shape` (row-major). */
-export function gather(src, shape, strides) {
+/** The 4-byte words of a Float32Array or Int32Array, as an Int32Array (no copy). */
+export const bits = (x) => (x instanceof Int32Array ? x : new Int32Array(x.buffer, x.byteOffset, x.length));
+/** Int32Array words `w` typed as `like`'s class (no copy). */
+export const as = (like, w) => (like instanceof Int32Array ? w : new Float32Array(w.buffer, w.byteOffset, w.length));
+
+/** out[idx] = src[base + sum idx[d] * strides[d]] over `shape` (row-major), bits copied. */
+export function gather(x, shape, strides, base = 0) {
   const n = count(shape);
-  const out = new Float32Array(n);
+  const src = bits(x);
+  const out = as(x, new Int32Array(n));
+  const w = bits(out);
   const r = shape.length;
-  if (n === 0) return out;
-  if (r === 0) { out[0] = src[0]; return out; }
+  if (r === 0) { w[0] = src[base]; return out; }
   const last = shape[r - 1], ls = strides[r - 1];
   const idx = new Array(r).fill(0);
-  let base = 0;
   for (let o = 0; o < n; o += last) {
-    for (let j = 0, p = base; j < last; j++, p += ls) out[o + j] = src[p];
+    for (let j = 0, p = base; j < last; j++, p += ls) w[o + j] = src[p];
     for (let d = r - 2; d >= 0; d--) { // odometer over dims 0..r-2
       idx[d]++;
       base += strides[d];
@@ -58,10 +66,10 @@ function isSuffix(small, big) {
   return true;
 }
 
-/** out = f(a, b) broadcast to `os`; each result rounded by the store. */
-export function binary(f, a, as, b, bs, os) {
+/** out = f(a, b) broadcast to `os`; each result rounded by the store (Out: the output class). */
+export function binary(f, a, as, b, bs, os, Out = Float32Array) {
   const n = count(os);
-  const out = new Float32Array(n);
+  const out = new Out(n);
   const ea = a.length === n ? a : gather(a, os, broadcastStrides(as, os));
   const rep = b.length === 1 || isSuffix(bs, os); // b repeats along the leading dims
   const eb = rep ? b : gather(b, os, broadcastStrides(bs, os));
@@ -71,9 +79,9 @@ export function binary(f, a, as, b, bs, os) {
 }
 
 /** out[i] = f(x[i]), rounded by the store. */
-export function map(x, f) {
+export function map(x, f, Out = Float32Array) {
   const n = x.length;
-  const out = new Float32Array(n);
+  const out = new Out(n);
   for (let i = 0; i < n; i++) out[i] = f(x[i]);
   return out;
 }
@@ -95,12 +103,13 @@ export function matmul(A, B, M, K, N) {
   return C;
 }
 
-/** Softmax (SPEC 7.4). */
-export function softmax(x, xs, axis) {
+/** The (outer, len, inner) view of `xs` around `axis`. */
+export const around = (xs, axis) => [count(xs.slice(0, axis)), xs[axis], count(xs.slice(axis + 1))];
+
+/** Softmax (SPEC 7.4), or LogSoftmax when `log`: y = fl(fl(x - m) - Log(s)). */
+export function softmax(x, xs, axis, log) {
   const out = new Float32Array(x.length);
-  const n = xs[axis];
-  const inner = count(xs.slice(axis + 1));
-  const outer = count(xs.slice(0, axis));
+  const [outer, n, inner] = around(xs, axis);
   for (let o = 0; o < outer; o++) {
     for (let q = 0; q < inner; q++) {
       const base = o * n * inner + q;
@@ -109,43 +118,108 @@ export function softmax(x, xs, axis) {
       let s = 0;
       for (let i = 0; i < n; i++) {
         const p = base + i * inner;
-        const e = S.exp(fr(x[p] - m));
-        out[p] = e;
+        const d = fr(x[p] - m);
+        const e = S.exp(d);
+        out[p] = log ? d : e;
         s = fr(s + e);
       }
+      const ls = log && S.log(s);
       for (let i = 0; i < n; i++) {
         const p = base + i * inner;
-        out[p] = out[p] / s;
+        out[p] = log ? out[p] - ls : out[p] / s;
       }
     }
   }
   return out;
 }
 
-/** ReduceSum/Mean/Max (SPEC 7.5, kind 'sum' | 'mean' | 'max') over the dims where red[i]. */
+const START = { max: -Infinity, min: Infinity, prod: 1 };
+const STEP = { max: Math.max, min: Math.min, prod: (a, v) => fr(a * v) };
+const add = (a, v) => fr(a + v);
+
+/** ReduceSum/Mean/Max/Min/Prod (SPEC 7.5, kind 'sum' | 'mean' | 'max' | 'min' | 'prod') over the dims where red[i]. */
 export function reduce(kind, x, xs, red) {
   const kept = [], reduced = [];
   xs.forEach((_, i) => (red[i] ? reduced : kept).push(i));
-  const perm = kept.concat(reduced);
-  const identity = perm.every((p, i) => p === i);
-  const src = identity ? x : transpose(x, xs, perm);
   const R = count(reduced.map((i) => xs[i]));
   const nOut = count(kept.map((i) => xs[i]));
-  const out = new Float32Array(nOut);
-  const fc = fr(R);
-  for (let o = 0; o < nOut; o++) {
-    const base = o * R;
-    if (kind === 'max') {
-      let acc = -Infinity;
-      for (let k = 0; k < R; k++) acc = Math.max(acc, src[base + k]);
+  const out = new Float32Array(nOut).fill(START[kind] ?? 0);
+  const step = STEP[kind] ?? add;
+  if (reduced.every((d, i) => d === i)) {
+    // leading axes reduced: row k of (R, nOut) is the k-th term of every output,
+    // so a pass per row keeps each output's visiting order (no transpose)
+    for (let k = 0; k < R; k++) for (let o = 0, b = k * nOut; o < nOut; o++) out[o] = step(out[o], x[b + o]);
+  } else {
+    const perm = kept.concat(reduced);
+    const src = perm.every((p, i) => p === i) ? x : transpose(x, xs, perm);
+    for (let o = 0; o < nOut; o++) {
+      let acc = out[o];
+      for (let k = 0, b = o * R; k < R; k++) acc = step(acc, src[b + k]);
       out[o] = acc;
-    } else {
-      let acc = 0;
-      for (let k = 0; k < R; k++) acc = fr(acc + src[base + k]);
-      out[o] = kind === 'mean' ? acc / fc : acc;
+    }
+  }
+  if (kind === 'mean') for (let o = 0; o < nOut; o++) out[o] /= fr(R);
+  return out;
+}
+
+/** ArgMax (max) / ArgMin along `axis`, the scan of SPEC 6: the first NaN wins, ties keep the first index. */
+export function argext(max, x, xs, axis) {
+  const [outer, n, inner] = around(xs, axis);
+  const out = new Int32Array(outer * inner);
+  for (let o = 0; o < outer; o++) {
+    for (let q = 0; q < inner; q++) {
+      const base = o * n * inner + q;
+      let best = 0, bv = x[base];
+      for (let i = 1; i < n && bv === bv; i++) {
+        const v = x[base + i * inner];
+        if (v !== v || (max ? v > bv : v < bv)) { best = i; bv = v; }
+      }
+      out[o * inner + q] = best;
     }
   }
   return out;
+}
+
+/** Where: c != 0 ? a : b, three-way broadcast to `os`, the selected element's bits copied. */
+export function where(c, a, b, os) {
+  const n = count(os);
+  const full = (t) => bits(t.data.length === n ? t.data : gather(t.data, os, broadcastStrides(t.shape, os)));
+  const [ec, ea, eb] = [c, a, b].map(full);
+  const w = new Int32Array(n);
+  for (let i = 0; i < n; i++) w[i] = ec[i] !== 0 ? ea[i] : eb[i];
+  return as(a.data, w);
+}
+
+export const badIndex = (who, i, d) => fail('E_INPUT', `${who}: index ${i} is outside [${-d}, ${d - 1}]`);
+
+/** Gather along `axis`; every index is checked first (E_INPUT naming `who`), so nothing is read outside x. */
+export function take(x, xs, idx, axis, who) {
+  const [outer, d, inner] = around(xs, axis);
+  for (const i of idx) if (i < -d || i >= d) badIndex(who, i, d);
+  const src = bits(x), m = idx.length;
+  const w = new Int32Array(outer * m * inner);
+  for (let o = 0, at = 0; o < outer; o++) {
+    for (let j = 0; j < m; j++, at += inner) {
+      const r = (o * d + (idx[j] < 0 ? idx[j] + d : idx[j])) * inner;
+      if (inner === 1) w[at] = src[r];
+      else w.set(src.subarray(r, r + inner), at);
+    }
+  }
+  return as(x, w);
+}
+
+/** Concat along `axis` of [{data, shape}] into `os`. */
+export function concat(xs, axis, os) {
+  const [outer, , inner] = around(os, axis);
+  const w = new Int32Array(count(os));
+  for (let o = 0, at = 0; o < outer; o++) {
+    for (const x of xs) {
+      const len = x.shape[axis] * inner;
+      w.set(bits(x.data).subarray(o * len, o * len + len), at);
+      at += len;
+    }
+  }
+  return as(xs[0].data, w);
 }
 
 const T2 = new WeakMap(); // transposed constant MatMul operands, made once

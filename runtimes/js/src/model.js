@@ -4,6 +4,7 @@ import { fail } from './errors.js';
 import { MAX_ELEMENTS } from './limits.js';
 import { count } from './kernels.js';
 import { jsBackend, shapeStr } from './ops.js';
+import { isInt32 } from './check.js';
 
 const has = Object.hasOwn;
 const NONFINITE = new Map([['inf', Infinity], ['-inf', -Infinity], ['nan', NaN]]); // a Map: no inherited keys like "toString"
@@ -17,6 +18,7 @@ export class Model {
     this._backend = backend;
     this._nodes = checked.nodes;
     this._shapes = checked.shapes; // symbolic shapes of every value
+    this._dtypes = checked.dtypes; // 'float32' | 'int32' of every value
     this._consts = new Map(checked.initializers.map((t) => [t.name, t.data]));
     backend.prepare?.(this);
   }
@@ -66,19 +68,39 @@ export class Model {
   }
 }
 
-/** Accept a Float32Array / array, {shape, data}, or the sparse {shape, indices}. */
+/**
+ * Accept a typed array / array, {shape, data}, or the sparse {shape, indices}
+ * (float32 only). A float32 input takes a Float32Array or numbers and
+ * "inf"/"-inf"/"nan"; an int32 input an Int32Array or integers in int32 range.
+ */
 function feed(v, decl, who) {
-  if (v instanceof Float32Array || Array.isArray(v)) {
+  const int = decl.dtype === 'int32';
+  const Want = int ? Int32Array : Float32Array;
+  const values = (d) => {
+    if (d instanceof Want) return d;
+    if (ArrayBuffer.isView(d)) fail('E_INPUT', `${who}: a ${d.constructor.name} for a ${decl.dtype} input; expected an ${Want.name} (or an array of ${int ? 'integers' : 'numbers'})`);
+    if (!Array.isArray(d)) fail('E_INPUT', `${who}: "data" must be an array or ${Want.name}`);
+    const data = new Want(d.length);
+    for (let i = 0; i < d.length; i++) {
+      const x = typeof d[i] === 'number' && !int ? d[i] : int ? (isInt32(d[i]) ? d[i] : undefined) : NONFINITE.get(d[i]);
+      if (x === undefined) fail('E_INPUT', `${who}: value #${i} (${JSON.stringify(d[i])}) is not ${int ? 'an integer in int32 range' : 'a number, "inf", "-inf" or "nan"'}`);
+      data[i] = x;
+    }
+    return data;
+  };
+  if (ArrayBuffer.isView(v) || Array.isArray(v)) {
     // the declared shape, its symbol (one at most) taken from the length
     if (decl.shape.filter((d) => typeof d === 'string').length > 1) {
       fail('E_INPUT', `${who}: pass {shape, data} (${v.length} values, declared ${shapeStr(decl.shape)})`);
     }
     const per = v.length / count(decl.shape.filter((d) => typeof d === 'number'));
-    return { shape: decl.shape.map((d) => (typeof d === 'string' ? per : d)), data: Float32Array.from(v) };
+    const data = values(v);
+    return { shape: decl.shape.map((d) => (typeof d === 'string' ? per : d)), data: data === v ? data.slice() : data };
   }
-  if (v === null || typeof v !== 'object' || !Array.isArray(v.shape)) fail('E_INPUT', `${who}: expected a Float32Array or {shape, data}`);
+  if (v === null || typeof v !== 'object' || !Array.isArray(v.shape)) fail('E_INPUT', `${who}: expected an ${Want.name} or {shape, data}`);
   const shape = v.shape.slice();
   if (has(v, 'indices') && !has(v, 'data')) {
+    if (int) fail('E_INPUT', `${who}: the sparse {shape, indices} form is for float32 inputs only`);
     const n = count(shape);
     if (!(n <= MAX_ELEMENTS)) fail('E_INPUT', `${who}: bad shape ${shapeStr(shape)}`);
     const data = new Float32Array(n);
@@ -88,14 +110,5 @@ function feed(v, decl, who) {
     }
     return { shape, data };
   }
-  const d = v.data;
-  if (!(Array.isArray(d) || ArrayBuffer.isView(d))) fail('E_INPUT', `${who}: "data" must be an array or Float32Array`);
-  if (d instanceof Float32Array) return { shape, data: d };
-  const data = new Float32Array(d.length);
-  for (let i = 0; i < d.length; i++) {
-    const x = typeof d[i] === 'number' ? d[i] : NONFINITE.get(d[i]);
-    if (x === undefined) fail('E_INPUT', `${who}: value #${i} is neither a number nor "inf", "-inf", "nan"`);
-    data[i] = x;
-  }
-  return { shape, data };
+  return { shape, data: values(v.data) };
 }

@@ -1,8 +1,8 @@
-// The op set of format 1.0 (SPEC.md section 6), one row per op, and the
+// The op set of format 1.1 (SPEC.md section 6), one row per op, and the
 // plain-JS backend. Shapes are arrays of integers and symbols.
 import { fail } from './errors.js';
 import * as S from './strict.js';
-import { binary, map, matmul, reduce, softmax, t2, transpose } from './kernels.js';
+import { argext, binary, concat, count, gather, map, matmul, reduce, softmax, stridesOf, t2, take, transpose, where } from './kernels.js';
 
 const fr = Math.fround;
 
@@ -26,23 +26,50 @@ function normAxis(ax, r, who) {
   return ax < 0 ? ax + r : ax;
 }
 
-// an optional attribute; default null: depends on the input shape
+/** Rank >= 1 and `axis` normalised (E_SHAPE otherwise). */
+function axisOf(x, ax, who) {
+  if (x.length < 1) fail('E_SHAPE', `${who}: needs rank >= 1`);
+  return normAxis(ax, x.length, who);
+}
+
+// an optional / a required attribute; default null: depends on the input shape
 const opt = (kind, dflt) => ({ kind, required: false, default: dflt });
+const req = (kind) => ({ kind, required: true });
 const same = ([x]) => ({ shape: x.slice() });
+const axisShape = ([x], a, who) => ({ shape: x.slice(), axis: axisOf(x, a.axis, who) });
+
+// types: the operands' dtypes and the output's, 'f' float32, 'i' int32, 'T'
+// the dtype of the first 'T' operand; the last operand letter repeats
+// (Concat); no output letter: the plan's dtype (Cast). Rows without
+// types take float32 only.
+const I = Int32Array;
 
 /** y = f(x) per element; fn: its wasm kernel (x, y, n), or null: f runs under wasm too. */
-const elementwise = (f, fn) => ({ arity: 1, attrs: {}, shape: same, js: ([x]) => map(x.data, f), wasm: fn && { fn } });
+const elementwise = (f, fn, types, Out) => ({ arity: 1, attrs: {}, types, shape: same, js: ([x]) => map(x.data, f, Out), wasm: fn && { fn } });
 
-/** Broadcasting f(a, b); code: the value of `symbol` in kernels.h. */
-const broadcasting = (f, code, symbol) => ({
-  arity: 2, attrs: {},
+/** Broadcasting f(a, b); code: the value of `symbol` in kernels.h; types and Out for comparisons and logic. */
+const broadcasting = (f, code, symbol, types, Out) => ({
+  arity: 2, attrs: {}, types, since: types && '1.1',
   shape: ([a, b], _, who) => ({ shape: broadcast(a, b, who) }),
-  js: ([a, b], _, os) => binary(f, a.data, a.shape, b.data, b.shape, os),
-  wasm: { fn: 'tsr_k_binary', code, symbol },
+  js: ([a, b], _, os) => binary(f, a.data, a.shape, b.data, b.shape, os, Out),
+  wasm: code === null ? null : { fn: 'tsr_k_binary', code, symbol },
+});
+/** A comparison: both operands float32 or both int32, int32 0/1 out (a boolean stored in an Int32Array is 0/1). */
+const comparison = (f) => broadcasting(f, null, null, 'TT:i', I);
+
+/** ArgMax / ArgMin. */
+const argRow = (max) => ({
+  arity: 1, attrs: { axis: req('int'), keepdims: opt('bool', false) }, types: 'T:i', since: '1.1',
+  shape([x], a, who) {
+    const axis = axisOf(x, a.axis, who);
+    return { shape: x.flatMap((d, i) => (i !== axis ? [d] : a.keepdims ? [1] : [])), axis, max };
+  },
+  js: ([x], p) => argext(max, x.data, x.shape, p.axis),
+  wasm: { fn: 'tsr_k_argmax' },
 });
 
-const reduction = (kind, code, symbol) => ({
-  arity: 1, attrs: { axes: opt('axes', null), keepdims: opt('bool', false) },
+const reduction = (kind, code, symbol, since) => ({
+  arity: 1, attrs: { axes: opt('axes', null), keepdims: opt('bool', false) }, since,
   shape([x], a, who) { // plan.red[i]: axis i is reduced
     const axes = a.axes === null ? x.map((_, i) => i) : a.axes.map((ax) => normAxis(ax, x.length, who));
     if (new Set(axes).size !== axes.length) fail('E_SHAPE', `${who}: axes ${JSON.stringify(a.axes)} name the same axis twice`);
@@ -54,11 +81,13 @@ const reduction = (kind, code, symbol) => ({
 });
 
 /**
- * op -> row, in the order of the SPEC section 6 table. arity; attrs {name:
- * {kind, required, default}}; check(attrs, bad): more E_SCHEMA rules;
- * shape(input shapes, attrs with defaults, who) -> plan {shape, ...};
- * js([{data, shape, constant}], plan, outShape) -> Float32Array; wasm: {fn,
- * code?, symbol?} (called as wasm.js CALL says) or null (js on wasm memory).
+ * op -> row, in the order of the SPEC section 6 table. arity (or [min, max]);
+ * attrs {name: {kind, required, default}}; check(attrs, bad): more E_SCHEMA
+ * rules; types (above); since: the format version that added it ('1.0' when
+ * absent); shape(input shapes, attrs with defaults, who) -> plan {shape, ...};
+ * js([{data, shape, constant}], plan, outShape) -> Float32Array or Int32Array;
+ * wasm: {fn, code?, symbol?} (called as wasm.js CALL says) or null (js on wasm
+ * memory).
  */
 export const OPS = {
   MatMul: {
@@ -98,10 +127,7 @@ export const OPS = {
   Softplus: elementwise(S.softplus, 'tsr_k_softplus'),
   Softmax: {
     arity: 1, attrs: { axis: opt('int', -1) },
-    shape([x], a, who) {
-      if (x.length < 1) fail('E_SHAPE', `${who}: Softmax needs rank >= 1`);
-      return { shape: x.slice(), axis: normAxis(a.axis, x.length, who) };
-    },
+    shape: axisShape,
     js: ([x], p) => softmax(x.data, x.shape, p.axis),
     wasm: { fn: 'tsr_k_softmax' },
   },
@@ -109,7 +135,7 @@ export const OPS = {
   ReduceMean: reduction('mean', 1, 'TSR_K_RMEAN'),
   ReduceMax: reduction('max', 2, 'TSR_K_RMAX'),
   Transpose: {
-    arity: 1, attrs: { perm: opt('perm', null) }, // null: reversed
+    arity: 1, attrs: { perm: opt('perm', null) }, types: 'T:T', // perm null: reversed
     shape([x], a, who) { // the schema made perm distinct integers >= 0
       const r = x.length;
       const perm = a.perm ?? x.map((_, i) => r - 1 - i);
@@ -120,7 +146,7 @@ export const OPS = {
     wasm: { fn: 'tsr_k_transpose' },
   },
   Reshape: {
-    arity: 1, attrs: { shape: { kind: 'rshape', required: true } },
+    arity: 1, attrs: { shape: req('rshape') }, types: 'T:T',
     shape([x], { shape: target }, who) {
       // symbols (no commas in them) must match as a multiset
       const symbols = (s) => s.filter((d) => typeof d === 'string').sort().join();
@@ -136,9 +162,112 @@ export const OPS = {
     js: ([x]) => x.data.slice(),
     wasm: { fn: 'tsr_k_copy' },
   },
+  // format 1.1
+  Greater: comparison((a, b) => a > b),
+  GreaterOrEqual: comparison((a, b) => a >= b),
+  Less: comparison((a, b) => a < b),
+  LessOrEqual: comparison((a, b) => a <= b),
+  Equal: comparison((a, b) => a === b),
+  NotEqual: comparison((a, b) => a !== b),
+  And: broadcasting((a, b) => a !== 0 && b !== 0, null, null, 'ii:i', I),
+  Or: broadcasting((a, b) => a !== 0 || b !== 0, null, null, 'ii:i', I),
+  Not: { ...elementwise((v) => v === 0, null, 'i:i', I), since: '1.1' },
+  Where: {
+    arity: 3, attrs: {}, types: 'iTT:T', since: '1.1',
+    shape: ([c, a, b], _, who) => ({ shape: broadcast(broadcast(c, a, who), b, who) }),
+    js: ([c, a, b], _, os) => where(c, a, b, os),
+    wasm: null,
+  },
+  Cast: {
+    arity: 1, attrs: { to: req('dtype') }, types: 'T:', since: '1.1',
+    shape: ([x], a) => ({ shape: x.slice(), dtype: a.to }),
+    // a store into an Int32Array truncates toward zero and makes NaN 0; the
+    // bounds saturate first. A store into a Float32Array rounds to nearest even.
+    js: ([x], p) => (x.data instanceof I) === (p.dtype === 'int32') ? x.data.slice()
+      : p.dtype === 'int32' ? map(x.data, (v) => (v >= 2147483648 ? 2147483647 : v < -2147483648 ? -2147483648 : v), I)
+        : Float32Array.from(x.data),
+    wasm: null,
+  },
+  Gather: {
+    arity: 2, attrs: { axis: opt('int', 0) }, types: 'Ti:T', since: '1.1',
+    shape([x, idx], a, who) {
+      const axis = axisOf(x, a.axis, who);
+      return { shape: [...x.slice(0, axis), ...idx, ...x.slice(axis + 1)], axis, who };
+    },
+    js: ([x, idx], p) => take(x.data, x.shape, idx.data, p.axis, p.who),
+    wasm: { fn: 'tsr_k_gather' },
+  },
+  Concat: {
+    arity: [1, 64], attrs: { axis: req('int') }, types: 'T:T', since: '1.1',
+    shape(xs, a, who) {
+      const r = xs[0].length;
+      const axis = axisOf(xs[0], a.axis, who);
+      let sum = 0;
+      xs.forEach((x, k) => {
+        if (x.length !== r) fail('E_SHAPE', `${who}: input ${k} has rank ${x.length}, input 0 rank ${r}`);
+        x.forEach((d, i) => {
+          if (i !== axis && d !== xs[0][i]) fail('E_SHAPE', `${who}: input ${k} shape ${shapeStr(x)} differs from ${shapeStr(xs[0])} off axis ${axis}`);
+        });
+        if (typeof x[axis] !== 'number') fail('E_SHAPE', `${who}: input ${k} has the symbol ${JSON.stringify(x[axis])} on the concatenated axis`);
+        sum += x[axis];
+      });
+      const shape = xs[0].slice();
+      shape[axis] = sum;
+      return { shape, axis };
+    },
+    js: (xs, p, os) => concat(xs, p.axis, os),
+    wasm: null,
+  },
+  Slice: {
+    arity: 1, attrs: { axes: opt('axes', null), ends: req('ints'), starts: req('ints'), steps: opt('ints', null) },
+    types: 'T:T', since: '1.1',
+    check(a, bad) {
+      const k = a.starts.length;
+      if (a.ends.length !== k || (a.axes ?? a.starts).length !== k || (a.steps ?? a.starts).length !== k) bad('starts, ends, axes and steps must have the same length');
+      if (a.steps?.includes(0)) bad('a step is 0');
+    },
+    shape([x], a, who) {
+      const r = x.length;
+      const start = new Array(r).fill(0), step = new Array(r).fill(1), shape = x.slice(), seen = [];
+      a.starts.forEach((s0, j) => {
+        const ax = normAxis(a.axes ? a.axes[j] : j, r, who);
+        if (seen[ax]) fail('E_SHAPE', `${who}: axes ${JSON.stringify(a.axes)} name axis ${ax} twice`);
+        seen[ax] = 1;
+        const d = x[ax];
+        if (typeof d !== 'number') fail('E_SHAPE', `${who}: sliced axis ${ax} has the symbol ${JSON.stringify(d)}`);
+        // Python's slice(start, end, step).indices(d)
+        const st = a.steps ? a.steps[j] : 1, lo = st < 0 ? -1 : 0, hi = st < 0 ? d - 1 : d;
+        const clamp = (v) => (v < 0 ? Math.max(v + d, lo) : Math.min(v, hi));
+        const b = clamp(s0), e = clamp(a.ends[j]);
+        const len = st > 0 ? Math.ceil((e - b) / st) : Math.ceil((b - e) / -st);
+        if (!(len > 0)) fail('E_SHAPE', `${who}: the slice of axis ${ax} is empty`);
+        start[ax] = b; step[ax] = st; shape[ax] = len;
+      });
+      return { shape, start, step };
+    },
+    js([x], p, os) {
+      const st = stridesOf(x.shape);
+      // a step only matters where more than one element is taken (then |step| < d, so no huge offsets)
+      return gather(x.data, os, st.map((s, i) => (os[i] > 1 ? s * p.step[i] : 0)), p.start.reduce((o, b, i) => o + b * st[i], 0));
+    },
+    wasm: null,
+  },
+  ArgMax: argRow(true),
+  ArgMin: argRow(false),
+  ReduceMin: reduction('min', 3, 'TSR_K_RMIN', '1.1'),
+  ReduceProd: reduction('prod', 4, 'TSR_K_RPROD', '1.1'),
+  LogSoftmax: {
+    arity: 1, attrs: { axis: opt('int', -1) }, since: '1.1',
+    shape: axisShape,
+    js: ([x], p) => softmax(x.data, x.shape, p.axis, true),
+    wasm: { fn: 'tsr_k_log_softmax' },
+  },
 };
 for (const row of Object.values(OPS)) Object.freeze(row);
 Object.freeze(OPS);
+
+/** The dtypes of a node's operands and output: row.types split ('f:f' when absent). */
+export const typesOf = (row) => (row.types ?? 'f:f').split(':');
 
 /** Exports wasm.js uses besides the rows' wasm.fn (the Makefile's list: tools/wasm-exports.js). */
 export const WASM_HELPERS = ['__heap_base', 'tsr_k_binary_flat'];

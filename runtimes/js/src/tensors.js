@@ -1,4 +1,4 @@
-// Tensor bytes: base64 (RFC 4648), CRC-32 (ISO-HDLC), little-endian float32.
+// Tensor bytes: base64 (RFC 4648), CRC-32 (ISO-HDLC), little-endian float32 and int32.
 export const B64_RE = /^[A-Za-z0-9+/]*={0,2}$/;
 
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
@@ -49,13 +49,13 @@ function swap32(b) {
   return out;
 }
 
-/** Little-endian bytes of a Float32Array. */
-export function f32Bytes(data) {
+/** Little-endian bytes of a Float32Array or an Int32Array. */
+export function leBytes(data) {
   const b = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   return LITTLE ? b : swap32(b);
 }
 
-/** Float32Array from little-endian bytes (a trailing partial word is ignored). */
-export function f32FromLE(bytes) {
-  return new Float32Array((LITTLE ? new Uint8Array(bytes.subarray(0, bytes.length & ~3)) : swap32(bytes)).buffer);
+/** Float32Array (Int32Array when `int`) from little-endian bytes (a trailing partial word is ignored). */
+export function fromLE(bytes, int) {
+  return new (int ? Int32Array : Float32Array)((LITTLE ? new Uint8Array(bytes.subarray(0, bytes.length & ~3)) : swap32(bytes)).buffer);
 }

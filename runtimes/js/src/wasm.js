@@ -1,10 +1,12 @@
 // Wasm SIMD backend: each op runs the C runtime's kernel its OPS row names
 // (kernels.c compiled to wasm32), or its plain-JS kernel on the wasm memory
 // when the row has none. Weights stay in linear memory; a run lays out all
-// its tensors up front, so memory grows at most once per run.
+// its tensors up front, so memory grows at most once per run. Every element
+// is 4 bytes; a tensor is read and written through the Float32Array or the
+// Int32Array view of the memory by its dtype.
 import WASM_B64 from './kernels.wasm.js';
 import { decodeBase64 } from './tensors.js';
-import { broadcastStrides, count, transpose } from './kernels.js';
+import { around, badIndex, broadcastStrides, count, transpose } from './kernels.js';
 import { OPS } from './ops.js';
 
 // a minimal module using v128: validates only where wasm SIMD is supported
@@ -45,6 +47,8 @@ export async function wasmBackend(ops = OPS) {
     if (end > mem.buffer.byteLength) mem.grow(Math.ceil((end - mem.buffer.byteLength) / 65536)); // RangeError beyond 4 GiB
     if (f32.buffer !== mem.buffer) { f32 = new Float32Array(mem.buffer); i32 = new Int32Array(mem.buffer); }
   };
+  const view = (int) => (int ? i32 : f32);
+  const put = (data, at) => view(data instanceof Int32Array).set(data, at >> 2);
   const ints = (arrs) => { // write int32 arrays into scratch, return their byte offsets
     let p = scratch;
     return arrs.map((a) => { const at = p; i32.set(a, p >> 2); p += 4 * a.length; return at; });
@@ -65,7 +69,14 @@ export async function wasmBackend(ops = OPS) {
       } else k.tsr_k_binary(code, a, b, y, os.length, ...ints([os, broadcastStrides(as, os), broadcastStrides(bs, os)]));
     },
     tsr_k_clip: (w, p, [x], [xs], y) => k.tsr_k_clip(x, y, count(xs), p.lo, p.hi),
-    tsr_k_softmax: (w, { axis }, [x], [xs], y) => k.tsr_k_softmax(x, y, count(xs.slice(0, axis)), xs[axis], count(xs.slice(axis + 1))),
+    tsr_k_softmax: (w, { axis }, [x], [xs], y) => k.tsr_k_softmax(x, y, ...around(xs, axis)),
+    tsr_k_log_softmax: (w, { axis }, [x], [xs], y) => k.tsr_k_log_softmax(x, y, ...around(xs, axis)),
+    tsr_k_argmax: (w, p, [x], [xs], y) => k.tsr_k_argmax(p.max ? 1 : 0, p.T === 'int32' ? 1 : 0, x, y, ...around(xs, p.axis)),
+    tsr_k_gather(w, p, [x, idx], [xs, is], y) {
+      const [outer, d, inner] = around(xs, p.axis);
+      const j = k.tsr_k_gather(x, idx, y, outer, d, count(is), inner);
+      if (j >= 0) badIndex(p.who, i32[(idx >> 2) + j], d);
+    },
     tsr_k_reduce: ({ code }, p, [x], [xs], y) => k.tsr_k_reduce(code, x, y, xs.length, ...ints([xs, p.red.map(Number)])),
     tsr_k_transpose: (w, p, [x], [xs], y) => k.tsr_k_transpose(x, y, xs.length, ...ints([xs, p.perm])),
   };
@@ -86,7 +97,7 @@ export async function wasmBackend(ops = OPS) {
       }
       ensure(place.reduce((end, [, data]) => end + align(data.byteLength), top));
       for (const [name, data] of place) {
-        f32.set(data, top >> 2);
+        put(data, top);
         be.consts.set(name, top);
         top += align(data.byteLength);
       }
@@ -100,22 +111,20 @@ export async function wasmBackend(ops = OPS) {
       for (const [name, v] of values) { off.set(name, end); inputs.push([end, v.data]); end += align(v.data.byteLength); }
       for (const node of model._nodes) { off.set(node.output, end); end += align(4 * count(shapes.get(node.output))); }
       ensure(end);
-      for (const [at, data] of inputs) f32.set(data, at >> 2);
+      for (const [at, data] of inputs) put(data, at);
+      const mem = (n, at, s) => view(model._dtypes.get(n) === 'int32').subarray(at >> 2, (at >> 2) + count(s));
       for (const node of model._nodes) {
         const { wasm, js } = ops[node.op];
         const at = node.inputs.map((n) => off.get(n)), shp = node.inputs.map((n) => shapes.get(n));
         const y = off.get(node.output), os = shapes.get(node.output);
         if (wasm) (CALL[wasm.fn] ?? elementwise)(wasm, node.plan, at, shp, y, os, node.output);
-        else { // plain JS on views of the memory (it does not grow during a run)
-          const view = (s, i) => ({ data: f32.subarray(at[i] >> 2, (at[i] >> 2) + count(s)), shape: s, constant: false });
-          f32.set(js(shp.map(view), node.plan, os), y >> 2);
-        }
+        else put(js(shp.map((s, i) => ({ data: mem(node.inputs[i], at[i], s), shape: s, constant: false })), node.plan, os), y); // plain JS on views of the memory (it does not grow during a run)
       }
       const out = new Map();
       for (const o of model.outputs) {
         const at = off.get(o.name);
         const s = shapes.get(o.name);
-        out.set(o.name, { shape: s, data: f32.slice(at >> 2, (at >> 2) + count(s)) });
+        out.set(o.name, { shape: s, data: mem(o.name, at, s).slice() });
       }
       return out;
     },

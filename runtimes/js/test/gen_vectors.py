@@ -4,8 +4,12 @@ Transcendentals come from exporter/strict_math.py; the 1.0 ops are numpy float32
 arithmetic written out again here per SPEC.md sections 6-7 (a second reading of the
 SPEC beside exporter/reference.py). An elementwise or broadcasting op of the registry
 (exporter/opset.py) with no formula here takes its bits from the registry's reference
-kernel, so a new op of those families is tested with no edit here. Prints one JSON
-document: {"cases": [{"op", "attrs", "inputs": [{"shape", "bits"}], "expected": {"shape", "bits"}}]}.
+kernel, so a new op of those families is tested with no edit here. The 1.1 ops (int32,
+comparisons, logic, Where, Cast, Gather, Concat, Slice, ArgMax/ArgMin, ReduceMin/Prod,
+LogSoftmax) are written out here too, from SPEC sections 6 and 7.4-7.9. Prints one JSON
+document: {"cases": [{"op", "attrs", "inputs": [{"shape", "dtype", "bits"}], "expected":
+{"shape", "dtype", "bits"}}]}; bits are the uint32 words (float32 bits, or int32 two's
+complement).
 """
 
 import json
@@ -28,7 +32,13 @@ def f(bits):
 
 
 def bits(a):
-    return np.ascontiguousarray(a, dtype=np.float32).view(np.uint32).ravel().tolist()
+    a = np.asarray(a)
+    a = np.ascontiguousarray(a, dtype=np.int32 if a.dtype == np.int32 else np.float32)
+    return a.view(np.uint32).ravel().tolist()
+
+
+def dtype(a):
+    return "int32" if np.asarray(a).dtype == np.int32 else "float32"
 
 
 SPECIAL_BITS = [
@@ -98,8 +108,8 @@ with np.errstate(all="ignore"):
 
 def case(op, inputs, expected, attrs=None):
     return {"op": op, "attrs": attrs or {},
-            "inputs": [{"shape": list(x.shape), "bits": bits(x)} for x in inputs],
-            "expected": {"shape": list(expected.shape), "bits": bits(expected)}}
+            "inputs": [{"shape": list(np.shape(x)), "dtype": dtype(x), "bits": bits(x)} for x in inputs],
+            "expected": {"shape": list(np.shape(expected)), "dtype": dtype(expected), "bits": bits(expected)}}
 
 
 def matmul(a, b):
@@ -147,6 +157,172 @@ def reduce(op, x, axes, keepdims):
             acc = (acc + xt[..., i]).astype(F)
         if op == "ReduceMean":
             acc = (acc / F(cnt)).astype(F)
+    shape = [1 if (i in axes) else x.shape[i] for i in range(r)] if keepdims else [x.shape[i] for i in kept]
+    return np.asarray(acc, dtype=F).reshape(shape)
+
+
+I = np.int32
+INT_EDGES = np.array([0, 1, -1, 2, -2, 7, 2147483647, -2147483648, 2147483646, -2147483647, 16777217, -16777217,
+                      16777216, 100, -100], dtype=I)
+COMPARE = {"Greater": np.greater, "GreaterOrEqual": np.greater_equal, "Less": np.less,
+           "LessOrEqual": np.less_equal, "Equal": np.equal, "NotEqual": np.not_equal}
+
+
+def cast(x, to):
+    if to == "float32":
+        return x.astype(F)  # int32 -> float32 rounds to nearest even; float32 -> float32 copies
+    if x.dtype == I:
+        return x.copy()
+    d = x.astype(np.float64)
+    out = np.where(np.isnan(d), 0, np.where(d >= 2147483648.0, 2147483647,
+                   np.where(d < -2147483648.0, -2147483648, np.trunc(np.nan_to_num(d)))))
+    return out.astype(I)
+
+
+def arg(x, axis, keepdims, largest):
+    xm = np.moveaxis(x, axis, -1)
+    best = np.zeros(xm.shape[:-1], dtype=I)
+    for idx in np.ndindex(*xm.shape[:-1]):
+        row = xm[idx]
+        b = 0
+        for i in range(1, row.shape[0]):
+            if x.dtype != I and np.isnan(row[b]):
+                break
+            if (x.dtype != I and np.isnan(row[i])) or (row[i] > row[b] if largest else row[i] < row[b]):
+                b = i
+        best[idx] = b
+    return np.expand_dims(best, axis) if keepdims else best
+
+
+def log_softmax(x, axis):
+    x = np.moveaxis(x, axis, -1)
+    m = np.full(x.shape[:-1], -np.inf, dtype=F)
+    for i in range(x.shape[-1]):
+        m = maximum(m, x[..., i])
+    s = np.zeros(x.shape[:-1], dtype=F)
+    for i in range(x.shape[-1]):
+        s = (s + sm.exp((x[..., i] - m).astype(F))).astype(F)
+    ls = sm.log(s)
+    y = np.stack([((x[..., i] - m).astype(F) - ls).astype(F) for i in range(x.shape[-1])], axis=-1)
+    return np.moveaxis(y, -1, axis)
+
+
+def slice_ref(x, starts, ends, axes=None, steps=None):
+    sl = [slice(None)] * x.ndim
+    for j, st in enumerate(starts):
+        ax = (axes[j] if axes is not None else j) % x.ndim
+        sl[ax] = slice(st, ends[j], steps[j] if steps is not None else 1)
+    return np.ascontiguousarray(x[tuple(sl)])
+
+
+def cases_1_1(g):
+    """The format 1.1 ops, from SPEC 6 and 7.4-7.9 (numpy; integers exact)."""
+    cases = []
+    sp = np.concatenate([f(SPECIAL_BITS), np.array([3.0, -7.5, 1e-3], dtype=F)])
+    a, b = np.repeat(sp, len(sp)), np.tile(sp, len(sp))
+    ri = rng.integers(-5, 5, 400, dtype=I)
+    rj = rng.integers(-5, 5, 400, dtype=I)
+    ia = np.concatenate([np.repeat(INT_EDGES, len(INT_EDGES)), ri])
+    ib = np.concatenate([np.tile(INT_EDGES, len(INT_EDGES)), rj])
+    x45 = rng.integers(-3, 3, (4, 5)).astype(F)
+    x45[0, 0] = -0.0
+    x45[1, 1] = np.nan
+    y5 = np.array([0.0, 1.0, -1.0, np.nan, 2.0], dtype=F)
+    for op, fn in COMPARE.items():
+        cases.append(case(op, [a, b], fn(a, b).astype(I)))
+        cases.append(case(op, [ia, ib], fn(ia, ib).astype(I)))
+        for p, q in ((x45, y5), (y5.reshape(5, 1), x45[0]), (x45, np.array(0.0, F))):
+            cases.append(case(op, [p, q], fn(p, q).astype(I)))
+        cases.append(case(op, [ia[:20].reshape(4, 5), ib[:5]], fn(ia[:20].reshape(4, 5), ib[:5]).astype(I)))
+    for op, fn in (("And", np.logical_and), ("Or", np.logical_or)):
+        cases.append(case(op, [ia, ib], fn(ia != 0, ib != 0).astype(I)))
+        p, q = ia[:20].reshape(4, 5), ib[:5].reshape(1, 5)
+        cases.append(case(op, [p, q], fn(p != 0, q != 0).astype(I)))
+    cases.append(case("Not", [ia], (ia == 0).astype(I)))
+    # Where: three-way broadcast, bits of the selected element (NaN, -0)
+    c = rng.integers(-2, 3, (4, 1), dtype=I)
+    wa = rng.uniform(-3, 3, (1, 5)).astype(F)
+    wa[0, 0], wa[0, 1] = -0.0, np.nan
+    wb = rng.uniform(-3, 3, (3, 1, 1)).astype(F)
+    cases.append(case("Where", [c, wa, wb], np.where(c != 0, wa, wb)))
+    cases.append(case("Where", [c.reshape(4), wb.reshape(3, 1), wa.reshape(5)[:4]], np.where(c.reshape(4) != 0, wb.reshape(3, 1), wa.reshape(5)[:4])))
+    ci = rng.integers(0, 2, (2, 3), dtype=I)
+    cases.append(case("Where", [ci, ia[:6].reshape(2, 3), np.array(-7, I)], np.where(ci != 0, ia[:6].reshape(2, 3), I(-7))))
+    cases.append(case("Where", [np.array(1, I), np.array(2.5, F), x45], np.where(True, F(2.5), x45).astype(F)))
+    # Cast
+    cf = np.concatenate([g, np.array([2147483520.0, 2147483648.0, -2147483648.0, -2147483904.0, -0.7, 0.7, 2.9, -2.9,
+                                      -0.0, 16777217.0, 1e10, -1e10], dtype=F)])
+    cases.append(case("Cast", [cf], cast(cf, "int32"), {"to": "int32"}))
+    cases.append(case("Cast", [cf], cast(cf, "float32"), {"to": "float32"}))
+    ci = np.concatenate([INT_EDGES, rng.integers(-2**31, 2**31 - 1, 300, dtype=np.int64).astype(I)])
+    cases.append(case("Cast", [ci], cast(ci, "float32"), {"to": "float32"}))
+    cases.append(case("Cast", [ci], cast(ci, "int32"), {"to": "int32"}))
+    # Gather: negative indices, scalar and 2-D indices, inner axes, int32 data
+    d54 = rng.uniform(-5, 5, (5, 4)).astype(F)
+    d54[0, 0] = np.nan
+    d3 = rng.uniform(-5, 5, (2, 6, 3)).astype(F)
+    di = rng.integers(-100, 100, (5, 4), dtype=I)
+    for data, idx, axis in ((d54, np.array([[-1, 0], [4, 2]], I), 0), (d54, np.array([3, -4, 3], I), 1),
+                            (d54, np.array(-2, I), 0), (d3, np.array([5, -6, 0, 2], I), 1),
+                            (d3, np.array([[1]], I), -1), (di, np.array([2, -1, 2], I), 0), (d54, np.array([1], I), 0)):
+        ax = axis % data.ndim
+        want = np.take(data, np.where(idx < 0, idx + data.shape[ax], idx), axis=ax)
+        cases.append(case("Gather", [data, idx], want, {"axis": axis}))
+    # Concat
+    for xs, axis in (([d54, d54[:2]], 0), ([d54, d54[:, :1], d54], 1), ([d54], -1), ([di, di], -2),
+                     ([d3, d3[:, :2], d3[:, 5:]], 1)):
+        cases.append(case("Concat", xs, np.concatenate(xs, axis=axis), {"axis": axis}))
+    # Slice: Python semantics, clamping, negative steps and axes
+    x = np.arange(2 * 7 * 5, dtype=F).reshape(2, 7, 5) - 33
+    for at in ({"starts": [1], "ends": [6], "axes": [1]}, {"starts": [-1], "ends": [-100], "axes": [1], "steps": [-2]},
+               {"starts": [100, -3], "ends": [-100, 10**12], "axes": [-2, 2], "steps": [-1, 1]},
+               {"starts": [0, 0, 4], "ends": [1, 7, 0], "steps": [1, 3, -1]},
+               {"starts": [-(2**40)], "ends": [2**40], "axes": [-1], "steps": [2]},
+               {"starts": [6], "ends": [-8], "axes": [1], "steps": [-9223372036854775807]},
+               {"starts": [1], "ends": [2]}):
+        cases.append(case("Slice", [x], slice_ref(x, at["starts"], at["ends"], at.get("axes"), at.get("steps")), at))
+    cases.append(case("Slice", [di], slice_ref(di, [-2], [0], [0], [-1]), {"starts": [-2], "ends": [0], "steps": [-1]}))
+    # ArgMax / ArgMin: first NaN wins, ties keep the first, -0 and +0 tie, int32
+    xa = np.array([[1.0, 3.0, 3.0, -1.0], [np.nan, 5.0, np.nan, 1.0], [2.0, np.nan, 9.0, -9.0], [-0.0, 0.0, -0.0, 0.0],
+                   [-np.inf, -np.inf, np.inf, np.inf], [0.0, -0.0, 0.0, -0.0]], dtype=F)
+    xr = rng.uniform(-3, 3, (3, 4, 5)).astype(F).round()
+    for op, largest in (("ArgMax", True), ("ArgMin", False)):
+        for x_, axis, kd in ((xa, 1, False), (xa, 0, False), (xa, -1, True), (xr, 1, False), (xr, 0, True),
+                             (xr, 2, False), (di, 0, False), (np.array([INT_EDGES[7], INT_EDGES[6], INT_EDGES[6]], I), 0, False)):
+            at = {"axis": axis}
+            if kd:
+                at["keepdims"] = True
+            cases.append(case(op, [x_], arg(x_, axis % x_.ndim, kd, largest), at))
+    # ReduceMin, ReduceProd (SPEC 7.5 order)
+    x3 = rng.uniform(-1.5, 1.5, (3, 4, 5)).astype(F)
+    x3[0, 0, 0] = -0.0
+    xs = np.array([[-0.0, 0.0], [np.nan, 1.0], [-np.inf, np.inf], [3e38, 3e38], [1e-30, 1e-30]], dtype=F)
+    for op, kind in (("ReduceMin", "min"), ("ReduceProd", "prod")):
+        for axes, kd in ((None, False), ([1], False), ([0, 2], True), ([-1], False), ([2, 0], False), ([0, 1], False)):
+            at = {} if axes is None else {"axes": axes}
+            if kd:
+                at["keepdims"] = True
+            cases.append(case(op, [x3], reduce_1_1(kind, x3, axes, kd), at))
+        for axes in ([0], [1]):
+            cases.append(case(op, [xs], reduce_1_1(kind, xs, axes, False), {"axes": axes}))
+    # LogSoftmax
+    for shape, axis in (((4, 7), -1), ((4, 7), 0), ((2, 3, 5), 1), ((6,), 0)):
+        x_ = rng.uniform(-20, 20, shape).astype(F)
+        cases.append(case("LogSoftmax", [x_], log_softmax(x_, axis), {"axis": axis}))
+    x_ = np.array([[0.0, -np.inf, 1.0], [np.inf, 1.0, 2.0], [np.nan, 0.0, 1.0], [-np.inf, -np.inf, -np.inf],
+                   [100.0, -100.0, 0.0], [-87.0, 88.0, 0.0], [3e38, -3e38, 0.0]], dtype=F)
+    cases.append(case("LogSoftmax", [x_], log_softmax(x_, -1), {}))
+    return cases
+
+
+def reduce_1_1(kind, x, axes, keepdims):
+    r = x.ndim
+    axes = sorted(a % r for a in (axes if axes is not None else range(r)))
+    kept = [i for i in range(r) if i not in axes]
+    xt = np.transpose(x, kept + axes).reshape([x.shape[i] for i in kept] + [-1])
+    acc = np.full(xt.shape[:-1], np.inf if kind == "min" else 1.0, dtype=F)
+    for i in range(xt.shape[-1]):
+        acc = minimum(acc, xt[..., i]) if kind == "min" else (acc * xt[..., i]).astype(F)
     shape = [1 if (i in axes) else x.shape[i] for i in range(r)] if keepdims else [x.shape[i] for i in kept]
     return np.asarray(acc, dtype=F).reshape(shape)
 
@@ -223,6 +399,7 @@ def main():
         cases.append(case("Transpose", [x3], np.ascontiguousarray(np.transpose(x3, (1, 2, 0))), {"perm": [1, 2, 0]}))
         cases.append(case("Reshape", [x3], x3.reshape(12, 5), {"shape": [12, 5]}))
         cases.append(case("Reshape", [x3], x3.reshape(3, 20), {"shape": [3, -1]}))
+        cases += cases_1_1(g)
     json.dump({"cases": cases}, sys.stdout)
 
 

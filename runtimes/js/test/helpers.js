@@ -44,14 +44,16 @@ export function diffBits(data, expected) {
   return null;
 }
 
-/** A minimal model document around one node. */
-export function oneNodeModel(op, inShapes, outShape, attrs = {}) {
+/** A minimal model document around one node; stamped 1.1 when it uses int32 or `version` says. */
+export function oneNodeModel(op, inShapes, outShape, attrs = {}, inTypes = [], outType = 'float32', version) {
   const names = inShapes.map((_, i) => `x${i}`);
+  const types = inShapes.map((_, i) => inTypes[i] ?? 'float32');
   return {
-    format: 'tessera', format_version: '1.0', producer: { name: 'test', version: '0' },
+    format: 'tessera', format_version: version ?? ([...types, outType].includes('int32') ? '1.1' : '1.0'),
+    producer: { name: 'test', version: '0' },
     graph: {
-      inputs: inShapes.map((s, i) => ({ name: names[i], dtype: 'float32', shape: s })),
-      outputs: [{ name: 'y', dtype: 'float32', shape: outShape }],
+      inputs: inShapes.map((s, i) => ({ name: names[i], dtype: types[i], shape: s })),
+      outputs: [{ name: 'y', dtype: outType, shape: outShape }],
       initializers: [],
       nodes: [{ op, inputs: names, outputs: ['y'], attrs }],
     },

@@ -33,16 +33,25 @@ for (const [kernels, open] of Object.entries(PATHS)) {
   test(`ops bit-exact on the ${kernels} path`, async (t) => {
     for (const [n, c] of vectors.entries()) {
       await t.test(`${c.op} #${n} ${JSON.stringify(c.attrs)} ${c.inputs.map((x) => JSON.stringify(x.shape)).join(' ')}`, async () => {
-        const model = await open(oneNodeModel(c.op, c.inputs.map((x) => x.shape), c.expected.shape, c.attrs));
+        const doc = oneNodeModel(c.op, c.inputs.map((x) => x.shape), c.expected.shape, c.attrs,
+          c.inputs.map((x) => x.dtype), c.expected.dtype, OPS[c.op].since);
+        const model = await open(doc);
         assert.equal(model.kernels, kernels.replace('-nokernel', ''));
         const feeds = {};
         c.inputs.forEach((x, i) => {
-          feeds[`x${i}`] = { shape: x.shape, data: new Float32Array(new Uint32Array(x.bits).buffer) };
+          const words = new Uint32Array(x.bits).buffer;
+          feeds[`x${i}`] = { shape: x.shape, data: x.dtype === 'int32' ? new Int32Array(words) : new Float32Array(words) };
         });
         const out = model.run(feeds).y;
         assert.deepEqual(out.shape, c.expected.shape);
-        const d = diffBits(out.data, c.expected.bits);
-        assert.equal(d, null, d);
+        if (c.expected.dtype === 'int32') {
+          assert.ok(out.data instanceof Int32Array, 'an int32 output is an Int32Array');
+          assert.deepEqual(Array.from(out.data), Array.from(new Int32Array(new Uint32Array(c.expected.bits).buffer)));
+        } else {
+          assert.ok(out.data instanceof Float32Array, 'a float32 output is a Float32Array');
+          const d = diffBits(out.data, c.expected.bits);
+          assert.equal(d, null, d);
+        }
       });
     }
   });

@@ -14,11 +14,14 @@ import { PKG, ROOT, diffBits, bitsOf } from './helpers.js';
 
 const node = (args) => spawnSync(process.execPath, args, { cwd: PKG, encoding: 'utf8' });
 const KERNELS_H = readFileSync(path.join(ROOT, 'runtimes', 'c', 'src', 'kernels.h'), 'utf8');
-const KINDS = ['bool', 'f32', 'int', 'axes', 'perm', 'rshape'];
+const KINDS = ['bool', 'f32', 'int', 'axes', 'perm', 'rshape', 'ints', 'dtype'];
 
 test('every row has the fields the checker and the backends read', () => {
   for (const [op, row] of Object.entries(OPS)) {
-    assert.ok(Number.isInteger(row.arity) && row.arity >= 1, op);
+    const [lo, hi] = [row.arity].flat();
+    assert.ok(Number.isInteger(row.arity) ? row.arity >= 1 : lo >= 1 && hi > lo, op);
+    assert.ok(row.since === undefined || row.since === '1.1', `${op}: since ${row.since}`);
+    assert.match(row.types ?? 'f:f', /^[fiT]+:[fiT]?$/, op);
     for (const [name, a] of Object.entries(row.attrs)) {
       assert.ok(KINDS.includes(a.kind), `${op}.${name}: kind ${a.kind}`);
       assert.equal(typeof a.required, 'boolean', `${op}.${name}`);
@@ -73,10 +76,11 @@ test('tessera-run.js --ops prints the table', () => {
   assert.deepEqual(doc.ops.map((o) => o.name), Object.keys(OPS));
   for (const o of doc.ops) {
     assert.deepEqual(Object.keys(o), ['name', 'arity', 'attrs']);
-    assert.equal(o.arity, OPS[o.name].arity);
+    assert.deepEqual(o.arity, OPS[o.name].arity);
     assert.deepEqual(o.attrs, Object.keys(OPS[o.name].attrs).sort());
   }
   assert.ok(r.stdout.startsWith('{"ops": [{"name": "MatMul", "arity": 2, "attrs": ["transpose_a", "transpose_b"]}, {"name": "Add", '));
+  assert.ok(r.stdout.includes('{"name": "Concat", "arity": [1, 64], "attrs": ["axis"]}'), 'a range of arities prints as [min, max]');
   assert.equal(node(['bin/tessera-run.js', '--ops', 'extra']).status, 2);
 });
 
