@@ -1,6 +1,7 @@
 /*
- * Tessera C runtime: load a format v1 model (schema/SPEC.md), check it, run
- * it with the strict float32 arithmetic of SPEC section 7.
+ * Tessera C runtime: load a format 1.x model (schema/SPEC.md; this runtime
+ * implements format 1.1), check it, run it with the strict float32
+ * arithmetic of SPEC section 7 and exact int32 operations.
  *
  * Memory: the library never allocates except in tsr_model_load_alloc.
  *   1. tsr_model_size()   bytes an arena needs to load this model file
@@ -52,16 +53,30 @@ typedef struct {
 
 typedef struct tsr_model tsr_model;
 
-/* A tensor passed to or returned from tsr_run. For inputs, name/rank/shape/
- * data are set by the caller (count = product of shape). For outputs, the
- * runtime fills every field; data points into the workspace (or the model
- * for an output that is an initializer) and stays valid until the next
- * tsr_run with that workspace. */
+/* Element types (format 1.1): float32 (the only one of format 1.0) and
+ * int32 (indices, class ids, booleans as 0/1). */
+typedef enum {
+    TSR_FLOAT32 = 0,
+    TSR_INT32 = 1
+} tsr_dtype;
+
+/* A tensor passed to or returned from tsr_run. For inputs, name/rank/shape
+ * and the data of the tensor's dtype are set by the caller (count = product
+ * of shape); a float32 input sets `data` and leaves dtype 0 (TSR_FLOAT32),
+ * as a zero-initialised struct does, so float-only code needs no change; an
+ * int32 input sets dtype = TSR_INT32 and `idata`. The dtype must be the one
+ * the model declares for that input (else E_INPUT). For outputs, the
+ * runtime fills every field: `data` (float32) or `idata` (int32), the other
+ * one NULL; they point into the workspace (or the model for an output that
+ * is an initializer) and stay valid until the next tsr_run with that
+ * workspace. */
 typedef struct {
     const char *name;
     int32_t rank;
     int32_t shape[TSR_MAX_RANK];
-    const float *data;
+    const float *data;    /* float32 elements */
+    int32_t dtype;        /* tsr_dtype */
+    const int32_t *idata; /* int32 elements */
 } tsr_tensor;
 
 const char *tsr_code_name(tsr_code code);
@@ -91,6 +106,9 @@ int32_t tsr_model_num_inputs(const tsr_model *model);
 int32_t tsr_model_num_outputs(const tsr_model *model);
 const char *tsr_model_input_name(const tsr_model *model, int32_t i);
 const char *tsr_model_output_name(const tsr_model *model, int32_t i);
+/* The declared dtype (tsr_dtype) of input / output i, or -1 out of range. */
+int32_t tsr_model_input_dtype(const tsr_model *model, int32_t i);
+int32_t tsr_model_output_dtype(const tsr_model *model, int32_t i);
 
 /* Bind the shapes of `inputs` (data is not read; any order, each graph input
  * exactly once) and report the workspace bytes tsr_run needs (E_INPUT,

@@ -56,10 +56,10 @@ static int unique_nums(const ld *L, size_t arr)
     return 1;
 }
 
-/* An array of integers (>= 0 when nonneg), distinct, with min..8 entries
- * (SPEC 6: axes and perm hold at most 8, the maximum rank), so the
- * uniqueness check stays tiny. */
-static int int_array(const ld *L, size_t arr, int nonneg, size_t min)
+/* An array of integers (>= 0 when nonneg), distinct (when `unique`), with
+ * min..8 entries (SPEC 6: axes, perm and Slice's arrays hold at most 8, the
+ * maximum rank), so the uniqueness check stays tiny. */
+static int int_array_u(const ld *L, size_t arr, int nonneg, size_t min, int unique)
 {
     size_t it = arr, v, cnt = 0;
     if (!ld_is_type(L->s, arr, TJ_ARR))
@@ -75,7 +75,12 @@ static int int_array(const ld *L, size_t arr, int nonneg, size_t min)
     }
     if (cnt < min || cnt > TSR_MAX_RANK)
         return 0;
-    return unique_nums(L, arr);
+    return !unique || unique_nums(L, arr);
+}
+
+static int int_array(const ld *L, size_t arr, int nonneg, size_t min)
+{
+    return int_array_u(L, arr, nonneg, min, 1);
 }
 
 /* One present value of kind `kind` under key `key`. */
@@ -107,6 +112,14 @@ static tsr_code schema_kind(ld *L, int32_t kind, const char *key, size_t a, cons
     case TSR_A_PERM:
         if (!int_array(L, a, 1, 0))
             SCHEMA("%s: %s must be an array of distinct integers >= 0", who, key);
+        break;
+    case TSR_A_INTS:
+        if (!int_array_u(L, a, 0, 1, 0))
+            SCHEMA("%s: %s must be an array of 1 to 8 integers", who, key);
+        break;
+    case TSR_A_DTYPE:
+        if (!ld_is_type(s, a, TJ_STR) || !(tj_str_eq(s, a, "float32") || tj_str_eq(s, a, "int32")))
+            SCHEMA("%s: %s must be \"float32\" or \"int32\"", who, key);
         break;
     case TSR_A_SHAPE: {
         size_t it = a, v;
@@ -142,15 +155,14 @@ tsr_code ld_attrs_schema(ld *L, const tsr_op *op, size_t attrs, const char *who)
     union { double d; void *p; int64_t i; unsigned char b[TSR_ATTR_MAX_BYTES]; } buf;
     if ((k = attr_fields(L, op, attrs, vals)) != TJ_NONE)
         SCHEMA("%s: unknown attribute '%s'", who, ld_show(L, k, kb, sizeof kb));
-    for (j = 0; j < TSR_ATTR_MAX_KEYS && op->attrs[j].key; j++) {
-        const tsr_attr_def *a = &op->attrs[j];
-        if (vals[j] == TJ_NONE) {
-            if (a->required)
-                SCHEMA("%s: attribute '%s' is required", who, a->key);
-        } else if (schema_kind(L, a->kind, a->key, vals[j], who)) {
+    /* the values given first, then the required keys missing (both
+     * E_SCHEMA; the message names the first bad key either way) */
+    for (j = 0; j < TSR_ATTR_MAX_KEYS && op->attrs[j].key; j++)
+        if (vals[j] != TJ_NONE && schema_kind(L, op->attrs[j].kind, op->attrs[j].key, vals[j], who))
             return TSR_E_SCHEMA;
-        }
-    }
+    for (j = 0; j < TSR_ATTR_MAX_KEYS && op->attrs[j].key; j++)
+        if (vals[j] == TJ_NONE && op->attrs[j].required)
+            SCHEMA("%s: attribute '%s' is required", who, op->attrs[j].key);
     if (!op->check && !op->copies_init)
         return TSR_OK;
     ld_attrs_parse(L, op, attrs, &buf, 0);
@@ -231,7 +243,12 @@ void ld_attrs_parse(ld *L, const tsr_op *op, size_t attrs, void *dst, int intern
             memcpy(at, &f, sizeof f);
             break;
         }
-        case TSR_A_AXES: case TSR_A_PERM: {
+        case TSR_A_DTYPE: {
+            int32_t t = v == TJ_NONE ? (int32_t)a->dflt : ld_dtype(L, v);
+            memcpy(at, &t, sizeof t);
+            break;
+        }
+        case TSR_A_AXES: case TSR_A_PERM: case TSR_A_INTS: {
             tsr_ints t;
             parse_ints(L, v, &t);
             memcpy(at, &t, sizeof t);

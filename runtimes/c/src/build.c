@@ -226,6 +226,7 @@ static tsr_code build_inputs(ld *L)
         return TSR_OK;
     while (tj_next(L->s, L->n, &it, 0, NULL, &v)) {
         tsr_value *val = &L->m->values[id];
+        val->dtype = ld_dtype(L, tj_get(L->s, L->n, v, "dtype"));
         if (!read_shape(L, tj_get(L->s, L->n, v, "shape"), &val->shape))
             return tsr_fail(L->err, TSR_E_ARENA, "arena too small");
         for (d = 0; d < val->shape.rank; d++) {
@@ -251,23 +252,24 @@ static tsr_code build_inits(ld *L)
         tsr_shape sh;
         size_t sit = tj_get(L->s, L->n, v, "shape"), e;
         uint64_t count = 1;
-        float *d;
+        void *d;
         sh.rank = 0;
         while (tj_next(L->s, L->n, &sit, 0, NULL, &e)) {
             sh.dim[sh.rank] = (int32_t)tj_num(L->s, e);
             count *= (uint64_t)sh.dim[sh.rank++];
         }
-        d = (float *)ld_alloc(L, (size_t)count * sizeof(float), 16);
+        d = ld_alloc(L, (size_t)count * 4, 16); /* float or int32_t: 4 bytes either way */
         NEED(d || count == 0);
         if (val) {
             tsr_code rc;
+            val->dtype = ld_dtype(L, tj_get(L->s, L->n, v, "dtype"));
             val->shape = sh;
             val->data = d;
             if ((rc = ld_load_data(L, v, val, d, count)) != TSR_OK)
                 return rc;
         }
         if (L->any_copy) {
-            float *t = (float *)ld_alloc(L, (size_t)count * sizeof(float), 16);
+            void *t = ld_alloc(L, (size_t)count * 4, 16);
             NEED(t || count == 0);
             if (val)
                 val->copy = t;
@@ -368,6 +370,35 @@ static int shape_eq(const tsr_shape *a, const tsr_shape *b)
     return 1;
 }
 
+static const char *dt_name(int32_t dt)
+{
+    return dt == TSR_INT32 ? "int32" : "float32";
+}
+
+/* The operand dtypes the op's row allows (E_SHAPE, naming the operand), and
+ * the output dtype they give; TSR_DT_CUSTOM rows do both in their shape
+ * function. */
+static tsr_code check_dtypes(tsr_model *m, const tsr_node *N, const char *who, tsr_error *err)
+{
+    int32_t k, want = TSR_FLOAT32, dt0 = m->values[N->in[0]].dtype, out;
+    switch (N->op->dt) {
+    case TSR_DT_F32: want = TSR_FLOAT32, out = TSR_FLOAT32; break;
+    case TSR_DT_I32: want = TSR_INT32, out = TSR_INT32; break;
+    case TSR_DT_SAME: want = dt0, out = dt0; break;
+    case TSR_DT_CMP: want = dt0, out = TSR_INT32; break;
+    default: return TSR_OK;
+    }
+    for (k = 0; k < N->nin; k++) {
+        int32_t dt = m->values[N->in[k]].dtype;
+        if (dt != want)
+            return tsr_fail(err, TSR_E_SHAPE, "%s: operand %ld is %s, expected %s%s", who, (long)k, dt_name(dt),
+                            dt_name(want), N->op->dt == TSR_DT_SAME || N->op->dt == TSR_DT_CMP
+                            ? " (the dtype of operand 0)" : "");
+    }
+    m->values[N->out].dtype = out;
+    return TSR_OK;
+}
+
 tsr_code ld_shapes(ld *L)
 {
     tsr_model *m = L->m;
@@ -387,7 +418,7 @@ tsr_code ld_shapes(ld *L)
         c.m = m;
         c.err = L->err;
         c.who = who;
-        if ((rc = N->op->shape(&c, N, &o)) != TSR_OK)
+        if ((rc = check_dtypes(m, N, who, L->err)) != TSR_OK || (rc = N->op->shape(&c, N, &o)) != TSR_OK)
             return rc;
         for (d = 0; d < o.rank; d++)
             if (o.dim[d] > 0)
@@ -404,6 +435,10 @@ tsr_code ld_shapes(ld *L)
         if (!shape_eq(&decl, &m->values[m->outputs[k]].shape))
             return tsr_fail(L->err, TSR_E_SHAPE, "output '%s': declared shape differs from the inferred one",
                             m->values[m->outputs[k]].name);
+        if (ld_dtype(L, tj_get(L->s, L->n, v, "dtype")) != m->values[m->outputs[k]].dtype)
+            return tsr_fail(L->err, TSR_E_SHAPE, "output '%s': declared dtype %s, the inferred one is %s",
+                            m->values[m->outputs[k]].name, dt_name(ld_dtype(L, tj_get(L->s, L->n, v, "dtype"))),
+                            dt_name(m->values[m->outputs[k]].dtype));
         k++;
     }
     return TSR_OK;

@@ -48,8 +48,8 @@ static tsr_code schema_value(ld *L, size_t v, int init, size_t idx, const char *
         SCHEMA("%s: name, dtype and shape are required", what);
     if (!ld_str_pattern(L->s, nm, 0))
         SCHEMA("%s: bad name", what);
-    if (!ld_is_type(L->s, dt, TJ_STR) || !tj_str_eq(L->s, dt, "float32"))
-        SCHEMA("%s: dtype must be \"float32\"", what);
+    if (!ld_is_type(L->s, dt, TJ_STR) || !(tj_str_eq(L->s, dt, "float32") || tj_str_eq(L->s, dt, "int32")))
+        SCHEMA("%s: dtype must be \"float32\" or \"int32\"", what);
     if (schema_shape(L, sh, !init, what))
         return TSR_E_SCHEMA;
     if (!init)
@@ -133,8 +133,9 @@ static tsr_code schema_node(ld *L, size_t nd, size_t idx)
     if (attrs != TJ_NONE && !ld_is_type(L->s, attrs, TJ_OBJ))
         SCHEMA("%s: attrs must be an object", who);
     o = tsr_op_find(L->s, op);
-    if (!o)
-        return TSR_OK; /* unknown ops pass the schema (E_UNKNOWN_OP later) */
+    if (!o || o->since > L->minor)
+        return TSR_OK; /* unknown ops pass the schema (E_UNKNOWN_OP later), and so
+                          do ops newer than the file's version (E_VERSION there) */
     if (cnt < (size_t)o->min_in || (o->max_in >= 0 && cnt > (size_t)o->max_in)) {
         if (o->min_in == o->max_in)
             SCHEMA("%s: takes %d inputs, got %lu", who, (int)o->min_in, (unsigned long)cnt);
@@ -167,13 +168,13 @@ static const char *const graph_keys[] = {"inputs", "outputs", "initializers", "n
 static const char *const prod_keys[] = {"name", "version", NULL};
 
 /* format_version matches ^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$ ; sets *major1
- * (major is exactly "1") and *minor0 (minor is exactly "0"). */
-int ld_version(const ld *L, size_t fv, int *major1, int *minor0)
+ * (major is exactly "1") and *minor (the minor number, saturated at 1000). */
+int ld_version(const ld *L, size_t fv, int *major1, int32_t *minor)
 {
     size_t p = fv + 1;
-    int32_t c;
-    int part = 0, digits[2] = {0, 0}, lead0[2] = {0, 0}, val1[2] = {1, 1};
-    char firstc[2] = {0, 0};
+    int32_t c, mv = 0;
+    int part = 0, digits[2] = {0, 0}, lead0[2] = {0, 0};
+    char firstc = 0;
     if (!ld_is_type(L->s, fv, TJ_STR))
         return 0;
     while ((c = tj_cp(L->s, &p)) >= 0) {
@@ -184,26 +185,47 @@ int ld_version(const ld *L, size_t fv, int *major1, int *minor0)
         if (c < '0' || c > '9')
             return 0;
         if (digits[part] == 0) {
-            firstc[part] = (char)c;
+            if (part == 0)
+                firstc = (char)c;
             lead0[part] = c == '0';
         } else if (lead0[part]) {
             return 0;
         }
+        if (part == 1 && mv < 1000)
+            mv = mv * 10 + (c - '0');
         digits[part]++;
     }
     if (part != 1 || !digits[0] || !digits[1])
         return 0;
-    val1[0] = digits[0] == 1 && firstc[0] == '1';
-    val1[1] = digits[1] == 1 && firstc[1] == '0';
-    *major1 = val1[0];
-    *minor0 = val1[1];
+    *major1 = digits[0] == 1 && firstc == '1';
+    *minor = mv < 1000 ? mv : 1000;
     return 1;
+}
+
+/* SPEC 2: at the end of the schema step, a file stamped 1.0 that declares
+ * an int32 value or initializer is E_VERSION. */
+static tsr_code older_dtypes(ld *L)
+{
+    static const char *const kinds[] = {"input", "output", "initializer"};
+    size_t arr[3], it, v;
+    char nb[280];
+    int k;
+    arr[0] = L->g_in, arr[1] = L->g_out, arr[2] = L->g_init;
+    for (k = 0; k < 3; k++) {
+        it = arr[k];
+        while (tj_next(L->s, L->n, &it, 0, NULL, &v))
+            if (tj_str_eq(L->s, tj_get(L->s, L->n, v, "dtype"), "int32"))
+                return tsr_fail(L->err, TSR_E_VERSION, "%s '%s': dtype int32 needs format 1.1; the file is stamped %s",
+                                kinds[k], ld_show(L, tj_get(L->s, L->n, v, "name"), nb, sizeof nb), L->ver);
+    }
+    return TSR_OK;
 }
 
 tsr_code ld_schema(ld *L)
 {
     size_t top = tj_ws(L->s, L->n, 0), k, g, f, fv, pr, md, tf[5], gf[4];
-    int a, b;
+    int a;
+    int32_t b;
     char kb[64];
     if (!ld_is_type(L->s, top, TJ_OBJ))
         SCHEMA("the document must be an object");
@@ -232,7 +254,7 @@ tsr_code ld_schema(ld *L)
     if (schema_array(L, L->g_in, "inputs", 1, 0) || schema_array(L, L->g_out, "outputs", 1, 1) ||
         schema_array(L, L->g_init, "initializers", 0, 2) || schema_array(L, L->g_nodes, "nodes", 1, -1))
         return TSR_E_SCHEMA;
-    return TSR_OK;
+    return L->minor < 1 ? older_dtypes(L) : TSR_OK;
 }
 
 /* ---- step 5: limits ---- */
@@ -307,7 +329,7 @@ static tsr_code limit_nodes(ld *L)
         if (name_bytes(L, v) > LIM_NAME)
             LIMIT("%s: output name longer than 256 bytes", ld_node_label(L, nd, i, who, sizeof who));
         op = tsr_op_find(L->s, tj_get(L->s, L->n, nd, "op"));
-        if (op && ld_attrs_limits(L, op, tj_get(L->s, L->n, nd, "attrs"), ld_node_label(L, nd, i, who, sizeof who)))
+        if (op && op->since <= L->minor && ld_attrs_limits(L, op, tj_get(L->s, L->n, nd, "attrs"), ld_node_label(L, nd, i, who, sizeof who)))
             return TSR_E_LIMIT;
         i++;
     }
@@ -336,9 +358,13 @@ tsr_code ld_unknown_ops(ld *L)
     size_t it = L->g_nodes, nd, i = 0;
     char who[200];
     while (tj_next(L->s, L->n, &it, 0, NULL, &nd)) {
-        if (!tsr_op_find(L->s, tj_get(L->s, L->n, nd, "op")))
+        const tsr_op *op = tsr_op_find(L->s, tj_get(L->s, L->n, nd, "op"));
+        if (!op)
             return tsr_fail(L->err, TSR_E_UNKNOWN_OP, "%s: unknown operator",
                             ld_node_label(L, nd, i, who, sizeof who));
+        if (op->since > L->minor) /* SPEC 2: known, but not in the file's version */
+            return tsr_fail(L->err, TSR_E_VERSION, "op %s needs format 1.%d; the file is stamped %s", op->name,
+                            (int)op->since, L->ver);
         i++;
     }
     return TSR_OK;

@@ -86,13 +86,15 @@ static char *read_file(const char *path, size_t *len, tsr_error *e)
     return buf ? buf : (char *)malloc(1);
 }
 
-/* One tensor of an inputs document into t (data malloc'ed). */
+/* One tensor of an inputs document into t (data malloc'ed), of the dtype
+ * its graph input declares (t->dtype, set by the caller). */
 static tsr_code read_tensor(const char *s, size_t n, size_t obj, tsr_tensor *t, tsr_error *e)
 {
     size_t it = obj, k, v, shp = TJ_NONE, data = TJ_NONE, b64 = TJ_NONE;
     uint64_t count = 1;
     float *buf;
     const char *nm = t->name;
+    int is_int = t->dtype == TSR_INT32;
     if (tj_type(s, obj) != TJ_OBJ)
         return tsr_fail(e, TSR_E_INPUT, "input '%s' is not a tensor object", nm);
     while (tj_next(s, n, &it, 1, &k, &v)) {
@@ -102,8 +104,10 @@ static tsr_code read_tensor(const char *s, size_t n, size_t obj, tsr_tensor *t, 
             data = v;
         else if (tj_str_eq(s, k, "data_b64"))
             b64 = v;
-        else if (!(tj_str_eq(s, k, "dtype") && tj_type(s, v) == TJ_STR && tj_str_eq(s, v, "float32")))
-            return tsr_fail(e, TSR_E_INPUT, "input '%s': unknown field or bad dtype", nm);
+        else if (!(tj_str_eq(s, k, "dtype") && tj_type(s, v) == TJ_STR &&
+                   tj_str_eq(s, v, is_int ? "int32" : "float32")))
+            return tsr_fail(e, TSR_E_INPUT, "input '%s': unknown field, or a dtype other than the declared %s", nm,
+                            is_int ? "int32" : "float32");
     }
     if (shp == TJ_NONE || tj_type(s, shp) != TJ_ARR || (data == TJ_NONE) == (b64 == TJ_NONE))
         return tsr_fail(e, TSR_E_INPUT, "input '%s': needs shape and exactly one of data/data_b64", nm);
@@ -128,9 +132,15 @@ static tsr_code read_tensor(const char *s, size_t n, size_t obj, tsr_tensor *t, 
         it = data;
         while (tj_next(s, n, &it, 0, NULL, &v)) {
             int ty = tj_type(s, v);
-            if (ty != TJ_NUM && !(ty == TJ_STR && (tj_str_eq(s, v, "inf") || tj_str_eq(s, v, "-inf") ||
-                                                   tj_str_eq(s, v, "nan"))))
+            if (is_int) {
+                double d = ty == TJ_NUM ? tj_num(s, v) : 0.5;
+                if (!(d >= -2147483648.0 && d <= 2147483647.0) || d != (double)(int32_t)d)
+                    return tsr_fail(e, TSR_E_INPUT, "input '%s': data value %lu is not an int32 integer", nm,
+                                    (unsigned long)i);
+            } else if (ty != TJ_NUM && !(ty == TJ_STR && (tj_str_eq(s, v, "inf") || tj_str_eq(s, v, "-inf") ||
+                                                          tj_str_eq(s, v, "nan")))) {
                 return tsr_fail(e, TSR_E_INPUT, "input '%s': data value %lu is not a number", nm, (unsigned long)i);
+            }
             i++;
         }
         if (c != count)
@@ -142,7 +152,9 @@ static tsr_code read_tensor(const char *s, size_t n, size_t obj, tsr_tensor *t, 
         it = data;
         i = 0;
         while (tj_next(s, n, &it, 0, NULL, &v)) {
-            if (tj_type(s, v) == TJ_NUM)
+            if (is_int)
+                ((int32_t *)(void *)buf)[i] = (int32_t)tj_num(s, v);
+            else if (tj_type(s, v) == TJ_NUM)
                 buf[i] = (float)tj_num(s, v);
             else
                 buf[i] = tj_str_eq(s, v, "nan") ? (float)NAN :
@@ -168,7 +180,10 @@ static tsr_code read_tensor(const char *s, size_t n, size_t obj, tsr_tensor *t, 
             memcpy(p, &u, 4);
         }
     }
-    t->data = buf;
+    if (is_int)
+        t->idata = (const int32_t *)(void *)buf;
+    else
+        t->data = buf;
     return TSR_OK;
 }
 
@@ -182,9 +197,10 @@ static int name_ok(const char *p)
 }
 
 /* Parse the inputs document into a malloc'ed tensor array. */
-static tsr_code read_inputs(const char *s, size_t n, tsr_tensor **out, int32_t *count,
+static tsr_code read_inputs(const tsr_model *m, const char *s, size_t n, tsr_tensor **out, int32_t *count,
                             char *names, tsr_error *e)
 {
+    int32_t g;
     size_t pos, top, it, k, v, map, nk = 0, max_keys = 0;
     uint32_t *scratch;
     tsr_code rc = tsr_json_validate(s, n, NULL, 0, &max_keys, &pos);
@@ -225,6 +241,9 @@ static tsr_code read_inputs(const char *s, size_t n, tsr_tensor **out, int32_t *
         if (!name_ok(nm))
             return tsr_fail(e, TSR_E_INPUT, "bad input name '%s'", nm);
         ts[*count].name = nm;
+        for (g = 0; g < tsr_model_num_inputs(m); g++) /* an unknown name fails at tsr_bind */
+            if (!strcmp(nm, tsr_model_input_name(m, g)))
+                ts[*count].dtype = tsr_model_input_dtype(m, g);
         rc = read_tensor(s, n, v, &ts[*count], e);
         (*count)++;
         if (rc)
@@ -271,11 +290,17 @@ static void print_outputs(const tsr_model *m, const tsr_tensor *outs)
             printf("%s%ld", d ? ", " : "", (long)outs[i].shape[d]);
             c *= outs[i].shape[d];
         }
-        printf("], \"data\": [");
-        for (j = 0; j < c; j++) {
-            if (j)
-                fputs(", ", stdout);
-            print_float(outs[i].data[j]);
+        if (outs[i].dtype == TSR_INT32) {
+            printf("], \"dtype\": \"int32\", \"data\": [");
+            for (j = 0; j < c; j++)
+                printf("%s%ld", j ? ", " : "", (long)outs[i].idata[j]);
+        } else {
+            printf("], \"data\": [");
+            for (j = 0; j < c; j++) {
+                if (j)
+                    fputs(", ", stdout);
+                print_float(outs[i].data[j]);
+            }
         }
         printf("]}");
     }
@@ -379,7 +404,7 @@ int main(int argc, char **argv)
     free(mj);
     if (!(ij = read_file(argv[2], &il, &e)))
         return fail(&e);
-    if (read_inputs(ij, il, &ins, &nin, names, &e) != TSR_OK)
+    if (read_inputs(m, ij, il, &ins, &nin, names, &e) != TSR_OK)
         return fail(&e);
     if (tsr_bind(m, ins, nin, &ws_len, &e) != TSR_OK)
         return fail(&e);
@@ -395,7 +420,7 @@ int main(int argc, char **argv)
         return fail(&e);
     print_outputs(m, outs);
     for (i = 0; i < nin; i++)
-        free((void *)ins[i].data);
+        free(ins[i].dtype == TSR_INT32 ? (void *)ins[i].idata : (void *)ins[i].data);
     free(ins);
     free(outs);
     free(ws);

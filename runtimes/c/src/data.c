@@ -1,6 +1,7 @@
 /*
  * SPEC section 3 and section 5 step 7: initializer data. Decimal arrays,
- * base64 (RFC 4648) of little-endian float32, finiteness, CRC-32 checksums.
+ * base64 (RFC 4648) of little-endian float32 or int32, finiteness (float32),
+ * integer range (int32), CRC-32 checksums.
  * Also the format checks of data_b64 and checksum strings (schema step) and
  * the base64 decoder the CLI uses for inputs files.
  */
@@ -140,11 +141,31 @@ static uint32_t crc32_update(const uint32_t t[16], uint32_t crc, const unsigned 
     return crc;
 }
 
-/* ---- step 7: one initializer's data into d[0..count) (load mode) ---- */
-tsr_code ld_load_data(ld *L, size_t v, tsr_value *val, float *d, uint64_t count)
+int32_t ld_dtype(const ld *L, size_t at)
+{
+    return tj_str_eq(L->s, at, "int32") ? TSR_INT32 : TSR_FLOAT32;
+}
+
+/* An int32 element written as a decimal: its value (binary64, as every JSON
+ * number in the file) must be an integer in [-2^31, 2^31 - 1]. */
+static int int32_value(double x, int32_t *out)
+{
+    if (!(x >= -2147483648.0 && x <= 2147483647.0) || x != (double)(int32_t)x)
+        return 0;
+    *out = (int32_t)x;
+    return 1;
+}
+
+/* ---- step 7: one initializer's data into d[0..count) (load mode) ----
+ * float32: float elements, finite; int32: int32_t elements. Both are 4
+ * bytes, read from base64 as little-endian words and checksummed as such. */
+tsr_code ld_load_data(ld *L, size_t v, tsr_value *val, void *dv, uint64_t count)
 {
     size_t f[6], data, ck;
     size_t i;
+    float *d = (float *)dv;
+    int32_t *di = (int32_t *)dv;
+    int is_int = val->dtype == TSR_INT32;
     ld_fields(L, v, ld_init_keys, f);
     data = f[3], ck = f[5];
     if (data != TJ_NONE) { /* numbers only (schema step): one scan, parsing as it goes */
@@ -152,8 +173,13 @@ tsr_code ld_load_data(ld *L, size_t v, tsr_value *val, float *d, uint64_t count)
         i = 0;
         while (L->s[e] != ']') {
             double x = tj_num_end(L->s, e, &end);
-            if (i < count)
-                d[i] = (float)x;
+            if (i < count) {
+                if (!is_int)
+                    d[i] = (float)x;
+                else if (!int32_value(x, &di[i]))
+                    return tsr_fail(L->err, TSR_E_DATA, "initializer '%s': element %lu is not an int32 integer",
+                                    val->name, (unsigned long)i);
+            }
             i++;
             e = tj_ws(L->s, L->n, end);
             if (L->s[e] == ',')
@@ -163,16 +189,16 @@ tsr_code ld_load_data(ld *L, size_t v, tsr_value *val, float *d, uint64_t count)
             return tsr_fail(L->err, TSR_E_DATA, "initializer '%s': data has %lu values, shape needs %lu",
                             val->name, (unsigned long)i, (unsigned long)count);
     } else {
-        if (tsr_b64_decode(L->s, f[4], (unsigned char *)d, (size_t)count * 4) == (size_t)-1)
+        if (tsr_b64_decode(L->s, f[4], (unsigned char *)dv, (size_t)count * 4) == (size_t)-1)
             return tsr_fail(L->err, TSR_E_DATA, "initializer '%s': data_b64 malformed or not 4 x %lu bytes",
                             val->name, (unsigned long)count);
-        for (i = 0; i < count; i++) { /* little-endian bytes -> host floats */
-            unsigned char *p = (unsigned char *)(d + i);
+        for (i = 0; i < count; i++) { /* little-endian bytes -> host words */
+            unsigned char *p = (unsigned char *)dv + 4 * i;
             uint32_t u = (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
             memcpy(p, &u, 4);
         }
     }
-    for (i = 0; i < count; i++)
+    for (i = 0; !is_int && i < count; i++)
         if (d[i] - d[i] != 0.0f)
             return tsr_fail(L->err, TSR_E_DATA, "initializer '%s': element %lu is not finite",
                             val->name, (unsigned long)i);
@@ -184,7 +210,7 @@ tsr_code ld_load_data(ld *L, size_t v, tsr_value *val, float *d, uint64_t count)
         for (i = 0; i < count; i++) {
             uint32_t u;
             unsigned char b[4];
-            memcpy(&u, d + i, 4);
+            memcpy(&u, (unsigned char *)dv + 4 * i, 4);
             b[0] = (unsigned char)u; b[1] = (unsigned char)(u >> 8);
             b[2] = (unsigned char)(u >> 16); b[3] = (unsigned char)(u >> 24);
             crc = crc32_update(table, crc, b, 4);

@@ -22,9 +22,10 @@ enum { V_INPUT, V_INIT, V_NODE };
 typedef struct {
     const char *name;
     int kind;
+    int32_t dtype;     /* TSR_FLOAT32 or TSR_INT32: declared, or inferred */
     tsr_shape shape;   /* declared (inputs, initializers) or inferred */
-    const float *data; /* initializers */
-    float *copy;       /* initializers, when some node's op asks for it
+    const void *data;  /* initializers: float or int32_t elements by dtype */
+    void *copy;        /* initializers, when some node's op asks for it
                           (tsr_op.copies_init): room for one load-time copy
                           of the data, e.g. MatMul's B transposed */
 } tsr_value;
@@ -66,10 +67,12 @@ struct tsr_model {
  *   TSR_A_PERM   0 to 8 distinct integers >= 0                  -> tsr_ints (clamped)
  *   TSR_A_SHAPE  integers >= 1, symbols, at most one -1; limits
  *                as a declared shape (SPEC 5 row 5)             -> tsr_dims
+ *   TSR_A_INTS   1 to 8 integers (may repeat)                   -> tsr_ints (clamped)
+ *   TSR_A_DTYPE  "float32" or "int32"                           -> int32_t tsr_dtype
  * Absent keys take `dflt` (BOOL, INT, F32) or n = -1 (AXES, PERM); a
  * `required` key must be present. Clamping keeps every range check exact
  * (ranks are at most 8 and dims at most 2^26). */
-enum { TSR_A_BOOL, TSR_A_INT, TSR_A_F32, TSR_A_AXES, TSR_A_PERM, TSR_A_SHAPE };
+enum { TSR_A_BOOL, TSR_A_INT, TSR_A_F32, TSR_A_AXES, TSR_A_PERM, TSR_A_SHAPE, TSR_A_INTS, TSR_A_DTYPE };
 
 typedef struct {
     int32_t n; /* -1: absent */
@@ -92,15 +95,17 @@ typedef struct {
 /* Largest attribute struct and most keys of one op (the schema step parses
  * attributes into a stack buffer of this size; checked at compile time in
  * src/ops.c and by tests/unit.c). */
-#define TSR_ATTR_MAX_BYTES 128
+#define TSR_ATTR_MAX_BYTES 256
 #define TSR_ATTR_MAX_KEYS 16
 
 /* ---- running ---- */
 /* Concrete shapes and data of every value for one tsr_run (workspace). */
 typedef struct {
-    const float **data; /* per value */
+    const void **data;  /* per value: float or int32_t elements by its dtype */
     tsr_shape *shape;   /* per value, concrete */
     float *scratch;     /* the largest tsr_op.scratch of any node */
+    tsr_error *err;     /* run-time errors (Gather's indices: E_INPUT) */
+    const tsr_model *m; /* value dtypes */
 } tsr_plan;
 
 /* Input shapes bound by tsr_bind/tsr_run, before the workspace exists. */
@@ -136,8 +141,10 @@ struct tsr_op {
      * normalises the attributes for run (defaults, negative axes), and may
      * prepare load-time data (MatMul: B transposed into its copy). */
     tsr_code (*shape)(const tsr_infer *c, tsr_node *N, tsr_shape *out);
-    /* Runs the node: reads p->data[N->in[k]], writes p->data[N->out]. */
-    void (*run)(const tsr_node *N, const tsr_plan *p);
+    /* Runs the node: reads p->data[N->in[k]], writes p->data[N->out].
+     * Returns TSR_OK, or a run-time error (E_INPUT, via tsr_fail on p->err)
+     * found before the node wrote anything. */
+    tsr_code (*run)(const tsr_node *N, const tsr_plan *p);
     /* For the shared run functions of a family (run_unary, run_binary,
      * run_reduce): the array kernel, or the kernel's op code. */
     void (*kernel)(const float *x, float *y, int32_t n);
@@ -147,6 +154,20 @@ struct tsr_op {
     int (*copies_init)(const void *attr);
     /* Optional: floats of run-time scratch this node needs (workspace). */
     int64_t (*scratch)(const tsr_node *N, const tsr_binding *b);
+    /* Operand dtypes (TSR_DT_*), checked before the shape function (E_SHAPE
+     * naming the operand), and the output dtype they give. */
+    int32_t dt;
+    /* The format minor version that added the op (0: 1.0, 1: 1.1). A file
+     * stamped with an older minor that uses it is E_VERSION. */
+    int32_t since;
+};
+
+enum {
+    TSR_DT_F32,    /* every operand float32; output float32 */
+    TSR_DT_SAME,   /* operands of one dtype, either; output that dtype */
+    TSR_DT_CMP,    /* two operands of one dtype, either; output int32 */
+    TSR_DT_I32,    /* every operand int32; output int32 */
+    TSR_DT_CUSTOM  /* the shape function checks and sets them */
 };
 
 /* The op whose name is the JSON string at offset `at` of text s (validated),

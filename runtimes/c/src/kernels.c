@@ -1189,7 +1189,12 @@ TSR_NOLIBC void tsr_k_softmax(const float *x, float *y,
 /* ---- Reductions (SPEC 7.5) ---- */
 static float reduce_step(int32_t op, float acc, float v)
 {
-    return op == TSR_K_RMAX ? tsr_k_max1(acc, v) : acc + v;
+    switch (op) {
+    case TSR_K_RMAX: return tsr_k_max1(acc, v);
+    case TSR_K_RMIN: return tsr_k_min1(acc, v);
+    case TSR_K_RPROD: return acc * v;
+    default: return acc + v;
+    }
 }
 
 TSR_NOLIBC void tsr_k_reduce(int32_t op, const float *x, float *y,
@@ -1198,7 +1203,8 @@ TSR_NOLIBC void tsr_k_reduce(int32_t op, const float *x, float *y,
     int32_t ostride[TSR_K_MAX_RANK], idx[TSR_K_MAX_RANK];
     int32_t d, inner, count = 1, nout = 1, j;
     ptrdiff_t xo = 0, yo = 0;
-    float init = op == TSR_K_RMAX ? -u2f(0x7F800000u) : 0.0f;
+    float init = op == TSR_K_RMAX ? -u2f(0x7F800000u) : op == TSR_K_RMIN ? u2f(0x7F800000u)
+               : op == TSR_K_RPROD ? 1.0f : 0.0f;
 
     if (rank > TSR_K_MAX_RANK)
         return;
@@ -1295,5 +1301,390 @@ TSR_NOLIBC void tsr_k_transpose(const float *x, float *y, int32_t rank,
         }
         if (d < 0)
             return;
+    }
+}
+
+/* ==== format 1.1: int32 tensors, comparisons, logic, data movement ==== */
+
+/* A 4-byte element of either dtype, copied as bits. may_alias: the same
+ * memory is float or int32_t depending on the tensor, and data movement does
+ * not care which. */
+#if defined(__GNUC__) || defined(__clang__)
+typedef uint32_t tsr_w32 __attribute__((may_alias));
+#else
+typedef uint32_t tsr_w32;
+#endif
+#if TSR_SIMD
+typedef uint32_t tsr_vwu __attribute__((vector_size(MM_W * 4), aligned(4), may_alias));
+#endif
+
+/* n words from x to y (no overlap unless x == y): whole vectors, then a
+ * scalar tail; integer loads and stores, so every bit pattern survives. */
+static inline TSR_NOLIBC void copy_words(const tsr_w32 *x, tsr_w32 *y, int32_t n)
+{
+    int32_t i = 0;
+#if TSR_SIMD
+    for (; i + MM_W <= n; i += MM_W)
+        *(tsr_vwu *)(void *)(y + i) = *(const tsr_vwu *)(const void *)(x + i);
+#endif
+    for (; i < n; i++)
+        y[i] = x[i];
+}
+
+/* Broadcast walk shared by tsr_k_compare and tsr_k_where: the dims of the
+ * output with size-1 dims dropped and contiguous runs merged (as
+ * tsr_k_binary), up to three operands' strides, and an odometer over all
+ * but the last merged dim. */
+typedef struct {
+    int32_t r, dims[TSR_K_MAX_RANK], st[3][TSR_K_MAX_RANK], idx[TSR_K_MAX_RANK];
+    ptrdiff_t off[3], yo;
+    int32_t inner, in_st[3];
+} bc_walk;
+
+static int bc_init(bc_walk *w, int32_t rank, const int32_t *shape, const int32_t *const s[3])
+{
+    int32_t d, k;
+    if (rank > TSR_K_MAX_RANK || rank < 0)
+        return 0;
+    w->r = 0;
+    for (d = 0; d < rank; d++) {
+        int merge = w->r > 0;
+        if (shape[d] <= 0)
+            return 0;
+        if (shape[d] == 1)
+            continue;
+        for (k = 0; k < 3 && merge; k++)
+            merge = w->st[k][w->r - 1] == s[k][d] * shape[d];
+        if (merge) {
+            w->dims[w->r - 1] *= shape[d];
+            for (k = 0; k < 3; k++)
+                w->st[k][w->r - 1] = s[k][d];
+            continue;
+        }
+        w->dims[w->r] = shape[d];
+        for (k = 0; k < 3; k++)
+            w->st[k][w->r] = s[k][d];
+        w->idx[w->r] = 0;
+        w->r++;
+    }
+    w->inner = w->r ? w->dims[w->r - 1] : 1;
+    for (k = 0; k < 3; k++) {
+        w->off[k] = 0;
+        w->in_st[k] = w->r ? w->st[k][w->r - 1] : 0;
+    }
+    w->yo = 0;
+    return 1;
+}
+
+/* Next run of `inner` outputs; 0 when the walk is over. */
+static int bc_next(bc_walk *w)
+{
+    int32_t d, k;
+    w->yo += w->inner;
+    for (d = w->r - 2; d >= 0; d--) {
+        w->idx[d]++;
+        for (k = 0; k < 3; k++)
+            w->off[k] += w->st[k][d];
+        if (w->idx[d] < w->dims[d])
+            return 1;
+        for (k = 0; k < 3; k++)
+            w->off[k] -= (ptrdiff_t)w->st[k][d] * w->dims[d];
+        w->idx[d] = 0;
+    }
+    return 0;
+}
+
+#define TSR_CMP_LOOP(T, EXPR)                                                \
+    do {                                                                     \
+        const T *pa = (const T *)a + w.off[0], *pb = (const T *)b + w.off[1]; \
+        int32_t *py = y + w.yo;                                              \
+        TSR_LOOP_SMALL for (i = 0; i < w.inner; i++) {                       \
+            T av = pa[(ptrdiff_t)i * ia], bv = pb[(ptrdiff_t)i * ib];        \
+            py[i] = (EXPR);                                                  \
+        }                                                                    \
+    } while (0)
+
+TSR_NOLIBC void tsr_k_compare(int32_t op, int32_t dtype, const void *a, const void *b, int32_t *y,
+                              int32_t rank, const int32_t *shape, const int32_t *sa, const int32_t *sb)
+{
+    static const int32_t zero[TSR_K_MAX_RANK] = {0};
+    const int32_t *s[3];
+    bc_walk w;
+    int32_t i, ia, ib;
+    s[0] = sa;
+    s[1] = sb;
+    s[2] = zero;
+    if (!bc_init(&w, rank, shape, s))
+        return;
+    ia = w.in_st[0];
+    ib = w.in_st[1];
+    do {
+        if (dtype == TSR_K_F32) {
+            switch (op) {
+            case TSR_K_GT: TSR_CMP_LOOP(float, av > bv); break;
+            case TSR_K_GE: TSR_CMP_LOOP(float, av >= bv); break;
+            case TSR_K_LT: TSR_CMP_LOOP(float, av < bv); break;
+            case TSR_K_LE: TSR_CMP_LOOP(float, av <= bv); break;
+            case TSR_K_EQ: TSR_CMP_LOOP(float, av == bv); break;
+            case TSR_K_NE: TSR_CMP_LOOP(float, av != bv); break;
+            default: return;
+            }
+        } else {
+            switch (op) {
+            case TSR_K_GT: TSR_CMP_LOOP(int32_t, av > bv); break;
+            case TSR_K_GE: TSR_CMP_LOOP(int32_t, av >= bv); break;
+            case TSR_K_LT: TSR_CMP_LOOP(int32_t, av < bv); break;
+            case TSR_K_LE: TSR_CMP_LOOP(int32_t, av <= bv); break;
+            case TSR_K_EQ: TSR_CMP_LOOP(int32_t, av == bv); break;
+            case TSR_K_NE: TSR_CMP_LOOP(int32_t, av != bv); break;
+            case TSR_K_AND: TSR_CMP_LOOP(int32_t, (av != 0) & (bv != 0)); break;
+            case TSR_K_OR: TSR_CMP_LOOP(int32_t, (av != 0) | (bv != 0)); break;
+            default: return;
+            }
+        }
+    } while (bc_next(&w));
+}
+
+void tsr_k_not(const int32_t *x, int32_t *y, int32_t n)
+{
+    int32_t i;
+    TSR_LOOP_SMALL for (i = 0; i < n; i++)
+        y[i] = x[i] == 0;
+}
+
+TSR_NOLIBC void tsr_k_where(const int32_t *c, const void *a, const void *b, void *y, int32_t rank,
+                            const int32_t *shape, const int32_t *sc, const int32_t *sa,
+                            const int32_t *sb)
+{
+    const int32_t *s[3];
+    bc_walk w;
+    int32_t i, ic, ia, ib;
+    s[0] = sc;
+    s[1] = sa;
+    s[2] = sb;
+    if (!bc_init(&w, rank, shape, s))
+        return;
+    ic = w.in_st[0];
+    ia = w.in_st[1];
+    ib = w.in_st[2];
+    do {
+        const int32_t *pc = c + w.off[0];
+        const tsr_w32 *pa = (const tsr_w32 *)a + w.off[1], *pb = (const tsr_w32 *)b + w.off[2];
+        tsr_w32 *py = (tsr_w32 *)y + w.yo;
+        TSR_LOOP_SMALL for (i = 0; i < w.inner; i++)
+            py[i] = pc[(ptrdiff_t)i * ic] != 0 ? pa[(ptrdiff_t)i * ia] : pb[(ptrdiff_t)i * ib];
+    } while (bc_next(&w));
+}
+
+void tsr_k_cast_f2i(const float *x, int32_t *y, int32_t n)
+{
+    int32_t i;
+    TSR_LOOP_SMALL for (i = 0; i < n; i++) {
+        float v = x[i];
+        /* 2^31 is exact in binary32; inside the bounds the conversion
+         * truncates toward zero and cannot overflow */
+        y[i] = v != v ? 0 : v >= 2147483648.0f ? INT32_MAX : v < -2147483648.0f ? INT32_MIN : (int32_t)v;
+    }
+}
+
+void tsr_k_cast_i2f(const int32_t *x, float *y, int32_t n)
+{
+    int32_t i;
+    TSR_LOOP_SMALL for (i = 0; i < n; i++)
+        y[i] = (float)x[i]; /* round to nearest even (the default mode) */
+}
+
+TSR_NOLIBC void tsr_k_copy32(const void *x, void *y, int32_t n)
+{
+    if (x != y)
+        copy_words((const tsr_w32 *)x, (tsr_w32 *)y, n);
+}
+
+TSR_NOLIBC void tsr_k_transpose32(const void *xv, void *yv, int32_t rank, const int32_t *shape,
+                                  const int32_t *perm)
+{
+    const tsr_w32 *x = (const tsr_w32 *)xv;
+    tsr_w32 *y = (tsr_w32 *)yv;
+    int32_t istride[TSR_K_MAX_RANK], odims[TSR_K_MAX_RANK];
+    int32_t ostr[TSR_K_MAX_RANK], idx[TSR_K_MAX_RANK];
+    int32_t d, j, inner, s = 1;
+    ptrdiff_t xo = 0, yo = 0;
+    if (rank > TSR_K_MAX_RANK)
+        return;
+    if (rank == 0) {
+        y[0] = x[0];
+        return;
+    }
+    for (d = rank - 1; d >= 0; d--) {
+        if (shape[d] <= 0)
+            return;
+        istride[d] = s;
+        s *= shape[d];
+    }
+    for (d = 0; d < rank; d++) {
+        odims[d] = shape[perm[d]];
+        ostr[d] = istride[perm[d]];
+        idx[d] = 0;
+    }
+    inner = odims[rank - 1];
+    for (;;) {
+        int32_t st = ostr[rank - 1];
+        TSR_LOOP_SMALL for (j = 0; j < inner; j++)
+            y[yo + j] = x[xo + (ptrdiff_t)j * st];
+        yo += inner;
+        for (d = rank - 2; d >= 0; d--) {
+            idx[d]++;
+            xo += ostr[d];
+            if (idx[d] < odims[d])
+                break;
+            xo -= (ptrdiff_t)ostr[d] * odims[d];
+            idx[d] = 0;
+        }
+        if (d < 0)
+            return;
+    }
+}
+
+/* The sparse fast path: one row copy per index. */
+TSR_NOLIBC int32_t tsr_k_gather(const void *xv, const int32_t *idx, void *yv, int32_t outer,
+                                int32_t d, int32_t n_idx, int32_t inner)
+{
+    const tsr_w32 *x = (const tsr_w32 *)xv;
+    tsr_w32 *y = (tsr_w32 *)yv;
+    int32_t o, j;
+    for (j = 0; j < n_idx; j++) /* all checked first: nothing written on error */
+        if (idx[j] < -d || idx[j] >= d)
+            return j;
+    for (o = 0; o < outer; o++) {
+        const tsr_w32 *xb = x + (ptrdiff_t)o * d * inner;
+        tsr_w32 *yb = y + (ptrdiff_t)o * n_idx * inner;
+        for (j = 0; j < n_idx; j++) {
+            int32_t i = idx[j] < 0 ? idx[j] + d : idx[j];
+            copy_words(xb + (ptrdiff_t)i * inner, yb + (ptrdiff_t)j * inner, inner);
+        }
+    }
+    return -1;
+}
+
+TSR_NOLIBC void tsr_k_concat(const void *xv, void *yv, int32_t outer, int32_t len, int32_t inner,
+                             int32_t total, int32_t at)
+{
+    const tsr_w32 *x = (const tsr_w32 *)xv;
+    tsr_w32 *y = (tsr_w32 *)yv;
+    int32_t o;
+    ptrdiff_t row = (ptrdiff_t)len * inner;
+    for (o = 0; o < outer; o++)
+        copy_words(x + o * row, y + ((ptrdiff_t)o * total + at) * inner, (int32_t)row);
+}
+
+TSR_NOLIBC void tsr_k_slice(const void *xv, void *yv, int32_t rank, const int32_t *shape,
+                            const int32_t *out, const int32_t *start, const int32_t *step)
+{
+    const tsr_w32 *x = (const tsr_w32 *)xv;
+    tsr_w32 *y = (tsr_w32 *)yv;
+    ptrdiff_t istride[TSR_K_MAX_RANK], xo = 0, yo = 0, st;
+    int32_t idx[TSR_K_MAX_RANK], d, j, inner;
+    ptrdiff_t s = 1;
+    if (rank < 1 || rank > TSR_K_MAX_RANK)
+        return;
+    for (d = rank - 1; d >= 0; d--) {
+        if (out[d] <= 0)
+            return;
+        istride[d] = s;
+        s *= shape[d];
+        xo += (ptrdiff_t)start[d] * istride[d];
+        idx[d] = 0;
+    }
+    inner = out[rank - 1];
+    st = (ptrdiff_t)step[rank - 1] * istride[rank - 1];
+    for (;;) {
+        if (st == 1) {
+            copy_words(x + xo, y + yo, inner);
+        } else {
+            TSR_LOOP_SMALL for (j = 0; j < inner; j++)
+                y[yo + j] = x[xo + (ptrdiff_t)j * st];
+        }
+        yo += inner;
+        for (d = rank - 2; d >= 0; d--) {
+            ptrdiff_t sd = (ptrdiff_t)step[d] * istride[d];
+            idx[d]++;
+            xo += sd;
+            if (idx[d] < out[d])
+                break;
+            xo -= sd * out[d];
+            idx[d] = 0;
+        }
+        if (d < 0)
+            return;
+    }
+}
+
+TSR_NOLIBC void tsr_k_argmax(int32_t max, int32_t dtype, const void *x, int32_t *y, int32_t outer,
+                             int32_t len, int32_t inner)
+{
+    int32_t o, q, i;
+    for (o = 0; o < outer; o++) {
+        for (q = 0; q < inner; q++) {
+            ptrdiff_t base = (ptrdiff_t)o * len * inner + q;
+            int32_t best = 0;
+            if (dtype == TSR_K_F32) {
+                const float *p = (const float *)x + base;
+                float bv = p[0];
+                /* once the best is NaN it stays: stop there */
+                for (i = 1; i < len && bv == bv; i++) {
+                    float v = p[(ptrdiff_t)i * inner];
+                    if (v != v || (max ? v > bv : v < bv)) {
+                        best = i;
+                        bv = v;
+                    }
+                }
+            } else {
+                const int32_t *p = (const int32_t *)x + base;
+                int32_t bv = p[0];
+                for (i = 1; i < len; i++) {
+                    int32_t v = p[(ptrdiff_t)i * inner];
+                    if (max ? v > bv : v < bv) {
+                        best = i;
+                        bv = v;
+                    }
+                }
+            }
+            y[(ptrdiff_t)o * inner + q] = best;
+        }
+    }
+}
+
+TSR_NOLIBC void tsr_k_log_softmax(const float *x, float *y, int32_t outer, int32_t len, int32_t inner)
+{
+    int32_t o, q, i, j;
+    for (o = 0; o < outer; o++) {
+        for (q = 0; q < inner; q++) {
+            ptrdiff_t base = (ptrdiff_t)o * len * inner + q;
+            float m = -u2f(0x7F800000u), s = 0.0f, l;
+            TSR_LOOP_SMALL for (i = 0; i < len; i++)
+                m = tsr_k_max1(m, x[base + (ptrdiff_t)i * inner]);
+            if (inner == 1) {
+                /* contiguous slice: Exp through the array kernel (vector
+                 * paths, the same bits as tsr_k_exp1), 64 at a time; the
+                 * sum still runs in index order */
+                float buf[64];
+                for (i = 0; i < len; i += 64) {
+                    int32_t c = len - i < 64 ? len - i : 64;
+                    TSR_LOOP_SMALL for (j = 0; j < c; j++)
+                        buf[j] = x[base + i + j] - m;
+                    tsr_k_exp(buf, buf, c);
+                    for (j = 0; j < c; j++)
+                        s = s + buf[j];
+                }
+            } else {
+                TSR_LOOP_SMALL for (i = 0; i < len; i++)
+                    s = s + tsr_k_exp1(x[base + (ptrdiff_t)i * inner] - m);
+            }
+            l = tsr_k_log1(s);
+            TSR_LOOP_SMALL for (i = 0; i < len; i++) {
+                ptrdiff_t at = base + (ptrdiff_t)i * inner;
+                y[at] = (x[at] - m) - l;
+            }
+        }
     }
 }

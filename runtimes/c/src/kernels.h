@@ -142,4 +142,93 @@ TSR_K_API void tsr_k_transpose(const float *x, float *y, int32_t rank,
 /* Copy n floats (Reshape, and pre-transposing weights). */
 TSR_K_API void tsr_k_copy(const float *x, float *y, int32_t n);
 
+/* ---- format 1.1: int32 tensors and the ops that use them ----
+ * int32 data is int32_t; booleans are int32 0/1 (nonzero is true). Kernels
+ * that only move elements take void pointers and copy 4-byte words
+ * unchanged, so one kernel serves float32 and int32 (NaN payloads, -0 and
+ * every integer keep their bits). */
+enum {
+    TSR_K_F32 = 0, /* element type codes (tsr_k_compare, tsr_k_argmax) */
+    TSR_K_I32 = 1
+};
+
+/* Comparison and logical codes for tsr_k_compare (SPEC 6, format 1.1). */
+enum {
+    TSR_K_GT = 0,  /* Greater: IEEE a > b (false with NaN) */
+    TSR_K_GE = 1,  /* GreaterOrEqual */
+    TSR_K_LT = 2,  /* Less */
+    TSR_K_LE = 3,  /* LessOrEqual */
+    TSR_K_EQ = 4,  /* Equal: -0 == +0, NaN equals nothing */
+    TSR_K_NE = 5,  /* NotEqual: true with NaN */
+    TSR_K_AND = 6, /* And: (a != 0) && (b != 0), int32 operands only */
+    TSR_K_OR = 7   /* Or: (a != 0) || (b != 0), int32 operands only */
+};
+
+/* More reduction codes for tsr_k_reduce (format 1.1). */
+enum {
+    TSR_K_RMIN = 3, /* ReduceMin: acc = +inf; acc = Minimum(acc, x) */
+    TSR_K_RPROD = 4 /* ReduceProd: acc = +1; acc = acc * x */
+};
+
+/* Broadcasting comparison / logical op, laid out as tsr_k_binary (strides
+ * 0 = broadcast). a and b hold `dtype` elements (TSR_K_F32 or TSR_K_I32);
+ * y receives int32 0/1 and must not overlap a or b. */
+TSR_K_API void tsr_k_compare(int32_t op, int32_t dtype, const void *a, const void *b, int32_t *y,
+                             int32_t rank, const int32_t *shape, const int32_t *sa, const int32_t *sb);
+
+/* Not: y = (x == 0) (int32 0/1). y may equal x. */
+TSR_K_API void tsr_k_not(const int32_t *x, int32_t *y, int32_t n);
+
+/* Where: y = c != 0 ? a : b, elements of 4 bytes copied as they are;
+ * three-way broadcast (strides sc, sa, sb as tsr_k_binary). y must not
+ * overlap the operands. */
+TSR_K_API void tsr_k_where(const int32_t *c, const void *a, const void *b, void *y, int32_t rank,
+                           const int32_t *shape, const int32_t *sc, const int32_t *sa,
+                           const int32_t *sb);
+
+/* Cast float32 -> int32: NaN -> 0, x >= 2^31 -> INT32_MAX, x < -2^31 ->
+ * INT32_MIN, else truncation toward zero. */
+TSR_K_API void tsr_k_cast_f2i(const float *x, int32_t *y, int32_t n);
+/* Cast int32 -> float32: round to nearest even. */
+TSR_K_API void tsr_k_cast_i2f(const int32_t *x, float *y, int32_t n);
+
+/* Copy n 4-byte elements (data movement of either dtype). y may equal x. */
+TSR_K_API void tsr_k_copy32(const void *x, void *y, int32_t n);
+
+/* Transpose of 4-byte elements of either dtype, as tsr_k_transpose. */
+TSR_K_API void tsr_k_transpose32(const void *x, void *y, int32_t rank, const int32_t *shape,
+                                 const int32_t *perm);
+
+/* Gather along the middle axis of an (outer, d, inner) view of x: for each
+ * o and each j < n_idx, the row x[o, i, :] with i = idx[j] (+ d when
+ * negative) is copied to y[o, j, :]. Every index is checked before anything
+ * is written: returns -1 when all are in [-d, d-1], else the position j of
+ * the first one outside (y untouched). y must not overlap x. */
+TSR_K_API int32_t tsr_k_gather(const void *x, const int32_t *idx, void *y, int32_t outer,
+                               int32_t d, int32_t n_idx, int32_t inner);
+
+/* Concat: one input's block. x is an (outer, len, inner) view; its rows go
+ * to y viewed as (outer, total, inner) at offset `at` along the middle
+ * axis. */
+TSR_K_API void tsr_k_concat(const void *x, void *y, int32_t outer, int32_t len, int32_t inner,
+                            int32_t total, int32_t at);
+
+/* Slice: y[i_0..] = x[start_0 + i_0 * step_0, ...]; x has dims `shape`,
+ * y dims `out` (every out[d] >= 1, every selected index inside x). */
+TSR_K_API void tsr_k_slice(const void *x, void *y, int32_t rank, const int32_t *shape,
+                           const int32_t *out, const int32_t *start, const int32_t *step);
+
+/* ArgMax (max != 0) / ArgMin along the middle axis of an (outer, len,
+ * inner) view: the scan of SPEC 6 (first NaN wins, ties keep the first
+ * index, -0 and +0 tie). x holds `dtype` elements; y (outer x inner) int32
+ * indices. */
+TSR_K_API void tsr_k_argmax(int32_t max, int32_t dtype, const void *x, int32_t *y, int32_t outer,
+                            int32_t len, int32_t inner);
+
+/* LogSoftmax (SPEC 7) along the middle axis of an (outer, len, inner)
+ * view: m = max, s = sum of Exp(x - m) in index order, y = (x - m) - Log(s).
+ * y may equal x. */
+TSR_K_API void tsr_k_log_softmax(const float *x, float *y, int32_t outer, int32_t len,
+                                 int32_t inner);
+
 #endif /* TESSERA_KERNELS_H */

@@ -26,7 +26,8 @@ typedef struct {
     size_t n;
     unsigned char *arena; /* NULL: measure mode */
     size_t cap, used;
-    int newer;            /* file is 1.m with m > 0 */
+    int newer;            /* file is 1.m with m > 1 (newer than this runtime) */
+    int32_t minor;        /* the file's minor version (saturated; 1 until read) */
     char ver[40];
     tsr_error *err;
     size_t g_in, g_out, g_init, g_nodes; /* offsets of the graph's arrays */
@@ -67,7 +68,7 @@ int ld_str_pattern(const char *s, size_t i, int sym);
 tsr_code ld_schema(ld *L);
 tsr_code ld_limits(ld *L);
 tsr_code ld_unknown_ops(ld *L);
-int ld_version(const ld *L, size_t fv, int *major1, int *minor0);
+int ld_version(const ld *L, size_t fv, int *major1, int32_t *minor);
 /* Rank, dims and element count of a shape array (E_LIMIT); counts its
  * symbols into L->n_symdims. count may be NULL. */
 tsr_code ld_limit_shape(ld *L, size_t shp, const char *what, uint64_t *count);
@@ -84,7 +85,9 @@ void ld_attrs_parse(ld *L, const tsr_op *op, size_t attrs, void *dst, int intern
 int ld_b64_chars_ok(const char *s, size_t at);
 int ld_checksum_ok(const char *s, size_t at);
 extern const char *const ld_init_keys[]; /* fields of an initializer */
-tsr_code ld_load_data(ld *L, size_t v, tsr_value *val, float *d, uint64_t count);
+tsr_code ld_load_data(ld *L, size_t v, tsr_value *val, void *d, uint64_t count);
+/* dtype of the JSON string at `at` (validated): TSR_FLOAT32 or TSR_INT32. */
+int32_t ld_dtype(const ld *L, size_t at);
 
 /* build.c (steps 7-9) */
 tsr_code ld_build(ld *L);

@@ -144,14 +144,15 @@ static tsr_code newer_minor_as_version(ld *L, tsr_code rc, tsr_code code)
         return rc;
     memcpy(msg, L->err->message, sizeof msg);
     msg[200] = 0;
-    return tsr_fail(L->err, TSR_E_VERSION, "file is format %s; this runtime implements 1.0: %s", L->ver, msg);
+    return tsr_fail(L->err, TSR_E_VERSION, "file is format %s; this runtime implements 1.1: %s", L->ver, msg);
 }
 
 static tsr_code pipeline(ld *L, size_t *scratch_need)
 {
     size_t pos = 0, max_keys = 0;
     tsr_code rc;
-    int major1 = 0, minor0 = 1;
+    int major1 = 0;
+    int32_t minor = 1;
     size_t top, fv;
     if (L->n > TSR_MAX_FILE_BYTES) /* step 1 */
         return tsr_fail(L->err, TSR_E_LIMIT, "file is larger than 256 MiB");
@@ -166,11 +167,12 @@ static tsr_code pipeline(ld *L, size_t *scratch_need)
         *scratch_need = max_keys * 4;
     top = tj_ws(L->s, L->n, 0); /* step 3 */
     if (tj_type(L->s, top) == TJ_OBJ && (fv = tj_get(L->s, L->n, top, "format_version")) != TJ_NONE &&
-        ld_version(L, fv, &major1, &minor0)) {
+        ld_version(L, fv, &major1, &minor)) {
         ld_show(L, fv, L->ver, sizeof L->ver);
         if (!major1)
-            return tsr_fail(L->err, TSR_E_VERSION, "file is format %s; this runtime implements 1.0", L->ver);
-        L->newer = !minor0;
+            return tsr_fail(L->err, TSR_E_VERSION, "file is format %s; this runtime implements 1.1", L->ver);
+        L->newer = minor > 1;
+        L->minor = minor;
     }
     if ((rc = newer_minor_as_version(L, ld_schema(L), TSR_E_SCHEMA)) != TSR_OK)
         return rc;
@@ -196,6 +198,7 @@ static void ld_init(ld *L, const char *json, size_t len, tsr_error *err)
     L->s = json;
     L->n = len;
     L->err = err;
+    L->minor = 1;
 }
 
 /* ---- public API ---- */
@@ -287,4 +290,12 @@ const char *tsr_model_input_name(const tsr_model *m, int32_t i)
 const char *tsr_model_output_name(const tsr_model *m, int32_t i)
 {
     return i >= 0 && i < m->n_outputs ? m->values[m->outputs[i]].name : NULL;
+}
+int32_t tsr_model_input_dtype(const tsr_model *m, int32_t i)
+{
+    return i >= 0 && i < m->n_inputs ? m->values[m->inputs[i]].dtype : -1;
+}
+int32_t tsr_model_output_dtype(const tsr_model *m, int32_t i)
+{
+    return i >= 0 && i < m->n_outputs ? m->values[m->outputs[i]].dtype : -1;
 }

@@ -12,6 +12,7 @@
  * elementwise unary op is UNARY(name, kernel): shape_same and run_unary).
  */
 #include <math.h> /* HUGE_VAL only (Clip defaults): no libm function is called */
+#include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
@@ -56,41 +57,57 @@ static tsr_code shape_same(const tsr_infer *c, tsr_node *N, tsr_shape *o)
     return TSR_OK;
 }
 
-static void run_unary(const tsr_node *N, const tsr_plan *p)
+static tsr_code run_unary(const tsr_node *N, const tsr_plan *p)
 {
-    N->op->kernel(p->data[N->in[0]], (float *)p->data[N->out], (int32_t)count_of(&p->shape[N->out]));
+    N->op->kernel((const float *)p->data[N->in[0]], (float *)p->data[N->out], (int32_t)count_of(&p->shape[N->out]));
+    return TSR_OK;
 }
 
-/* ---- broadcasting binary: Add Sub Mul Div Maximum Minimum ---- */
+/* ---- broadcasting binary: Add Sub Mul Div Maximum Minimum (and the 1.1
+ * comparisons, And, Or, and Where's three operands) ---- */
 static tsr_code shape_broadcast(const tsr_infer *c, tsr_node *N, tsr_shape *o)
 {
-    const tsr_shape *a = in_shape(c, N, 0), *b = in_shape(c, N, 1);
-    int32_t d;
-    o->rank = a->rank > b->rank ? a->rank : b->rank;
+    int32_t d, k;
+    o->rank = 0;
+    for (k = 0; k < N->nin; k++)
+        if (in_shape(c, N, k)->rank > o->rank)
+            o->rank = in_shape(c, N, k)->rank;
     for (d = 0; d < o->rank; d++) {
-        int32_t ia = d - (o->rank - a->rank), ib = d - (o->rank - b->rank);
-        int32_t x = ia >= 0 ? a->dim[ia] : 1, y = ib >= 0 ? b->dim[ib] : 1;
-        if (x != y && x != 1 && y != 1)
-            SHAPE("%s: shapes do not broadcast (axis %ld)", c->who, (long)d);
-        o->dim[d] = x == 1 ? y : x;
+        o->dim[d] = 1;
+        for (k = 0; k < N->nin; k++) {
+            const tsr_shape *a = in_shape(c, N, k);
+            int32_t ia = d - (o->rank - a->rank), x = ia >= 0 ? a->dim[ia] : 1;
+            if (x != o->dim[d] && x != 1 && o->dim[d] != 1)
+                SHAPE("%s: shapes do not broadcast (axis %ld)", c->who, (long)d);
+            if (x != 1)
+                o->dim[d] = x;
+        }
     }
     return TSR_OK;
 }
 
-static void run_binary(const tsr_node *N, const tsr_plan *p)
+/* Element strides of operand k of node N for each output dim (0 where it
+ * is broadcast), as tsr_k_binary and its 1.1 relatives take them. */
+static void bstrides(const tsr_node *N, const tsr_plan *p, int32_t k, int32_t *s)
 {
-    const tsr_shape *o = &p->shape[N->out], *a = &p->shape[N->in[0]], *b = &p->shape[N->in[1]];
-    int32_t sa[TSR_MAX_RANK], sb[TSR_MAX_RANK], d, stA = 1, stB = 1;
+    const tsr_shape *o = &p->shape[N->out], *a = &p->shape[N->in[k]];
+    int32_t d, st = 1;
     for (d = o->rank - 1; d >= 0; d--) {
-        int32_t ia = d - (o->rank - a->rank), ib = d - (o->rank - b->rank);
-        int32_t da = ia >= 0 ? a->dim[ia] : 1, db = ib >= 0 ? b->dim[ib] : 1;
-        sa[d] = da == 1 ? 0 : stA;
-        sb[d] = db == 1 ? 0 : stB;
-        stA *= da;
-        stB *= db;
+        int32_t ia = d - (o->rank - a->rank), da = ia >= 0 ? a->dim[ia] : 1;
+        s[d] = da == 1 ? 0 : st;
+        st *= da;
     }
-    tsr_k_binary(N->op->kop, p->data[N->in[0]], p->data[N->in[1]], (float *)p->data[N->out],
-                 o->rank, o->dim, sa, sb);
+}
+
+static tsr_code run_binary(const tsr_node *N, const tsr_plan *p)
+{
+    const tsr_shape *o = &p->shape[N->out];
+    int32_t sa[TSR_MAX_RANK], sb[TSR_MAX_RANK];
+    bstrides(N, p, 0, sa);
+    bstrides(N, p, 1, sb);
+    tsr_k_binary(N->op->kop, (const float *)p->data[N->in[0]], (const float *)p->data[N->in[1]],
+                 (float *)p->data[N->out], o->rank, o->dim, sa, sb);
+    return TSR_OK;
 }
 
 /* ---- MatMul ---- */
@@ -126,8 +143,8 @@ static tsr_code shape_matmul(const tsr_infer *c, tsr_node *N, tsr_shape *o)
     o->dim[1] = A->tb ? b->dim[0] : b->dim[1];
     if (A->tb && bv->kind == V_INIT && bv->copy) {
         int32_t perm[2] = {1, 0};
-        tsr_k_transpose(bv->data, bv->copy, 2, bv->shape.dim, perm);
-        A->bt = bv->copy;
+        tsr_k_transpose((const float *)bv->data, (float *)bv->copy, 2, bv->shape.dim, perm);
+        A->bt = (const float *)bv->copy;
     }
     return TSR_OK;
 }
@@ -142,13 +159,13 @@ static int64_t matmul_scratch(const tsr_node *N, const tsr_binding *b)
     return tsr_bound_shape(b, &b->m->values[N->in[1]].shape, &s);
 }
 
-static void run_matmul(const tsr_node *N, const tsr_plan *p)
+static tsr_code run_matmul(const tsr_node *N, const tsr_plan *p)
 {
     const matmul_attr *A = (const matmul_attr *)N->attr;
     const tsr_shape *a = &p->shape[N->in[0]], *b = &p->shape[N->in[1]];
     int32_t M = A->ta ? a->dim[1] : a->dim[0], K = A->ta ? a->dim[0] : a->dim[1];
     int32_t Nn = A->tb ? b->dim[0] : b->dim[1];
-    const float *bp = p->data[N->in[1]];
+    const float *bp = (const float *)p->data[N->in[1]];
     if (A->tb && A->bt) {
         bp = A->bt;
     } else if (A->tb) {
@@ -156,7 +173,8 @@ static void run_matmul(const tsr_node *N, const tsr_plan *p)
         tsr_k_transpose(bp, p->scratch, 2, b->dim, perm);
         bp = p->scratch;
     }
-    tsr_k_matmul(p->data[N->in[0]], bp, (float *)p->data[N->out], M, K, Nn, A->ta, 0);
+    tsr_k_matmul((const float *)p->data[N->in[0]], bp, (float *)p->data[N->out], M, K, Nn, A->ta, 0);
+    return TSR_OK;
 }
 
 /* ---- Clip ---- */
@@ -175,10 +193,11 @@ static const char *clip_check(const void *attr)
     return A->lo <= A->hi ? NULL : "min > max";
 }
 
-static void run_clip(const tsr_node *N, const tsr_plan *p)
+static tsr_code run_clip(const tsr_node *N, const tsr_plan *p)
 {
     const clip_attr *A = (const clip_attr *)N->attr;
-    tsr_k_clip(p->data[N->in[0]], (float *)p->data[N->out], (int32_t)count_of(&p->shape[N->out]), A->lo, A->hi);
+    tsr_k_clip((const float *)p->data[N->in[0]], (float *)p->data[N->out], (int32_t)count_of(&p->shape[N->out]), A->lo, A->hi);
+    return TSR_OK;
 }
 
 /* ---- Softmax ---- */
@@ -199,7 +218,7 @@ static tsr_code shape_softmax(const tsr_infer *c, tsr_node *N, tsr_shape *o)
     return TSR_OK;
 }
 
-static void run_softmax(const tsr_node *N, const tsr_plan *p)
+static tsr_code run_softmax(const tsr_node *N, const tsr_plan *p)
 {
     const softmax_attr *A = (const softmax_attr *)N->attr;
     const tsr_shape *a = &p->shape[N->in[0]];
@@ -208,7 +227,8 @@ static void run_softmax(const tsr_node *N, const tsr_plan *p)
         outer *= a->dim[d];
     for (d = A->axis + 1; d < a->rank; d++)
         inner *= a->dim[d];
-    tsr_k_softmax(p->data[N->in[0]], (float *)p->data[N->out], outer, a->dim[A->axis], inner);
+    tsr_k_softmax((const float *)p->data[N->in[0]], (float *)p->data[N->out], outer, a->dim[A->axis], inner);
+    return TSR_OK;
 }
 
 /* ---- ReduceSum ReduceMean ReduceMax ---- */
@@ -245,7 +265,7 @@ static tsr_code shape_reduce(const tsr_infer *c, tsr_node *N, tsr_shape *o)
     return TSR_OK;
 }
 
-static void run_reduce(const tsr_node *N, const tsr_plan *p)
+static tsr_code run_reduce(const tsr_node *N, const tsr_plan *p)
 {
     const reduce_attr *A = (const reduce_attr *)N->attr;
     const tsr_shape *a = &p->shape[N->in[0]];
@@ -254,7 +274,8 @@ static void run_reduce(const tsr_node *N, const tsr_plan *p)
         red[d] = A->axes.n < 0;
     for (d = 0; d < A->axes.n; d++)
         red[A->axes.v[d]] = 1;
-    tsr_k_reduce(N->op->kop, p->data[N->in[0]], (float *)p->data[N->out], a->rank, a->dim, red);
+    tsr_k_reduce(N->op->kop, (const float *)p->data[N->in[0]], (float *)p->data[N->out], a->rank, a->dim, red);
+    return TSR_OK;
 }
 
 /* ---- Transpose ---- */
@@ -288,11 +309,12 @@ static tsr_code shape_transpose(const tsr_infer *c, tsr_node *N, tsr_shape *o)
     return TSR_OK;
 }
 
-static void run_transpose(const tsr_node *N, const tsr_plan *p)
+static tsr_code run_transpose(const tsr_node *N, const tsr_plan *p)
 {
     const transpose_attr *A = (const transpose_attr *)N->attr;
     const tsr_shape *a = &p->shape[N->in[0]];
-    tsr_k_transpose(p->data[N->in[0]], (float *)p->data[N->out], a->rank, a->dim, A->perm.v);
+    tsr_k_transpose32(p->data[N->in[0]], (void *)p->data[N->out], a->rank, a->dim, A->perm.v);
+    return TSR_OK;
 }
 
 /* ---- Reshape ---- */
@@ -351,21 +373,362 @@ static tsr_code shape_reshape(const tsr_infer *c, tsr_node *N, tsr_shape *o)
     return TSR_OK;
 }
 
-static void run_copy(const tsr_node *N, const tsr_plan *p)
+static tsr_code run_copy(const tsr_node *N, const tsr_plan *p)
 {
-    tsr_k_copy(p->data[N->in[0]], (float *)p->data[N->out], (int32_t)count_of(&p->shape[N->out]));
+    tsr_k_copy32(p->data[N->in[0]], (void *)p->data[N->out], (int32_t)count_of(&p->shape[N->out]));
+    return TSR_OK;
 }
 
-/* ---- the table ---- */
-#define UNARY(name, kernel) {name, 1, 1, no_keys, 0, NULL, shape_same, run_unary, kernel, 0, NULL, NULL}
-#define BINARY(name, kop) {name, 2, 2, no_keys, 0, NULL, shape_broadcast, run_binary, NULL, kop, NULL, NULL}
-#define REDUCE(name, kop) \
-    {name, 1, 1, reduce_keys, ATTR(reduce_attr), NULL, shape_reduce, run_reduce, NULL, kop, NULL, NULL}
+/* ==== format 1.1 ==== */
+
+static const char *dt_name(int32_t dt)
+{
+    return dt == TSR_INT32 ? "int32" : "float32";
+}
+
+static int32_t dt_of(const tsr_infer *c, const tsr_node *N, int32_t k)
+{
+    return c->m->values[N->in[k]].dtype;
+}
+
+static void set_dt(const tsr_infer *c, const tsr_node *N, int32_t dt)
+{
+    c->m->values[N->out].dtype = dt;
+}
+
+static int32_t kdt(const tsr_plan *p, int32_t v)
+{
+    return p->m->values[v].dtype == TSR_INT32 ? TSR_K_I32 : TSR_K_F32;
+}
+
+/* Label of a node for run-time messages. */
+static void run_who(const tsr_node *N, char *buf, size_t cap)
+{
+    if (N->label)
+        snprintf(buf, cap, "node '%s' (%s)", N->label, N->op->name);
+    else
+        snprintf(buf, cap, "node #%ld (%s)", (long)N->index, N->op->name);
+}
+
+/* Product of dims [from, to) of a concrete shape. */
+static int32_t dims_prod(const tsr_shape *s, int32_t from, int32_t to)
+{
+    int32_t d, n = 1;
+    for (d = from; d < to; d++)
+        n *= s->dim[d];
+    return n;
+}
+
+/* ---- comparisons (either dtype, same for both), And, Or (int32) ---- */
+static tsr_code run_compare(const tsr_node *N, const tsr_plan *p)
+{
+    const tsr_shape *o = &p->shape[N->out];
+    int32_t sa[TSR_MAX_RANK], sb[TSR_MAX_RANK];
+    bstrides(N, p, 0, sa);
+    bstrides(N, p, 1, sb);
+    tsr_k_compare(N->op->kop, kdt(p, N->in[0]), p->data[N->in[0]], p->data[N->in[1]],
+                  (int32_t *)p->data[N->out], o->rank, o->dim, sa, sb);
+    return TSR_OK;
+}
+
+static tsr_code run_not(const tsr_node *N, const tsr_plan *p)
+{
+    tsr_k_not((const int32_t *)p->data[N->in[0]], (int32_t *)p->data[N->out], (int32_t)count_of(&p->shape[N->out]));
+    return TSR_OK;
+}
+
+/* ---- Where(C int32, A, B same dtype): three-way broadcast ---- */
+static tsr_code shape_where(const tsr_infer *c, tsr_node *N, tsr_shape *o)
+{
+    if (dt_of(c, N, 0) != TSR_INT32)
+        SHAPE("%s: operand 0 is float32, expected int32", c->who);
+    if (dt_of(c, N, 2) != dt_of(c, N, 1))
+        SHAPE("%s: operand 2 is %s, expected %s (the dtype of operand 1)", c->who, dt_name(dt_of(c, N, 2)),
+              dt_name(dt_of(c, N, 1)));
+    set_dt(c, N, dt_of(c, N, 1));
+    return shape_broadcast(c, N, o);
+}
+
+static tsr_code run_where(const tsr_node *N, const tsr_plan *p)
+{
+    const tsr_shape *o = &p->shape[N->out];
+    int32_t sc[TSR_MAX_RANK], sa[TSR_MAX_RANK], sb[TSR_MAX_RANK];
+    bstrides(N, p, 0, sc);
+    bstrides(N, p, 1, sa);
+    bstrides(N, p, 2, sb);
+    tsr_k_where((const int32_t *)p->data[N->in[0]], p->data[N->in[1]], p->data[N->in[2]], (void *)p->data[N->out],
+                o->rank, o->dim, sc, sa, sb);
+    return TSR_OK;
+}
+
+/* ---- Cast ---- */
+typedef struct {
+    int32_t to; /* tsr_dtype */
+} cast_attr;
+
+static const tsr_attr_def cast_keys[] = {
+    {"to", TSR_A_DTYPE, 1, offsetof(cast_attr, to), 0},
+    {NULL, 0, 0, 0, 0}};
+
+static tsr_code shape_cast(const tsr_infer *c, tsr_node *N, tsr_shape *o)
+{
+    set_dt(c, N, ((const cast_attr *)N->attr)->to);
+    return shape_same(c, N, o);
+}
+
+static tsr_code run_cast(const tsr_node *N, const tsr_plan *p)
+{
+    int32_t from = p->m->values[N->in[0]].dtype, to = ((const cast_attr *)N->attr)->to;
+    int32_t n = (int32_t)count_of(&p->shape[N->out]);
+    if (from == to)
+        tsr_k_copy32(p->data[N->in[0]], (void *)p->data[N->out], n);
+    else if (to == TSR_INT32)
+        tsr_k_cast_f2i((const float *)p->data[N->in[0]], (int32_t *)p->data[N->out], n);
+    else
+        tsr_k_cast_i2f((const int32_t *)p->data[N->in[0]], (float *)p->data[N->out], n);
+    return TSR_OK;
+}
+
+/* ---- ops with one `axis` (Gather, Concat) ---- */
+typedef struct {
+    int32_t axis; /* in [0, rank) after the shape function */
+} axis_attr;
+
+static const tsr_attr_def axis0_keys[] = {
+    {"axis", TSR_A_INT, 0, offsetof(axis_attr, axis), 0},
+    {NULL, 0, 0, 0, 0}};
+static const tsr_attr_def axis_req_keys[] = {
+    {"axis", TSR_A_INT, 1, offsetof(axis_attr, axis), 0},
+    {NULL, 0, 0, 0, 0}};
+
+/* ---- Gather(DATA either dtype, INDICES int32) ---- */
+static tsr_code shape_gather(const tsr_infer *c, tsr_node *N, tsr_shape *o)
+{
+    axis_attr *A = (axis_attr *)N->attr;
+    const tsr_shape *x = in_shape(c, N, 0), *ix = in_shape(c, N, 1);
+    int32_t d;
+    if (dt_of(c, N, 1) != TSR_INT32)
+        SHAPE("%s: operand 1 is float32, expected int32", c->who);
+    set_dt(c, N, dt_of(c, N, 0));
+    if (x->rank < 1)
+        SHAPE("%s: data must have rank >= 1", c->who);
+    if (!norm_axis(A->axis, x->rank, &A->axis))
+        SHAPE("%s: axis out of range", c->who);
+    if (x->rank - 1 + ix->rank > TSR_MAX_RANK)
+        return tsr_fail(c->err, TSR_E_LIMIT, "%s: result has more than 8 dimensions", c->who);
+    o->rank = 0;
+    for (d = 0; d < A->axis; d++)
+        o->dim[o->rank++] = x->dim[d];
+    for (d = 0; d < ix->rank; d++)
+        o->dim[o->rank++] = ix->dim[d];
+    for (d = A->axis + 1; d < x->rank; d++)
+        o->dim[o->rank++] = x->dim[d];
+    return TSR_OK;
+}
+
+static tsr_code run_gather(const tsr_node *N, const tsr_plan *p)
+{
+    const axis_attr *A = (const axis_attr *)N->attr;
+    const tsr_shape *x = &p->shape[N->in[0]], *ix = &p->shape[N->in[1]];
+    int32_t d = x->dim[A->axis], n = dims_prod(ix, 0, ix->rank);
+    int32_t bad = tsr_k_gather(p->data[N->in[0]], (const int32_t *)p->data[N->in[1]], (void *)p->data[N->out],
+                               dims_prod(x, 0, A->axis), d, n, dims_prod(x, A->axis + 1, x->rank));
+    if (bad >= 0) {
+        char who[300];
+        run_who(N, who, sizeof who);
+        return tsr_fail(p->err, TSR_E_INPUT, "%s: index %ld (element %ld of the indices) is outside [%ld, %ld]",
+                        who, (long)((const int32_t *)p->data[N->in[1]])[bad], (long)bad, -(long)d, (long)d - 1);
+    }
+    return TSR_OK;
+}
+
+/* ---- Concat (1 to 64 inputs of one dtype) ---- */
+static tsr_code shape_concat(const tsr_infer *c, tsr_node *N, tsr_shape *o)
+{
+    axis_attr *A = (axis_attr *)N->attr;
+    const tsr_shape *a = in_shape(c, N, 0);
+    int64_t sum = 0;
+    int32_t k, d;
+    if (a->rank < 1)
+        SHAPE("%s: operands must have rank >= 1", c->who);
+    if (!norm_axis(A->axis, a->rank, &A->axis))
+        SHAPE("%s: axis out of range", c->who);
+    for (k = 0; k < N->nin; k++) {
+        const tsr_shape *b = in_shape(c, N, k);
+        if (b->rank != a->rank)
+            SHAPE("%s: operand %ld has rank %ld, operand 0 rank %ld", c->who, (long)k, (long)b->rank, (long)a->rank);
+        for (d = 0; d < a->rank; d++)
+            if (d != A->axis && b->dim[d] != a->dim[d])
+                SHAPE("%s: operand %ld differs from operand 0 in dimension %ld", c->who, (long)k, (long)d);
+        if (b->dim[A->axis] < 1)
+            SHAPE("%s: operand %ld has a symbol on the concatenation axis", c->who, (long)k);
+        sum += b->dim[A->axis];
+    }
+    if (sum > TSR_MAX_ELEMENTS)
+        return tsr_fail(c->err, TSR_E_LIMIT, "%s: result has more than 2^26 elements", c->who);
+    *o = *a;
+    o->dim[A->axis] = (int32_t)sum;
+    return TSR_OK;
+}
+
+static tsr_code run_concat(const tsr_node *N, const tsr_plan *p)
+{
+    const axis_attr *A = (const axis_attr *)N->attr;
+    const tsr_shape *o = &p->shape[N->out];
+    int32_t k, at = 0, outer = dims_prod(o, 0, A->axis), inner = dims_prod(o, A->axis + 1, o->rank);
+    for (k = 0; k < N->nin; k++) {
+        int32_t len = p->shape[N->in[k]].dim[A->axis];
+        tsr_k_concat(p->data[N->in[k]], (void *)p->data[N->out], outer, len, inner, o->dim[A->axis], at);
+        at += len;
+    }
+    return TSR_OK;
+}
+
+/* ---- Slice ---- */
+typedef struct {
+    tsr_ints starts, ends, axes, steps; /* axes, steps: n = -1 when absent */
+    int32_t start[TSR_MAX_RANK], step[TSR_MAX_RANK]; /* per input axis, set by shape_slice */
+} slice_attr;
+
+static const tsr_attr_def slice_keys[] = {
+    {"starts", TSR_A_INTS, 1, offsetof(slice_attr, starts), 0},
+    {"ends", TSR_A_INTS, 1, offsetof(slice_attr, ends), 0},
+    {"axes", TSR_A_AXES, 0, offsetof(slice_attr, axes), 0},
+    {"steps", TSR_A_INTS, 0, offsetof(slice_attr, steps), 0},
+    {NULL, 0, 0, 0, 0}};
+
+static const char *slice_check(const void *attr)
+{
+    const slice_attr *A = (const slice_attr *)attr;
+    int32_t k;
+    if (A->ends.n != A->starts.n || (A->axes.n >= 0 && A->axes.n != A->starts.n) ||
+        (A->steps.n >= 0 && A->steps.n != A->starts.n))
+        return "starts, ends, axes and steps must have the same length";
+    for (k = 0; k < A->steps.n; k++)
+        if (A->steps.v[k] == 0)
+            return "steps must be nonzero";
+    return NULL;
+}
+
+/* Python's slice(start, end, step) on a length-n axis (CPython's
+ * PySlice_AdjustIndices): the first index and the count. */
+static int32_t py_slice(int64_t st, int64_t en, int64_t step, int64_t n, int32_t *first)
+{
+    int64_t len = 0;
+    if (st < 0)
+        st += n;
+    if (en < 0)
+        en += n;
+    if (step > 0) {
+        st = st < 0 ? 0 : st > n ? n : st;
+        en = en < 0 ? 0 : en > n ? n : en;
+        if (en > st)
+            len = (en - st + step - 1) / step;
+    } else {
+        st = st < 0 ? -1 : st >= n ? n - 1 : st;
+        en = en < 0 ? -1 : en >= n ? n - 1 : en;
+        if (st > en)
+            len = (st - en - step - 1) / -step;
+    }
+    *first = (int32_t)st;
+    return (int32_t)len;
+}
+
+static tsr_code shape_slice(const tsr_infer *c, tsr_node *N, tsr_shape *o)
+{
+    slice_attr *A = (slice_attr *)N->attr;
+    const tsr_shape *a = in_shape(c, N, 0);
+    int32_t seen[TSR_MAX_RANK] = {0}, k, d;
+    *o = *a;
+    for (d = 0; d < a->rank; d++) {
+        A->start[d] = 0;
+        A->step[d] = 1;
+    }
+    for (k = 0; k < A->starts.n; k++) {
+        int32_t ax = A->axes.n < 0 ? k : A->axes.v[k], step = A->steps.n < 0 ? 1 : A->steps.v[k];
+        if (!norm_axis(ax, a->rank, &d) || seen[d])
+            SHAPE("%s: axis out of range or repeated", c->who);
+        seen[d] = 1;
+        if (a->dim[d] < 1)
+            SHAPE("%s: sliced dimension %ld is a symbol", c->who, (long)d);
+        o->dim[d] = py_slice(A->starts.v[k], A->ends.v[k], step, a->dim[d], &A->start[d]);
+        A->step[d] = step;
+        if (o->dim[d] == 0)
+            SHAPE("%s: the slice of dimension %ld is empty", c->who, (long)d);
+    }
+    return TSR_OK;
+}
+
+static tsr_code run_slice(const tsr_node *N, const tsr_plan *p)
+{
+    const slice_attr *A = (const slice_attr *)N->attr;
+    const tsr_shape *a = &p->shape[N->in[0]];
+    tsr_k_slice(p->data[N->in[0]], (void *)p->data[N->out], a->rank, a->dim, p->shape[N->out].dim, A->start, A->step);
+    return TSR_OK;
+}
+
+/* ---- ArgMax ArgMin (either dtype in, int32 out) ---- */
+typedef struct {
+    int32_t axis, keepdims;
+} argmax_attr;
+
+static const tsr_attr_def argmax_keys[] = {
+    {"axis", TSR_A_INT, 1, offsetof(argmax_attr, axis), 0},
+    {"keepdims", TSR_A_BOOL, 0, offsetof(argmax_attr, keepdims), 0},
+    {NULL, 0, 0, 0, 0}};
+
+static tsr_code shape_argmax(const tsr_infer *c, tsr_node *N, tsr_shape *o)
+{
+    argmax_attr *A = (argmax_attr *)N->attr;
+    const tsr_shape *a = in_shape(c, N, 0);
+    int32_t d;
+    set_dt(c, N, TSR_INT32);
+    if (a->rank < 1 || !norm_axis(A->axis, a->rank, &A->axis))
+        SHAPE("%s: axis out of range", c->who);
+    o->rank = 0;
+    for (d = 0; d < a->rank; d++)
+        if (d != A->axis || A->keepdims)
+            o->dim[o->rank++] = d == A->axis ? 1 : a->dim[d];
+    return TSR_OK;
+}
+
+static tsr_code run_argmax(const tsr_node *N, const tsr_plan *p)
+{
+    const argmax_attr *A = (const argmax_attr *)N->attr;
+    const tsr_shape *a = &p->shape[N->in[0]];
+    tsr_k_argmax(N->op->kop, kdt(p, N->in[0]), p->data[N->in[0]], (int32_t *)p->data[N->out],
+                 dims_prod(a, 0, A->axis), a->dim[A->axis], dims_prod(a, A->axis + 1, a->rank));
+    return TSR_OK;
+}
+
+/* ---- LogSoftmax ---- */
+static tsr_code run_log_softmax(const tsr_node *N, const tsr_plan *p)
+{
+    const softmax_attr *A = (const softmax_attr *)N->attr;
+    const tsr_shape *a = &p->shape[N->in[0]];
+    tsr_k_log_softmax((const float *)p->data[N->in[0]], (float *)p->data[N->out], dims_prod(a, 0, A->axis),
+                      a->dim[A->axis], dims_prod(a, A->axis + 1, a->rank));
+    return TSR_OK;
+}
+
+/* ---- the table ----
+ * dt: the operand dtypes (TSR_DT_*); since: the minor version that added the op. */
+#define UNARY(name, kernel) \
+    {name, 1, 1, no_keys, 0, NULL, shape_same, run_unary, kernel, 0, NULL, NULL, TSR_DT_F32, 0}
+#define BINARY(name, kop) \
+    {name, 2, 2, no_keys, 0, NULL, shape_broadcast, run_binary, NULL, kop, NULL, NULL, TSR_DT_F32, 0}
+#define REDUCE(name, kop, since) \
+    {name, 1, 1, reduce_keys, ATTR(reduce_attr), NULL, shape_reduce, run_reduce, NULL, kop, NULL, NULL, TSR_DT_F32, since}
+#define COMPARE(name, kop, dt) \
+    {name, 2, 2, no_keys, 0, NULL, shape_broadcast, run_compare, NULL, kop, NULL, NULL, dt, 1}
+#define ONE_AXIS(name, nmin, nmax, keys, shape, run, dt) \
+    {name, nmin, nmax, keys, ATTR(axis_attr), NULL, shape, run, NULL, 0, NULL, NULL, dt, 1}
 
 static const tsr_op ops[] = {
-    /* name, inputs min max, attribute keys and struct, check, shape, run, kernel, kop, copies_init, scratch */
+    /* name, inputs min max, attribute keys and struct, check, shape, run, kernel, kop, copies_init, scratch,
+     * dt, since */
     {"MatMul", 2, 2, matmul_keys, ATTR(matmul_attr), NULL, shape_matmul, run_matmul, NULL, 0, matmul_copies,
-     matmul_scratch},
+     matmul_scratch, TSR_DT_F32, 0},
     BINARY("Add", TSR_K_ADD),
     BINARY("Sub", TSR_K_SUB),
     BINARY("Mul", TSR_K_MUL),
@@ -376,19 +739,45 @@ static const tsr_op ops[] = {
     UNARY("Abs", tsr_k_abs),
     UNARY("Sqrt", tsr_k_sqrt),
     UNARY("Relu", tsr_k_relu),
-    {"Clip", 1, 1, clip_keys, ATTR(clip_attr), clip_check, shape_same, run_clip, NULL, 0, NULL, NULL},
+    {"Clip", 1, 1, clip_keys, ATTR(clip_attr), clip_check, shape_same, run_clip, NULL, 0, NULL, NULL, TSR_DT_F32, 0},
     UNARY("Exp", tsr_k_exp),
     UNARY("Log", tsr_k_log),
     UNARY("Sigmoid", tsr_k_sigmoid),
     UNARY("Tanh", tsr_k_tanh),
     UNARY("Softplus", tsr_k_softplus),
-    {"Softmax", 1, 1, softmax_keys, ATTR(softmax_attr), NULL, shape_softmax, run_softmax, NULL, 0, NULL, NULL},
-    REDUCE("ReduceSum", TSR_K_RSUM),
-    REDUCE("ReduceMean", TSR_K_RMEAN),
-    REDUCE("ReduceMax", TSR_K_RMAX),
+    {"Softmax", 1, 1, softmax_keys, ATTR(softmax_attr), NULL, shape_softmax, run_softmax, NULL, 0, NULL, NULL,
+     TSR_DT_F32, 0},
+    REDUCE("ReduceSum", TSR_K_RSUM, 0),
+    REDUCE("ReduceMean", TSR_K_RMEAN, 0),
+    REDUCE("ReduceMax", TSR_K_RMAX, 0),
     {"Transpose", 1, 1, transpose_keys, ATTR(transpose_attr), NULL, shape_transpose, run_transpose, NULL, 0, NULL,
-     NULL},
-    {"Reshape", 1, 1, reshape_keys, ATTR(reshape_attr), NULL, shape_reshape, run_copy, NULL, 0, NULL, NULL},
+     NULL, TSR_DT_SAME, 0},
+    {"Reshape", 1, 1, reshape_keys, ATTR(reshape_attr), NULL, shape_reshape, run_copy, NULL, 0, NULL, NULL,
+     TSR_DT_SAME, 0},
+    /* format 1.1 */
+    COMPARE("Greater", TSR_K_GT, TSR_DT_CMP),
+    COMPARE("GreaterOrEqual", TSR_K_GE, TSR_DT_CMP),
+    COMPARE("Less", TSR_K_LT, TSR_DT_CMP),
+    COMPARE("LessOrEqual", TSR_K_LE, TSR_DT_CMP),
+    COMPARE("Equal", TSR_K_EQ, TSR_DT_CMP),
+    COMPARE("NotEqual", TSR_K_NE, TSR_DT_CMP),
+    COMPARE("And", TSR_K_AND, TSR_DT_I32),
+    COMPARE("Or", TSR_K_OR, TSR_DT_I32),
+    {"Not", 1, 1, no_keys, 0, NULL, shape_same, run_not, NULL, 0, NULL, NULL, TSR_DT_I32, 1},
+    {"Where", 3, 3, no_keys, 0, NULL, shape_where, run_where, NULL, 0, NULL, NULL, TSR_DT_CUSTOM, 1},
+    {"Cast", 1, 1, cast_keys, ATTR(cast_attr), NULL, shape_cast, run_cast, NULL, 0, NULL, NULL, TSR_DT_CUSTOM, 1},
+    ONE_AXIS("Gather", 2, 2, axis0_keys, shape_gather, run_gather, TSR_DT_CUSTOM),
+    ONE_AXIS("Concat", 1, 64, axis_req_keys, shape_concat, run_concat, TSR_DT_SAME),
+    {"Slice", 1, 1, slice_keys, ATTR(slice_attr), slice_check, shape_slice, run_slice, NULL, 0, NULL, NULL,
+     TSR_DT_SAME, 1},
+    {"ArgMax", 1, 1, argmax_keys, ATTR(argmax_attr), NULL, shape_argmax, run_argmax, NULL, 1, NULL, NULL,
+     TSR_DT_CUSTOM, 1},
+    {"ArgMin", 1, 1, argmax_keys, ATTR(argmax_attr), NULL, shape_argmax, run_argmax, NULL, 0, NULL, NULL,
+     TSR_DT_CUSTOM, 1},
+    REDUCE("ReduceMin", TSR_K_RMIN, 1),
+    REDUCE("ReduceProd", TSR_K_RPROD, 1),
+    {"LogSoftmax", 1, 1, softmax_keys, ATTR(softmax_attr), NULL, shape_softmax, run_log_softmax, NULL, 0, NULL, NULL,
+     TSR_DT_F32, 1},
 };
 
 #define N_OPS ((int)(sizeof ops / sizeof ops[0]))

@@ -61,6 +61,10 @@ static tsr_code check_inputs(const tsr_model *m, const tsr_tensor *in, const int
     for (j = 0; j < m->n_inputs; j++) {
         const tsr_value *v = &m->values[m->inputs[j]];
         const tsr_tensor *t = &in[slot[j]];
+        if (t->dtype != v->dtype)
+            return tsr_fail(err, TSR_E_INPUT, "input '%s': dtype %s, model declares %s", v->name,
+                            t->dtype == TSR_INT32 ? "int32" : t->dtype == TSR_FLOAT32 ? "float32" : "unknown",
+                            v->dtype == TSR_INT32 ? "int32" : "float32");
         if (t->rank != v->shape.rank)
             return tsr_fail(err, TSR_E_INPUT, "input '%s': rank %ld, model declares %ld", v->name,
                             (long)t->rank, (long)v->shape.rank);
@@ -110,12 +114,13 @@ static tsr_code layout(const tsr_model *m, const tsr_tensor *in, int32_t n_in,
     b.m = m;
     b.in = in;
     b.slot = slot;
-    if (!add_size(&off, (size_t)m->n_values * sizeof(float *)) ||
+    if (!add_size(&off, (size_t)m->n_values * sizeof(void *)) ||
         !add_size(&off, (size_t)m->n_values * sizeof(tsr_shape)))
         return tsr_fail(err, TSR_E_LIMIT, "workspace size overflows");
     if (ws) {
-        p->data = (const float **)(void *)ws;
-        p->shape = (tsr_shape *)(void *)(ws + align64((size_t)m->n_values * sizeof(float *)));
+        p->data = (const void **)(void *)ws;
+        p->m = m;
+        p->shape = (tsr_shape *)(void *)(ws + align64((size_t)m->n_values * sizeof(void *)));
     }
     for (i = 0; i < m->n_values; i++) {
         const tsr_value *v = &m->values[i];
@@ -129,8 +134,8 @@ static tsr_code layout(const tsr_model *m, const tsr_tensor *in, int32_t n_in,
         }
         if (v->kind == V_NODE) {
             if (ws && off + (size_t)c * 4 <= ws_len)
-                p->data[i] = (const float *)(void *)(ws + off);
-            if (!add_size(&off, (size_t)c * sizeof(float)))
+                p->data[i] = (const void *)(ws + off);
+            if (!add_size(&off, (size_t)c * 4)) /* float or int32_t */
                 return tsr_fail(err, TSR_E_LIMIT, "workspace size overflows");
         }
     }
@@ -149,8 +154,10 @@ static tsr_code layout(const tsr_model *m, const tsr_tensor *in, int32_t n_in,
     *need = off;
     if (ws && off > ws_len)
         return tsr_fail(err, TSR_E_ARENA, "workspace too small: %lu bytes needed", (unsigned long)off);
-    for (i = 0; ws && i < m->n_inputs; i++)
-        p->data[m->inputs[i]] = in[slot[i]].data;
+    for (i = 0; ws && i < m->n_inputs; i++) {
+        const tsr_tensor *t = &in[slot[i]];
+        p->data[m->inputs[i]] = t->dtype == TSR_INT32 ? (const void *)t->idata : (const void *)t->data;
+    }
     return TSR_OK;
 }
 
@@ -175,15 +182,20 @@ tsr_code tsr_run(const tsr_model *m, const tsr_tensor *inputs, int32_t n_inputs,
     rc = layout(m, inputs, n_inputs, (unsigned char *)workspace, workspace_len, &need, &p, err);
     if (rc)
         return rc;
-    for (i = 0; i < m->n_nodes; i++)
-        m->nodes[i].op->run(&m->nodes[i], &p);
+    p.err = err;
+    for (i = 0; i < m->n_nodes; i++) /* a failing node leaves the outputs untouched */
+        if ((rc = m->nodes[i].op->run(&m->nodes[i], &p)) != TSR_OK)
+            return rc;
     for (i = 0; i < m->n_outputs; i++) {
         int32_t v = m->outputs[i];
+        int is_int = m->values[v].dtype == TSR_INT32;
         outputs[i].name = m->values[v].name;
+        outputs[i].dtype = m->values[v].dtype;
+        outputs[i].data = is_int ? NULL : (const float *)p.data[v];
+        outputs[i].idata = is_int ? (const int32_t *)p.data[v] : NULL;
         outputs[i].rank = p.shape[v].rank;
         for (d = 0; d < TSR_MAX_RANK; d++)
             outputs[i].shape[d] = d < p.shape[v].rank ? p.shape[v].dim[d] : 0;
-        outputs[i].data = p.data[v];
     }
     tsr_fail(err, TSR_OK, "ok");
     return TSR_OK;
