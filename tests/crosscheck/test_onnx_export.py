@@ -17,7 +17,7 @@ import tessera_cli
 from exporter import cli_export_onnx, onnx_export
 from exporter.errors import ModelError
 from exporter.opset import OPS
-from tests.crosscheck.crosscheck_lib import require, run_onnx
+from tests.crosscheck.crosscheck_lib import model_doc, require, run_onnx, tensor_doc
 from tests.support import CASES_DIR, F32, ROOT, doc_for, equal_bits
 
 
@@ -216,3 +216,261 @@ def test_export_help_lists_the_onnx_form() -> None:
     run = subprocess.run([sys.executable, "-m", "tessera_cli", "export", "--help"], cwd=ROOT, capture_output=True,
                          text=True, timeout=120)
     assert "tessera export --onnx MODEL.json -o OUT.onnx" in run.stdout
+
+
+# ---------------------------------------------------------------- format 1.1: int32 tensors and the new ops
+
+
+def _ops_of(proto: object) -> list[str]:
+    return [n.op_type for n in proto.graph.node]
+
+
+def _attrs_of(onnx, node: object) -> dict:
+    return {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _convert_and_run_11(doc: dict, inputs: dict[str, np.ndarray]) -> tuple[object, dict, dict]:
+    model = exporter.load(doc)
+    proto = onnx_export.to_onnx(model)
+    return proto, model.run(inputs), run_onnx(proto, inputs)
+
+
+def _same(got: np.ndarray, want: np.ndarray) -> bool:
+    if want.dtype == np.int32:
+        return got.dtype == np.int32 and got.shape == want.shape and bool(np.array_equal(got, want))
+    return got.dtype == F32 and got.shape == want.shape and bool(equal_bits(got, want).all())
+
+
+def test_int32_initializers_inputs_outputs_and_intermediates_are_int32(onnx) -> None:
+    doc = model_doc([{"op": "Gather", "inputs": ["x", "idx"], "outputs": ["g"], "attrs": {"axis": 1}},
+                     {"op": "Add", "inputs": ["g", "g"], "outputs": ["s"]},
+                     {"op": "ArgMax", "inputs": ["s"], "outputs": ["am"], "attrs": {"axis": -1}},
+                     {"op": "Cast", "inputs": ["k"], "outputs": ["kf"], "attrs": {"to": "float32"}},
+                     {"op": "Equal", "inputs": ["am", "k"], "outputs": ["hit"]},
+                     {"op": "Where", "inputs": ["hit", "kf", "kf"], "outputs": ["w"]}],
+                    [("x", ["batch", 4], "float32"), ("k", ["batch"], "int32")],
+                    [("am", ["batch"], "int32"), ("hit", ["batch"], "int32"), ("w", ["batch"], "float32")],
+                    [tensor_doc("idx", np.array([3, -4, 1], dtype=np.int32))])
+    x = np.array([[1, 5, 2, 4], [9, 0, -1, 9], [-0.0, 0.0, 7, 7]], dtype=F32)
+    proto, want, got = _convert_and_run_11(doc, {"x": x, "k": np.array([1, 0, 5], dtype=np.int32)})
+    t = onnx.TensorProto
+    (idx,) = [i for i in proto.graph.initializer if i.name == "idx"]
+    assert idx.data_type == t.INT32 and onnx.numpy_helper.to_array(idx).tolist() == [3, -4, 1]
+    types = {v.name: v.type.tensor_type.elem_type
+             for v in (*proto.graph.input, *proto.graph.output, *proto.graph.value_info)}
+    assert types["x"] == t.FLOAT and types["k"] == t.INT32
+    assert types["am"] == types["hit"] == t.INT32 and types["w"] == t.FLOAT
+    assert types["g"] == types["s"] == t.FLOAT and types["kf"] == t.FLOAT  # intermediates typed too
+    assert [d.dim_param for d in proto.graph.input[1].type.tensor_type.shape.dim] == ["batch"]
+    for k in want:
+        assert _same(got[k], want[k]), k
+
+
+def _one_node(op: str, inputs: list[tuple[str, list, str]], out: tuple[list, str], attrs: dict | None = None) -> dict:
+    node = {"op": op, "inputs": [n for n, _, _ in inputs], "outputs": ["y"], **({"attrs": attrs} if attrs else {})}
+    return model_doc([node], inputs, [("y", *out)])
+
+
+@pytest.mark.parametrize("op", [op for op, d in OPS.items() if d.family == "compare"])
+@pytest.mark.parametrize("dtype", ["float32", "int32"])
+def test_comparisons_give_int32_through_cast(onnx, op: str, dtype: str) -> None:
+    doc = _one_node(op, [("a", [4, 1], dtype), ("b", [1, 4], dtype)], ([4, 4], "int32"))
+    values = np.array([np.nan, -0.0, 0.0, 1.5], dtype=F32) if dtype == "float32" else \
+        np.array([-(2**31), 16777216, 16777217, 2**31 - 1], dtype=np.int32)
+    proto, want, got = _convert_and_run_11(doc, {"a": values.reshape(4, 1), "b": values.reshape(1, 4)})
+    ops = _ops_of(proto)
+    assert ops[-1] == "Cast" and _attrs_of(onnx, proto.graph.node[-1]) == {"to": onnx.TensorProto.INT32}
+    # ONNX opset 17 has no NotEqual: Not(Equal) keeps IEEE `!=` (true with a NaN operand).
+    assert ops[:-1] == (["Equal", "Not"] if op == "NotEqual" else [op])
+    assert _same(got["y"], want["y"])
+
+
+@pytest.mark.parametrize("op", [op for op, d in OPS.items() if d.family == "logic"])
+def test_logic_ops_cast_to_bool_and_back(onnx, op: str) -> None:
+    arity = OPS[op].min_arity
+    v = np.array([-(2**31), -1, 0, 1, 2, 0], dtype=np.int32)
+    inputs = [(n, [6], "int32") for n in "ab"[:arity]]
+    proto, want, got = _convert_and_run_11(_one_node(op, inputs, ([6], "int32")),
+                                           {"a": v, "b": v[::-1].copy()} if arity == 2 else {"a": v})
+    bool_t = onnx.TensorProto.BOOL
+    casts = [n for n in proto.graph.node if n.op_type == "Cast"]
+    assert _ops_of(proto) == ["Cast"] * arity + [op, "Cast"]
+    assert [_attrs_of(onnx, c)["to"] for c in casts] == [bool_t] * arity + [onnx.TensorProto.INT32]
+    assert _same(got["y"], want["y"])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int32"])
+def test_where_takes_a_bool_condition_and_broadcasts_three_ways(onnx, dtype: str) -> None:
+    doc = _one_node("Where", [("c", [3, 1, 1], "int32"), ("a", [1, 2, 1], dtype), ("b", [2], dtype)],
+                    ([3, 2, 2], dtype))
+    np_t = F32 if dtype == "float32" else np.int32
+    inputs = {"c": np.array([0, 7, -(2**31)], dtype=np.int32).reshape(3, 1, 1),
+              "a": np.array([1, 2], dtype=np_t).reshape(1, 2, 1), "b": np.array([-3, 4], dtype=np_t)}
+    proto, want, got = _convert_and_run_11(doc, inputs)
+    assert _ops_of(proto) == ["Cast", "Where"]
+    assert _attrs_of(onnx, proto.graph.node[0]) == {"to": onnx.TensorProto.BOOL}
+    assert _same(got["y"], want["y"])
+
+
+def test_cast_float32_to_int32_saturates_and_maps_nan_to_zero(onnx) -> None:
+    # What ONNX Cast alone leaves undefined (onnxruntime on x86-64: INT32_MIN for each of these but -2^31).
+    x = np.array([np.nan, -np.nan, np.inf, -np.inf, 2.0**31, 3e9, -(2.0**31), -3e9, 2147483520.0, -0.7, 0.7, -0.0,
+                  1e-45, -2.5], dtype=F32)
+    doc = _one_node("Cast", [("x", [len(x)], "float32")], ([len(x)], "int32"), {"to": "int32"})
+    proto, want, got = _convert_and_run_11(doc, {"x": x})
+    assert got["y"].tolist() == [0, 0, 2**31 - 1, -(2**31), 2**31 - 1, 2**31 - 1, -(2**31), -(2**31), 2147483520, 0,
+                                 0, 0, 0, -2] == want["y"].tolist()
+    assert {"Clip", "Cast", "IsNaN", "Where"} <= set(_ops_of(proto))
+
+
+def test_cast_int32_to_float32_is_one_cast_and_same_dtype_is_identity(onnx) -> None:
+    i = np.array([2**31 - 1, -(2**31), 16777217, 16777219, -16777217, 2**31 - 65], dtype=np.int32)
+    proto, want, got = _convert_and_run_11(_one_node("Cast", [("x", [6], "int32")], ([6], "float32"),
+                                                     {"to": "float32"}), {"x": i})
+    assert _ops_of(proto) == ["Cast"] and _same(got["y"], want["y"])
+    assert got["y"].tolist() == [2.0**31, -(2.0**31), 16777216.0, 16777220.0, -16777216.0, 2147483520.0]
+    for dtype, x in (("int32", i), ("float32", np.array([np.nan, -0.0], dtype=F32))):
+        proto, want, got = _convert_and_run_11(_one_node("Cast", [("x", [len(x)], dtype)], ([len(x)], dtype),
+                                                         {"to": dtype}), {"x": x})
+        assert _ops_of(proto) == ["Identity"] and _same(got["y"], want["y"])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int32"])
+def test_argmax_argmin_keep_the_first_nan_and_the_first_tie(onnx, dtype: str) -> None:
+    np_t = F32 if dtype == "float32" else np.int32
+    rows = [[1, np.nan, 3, np.nan], [np.nan, 5, 1, 2], [1, 7, np.nan, 7], [-0.0, 0.0, -0.0, 0.0], [2, 2, 1, 1]]
+    x = np.array(rows, dtype=F32) if dtype == "float32" else np.array([[1, 3, 3, 0], [5, 5, -1, -1]], dtype=np_t)
+    for op in ("ArgMax", "ArgMin"):
+        for keepdims in (False, True):
+            out = [x.shape[0], 1] if keepdims else [x.shape[0]]
+            doc = _one_node(op, [("x", list(x.shape), dtype)], (out, "int32"), {"axis": 1, "keepdims": keepdims})
+            proto, want, got = _convert_and_run_11(doc, {"x": x})
+            assert _same(got["y"], want["y"]), (op, keepdims, got["y"], want["y"])
+            arg = next(n for n in proto.graph.node if n.op_type == op)
+            assert _attrs_of(onnx, arg) == {"axis": 1, "keepdims": int(keepdims), "select_last_index": 0}
+            assert _ops_of(proto)[-1] == "Cast"  # ONNX's int64 index as int32
+            assert ("IsNaN" in _ops_of(proto)) == (dtype == "float32")  # the NaN rule only where NaN exists
+    if dtype == "float32":
+        assert _same(got["y"], np.array([[1], [0], [2], [0], [2]], dtype=np.int32))  # ArgMin, keepdims
+
+
+def test_reducemin_reduceprod_use_the_axes_attribute(onnx) -> None:
+    ops = [op for op, d in OPS.items() if d.family == "reduce" and d.since == "1.1"]
+    doc = model_doc([{"op": op, "inputs": ["x"], "outputs": [op], "attrs": {"axes": [0, -1], "keepdims": k}}
+                     for op, k in zip(ops, (True, False), strict=True)],
+                    [("x", [2, 3, 2], "float32")], [(ops[0], [1, 3, 1], "float32"), (ops[1], [3], "float32")])
+    x = (np.arange(12, dtype=F32).reshape(2, 3, 2) - 5) / 4
+    proto, want, got = _convert_and_run_11(doc, {"x": x})
+    for node in proto.graph.node:
+        assert len(node.input) == 1 and _attrs_of(onnx, node)["axes"] == [0, 2]  # resolved, before opset 18's input
+    for k in want:
+        assert _same(got[k], want[k]), k
+
+
+def test_logsoftmax_keeps_its_axis(onnx) -> None:
+    doc = _one_node("LogSoftmax", [("x", [3, 2], "float32")], ([3, 2], "float32"), {"axis": 0})
+    proto, want, got = _convert_and_run_11(doc, {"x": np.array([[0, 1], [2, 3], [4, -np.inf]], dtype=F32)})
+    assert _ops_of(proto) == ["LogSoftmax"] and _attrs_of(onnx, proto.graph.node[0]) == {"axis": 0}
+    assert np.allclose(got["y"], want["y"], rtol=1e-6, atol=0)
+
+
+def test_concat_of_int32_inputs_along_a_negative_axis(onnx) -> None:
+    doc = model_doc([{"op": "Concat", "inputs": ["a", "b", "a"], "outputs": ["y"], "attrs": {"axis": -1}}],
+                    [("a", ["n", 1], "int32"), ("b", ["n", 2], "int32")], [("y", ["n", 4], "int32")])
+    a, b = np.array([[1], [-(2**31)]], dtype=np.int32), np.array([[2, 3], [4, 2**31 - 1]], dtype=np.int32)
+    proto, want, got = _convert_and_run_11(doc, {"a": a, "b": b})
+    assert _ops_of(proto) == ["Concat"] and _attrs_of(onnx, proto.graph.node[0]) == {"axis": 1}  # resolved
+    assert _same(got["y"], want["y"])
+
+
+def test_slice_operands_are_int64_initializers_and_onnx_clamps_as_python(onnx) -> None:
+    # ONNX's clamping (starts to [0, d] / [0, d-1], ends to [0, d] / [-1, d-1] by the sign of the step, after
+    # adding d to negative values) equals Python's slice on every start/end in [-9, 9] of an axis of 6, steps
+    # +-1..3; integers beyond int64 are clamped by the converter and still select as Python does.
+    x = np.arange(6, dtype=F32) * F32(1.5) - F32(2.0)
+    combos = [(s, e, st) for st in (-3, -2, -1, 1, 2, 3) for s in range(-9, 10) for e in range(-9, 10)]
+    combos += [(-(10**20), 10**20, 1), (10**20, -(10**20), -1), (2**63, -(2**63) - 1, -2), (-(2**70), 3, 2)]
+    combos = [c for c in combos if len(range(6)[slice(*c)])]  # an empty result is E_SHAPE in the format
+    for start in range(0, len(combos), 250):
+        chunk = combos[start:start + 250]
+        names = [f"y{i}" for i in range(len(chunk))]
+        doc = model_doc([{"op": "Slice", "inputs": ["x"], "outputs": [n],
+                          "attrs": {"starts": [s], "ends": [e], "steps": [st]}} for n, (s, e, st) in zip(names, chunk,
+                                                                                                          strict=True)],
+                        [("x", [6], "float32")],
+                        [(n, [len(range(6)[slice(*c)])], "float32") for n, c in zip(names, chunk, strict=True)])
+        proto, want, got = _convert_and_run_11(doc, {"x": x})
+        for n, c in zip(names, chunk, strict=True):
+            assert _same(got[n], x[slice(*c)]) and _same(want[n], x[slice(*c)]), (c, got[n], want[n])
+    node = proto.graph.node[0]
+    inits = {i.name: i for i in proto.graph.initializer}
+    assert len(node.input) == 5 and all(inits[n].data_type == onnx.TensorProto.INT64 for n in node.input[1:])
+
+
+def test_slice_of_several_axes_with_defaults(onnx) -> None:
+    doc = _one_node("Slice", [("x", [4, 5, 3], "int32")], ([2, 2, 3], "int32"), {"starts": [-1, 1], "ends": [0, 4],
+                                                                                 "axes": [0, -2], "steps": [-2, 2]})
+    x = np.arange(60, dtype=np.int32).reshape(4, 5, 3)
+    proto, want, got = _convert_and_run_11(doc, {"x": x})
+    assert _same(got["y"], x[-1:0:-2, 1:4:2, :]) and _same(want["y"], got["y"])
+
+
+def test_gather_negative_and_rank_0_indices_and_onnxruntime_rejects_out_of_range(onnx) -> None:
+    doc = model_doc([{"op": "Gather", "inputs": ["x", "i"], "outputs": ["y"], "attrs": {"axis": -1}},
+                     {"op": "Gather", "inputs": ["x", "k"], "outputs": ["z"]}],
+                    [("x", [2, 3], "float32"), ("i", [2, 2], "int32"), ("k", [], "int32")],
+                    [("y", [2, 2, 2], "float32"), ("z", [3], "float32")])
+    x = np.array([[1, 2, 3], [4, 5, 6]], dtype=F32)
+    inputs = {"x": x, "i": np.array([[-3, 2], [0, -1]], dtype=np.int32), "k": np.array(-2, dtype=np.int32)}
+    proto, want, got = _convert_and_run_11(doc, inputs)
+    assert _ops_of(proto) == ["Gather", "Gather"] and [_attrs_of(onnx, n) for n in proto.graph.node] == [
+        {"axis": 1}, {"axis": 0}]  # resolved against the rank
+    for k in want:
+        assert _same(got[k], want[k]), k
+    # Out of [-d, d-1]: E_INPUT in the format; ONNX leaves it undefined, onnxruntime fails the run.
+    bad = {**inputs, "i": np.array([[0, 3], [0, 0]], dtype=np.int32)}
+    with pytest.raises(ModelError) as err:
+        exporter.load(doc).run(bad)
+    assert err.value.code == "E_INPUT"
+    ort = require("onnxruntime")
+    with pytest.raises(ort.capi.onnxruntime_pybind11_state.InvalidArgument, match="out of data bounds"):
+        run_onnx(proto, bad)
+
+
+def test_a_model_with_every_1_1_op_passes_the_checker_and_runs(onnx) -> None:
+    """One graph using each operator added in 1.1 (the registry's rows with since 1.1): checker, onnxruntime,
+    the same results as the reference (exact ops bit for bit, LogSoftmax close)."""
+    new = {op for op, d in OPS.items() if d.since == "1.1"}
+    nodes = [
+        {"op": "Greater", "inputs": ["x", "zero"], "outputs": ["gt"]},
+        {"op": "GreaterOrEqual", "inputs": ["x", "zero"], "outputs": ["ge"]},
+        {"op": "Less", "inputs": ["x", "zero"], "outputs": ["lt"]},
+        {"op": "LessOrEqual", "inputs": ["x", "zero"], "outputs": ["le"]},
+        {"op": "Equal", "inputs": ["gt", "ge"], "outputs": ["eq"]},
+        {"op": "NotEqual", "inputs": ["lt", "le"], "outputs": ["ne"]},
+        {"op": "And", "inputs": ["eq", "ne"], "outputs": ["both"]},
+        {"op": "Or", "inputs": ["both", "gt"], "outputs": ["either"]},
+        {"op": "Not", "inputs": ["either"], "outputs": ["neither"]},
+        {"op": "Where", "inputs": ["neither", "x", "zero"], "outputs": ["w"]},
+        {"op": "Cast", "inputs": ["w"], "outputs": ["wi"], "attrs": {"to": "int32"}},
+        {"op": "Gather", "inputs": ["x", "pick"], "outputs": ["g"], "attrs": {"axis": 1}},
+        {"op": "Concat", "inputs": ["g", "x"], "outputs": ["c"], "attrs": {"axis": 1}},
+        {"op": "Slice", "inputs": ["c"], "outputs": ["s"], "attrs": {"starts": [-1], "ends": [0], "axes": [1],
+                                                                     "steps": [-2]}},
+        {"op": "ArgMax", "inputs": ["s"], "outputs": ["amax"], "attrs": {"axis": 1}},
+        {"op": "ArgMin", "inputs": ["wi"], "outputs": ["amin"], "attrs": {"axis": 1, "keepdims": True}},
+        {"op": "ReduceMin", "inputs": ["s"], "outputs": ["rmin"], "attrs": {"axes": [1]}},
+        {"op": "ReduceProd", "inputs": ["s"], "outputs": ["rprod"], "attrs": {"axes": [0]}},
+        {"op": "LogSoftmax", "inputs": ["c"], "outputs": ["lsm"]},
+    ]
+    assert {n["op"] for n in nodes} == new, "a 1.1 op is missing from this graph"
+    doc = model_doc(nodes, [("x", ["b", 4], "float32")],
+                    [("amax", ["b"], "int32"), ("amin", ["b", 1], "int32"), ("rmin", ["b"], "float32"),
+                     ("rprod", [3], "float32"), ("lsm", ["b", 7], "float32")],
+                    [tensor_doc("zero", np.zeros((), dtype=F32)), tensor_doc("pick", np.array([3, -4, 0], np.int32))])
+    x = np.array([[1.5, -2, 0, 3], [-0.0, 7, -1, 2.25], [4, 4, -3, 0]], dtype=F32)
+    proto, want, got = _convert_and_run_11(doc, {"x": x})
+    onnx.checker.check_model(proto, full_check=True)
+    for k in ("amax", "amin", "rmin", "rprod"):
+        assert _same(got[k], want[k]), k
+    assert np.allclose(got["lsm"], want["lsm"], rtol=1e-6, atol=0)
