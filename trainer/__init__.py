@@ -10,31 +10,46 @@ from typing import Any
 
 import numpy as np
 
-from trainer import ops, tensor  # noqa: F401 - importing trainer.ops registers every op row
-from trainer.compile import Function, function
-from trainer.gradient import DisconnectedInputError, grad
-from trainer.graph import DTypeError, GraphError, ShapeError, SharedVariable, Variable, as_float_dtype
-from trainer.verify import GradientError, verify_grad
-
-__all__ = ["shared", "function", "grad", "verify_grad", "tensor", "Function", "Variable", "SharedVariable",
-           "GraphError", "ShapeError", "DTypeError", "DisconnectedInputError", "GradientError",
-           "train_autoencoder", "config"]
-
 
 class _Config:
+    """`trainer.config` (Theano's `theano.config`): floatX is the default float dtype of
+    symbolic inputs, shared python numbers and python-float constants ("float32" or "float64")."""
+
     floatX = "float32"
 
 
 config = _Config()
 
+from trainer import ops, sandbox, tensor  # noqa: E402,F401 - importing trainer.ops registers every op row
+from trainer.compile import Function, NonFiniteInputError, function  # noqa: E402
+from trainer.gradient import DisconnectedInputError, grad  # noqa: E402
+from trainer.graph import (  # noqa: E402
+    DTypeError,
+    GraphError,
+    ShapeError,
+    SharedVariable,
+    Variable,
+    as_dtype,
+    floatx,
+)
+from trainer.opdef import INTS  # noqa: E402
+from trainer.verify import GradientError, verify_grad  # noqa: E402
+
+__all__ = ["shared", "function", "grad", "verify_grad", "tensor", "Function", "Variable", "SharedVariable",
+           "GraphError", "ShapeError", "DTypeError", "DisconnectedInputError", "GradientError",
+           "NonFiniteInputError", "train_autoencoder", "config"]
+
 
 def shared(value: Any, name: str | None = None, borrow: bool = False) -> SharedVariable:
-    """A shared variable holding `value` (numpy arrays keep their float dtype; python numbers
-    become float32). `get_value()`/`set_value()` read and replace it between calls."""
+    """A shared variable holding `value`. numpy arrays keep their dtype (float32/float64,
+    int32/int64/int8, bool; other integer dtypes become int64); python numbers and lists
+    become floatX. `get_value()`/`set_value()` read and replace it between calls."""
     arr = np.asarray(value)
-    if arr.dtype.kind != "f" or not isinstance(value, np.ndarray | np.generic):
-        arr = arr.astype(np.float32)  # ints, bools and python numbers: the default float dtype
-    dt = as_float_dtype(arr.dtype)
+    if not isinstance(value, np.ndarray | np.generic):
+        arr = arr.astype(floatx())  # python numbers and lists: the default float dtype
+    elif arr.dtype.kind in "iu" and arr.dtype not in INTS:
+        arr = arr.astype(np.int64)
+    dt = as_dtype(arr.dtype)
     arr = np.array(arr, dtype=dt, order="C", copy=not borrow)
     return SharedVariable("shared", dt, arr.shape, name=name, value=arr)
 

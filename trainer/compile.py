@@ -11,6 +11,7 @@ buffer is swapped with the shared variable's storage, so applying it copies noth
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -50,12 +51,39 @@ class _Plan:
         self.steps, self.bufs, self.vals, self.owner = steps, bufs, vals, owner
 
 
+class NonFiniteInputError(ValueError):
+    """A compiled function was called with nan or inf in a float input (the NaN guard)."""
+
+
+_MODES = ("FAST_RUN", "FAST_COMPILE", "DebugMode", "DEBUG_MODE", "NanGuardMode", "Mode")
+
+
+def _mode_nan_guard(mode: Any, nan_guard: bool) -> bool:
+    """Theano's mode= is accepted: every mode runs the same schedule here; NanGuardMode turns the
+    input check on (it is on by default anyway)."""
+    if mode is None or not isinstance(mode, str):
+        name = type(mode).__name__ if mode is not None else None
+        return nan_guard or name == "NanGuardMode"
+    if mode not in _MODES:
+        raise ValueError(f"function: unknown mode {mode!r} (Theano's names are accepted: {', '.join(_MODES)})")
+    return nan_guard or mode == "NanGuardMode"
+
+
 class Function:
     """A compiled function; call it with numpy arrays for its inputs, in order."""
 
     def __init__(self, inputs: Sequence[Variable], outputs: Any, updates: Any = None, givens: Any = None,
-                 name: str | None = None, sparse_inputs: str | bool = "auto") -> None:
+                 name: str | None = None, sparse_inputs: str | bool = "auto", *,
+                 allow_input_downcast: bool | None = None, on_unused_input: str | None = None,
+                 mode: Any = None, nan_guard: bool = True) -> None:
         self.name = name
+        if allow_input_downcast not in (None, True, False):
+            raise ValueError("function: allow_input_downcast must be None, True or False")
+        self._downcast = allow_input_downcast
+        on_unused_input = on_unused_input or "raise"
+        if on_unused_input not in ("raise", "warn", "ignore"):
+            raise ValueError("function: on_unused_input must be 'raise', 'warn' or 'ignore'")
+        self.nan_guard = _mode_nan_guard(mode, nan_guard)
         self.inputs = list(inputs)
         for i, v in enumerate(self.inputs):
             if not isinstance(v, Variable) or v.kind != "input":
@@ -120,6 +148,15 @@ class Function:
         for v in roots:
             self._consumers[id(v)] = self._consumers.get(id(v), 0) + 1
         self._in_slots = [self._slot.get(id(v)) for v in self.inputs]
+        unused = [v.name or f"input {i}" for i, (v, k) in enumerate(zip(self.inputs, self._in_slots, strict=True))
+                  if k is None]
+        if unused and on_unused_input != "ignore":
+            msg = (f"function: {', '.join(unused)} is not used to compute the outputs or updates "
+                   "(pass on_unused_input='ignore' or 'warn' to allow it, as in Theano)")
+            if on_unused_input == "raise":
+                raise GraphError(msg)
+            warnings.warn(msg, stacklevel=3)
+        self._float_inputs = [i for i, v in enumerate(self.inputs) if v.dtype.kind == "f"]
         self._shared = [v for v in order if v.kind == "shared"]
         self._shared_slots = [self._slot[id(v)] for v in self._shared]
         self._out_slots = [self._slot[id(v)] for v in self.outputs]
@@ -141,20 +178,29 @@ class Function:
         planned: dict[int, Any] = {}  # slot -> its kernel, for fusions that reuse planned kernels
         site = fusions.PlanSite(self._order, self._slot, conc, self._consumers, planned,
                                 self._sparse_slots, self._ctx)
+        known: dict[int, np.ndarray] = {}  # slot -> value known at plan time (shapes and what follows)
         for k, v in enumerate(self._order):
             if v.kind == "constant":
                 vals[k] = v.value
                 conc[k] = v.value.shape
+                known[k] = v.value
                 continue
             if v.kind in ("input", "shared"):
                 conc[k] = shapes[k]
                 continue
             ins = [self._slot[id(i)] for i in v.inputs]
+            row = opdef.get(v.op)
             try:
-                shape, dtype = opdef.infer(v.op, [conc[i] for i in ins], [i.dtype for i in v.inputs], v.attrs)
+                shape, dtype = opdef.infer(v.op, [conc[i] for i in ins], [i.dtype for i in v.inputs], v.attrs,
+                                           [known.get(i) for i in ins] if row.value_operands else None)
             except opdef.OpShapeError as e:
                 raise ShapeError(f"{v.trace[0]}:{v.trace[1]}: {v.op}: {e}") from None
             conc[k] = shape
+            if v.op == "shape":
+                known[k] = np.array(conc[ins[0]], dtype=np.int64)
+            elif (row.fold and v.dtype.kind in "iu" and len(shape) <= 1 and ins
+                  and all(i in known for i in ins)):
+                known[k] = opdef.evaluate(v.op, v.attrs, [known[i] for i in ins], shape, dtype)
             fused = fusions.fuse(v, site)
             if fused is not None:
                 fn, ins = fused
@@ -199,16 +245,38 @@ class Function:
         if arr.dtype != v.dtype:
             if arr.dtype.kind not in "biuf":
                 raise TypeError(f"{self._label()}: {label} must be numeric ({v.dtype}), got {arr.dtype}")
-            if np.can_cast(arr.dtype, v.dtype, "safe"):
+            if np.can_cast(arr.dtype, v.dtype, "safe") or self._downcast:
                 arr = arr.astype(v.dtype)
+            elif (self._downcast is None and not isinstance(x, np.ndarray | np.generic)
+                  and arr.dtype.kind == "f" and v.dtype.kind == "f"):
+                arr = arr.astype(v.dtype)  # python floats become the input's float dtype (Theano)
             else:
                 cast = arr.astype(v.dtype)
-                if not np.array_equal(cast, arr, equal_nan=True):
-                    raise TypeError(f"{self._label()}: {label} is {v.dtype}; the {arr.dtype} array "
-                                    "given cannot be cast without losing precision "
-                                    f"(convert it with .astype('{v.dtype}'))")
+                if self._downcast is False or not np.array_equal(cast, arr, equal_nan=True):
+                    why = ("only safe casts are allowed (allow_input_downcast=False)" if self._downcast is False
+                           else "it cannot be cast without losing precision")
+                    raise TypeError(f"{self._label()}: {label} is {v.dtype}; the {arr.dtype} data given is "
+                                    f"refused: {why}; convert it with .astype('{v.dtype}') or pass "
+                                    "allow_input_downcast=True")
                 arr = cast
         return arr
+
+    def _guard(self, arrays: list[np.ndarray]) -> None:
+        """Raise NonFiniteInputError naming the input and the first row holding nan/inf."""
+        for i in self._float_inputs:
+            a = arrays[i]
+            if np.isfinite(np.add.reduce(a, axis=None)):  # a finite sum means every term is finite
+                continue
+            bad = np.argwhere(~np.isfinite(a))
+            if not bad.size and a.ndim:
+                continue  # the sum overflowed; the values are finite
+            idx = tuple(int(j) for j in bad[0]) if a.ndim else ()
+            v = self.inputs[i]
+            where = f"row {idx[0]} (first bad element at index {idx})" if idx else "its value"
+            raise NonFiniteInputError(
+                f"{self._label()}: input {v.name or i!r} holds {a[idx]} at {where}; compiled functions "
+                "refuse non-finite data, which would turn every weight into nan "
+                "(clean the data, or pass nan_guard=False to function() to skip this check)")
 
     def _label(self) -> str:
         return f"function {self.name!r}" if self.name else "function"
@@ -239,6 +307,8 @@ class Function:
             used_sparse = used_sparse or s is not None
         self.last_call_sparse = used_sparse
         with np.errstate(all="ignore"):
+            if self.nan_guard:
+                self._guard(arrays)
             try:
                 for fn, bi, ins, k in plan.steps:
                     buf = bufs[bi] if bi >= 0 else None
@@ -275,7 +345,9 @@ class Function:
 
 
 def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = None, givens: Any = None,
-             name: str | None = None, sparse_inputs: str | bool = "auto") -> Function:
+             name: str | None = None, sparse_inputs: str | bool = "auto", *, mode: Any = None,
+             allow_input_downcast: bool | None = None, on_unused_input: str | None = None,
+             nan_guard: bool = True, **theano_kwargs: Any) -> Function:
     """Compile `outputs` (a Variable or a list) of `inputs`, with Theano-style `updates`.
 
     updates: list of (shared, new_value_expression) pairs or a dict; every new value is
@@ -283,5 +355,16 @@ def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = Non
     (variable, replacement Variable or array) substituted before compiling.
     sparse_inputs: "auto" (gather/scatter for 0/1 sparse inputs when faster), True (whenever
     the input is 0/1) or False (always dense).
+
+    As Theano's: allow_input_downcast (None: safe casts, python floats, and casts that keep
+    every value; True: any cast; False: safe casts only), on_unused_input ("raise" by default,
+    "warn", "ignore"), mode (accepted; every mode runs the same schedule), and Theano's
+    `no_default_updates`/`profile`/`accept_inplace` are accepted and ignored.
+    nan_guard: refuse nan/inf in float inputs, naming the input and the first bad row.
     """
-    return Function(inputs, outputs, updates, givens, name, sparse_inputs)
+    unknown = set(theano_kwargs) - {"no_default_updates", "profile", "accept_inplace", "rebuild_strict"}
+    if unknown:
+        raise TypeError(f"function() got unexpected keyword argument(s) {', '.join(sorted(unknown))}")
+    return Function(inputs, outputs, updates, givens, name, sparse_inputs, mode=mode,
+                    allow_input_downcast=allow_input_downcast, on_unused_input=on_unused_input,
+                    nan_guard=nan_guard)

@@ -13,6 +13,7 @@ from typing import Any
 
 from trainer import opdef, rewrites
 from trainer.graph import GraphError, Variable, apply, constant, toposort, user_frame
+from trainer.opdef import is_discrete
 
 
 class DisconnectedInputError(GraphError):
@@ -50,8 +51,9 @@ def grad(cost: Variable, wrt: Variable | Sequence[Variable],
     wanted = {id(w) for w in wrt_list}
     depends: set[int] = set()
     for v in order:
-        if id(v) in wanted or (id(v) not in blocked and any(id(i) in depends for i in v.inputs)):
-            depends.add(id(v))
+        if id(v) in wanted or (id(v) not in blocked and not is_discrete(v.dtype)
+                               and any(id(i) in depends for i in v.inputs)):
+            depends.add(id(v))  # no gradient flows through bool/integer values (comparisons, argmax)
     contribs: dict[int, list[Variable]] = {id(cost): [constant(1.0, cost.dtype)]}
     total: dict[int, Variable] = {}
     for v in reversed(order):

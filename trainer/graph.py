@@ -60,10 +60,27 @@ def user_frame() -> tuple[str, int]:
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
+def floatx() -> np.dtype:
+    """`trainer.config.floatX`: the default float dtype of inputs, shared values and constants."""
+    from trainer import config
+    return np.dtype(config.floatX)
+
+
 def as_float_dtype(dtype: Any) -> np.dtype:
-    dt = np.dtype("float32" if dtype is None else dtype)
+    dt = floatx() if dtype is None else np.dtype(dtype)
     if dt not in FLOAT_DTYPES:
         raise DTypeError(f"{_where()}: unsupported dtype {dt} (float32 or float64 only)")
+    return dt
+
+
+def as_dtype(dtype: Any) -> np.dtype:
+    """A dtype a graph may carry: float32/float64, int8/int32/int64, bool (None: floatX)."""
+    if dtype == "floatX":
+        dtype = None
+    dt = floatx() if dtype is None else np.dtype(dtype)
+    if dt not in opdef.DTYPES:
+        raise DTypeError(f"{_where()}: unsupported dtype {dt} "
+                         "(float32, float64, int8, int32, int64 or bool)")
     return dt
 
 
@@ -112,12 +129,83 @@ class Variable:
     def __abs__(self): return apply("abs", self)
 
     def __pow__(self, e):
-        if isinstance(e, Variable) and e.kind == "constant" and e.value.size == 1:
+        if isinstance(e, Variable) and e.kind == "constant" and e.value.size == 1 and e.ndim == 0:
             e = float(e.value)
+        if isinstance(e, Variable | np.ndarray | list):
+            return apply("power", self, e)  # a tensor exponent
         if not isinstance(e, (int, float, np.number)):
-            raise GraphError(f"{_where()}: ** needs a constant python number exponent, "
-                             f"got {type(e).__name__}")
+            raise GraphError(f"{_where()}: ** needs a number or a tensor exponent, got {type(e).__name__}")
         return apply("pow", self, exponent=float(e))
+
+    def __rpow__(self, b):
+        return apply("power", b, self)
+
+    # comparisons give bool tensors. `==` and `!=` keep Python identity (as in Theano: variables
+    # are dict keys, e.g. in givens and updates); use T.eq / T.neq for the elementwise test.
+    def __gt__(self, o): return apply("gt", self, o)
+    def __ge__(self, o): return apply("ge", self, o)
+    def __lt__(self, o): return apply("lt", self, o)
+    def __le__(self, o): return apply("le", self, o)
+    def __and__(self, o): return apply("and_", self, o)
+    def __rand__(self, o): return apply("and_", o, self)
+    def __or__(self, o): return apply("or_", self, o)
+    def __ror__(self, o): return apply("or_", o, self)
+    def __invert__(self): return apply("invert", self)
+
+    def __getitem__(self, key):
+        from trainer import indexing
+        return indexing.getitem(self, key)
+
+    @property
+    def shape_var(self) -> Variable:
+        return apply("shape", self)
+
+    def astype(self, dtype: Any) -> Variable:
+        from trainer import tensor
+        return tensor.cast(self, dtype)
+
+    def min(self, axis=None, keepdims: bool = False) -> Variable:
+        return apply("min", self, axis=_norm_axis(axis, self.ndim), keepdims=bool(keepdims))
+
+    def prod(self, axis=None, keepdims: bool = False) -> Variable:
+        return apply("prod", self, axis=_norm_axis(axis, self.ndim), keepdims=bool(keepdims))
+
+    def argmax(self, axis=None, keepdims: bool = False) -> Variable:
+        from trainer import tensor
+        return tensor.argmax(self, axis, keepdims)
+
+    def argmin(self, axis=None, keepdims: bool = False) -> Variable:
+        from trainer import tensor
+        return tensor.argmin(self, axis, keepdims)
+
+    def var(self, axis=None, ddof: int = 0, keepdims: bool = False) -> Variable:
+        from trainer import tensor
+        return tensor.var(self, axis, ddof, keepdims)
+
+    def std(self, axis=None, ddof: int = 0, keepdims: bool = False) -> Variable:
+        from trainer import tensor
+        return tensor.std(self, axis, ddof, keepdims)
+
+    def flatten(self, ndim: int = 1) -> Variable:
+        from trainer import tensor
+        return tensor.flatten(self, ndim)
+
+    def dimshuffle(self, *pattern) -> Variable:
+        from trainer import tensor
+        if len(pattern) == 1 and isinstance(pattern[0], (tuple, list)):
+            pattern = tuple(pattern[0])
+        return tensor.dimshuffle(self, pattern)
+
+    def eval(self, inputs_to_values: dict | None = None) -> np.ndarray:
+        """The value of this variable, given values of the inputs it needs (Theano's .eval)."""
+        from trainer.compile import function
+        pairs = dict(inputs_to_values or {})
+        cache = self.__dict__.setdefault("_eval_cache", {})
+        key = tuple(id(k) for k in pairs)
+        fn = cache.get(key)
+        if fn is None:
+            fn = cache[key] = function(list(pairs), self, on_unused_input="ignore")
+        return fn(*pairs.values())
 
     @property
     def T(self) -> Variable:
@@ -140,9 +228,14 @@ class Variable:
     def dot(self, o) -> Variable:
         return apply("dot", self, o)
 
-    def reshape(self, *shape) -> Variable:
+    def reshape(self, *shape, ndim: int | None = None) -> Variable:
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
+        if isinstance(shape, tuple) and len(shape) == 1 and isinstance(shape[0], Variable):
+            shape = shape[0]
+        if isinstance(shape, Variable) or any(isinstance(s, Variable) for s in shape):
+            raise GraphError(f"{_where()}: reshape takes python ints (use -1 for the one unknown dim, "
+                             "e.g. x.reshape((-1, 784)), or x.flatten(2)); a symbolic shape is not supported")
         return apply("reshape", self, shape=tuple(int(s) for s in shape))
 
     def __bool__(self):
@@ -184,10 +277,34 @@ def _norm_axis(axis, ndim: int):
 
 
 def constant(value: Any, dtype: Any = None, name: str | None = None) -> Variable:
-    arr = np.asarray(value, dtype=dtype)
-    if arr.dtype not in FLOAT_DTYPES:
-        arr = arr.astype(np.float32)
+    """A constant; integer and bool values keep an integer dtype (int64 -> as given), python
+    floats become floatX, other dtypes must be ones a graph carries."""
+    if dtype is not None:
+        arr = np.asarray(value, dtype=as_dtype(dtype))
+    else:
+        arr = np.asarray(value)
+        if arr.dtype.kind == "f" and arr.dtype not in FLOAT_DTYPES:
+            arr = arr.astype(floatx())
+        elif arr.dtype.kind == "f" and not isinstance(value, np.ndarray | np.generic):
+            arr = arr.astype(floatx())  # python floats and lists of them: floatX, as Theano
+        elif arr.dtype.kind in "iu" and arr.dtype not in opdef.INTS:
+            arr = arr.astype(np.int64)
+        elif arr.dtype.kind not in "biuf":
+            raise DTypeError(f"{_where()}: cannot make a constant of dtype {arr.dtype}")
     return Variable("constant", arr.dtype, arr.shape, value=arr, name=name)
+
+
+def _scalar_dtype(x: Any, like: np.dtype) -> np.dtype:
+    """The dtype a python/numpy scalar takes next to a variable of dtype `like` (no upcast):
+    a float next to an integer variable is floatX; an integer next to a bool is int8."""
+    is_float = isinstance(x, float | np.floating)
+    if like.kind == "f":
+        return like
+    if is_float:
+        return floatx()
+    if like == np.bool_ and not isinstance(x, bool | np.bool_):
+        return np.dtype(np.int8)
+    return like
 
 
 def as_variable(x: Any, like_dtype: np.dtype | None = None) -> Variable:
@@ -195,11 +312,16 @@ def as_variable(x: Any, like_dtype: np.dtype | None = None) -> Variable:
     if isinstance(x, Variable):
         return x
     if isinstance(x, (bool, int, float, np.number)) and like_dtype is not None:
-        return constant(np.asarray(x, dtype=like_dtype))
+        return constant(np.asarray(x, dtype=_scalar_dtype(x, np.dtype(like_dtype))))
     if isinstance(x, (list, tuple, np.ndarray, bool, int, float, np.number)):
         arr = np.asarray(x)
-        if arr.dtype not in FLOAT_DTYPES:
-            arr = arr.astype(like_dtype or np.float32)
+        like = np.dtype(like_dtype) if like_dtype is not None else None
+        if like is not None and like.kind == "f" and arr.dtype.kind != "f":
+            arr = arr.astype(like)  # an integer array next to a float variable: no upcast
+        elif like is not None and like.kind == "f" and arr.dtype not in FLOAT_DTYPES:
+            arr = arr.astype(like)
+        elif like is not None and like.kind == "f" and not isinstance(x, np.ndarray):
+            arr = arr.astype(like)
         return constant(arr)
     raise DTypeError(f"{_where()}: cannot use a {type(x).__name__} in a graph")
 

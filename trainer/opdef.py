@@ -86,12 +86,54 @@ def reduced_axes(ndim: int, axis: tuple | None) -> tuple:
     return tuple(range(ndim)) if axis is None else axis
 
 
+# The dtypes a graph may carry. bool is what comparisons give (as Theano's); int32/int64 hold
+# labels and indices. The format stores all three as int32 (booleans as 0/1).
+FLOATS = frozenset({np.dtype(np.float32), np.dtype(np.float64)})
+INTS = frozenset({np.dtype(np.int8), np.dtype(np.int32), np.dtype(np.int64)})
+DTYPES = FLOATS | INTS | {np.dtype(np.bool_)}
+
+
+def is_float(dt: Any) -> bool:
+    return np.dtype(dt) in FLOATS
+
+
+def is_discrete(dt: Any) -> bool:
+    """Integer or bool: no gradient flows through values of this dtype."""
+    return np.dtype(dt).kind in "biu"
+
+
+def upcast_to_float(dt: np.dtype) -> np.dtype:
+    """Theano's rule for math on integers: bool/int8 -> float32, wider integers -> float64."""
+    if dt in FLOATS:
+        return dt
+    return np.dtype(np.float32) if dt.itemsize <= 2 else np.dtype(np.float64)
+
+
 def float_result(dtypes: list) -> np.dtype:
-    """numpy promotion of the operands, float32 or float64 only."""
+    """numpy promotion of the operands, then integers upcast to float (Theano's rule for math)."""
     dt = np.result_type(*dtypes)
-    if dt not in (np.float32, np.float64):
+    if dt not in DTYPES:
         raise OpDTypeError(f"unsupported dtype {dt}")
-    return np.dtype(dt)
+    return upcast_to_float(np.dtype(dt))
+
+
+def numeric_result(dtypes: list) -> np.dtype:
+    """numpy promotion of the operands (int + int stays int); bool arithmetic gives int8 as Theano."""
+    dt = np.dtype(np.result_type(*dtypes))
+    if dt not in DTYPES:
+        raise OpDTypeError(f"unsupported dtype {dt}")
+    return np.dtype(np.int8) if dt == np.bool_ else dt
+
+
+def bool_result(dtypes: list) -> np.dtype:
+    for d in dtypes:
+        if np.dtype(d) not in DTYPES:
+            raise OpDTypeError(f"unsupported dtype {d}")
+    return np.dtype(np.bool_)
+
+
+def fixed_dtype(dt: Any) -> DTypeRule:
+    return lambda dtypes: np.dtype(dt)
 
 
 def dtype_of(i: int) -> DTypeRule:
@@ -114,6 +156,11 @@ class OpDef:
     shape_operands: operands read only for their shape; the compiler does not count them as
             readers of the operand's value (plan-time fusions need exact reader counts).
     fold:   whether constant folding may evaluate the op when all its operands are constants.
+    variadic: `arity` is the minimum number of operands, any number up to 64 is accepted.
+    value_operands: operands whose values the shape rule reads (arange's bounds, a random
+            draw's size); the rule is then called as shape(shapes, attrs, values), a value
+            being None where it is not known (at build time, unless a constant; at plan time
+            values that follow from the concrete shapes are known).
     """
 
     name: str
@@ -125,6 +172,12 @@ class OpDef:
     forward: bool = True
     shape_operands: tuple[int, ...] = ()
     fold: bool = True
+    variadic: bool = False
+    value_operands: tuple[int, ...] = ()
+    dtype_attr: str | None = None
+
+
+MAX_OPERANDS = 64
 
 
 REGISTRY: dict[str, OpDef] = {}
@@ -149,12 +202,25 @@ def names(**flags: Any) -> frozenset[str]:
     return frozenset(n for n, d in REGISTRY.items() if all(getattr(d, k) == v for k, v in flags.items()))
 
 
-def infer(op: str, shapes: Sequence[Shape], dtypes: Sequence[np.dtype], attrs: dict) -> tuple[Shape, np.dtype]:
-    """Output (shape, dtype) of `op` applied to operands of the given shapes and dtypes."""
+def infer(op: str, shapes: Sequence[Shape], dtypes: Sequence[np.dtype], attrs: dict,
+          values: Sequence[Any] | None = None) -> tuple[Shape, np.dtype]:
+    """Output (shape, dtype) of `op` applied to operands of the given shapes and dtypes
+    (and, for ops with value_operands, values: None where unknown)."""
     d = get(op)
-    if len(shapes) != d.arity:
+    if d.variadic:
+        if not d.arity <= len(shapes) <= MAX_OPERANDS:
+            raise OpShapeError(f"{op} takes {d.arity} to {MAX_OPERANDS} operands, got {len(shapes)}")
+    elif len(shapes) != d.arity:
         raise OpShapeError(f"{op} takes {d.arity} operand(s), got {len(shapes)}")
-    dt = d.dtype(list(dtypes))
+    if d.dtype_attr is not None:
+        dt = np.dtype(attrs[d.dtype_attr])
+        if dt not in DTYPES:
+            raise OpDTypeError(f"unsupported dtype {dt}")
+    else:
+        dt = d.dtype(list(dtypes))
+    if d.value_operands:
+        vals = list(values) if values is not None else [None] * len(shapes)
+        return tuple(d.shape(list(shapes), attrs, vals)), dt
     return tuple(d.shape(list(shapes), attrs)), dt
 
 
@@ -178,4 +244,6 @@ def ufunc_kernel(ufunc: np.ufunc, arity: int) -> KernelFactory:
     """Kernel factory for a numpy ufunc applied elementwise into the output buffer."""
     if arity == 1:
         return lambda attrs, ins, oshape, dt: ((lambda out, a: ufunc(a, out=out)), True)
-    return lambda attrs, ins, oshape, dt: ((lambda out, a, b: ufunc(a, b, out=out)), True)
+    if arity == 2:
+        return lambda attrs, ins, oshape, dt: ((lambda out, a, b: ufunc(a, b, out=out)), True)
+    return lambda attrs, ins, oshape, dt: ((lambda out, *xs: ufunc(*xs, out=out)), True)

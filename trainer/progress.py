@@ -12,7 +12,9 @@ class Progress:
                  width: int = 24, interval: float = 0.1) -> None:
         self.total, self.label, self.width, self.interval = total, label, width, interval
         self.stream = stream or sys.stderr
-        self.enabled = enabled
+        # a bar redrawn with \r only makes sense on a terminal; logs get the per-epoch lines
+        isatty = getattr(self.stream, "isatty", None)
+        self.enabled = enabled and bool(isatty and isatty())
         self.done = 0
         self.samples = 0
         self.start = time.perf_counter()

@@ -269,6 +269,18 @@ def sum_to_identity(v: Variable) -> Variable | None:
     return None
 
 
+@SIMPLIFY.register("shape")
+def static_shape(v: Variable) -> Variable | None:  # T.shape(x) of a statically known shape
+    x = v.inputs[0]
+    return const(np.array(x.shape, dtype=np.int64), np.int64) if None not in x.shape else None
+
+
+@SIMPLIFY.register("cast")
+def cast_identity(v: Variable) -> Variable | None:
+    x = v.inputs[0]
+    return x if x.dtype == v.dtype else None
+
+
 def simplify(outputs: list[Variable]) -> list[Variable]:
     """Algebraic canonicalisation: identities (x+0, x*1, --x, double transpose, ...) and cheaper forms."""
     return rebuild(outputs, SIMPLIFY)
@@ -327,8 +339,18 @@ def log_one_minus_sigmoid(v: Variable) -> Variable | None:  # log(1 - sigmoid(z)
     return _safe(v, node("neg", (node("softplus", (s.inputs[0],), trace=v.trace),), trace=v.trace))
 
 
+@STABILIZE.register("log")
+def log_softmax_rule(v: Variable) -> Variable | None:  # log(softmax(z)) -> log_softmax(z)
+    x = v.inputs[0]
+    if x.op != "softmax":
+        return None
+    return _safe(v, node("log_softmax", (x.inputs[0],), dict(x.attrs), v.trace))
+
+
 def stabilize(outputs: list[Variable]) -> list[Variable]:
-    """Numerically stable forms: BCE on a sigmoid and log(sigmoid) become softplus forms.
+    """Numerically stable forms: BCE on a sigmoid and log(sigmoid) become softplus forms, and
+    log(softmax(z)) becomes log_softmax(z) (so the cross-entropy of a softmax is finite and its
+    gradient is softmax(z) - onehot(y)).
 
     The whole-BCE rule runs first (it needs to see the log(sigmoid) nodes intact); it gives
     softplus(z) - t*z, whose gradient is exactly sigmoid(z) - t.

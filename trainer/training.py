@@ -56,6 +56,15 @@ def load_checkpoint(path: str) -> tuple[dict, list[np.ndarray], list[np.ndarray]
     return meta, params, opt
 
 
+def check_finite(data: np.ndarray) -> None:
+    """Refuse data holding nan/inf up front, naming the first bad row and column."""
+    bad = np.argwhere(~np.isfinite(data))
+    if bad.size:
+        r, c = (int(v) for v in bad[0][:2]) if data.ndim > 1 else (int(bad[0][0]), 0)
+        raise ValueError(f"the data holds {data[tuple(bad[0])]} at row {r}, column {c} "
+                         f"({len(bad)} non-finite value(s) in all); training needs finite data")
+
+
 _CONFIG_KEYS = ("n_visible", "hidden", "tied", "corruption", "optimizer", "lr", "batch_size", "seed", "dtype")
 
 
@@ -75,6 +84,7 @@ def train_autoencoder(data: np.ndarray, hidden: int = 32, epochs: int = 10, batc
     stream = stream or sys.stderr
     log = log or (lambda msg: print(msg, file=stream, flush=True))
     data = np.ascontiguousarray(data, dtype=dtype)
+    check_finite(data)
     n, n_visible = data.shape
     model = AutoEncoder(n_visible, hidden, tied=tied, corruption=corruption, seed=seed, dtype=dtype)
     step_fn = model.train_function(optimizer, lr)
@@ -134,7 +144,7 @@ def train_autoencoder(data: np.ndarray, hidden: int = 32, epochs: int = 10, batc
                 kept = f"; last good checkpoint kept: {checkpoint}" if checkpoint and os.path.exists(checkpoint) \
                     else "; no checkpoint was written"
                 hist.stopped = f"loss became {loss} at {where}"
-                log(f"stopping: the loss became {loss} at {where} (try a smaller --lr){kept}")
+                log(f"stopping: the loss became {loss} at {where}; the data is finite; try a smaller --lr{kept}")
                 hist.seconds = time.perf_counter() - t0
                 return model, hist
             partial.append(loss)

@@ -155,7 +155,8 @@ def test_sparse_kernels_numpy_fallback(monkeypatch):
 def test_shared_dtypes_and_0d_set_value():
     assert trainer.shared(0.5).dtype == np.float32
     assert trainer.shared(np.zeros(2)).dtype == np.float64
-    assert trainer.shared(np.arange(3)).dtype == np.float32
+    assert trainer.shared(np.arange(3)).dtype == np.int64  # integer arrays stay integer, as Theano
+    assert trainer.shared([1, 2]).dtype == np.float32  # python numbers and lists: floatX
     s = trainer.shared(np.float32(1.0))
     s.set_value(np.array(2.0))
     assert s.get_value().shape == () and float(s.get_value()) == 2.0

@@ -14,7 +14,8 @@ def test_every_row_is_complete():
     for name, d in ops.REGISTRY.items():
         assert d.name == name and d.arity >= 1
         assert callable(d.shape) and callable(d.kernel) and callable(d.dtype)
-        assert all(0 <= i < d.arity for i in d.shape_operands)
+        most = opdef.MAX_OPERANDS if d.variadic else d.arity
+        assert all(0 <= i < most for i in d.shape_operands + d.value_operands)
         # forward ops are differentiable; gradient-only ops are never differentiated
         assert (d.grad is not None) == d.forward, name
 

@@ -46,13 +46,27 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
     _train(checkpoint=ck)
     before = open(ck, "rb").read()
     out = io.StringIO()
-    bad = X.copy()
-    bad[5, 3] = np.inf  # poisons the loss in the first epoch
-    _, hist = train_autoencoder(bad, hidden=16, epochs=2, batch_size=64, lr=0.5, seed=7, progress=False,
+    # finite data, a learning rate that diverges: the message says the data is not the cause
+    _, hist = train_autoencoder(X * 1e18, hidden=16, epochs=2, batch_size=64, lr=1e30, seed=7, progress=False,
                                 checkpoint=ck, stream=out)
     assert hist.stopped and "stopping" in out.getvalue() and "last good checkpoint kept" in out.getvalue()
+    assert "the data is finite; try a smaller --lr" in out.getvalue()
     assert open(ck, "rb").read() == before
     assert not [f for f in os.listdir(tmp_path) if ".tmp" in f]
+
+
+def test_non_finite_data_is_refused_up_front():
+    bad = X.copy()
+    bad[5, 3] = np.inf
+    with pytest.raises(ValueError, match=r"inf at row 5, column 3"):
+        train_autoencoder(bad, hidden=16, epochs=1, progress=False, stream=io.StringIO())
+
+
+def test_progress_is_plain_lines_when_not_a_terminal():
+    out = io.StringIO()
+    train_autoencoder(X, hidden=16, epochs=2, batch_size=64, lr=0.5, seed=7, progress=True, stream=out)
+    text = out.getvalue()
+    assert "\r" not in text and text.count("epoch ") >= 2 and all(line for line in text.splitlines())
 
 
 def test_loss_falls_and_reconstruct():

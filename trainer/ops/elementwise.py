@@ -18,6 +18,8 @@ from trainer.opdef import (
     OpDef,
     broadcast_shapes,
     dtype_of,
+    float_result,
+    numeric_result,
     register,
     same_shape,
     shape_of,
@@ -137,6 +139,17 @@ def _cmp_kernel(attrs, ins, oshape, dt):
     return fn, True
 
 
+def _power(attrs, ins, oshape, dt):
+    # dtype= picks the float loop: numpy refuses integers to negative integer powers
+    return (lambda out, a, b: np.power(a, b, out=out, dtype=dt)), True
+
+
+def _g_power(n: Variable, g: Variable) -> list:
+    a, b = n.inputs
+    return [unbroadcast(g * b * apply("power", a, b - 1), a),
+            unbroadcast(g * n * apply("log", a), b)]
+
+
 def _sigmoid_grad(attrs, ins, oshape, dt):
     def fn(out, s, g):  # g * s * (1 - s)
         np.subtract(1, s, out=out)
@@ -173,22 +186,28 @@ def _zeros_like(attrs, ins, oshape, dt):
 # ---------------------------------------------------------------- the rows
 
 register(
-    binary("add", np.add, lambda n, g: [unbroadcast(g, n.inputs[0]), unbroadcast(g, n.inputs[1])]),
-    binary("sub", np.subtract, lambda n, g: [unbroadcast(g, n.inputs[0]), -unbroadcast(g, n.inputs[1])]),
+    # integer operands stay integer (labels arithmetic); div and the math functions give floats
+    binary("add", np.add, lambda n, g: [unbroadcast(g, n.inputs[0]), unbroadcast(g, n.inputs[1])],
+           dtype=numeric_result),
+    binary("sub", np.subtract, lambda n, g: [unbroadcast(g, n.inputs[0]), -unbroadcast(g, n.inputs[1])],
+           dtype=numeric_result),
     binary("mul", np.multiply, lambda n, g: [unbroadcast(g * n.inputs[1], n.inputs[0]),
-                                             unbroadcast(g * n.inputs[0], n.inputs[1])]),
+                                             unbroadcast(g * n.inputs[0], n.inputs[1])], dtype=numeric_result),
     binary("div", np.divide, lambda n, g: [unbroadcast(g / n.inputs[1], n.inputs[0]),
                                            -unbroadcast(g * n / n.inputs[1], n.inputs[1])]),
     binary("maximum", np.maximum, lambda n, g: [unbroadcast(g * _cmp(n, "ge"), n.inputs[0]),
-                                                unbroadcast(g * _cmp(n, "lt"), n.inputs[1])]),
+                                                unbroadcast(g * _cmp(n, "lt"), n.inputs[1])], dtype=numeric_result),
     binary("minimum", np.minimum, lambda n, g: [unbroadcast(g * _cmp(n, "le"), n.inputs[0]),
-                                                unbroadcast(g * _cmp(n, "gt"), n.inputs[1])]),
-    unary("neg", np.negative, lambda n, g: [-g]),
+                                                unbroadcast(g * _cmp(n, "gt"), n.inputs[1])], dtype=numeric_result),
+    unary("neg", np.negative, lambda n, g: [-g], dtype=numeric_result),
     unary("exp", np.exp, lambda n, g: [g * n]),
     unary("log", np.log, lambda n, g: [g / n.inputs[0]]),
     unary("tanh", np.tanh, lambda n, g: [g * (1 - n * n)]),
     unary("sqrt", np.sqrt, lambda n, g: [(g * 0.5) / n]),
-    unary("abs", np.abs, lambda n, g: [g * apply("sign", n.inputs[0])]),
+    unary("abs", np.abs, lambda n, g: [g * apply("sign", n.inputs[0])], dtype=numeric_result),
+    unary("log1p", np.log1p, lambda n, g: [g / (1 + n.inputs[0])]),
+    unary("expm1", np.expm1, lambda n, g: [g * (n + 1)]),
+    OpDef("power", 2, broadcast_shapes, _power, _g_power, dtype=float_result),  # a ** b, b a tensor
     OpDef("sigmoid", 1, same_shape, _sigmoid, lambda n, g: [apply("sigmoid_grad", n, g)]),
     OpDef("softplus", 1, same_shape, _softplus, lambda n, g: [g * apply("sigmoid", n.inputs[0])]),
     OpDef("relu", 1, same_shape, _relu, lambda n, g: [apply("relu_grad", n.inputs[0], g)]),
