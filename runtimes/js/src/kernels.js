@@ -134,31 +134,29 @@ export function softmax(x, xs, axis, log) {
 }
 
 const START = { max: -Infinity, min: Infinity, prod: 1 };
-const STEP = { max: Math.max, min: Math.min, prod: (a, v) => fr(a * v) };
-const add = (a, v) => fr(a + v);
 
 /** ReduceSum/Mean/Max/Min/Prod (SPEC 7.5, kind 'sum' | 'mean' | 'max' | 'min' | 'prod') over the dims where red[i]. */
 export function reduce(kind, x, xs, red) {
   const kept = [], reduced = [];
   xs.forEach((_, i) => (red[i] ? reduced : kept).push(i));
   const R = count(reduced.map((i) => xs[i]));
-  const nOut = count(kept.map((i) => xs[i]));
-  const out = new Float32Array(nOut).fill(START[kind] ?? 0);
-  const step = STEP[kind] ?? add;
-  if (reduced.every((d, i) => d === i)) {
-    // leading axes reduced: row k of (R, nOut) is the k-th term of every output,
-    // so a pass per row keeps each output's visiting order (no transpose)
-    for (let k = 0; k < R; k++) for (let o = 0, b = k * nOut; o < nOut; o++) out[o] = step(out[o], x[b + o]);
-  } else {
-    const perm = kept.concat(reduced);
-    const src = perm.every((p, i) => p === i) ? x : transpose(x, xs, perm);
-    for (let o = 0; o < nOut; o++) {
-      let acc = out[o];
-      for (let k = 0, b = o * R; k < R; k++) acc = step(acc, src[b + k]);
-      out[o] = acc;
+  const n = count(kept.map((i) => xs[i]));
+  const out = new Float32Array(n).fill(START[kind] ?? 0);
+  // leading axes reduced: row k of (R, n) holds the k-th term of every output,
+  // so a pass per row keeps each output's visiting order (no transpose);
+  // else the reduced axes are moved last and each output's terms are contiguous
+  const lead = reduced.every((d, i) => d === i);
+  const perm = kept.concat(reduced);
+  const src = lead || perm.every((p, i) => p === i) ? x : transpose(x, xs, perm);
+  const op = kind === 'max' ? 0 : kind === 'min' ? 1 : kind === 'prod' ? 2 : 3;
+  const ko = lead ? n : 1, oo = lead ? 1 : R; // strides of term k and output o in src
+  for (let k = 0; k < R; k++) {
+    for (let o = 0; o < n; o++) {
+      const a = out[o], v = src[k * ko + o * oo];
+      out[o] = op === 3 ? a + v : op === 2 ? a * v : op === 0 ? Math.max(a, v) : Math.min(a, v); // the store rounds
     }
   }
-  if (kind === 'mean') for (let o = 0; o < nOut; o++) out[o] /= fr(R);
+  if (kind === 'mean') for (let o = 0; o < n; o++) out[o] /= fr(R);
   return out;
 }
 
