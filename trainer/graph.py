@@ -333,7 +333,8 @@ def apply(op: str, *args: Any, **attrs: Any) -> Variable:
     inputs = tuple(as_variable(a, like) for a in args)
     trace = user_frame()
     try:
-        shape, dtype = opdef.infer(op, [i.shape for i in inputs], [i.dtype for i in inputs], attrs)
+        shape, dtype = opdef.infer(op, [i.shape for i in inputs], [i.dtype for i in inputs], attrs,
+                                   [i.value if i.kind == "constant" else None for i in inputs])
     except opdef.OpShapeError as e:
         raise ShapeError(f"{trace[0]}:{trace[1]}: {op}: {e}") from None
     except opdef.OpDTypeError as e:

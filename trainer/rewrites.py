@@ -25,7 +25,8 @@ LocalRule = Callable[[Variable], "Variable | None"]
 def node(op: str, inputs: tuple | list, attrs: dict | None = None, trace: tuple | None = None) -> Variable:
     """Build an apply node without looking up the caller (rewrites keep the original trace)."""
     attrs = dict(attrs or {})
-    shape, dtype = opdef.infer(op, [i.shape for i in inputs], [i.dtype for i in inputs], attrs)
+    shape, dtype = opdef.infer(op, [i.shape for i in inputs], [i.dtype for i in inputs], attrs,
+                               [i.value if i.kind == "constant" else None for i in inputs])
     return Variable("apply", dtype, shape, op=op, inputs=tuple(inputs), attrs=attrs,
                     trace=trace or ("<rewrite>", 0))
 
@@ -133,7 +134,7 @@ def _fold(v: Variable) -> Variable | None:
     if not opdef.get(v.op).fold:
         return None
     vals = [i.value for i in v.inputs]
-    shape, dtype = opdef.infer(v.op, [a.shape for a in vals], [i.dtype for i in v.inputs], v.attrs)
+    shape, dtype = opdef.infer(v.op, [a.shape for a in vals], [i.dtype for i in v.inputs], v.attrs, vals)
     out = opdef.evaluate(v.op, v.attrs, vals, shape, dtype)
     return const(out, dtype)
 

@@ -49,6 +49,45 @@ UNARY_CASES = [
     ("max_all", lambda a: a.max(), rng.permutation(12).reshape(3, 4) / 10.0),
     ("max_ax1", lambda a: a.max(axis=1), rng.permutation(12).reshape(3, 4) / 10.0),
     ("max_ax0_keep", lambda a: a.max(axis=0, keepdims=True), rng.permutation(12).reshape(3, 4) / 10.0),
+    # the Theano tensor API: new ops, and compositions built from them
+    ("log1p", T.log1p, r(3, 4, lo=-0.5, hi=2.0)),
+    ("expm1", T.expm1, r(3, 4)),
+    ("min_ax1", lambda a: a.min(axis=1), rng.permutation(12).reshape(3, 4) / 10.0),
+    ("min_all_keep", lambda a: a.min(keepdims=True), rng.permutation(12).reshape(3, 4) / 10.0),
+    ("prod_ax1", lambda a: a.prod(axis=1), r(3, 4)),
+    ("prod_all", lambda a: a.prod(), r(2, 3, lo=0.5, hi=1.5)),
+    ("prod_with_zero", lambda a: a.prod(axis=0), np.array([[0.0, 0.5, -1.2], [0.7, 0.0, 0.3], [1.1, 0.0, 2.0]])),
+    ("var_ax1", lambda a: a.var(axis=1), r(3, 4)),
+    ("std_all", lambda a: a.std(), r(3, 4)),
+    ("log_softmax", T.nnet.log_softmax, r(3, 5)),
+    ("cce_int_labels", lambda a: T.nnet.categorical_crossentropy(T.nnet.softmax(a), np.array([0, 4, 2])), r(3, 5)),
+    ("cce_one_hot", lambda a: T.nnet.categorical_crossentropy(T.nnet.softmax(a), np.eye(5)[[1, 0, 3]]), r(3, 5)),
+    ("leaky_relu", lambda a: T.nnet.relu(a, 0.1), away(3, 4)),
+    ("relu_alpha_gt_1", lambda a: T.nnet.relu(a, 2.0), away(3, 4)),
+    ("elu", T.nnet.elu, away(3, 4)),
+    ("softsign", T.nnet.softsign, away(3, 4)),
+    ("switch_gt", lambda a: T.switch(a > 0, a * 2, -a ** 3), away(3, 4)),
+    ("logic", lambda a: a * T.cast(T.and_(T.ge(a, -0.5), T.or_(T.lt(a, 0.5), T.invert(T.le(a, 0.8)))), "float64")
+     + T.switch(T.neq(a, 0.0), a, 0) * T.switch(T.eq(a, 1.0), 0, a), away(3, 4)),
+    ("cast_to_float64", lambda a: T.cast(a, "float64") ** 3, r(3, 4).astype(np.float32)),
+    ("cast_to_float32", lambda a: T.cast(a * 2, "float32"), r(3, 4).astype(np.float32) * 2),
+    ("argmax_pick", lambda a: a[T.arange(T.shape(a)[0]), T.argmax(a, axis=1)] * a[T.arange(3), T.argmin(a, 1)],
+     rng.permutation(12).reshape(3, 4) / 10.0),
+    ("slice", lambda a: a[1:, ::-2] * 3 + a[-1, 1:3].sum(), r(3, 4)),
+    ("slice_index", lambda a: a[::2, 1] * a[0, :2], r(3, 3)),
+    ("inc_subtensor", lambda a: T.inc_subtensor(a[1:, :2], a[:2, 2:] ** 2), r(3, 4)),
+    ("set_subtensor", lambda a: T.set_subtensor(a[0], a[1] * 2), r(3, 4)),
+    ("take_rows_repeated", lambda a: a[[0, 2, 0]] * a[np.array([1, 1, 2])], r(3, 4)),
+    ("take_cols", lambda a: a[:, [3, 0, 3]], r(3, 4)),
+    ("adv_inc_subtensor", lambda a: T.inc_subtensor(a[[0, 2, 0]], a ** 2), r(3, 4)),
+    ("adv_set_subtensor", lambda a: T.set_subtensor(a[[1]], a[:1] * 3), r(3, 4)),
+    ("flatten2", lambda a: a.flatten(2) ** 2, r(2, 3, 4)),
+    ("flatten1", lambda a: a.flatten() * np.arange(12.0), r(3, 4)),
+    ("dimshuffle", lambda a: a.dimshuffle(1, "x", 0) * a.dimshuffle("x", 1, 0), r(3, 4)),
+    ("dimshuffle_drop", lambda a: a.dimshuffle(2, 0) ** 2, r(3, 1, 4)),
+    ("concatenate", lambda a: T.concatenate([a, a ** 2, a[:, :1]], axis=1), r(3, 4)),
+    ("stack", lambda a: T.stack([a, -a * 3], axis=1), r(3, 4)),
+    ("fill", lambda a: a * T.ones_like(a) + T.zeros_like(a) * a, r(3, 4)),
 ]
 
 
@@ -77,6 +116,9 @@ BINARY_CASES = [
     ("dot_vm", T.dot, (4,), (4, 5)),
     ("dot_mv", T.dot, (3, 4), (4,)),
     ("dot_vv", T.dot, (4,), (4,)),
+    ("power", lambda a, b: a ** b, (3, 4), (3, 4)),
+    ("power_bcast", T.pow, (3, 4), (4,)),
+    ("switch_bcast", lambda a, b: T.switch(a > 0, a, b), (3, 4), (4,)),
 ]
 
 
@@ -86,6 +128,10 @@ def test_binary_gradients(name, fn, sa, sb):
     b = r(*sb)
     if name.startswith("div"):
         b = np.abs(b) + 0.5
+    if name.startswith("power"):
+        a = np.abs(a) + 0.5
+    if name.startswith("switch"):
+        a = away(*sa)
     if name.startswith(("maximum", "minimum")):
         b = a.mean() + away(*sb, gap=0.3) if sb else b  # keep operands apart: no ties at the kink
     verify_grad(fn, [a, b], rng=np.random.default_rng(0))
@@ -96,11 +142,32 @@ def test_every_forward_op_has_a_gradient_case():
     from trainer.graph import toposort
     covered = set()
     for _name, fn, x in UNARY_CASES:
-        covered |= {v.op for v in toposort([fn(T.tensor(x.ndim, dtype="float64"))]) if v.kind == "apply"}
+        covered |= {v.op for v in toposort([fn(T.tensor(x.ndim, dtype=x.dtype))]) if v.kind == "apply"}
     for _name, fn, sa, sb in BINARY_CASES:
         a, b = T.tensor(len(sa), dtype="float64"), T.tensor(len(sb), dtype="float64")
         covered |= {v.op for v in toposort([fn(a, b)]) if v.kind == "apply"}
+    covered |= {v.op for v in toposort(random_mask_graph()[1:]) if v.kind == "apply"}
     assert ops.names(forward=True) <= covered, sorted(ops.names(forward=True) - covered)
+
+
+def random_mask_graph():
+    """A cost through dropout-style random masks: its gradient is the mask (checked below)."""
+    from trainer.tensor.shared_randomstreams import RandomStreams
+    srng = RandomStreams(3)
+    x = T.matrix("x", dtype="float64")
+    m = srng.binomial(size=T.shape(x), p=0.5, dtype="float64")
+    u = srng.uniform(size=(3, 4), low=1.0, high=2.0, dtype="float64")
+    nrm = srng.normal(size=(3, 4), dtype="float64")
+    return x, m, u, nrm
+
+
+def test_gradient_through_random_draws():
+    x, m, u, nrm = random_mask_graph()
+    cost = (x * m * u + nrm).sum()
+    f = trainer.function([x], [T.grad(cost, x), m, u])
+    for _ in range(3):  # each call draws anew; the gradient is the draw of the same call
+        g, mv, uv = f(r(3, 4))
+        assert np.array_equal(g, mv * uv)
 
 
 def test_composite_bce_gradient():

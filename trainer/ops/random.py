@@ -10,7 +10,6 @@ a run. Draws are never constant-folded and carry no gradient.
 
 from __future__ import annotations
 
-import weakref
 from typing import Any
 
 import numpy as np
@@ -18,7 +17,7 @@ import numpy as np
 from trainer.opdef import OpDef, OpShapeError, fmt, register
 
 # uid -> stream object (anything with .generator(k) -> np.random.Generator)
-STREAMS: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
+STREAMS: dict[int, Any] = {}  # strong: a compiled graph names its stream only by uid
 
 
 def _size_shape(shapes, attrs, values):
