@@ -13,21 +13,29 @@ export class TesseraError extends Error {
 /** A dimension: an integer, or a symbolic name bound at run time. */
 export type Dim = number | string;
 
+/** A tensor's element type (int32 since format 1.1; booleans are int32 0/1). */
+export type DType = 'float32' | 'int32';
+
 export interface ValueInfo {
   name: string;
   shape: Dim[];
+  dtype: DType;
 }
 
+/** An output: a Float32Array for a float32 output, an Int32Array for an int32 one. */
 export interface Tensor {
   shape: number[];
-  data: Float32Array;
+  data: Float32Array | Int32Array;
 }
 
-/** A feed: a Float32Array (shape from the declaration, one symbol inferred),
- * {shape, data} (data may hold numbers or "inf" / "-inf" / "nan"), or the
- * sparse binary form {shape, indices} with the flat indices of the ones. */
-export type Feed = Float32Array | number[]
-  | { shape: number[]; data: Float32Array | ArrayLike<number | 'inf' | '-inf' | 'nan'> }
+/** A feed of a float32 input: a Float32Array (shape from the declaration, one
+ * symbol inferred), {shape, data} (data may hold numbers or "inf" / "-inf" /
+ * "nan"), or the sparse binary form {shape, indices} with the flat indices of
+ * the ones. An int32 input takes an Int32Array or integers in int32 range
+ * instead (no sparse form). Any other typed array, a Float32Array for an int32
+ * input or an Int32Array for a float32 one is E_INPUT. */
+export type Feed = Float32Array | Int32Array | number[]
+  | { shape: number[]; data: Float32Array | Int32Array | ArrayLike<number | 'inf' | '-inf' | 'nan'> }
   | { shape: number[]; indices: ArrayLike<number> };
 
 export type Kernels = 'auto' | 'js' | 'wasm';
@@ -39,7 +47,8 @@ export interface Model {
   readonly outputs: ValueInfo[];
   /** the kernels in use: 'wasm' (SIMD) or 'js' (plain, strict) */
   readonly kernels: 'js' | 'wasm';
-  /** Run the graph; bit-identical on both kernel paths. Throws TesseraError (E_INPUT, E_LIMIT). */
+  /** Run the graph; bit-identical on both kernel paths. Throws TesseraError (E_INPUT, E_LIMIT;
+   * E_INPUT also for a Gather index out of range, with no output). */
   run(feeds: Record<string, Feed>): Record<string, Tensor>;
 }
 
@@ -58,9 +67,9 @@ export function load(source: ModelSource, options?: LoadOptions): Promise<Model>
 export function wasmSupported(): boolean;
 
 /** An attribute kind, checked at load: 'f32' is a number finite as float32,
- * 'axes' 1 to 8 distinct ints, 'perm' distinct ints >= 0, 'rshape' Reshape
- * entries (SPEC.md section 6). */
-export type AttrKind = 'bool' | 'f32' | 'int' | 'axes' | 'perm' | 'rshape';
+ * 'axes' 1 to 8 distinct ints, 'ints' 1 to 8 ints, 'perm' distinct ints >= 0,
+ * 'rshape' Reshape entries, 'dtype' "float32" or "int32" (SPEC.md section 6). */
+export type AttrKind = 'bool' | 'f32' | 'int' | 'axes' | 'ints' | 'perm' | 'rshape' | 'dtype';
 
 export interface OpAttr {
   readonly kind: AttrKind;
@@ -70,29 +79,37 @@ export interface OpAttr {
   readonly default?: boolean | number | null;
 }
 
-/** A node's output shape (symbols kept) and its attributes resolved against the ranks. */
+/** A node's output shape (symbols kept) and dtype, and its attributes resolved against the ranks. */
 export interface OpPlan {
   shape: Dim[];
+  dtype: DType;
   [attribute: string]: unknown;
 }
 
 /** One operand of a plain-JS kernel; `constant`: a model initializer. */
 export interface KernelInput {
-  data: Float32Array;
+  data: Float32Array | Int32Array;
   shape: number[];
   constant: boolean;
 }
 
 /** One row of the op table. */
 export interface OpRow {
-  readonly arity: number;
+  /** The input count, or [min, max] (Concat: [1, 64]). */
+  readonly arity: number | readonly [number, number];
+  /** The format version that added the op; absent: 1.0. */
+  readonly since?: '1.1';
+  /** Operand and output dtypes, "ins:out": 'f' float32, 'i' int32, 'T' the
+   * dtype of the first T operand; the last operand letter repeats; no output
+   * letter: the plan's dtype (Cast). Absent: float32 only. */
+  readonly types?: string;
   readonly attrs: Readonly<Record<string, OpAttr>>;
   /** Attribute rules beyond the kinds (E_SCHEMA); attrs have their defaults. */
   check?(attrs: Record<string, unknown>, bad: (what: string) => never): unknown;
   /** The shape rule: operand shapes and attributes (defaults filled in) to the plan; throws E_SHAPE. */
   shape(inputShapes: Dim[][], attrs: Record<string, unknown>, who: string): OpPlan;
-  /** The plain-JS strict kernel. */
-  js(inputs: KernelInput[], plan: OpPlan, outShape: number[]): Float32Array;
+  /** The plain-JS strict kernel; its result's class is the plan's dtype. */
+  js(inputs: KernelInput[], plan: OpPlan, outShape: number[]): Float32Array | Int32Array;
   /** The wasm export it calls (a tsr_k_* function of runtimes/c/src/kernels.h)
    * and the op code passed to a shared kernel (`symbol`: the TSR_K_* name of
    * `code`); null: the plain-JS kernel runs under the wasm backend too. */
@@ -102,7 +119,7 @@ export interface OpRow {
 /** The op set, one frozen row per operator, in the order of SPEC.md section 6. */
 export const OPS: Readonly<Record<string, OpRow>>;
 
-/** The format version this runtime implements ("1.0"). */
+/** The format version this runtime implements ("1.1"). */
 export const RUNTIME_VERSION: string;
 
 /** Read a source to a JSON document with the strict bounded reader. */
