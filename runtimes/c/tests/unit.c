@@ -340,6 +340,385 @@ static void test_ops(void)
     CHECK(y[0] + y[1] + y[2] + y[3] > 0.99f, "softmax");
 }
 
+/* ---- format 1.1 kernels: the edge cases SPEC 6 and 7.7-7.9 name ---- */
+static float fbits(uint32_t u)
+{
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static void test_compare_logic(void)
+{
+    const float nan = fbits(0x7FC00001u), inf = fbits(0x7F800000u);
+    float a[6] = {1.0f, -0.0f, 0.0f, 2.0f, 0, 0}, b[6] = {2.0f, 0.0f, -0.0f, 2.0f, 0, 0};
+    int32_t y[16], shape[1] = {6}, one[1] = {1}, ia[4] = {INT32_MIN, -1, 0, INT32_MAX}, ib[4] = {INT32_MAX, 0, 0, INT32_MIN};
+    static const int32_t want[6][6] = {/* GT GE LT LE EQ NE for a[i] vs b[i] */
+                                       {0, 0, 1, 1, 0, 1}, {0, 1, 0, 1, 1, 0}, {0, 1, 0, 1, 1, 0},
+                                       {0, 1, 0, 1, 1, 0}, {0, 0, 0, 0, 0, 1}, {0, 0, 0, 0, 0, 1}};
+    int32_t op, i, bad = 0;
+    a[4] = nan, b[4] = 1.0f, a[5] = nan, b[5] = nan;
+    for (op = TSR_K_GT; op <= TSR_K_NE; op++) {
+        tsr_k_compare(op, TSR_K_F32, a, b, y, 1, shape, one, one);
+        for (i = 0; i < 6; i++)
+            bad += y[i] != want[i][op];
+    }
+    CHECK(bad == 0, "float comparisons: NaN false except NotEqual, -0 == +0 (%d wrong)", (int)bad);
+    b[0] = inf;
+    tsr_k_compare(TSR_K_LT, TSR_K_F32, a, b, y, 1, shape, one, one);
+    CHECK(y[0] == 1, "1 < inf");
+    shape[0] = 4;
+    tsr_k_compare(TSR_K_LT, TSR_K_I32, ia, ib, y, 1, shape, one, one);
+    CHECK(y[0] == 1 && y[1] == 1 && y[2] == 0 && y[3] == 0, "int32 signed compare, INT32_MIN < INT32_MAX");
+    {
+        int32_t p[3] = {2, -1, 0}, q[2] = {-5, 0}, sh[2] = {2, 3}, sp[2] = {0, 1}, sq[2] = {1, 0};
+        /* p broadcast along rows [3], q along columns [2, 1] */
+        tsr_k_compare(TSR_K_AND, TSR_K_I32, p, q, y, 2, sh, sp, sq);
+        CHECK(y[0] == 1 && y[1] == 1 && y[2] == 0 && y[3] == 0 && y[4] == 0 && y[5] == 0, "And(2,-1) = 1, broadcast");
+        tsr_k_compare(TSR_K_OR, TSR_K_I32, p, q, y, 2, sh, sp, sq);
+        CHECK(y[0] == 1 && y[2] == 1 && y[3] == 1 && y[4] == 1 && y[5] == 0, "Or, broadcast");
+        tsr_k_not(q, y, 2);
+        CHECK(y[0] == 0 && y[1] == 1, "Not(-5) = 0, Not(0) = 1");
+    }
+}
+
+static void test_where(void)
+{
+    /* c [2,1,3], a [4,1], b [3]: output [2,4,3], every combination of
+     * broadcasts, against the literal definition */
+    int32_t c[6] = {1, 0, -7, 0, 5, 0}, sh[3] = {2, 4, 3}, sc[3] = {3, 0, 1}, sa[3] = {0, 1, 0}, sb[3] = {0, 0, 1};
+    uint32_t a[4] = {0x7FC01234u, 0x80000000u, 3, 4}, b[3] = {0xFFFFFFFFu, 0x00000000u, 0x80000001u}, y[24];
+    int32_t i, j, k, bad = 0;
+    tsr_k_where(c, a, b, y, 3, sh, sc, sa, sb);
+    for (i = 0; i < 2; i++)
+        for (j = 0; j < 4; j++)
+            for (k = 0; k < 3; k++)
+                bad += y[(i * 4 + j) * 3 + k] != (c[i * 3 + k] ? a[j] : b[k]);
+    CHECK(bad == 0, "Where: 3-way broadcast, bits copied (NaN payload, -0) (%d wrong)", (int)bad);
+}
+
+static void test_cast(void)
+{
+    float x[12] = {0, -0.7f, 2.9f, -2.9f, 0, 0, 2147483648.0f, 2147483520.0f, -2147483648.0f, -2147483904.0f, 0, 0};
+    int32_t want[12] = {0, 0, 2, -2, 0, INT32_MAX, INT32_MAX, 2147483520, INT32_MIN, INT32_MIN, INT32_MIN, 0}, y[12];
+    int32_t iv[5] = {16777217, INT32_MAX, INT32_MIN, -16777219, 7};
+    float fy[5];
+    int32_t i, bad = 0;
+    x[4] = fbits(0x7FC00000u);  /* NaN -> 0 */
+    x[5] = fbits(0x7F800000u);  /* +inf */
+    x[10] = fbits(0xFF800000u); /* -inf */
+    x[11] = fbits(0xFFC00001u); /* -NaN -> 0 */
+    tsr_k_cast_f2i(x, y, 12);
+    for (i = 0; i < 12; i++)
+        if (y[i] != want[i])
+            bad++, printf("cast f2i %g -> %ld, want %ld\n", (double)x[i], (long)y[i], (long)want[i]);
+    CHECK(bad == 0, "Cast float32 -> int32: NaN, saturation, truncation toward zero");
+    tsr_k_cast_i2f(iv, fy, 5);
+    CHECK(fy[0] == 16777216.0f && fy[1] == 2147483648.0f && fy[2] == -2147483648.0f && fy[3] == -16777220.0f &&
+          fy[4] == 7.0f, "Cast int32 -> float32: round to nearest even");
+}
+
+static void test_gather_concat_slice(void)
+{
+    static uint32_t x[3 * 5 * 37], y[3 * 6 * 37];
+    int32_t idx[6] = {0, -1, 4, -5, 2, 2}, inner, i, o, j, q, bad = 0;
+    for (i = 0; i < 3 * 5 * 37; i++)
+        x[i] = 0x7F800000u + (uint32_t)i; /* NaN payloads: bits must survive */
+    for (inner = 1; inner <= 37; inner += 3) { /* vector body and scalar tail */
+        memset(y, 0, sizeof y);
+        CHECK(tsr_k_gather(x, idx, y, 3, 5, 6, inner) == -1, "gather ok");
+        for (o = 0; o < 3; o++)
+            for (j = 0; j < 6; j++)
+                for (q = 0; q < inner; q++)
+                    bad += y[(o * 6 + j) * inner + q] != x[(o * 5 + (idx[j] < 0 ? idx[j] + 5 : idx[j])) * inner + q];
+    }
+    CHECK(bad == 0, "Gather rows, negative indices, every inner size 1..37 (%d wrong)", (int)bad);
+    {
+        int32_t bad_idx[3] = {1, 5, -6};
+        memset(y, 0xAB, sizeof y);
+        CHECK(tsr_k_gather(x, bad_idx, y, 3, 5, 3, 4) == 1, "index 5 of [-5, 4]: position 1");
+        for (i = 0, bad = 0; i < 3 * 3 * 4; i++)
+            bad += y[i] != 0xABABABABu;
+        CHECK(bad == 0, "out-of-range index: nothing written");
+        bad_idx[1] = 0;
+        CHECK(tsr_k_gather(x, bad_idx, y, 1, 5, 3, 1) == 2, "index -6 of [-5, 4]: position 2");
+        bad_idx[0] = INT32_MIN;
+        CHECK(tsr_k_gather(x, bad_idx, y, 1, 5, 3, 1) == 0, "INT32_MIN index rejected");
+        bad_idx[0] = INT32_MAX;
+        CHECK(tsr_k_gather(x, bad_idx, y, 1, 5, 3, 1) == 0, "INT32_MAX index rejected");
+    }
+    /* Concat of (2,1,3) and (2,2,3) along axis 1 */
+    {
+        uint32_t p[6] = {1, 2, 3, 4, 5, 6}, r[12] = {11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22}, z[18];
+        static const uint32_t want[18] = {1, 2, 3, 11, 12, 13, 14, 15, 16, 4, 5, 6, 17, 18, 19, 20, 21, 22};
+        tsr_k_concat(p, z, 2, 1, 3, 3, 0);
+        tsr_k_concat(r, z, 2, 2, 3, 3, 1);
+        CHECK(!memcmp(z, want, sizeof want), "Concat along the middle axis");
+    }
+    /* Slice of a 4 x 5 matrix: rows 3, 1 (step -2), columns 1..4 step 2 */
+    {
+        uint32_t m[20], z[4];
+        int32_t sh[2] = {4, 5}, out[2] = {2, 2}, st[2] = {3, 1}, sp[2] = {-2, 2};
+        for (i = 0; i < 20; i++)
+            m[i] = (uint32_t)i;
+        tsr_k_slice(m, z, 2, sh, out, st, sp);
+        CHECK(z[0] == 16 && z[1] == 18 && z[2] == 6 && z[3] == 8, "Slice with a negative step");
+        out[1] = 5, st[1] = 0, sp[1] = 1, sp[0] = -3, st[0] = 3;
+        tsr_k_slice(m, y, 2, sh, out, st, sp);
+        CHECK(y[0] == 15 && y[4] == 19 && y[5] == 0 && y[9] == 4, "Slice, contiguous rows");
+    }
+}
+
+static void test_argmax(void)
+{
+    float x[8] = {1.0f, 3.0f, 3.0f, 0, 2.0f, 0, -0.0f, 0.0f};
+    int32_t y[4], iv[4] = {INT32_MIN, INT32_MAX, INT32_MAX, INT32_MIN};
+    x[3] = fbits(0x7FC00000u);
+    x[5] = fbits(0xFFC00000u);
+    tsr_k_argmax(1, TSR_K_F32, x, y, 1, 3, 1);
+    CHECK(y[0] == 1, "ArgMax ties keep the first");
+    tsr_k_argmax(0, TSR_K_F32, x, y, 1, 3, 1);
+    CHECK(y[0] == 0, "ArgMin");
+    tsr_k_argmax(1, TSR_K_F32, x, y, 1, 6, 1);
+    CHECK(y[0] == 3, "ArgMax: the first NaN wins");
+    tsr_k_argmax(0, TSR_K_F32, x + 3, y, 1, 5, 1);
+    CHECK(y[0] == 0, "ArgMin: NaN at 0 wins");
+    tsr_k_argmax(1, TSR_K_F32, x + 6, y, 1, 2, 1);
+    CHECK(y[0] == 0, "ArgMax: -0 and +0 tie");
+    tsr_k_argmax(0, TSR_K_F32, x + 6, y, 1, 2, 1);
+    CHECK(y[0] == 0, "ArgMin: -0 and +0 tie");
+    tsr_k_argmax(1, TSR_K_I32, iv, y, 1, 4, 1);
+    CHECK(y[0] == 1, "ArgMax int32");
+    tsr_k_argmax(0, TSR_K_I32, iv, y, 1, 4, 1);
+    CHECK(y[0] == 0, "ArgMin int32, INT32_MIN first");
+    tsr_k_argmax(1, TSR_K_I32, iv, y, 1, 2, 2); /* columns: {MIN, MAX} {MAX, MIN} */
+    CHECK(y[0] == 1 && y[1] == 0, "ArgMax along a strided axis");
+}
+
+static void test_reduce11(void)
+{
+    float x[4] = {0.0f, -0.0f, 3.0f, 0}, y[2];
+    int32_t sh[2] = {2, 2}, red[2] = {0, 1}, sh1[1] = {3}, all[1] = {1};
+    x[3] = fbits(0x7FC00000u);
+    tsr_k_reduce(TSR_K_RMIN, x, y, 2, sh, red);
+    CHECK(bits(y[0]) == 0x80000000u && y[1] != y[1], "ReduceMin: -0 below +0, NaN propagates");
+    {
+        float p[3] = {1e30f, 1e30f, 1e-30f};
+        tsr_k_reduce(TSR_K_RPROD, p, y, 1, sh1, all);
+        CHECK(y[0] == fbits(0x7F800000u), "ReduceProd in order: (1e30 * 1e30) overflows before * 1e-30");
+    }
+    {
+        float p[1] = {-0.0f};
+        int32_t s1[1] = {1};
+        tsr_k_reduce(TSR_K_RPROD, p, y, 1, s1, all);
+        CHECK(bits(y[0]) == 0x80000000u, "ReduceProd(+1 * -0) = -0");
+    }
+}
+
+/* LogSoftmax: the SPEC 7.4 loop with the scalar Exp/Log, against the kernel
+ * on every path (its contiguous case goes through tsr_k_exp), for lengths
+ * across the 64-element chunks, and a strided layout. */
+static float ls_ref(const float *x, int32_t n, int32_t st, int32_t i)
+{
+    float m = fbits(0xFF800000u), s = 0.0f;
+    int32_t k;
+    for (k = 0; k < n; k++)
+        m = tsr_k_max1(m, x[k * st]);
+    for (k = 0; k < n; k++)
+        s = s + tsr_k_exp1(x[k * st] - m);
+    return (x[i * st] - m) - tsr_k_log1(s);
+}
+
+static void test_log_softmax(void)
+{
+    static float x[2 * 200], y[2 * 200];
+    int32_t n, i, p, bad = 0, runs = 0;
+    uint32_t r = 7u;
+    for (i = 0; i < 400; i++) {
+        r = r * 1664525u + 1013904223u;
+        x[i] = (float)((int32_t)(r >> 8) - (1 << 23)) / 65536.0f; /* about [-128, 128] */
+    }
+    for (p = -1; p <= TSR_K_PATH_AVX2; p++) {
+        if (p >= 0 && !tsr_k_set_path(p))
+            continue;
+        for (n = 1; n <= 200; n += (n < 70 ? 1 : 13)) {
+            tsr_k_log_softmax(x, y, 1, n, 1);
+            for (i = 0; i < n; i++)
+                bad += bits(y[i]) != bits(ls_ref(x, n, 1, i));
+            tsr_k_log_softmax(x, y, 1, n, 2); /* strided: the scalar loop */
+            for (i = 0; i < n; i++)
+                bad += bits(y[2 * i]) != bits(ls_ref(x, n, 2, i)) || bits(y[2 * i + 1]) != bits(ls_ref(x + 1, n, 2, i));
+            runs++;
+        }
+    }
+    tsr_k_set_path(-1);
+    CHECK(bad == 0 && runs > 0, "LogSoftmax = SPEC 7.4 loop bit for bit, %d lengths x paths (%d wrong)", (int)runs, (int)bad);
+    {
+        float t[3] = {0, 0, 1.0f};
+        t[0] = t[1] = fbits(0xFF800000u);
+        tsr_k_log_softmax(t, y, 1, 2, 1);
+        CHECK(y[0] != y[0] && y[1] != y[1], "LogSoftmax: all -inf gives NaN");
+        t[1] = fbits(0x7F800000u);
+        tsr_k_log_softmax(t + 1, y, 1, 2, 1);
+        CHECK(y[0] != y[0] && y[1] != y[1], "LogSoftmax: +inf gives NaN");
+        t[0] = -1e30f, t[1] = 1e30f;
+        tsr_k_log_softmax(t, y, 1, 2, 1);
+        CHECK(y[1] == 0.0f && y[0] == -2e30f, "LogSoftmax: finite logits, finite results");
+    }
+}
+
+/* ---- format 1.1 in models: versions, dtypes, data, run-time errors ---- */
+static tsr_code doc11(const char *ver, const char *ins, const char *outs, const char *inits, const char *nodes,
+                      char *msg)
+{
+    static char buf[1 << 14];
+    snprintf(buf, sizeof buf,
+             "{\"format\":\"tessera\",\"format_version\":\"%s\",\"producer\":{\"name\":\"t\",\"version\":\"0\"},"
+             "\"graph\":{\"inputs\":[%s],\"outputs\":[%s],\"initializers\":[%s],\"nodes\":[%s]}}",
+             ver, ins, outs, inits, nodes);
+    return load(buf, strlen(buf), msg);
+}
+
+#define XF "{\"name\":\"x\",\"dtype\":\"float32\",\"shape\":[2,3]}"
+#define XI "{\"name\":\"x\",\"dtype\":\"int32\",\"shape\":[2,3]}"
+#define YF(shape) "{\"name\":\"y\",\"dtype\":\"float32\",\"shape\":" shape "}"
+#define YI(shape) "{\"name\":\"y\",\"dtype\":\"int32\",\"shape\":" shape "}"
+#define NODE(op, ins, attrs) "{\"op\":\"" op "\",\"inputs\":" ins ",\"outputs\":[\"y\"],\"attrs\":" attrs "}"
+#define KI(data) "{\"name\":\"k\",\"dtype\":\"int32\",\"shape\":[2],\"data\":" data "}"
+
+static void test_models11(void)
+{
+    char msg[256];
+    struct {
+        const char *ver, *ins, *outs, *inits, *nodes;
+        tsr_code want;
+        const char *what;
+    } cases[] = {
+        {"1.1", XF, YI("[2,3]"), "", NODE("Greater", "[\"x\",\"x\"]", "{}"), TSR_OK, "Greater float32 -> int32"},
+        {"1.0", XF, YI("[2,3]"), "", NODE("Greater", "[\"x\",\"x\"]", "{}"), TSR_E_VERSION, "1.1 op in a 1.0 file"},
+        {"1.0", XF, YF("[2,3]"), "", NODE("Gather", "[\"x\",\"x\"]", "{\"axis\":\"bad\"}"), TSR_E_VERSION,
+         "1.1 op in a 1.0 file: its attributes are not checked first"},
+        {"1.0", XI, YI("[2,3]"), "", NODE("Relu", "[\"x\"]", "{}"), TSR_E_VERSION, "int32 input in a 1.0 file"},
+        {"1.0", XF, YF("[2,3]"), KI("[1,2]"), NODE("Relu", "[\"x\"]", "{}"), TSR_E_VERSION, "int32 initializer in a 1.0 file"},
+        {"1.0", XI, YI("[2,3]"), "", NODE("Relu", "[\"x\"]", "{\"bad\":1}"), TSR_E_SCHEMA,
+         "1.0 file: a schema error comes before the int32 E_VERSION"},
+        {"1.2", XI, YI("[2,3]"), "", NODE("Transpose", "[\"x\"]", "{\"perm\":[0,1]}"), TSR_OK, "newer minor: int32 known"},
+        {"1.1", XF, YF("[2,3]"), "", "{\"op\":\"Relu\",\"inputs\":[\"x\"],\"outputs\":[\"y\"]}", TSR_OK, "1.1 file, 1.0 ops"},
+        {"1.1", XI, YI("[2,3]"), "", NODE("Relu", "[\"x\"]", "{}"), TSR_E_SHAPE, "Relu of int32"},
+        {"1.1", XF, YF("[2,3]"), KI("[1,2]"), NODE("Add", "[\"x\",\"k\"]", "{}"), TSR_E_SHAPE, "Add float32 + int32"},
+        {"1.1", XF, YI("[2,3]"), KI("[1,2]"), NODE("Less", "[\"x\",\"k\"]", "{}"), TSR_E_SHAPE, "Less of mixed dtypes"},
+        {"1.1", XF, YF("[2,3]"), "", NODE("Greater", "[\"x\",\"x\"]", "{}"), TSR_E_SHAPE, "declared output dtype differs"},
+        {"1.1", XI, YI("[3,2]"), "", NODE("Transpose", "[\"x\"]", "{}"), TSR_OK, "Transpose of int32"},
+        {"1.1", XI, YI("[6]"), "", NODE("Reshape", "[\"x\"]", "{\"shape\":[6]}"), TSR_OK, "Reshape of int32"},
+        {"1.1", XF, YF("[2]"), KI("[1,2.5]"), "{\"op\":\"Relu\",\"inputs\":[\"x\"],\"outputs\":[\"y\"]}", TSR_E_DATA,
+         "int32 data 2.5"},
+        {"1.1", XF, YF("[2,3]"), KI("[1,2147483648]"), NODE("Relu", "[\"x\"]", "{}"), TSR_E_DATA, "int32 data 2^31"},
+        {"1.1", XF, YF("[2,3]"), KI("[-2147483648,2.0e0]"), NODE("Relu", "[\"x\"]", "{}"), TSR_OK, "int32 data -2^31, 2.0e0"},
+        {"1.1", XF, YF("[2,3]"), KI("[1]"), NODE("Relu", "[\"x\"]", "{}"), TSR_E_DATA, "int32 data too short"},
+        /* little-endian two's complement: -1, 2; CRC-32 of those 8 bytes */
+        {"1.1", XF, YF("[2,3]"),
+         "{\"name\":\"k\",\"dtype\":\"int32\",\"shape\":[2],\"data_b64\":\"/////wIAAAA=\",\"checksum\":\"crc32:00000000\"}",
+         NODE("Relu", "[\"x\"]", "{}"), TSR_E_DATA, "int32 base64, checksum mismatch"},
+        {"1.1", XF, YF("[2]"),
+         "{\"name\":\"k\",\"dtype\":\"int32\",\"shape\":[2],\"data_b64\":\"/////wIAAAA=\",\"checksum\":\"crc32:55f63774\"}",
+         "{\"op\":\"ArgMax\",\"inputs\":[\"k\"],\"outputs\":[\"y\"],\"attrs\":{\"axis\":0,\"keepdims\":true}}",
+         TSR_E_SHAPE, "int32 base64 with its checksum loads (then: declared output dtype)"},
+        {"1.1", XF, YF("[2,3]"), "", NODE("Gather", "[\"x\",\"x\"]", "{}"), TSR_E_SHAPE, "Gather float32 indices"},
+        {"1.1", XF, YF("[2,3]"), KI("[1,0]"), NODE("Gather", "[\"x\",\"k\"]", "{\"axis\":0}"), TSR_OK, "Gather"},
+        {"1.1", XF, YF("[2,2]"), KI("[1,0]"), NODE("Gather", "[\"x\",\"k\"]", "{\"axis\":-1}"), TSR_OK, "Gather axis -1"},
+        {"1.1", XF, YF("[2,2,3]"), KI("[1,0]"), NODE("Gather", "[\"x\",\"k\"]", "{\"axis\":2}"), TSR_E_SHAPE,
+         "Gather axis out of range"},
+        {"1.1", "{\"name\":\"x\",\"dtype\":\"float32\",\"shape\":[1,1,1,1,1,1,1,2]}", YF("[2]"),
+         "{\"name\":\"k\",\"dtype\":\"int32\",\"shape\":[1,1],\"data\":[0]}", NODE("Gather", "[\"x\",\"k\"]", "{}"),
+         TSR_E_LIMIT, "Gather result of rank 9"},
+        {"1.1", "{\"name\":\"x\",\"dtype\":\"float32\",\"shape\":[\"n\",3]}", YF("[2,3]"), "",
+         NODE("Concat", "[\"x\",\"x\"]", "{\"axis\":0}"), TSR_E_SHAPE, "Concat: a symbol on the axis"},
+        {"1.1", "{\"name\":\"x\",\"dtype\":\"float32\",\"shape\":[\"n\",3]}", YF("[\"n\",6]"), "",
+         NODE("Concat", "[\"x\",\"x\"]", "{\"axis\":-1}"), TSR_OK, "Concat: the same symbol elsewhere"},
+        {"1.1", XF, YF("[2,3]"), KI("[1,2]"), NODE("Concat", "[\"x\",\"k\"]", "{\"axis\":0}"), TSR_E_SHAPE, "Concat mixed dtypes"},
+        {"1.1", XF, YF("[2,3]"), "", NODE("Concat", "[\"x\"]", "{}"), TSR_E_SCHEMA, "Concat axis required"},
+        {"1.1", XF, YF("[2,1]"), "", NODE("Slice", "[\"x\"]", "{\"starts\":[1],\"ends\":[1]}"), TSR_E_SHAPE,
+         "Slice: empty result"},
+        {"1.1", XF, YF("[1,3]"), "", NODE("Slice", "[\"x\"]", "{\"starts\":[-1],\"ends\":[1e300]}"), TSR_OK,
+         "Slice: huge end clamps"},
+        {"1.1", XF, YF("[2,2]"), "", NODE("Slice", "[\"x\"]", "{\"starts\":[-1],\"ends\":[-4],\"steps\":[-2],\"axes\":[-1]}"),
+         TSR_OK, "Slice: negative step"},
+        {"1.1", XF, YF("[2,3]"), "", NODE("Slice", "[\"x\"]", "{\"starts\":[0],\"ends\":[1],\"steps\":[0]}"), TSR_E_SCHEMA,
+         "Slice: zero step"},
+        {"1.1", XF, YF("[2,3]"), "", NODE("Slice", "[\"x\"]", "{\"starts\":[0],\"ends\":[1,2]}"), TSR_E_SCHEMA,
+         "Slice: lengths differ"},
+        {"1.1", XF, YF("[2,3]"), "", NODE("Slice", "[\"x\"]", "{\"starts\":[],\"ends\":[]}"), TSR_E_SCHEMA, "Slice: empty arrays"},
+        {"1.1", XF, YF("[2,3]"), "", NODE("Slice", "[\"x\"]", "{\"starts\":[0,0],\"ends\":[1,1],\"axes\":[0,-2]}"),
+         TSR_E_SHAPE, "Slice: an axis twice after normalisation"},
+        {"1.1", "{\"name\":\"x\",\"dtype\":\"float32\",\"shape\":[\"n\",3]}", YF("[1,3]"), "",
+         NODE("Slice", "[\"x\"]", "{\"starts\":[0],\"ends\":[1]}"), TSR_E_SHAPE, "Slice: a symbol on a sliced axis"},
+        {"1.1", XI, YI("[2,1]"), "", NODE("ArgMax", "[\"x\"]", "{\"axis\":1,\"keepdims\":true}"), TSR_OK, "ArgMax int32, keepdims"},
+        {"1.1", XF, YI("[3]"), "", NODE("ArgMin", "[\"x\"]", "{\"axis\":-2}"), TSR_OK, "ArgMin"},
+        {"1.1", XF, YI("[2,3]"), "", NODE("Cast", "[\"x\"]", "{\"to\":\"int32\"}"), TSR_OK, "Cast"},
+        {"1.1", XF, YI("[2,3]"), "", NODE("Cast", "[\"x\"]", "{\"to\":\"int64\"}"), TSR_E_SCHEMA, "Cast to int64"},
+        {"1.1", XI, YI("[2,3]"), "", NODE("Where", "[\"x\",\"x\",\"x\"]", "{}"), TSR_OK, "Where int32"},
+        {"1.1", XF, YF("[2,3]"), "", NODE("Where", "[\"x\",\"x\",\"x\"]", "{}"), TSR_E_SHAPE, "Where float32 condition"},
+        {"1.1", XI, YI("[2,3]"), "", NODE("Not", "[\"x\"]", "{}"), TSR_OK, "Not"},
+        {"1.1", XF, YF("[2,3]"), "", NODE("Not", "[\"x\"]", "{}"), TSR_E_SHAPE, "Not of float32"},
+        {"1.1", XI, YI("[2,3]"), "", NODE("LogSoftmax", "[\"x\"]", "{}"), TSR_E_SHAPE, "LogSoftmax of int32"},
+        {"1.1", XF, YF("[2]"), "", NODE("ReduceProd", "[\"x\"]", "{\"axes\":[1]}"), TSR_OK, "ReduceProd"},
+    };
+    size_t i;
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        tsr_code rc = doc11(cases[i].ver, cases[i].ins, cases[i].outs, cases[i].inits, cases[i].nodes, msg);
+        CHECK(rc == cases[i].want, "%s: got %s (%s)", cases[i].what, tsr_code_name(rc), msg);
+    }
+    CHECK(doc11("1.0", XF, YF("[2,3]"), "", NODE("Greater", "[\"x\",\"x\"]", "{}"), msg) == TSR_E_VERSION &&
+          strstr(msg, "Greater needs format 1.1") && strstr(msg, "stamped 1.0"), "E_VERSION message: %s", msg);
+    CHECK(doc11("1.1", XF, YF("[2,3]"), KI("[1,2]"), NODE("Add", "[\"x\",\"k\"]", "{}"), msg) == TSR_E_SHAPE &&
+          strstr(msg, "operand 1 is int32, expected float32"), "dtype message: %s", msg);
+}
+
+/* Running an int32 model through the API: dtypes of inputs and outputs, the
+ * arena of tsr_model_size exactly enough, Gather's run-time E_INPUT. */
+static void test_run11(void)
+{
+    const char *doc =
+        "{\"format\":\"tessera\",\"format_version\":\"1.1\",\"producer\":{\"name\":\"t\",\"version\":\"0\"},"
+        "\"graph\":{\"inputs\":[{\"name\":\"i\",\"dtype\":\"int32\",\"shape\":[\"n\"]}],"
+        "\"outputs\":[{\"name\":\"g\",\"dtype\":\"float32\",\"shape\":[\"n\",2]},{\"name\":\"a\",\"dtype\":\"int32\",\"shape\":[\"n\"]}],"
+        "\"initializers\":[{\"name\":\"W\",\"dtype\":\"float32\",\"shape\":[3,2],\"data\":[1,2,3,4,5,6]}],"
+        "\"nodes\":[{\"name\":\"lookup\",\"op\":\"Gather\",\"inputs\":[\"W\",\"i\"],\"outputs\":[\"g\"]},"
+        "{\"op\":\"ArgMax\",\"inputs\":[\"g\"],\"outputs\":[\"a\"],\"attrs\":{\"axis\":1}}]}}";
+    size_t bytes = 0, ws_len = 0;
+    tsr_error e;
+    tsr_model *m = NULL;
+    void *arena;
+    static double ws[1024];
+    int32_t idx[3] = {2, -3, 1};
+    float fx[3] = {0, 0, 0};
+    tsr_tensor in, out[2];
+    CHECK(tsr_model_size(doc, strlen(doc), &bytes, &e) == TSR_OK, "size: %s", e.message);
+    arena = malloc(bytes);
+    CHECK(tsr_model_load(doc, strlen(doc), arena, bytes, &m, &e) == TSR_OK, "load in tsr_model_size bytes: %s", e.message);
+    CHECK(tsr_model_input_dtype(m, 0) == TSR_INT32 && tsr_model_output_dtype(m, 0) == TSR_FLOAT32 &&
+          tsr_model_output_dtype(m, 1) == TSR_INT32 && tsr_model_input_dtype(m, 1) == -1, "declared dtypes");
+    memset(&in, 0, sizeof in);
+    in.name = "i";
+    in.rank = 1;
+    in.shape[0] = 3;
+    in.data = fx; /* float32 by default: the model declares int32 */
+    CHECK(tsr_bind(m, &in, 1, &ws_len, &e) == TSR_E_INPUT && strstr(e.message, "dtype"), "dtype differs: %s", e.message);
+    in.dtype = TSR_INT32;
+    in.idata = idx;
+    CHECK(tsr_run(m, &in, 1, out, ws, sizeof ws, &e) == TSR_OK, "run: %s", e.message);
+    CHECK(out[0].dtype == TSR_FLOAT32 && out[0].data && !out[0].idata && out[1].dtype == TSR_INT32 && out[1].idata &&
+          !out[1].data, "output dtypes and pointers");
+    CHECK(out[0].data[0] == 5 && out[0].data[1] == 6 && out[0].data[2] == 1 && out[0].data[5] == 4, "gather rows");
+    CHECK(out[1].idata[0] == 1 && out[1].idata[2] == 1, "argmax");
+    idx[1] = 3;
+    memset(out, 0, sizeof out);
+    CHECK(tsr_run(m, &in, 1, out, ws, sizeof ws, &e) == TSR_E_INPUT && strstr(e.message, "lookup") &&
+          strstr(e.message, "index 3") && strstr(e.message, "[-3, 2]"), "index out of range at run time: %s", e.message);
+    CHECK(!out[0].name && !out[0].data && !out[1].idata, "no outputs after a run-time error");
+    free(arena);
+}
+
 /* MatMul (SPEC 7.1) against the literal definition: random shapes around
  * the SIMD block sizes (m, n not multiples of the block, k across the k-chunk
  * boundary), sparse/binary A with +0/-0, inf and NaN in B (skipped when the
@@ -537,6 +916,15 @@ int main(void)
     test_op_table();
     test_run();
     test_ops();
+    test_compare_logic();
+    test_where();
+    test_cast();
+    test_gather_concat_slice();
+    test_argmax();
+    test_reduce11();
+    test_log_softmax();
+    test_models11();
+    test_run11();
     test_matmul();
     test_exp_sigmoid();
     printf("%d checks, %d failures\n", checks, failures);
