@@ -305,6 +305,10 @@ def cases_1_1(g):
             cases.append(case(op, [x3], reduce_1_1(kind, x3, axes, kd), at))
         for axes in ([0], [1]):
             cases.append(case(op, [xs], reduce_1_1(kind, xs, axes, False), {"axes": axes}))
+        xl = rng.uniform(-2, 2, (9, 2, 33)).astype(F)
+        xl[0, 0, 0], xl[1, 0, 1], xl[2, 1, 2], xl[3, 0, 3] = -0.0, np.nan, np.inf, 0.0
+        for axes in ([0], [0, 1]):
+            cases.append(case(op, [xl], reduce_1_1(kind, xl, axes, False), {"axes": axes}))
     # LogSoftmax
     for shape, axis in (((4, 7), -1), ((4, 7), 0), ((2, 3, 5), 1), ((6,), 0)):
         x_ = rng.uniform(-20, 20, shape).astype(F)
@@ -394,6 +398,10 @@ def main():
                 cases.append(case(op, [x3], reduce(op, x3, axes, kd), at))
             for axes in ([0], [1]):
                 cases.append(case(op, [xs], reduce(op, xs, axes, False), {"axes": axes}))
+            xl = rng.uniform(-2, 2, (9, 2, 33)).astype(F)  # leading axes reduced (the wasm backend's row passes)
+            xl[0, 0, 0], xl[1, 0, 1], xl[2, 1, 2] = -0.0, np.nan, np.inf
+            for axes in ([0], [0, 1]):
+                cases.append(case(op, [xl], reduce(op, xl, axes, False), {"axes": axes}))
         # Transpose, Reshape
         cases.append(case("Transpose", [x3], np.ascontiguousarray(np.transpose(x3)), {}))
         cases.append(case("Transpose", [x3], np.ascontiguousarray(np.transpose(x3, (1, 2, 0))), {"perm": [1, 2, 0]}))
