@@ -54,7 +54,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tessera", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     modules = {}
-    for name, (module_name, help_text) in COMMANDS.items():
+    # Import only the component asked for (all of them for --help): `tessera run` needs neither the
+    # trainer nor the conformance suite, and a broken one must not take the others down.
+    wanted = [argv[0]] if argv and argv[0] in COMMANDS else list(COMMANDS)
+    for name, (module_name, help_text) in ((n, COMMANDS[n]) for n in wanted):
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:

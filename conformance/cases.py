@@ -195,7 +195,7 @@ def shape_op_cases() -> list[Case]:
         _single("Reshape", ["batch", 4, 5], ["batch", 20], x, "op_reshape_symbolic", ["op"],
                 shape=["batch", -1]),
     ]
-    for op in (d.name for d in family("reduce")):
+    for op in (d.name for d in family("reduce") if d.since == "1.0"):  # 1.1's: reduce_1_1_cases (own stream)
         low = op.lower()
         cases += [
             _single(op, [3, 4, 5], [], x, f"op_{low}_all", ["op", "edge"]),
@@ -505,18 +505,25 @@ def _runtime_limit_case() -> Case:
 
 # --- bad attributes, from the registry --------------------------------------
 
-_SQUARE = [2, 2]  # every operand of an attribute case: any op of v1 accepts float32[2, 2] operands
+_SQUARE = [2, 2]  # every operand of an attribute case: every op accepts [2, 2] operands of its example dtypes
+_SQUARE_VALUES = {"x": np.array([[1.5, -2.0], [0.25, 3.0]], np.float32),  # float32 operands
+                  "i": np.array([[1, 0], [-1, 1]], np.int32)}  # int32 operands: valid indices, truth values
+_OPERAND = {"float32": "x", "int32": "i"}
 
 
 def _attr_case(op: OpDef, label: str, attrs: dict[str, Any], code: str) -> Case:
-    """op on float32[2, 2] operands with `attrs` (its example with one defect); the declared output is
-    what the example gives, so the attribute is the only defect."""
+    """op on [2, 2] operands of its example dtypes (`OpDef.operand_dtypes`: float32 unless the row
+    says) with `attrs` (its example with one defect); the declared output is what the example gives,
+    so the attribute is the only defect."""
+    dtypes = op.operand_dtypes
     g = Graph()
-    g.input("x", _SQUARE)
-    g.node(op.name, ["x"] * op.arity, "y", **attrs)
-    out, _ = op.shape([tuple(_SQUARE)] * op.arity, op.with_defaults(op.example))
-    g.output("y", list(out))
-    inputs = {"x": np.array([[1.5, -2.0], [0.25, 3.0]], np.float32)}
+    for d in dict.fromkeys(dtypes):
+        g.input(_OPERAND[d], _SQUARE, d)
+    g.node(op.name, [_OPERAND[d] for d in dtypes], "y", **attrs)
+    example = op.with_defaults(op.example)
+    out, _ = op.shape([tuple(_SQUARE)] * len(dtypes), example)
+    g.output("y", list(out), op.dtype(list(dtypes), example))
+    inputs = {_OPERAND[d]: _SQUARE_VALUES[_OPERAND[d]] for d in dict.fromkeys(dtypes)}
     return Case(f"reject_attr_{op.name.lower()}_{label}", ["reject", "attr"], g.document(), inputs, reject=code,
                 ops=[op.name])
 
@@ -536,8 +543,10 @@ def attr_reject_cases() -> list[Case]:
 
 
 def all_cases() -> list[Case]:
+    from conformance.cases11 import all_cases_1_1  # it builds on this module's helpers
+
     cases = (unary_cases() + binary_cases() + matmul_cases() + shape_op_cases() + model_cases()
-             + reject_cases() + attr_reject_cases())
+             + reject_cases() + attr_reject_cases() + all_cases_1_1())
     names = [c.name for c in cases]
     assert len(names) == len(set(names)), "duplicate case names"
     return cases

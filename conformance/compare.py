@@ -1,7 +1,9 @@
 """Compare a runtime's output document with a case's expectation, bit for bit.
 
 NaN equals NaN (any payload); +0 and -0 differ; every other float32 must have
-the same bit pattern. A failure message names the first differing element.
+the same bit pattern. An int32 output (SPEC 9: it carries "dtype": "int32") must
+come back as int32 with the same integers. A failure message names the first
+differing element.
 """
 
 from __future__ import annotations
@@ -15,10 +17,20 @@ NON_FINITE = {"inf": np.inf, "-inf": -np.inf, "nan": np.nan}
 
 
 def tensor_values(t: dict[str, Any]) -> tuple[list[int], np.ndarray]:
-    """A tensor object's shape and float32 data (decimal or base64)."""
+    """A tensor object's shape and data (decimal or base64): float32, or int32 when it says so.
+    int32 decimals must be JSON integers (a runtime printing 3.0 or 1.5 fails)."""
     import base64
 
     shape = [int(d) for d in t["shape"]]
+    dtype = t.get("dtype", "float32")
+    if dtype == "int32":
+        if "data_b64" in t:
+            return shape, np.frombuffer(base64.b64decode(t["data_b64"], validate=True), dtype="<i4").astype(np.int32)
+        if not all(type(v) is int for v in t["data"]):
+            raise ValueError("int32 data must be JSON integers")
+        return shape, np.array(t["data"], dtype=np.int64).astype(np.int32)
+    if dtype != "float32":
+        raise ValueError(f"unknown dtype {dtype!r}")
     if "data_b64" in t:
         data = np.frombuffer(base64.b64decode(t["data_b64"], validate=True), dtype="<f4").astype(np.float32)
     else:
@@ -32,7 +44,10 @@ def _bits(a: np.ndarray) -> np.ndarray:
 
 
 def first_difference(expected: np.ndarray, actual: np.ndarray) -> int | None:
-    same = (_bits(expected) == _bits(actual)) | (np.isnan(expected) & np.isnan(actual))
+    if expected.dtype == np.int32:
+        same = expected == actual
+    else:
+        same = (_bits(expected) == _bits(actual)) | (np.isnan(expected) & np.isnan(actual))
     bad = np.flatnonzero(~same)
     return int(bad[0]) if bad.size else None
 
@@ -71,11 +86,15 @@ def _compare_outputs(expected: dict[str, Any], actual: Any) -> tuple[str, str]:
             shape_a, data_a = tensor_values(actual[name])
         except (KeyError, TypeError, ValueError) as exc:
             return "fail", f"{name}: malformed tensor ({exc})"
+        if data_w.dtype != data_a.dtype:
+            return "fail", f"{name}: dtype {data_a.dtype}, expected {data_w.dtype}"
         if shape_w != shape_a or data_w.size != data_a.size:
             return "fail", f"{name}: shape {shape_a} (data {data_a.size}), expected {shape_w}"
         i = first_difference(data_w, data_a)
         if i is not None:
             index = tuple(int(v) for v in np.unravel_index(i, shape_w)) if shape_w else ()
+            if data_w.dtype == np.int32:
+                return "fail", f"{name}{list(index)}: got {int(data_a[i])}, expected {int(data_w[i])}"
             return "fail", (f"{name}{list(index)}: got 0x{_bits(data_a)[i]:08x} ({data_a[i]!r}), "
                             f"expected 0x{_bits(data_w)[i]:08x} ({data_w[i]!r})")
     return "pass", ""

@@ -15,6 +15,7 @@ from pathlib import Path
 import exporter
 from conformance.cases import Case, all_cases, inputs_text, model_text
 from conformance.documents import dumps, outputs_doc
+from exporter.errors import FORMAT_VERSION
 from exporter.tensors import read_tensors
 
 CASES_DIR = Path(__file__).resolve().parent / "cases"
@@ -24,7 +25,7 @@ def expectation(case: Case) -> tuple[str, str]:
     """(file name, text) of the expected result, from the reference runtime."""
     try:
         model = exporter.load(model_text(case).encode("utf-8"))
-        inputs = read_tensors(inputs_text(case).encode("utf-8"))
+        inputs = read_tensors(inputs_text(case).encode("utf-8"), dtypes=model.input_dtypes)
         outputs = model.run(inputs)
     except exporter.ModelError as err:
         if case.reject is None:
@@ -50,7 +51,7 @@ def write_cases(root: Path) -> int:
         (folder / name).write_text(text, encoding="utf-8")
         manifest.append({"name": case.name, "tags": case.tags, "needs": case.needs, "ops": case.ops,
                          "expect": name})
-    (root / "manifest.json").write_text(json.dumps({"format_version": "1.0", "cases": manifest}, indent=1)
+    (root / "manifest.json").write_text(json.dumps({"format_version": FORMAT_VERSION, "cases": manifest}, indent=1)
                                         + "\n", encoding="utf-8")
     return len(manifest)
 

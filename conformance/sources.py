@@ -41,8 +41,42 @@ def _shared_leaves(out) -> list:
     return found
 
 
+def train_digits_classifier(steps: int = 300, lr: float = 0.5) -> tuple[str, float]:
+    """A softmax classifier (64 -> 10) trained on the bundled digits and their labels, full-batch
+    gradient descent in float64 numpy; as model text (outputs: log-probabilities by LogSoftmax and
+    the class by ArgMax, format 1.1) and its training accuracy."""
+    from conformance.documents import Graph
+    from trainer.datasets import load_digits
+
+    x, labels = load_digits(dtype="float64", with_labels=True)
+    onehot = np.eye(10)[labels]
+    w, b = np.zeros((64, 10)), np.zeros(10)
+    for _ in range(steps):
+        z = x @ w + b
+        p = np.exp(z - z.max(axis=1, keepdims=True))
+        p /= p.sum(axis=1, keepdims=True)
+        g = (p - onehot) / len(x)
+        w -= lr * (x.T @ g)
+        b -= lr * g.sum(axis=0)
+    accuracy = float(np.mean(np.argmax(x @ w + b, axis=1) == labels))
+    graph = Graph()
+    graph.input("x", ["batch", 64])
+    t = graph.node("MatMul", ["x", graph.init("W", w)], "xw")
+    t = graph.node("Add", [t, graph.init("b", b)], "logits")
+    graph.node("LogSoftmax", [t], "log_probs")
+    graph.node("ArgMax", [t], "class", axis=-1)
+    graph.output("log_probs", ["batch", 10])
+    graph.output("class", ["batch"], "int32")
+    description = f"softmax classifier 64->10, digits with labels, {steps} steps GD, train accuracy {accuracy:.3f}"
+    return dumps(graph.document(description=description)), accuracy
+
+
 if __name__ == "__main__":
     SOURCES.mkdir(exist_ok=True)
     target: Path = SOURCES / "seed_ae_digits.json"
     target.write_text(train_seed_ae(), encoding="utf-8")
     print(f"wrote {target} ({np.round(target.stat().st_size / 1024, 1)} KiB)")
+    text, accuracy = train_digits_classifier()
+    target = SOURCES / "digits_classifier.json"
+    target.write_text(text, encoding="utf-8")
+    print(f"wrote {target} (training accuracy {accuracy:.3f})")

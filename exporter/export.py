@@ -14,7 +14,7 @@ from exporter.errors import ModelError
 from exporter.jsonio import atomic_write, format_float32_array, parse_json
 from exporter.lowering import ExportError, Lowering, Names, Value, describe
 from exporter.opset import OPS, covering_version
-from exporter.tensors import crc32_of, encode_b64
+from exporter.tensors import crc32_of, dtype_name, encode_b64
 
 __all__ = ["ExportError", "export", "export_text"]
 
@@ -45,7 +45,7 @@ def _lower(outputs: list, inputs: list, rewrite: bool) -> Lowering:
         if value.name != name:  # an input, a weight, or a value already given another output name
             value = lowering.reshape_to(value, value.shape)
             lowering.graph.nodes[-1]["outputs"] = [name]
-            value = Value(name, value.shape)
+            value = Value(name, value.shape, value.dtype)
         lowering.graph.outputs.append(value)
     return lowering
 
@@ -55,11 +55,13 @@ def _shape(shape: tuple) -> list:
 
 
 def _initializer(name: str, arr: np.ndarray, b64: bool, blobs: list[str]) -> dict:
-    out: dict = {"name": name, "dtype": "float32", "shape": list(arr.shape)}
+    dtype = dtype_name(arr)
+    out: dict = {"name": name, "dtype": dtype, "shape": list(arr.shape)}
     if b64:
         out["data_b64"] = encode_b64(arr)
     else:
-        blobs.append("[" + ",".join(format_float32_array(arr)) + "]")
+        texts = [str(v) for v in arr.ravel().tolist()] if dtype == "int32" else format_float32_array(arr)
+        blobs.append("[" + ",".join(texts) + "]")
         out["data"] = f"@@tessera-data-{len(blobs) - 1}@@"  # spliced in after json.dumps
     out["checksum"] = crc32_of(arr)
     return out
@@ -73,9 +75,10 @@ def _node(node: dict) -> dict:
     return node
 
 
-def _version(nodes: list[dict]) -> str:
-    """The lowest version covering every op used (all of v1's ops are 1.0 today)."""
-    return covering_version(n["op"] for n in nodes)
+def _version(g: Any) -> str:
+    """The lowest version covering every op and dtype used (SPEC §2: a 1.0-only model stays 1.0)."""
+    dtypes = [v.dtype for v in (*g.inputs, *g.outputs)] + [dtype_name(a) for _, a in g.initializers]
+    return covering_version((n["op"] for n in g.nodes), dtypes)
 
 
 def export_text(outputs: Any, inputs: Any, *, encoding: str = "decimal", metadata: dict | None = None,
@@ -90,12 +93,12 @@ def export_text(outputs: Any, inputs: Any, *, encoding: str = "decimal", metadat
     try:
         doc = {
             "format": "tessera",
-            "format_version": _version(g.nodes),
+            "format_version": _version(g),
             "producer": producer or {"name": "tessera", "version": _package_version()},
             **({"metadata": metadata} if metadata is not None else {}),
             "graph": {
-                "inputs": [{"name": v.name, "dtype": "float32", "shape": _shape(v.shape)} for v in g.inputs],
-                "outputs": [{"name": v.name, "dtype": "float32", "shape": _shape(v.shape)} for v in g.outputs],
+                "inputs": [{"name": v.name, "dtype": v.dtype, "shape": _shape(v.shape)} for v in g.inputs],
+                "outputs": [{"name": v.name, "dtype": v.dtype, "shape": _shape(v.shape)} for v in g.outputs],
                 "initializers": [_initializer(n, a, encoding == "base64", blobs) for n, a in g.initializers],
                 "nodes": [_node(n) for n in g.nodes],
             },

@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 
 from exporter import symdims
-from exporter.opset import BY_TRAINER, OpDef
+from exporter.opset import BY_TRAINER, OPS, OpDef
 from exporter.shapes import ShapeProblem
 from exporter.symdims import DimVar
+from exporter.tensors import dtype_name
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:/-]*$")
 
@@ -45,6 +46,7 @@ def describe(v: Any) -> str:
 class Value:
     name: str
     shape: tuple  # ints and DimVars
+    dtype: str = "float32"  # the format dtype: "float32" or "int32"
 
 
 @dataclass
@@ -105,6 +107,13 @@ def toposort(outputs: list) -> list:
     return order
 
 
+def format_dtype(v: Any) -> str:
+    """The format dtype of a trainer variable: int32 for integer and boolean data (indices, masks,
+    class ids; SPEC §3), float32 for floats (float64 graphs export as float32, as weights do)."""
+    kind = np.dtype(getattr(v, "dtype", np.float32)).kind
+    return "int32" if kind in "iub" else "float32"
+
+
 def float32_value(v: Any, value: Any) -> np.ndarray:
     with np.errstate(over="ignore"):
         arr = np.ascontiguousarray(np.asarray(value), dtype=np.float32)
@@ -130,15 +139,23 @@ class Lowering:
             if getattr(x, "kind", None) != "input":
                 raise ExportError(f"inputs[{i}] is a {describe(x)}, not a symbolic input (tensor.matrix, ...)")
             shape = tuple(d if d is not None else DimVar(f"{i}.{k}") for k, d in enumerate(x.shape))
-            value = Value(names.user(x.name, "input"), shape)
+            value = Value(names.user(x.name, "input"), shape, format_dtype(x))
             self.values[id(x)] = value
             self.graph.inputs.append(value)
 
     # ---------------------------------------------------------------- emission helpers
 
-    def emit(self, op: str, ins: list[Value], shape: tuple, attrs: dict | None = None, var: Any = None) -> Value:
+    def emit(self, op: str, ins: list[Value], shape: tuple, attrs: dict | None = None, var: Any = None,
+             dtype: str | None = None) -> Value:
+        """One node; its output dtype is `dtype`, else the registry row's dtype rule on the operands'."""
         name = self.output_names.pop(id(var), None) if var is not None else None
-        out = Value(name or self.names.fresh("t"), shape)
+        if dtype is None:
+            row = OPS[op]
+            try:
+                dtype = row.dtype([v.dtype for v in ins], row.with_defaults(attrs or {}))
+            except ShapeProblem as exc:
+                raise ExportError(f"{describe(var) if var is not None else op}: {exc}") from None
+        out = Value(name or self.names.fresh("t"), shape, dtype)
         node = {"op": op, "inputs": [v.name for v in ins], "outputs": [out.name]}
         if attrs:
             node["attrs"] = attrs
@@ -148,8 +165,8 @@ class Lowering:
     def initializer(self, prefix: str, arr: np.ndarray, name: str | None = None) -> Value:
         key = (arr.shape, arr.tobytes()) if name is None else None
         if key is not None and key in self.consts:
-            return Value(self.consts[key], arr.shape)
-        out = Value(self.names.user(name, prefix), arr.shape)
+            return Value(self.consts[key], arr.shape, dtype_name(arr))
+        out = Value(self.names.user(name, prefix), arr.shape, dtype_name(arr))
         self.graph.initializers.append((out.name, arr))
         if key is not None:
             self.consts[key] = out.name
