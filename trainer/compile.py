@@ -11,6 +11,7 @@ buffer is swapped with the shared variable's storage, so applying it copies noth
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -49,6 +50,9 @@ class _Plan:
 
     def __init__(self, steps, bufs, vals, owner):
         self.steps, self.bufs, self.vals, self.owner = steps, bufs, vals, owner
+
+
+_dot, _isfinite = np.dot, math.isfinite
 
 
 class NonFiniteInputError(ValueError):
@@ -157,6 +161,7 @@ class Function:
                 raise GraphError(msg)
             warnings.warn(msg, stacklevel=3)
         self._float_inputs = [i for i, v in enumerate(self.inputs) if v.dtype.kind == "f"]
+        self._zeros: dict[tuple, np.ndarray] = {}
         self._shared = [v for v in order if v.kind == "shared"]
         self._shared_slots = [self._slot[id(v)] for v in self._shared]
         self._out_slots = [self._slot[id(v)] for v in self.outputs]
@@ -265,11 +270,17 @@ class Function:
         """Raise NonFiniteInputError naming the input and the first row holding nan/inf."""
         for i in self._float_inputs:
             a = arrays[i]
-            if np.isfinite(np.add.reduce(a, axis=None)):  # a finite sum means every term is finite
+            # dot(a, 0) is 0 when every element is finite and nan otherwise (0*inf, 0*nan): one
+            # BLAS pass, no overflow, about twice as fast as a sum
+            flat = a.reshape(-1)
+            z = self._zeros.get((flat.size, a.dtype))
+            if z is None:
+                z = self._zeros[(flat.size, a.dtype)] = np.zeros(flat.size, a.dtype)
+            if _isfinite(_dot(flat, z)):
                 continue
             bad = np.argwhere(~np.isfinite(a))
-            if not bad.size and a.ndim:
-                continue  # the sum overflowed; the values are finite
+            if not len(bad):
+                continue
             idx = tuple(int(j) for j in bad[0]) if a.ndim else ()
             v = self.inputs[i]
             where = f"row {idx[0]} (first bad element at index {idx})" if idx else "its value"

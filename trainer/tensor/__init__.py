@@ -253,10 +253,9 @@ def var(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Vari
     if ddof == 0:
         return (d * d).mean(axis=axis, keepdims=keepdims)
     axes = _norm_axis(axis, v.ndim)
-    counts = [v.shape[i] for i in (axes if axes is not None else range(v.ndim))]
-    if any(c is None for c in counts):
-        raise GraphError("var(ddof != 0) needs the reduced dims to be known")
-    return (d * d).sum(axis=axis, keepdims=keepdims) / float(int(np.prod(counts)) - ddof)
+    dims = shape(v) if axes is None else shape(v)[list(axes)]
+    n = cast(dims.prod(), v.dtype)  # a constant once the shape is known
+    return (d * d).sum(axis=axis, keepdims=keepdims) / (n - ddof)
 
 
 def std(x: Any, axis: Any = None, ddof: int = 0, keepdims: bool = False) -> Variable:
