@@ -20,7 +20,7 @@ class _Config:
 
 config = _Config()
 
-from trainer import ops, sandbox, tensor  # noqa: E402,F401 - importing trainer.ops registers every op row
+from trainer import ops, printing, sandbox, tensor  # noqa: E402,F401 - importing trainer.ops registers every op row
 from trainer.compile import Function, NonFiniteInputError, function  # noqa: E402
 from trainer.gradient import DisconnectedInputError, grad  # noqa: E402
 from trainer.graph import (  # noqa: E402

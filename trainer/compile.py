@@ -171,10 +171,65 @@ class Function:
         self._ctx: dict[int, sparse.BinaryRows | None] = {}
         self._masks: dict[int, np.ndarray] = {}
         self._plans: dict[tuple, _Plan] = {}
+        self._setup_dynamic()
         self.last_call_sparse = False
 
+    # ------------------------------------------------------------------ value-dependent shapes
+    def _setup_dynamic(self) -> None:
+        """Find the value operands (of arange, random sizes, dynamic_slice) that depend on the
+        values of inputs or shared variables, not only on shapes. Only dynamic_slice may have
+        them: its bounds are computed per call by a small compiled function, and the plan is
+        chosen by the resulting slice lengths (so a data set sliced by a symbolic index uses one
+        plan per batch size, not one per index)."""
+        static: dict[int, bool] = {}
+        for v in self._order:
+            if v.kind == "constant":
+                static[id(v)] = True
+            elif v.kind != "apply":
+                static[id(v)] = False
+            else:
+                static[id(v)] = v.op == "shape" or all(static[id(i)] for i in v.inputs)
+        self._dyn_nodes: list[Variable] = []
+        bounds: list[Variable] = []
+        for v in self._order:
+            if v.kind != "apply":
+                continue
+            dyn = [j for j in opdef.get(v.op).value_operands if not static[id(v.inputs[j])]]
+            if not dyn:
+                continue
+            if v.op != "dynamic_slice":
+                raise GraphError(f"{v.trace[0]}:{v.trace[1]}: {v.op}: its size must follow from shapes and "
+                                 "constants, not from the values of inputs")
+            data = v.inputs[0]
+            if data.kind == "apply" and data.shape[0] is None:
+                raise GraphError(f"{v.trace[0]}:{v.trace[1]}: a symbolic slice needs the length of what it "
+                                 "slices to be known before the call: slice an input or a shared variable")
+            self._dyn_nodes.append(v)
+            bounds += [v.inputs[1], v.inputs[2]]
+        self._bounds_fn = None
+        if bounds:
+            self._bounds_fn = Function(self.inputs, bounds, on_unused_input="ignore", nan_guard=False)
+            self._bounds_slots = [self._slot[id(b)] for b in bounds]
+
+    def _dyn_key(self, arrays: list[np.ndarray]) -> tuple[tuple, list]:
+        """The slice lengths this call's bounds give, and the bounds' values."""
+        values = self._bounds_fn(*arrays)
+        lengths = []
+        pos = {id(v): i for i, v in enumerate(self.inputs)}
+        for n, v in enumerate(self._dyn_nodes):
+            data = v.inputs[0]
+            if data.kind == "input":
+                d = arrays[pos[id(data)]].shape[0]
+            elif data.kind in ("shared", "constant"):
+                d = data.value.shape[0]
+            else:
+                d = data.shape[0]
+            lo, hi, _ = slice(int(values[2 * n]), int(values[2 * n + 1])).indices(d)
+            lengths.append(max(hi - lo, 0))
+        return tuple(lengths), values
+
     # ------------------------------------------------------------------ planning
-    def _plan(self, shapes: dict[int, tuple]) -> _Plan:
+    def _plan(self, shapes: dict[int, tuple], dyn_values: list | None = None) -> _Plan:
         vals: list[Any] = [None] * len(self._order)
         bufs: list[np.ndarray | None] = []
         steps = []
@@ -184,6 +239,8 @@ class Function:
         site = fusions.PlanSite(self._order, self._slot, conc, self._consumers, planned,
                                 self._sparse_slots, self._ctx)
         known: dict[int, np.ndarray] = {}  # slot -> value known at plan time (shapes and what follows)
+        if dyn_values is not None:  # this call's slice bounds (any bounds of the same lengths plan alike)
+            known.update(zip(self._bounds_slots, dyn_values, strict=True))
         for k, v in enumerate(self._order):
             if v.kind == "constant":
                 vals[k] = v.value
@@ -297,11 +354,15 @@ class Function:
             raise TypeError(f"{self._label()} takes {len(self.inputs)} input(s), got {len(args)}")
         arrays = [self._check_input(i, v, a) for i, (v, a) in enumerate(zip(self.inputs, args, strict=False))]
         key = tuple(a.shape for a in arrays) + tuple(s.value.shape for s in self._shared)
+        dyn_values = None
+        if self._bounds_fn is not None:
+            lengths, dyn_values = self._dyn_key(arrays)
+            key += lengths
         plan = self._plans.get(key)
         if plan is None:
             shapes = {k: a.shape for k, a in zip(self._in_slots, arrays, strict=False) if k is not None}
             shapes.update({k: s.value.shape for k, s in zip(self._shared_slots, self._shared, strict=False)})
-            plan = self._plans[key] = self._plan(shapes)
+            plan = self._plans[key] = self._plan(shapes, dyn_values)
         vals, bufs = plan.vals, plan.bufs
         for k, a in zip(self._in_slots, arrays, strict=False):
             if k is not None:

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import sys
+import weakref
 from typing import Any
 
 import numpy as np
@@ -200,7 +201,7 @@ class Variable:
         """The value of this variable, given values of the inputs it needs (Theano's .eval)."""
         from trainer.compile import function
         pairs = dict(inputs_to_values or {})
-        cache = self.__dict__.setdefault("_eval_cache", {})
+        cache = _EVAL_CACHE.setdefault(self, {})
         key = tuple(id(k) for k in pairs)
         fn = cache.get(key)
         if fn is None:
@@ -245,6 +246,10 @@ class Variable:
         raise GraphError("a symbolic Variable is not iterable")
 
     __hash__ = object.__hash__
+
+
+# Variable -> compiled functions of its .eval(): kept outside the node so that graphs pickle
+_EVAL_CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 class SharedVariable(Variable):

@@ -7,7 +7,9 @@ Supported keys (numpy semantics):
   slices after them: `W[idx]` (an embedding lookup), `p[T.arange(n), y]`, `x[i]` with a
   symbolic scalar `i`; or one integer tensor after full slices (`x[:, idx]`). These are the
   `advanced_subtensor` op; its gradient is a scatter-add.
-Slices with symbolic bounds and bool masks are not supported (the error says so).
+- a slice with symbolic bounds on the first axis, step 1 (`data[index * bs:(index + 1) * bs]`,
+  the tutorials' givens): the `dynamic_slice` op, a view; plans are made per slice length.
+Bool masks are not supported (the error says so).
 """
 
 from __future__ import annotations
@@ -26,9 +28,6 @@ def _is_int(k: Any) -> bool:
 def _slice_part(p: Any) -> int | None:
     if p is None or _is_int(p):
         return None if p is None else int(p)
-    if isinstance(p, Variable):
-        raise GraphError(f"{_where()}: slices with symbolic bounds are not supported; slice the data "
-                         "in numpy and pass the batch as an input (see 'Coming from Theano' in trainer/README.md)")
     raise GraphError(f"{_where()}: slice bounds must be python ints, got {type(p).__name__}")
 
 
@@ -66,6 +65,9 @@ def getitem(x: Variable, key: Any) -> Variable:
         raise GraphError(f"{_where()}: None (newaxis) in an index is not supported; use x.dimshuffle(..., 'x', ...)")
     if len(key) > x.ndim:
         raise GraphError(f"{_where()}: too many indices ({len(key)}) for a {x.ndim}-d tensor")
+    if any(isinstance(k, slice) and any(isinstance(p, Variable) for p in (k.start, k.stop, k.step))
+           for k in key):
+        return _dynamic(x, key)
     adv = [j for j, k in enumerate(key) if _is_advanced(k)]
     if not adv:
         entries = []
@@ -96,6 +98,28 @@ def getitem(x: Variable, key: Any) -> Variable:
         return apply("transpose", picked, perm=perm)
     raise GraphError(f"{_where()}: this mix of slices and index tensors is not supported "
                      "(index tensors must come first, or be the only non-':' entry)")
+
+
+def _bound(p: Any, default: int) -> Variable:
+    if p is None:
+        return as_variable(np.int64(default))
+    v = as_variable(np.int64(p) if _is_int(p) else p)
+    if v.ndim != 0 or v.dtype.kind not in "iu":
+        raise GraphError(f"{_where()}: a slice bound must be an integer scalar, got {v!r}")
+    return v
+
+
+def _dynamic(x: Variable, key: tuple) -> Variable:
+    """x[a:b] with symbolic bounds on axis 0 (e.g. train_x[index * bs:(index + 1) * bs])."""
+    first, rest = key[0], key[1:]
+    if not isinstance(first, slice) or first.step not in (None, 1) or any(
+            isinstance(k, slice) and any(isinstance(p, Variable) for p in (k.start, k.stop, k.step)) for k in rest):
+        raise GraphError(f"{_where()}: symbolic slice bounds are supported on the first axis with step 1 only, "
+                         "e.g. data[index * bs:(index + 1) * bs]")
+    out = apply("dynamic_slice", x, _bound(first.start, 0), _bound(first.stop, np.iinfo(np.int64).max))
+    if rest:
+        out = getitem(out, (slice(None),) + rest)
+    return out
 
 
 def _inc(x_sub: Any, y: Any, setting: bool, what: str) -> Variable:

@@ -87,6 +87,7 @@ UNARY_CASES = [
     ("dimshuffle_drop", lambda a: a.dimshuffle(2, 0) ** 2, r(3, 1, 4)),
     ("concatenate", lambda a: T.concatenate([a, a ** 2, a[:, :1]], axis=1), r(3, 4)),
     ("stack", lambda a: T.stack([a, -a * 3], axis=1), r(3, 4)),
+    ("dynamic_slice", lambda a: a[T.constant(np.int64(1)):T.constant(np.int64(3))] ** 2, r(4, 3)),
     ("fill", lambda a: a * T.ones_like(a) + T.zeros_like(a) * a, r(3, 4)),
 ]
 

@@ -397,3 +397,65 @@ def test_new_gradients_against_torch():
 def test_module_aliases():
     from trainer.tensor.nnet import sigmoid  # noqa: F401 - Theano's import path
     assert sys.modules["trainer.tensor.nnet"] is T.nnet
+
+
+# ---------------------------------------------------------------- tutorial idioms: givens, pickling, printing
+
+def test_givens_slice_a_shared_data_set_by_a_symbolic_index():
+    data = trainer.shared(np.arange(20, dtype=np.float32).reshape(10, 2), borrow=True)
+    labels = T.cast(trainer.shared(np.arange(10, dtype=np.float32) % 3), "int32")
+    index, bs = T.lscalar("index"), 4
+    x, y = T.matrix("x"), T.ivector("y")
+    W = trainer.shared(np.zeros((2, 3), np.float32), name="W")
+    cost = T.nnet.categorical_crossentropy(T.nnet.softmax(T.dot(x, W)), y).mean()
+    f = trainer.function([index], [x, y], updates=[(W, W - 0.1 * T.grad(cost, W))],
+                         givens={x: data[index * bs:(index + 1) * bs], y: labels[index * bs:(index + 1) * bs]})
+    for i in (0, 1, 2, 1):
+        xb, yb = f(i)
+        assert np.array_equal(xb, data.get_value()[i * bs:(i + 1) * bs])
+        assert yb.tolist() == (np.arange(10) % 3)[i * bs:(i + 1) * bs].tolist()
+    assert len(f._plans) == 2  # one plan per batch length (4 and the last 2), not per index
+    assert np.any(W.get_value() != 0)
+    # the gradient into the sliced tensor is zero outside the slice
+    lo = T.lscalar("lo")
+    d = trainer.shared(np.ones((5, 2)), name="d")
+    g = trainer.function([lo], T.grad((d[lo:lo + 2] ** 2).sum(), d))(-3)
+    assert g.tolist() == [[0, 0], [0, 0], [2, 2], [2, 2], [0, 0]]
+    with pytest.raises(trainer.GraphError, match="first axis with step 1"):
+        data[::index]
+
+
+class PickledModel:
+    def __init__(self):
+        from trainer.tensor.shared_randomstreams import RandomStreams
+        self.x = T.matrix("x")
+        self.W = trainer.shared(rng.standard_normal((3, 4)).astype(np.float32), name="W")
+        self.srng = RandomStreams(4)
+        self.noisy = T.dot(self.x * self.srng.binomial(size=T.shape(self.x), p=0.5, dtype="float32"), self.W)
+        self.pred = T.argmax(T.nnet.softmax(T.dot(self.x, self.W)), axis=1)
+
+
+def test_a_model_pickles_and_compiles_again(tmp_path):
+    import pickle
+    m = PickledModel()
+    xv = rng.standard_normal((5, 3)).astype(np.float32)
+    want = m.pred.eval({m.x: xv})
+    path = tmp_path / "best_model.pkl"
+    with open(path, "wb") as f:
+        pickle.dump(m, f)
+    with open(path, "rb") as f:
+        m2 = pickle.load(f)
+    assert np.array_equal(trainer.function([m2.x], m2.pred)(xv), want)
+    assert np.array_equal(m2.W.get_value(), m.W.get_value())
+    assert trainer.function([m2.x], m2.noisy)(xv).shape == (5, 4)
+
+
+def test_debugprint_and_pp_show_the_rewritten_graph():
+    x = T.matrix("x")
+    W = trainer.shared(np.zeros((3, 2), np.float32), name="W")
+    y = T.nnet.softmax(T.dot(x, W))
+    text = trainer.printing.debugprint(T.log(y), file="str")
+    assert "log_softmax" in text and "shared 'W'" in text and "input 'x'" in text
+    assert trainer.printing.pp(T.nnet.sigmoid(T.dot(x, W) + 1)) == "sigmoid((dot(x, W) + 1.0))"
+    f = trainer.function([x], T.log(y))
+    assert "log_softmax" in trainer.printing.debugprint(f, file="str")

@@ -91,6 +91,42 @@ def _g_inc_subtensor(n: Variable, g: Variable) -> list:
     return [gx, unbroadcast(apply("subtensor", g, idx=idx), y)]
 
 
+# ---------------------------------------------------------------- slices with symbolic bounds
+
+def _dyn_bounds(values: list, d: int | None) -> tuple[int, int] | None:
+    if d is None or values[1] is None or values[2] is None:
+        return None
+    start, stop, _ = slice(int(values[1]), int(values[2])).indices(d)
+    return start, max(stop, start)
+
+
+def _dyn_shape(shapes, attrs, values):
+    a, lo, hi = shapes
+    if len(a) == 0 or len(lo) != 0 or len(hi) != 0:
+        raise OpShapeError(f"dynamic_slice needs a tensor of rank >= 1 and scalar bounds, got {fmt(a)}")
+    b = _dyn_bounds(values, a[0])
+    return (None if b is None else b[1] - b[0],) + tuple(a[1:])
+
+
+def _dyn_dtype(dtypes: list) -> np.dtype:
+    _check_index_dtypes(dtypes[1:])
+    return np.dtype(dtypes[0])
+
+
+def _dyn_slice(attrs, ins, oshape, dt):
+    def fn(out, a, lo, hi):  # a view: x[lo:hi] along axis 0, python's clamping
+        return a[int(lo):int(hi)]
+    return fn, False
+
+
+def _dyn_slice_grad(attrs, ins, oshape, dt):
+    def fn(out, g, ref, lo, hi):
+        out.fill(0)
+        out[int(lo):int(hi)] = g
+        return out
+    return fn, True
+
+
 # ---------------------------------------------------------------- advanced (integer tensors)
 
 def _check_index_dtypes(dtypes: list) -> None:
@@ -185,7 +221,14 @@ register(
     # (x, y, i_0, ...) {"set": bool}: x with x[i_0, ...] set to / incremented by y
     OpDef("advanced_inc_subtensor", 3, _adv_inc_shape, _adv_inc_subtensor, _g_adv_inc_subtensor,
           dtype=_adv_inc_dtype, variadic=True),
+    # (x, start, stop): x[start:stop] along axis 0 with symbolic int bounds (a minibatch of a
+    # shared data set by a symbolic index, the tutorials' givens); the plan depends on the length
+    OpDef("dynamic_slice", 3, _dyn_shape, _dyn_slice,
+          lambda n, g: [apply("dynamic_slice_grad", g, *n.inputs), None, None],
+          dtype=_dyn_dtype, value_operands=(1, 2)),
     # gradient-only
+    OpDef("dynamic_slice_grad", 4, shape_of(1), _dyn_slice_grad, dtype=dtype_of(0), forward=False,
+          shape_operands=(1,)),  # (g, x, start, stop): zeros of x's shape with g at [start:stop]
     OpDef("subtensor_grad", 2, shape_of(1), _subtensor_grad, dtype=dtype_of(0), forward=False,
           shape_operands=(1,)),  # (g, x) {"idx"}: zeros of x's shape with g at idx
     OpDef("advanced_subtensor_grad", 3, _adv_grad_shape, _adv_subtensor_grad, dtype=_adv_grad_dtype,

@@ -9,7 +9,7 @@ weights instead).
 
 from __future__ import annotations
 
-import itertools
+import secrets
 from typing import Any
 
 import numpy as np
@@ -17,18 +17,20 @@ import numpy as np
 from trainer.graph import GraphError, Variable, apply, as_dtype, as_variable, constant
 from trainer.ops.random import STREAMS
 
-_uids = itertools.count(1)
-
 
 class RandomStreams:
     """A seeded source of random draws for graphs (Theano's RandomStreams / MRG_RandomStreams)."""
 
     def __init__(self, seed: int = 12345) -> None:
-        self.uid = next(_uids)
+        self.uid = secrets.randbits(62)  # random: streams unpickled in another process keep theirs
         self._seed = int(seed)
         self._draws = 0
         self._gens: dict[int, np.random.Generator] = {}
         STREAMS[self.uid] = self
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        STREAMS.setdefault(self.uid, self)  # an unpickled graph finds its stream by uid
 
     def seed(self, seed: int) -> None:
         """Restart every draw of this stream from `seed`."""
