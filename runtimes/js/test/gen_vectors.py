@@ -6,7 +6,10 @@ SPEC beside exporter/reference.py). An elementwise or broadcasting op of the reg
 (exporter/opset.py) with no formula here takes its bits from the registry's reference
 kernel, so a new op of those families is tested with no edit here. The 1.1 ops (int32,
 comparisons, logic, Where, Cast, Gather, Concat, Slice, ArgMax/ArgMin, ReduceMin/Prod,
-LogSoftmax) are written out here too, from SPEC sections 6 and 7.4-7.9. Prints one JSON
+LogSoftmax) are written out here too, from SPEC sections 6 and 7.4-7.9. Every case is
+then run through the Python reference (exporter.model, the registry's kernels) and must
+give the same bits (any NaN equals any NaN), so the two readings of the SPEC are checked
+against each other before the JS runtime is checked against them. Prints one JSON
 document: {"cases": [{"op", "attrs", "inputs": [{"shape", "dtype", "bits"}], "expected":
 {"shape", "dtype", "bits"}}]}; bits are the uint32 words (float32 bits, or int32 two's
 complement).
@@ -21,6 +24,7 @@ import numpy as np
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 from exporter import strict_math as sm  # noqa: E402
+from exporter.model import load  # noqa: E402
 from exporter.opset import OPS  # noqa: E402
 
 F = np.float32
@@ -245,9 +249,11 @@ def cases_1_1(g):
     wa[0, 0], wa[0, 1] = -0.0, np.nan
     wb = rng.uniform(-3, 3, (3, 1, 1)).astype(F)
     cases.append(case("Where", [c, wa, wb], np.where(c != 0, wa, wb)))
-    cases.append(case("Where", [c.reshape(4), wb.reshape(3, 1), wa.reshape(5)[:4]], np.where(c.reshape(4) != 0, wb.reshape(3, 1), wa.reshape(5)[:4])))
+    c4, b31, a4 = c.reshape(4), wb.reshape(3, 1), wa.reshape(5)[:4]
+    cases.append(case("Where", [c4, b31, a4], np.where(c4 != 0, b31, a4)))
     ci = rng.integers(0, 2, (2, 3), dtype=I)
-    cases.append(case("Where", [ci, ia[:6].reshape(2, 3), np.array(-7, I)], np.where(ci != 0, ia[:6].reshape(2, 3), I(-7))))
+    i23 = ia[:6].reshape(2, 3)
+    cases.append(case("Where", [ci, i23, np.array(-7, I)], np.where(ci != 0, i23, I(-7))))
     cases.append(case("Where", [np.array(1, I), np.array(2.5, F), x45], np.where(True, F(2.5), x45).astype(F)))
     # Cast
     cf = np.concatenate([g, np.array([2147483520.0, 2147483648.0, -2147483648.0, -2147483904.0, -0.7, 0.7, 2.9, -2.9,
@@ -288,7 +294,7 @@ def cases_1_1(g):
     xr = rng.uniform(-3, 3, (3, 4, 5)).astype(F).round()
     for op, largest in (("ArgMax", True), ("ArgMin", False)):
         for x_, axis, kd in ((xa, 1, False), (xa, 0, False), (xa, -1, True), (xr, 1, False), (xr, 0, True),
-                             (xr, 2, False), (di, 0, False), (np.array([INT_EDGES[7], INT_EDGES[6], INT_EDGES[6]], I), 0, False)):
+                             (xr, 2, False), (di, 0, False), (INT_EDGES[[7, 6, 6, 7]], 0, False)):
             at = {"axis": axis}
             if kd:
                 at["keepdims"] = True
@@ -408,7 +414,30 @@ def main():
         cases.append(case("Reshape", [x3], x3.reshape(12, 5), {"shape": [12, 5]}))
         cases.append(case("Reshape", [x3], x3.reshape(3, 20), {"shape": [3, -1]}))
         cases += cases_1_1(g)
+    for n, c in enumerate(cases):
+        agree_with_reference(n, c)
     json.dump({"cases": cases}, sys.stdout)
+
+
+def agree_with_reference(n, c):
+    """Exit non-zero unless the Python reference gives the case's expected bits."""
+    ins = c["inputs"]
+    doc = {"format": "tessera", "format_version": "1.1", "producer": {"name": "gen_vectors", "version": "0"},
+           "graph": {"inputs": [{"name": f"x{i}", "dtype": x["dtype"], "shape": x["shape"]} for i, x in enumerate(ins)],
+                     "outputs": [{"name": "y", "dtype": c["expected"]["dtype"], "shape": c["expected"]["shape"]}],
+                     "initializers": [],
+                     "nodes": [{"op": c["op"], "inputs": [f"x{i}" for i in range(len(ins))], "outputs": ["y"],
+                                "attrs": c["attrs"]}]}}
+    feeds = {f"x{i}": np.array(x["bits"], dtype=np.uint32).view(np.int32 if x["dtype"] == "int32" else F)
+             .reshape(x["shape"]) for i, x in enumerate(ins)}
+    y = load(doc).run(feeds)["y"]
+    got = np.ascontiguousarray(y).view(np.uint32).ravel()
+    want = np.array(c["expected"]["bits"], dtype=np.uint32)
+    same = got.shape == want.shape and bool(np.all(
+        (got == want) | (y.dtype == F and np.isnan(y.ravel()) & np.isnan(want.view(F)))))
+    if not same:
+        sys.exit(f"gen_vectors: case #{n} ({c['op']} {c['attrs']}): this file's formula and the Python "
+                 "reference disagree; one of the two readings of the SPEC is wrong")
 
 
 if __name__ == "__main__":

@@ -29,7 +29,8 @@ def matmul(a, b):
 
 
 doc = json.loads(pathlib.Path(sys.argv[1]).read_text())
-init = {t["name"]: np.array(t["data"], dtype=np.float64).astype(F).reshape(t["shape"]) for t in doc["graph"]["initializers"]}
+init = {t["name"]: np.array(t["data"], dtype=np.float64).astype(F).reshape(t["shape"])
+        for t in doc["graph"]["initializers"]}
 vals = {"x": np.array([float(v) for v in sys.argv[2].split(",")], dtype=F).reshape(1, -1), **init}
 for node in doc["graph"]["nodes"]:
     a = [vals[n] for n in node["inputs"]]
@@ -45,4 +46,4 @@ for node in doc["graph"]["nodes"]:
         raise SystemExit(f"unsupported op {node['op']}")
     vals[node["outputs"][0]] = r
 out = vals[doc["graph"]["outputs"][0]["name"]].astype(F).ravel().view(np.uint32)
-print(",".join("%08x" % b for b in out))
+print(",".join(f"{b:08x}" for b in out))
