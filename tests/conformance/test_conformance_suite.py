@@ -3,6 +3,7 @@ and that it catches a runtime that is wrong in the last bit."""
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import sys
@@ -49,6 +50,26 @@ def test_compare_error_codes_and_crashes() -> None:
     assert compare(reject, "Segmentation fault", 139)[0] == "crash"
     assert compare(EXPECT, "not json", 0)[0] == "crash"
     assert compare(EXPECT, '{"error": {"code": "E_SHAPE"}}', 0)[0] == "crash"  # status and document disagree
+
+
+INT_EXPECT = {"outputs": {"y": {"shape": [3], "dtype": "int32", "data": [-2147483648, 0, 7]}}}
+
+
+def test_compare_int32_exactly_with_the_dtype() -> None:
+    ok = json.dumps(INT_EXPECT)
+    assert compare(INT_EXPECT, ok, 0) == ("pass", "")
+    b64 = {"shape": [3], "dtype": "int32",
+           "data_b64": base64.b64encode(np.array([-2**31, 0, 7], "<i4").tobytes()).decode()}
+    assert compare(INT_EXPECT, json.dumps({"outputs": {"y": b64}}), 0) == ("pass", "")
+    off = json.dumps({"outputs": {"y": {**INT_EXPECT["outputs"]["y"], "data": [-2147483648, 0, 8]}}})
+    status, detail = compare(INT_EXPECT, off, 0)
+    assert status == "fail" and "y[2]: got 8, expected 7" in detail
+    as_float = json.dumps({"outputs": {"y": {"shape": [3], "data": [-2147483648, 0, 7]}}})  # dtype missing
+    assert compare(INT_EXPECT, as_float, 0)[0] == "fail"
+    assert compare(EXPECT, json.dumps({"outputs": {"y": {**EXPECT["outputs"]["y"], "dtype": "int32"}}}), 0)[0] \
+        == "fail"
+    decimals = json.dumps({"outputs": {"y": {**INT_EXPECT["outputs"]["y"], "data": [-2147483648.0, 0, 7]}}})
+    assert compare(INT_EXPECT, decimals, 0)[0] == "fail"  # SPEC 9: int32 values print as JSON integers
 
 
 def test_committed_cases_match_the_generator() -> None:
@@ -98,6 +119,17 @@ def test_suite_catches_a_runtime_using_native_exp() -> None:
     for name in ["op_exp_sweep", "op_sigmoid_sweep", "model_seed_ae_digits_batch257"]:
         assert results[name].status == "fail", name
         assert "expected 0x" in results[name].detail
+
+
+def test_suite_catches_a_runtime_with_unchecked_integer_ops() -> None:
+    command = ["env", "TESSERA_WRONG=int", sys.executable, str(HERE / "wrong_runtime.py")]
+    names = ["op_cast_to_int32_edge", "reject_gather_index_high", "op_gather_rows", "op_cast_to_float32_edge"]
+    results = {r.case: r for r in run_suite("wrong-int", command, _select(names))}
+    assert results["op_gather_rows"].status == "pass", results["op_gather_rows"].detail
+    assert results["op_cast_to_float32_edge"].status == "pass", results["op_cast_to_float32_edge"].detail
+    assert results["op_cast_to_int32_edge"].status == "fail" and "expected" in results["op_cast_to_int32_edge"].detail
+    assert results["reject_gather_index_high"].status == "fail"
+    assert "expected E_INPUT, got outputs" in results["reject_gather_index_high"].detail
 
 
 def test_runner_reports_crash_and_timeout(tmp_path: Path) -> None:
