@@ -13,6 +13,12 @@ Every symbolic value is a :class:`Variable` (or the :class:`SharedVariable` subc
   minimum``; unary ``neg exp log tanh sqrt abs sigmoid softplus relu``; ``pow`` {"exponent": float};
   ``transpose`` {"perm": tuple}; ``sum``/``mean``/``max`` {"axis": tuple|None, "keepdims": bool};
   ``clip`` {"lo": float, "hi": float}; ``softmax`` {"axis": -1}; ``reshape`` {"shape": tuple}.
+  Added for the Theano API (their attrs and format mapping: trainer/README.md, "Ops and their
+  format mapping"): ``gt ge lt le eq neq and_ or_ invert switch cast``, ``min prod argmax argmin
+  log_softmax``, ``subtensor inc_subtensor advanced_subtensor advanced_inc_subtensor
+  dynamic_slice``, ``flatten dimshuffle concatenate shape arange fill``, ``power log1p expm1``,
+  ``random_uniform random_normal random_binomial``.
+- ``dtype``: float32/float64, int8/int32/int64 or bool (comparisons).
 - Gradient graphs may also use gradient-only ops (``sum_to``, ``expand``, ``sigmoid_grad``, ...):
   the rows with ``forward=False`` in the op registry (``trainer.ops``, ``trainer.opdef.names``).
 - ``binary_crossentropy(p, t)`` is built as ``-(t*log(p) + (1-t)*log(1-p))`` from primitives.
