@@ -288,6 +288,19 @@ def cases_1_1(g):
                {"starts": [1], "ends": [2]}):
         cases.append(case("Slice", [x], slice_ref(x, at["starts"], at["ends"], at.get("axes"), at.get("steps")), at))
     cases.append(case("Slice", [di], slice_ref(di, [-2], [0], [0], [-1]), {"starts": [-2], "ends": [0], "steps": [-1]}))
+    # int32 through the data-movement ops, with words that are signalling/quiet NaN patterns
+    # as float32 (0x7F800001, 0xFF800001, 0xFFFFFFFF): a float load/store could change them
+    nanlike = np.array([0x7F800001, 0xFF800001, -1, 0x7FC00001, -2147483648, 2147483647], dtype=np.int64)
+    words = rng.integers(0, 2**32, 18, dtype=np.uint64)
+    w = np.concatenate([nanlike.astype(np.uint32), words.astype(np.uint32)]).view(I).reshape(2, 3, 4)
+    cases.append(case("Transpose", [w], np.ascontiguousarray(np.transpose(w, (2, 0, 1))), {"perm": [2, 0, 1]}))
+    cases.append(case("Reshape", [w], w.reshape(4, 6), {"shape": [4, -1]}))
+    cases.append(case("Gather", [w, np.array([1, 0, -2], I)], np.take(w, [1, 0, 1], axis=1), {"axis": 1}))
+    cases.append(case("Concat", [w, w[:, :1]], np.concatenate([w, w[:, :1]], axis=1), {"axis": 1}))
+    at = {"starts": [-1], "ends": [-5], "axes": [2], "steps": [-2]}
+    cases.append(case("Slice", [w], slice_ref(w, at["starts"], at["ends"], at["axes"], at["steps"]), at))
+    c4 = np.array([1, 0, 2, 0], I)
+    cases.append(case("Where", [c4, w, w[::-1].copy()], np.where(c4 != 0, w, w[::-1])))
     # ArgMax / ArgMin: first NaN wins, ties keep the first, -0 and +0 tie, int32
     xa = np.array([[1.0, 3.0, 3.0, -1.0], [np.nan, 5.0, np.nan, 1.0], [2.0, np.nan, 9.0, -9.0], [-0.0, 0.0, -0.0, 0.0],
                    [-np.inf, -np.inf, np.inf, np.inf], [0.0, -0.0, 0.0, -0.0]], dtype=F)
