@@ -1187,7 +1187,7 @@ TSR_NOLIBC void tsr_k_softmax(const float *x, float *y,
 }
 
 /* ---- Reductions (SPEC 7.5) ---- */
-static float reduce_step(int32_t op, float acc, float v)
+TSR_INLINE float reduce_step(int32_t op, float acc, float v)
 {
     switch (op) {
     case TSR_K_RMAX: return tsr_k_max1(acc, v);
@@ -1219,6 +1219,45 @@ TSR_NOLIBC void tsr_k_reduce(int32_t op, const float *x, float *y,
             nout *= shape[d];
         }
     }
+#if TSR_SIMD
+    /* Leading axes reduced, trailing kept (ReduceSum over the rows of a
+     * Gather, for one): x is (count, nout), and blocks of 4 vectors of
+     * outputs stay in registers while the rows stream by, in row order, so
+     * each output sees the same operations in the same order as below. */
+    if ((op == TSR_K_RSUM || op == TSR_K_RMEAN || op == TSR_K_RPROD) && rank > 0 && nout >= 4 * MM_W) {
+        int32_t lead = 1;
+        for (d = 0; d < rank && reduce[d]; d++)
+            ;
+        for (j = d; j < rank; j++)
+            lead = lead && !reduce[j];
+        if (lead && d > 0) {
+            int32_t i, j0;
+            tsr_vf vi = (tsr_vf)((tsr_vi){0} + (int32_t)f2u(init));
+            for (j0 = 0; j0 + 4 * MM_W <= nout; j0 += 4 * MM_W) {
+                tsr_vf v0 = vi, v1 = vi, v2 = vi, v3 = vi;
+                for (i = 0; i < count; i++) {
+                    const float *p = x + (ptrdiff_t)i * nout + j0;
+                    if (op == TSR_K_RPROD) {
+                        v0 = v0 * VLOAD(p), v1 = v1 * VLOAD(p + MM_W);
+                        v2 = v2 * VLOAD(p + 2 * MM_W), v3 = v3 * VLOAD(p + 3 * MM_W);
+                    } else {
+                        v0 = v0 + VLOAD(p), v1 = v1 + VLOAD(p + MM_W);
+                        v2 = v2 + VLOAD(p + 2 * MM_W), v3 = v3 + VLOAD(p + 3 * MM_W);
+                    }
+                }
+                VSTORE(y + j0, v0), VSTORE(y + j0 + MM_W, v1);
+                VSTORE(y + j0 + 2 * MM_W, v2), VSTORE(y + j0 + 3 * MM_W, v3);
+            }
+            for (; j0 < nout; j0++) {
+                float acc = init;
+                for (i = 0; i < count; i++)
+                    acc = reduce_step(op, acc, x[(ptrdiff_t)i * nout + j0]);
+                y[j0] = acc;
+            }
+            goto mean;
+        }
+    }
+#endif
     TSR_LOOP_SMALL for (j = 0; j < nout; j++)
         y[j] = init;
     if (rank == 0) {
@@ -1236,7 +1275,20 @@ TSR_NOLIBC void tsr_k_reduce(int32_t op, const float *x, float *y,
                     acc = reduce_step(op, acc, x[xo + j]);
                 y[yo] = acc;
             } else {
-                TSR_LOOP_SMALL for (j = 0; j < inner; j++)
+                j = 0;
+#if TSR_SIMD
+                /* a kept last axis: each output is its own lane, so whole
+                 * vectors of outputs take their next element at once (the
+                 * same operation per output, in the same order) */
+                if (op == TSR_K_RSUM || op == TSR_K_RMEAN) {
+                    for (; j + MM_W <= inner; j += MM_W)
+                        VSTORE(y + yo + j, VLOAD(y + yo + j) + VLOAD(x + xo + j));
+                } else if (op == TSR_K_RPROD) {
+                    for (; j + MM_W <= inner; j += MM_W)
+                        VSTORE(y + yo + j, VLOAD(y + yo + j) * VLOAD(x + xo + j));
+                }
+#endif
+                TSR_LOOP_SMALL for (; j < inner; j++)
                     y[yo + j] = reduce_step(op, y[yo + j], x[xo + j]);
             }
             xo += inner;
@@ -1252,6 +1304,9 @@ TSR_NOLIBC void tsr_k_reduce(int32_t op, const float *x, float *y,
                 break;
         }
     }
+#if TSR_SIMD
+mean:
+#endif
     if (op == TSR_K_RMEAN) {
         float cf = (float)count; /* round to nearest even */
         TSR_LOOP_SMALL for (j = 0; j < nout; j++)

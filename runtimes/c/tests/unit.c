@@ -495,6 +495,54 @@ static void test_argmax(void)
     CHECK(y[0] == 1 && y[1] == 0, "ArgMax along a strided axis");
 }
 
+/* tsr_k_reduce against the literal SPEC 7.5 loop on (count, nout) views
+ * with leading axes reduced (the kernel's register-blocked path for
+ * sum/mean/prod when nout is wide) and on other axis patterns. */
+static void test_reduce_paths(void)
+{
+    static float x[3 * 4 * 45], y[3 * 4 * 45];
+    static const int32_t shapes[][3] = {{3, 4, 45}, {1, 7, 40}, {3, 4, 5}};
+    static const int32_t reds[][3] = {{1, 1, 0}, {1, 0, 0}, {0, 1, 0}, {1, 0, 1}};
+    int32_t op, si, ri, i, j, bad = 0, runs = 0;
+    uint32_t r = 11u;
+    for (i = 0; i < 3 * 4 * 45; i++) {
+        r = r * 1664525u + 1013904223u;
+        x[i] = (float)((int32_t)(r >> 9) - (1 << 22)) / 1048576.0f;
+    }
+    x[5] = fbits(0x7FC00000u), x[50] = -0.0f, x[51] = fbits(0x7F800000u), x[97] = 1e30f, x[142] = 1e30f;
+    for (op = TSR_K_RSUM; op <= TSR_K_RPROD; op++)
+        for (si = 0; si < 3; si++)
+            for (ri = 0; ri < 4; ri++) {
+                const int32_t *sh = shapes[si], *rd = reds[ri];
+                int32_t idx[3], o, nout = 1, cnt = 1;
+                float want[3 * 4 * 45];
+                for (j = 0; j < 3; j++)
+                    rd[j] ? (cnt *= sh[j]) : (nout *= sh[j]);
+                for (o = 0; o < nout; o++)
+                    want[o] = op == TSR_K_RMAX ? fbits(0xFF800000u) : op == TSR_K_RMIN ? fbits(0x7F800000u)
+                            : op == TSR_K_RPROD ? 1.0f : 0.0f;
+                for (idx[0] = 0; idx[0] < sh[0]; idx[0]++) /* row-major: the visiting order of SPEC 7.5 */
+                    for (idx[1] = 0; idx[1] < sh[1]; idx[1]++)
+                        for (idx[2] = 0; idx[2] < sh[2]; idx[2]++) {
+                            float v = x[(idx[0] * sh[1] + idx[1]) * sh[2] + idx[2]], *w;
+                            for (j = 0, o = 0; j < 3; j++)
+                                if (!rd[j])
+                                    o = o * sh[j] + idx[j];
+                            w = &want[o];
+                            *w = op == TSR_K_RMAX ? tsr_k_max1(*w, v) : op == TSR_K_RMIN ? tsr_k_min1(*w, v)
+                               : op == TSR_K_RPROD ? *w * v : *w + v;
+                        }
+                if (op == TSR_K_RMEAN)
+                    for (o = 0; o < nout; o++)
+                        want[o] = want[o] / (float)cnt;
+                tsr_k_reduce(op, x, y, 3, sh, rd);
+                for (o = 0; o < nout; o++)
+                    bad += bits(y[o]) != bits(want[o]);
+                runs++;
+            }
+    CHECK(bad == 0, "tsr_k_reduce = SPEC 7.5 loop bit for bit on %d shape/axes/op cases (%d wrong)", (int)runs, (int)bad);
+}
+
 static void test_reduce11(void)
 {
     float x[4] = {0.0f, -0.0f, 3.0f, 0}, y[2];
@@ -922,6 +970,7 @@ int main(void)
     test_gather_concat_slice();
     test_argmax();
     test_reduce11();
+    test_reduce_paths();
     test_log_softmax();
     test_models11();
     test_run11();
