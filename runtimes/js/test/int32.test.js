@@ -127,3 +127,64 @@ test('the CLI: int32 inputs files and outputs (both paths)', () => {
     }
   }
 });
+
+test('data movement keeps float32 NaN payloads and -0 bit for bit (every path)', async () => {
+  const words = new Uint32Array([0x7f800001, 0xffc00123, 0x80000000, 0x7fbfffff, 0x3f800000, 0xff800001]);
+  const x = new Float32Array(words.buffer);
+  const node = (op, inputs, attrs = {}) => ({ op, inputs, outputs: [op.toLowerCase()], attrs });
+  const doc = {
+    format: 'tessera', format_version: '1.1', producer: { name: 't', version: '0' },
+    graph: {
+      inputs: [{ name: 'x', dtype: 'float32', shape: [2, 3] }],
+      outputs: ['where', 'gather', 'concat', 'slice', 'transpose', 'cast'].map((n, i) => ({ name: n, dtype: 'float32', shape: [[2, 3], [2, 3], [4, 3], [2, 3], [3, 2], [2, 3]][i] })),
+      initializers: [{ name: 'c', dtype: 'int32', shape: [3], data: [1, 0, 5] }, { name: 'i', dtype: 'int32', shape: [2], data: [-1, 0] }],
+      nodes: [
+        node('Where', ['c', 'x', 'x']), node('Gather', ['x', 'i']), node('Concat', ['x', 'x'], { axis: 0 }),
+        node('Slice', ['x'], { starts: [-1], ends: [-100], steps: [-1], axes: [1] }), node('Transpose', ['x']), node('Cast', ['x'], { to: 'float32' }),
+      ],
+    },
+  };
+  const u = (a) => Array.from(new Uint32Array(a.buffer, a.byteOffset, a.length));
+  const w = u(x);
+  const want = {
+    where: w, gather: [...w.slice(3), ...w.slice(0, 3)], concat: [...w, ...w],
+    slice: [w[2], w[1], w[0], w[5], w[4], w[3]], transpose: [w[0], w[3], w[1], w[4], w[2], w[5]], cast: w,
+  };
+  const { wasmBackend } = await import('../src/wasm.js');
+  const { checkModel } = await import('../src/check.js');
+  const { Model, OPS } = await import('../src/index.js');
+  const NO_WASM = Object.fromEntries(Object.entries(OPS).map(([op, row]) => [op, { ...row, wasm: null }]));
+  const models = [await load(doc, { kernels: 'js' }), await load(doc, { kernels: 'wasm' }), new Model(checkModel(doc), await wasmBackend(NO_WASM))];
+  for (const [k, m] of models.entries()) {
+    const out = m.run({ x: { shape: [2, 3], data: x } });
+    for (const [name, bits] of Object.entries(want)) assert.deepEqual(u(out[name].data), bits, `${name} on path ${k}`);
+  }
+});
+
+test('Gather along a symbolic axis checks indices against the bound size; the CLI prints no partial output', async () => {
+  const doc = {
+    format: 'tessera', format_version: '1.1', producer: { name: 't', version: '0' },
+    graph: {
+      inputs: [{ name: 'd', dtype: 'float32', shape: ['n', 2] }, { name: 'i', dtype: 'int32', shape: ['k'] }],
+      outputs: [{ name: 'y', dtype: 'float32', shape: ['k', 2] }],
+      initializers: [],
+      nodes: [{ op: 'Gather', inputs: ['d', 'i'], outputs: ['y'] }],
+    },
+  };
+  for (const kernels of ['js', 'wasm']) {
+    const m = await load(doc, { kernels });
+    const d = { shape: [3, 2], data: [1, 2, 3, 4, 5, 6] };
+    assert.deepEqual(Array.from(m.run({ d, i: [-3, 2] }).y.data), [1, 2, 5, 6]);
+    assert.throws(() => m.run({ d, i: [0, 3] }), (e) => e.code === 'E_INPUT' && /index 3 is outside \[-3, 2\]/.test(e.message));
+  }
+  const dir = mkdtempSync(path.join(tmpdir(), 'tessera-gather-'));
+  const M = path.join(dir, 'm.json'), I = path.join(dir, 'i.json');
+  writeFileSync(M, JSON.stringify(doc));
+  writeFileSync(I, JSON.stringify({ inputs: { d: { shape: [1, 2], data: [1, 2] }, i: { shape: [2], data: [0, -2] } } }));
+  for (const kernels of ['js', 'wasm']) {
+    const r = spawnSync(process.execPath, [path.join(PKG, 'bin', 'tessera-run.js'), '--kernels', kernels, M, I], { encoding: 'utf8' });
+    assert.equal(r.status, 1, r.stderr);
+    assert.deepEqual(Object.keys(JSON.parse(r.stdout)), ['error']);
+    assert.equal(JSON.parse(r.stdout).error.code, 'E_INPUT');
+  }
+});
