@@ -78,8 +78,9 @@ function feed(v, decl, who) {
   const Want = int ? Int32Array : Float32Array;
   const values = (d) => {
     if (d instanceof Want) return d;
-    if (ArrayBuffer.isView(d)) fail('E_INPUT', `${who}: a ${d.constructor.name} for a ${decl.dtype} input; expected an ${Want.name} (or an array of ${int ? 'integers' : 'numbers'})`);
-    if (!Array.isArray(d)) fail('E_INPUT', `${who}: "data" must be an array or ${Want.name}`);
+    const want = int ? 'an Int32Array or an array of integers' : 'a Float32Array or an array of numbers';
+    if (ArrayBuffer.isView(d)) fail('E_INPUT', `${who} is ${decl.dtype}: got ${d.constructor.name}, expected ${want}`);
+    if (!Array.isArray(d)) fail('E_INPUT', `${who}: "data" must be ${want}`);
     const data = new Want(d.length);
     for (let i = 0; i < d.length; i++) {
       const x = typeof d[i] === 'number' && !int ? d[i] : int ? (isInt32(d[i]) ? d[i] : undefined) : NONFINITE.get(d[i]);
@@ -97,7 +98,7 @@ function feed(v, decl, who) {
     const data = values(v);
     return { shape: decl.shape.map((d) => (typeof d === 'string' ? per : d)), data: data === v ? data.slice() : data };
   }
-  if (v === null || typeof v !== 'object' || !Array.isArray(v.shape)) fail('E_INPUT', `${who}: expected an ${Want.name} or {shape, data}`);
+  if (v === null || typeof v !== 'object' || !Array.isArray(v.shape)) fail('E_INPUT', `${who}: expected ${int ? 'an Int32Array' : 'a Float32Array'} or {shape, data}`);
   const shape = v.shape.slice();
   if (has(v, 'indices') && !has(v, 'data')) {
     if (int) fail('E_INPUT', `${who}: the sparse {shape, indices} form is for float32 inputs only`);
