@@ -1314,49 +1314,10 @@ mean:
     }
 }
 
-/* ---- Transpose ---- */
-TSR_NOLIBC void tsr_k_transpose(const float *x, float *y, int32_t rank,
-                     const int32_t *shape, const int32_t *perm)
+/* ---- Transpose: the element copy of tsr_k_transpose32 (below) ---- */
+void tsr_k_transpose(const float *x, float *y, int32_t rank, const int32_t *shape, const int32_t *perm)
 {
-    int32_t istride[TSR_K_MAX_RANK], odims[TSR_K_MAX_RANK];
-    int32_t ostr[TSR_K_MAX_RANK], idx[TSR_K_MAX_RANK];
-    int32_t d, j, inner, s = 1;
-    ptrdiff_t xo = 0, yo = 0;
-
-    if (rank > TSR_K_MAX_RANK)
-        return;
-    if (rank == 0) {
-        y[0] = x[0];
-        return;
-    }
-    for (d = rank - 1; d >= 0; d--) {
-        if (shape[d] <= 0)
-            return;
-        istride[d] = s;
-        s *= shape[d];
-    }
-    for (d = 0; d < rank; d++) {
-        odims[d] = shape[perm[d]];
-        ostr[d] = istride[perm[d]];
-        idx[d] = 0;
-    }
-    inner = odims[rank - 1];
-    for (;;) {
-        int32_t st = ostr[rank - 1];
-        TSR_LOOP_SMALL for (j = 0; j < inner; j++)
-            y[yo + j] = x[xo + (ptrdiff_t)j * st];
-        yo += inner;
-        for (d = rank - 2; d >= 0; d--) {
-            idx[d]++;
-            xo += ostr[d];
-            if (idx[d] < odims[d])
-                break;
-            xo -= (ptrdiff_t)ostr[d] * odims[d];
-            idx[d] = 0;
-        }
-        if (d < 0)
-            return;
-    }
+    tsr_k_transpose32(x, y, rank, shape, perm);
 }
 
 /* ==== format 1.1: int32 tensors, comparisons, logic, data movement ==== */
@@ -1449,52 +1410,47 @@ static int bc_next(bc_walk *w)
     return 0;
 }
 
-#define TSR_CMP_LOOP(T, EXPR)                                                \
-    do {                                                                     \
-        const T *pa = (const T *)a + w.off[0], *pb = (const T *)b + w.off[1]; \
-        int32_t *py = y + w.yo;                                              \
-        TSR_LOOP_SMALL for (i = 0; i < w.inner; i++) {                       \
-            T av = pa[(ptrdiff_t)i * ia], bv = pb[(ptrdiff_t)i * ib];        \
-            py[i] = (EXPR);                                                  \
-        }                                                                    \
-    } while (0)
-
+/* One loop per operand type: each element pair gets a class (less, equal,
+ * greater, unordered) and the op is the set of classes for which it holds,
+ * a 4-bit mask; And/Or look at the truth of each operand instead. (One
+ * loop instead of one per op and type keeps the code small; comparisons are
+ * not on any hot path.) */
 TSR_NOLIBC void tsr_k_compare(int32_t op, int32_t dtype, const void *a, const void *b, int32_t *y,
                               int32_t rank, const int32_t *shape, const int32_t *sa, const int32_t *sb)
 {
+    /* bit 0 less, bit 1 equal, bit 2 greater, bit 3 unordered (NaN) */
+    static const unsigned char holds[8] = {4, 6, 1, 3, 2, 13, 4, 6};
     static const int32_t zero[TSR_K_MAX_RANK] = {0};
     const int32_t *s[3];
     bc_walk w;
-    int32_t i, ia, ib;
+    int32_t i;
+    unsigned mask;
+    if (op < 0 || op > TSR_K_OR || (op >= TSR_K_AND && dtype != TSR_K_I32))
+        return;
+    mask = holds[op];
     s[0] = sa;
     s[1] = sb;
     s[2] = zero;
     if (!bc_init(&w, rank, shape, s))
         return;
-    ia = w.in_st[0];
-    ib = w.in_st[1];
     do {
+        ptrdiff_t ia = w.in_st[0], ib = w.in_st[1];
+        int32_t *py = y + w.yo;
         if (dtype == TSR_K_F32) {
-            switch (op) {
-            case TSR_K_GT: TSR_CMP_LOOP(float, av > bv); break;
-            case TSR_K_GE: TSR_CMP_LOOP(float, av >= bv); break;
-            case TSR_K_LT: TSR_CMP_LOOP(float, av < bv); break;
-            case TSR_K_LE: TSR_CMP_LOOP(float, av <= bv); break;
-            case TSR_K_EQ: TSR_CMP_LOOP(float, av == bv); break;
-            case TSR_K_NE: TSR_CMP_LOOP(float, av != bv); break;
-            default: return;
+            const float *pa = (const float *)a + w.off[0], *pb = (const float *)b + w.off[1];
+            TSR_LOOP_SMALL for (i = 0; i < w.inner; i++) {
+                float av = pa[i * ia], bv = pb[i * ib];
+                unsigned c = av < bv ? 0u : av == bv ? 1u : av > bv ? 2u : 3u;
+                py[i] = (int32_t)((mask >> c) & 1u);
             }
         } else {
-            switch (op) {
-            case TSR_K_GT: TSR_CMP_LOOP(int32_t, av > bv); break;
-            case TSR_K_GE: TSR_CMP_LOOP(int32_t, av >= bv); break;
-            case TSR_K_LT: TSR_CMP_LOOP(int32_t, av < bv); break;
-            case TSR_K_LE: TSR_CMP_LOOP(int32_t, av <= bv); break;
-            case TSR_K_EQ: TSR_CMP_LOOP(int32_t, av == bv); break;
-            case TSR_K_NE: TSR_CMP_LOOP(int32_t, av != bv); break;
-            case TSR_K_AND: TSR_CMP_LOOP(int32_t, (av != 0) & (bv != 0)); break;
-            case TSR_K_OR: TSR_CMP_LOOP(int32_t, (av != 0) | (bv != 0)); break;
-            default: return;
+            const int32_t *pa = (const int32_t *)a + w.off[0], *pb = (const int32_t *)b + w.off[1];
+            TSR_LOOP_SMALL for (i = 0; i < w.inner; i++) {
+                int32_t av = pa[i * ia], bv = pb[i * ib];
+                /* And/Or: class from the truth values: 0 none, 1 one, 2 both */
+                unsigned c = op >= TSR_K_AND ? (unsigned)(av != 0) + (unsigned)(bv != 0)
+                           : av < bv ? 0u : av == bv ? 1u : 2u;
+                py[i] = (int32_t)((mask >> c) & 1u);
             }
         }
     } while (bc_next(&w));
