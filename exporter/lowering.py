@@ -114,6 +114,14 @@ def format_dtype(v: Any) -> str:
     return "int32" if kind in "iub" else "float32"
 
 
+def int32_value(v: Any, value: Any) -> np.ndarray:
+    """An integer or boolean weight/constant as int32 (bool as 0/1); values outside int32: ExportError."""
+    arr = np.asarray(value)
+    if arr.dtype.kind in "iu" and arr.size and (arr.min() < -(2**31) or arr.max() > 2**31 - 1):
+        raise ExportError(f"{describe(v)}: a value is outside the int32 range; format 1.1 stores int32 only")
+    return np.ascontiguousarray(arr, dtype=np.int32)
+
+
 def float32_value(v: Any, value: Any) -> np.ndarray:
     with np.errstate(over="ignore"):
         arr = np.ascontiguousarray(np.asarray(value), dtype=np.float32)
@@ -185,10 +193,11 @@ class Lowering:
     def lower_one(self, v: Any) -> Value:
         if v.kind == "input":
             raise ExportError(f"the graph uses {describe(v)}, which is not among the export inputs")
+        to_array = int32_value if format_dtype(v) == "int32" else float32_value
         if v.kind == "shared":
-            return self.initializer("p", float32_value(v, v.get_value()), v.name or None)
+            return self.initializer("p", to_array(v, v.get_value()), v.name or None)
         if v.kind == "constant":
-            return self.initializer("c", float32_value(v, v.value))
+            return self.initializer("c", to_array(v, v.value))
         if v.kind != "apply":
             raise ExportError(f"cannot export a {describe(v)}")
         try:
@@ -296,3 +305,89 @@ class Lowering:
             f"{describe(v)}: reshape of a tensor with unknown dims to {tuple(v.attrs['shape'])} cannot be "
             "written with symbolic dims; give the graph input a concrete shape"
         )
+
+    # ---------------------------------------------------------------- format 1.1 (int32 and selection)
+
+    def cast_to(self, x: Value, dtype: str) -> Value:
+        """`x` as `dtype` (a Cast node, or `x` itself when it has that dtype already)."""
+        if x.dtype == dtype:
+            return x
+        return self.emit(format_op("cast"), [x], x.shape, {"to": dtype})
+
+    def zero_like(self, x: Value) -> Value:
+        return self.initializer("c", np.array(0, dtype=np.int32 if x.dtype == "int32" else np.float32))
+
+    def lower_compare(self, row: OpDef, v: Any, ins: list[Value]) -> Value:
+        a, b = ins
+        if a.dtype != b.dtype:  # the trainer compares float with int; the format wants one dtype
+            a, b = self.cast_to(a, "float32"), self.cast_to(b, "float32")
+        return self.emit(row.name, [a, b], symdims.broadcast(a.shape, b.shape), var=v)
+
+    def lower_logic(self, row: OpDef, v: Any, ins: list[Value]) -> Value:
+        not_bool = [x for x in v.inputs if np.dtype(x.dtype) != np.bool_]
+        if not_bool:
+            raise ExportError(f"{describe(v)}: {v.op} of {not_bool[0].dtype} operands is bitwise in the trainer; "
+                              "format And/Or/Not are logical: compare first (e.g. T.neq(x, 0))")
+        shape = ins[0].shape if len(ins) == 1 else symdims.broadcast(ins[0].shape, ins[1].shape)
+        return self.emit(row.name, ins, shape, var=v)
+
+    def lower_where(self, row: OpDef, v: Any, ins: list[Value]) -> Value:
+        c, a, b = ins
+        if c.dtype == "float32":  # a float condition: nonzero is true
+            c = self.emit(format_op("neq"), [c, self.zero_like(c)], c.shape)
+        out = format_dtype(v)
+        a, b = self.cast_to(a, out), self.cast_to(b, out)
+        shape = symdims.broadcast(symdims.broadcast(c.shape, a.shape), b.shape)
+        return self.emit(row.name, [c, a, b], shape, var=v)
+
+    def lower_cast(self, row: OpDef, v: Any, ins: list[Value]) -> Value:
+        (x,) = ins
+        if np.dtype(v.attrs["dtype"]) == np.bool_:
+            return self.emit(format_op("neq"), [x, self.zero_like(x)], x.shape, var=v)
+        to = format_dtype(v)
+        if x.dtype == to:
+            return x  # float64 -> float32, int64 -> int32, ...: the same format dtype, no node
+        return self.emit(row.name, [x], x.shape, {"to": to}, var=v)
+
+    def lower_gather(self, row: OpDef, v: Any, ins: list[Value]) -> Value:
+        if len(ins) != 2:
+            raise ExportError(f"{describe(v)}: indexing with {len(ins) - 1} index tensors is outside format 1.1 "
+                              "(one index tensor on the first axis is Gather)")
+        data, idx = ins
+        if idx.dtype != "int32":
+            raise ExportError(f"{describe(v)}: indices of dtype {v.inputs[1].dtype} (integers are needed)")
+        return self.emit(row.name, [data, idx], tuple(idx.shape) + tuple(data.shape[1:]), var=v)
+
+    def lower_concat(self, row: OpDef, v: Any, ins: list[Value]) -> Value:
+        if len(ins) > row.max_arity:
+            raise ExportError(f"{describe(v)}: {len(ins)} inputs; Concat takes at most {row.max_arity}")
+        rank = len(ins[0].shape)
+        axis = int(v.attrs["axis"]) % rank
+        sizes = [symdims.resolve(x.shape[axis]) for x in ins]
+        if any(isinstance(d, DimVar) for d in sizes):
+            raise ExportError(f"{describe(v)}: a concatenated axis of unknown size; give it a concrete size")
+        shape = tuple(sum(sizes) if i == axis else d for i, d in enumerate(ins[0].shape))
+        return self.emit(row.name, ins, shape, {"axis": axis}, var=v)
+
+    def lower_argreduce(self, row: OpDef, v: Any, ins: list[Value]) -> Value:
+        (x,) = ins
+        axis, keep = v.attrs.get("axis"), bool(v.attrs.get("keepdims", False))
+        if axis is None:  # over all elements: flatten first (static shapes only)
+            dims = [symdims.resolve(d) for d in x.shape]
+            if any(isinstance(d, DimVar) for d in dims):
+                raise ExportError(f"{describe(v)}: {v.op} over all axes of a tensor with unknown dims; "
+                                  "give an axis or a concrete shape")
+            flat = self.reshape_to(x, (int(np.prod(dims, dtype=np.int64)),))
+            out = self.emit(row.name, [flat], (), {"axis": 0})
+            return self.reshape_to(out, (1,) * len(x.shape), v) if keep else self._named(out, v)
+        axis = int(axis[0] if isinstance(axis, (tuple, list)) else axis) % len(x.shape)
+        shape = tuple(1 if i == axis else d for i, d in enumerate(x.shape) if keep or i != axis)
+        attrs = {"axis": axis, **({"keepdims": True} if keep else {})}
+        return self.emit(row.name, [x], shape, attrs, var=v)
+
+    def _named(self, value: Value, v: Any) -> Value:
+        """`value` under the output name the user gave `v`, if any (a Reshape to its own shape)."""
+        if id(v) in self.output_names:
+            return self.reshape_to(value, value.shape, v)
+        return value
+

@@ -243,19 +243,28 @@ def _reduction(name: str, trainer: str, kind: str, onnx_how: str, c_kernel: str)
                  lower=Lower(trainer, "reduce"), example=_REDUCE_EXAMPLE)
 
 
-def _comparison(name: str, fn: Callable[[np.ndarray, np.ndarray], np.ndarray], onnx: Onnx | None = None) -> OpDef:
+# The C generator's kernels of the 1.1 comparison and logic rows (runtimes/c/src/kernels.h).
+_C_COMPARE = {"Greater": "TSR_K_GT", "GreaterOrEqual": "TSR_K_GE", "Less": "TSR_K_LT", "LessOrEqual": "TSR_K_LE",
+              "Equal": "TSR_K_EQ", "NotEqual": "TSR_K_NE"}
+_C_LOGIC = {"And": CGen("compare", "TSR_K_AND"), "Or": CGen("compare", "TSR_K_OR"),
+            "Not": CGen("unary", "tsr_k_not", in_place=True)}
+
+
+def _comparison(name: str, fn: Callable[[np.ndarray, np.ndarray], np.ndarray], onnx: Onnx | None = None,
+                trainer: str | None = None) -> OpDef:
     """A 1.1 comparison: numpy's IEEE (float32) or integer (int32) relation, as int32 0/1 (SPEC §7.7); the ONNX
     comparison of the same name unless `onnx` says."""
     return OpDef(name, 2, "compare", shapes.broadcasting, _binary(lambda a, b: reference.as_flag(fn(a, b))),
-                 onnx or Onnx("compare", name), None, spec="7.7", since="1.1", dtype=shapes.comparison)
+                 onnx or Onnx("compare", name), CGen("compare", _C_COMPARE[name]), spec="7.7", since="1.1", dtype=shapes.comparison,
+                 lower=Lower(trainer, "compare") if trainer else None)
 
 
-def _logic(name: str, arity: int, fn: Callable[..., np.ndarray]) -> OpDef:
+def _logic(name: str, arity: int, fn: Callable[..., np.ndarray], trainer: str | None = None) -> OpDef:
     """And, Or, Not on int32 truth values (nonzero is true), int32 0/1 out (SPEC §7.7)."""
     shape = shapes.broadcasting if arity == 2 else shapes.same
     return OpDef(name, arity, "logic", shape, lambda a, p: reference.as_flag(fn(*(x != 0 for x in a))),
-                 Onnx("logical", name), None, spec="7.7", since="1.1", dtype=shapes.int32_only,
-                 example_dtypes=("int32",) * arity)
+                 Onnx("logical", name), _C_LOGIC[name], spec="7.7", since="1.1", dtype=shapes.int32_only,
+                 example_dtypes=("int32",) * arity, lower=Lower(trainer, "logic") if trainer else None)
 
 
 def _axis_attr(default: int | None = None, required: bool = False) -> Attr:
@@ -273,16 +282,17 @@ def _slice_attrs(attrs: dict) -> str | None:
     return None
 
 
-def _reduction_1_1(name: str, kind: str) -> OpDef:
+def _reduction_1_1(name: str, kind: str, trainer: str) -> OpDef:
     return OpDef(name, 1, "reduce", shapes.reduce, lambda a, p: reference.reduce(a[0], p, kind),
-                 Onnx("reduce_axes_attr", name), None,
+                 Onnx("reduce_axes_attr", name), CGen("reduce", f"TSR_K_R{kind.upper()}"), lower=Lower(trainer, "reduce"),
                  attributes=(_AXES, _KEEPDIMS), spec="7.5", since="1.1", example=_REDUCE_EXAMPLE)
 
 
-def _argreduce(name: str, largest: bool) -> OpDef:
+def _argreduce(name: str, largest: bool, trainer: str) -> OpDef:
     return OpDef(name, 1, "argreduce", shapes.argreduce,
-                 lambda a, p: reference.arg_index(a[0], p["axis"], p["keepdims"], largest), Onnx("arg", name), None,
-                 attributes=(_axis_attr(required=True), _KEEPDIMS), spec="7.9", since="1.1",
+                 lambda a, p: reference.arg_index(a[0], p["axis"], p["keepdims"], largest), Onnx("arg", name), CGen("argmax", "1" if largest else "0"),
+                 lower=Lower(trainer, "argreduce"), attributes=(_axis_attr(required=True), _KEEPDIMS), spec="7.9",
+                 since="1.1",
                  dtype=shapes.index_dtype, example={"axis": 1})
 
 
@@ -348,32 +358,33 @@ OPS: dict[str, OpDef] = {
                                ("element_count", [3], "E_SHAPE"))),),
               check_attrs=_reshape_attrs, bind=_reshape_bind, example={"shape": [4]}),
         # ---- since 1.1
-        _comparison("Greater", np.greater),
-        _comparison("GreaterOrEqual", np.greater_equal),
-        _comparison("Less", np.less),
-        _comparison("LessOrEqual", np.less_equal),
-        _comparison("Equal", np.equal),
-        _comparison("NotEqual", np.not_equal, Onnx("compare_negated", "Equal")),  # ONNX has no NotEqual
-        _logic("And", 2, np.logical_and),
-        _logic("Or", 2, np.logical_or),
-        _logic("Not", 1, np.logical_not),
+        _comparison("Greater", np.greater, trainer="gt"),
+        _comparison("GreaterOrEqual", np.greater_equal, trainer="ge"),
+        _comparison("Less", np.less, trainer="lt"),
+        _comparison("LessOrEqual", np.less_equal, trainer="le"),
+        _comparison("Equal", np.equal, trainer="eq"),
+        _comparison("NotEqual", np.not_equal, Onnx("compare_negated", "Equal"), "neq"),  # ONNX has no NotEqual
+        _logic("And", 2, np.logical_and, "and_"),
+        _logic("Or", 2, np.logical_or, "or_"),
+        _logic("Not", 1, np.logical_not, "invert"),
         OpDef("Where", 3, "where", shapes.where, lambda a, p: np.where(a[0] != 0, a[1], a[2]),
-              Onnx("where", "Where"), None,
+              Onnx("where", "Where"), CGen("where"), lower=Lower("switch", "where"),
               spec="7.7", since="1.1", dtype=shapes.where_dtype, example_dtypes=("int32", "float32", "float32")),
-        OpDef("Cast", 1, "cast", shapes.cast, lambda a, p: reference.cast(a[0], p["to"]), Onnx("cast", "Cast"), None,
+        OpDef("Cast", 1, "cast", shapes.cast, lambda a, p: reference.cast(a[0], p["to"]), Onnx("cast", "Cast"), CGen("cast"),
+              lower=Lower("cast", "cast"),
               attributes=(Attr("to", "dtype", required=True,
                                bad=(("unknown", "float64", "E_SCHEMA"), ("number", 6, "E_SCHEMA"))),),
               spec="7.8", since="1.1", dtype=shapes.cast_dtype, example={"to": "int32"}),
         OpDef("Gather", 2, "gather", shapes.gather, lambda a, p: reference.gather(a[0], a[1], p["axis"]),
-              Onnx("gather", "Gather"), None,
+              Onnx("gather", "Gather"), CGen("gather"), lower=Lower("advanced_subtensor", "gather"),
               attributes=(_axis_attr(0),), since="1.1", dtype=shapes.gather_dtype, example={"axis": 1},
               example_dtypes=("float32", "int32")),
         OpDef("Concat", (1, 64), "concat", shapes.concat, lambda a, p: np.concatenate(a, axis=p["axis"]),
-              Onnx("concat", "Concat"), None,
+              Onnx("concat", "Concat"), CGen("concat"), lower=Lower("concatenate", "concat"),
               attributes=(_axis_attr(required=True),), since="1.1", dtype=shapes.same_dtype, example={"axis": 0},
               example_dtypes=("float32", "float32")),
         OpDef("Slice", 1, "slice", shapes.slice_, lambda a, p: reference.slice_(a[0], p["slices"]),
-              Onnx("slice", "Slice"), None,
+              Onnx("slice", "Slice"), CGen("slice"),
               attributes=(Attr("starts", "ints", required=True,
                                bad=(("float", [0.5], "E_SCHEMA"), ("empty", [], "E_SCHEMA"),
                                     ("empty_result", [2], "E_SHAPE"))),
@@ -383,12 +394,12 @@ OPS: dict[str, OpDef] = {
                           Attr("steps", "ints", bad=(("zero", [0], "E_SCHEMA"), ("string", ["1"], "E_SCHEMA")))),
               since="1.1", dtype=shapes.same_dtype, check_attrs=_slice_attrs,
               example={"starts": [0], "ends": [-1], "axes": [1], "steps": [1]}),
-        _argreduce("ArgMax", largest=True),
-        _argreduce("ArgMin", largest=False),
-        _reduction_1_1("ReduceMin", "min"),
-        _reduction_1_1("ReduceProd", "prod"),
+        _argreduce("ArgMax", True, "argmax"),
+        _argreduce("ArgMin", False, "argmin"),
+        _reduction_1_1("ReduceMin", "min", "min"),
+        _reduction_1_1("ReduceProd", "prod", "prod"),
         OpDef("LogSoftmax", 1, "softmax", shapes.softmax, lambda a, p: reference.log_softmax(a[0], p["axis"]),
-              Onnx("softmax", "LogSoftmax"), None, spec="7.4", since="1.1",
+              Onnx("softmax", "LogSoftmax"), CGen("softmax", "tsr_k_log_softmax", in_place=True), spec="7.4", since="1.1", lower=Lower("log_softmax", "softmax"),
               attributes=(Attr("axis", "int", -1, bad=(("float", 0.5, "E_SCHEMA"), ("out_of_rank", 2, "E_SHAPE"))),),
               example={"axis": 0}),
     )
