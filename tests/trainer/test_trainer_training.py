@@ -136,3 +136,13 @@ def test_cli_train_resume_and_export_fallback(tmp_path, capsys):
     rc = cli.main(_args(epochs=3, hidden=8, checkpoint=ck, resume=True, no_progress=True))
     assert rc == 0 and "resumed" in capsys.readouterr().err
     assert cli.main(_args(resume=True)) == 2
+
+
+def test_cli_refuses_non_finite_data_naming_the_row(tmp_path, capsys):
+    bad = X[:100].copy()
+    bad[42, 7] = np.nan
+    path = str(tmp_path / "bad.npy")
+    np.save(path, bad)
+    assert cli.main(_args(data=path, epochs=1, hidden=4)) == 2
+    err = capsys.readouterr().err
+    assert "nan at row 42, column 7" in err and "\r" not in err
