@@ -391,3 +391,72 @@ class Lowering:
             return self.reshape_to(value, value.shape, v)
         return value
 
+
+    # ---------------------------------------------------------------- trainer layout ops (Reshape, Transpose, Slice)
+
+    def _static(self, v: Any, dims: Any, what: str) -> list[int]:
+        resolved = [symdims.resolve(d) for d in dims]
+        if any(isinstance(d, DimVar) for d in resolved):
+            raise ExportError(f"{describe(v)}: {what} of an axis of unknown size; give the input a concrete shape")
+        return [int(d) for d in resolved]
+
+    def op_flatten(self, v: Any, ins: list[Value]) -> Value:
+        (x,) = ins
+        nd = int(v.attrs["ndim"])
+        lead, rest = tuple(x.shape[:nd - 1]), x.shape[nd - 1:]
+        tail = rest[0] if len(rest) == 1 else int(np.prod(self._static(v, rest, "flatten"), dtype=np.int64))
+        return self.reshape_to(x, lead + (tail,), v)
+
+    def op_dimshuffle(self, v: Any, ins: list[Value]) -> Value:
+        """Drop the left-out length-1 axes (Reshape), move the kept ones (Transpose), insert 'x' (Reshape);
+        the last node emitted carries the variable's name, and an identity pattern emits nothing."""
+        (x,) = ins
+        pattern = list(v.attrs["pattern"])
+        kept = [p for p in pattern if p != "x"]
+        order = sorted(kept)
+        perm = [order.index(p) for p in kept]
+        squeeze = len(kept) < len(x.shape)
+        move = perm != sorted(perm)
+        expand = "x" in pattern
+        y = x
+        if squeeze:
+            y = self.reshape_to(y, tuple(x.shape[i] for i in order), None if move or expand else v)
+        if move:
+            y = self.emit(format_op("transpose"), [y], tuple(y.shape[p] for p in perm), {"perm": perm},
+                          var=None if expand else v)
+        if expand:
+            y = self.reshape_to(y, tuple(1 if p == "x" else x.shape[p] for p in pattern), v)
+        return y
+
+    def lower_slice(self, row: OpDef, v: Any, ins: list[Value]) -> Value:
+        """Basic indexing: one Slice for the sliced and indexed axes, then a Reshape dropping the indexed ones."""
+        (x,) = ins
+        starts, ends, axes, steps, shape, dropped = [], [], [], [], list(x.shape), []
+        for axis, entry in enumerate(v.attrs["idx"]):
+            if entry[0] == "index":
+                i = int(entry[1])
+                lo, hi, step = i, (i + 1 if i != -1 else 2**31 - 1), 1
+                dropped.append(axis)
+            else:
+                _, lo, hi, step = entry
+                step = 1 if step is None else int(step)
+                if lo is None and hi is None and step == 1:
+                    continue  # the whole axis
+                lo = (0 if step > 0 else -1) if lo is None else int(lo)
+                hi = (2**31 - 1 if step > 0 else -(2**31)) if hi is None else int(hi)
+            (d,) = self._static(v, [x.shape[axis]], "a slice")
+            n = len(range(*slice(lo, hi, step).indices(d)))
+            if n == 0:
+                raise ExportError(f"{describe(v)}: the slice is empty; the format has no empty tensors")
+            starts.append(lo)
+            ends.append(hi)
+            axes.append(axis)
+            steps.append(step)
+            shape[axis] = n
+        y = x
+        if axes:
+            attrs = {"starts": starts, "ends": ends, "axes": axes, **({"steps": steps} if set(steps) != {1} else {})}
+            y = self.emit(row.name, [x], tuple(shape), attrs, var=None if dropped else v)
+        if dropped or y is x:
+            return self.reshape_to(y, tuple(d for i, d in enumerate(shape) if i not in dropped), v)
+        return y

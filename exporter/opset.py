@@ -392,7 +392,7 @@ OPS: dict[str, OpDef] = {
                           Attr("axes", "axes", bad=(("repeated", [1, 1], "E_SCHEMA"),
                                                     ("out_of_rank", [2], "E_SHAPE"))),
                           Attr("steps", "ints", bad=(("zero", [0], "E_SCHEMA"), ("string", ["1"], "E_SCHEMA")))),
-              since="1.1", dtype=shapes.same_dtype, check_attrs=_slice_attrs,
+              since="1.1", dtype=shapes.same_dtype, check_attrs=_slice_attrs, lower=Lower("subtensor", "slice"),
               example={"starts": [0], "ends": [-1], "axes": [1], "steps": [1]}),
         _argreduce("ArgMax", True, "argmax"),
         _argreduce("ArgMin", False, "argmin"),

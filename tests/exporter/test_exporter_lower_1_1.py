@@ -113,3 +113,31 @@ def test_bitwise_logic_on_integers_is_refused() -> None:
 def test_a_1_0_graph_still_stamps_1_0() -> None:
     x = T.matrix("x")
     assert export([T.exp(x)], [x])["format_version"] == "1.0"
+
+
+@pytest.mark.parametrize("index", [
+    lambda x: x[1:3], lambda x: x[:, ::-1], lambda x: x[-1], lambda x: x[0, 1:], lambda x: x[::2, -2],
+    lambda x: x[-3:-1, ::3], lambda x: x[:, :], lambda x: x[5:100],
+])
+def test_basic_indexing_becomes_slice_and_reshape(index) -> None:
+    x = T.matrix("x", shape=(6, 5))
+    xv = RNG.normal(size=(6, 5)).astype(F32)
+    want, got, doc = run_both([index(x)], [x], [xv])
+    assert got[0].shape == np.asarray(want[0]).shape and np.array_equal(got[0], np.asarray(want[0], F32))
+    assert set(ops_of(doc)) <= {"Slice", "Reshape"}
+
+
+@pytest.mark.parametrize("pattern, shape", [((1, 0), (3, 4)), (("x", 0, 1), (3, 4)), ((0, "x", 1), (3, 4)),
+                                            ((1,), (1, 4)), ((2, "x", 0), (3, 1, 2)), ((0, 1), (3, 4))])
+def test_dimshuffle_and_flatten(pattern: tuple, shape: tuple) -> None:
+    x = T.tensor(len(shape), "x", shape=shape)
+    xv = RNG.normal(size=shape).astype(F32)
+    want, got, doc = run_both([x.dimshuffle(*pattern) * 2, T.flatten(x, 1) + 1], [x], [xv])
+    assert np.array_equal(got[0], np.asarray(want[0], F32)) and got[0].shape == np.asarray(want[0]).shape
+    assert np.array_equal(got[1], np.asarray(want[1], F32))
+
+
+def test_empty_slice_is_refused() -> None:
+    x = T.matrix("x", shape=(6, 5))
+    with pytest.raises(ExportError, match="empty"):
+        export([x[4:2]], [x])
