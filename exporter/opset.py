@@ -255,7 +255,8 @@ def _comparison(name: str, fn: Callable[[np.ndarray, np.ndarray], np.ndarray], o
     """A 1.1 comparison: numpy's IEEE (float32) or integer (int32) relation, as int32 0/1 (SPEC §7.7); the ONNX
     comparison of the same name unless `onnx` says."""
     return OpDef(name, 2, "compare", shapes.broadcasting, _binary(lambda a, b: reference.as_flag(fn(a, b))),
-                 onnx or Onnx("compare", name), CGen("compare", _C_COMPARE[name]), spec="7.7", since="1.1", dtype=shapes.comparison,
+                 onnx or Onnx("compare", name), CGen("compare", _C_COMPARE[name]), spec="7.7", since="1.1",
+                 dtype=shapes.comparison,
                  lower=Lower(trainer, "compare") if trainer else None)
 
 
@@ -284,13 +285,15 @@ def _slice_attrs(attrs: dict) -> str | None:
 
 def _reduction_1_1(name: str, kind: str, trainer: str) -> OpDef:
     return OpDef(name, 1, "reduce", shapes.reduce, lambda a, p: reference.reduce(a[0], p, kind),
-                 Onnx("reduce_axes_attr", name), CGen("reduce", f"TSR_K_R{kind.upper()}"), lower=Lower(trainer, "reduce"),
+                 Onnx("reduce_axes_attr", name), CGen("reduce", f"TSR_K_R{kind.upper()}"),
+                 lower=Lower(trainer, "reduce"),
                  attributes=(_AXES, _KEEPDIMS), spec="7.5", since="1.1", example=_REDUCE_EXAMPLE)
 
 
 def _argreduce(name: str, largest: bool, trainer: str) -> OpDef:
     return OpDef(name, 1, "argreduce", shapes.argreduce,
-                 lambda a, p: reference.arg_index(a[0], p["axis"], p["keepdims"], largest), Onnx("arg", name), CGen("argmax", "1" if largest else "0"),
+                 lambda a, p: reference.arg_index(a[0], p["axis"], p["keepdims"], largest), Onnx("arg", name),
+                 CGen("argmax", "1" if largest else "0"),
                  lower=Lower(trainer, "argreduce"), attributes=(_axis_attr(required=True), _KEEPDIMS), spec="7.9",
                  since="1.1",
                  dtype=shapes.index_dtype, example={"axis": 1})
@@ -370,7 +373,8 @@ OPS: dict[str, OpDef] = {
         OpDef("Where", 3, "where", shapes.where, lambda a, p: np.where(a[0] != 0, a[1], a[2]),
               Onnx("where", "Where"), CGen("where"), lower=Lower("switch", "where"),
               spec="7.7", since="1.1", dtype=shapes.where_dtype, example_dtypes=("int32", "float32", "float32")),
-        OpDef("Cast", 1, "cast", shapes.cast, lambda a, p: reference.cast(a[0], p["to"]), Onnx("cast", "Cast"), CGen("cast"),
+        OpDef("Cast", 1, "cast", shapes.cast, lambda a, p: reference.cast(a[0], p["to"]), Onnx("cast", "Cast"),
+              CGen("cast"),
               lower=Lower("cast", "cast"),
               attributes=(Attr("to", "dtype", required=True,
                                bad=(("unknown", "float64", "E_SCHEMA"), ("number", 6, "E_SCHEMA"))),),
@@ -399,7 +403,8 @@ OPS: dict[str, OpDef] = {
         _reduction_1_1("ReduceMin", "min", "min"),
         _reduction_1_1("ReduceProd", "prod", "prod"),
         OpDef("LogSoftmax", 1, "softmax", shapes.softmax, lambda a, p: reference.log_softmax(a[0], p["axis"]),
-              Onnx("softmax", "LogSoftmax"), CGen("softmax", "tsr_k_log_softmax", in_place=True), spec="7.4", since="1.1", lower=Lower("log_softmax", "softmax"),
+              Onnx("softmax", "LogSoftmax"), CGen("softmax", "tsr_k_log_softmax", in_place=True), spec="7.4",
+              since="1.1", lower=Lower("log_softmax", "softmax"),
               attributes=(Attr("axis", "int", -1, bad=(("float", 0.5, "E_SCHEMA"), ("out_of_rank", 2, "E_SHAPE"))),),
               example={"axis": 0}),
     )
