@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from trainer.graph import GraphError, Variable, _where, apply, as_variable
+from trainer.graph import DTypeError, GraphError, Variable, _where, apply, as_variable
 
 
 def _is_int(k: Any) -> bool:
@@ -38,7 +38,7 @@ def _is_advanced(k: Any) -> bool:
 def _index_tensor(k: Any) -> Variable:
     v = as_variable(np.asarray(k) if isinstance(k, list) else k)
     if v.dtype.kind not in "iu":
-        raise GraphError(f"{_where()}: an index tensor must be of an integer dtype, got {v.dtype} "
+        raise DTypeError(f"{_where()}: an index tensor must be of an integer dtype, got {v.dtype} "
                          "(bool masks are not supported: use T.switch)")
     return v
 

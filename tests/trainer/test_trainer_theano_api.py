@@ -459,3 +459,73 @@ def test_debugprint_and_pp_show_the_rewritten_graph():
     assert trainer.printing.pp(T.nnet.sigmoid(T.dot(x, W) + 1)) == "sigmoid((dot(x, W) + 1.0))"
     f = trainer.function([x], T.log(y))
     assert "log_softmax" in trainer.printing.debugprint(f, file="str")
+
+
+# ---------------------------------------------------------------- edge cases
+
+def test_cast_edges_int32_bounds_and_rounding():
+    x, i = T.vector("x"), T.ivector("i")
+    f = trainer.function([x], T.cast(x, "int32"))
+    v = np.array([-2147483648.0, -2147483904.0, 2147483520.0, 2147483648.0, -0.9999, 0.9999], np.float32)
+    assert f(v).tolist() == [-2147483648, -2147483648, 2147483520, 2147483647, 0, 0]
+    g = trainer.function([i], T.cast(i, "float32"))
+    got = g(np.array([16777217, -2147483648, 2147483647], np.int32))
+    assert got.tolist() == [16777216.0, -2147483648.0, 2147483648.0]  # round to nearest even
+
+
+def test_index_errors_and_negative_indices():
+    W = trainer.shared(np.arange(12.0).reshape(4, 3), name="W")
+    idx = T.ivector("idx")
+    f = trainer.function([idx], W[idx])
+    assert f(np.array([-4, -1, 0], np.int32)).tolist() == [[0, 1, 2], [9, 10, 11], [0, 1, 2]]
+    for bad in ([4], [-5]):
+        with pytest.raises(trainer.ShapeError, match="out of bounds|out of range"):
+            f(np.array(bad, np.int32))
+    with pytest.raises(trainer.DTypeError, match="integer dtype"):
+        W[T.vector("fidx")]
+    with pytest.raises(trainer.GraphError, match="bool masks"):
+        W[W > 3]
+    with pytest.raises(trainer.GraphError, match="too many"):
+        W[0, 0, 0]
+    assert trainer.function([], W[3:1])().shape == (0, 3)  # an empty slice, as numpy (not exportable)
+
+
+def test_switch_three_way_broadcast_and_dtypes():
+    c, a, b = T.col("c"), T.row("a"), T.scalar("b")
+    s = T.switch(c > 0, a, b)
+    assert s.shape == (None, None) and s.dtype == np.float32
+    out = trainer.function([c, a, b], s)(np.array([[1], [-1]], np.float32), np.array([[1, 2, 3]], np.float32), 9)
+    assert out.tolist() == [[1, 2, 3], [9, 9, 9]]
+    i = T.ivector("i")
+    assert T.switch(i > 0, i, 0).dtype == np.int32 and T.switch(i > 0, i, 0.5).dtype == np.float64
+    with pytest.raises(trainer.ShapeError, match="broadcast"):
+        T.switch(T.vector(shape=(3,)), T.vector(shape=(4,)), 0)
+
+
+def test_concatenate_and_stack_edges():
+    a, i = T.matrix("a", dtype="float64"), T.imatrix("i")
+    cat = T.concatenate([a, i], axis=-1)
+    assert cat.dtype == np.float64
+    st = T.stack([T.scalar("s"), T.scalar("t")])
+    assert st.ndim == 1
+    v = trainer.function([a, i], cat)(np.ones((2, 1)), np.full((2, 2), 3, np.int32))
+    assert v.tolist() == [[1, 3, 3], [1, 3, 3]]
+    assert trainer.function(list(ops_inputs(st)), st)(1.0, 2.0).tolist() == [1.0, 2.0]
+    with pytest.raises(trainer.ShapeError, match="differ outside axis"):
+        T.concatenate([T.matrix(shape=(2, 3)), T.matrix(shape=(3, 3))], axis=1)
+
+
+def ops_inputs(v):
+    return sorted((x for x in toposort([v]) if x.kind == "input"), key=lambda x: x.name)
+
+
+def test_reductions_with_nan_and_ties_in_gradient():
+    x = T.vector("x", dtype="float64")
+    g = trainer.function([x], T.grad(x.max(), x))(np.array([1.0, 3.0, 3.0]))
+    assert g.tolist() == [0.0, 1.0, 1.0]  # ties share the gradient (as Theano's max)
+    gp = trainer.function([x], T.grad(x.prod(), x))(np.array([0.0, 2.0, 0.0]))
+    assert gp.tolist() == [0.0, 0.0, 0.0]
+    gp1 = trainer.function([x], T.grad(x.prod(), x))(np.array([0.0, 2.0, 5.0]))
+    assert gp1.tolist() == [10.0, 0.0, 0.0]  # exact with a zero: no division by x
+    m = trainer.function([x], [x.max(), x.min()], nan_guard=False)(np.array([1.0, np.nan, 0.0]))
+    assert all(np.isnan(v) for v in m)
