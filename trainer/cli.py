@@ -40,6 +40,18 @@ def export_model(model, path: str, metadata: dict | None = None) -> bool:
     return True
 
 
+def plateau_hint(losses: list[float], optimizer: str, lr: float) -> str | None:
+    """A hint when the loss barely moved (< 2% from the first to the last epoch), else None."""
+    if len(losses) < 2 or not losses[0] > 0:
+        return None
+    drop = (losses[0] - losses[-1]) / losses[0]
+    if drop >= 0.02:
+        return None
+    other = "--optimizer adam" if optimizer != "adam" else "a larger --lr"
+    return (f"the loss barely moved ({losses[0]:.4f} -> {losses[-1]:.4f} over {len(losses)} epochs, "
+            f"optimizer {optimizer}, lr {lr:g}); try {other} or more --epochs")
+
+
 def main(args: argparse.Namespace) -> int:
     if args.resume and not args.checkpoint:
         print("tessera train: --resume needs --checkpoint PATH", file=sys.stderr)
@@ -62,6 +74,9 @@ def main(args: argparse.Namespace) -> int:
         return 2
     if hist.stopped:
         return 1
+    plateau = plateau_hint(hist.epoch_loss, args.optimizer, args.lr)
+    if plateau:
+        print(f"tessera train: {plateau}", file=sys.stderr)
     if args.out:
         meta = {"description": f"seed auto-encoder {data.shape[1]}->{args.hidden} trained on {args.data}",
                 "training": {"epochs": args.epochs, "batch": args.batch, "lr": args.lr,

@@ -146,3 +146,13 @@ def test_cli_refuses_non_finite_data_naming_the_row(tmp_path, capsys):
     assert cli.main(_args(data=path, epochs=1, hidden=4)) == 2
     err = capsys.readouterr().err
     assert "nan at row 42, column 7" in err and "\r" not in err
+
+
+def test_cli_says_when_the_loss_plateaus(tmp_path, capsys):
+    path = str(tmp_path / "d.npy")
+    np.save(path, X[:200])
+    assert cli.main(_args(data=path, epochs=2, hidden=4, lr=1e-6, no_progress=True)) == 0
+    err = capsys.readouterr().err
+    assert "the loss barely moved" in err and "--optimizer adam" in err
+    assert cli.main(_args(data=path, epochs=3, hidden=8, lr=1.0, optimizer="adam", no_progress=True)) == 0
+    assert "barely moved" not in capsys.readouterr().err
