@@ -3,9 +3,11 @@
 `generate_c(model, name, batch, out_dir)` writes `NAME.h` and `NAME.c`:
 
 - `int NAME_run(const float *in_<x>..., float *out_<y>...)`: one pointer per declared input, then
-  per declared output, every symbolic dimension bound to `batch` at generation time;
+  per declared output (`int32_t *` for an int32 tensor), every symbolic dimension bound to `batch`
+  at generation time; it returns 0, or 1 when a Gather index is out of range (checked at run time);
   `NAME_run_arena(..., float *arena)` is the same with a caller-supplied arena (reentrant).
-- weights as `static const float` arrays of exact hex float literals (flash);
+- weights as `static const float` arrays of exact hex float literals (flash), int32 ones as
+  `static const int32_t` arrays;
 - one `static float NAME_arena[...]` whose size is planned by `exporter.memory_plan`: ops whose
   registry row says `c.in_place` run in place, ops whose `c.alias` holds (Reshape, a Transpose
   that moves nothing) are aliases, buffers are reused once dead, and an output produced by a
@@ -255,7 +257,12 @@ class _Emitter:
         self.consts: list[str] = []  # static const int32_t / float helper arrays
         self.body: list[str] = []
 
+    def is_int(self, value: str) -> bool:
+        return self.cm.dtypes[value] == "int32"
+
     def ptr(self, value: str) -> str:
+        """A C expression for the value's first element, typed by its dtype (`float *` or `int32_t *`;
+        int32 values in the arena are 4-byte elements of it like any other)."""
         g = self.lay.group[value]
         if g.kind == "input":
             return self.in_names[g.ref]
@@ -264,7 +271,12 @@ class _Emitter:
         if g.pinned is not None:
             return self.out_names[g.pinned]
         off = self.lay.plan.offsets[g.ref]
+        if self.is_int(value):
+            return f"((int32_t *)(void *)(arena + {off // 4}))"
         return f"(arena + {off // 4})"
+
+    def kdtype(self, value: str) -> str:
+        return "TSR_K_I32" if self.is_int(value) else "TSR_K_F32"
 
     def int_array(self, values: list[int]) -> str:
         if not values:
@@ -288,6 +300,10 @@ class _Emitter:
         self.body.append(f"    /* #{step} {node.op}: {node.output}{list(shapes[node.output])} <- {ins} */")
         how = "alias" if _is_alias(node, shapes) else node.opdef.c.how
         getattr(self, f"_op_{how}")(node)
+
+    def _op_copy(self, x: str, y: str, n: int, dtype_int: bool) -> None:
+        if x != y:
+            self.call(f"{'tsr_k_copy32' if dtype_int else 'tsr_k_copy'}({x}, {y}, {n})")
 
     def _op_alias(self, node: Node) -> None:
         self.body.append("    /* alias: same bytes, no code */")
@@ -347,8 +363,69 @@ class _Emitter:
 
     def _op_transpose(self, node: Node) -> None:
         shape, perm = self.lay.shapes[node.inputs[0]], list(node.params["perm"])
-        self.call(f"{node.opdef.c.kernel}({self.ptr(node.inputs[0])}, {self.ptr(node.output)}, {len(shape)}, "
+        kernel = "tsr_k_transpose32" if self.is_int(node.inputs[0]) else node.opdef.c.kernel
+        self.call(f"{kernel}({self.ptr(node.inputs[0])}, {self.ptr(node.output)}, {len(shape)}, "
                   f"{self.int_array(list(shape))}, {self.int_array(perm)})")
+
+    # ---- format 1.1
+    def _strides(self, value: str, out: tuple[int, ...]) -> str:
+        return self.int_array(_broadcast_strides(self.lay.shapes[value], out))
+
+    def _op_compare(self, node: Node) -> None:
+        """Comparisons, And, Or: `tsr_k_compare`, broadcast as `tsr_k_binary` (int32 0/1 out)."""
+        a, b = node.inputs
+        so = self.lay.shapes[node.output]
+        self.call(f"tsr_k_compare({node.opdef.c.kernel}, {self.kdtype(a)}, {self.ptr(a)}, {self.ptr(b)}, "
+                  f"{self.ptr(node.output)}, {len(so)}, {self.int_array(list(so))}, {self._strides(a, so)}, "
+                  f"{self._strides(b, so)})")
+
+    def _op_where(self, node: Node) -> None:
+        c, a, b = node.inputs
+        so = self.lay.shapes[node.output]
+        self.call(f"tsr_k_where({self.ptr(c)}, {self.ptr(a)}, {self.ptr(b)}, {self.ptr(node.output)}, {len(so)}, "
+                  f"{self.int_array(list(so))}, {self._strides(c, so)}, {self._strides(a, so)}, "
+                  f"{self._strides(b, so)})")
+
+    def _op_cast(self, node: Node) -> None:
+        x, y, n = self.ptr(node.inputs[0]), self.ptr(node.output), _count(self.lay.shapes[node.output])
+        src, dst = self.is_int(node.inputs[0]), self.is_int(node.output)
+        if src == dst:
+            self._op_copy(x, y, n, src)
+        else:
+            self.call(f"{'tsr_k_cast_i2f' if src else 'tsr_k_cast_f2i'}({x}, {y}, {n})")
+
+    def _op_gather(self, node: Node) -> None:
+        """Indices are checked when the node runs (SPEC: E_INPUT at run time): NAME_run returns 1."""
+        data, idx = node.inputs
+        shape, axis = self.lay.shapes[data], node.params["axis"]
+        self.body.append(f"    if (tsr_k_gather({self.ptr(data)}, {self.ptr(idx)}, {self.ptr(node.output)}, "
+                         f"{_count(shape[:axis])}, {shape[axis]}, {_count(self.lay.shapes[idx])}, "
+                         f"{_count(shape[axis + 1:])}) >= 0)")
+        self.body.append("        return 1; /* an index outside [-d, d-1] */")
+
+    def _op_concat(self, node: Node) -> None:
+        so, axis = self.lay.shapes[node.output], node.params["axis"]
+        outer, inner, at = _count(so[:axis]), _count(so[axis + 1:]), 0
+        for v in node.inputs:
+            n = self.lay.shapes[v][axis]
+            self.call(f"tsr_k_concat({self.ptr(v)}, {self.ptr(node.output)}, {outer}, {n}, {inner}, "
+                      f"{so[axis]}, {at})")
+            at += n
+
+    def _op_slice(self, node: Node) -> None:
+        shape, so = self.lay.shapes[node.inputs[0]], self.lay.shapes[node.output]
+        slices = node.params["slices"]
+        starts = [sl[0] if sl else 0 for sl in slices]
+        steps = [sl[2] if sl else 1 for sl in slices]
+        self.call(f"tsr_k_slice({self.ptr(node.inputs[0])}, {self.ptr(node.output)}, {len(shape)}, "
+                  f"{self.int_array(list(shape))}, {self.int_array(list(so))}, {self.int_array(starts)}, "
+                  f"{self.int_array(steps)})")
+
+    def _op_argmax(self, node: Node) -> None:
+        x = node.inputs[0]
+        shape, axis = self.lay.shapes[x], node.params["axis"]
+        self.call(f"tsr_k_argmax({node.opdef.c.kernel}, {self.kdtype(x)}, {self.ptr(x)}, {self.ptr(node.output)}, "
+                  f"{_count(shape[:axis])}, {shape[axis]}, {_count(shape[axis + 1:])})")
 
     def run_body(self) -> list[str]:
         for step, node in enumerate(self.lay.schedule):
@@ -356,7 +433,7 @@ class _Emitter:
         for out, value in self.lay.copies:
             n = _count(self.lay.shapes[value])
             self.body.append(f"    /* output {out}: copied, its bytes belong to another tensor */")
-            self.call(f"tsr_k_copy({self.ptr(value)}, {self.out_names[out]}, {n})")
+            self._op_copy(self.ptr(value), self.out_names[out], n, self.is_int(value))
         return self.body
 
 
@@ -370,22 +447,33 @@ def _broadcast_strides(shape: tuple[int, ...], out: tuple[int, ...]) -> list[int
     return [dense[d] if padded[d] == out[d] and padded[d] != 1 else 0 for d in range(len(out))]
 
 
+def _int_literal(v: int) -> str:
+    """An int32 C literal; INT32_MIN has none (2147483648 is not an int), so it is an expression."""
+    return "(-2147483647 - 1)" if v == -2147483648 else str(v)
+
+
 def _weights_text(em: _Emitter) -> list[str]:
     lines = []
     for model_name, ident in em.weights.items():
         flat = em.cm.initializers[model_name].reshape(-1)
         shape = "x".join(str(d) for d in em.cm.initializers[model_name].shape) or "scalar"
         lines.append(f"/* initializer {model_name!r}, {shape} */")
-        lines.append(f"static const float {ident}[{flat.size}] = {{")
-        lits = [hex_f32(v) for v in flat]
+        is_int = em.cm.dtypes[model_name] == "int32"
+        lines.append(f"static const {'int32_t' if is_int else 'float'} {ident}[{flat.size}] = {{")
+        lits = [_int_literal(int(v)) for v in flat] if is_int else [hex_f32(v) for v in flat]
         for i in range(0, len(lits), 6):
             lines.append("    " + ", ".join(lits[i:i + 6]) + ",")
         lines.append("};")
     return lines
 
 
+def _c_type(em: _Emitter, value: str) -> str:
+    return "int32_t" if em.is_int(value) else "float"
+
+
 def _signature(em: _Emitter, with_arena: bool) -> str:
-    params = [f"const float *{c}" for c in em.in_names.values()] + [f"float *{c}" for c in em.out_names.values()]
+    params = [f"const {_c_type(em, n)} *{c}" for n, c in em.in_names.items()]
+    params += [f"{_c_type(em, n)} *{c}" for n, c in em.out_names.items()]
     if with_arena:
         return f"int {em.name}_run_arena({', '.join(params + ['float *arena'])})"
     return f"int {em.name}_run({', '.join(params)})"
@@ -398,8 +486,10 @@ def _header_text(em: _Emitter, batch: int, weight_bytes: int) -> str:
         f"/* {em.name}.h: generated by `tessera export --c` from a Tessera format v1 model. Do not edit.",
         " *",
         f" * {em.name}_run computes the model's outputs for a fixed batch of {batch} (every symbolic",
-        " * dimension of the model is bound to it). Buffers are dense row-major float32; the input and",
-        " * output buffers must not overlap. Returns 0. Not reentrant: it works in a static arena;",
+        " * dimension of the model is bound to it). Buffers are dense row-major float32 (int32_t for",
+        " * int32 tensors); the input and output buffers must not overlap. Returns 0, or 1 when a",
+        " * Gather index is outside its range (SPEC E_INPUT; the outputs are then incomplete). Not",
+        " * reentrant: it works in a static arena;",
         f" * {em.name}_run_arena is the same with a caller-supplied arena of {up}_ARENA_BYTES bytes",
         " * (16-byte aligned), for several threads or to share RAM with other code.",
         " * Models whose samples are independent (no reduction or softmax over the batch axis) built",
@@ -408,6 +498,8 @@ def _header_text(em: _Emitter, batch: int, weight_bytes: int) -> str:
         " */",
         f"#ifndef {up}_H",
         f"#define {up}_H",
+        "",
+        "#include <stdint.h> /* int32_t: int32 inputs and outputs (format 1.1) */",
         "",
         f"#define {up}_BATCH {batch}",
         f"#define {up}_NUM_INPUTS {len(em.in_names)}",
@@ -521,6 +613,9 @@ def generate_c(model: Any, name: str, batch: int = 1, out_dir: Path | str = ".",
     if batch < 1 or any(v < 1 for v in (dims or {}).values()):
         raise ValueError("batch and dims must be >= 1")
     cm = _resolve(model)
+    missing = sorted({node.op for node in cm.nodes if node.opdef.c is None})
+    if missing:
+        raise NotImplementedError(f"op {', '.join(missing)} is not supported by the C generator yet")
     kdir = Path(kernels_dir) if kernels_dir is not None else KERNELS_DIR
     lay = _layout(cm, batch, dims or {})
     em = _Emitter(cm, lay, name)
@@ -537,9 +632,9 @@ def generate_c(model: Any, name: str, batch: int = 1, out_dir: Path | str = ".",
     return CReport(
         name=name, batch=batch, header=out / f"{name}.h", source=out / f"{name}.c", weight_bytes=weight_bytes,
         arena_bytes=lay.plan.arena_bytes, arena_lower_bound=lower_bound(lay.buffers),
-        input_bytes=sum(4 * _count(lay.shapes[n]) for n, _ in cm.inputs),
+        input_bytes=sum(4 * _count(lay.shapes[n]) for n, _ in cm.inputs),  # float32 and int32: 4 bytes
         output_bytes=sum(4 * _count(lay.shapes[n]) for n, _ in cm.outputs),
-        nodes=sum(1 for line in em.body if line.startswith("    tsr_k_")),
+        nodes=sum(1 for line in em.body if line.startswith(("    tsr_k_", "    if (tsr_k_"))),
         kernels="inline" if inline_kernels else "copy",
     )
 

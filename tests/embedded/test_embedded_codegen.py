@@ -181,7 +181,8 @@ def test_conformance_case(build: Path, case: Path) -> None:
     from exporter.tensors import read_tensors
 
     model_doc = json.loads((case / "model.json").read_text())
-    inputs = read_tensors(case / "inputs.json", "inputs")
+    cm = exporter.load(model_doc).checked
+    inputs = read_tensors(case / "inputs.json", "inputs", {n: cm.dtypes[n] for n, _ in cm.inputs})
     expected = read_tensors(case / "expected.json", "outputs")
     dims: dict[str, int] = {}
     for (name, shape) in exporter.load(model_doc).inputs:
@@ -207,3 +208,121 @@ def test_batch1_build_per_row_equals_batch_reference(build: Path) -> None:
     exe = compile_model(report, "gcc", build, [64], [1])
     got = np.concatenate([run_exe(exe, [x[i:i + 1]], [(1,)])[0] for i in range(5)])
     assert same_bits(want, got)
+
+
+# ------------------------------------------------------------------ format 1.1: int32 and the new ops
+
+
+def special_floats(rng: np.random.Generator, shape: tuple) -> np.ndarray:
+    """Ordinary values plus NaN, +-0, +-inf and values past the int32 range (Cast saturation)."""
+    x = rng.uniform(-4, 4, size=shape).astype(F32).reshape(-1)
+    specials = [np.nan, -0.0, 0.0, np.inf, -np.inf, 3e9, -3e9, 2147483520.0, -0.7, 2.9, 1.0, 1.0]
+    x[:len(specials)] = np.array(specials, F32)[:x.size]
+    return x.reshape(shape)
+
+
+def compare_logic_doc() -> dict:
+    """Every comparison on float32 and int32 (broadcast), And/Or/Not, Where of both dtypes."""
+    inits = [tensor("zero", np.zeros((1,), F32)), tensor("k", np.array([0, -1, 2147483647, -2147483648, 3, 0],
+                                                                       np.int32)),
+             tensor("fill", np.array([-0.0, 1.5, np.float32(-2.0), 7.0, 0.25, -1.0], F32))]
+    nodes = [("Greater", ["x", "zero"], "gt"), ("GreaterOrEqual", ["x", "zero"], "ge"), ("Less", ["t", "k"], "lt"),
+             ("LessOrEqual", ["t", "k"], "le"), ("Equal", ["x", "x"], "eq"), ("NotEqual", ["x", "zero"], "ne"),
+             ("And", ["gt", "lt"], "and"), ("Or", ["eq", "le"], "or"), ("Not", ["ne"], "not"),
+             ("Where", ["and", "x", "fill"], "wf"), ("Where", ["or", "t", "k"], "wi"),
+             ("Add", ["wf", "zero"], "wf2")]
+    return doc([("x", ["batch", 6]), ("t", ["batch", 6], "int32")],
+               [("ge", ["batch", 6], "int32"), ("not", ["batch", 6], "int32"), ("wf2", ["batch", 6]),
+                ("wi", ["batch", 6], "int32")], inits, nodes)
+
+
+def select_doc() -> dict:
+    """Gather (both dtypes, negative indices, from an input and from an initializer), Concat, Slice,
+    Cast both ways, ArgMax/ArgMin, ReduceMin/ReduceProd, LogSoftmax, Transpose/Reshape of int32."""
+    rng = np.random.default_rng(11)
+    inits = [tensor("E", uniform(rng, (10, 4), -1, 1)), tensor("cols", np.array([5, -1, 0], np.int32)),
+             tensor("ids", np.array([[1, -2], [2, -3]], np.int32))]
+    nodes = [("Gather", ["E", "idx"], "emb"),                                         # [b, 3, 4]
+             ("Gather", ["x", "cols"], "xc", {"axis": 1}),                          # [b, 3]
+             ("Gather", ["idx", "ids"], "ig", {"axis": -1}),                        # int32 [b, 2, 2]
+             ("Reshape", ["emb"], "flat", {"shape": ["batch", 12]}),
+             ("Concat", ["flat", "x", "xc"], "cat", {"axis": 1}),                   # [b, 21]
+             ("Slice", ["cat"], "sl", {"starts": [-1], "ends": [-100], "axes": [1], "steps": [-3]}),  # [b, 7]
+             ("Cast", ["x"], "xi", {"to": "int32"}), ("Cast", ["xi"], "xf", {"to": "float32"}),
+             ("ArgMax", ["x"], "am", {"axis": 1}), ("ArgMin", ["xi"], "ami", {"axis": -1, "keepdims": True}),
+             ("ReduceMin", ["x"], "rmin", {"axes": [1]}), ("ReduceProd", ["emb"], "rp", {"axes": [1]}),
+             ("LogSoftmax", ["cat"], "ls"), ("Transpose", ["ig"], "igt", {"perm": [2, 1, 0]}),
+             ("Concat", ["xi"], "xi1", {"axis": 1})]
+    return doc([("x", ["batch", 6]), ("idx", ["batch", 3], "int32")],
+               [("sl", ["batch", 7]), ("xf", ["batch", 6]), ("am", ["batch"], "int32"), ("ami", ["batch", 1], "int32"),
+                ("rmin", ["batch"]), ("rp", ["batch", 4]), ("ls", ["batch", 21]), ("igt", [2, 2, "batch"], "int32"),
+                ("xi1", ["batch", 6], "int32")], inits, nodes)
+
+
+@pytest.mark.parametrize("batch", [1, 4])
+def test_compare_logic_where(build: Path, batch: int) -> None:
+    rng = np.random.default_rng(batch)
+    x = special_floats(rng, (batch, 6))
+    t = rng.integers(-3, 4, size=(batch, 6)).astype(np.int32)
+    t.reshape(-1)[:2] = [-2147483648, 2147483647]
+    check_model(compare_logic_doc(), {"x": x, "t": t}, build, f"cmp{batch}", batch)
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_select_ops(build: Path, batch: int) -> None:
+    rng = np.random.default_rng(10 + batch)
+    x = special_floats(rng, (batch, 6))
+    x[:, 0] = np.abs(x[:, 0])  # LogSoftmax/ArgMax see NaN in some rows and finite rows in others
+    idx = rng.integers(-10, 10, size=(batch, 3)).astype(np.int32)  # rows of E: [-10, 9]
+    idx.reshape(-1)[:2] = [-10, 9]
+    check_model(select_doc(), {"x": x, "idx": idx}, build, f"sel{batch}", batch)
+
+
+def test_gather_index_out_of_range_returns_1(build: Path) -> None:
+    """The generated run checks Gather indices when the node runs (SPEC: E_INPUT at run time)."""
+    from exporter.c_codegen import generate_c
+    from tests.embedded.test_embedded_support import compile_model, run_exe
+
+    rng = np.random.default_rng(3)
+    model = doc([("idx", [2], "int32")], [("g", [2, 4])], [tensor("E", uniform(rng, (5, 4), -1, 1))],
+                [("Gather", ["E", "idx"], "g")])
+    report = generate_c(model, "gidx", 1, build / "gidx")
+    exe = compile_model(report, "gcc", build, [2], [8])
+    ok = run_exe(exe, [np.array([4, -5], np.int32)], [(2, 4)])[0]
+    assert same_bits(ok, exporter_run(model, {"idx": np.array([4, -5], np.int32)})["g"])
+    for bad in ([5, 0], [0, -6]):
+        run_exe(exe, [np.array(bad, np.int32)], [(2, 4)], expect_exit=5)
+
+
+def exporter_run(model: dict, inputs: dict) -> dict:
+    import exporter
+
+    return exporter.load(model).run(inputs)
+
+
+def test_int32_weights_and_io_are_typed(build: Path) -> None:
+    """int32 initializers are int32_t arrays (INT32_MIN as an expression), int32 I/O int32_t pointers."""
+    from exporter.c_codegen import generate_c
+
+    model = doc([("t", [3], "int32")], [("y", [3], "int32")],
+                [tensor("k", np.array([-2147483648, 0, 2147483647], np.int32))], [("Less", ["t", "k"], "y")])
+    report = generate_c(model, "typed", 1, build / "typed")
+    src, hdr = report.source.read_text(), report.header.read_text()
+    assert "static const int32_t typed_w_k[3] = {" in src and "(-2147483647 - 1), 0, 2147483647" in src
+    assert "int typed_run(const int32_t *in_t, int32_t *out_y);" in hdr
+    check_model(model, {"t": np.array([-2147483648, 5, 2147483647], np.int32)}, build, "typed2")
+
+
+def test_unsupported_op_is_a_clear_error(build: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A registry row without a C generator entry (`c=None`) is refused by name, before any file is written."""
+    import dataclasses
+
+    from exporter import opset
+    from exporter.c_codegen import generate_c
+
+    monkeypatch.setitem(opset.OPS, "Gather", dataclasses.replace(opset.OPS["Gather"], c=None))
+    model = doc([("idx", [2], "int32")], [("g", [2, 4])], [tensor("E", np.zeros((5, 4), F32))],
+                [("Gather", ["E", "idx"], "g")])
+    with pytest.raises(NotImplementedError, match="op Gather is not supported by the C generator yet"):
+        generate_c(model, "nogen", 1, build / "nogen")
+    assert not (build / "nogen" / "nogen.c").exists()

@@ -25,23 +25,29 @@ COMPILERS = ["gcc"] + [c for c in ("clang-16",) if shutil.which(c)]
 
 
 def tensor(name: str, arr: np.ndarray) -> dict:
-    a = np.ascontiguousarray(arr, dtype="<f4")
-    return {"name": name, "dtype": "float32", "shape": list(a.shape),
+    """An initializer: int32 when `arr` has an integer dtype, else float32."""
+    is_int = np.asarray(arr).dtype.kind in "iu"
+    a = np.ascontiguousarray(arr, dtype="<i4" if is_int else "<f4")
+    return {"name": name, "dtype": "int32" if is_int else "float32", "shape": list(a.shape),
             "data_b64": base64.b64encode(a.tobytes()).decode("ascii")}
 
 
-def doc(inputs: list[tuple[str, list]], outputs: list[tuple[str, list]], inits: list[dict],
-        nodes: list[tuple]) -> dict:
-    """nodes: (op, inputs, output) or (op, inputs, output, attrs)."""
+def doc(inputs: list[tuple], outputs: list[tuple], inits: list[dict], nodes: list[tuple]) -> dict:
+    """inputs/outputs: (name, shape) or (name, shape, dtype); nodes: (op, inputs, output) or (op,
+    inputs, output, attrs). Stamped with the lowest version that covers the ops and dtypes."""
+    from exporter.opset import covering_version
+
     body = []
     for i, n in enumerate(nodes):
         node = {"name": f"n{i}", "op": n[0], "inputs": list(n[1]), "outputs": [n[2]]}
         if len(n) > 3:
             node["attrs"] = n[3]
         body.append(node)
-    return {"format": "tessera", "format_version": "1.0", "producer": {"name": "test", "version": "0"},
-            "graph": {"inputs": [{"name": n, "dtype": "float32", "shape": s} for n, s in inputs],
-                      "outputs": [{"name": n, "dtype": "float32", "shape": s} for n, s in outputs],
+    values = [{"name": v[0], "dtype": v[2] if len(v) > 2 else "float32", "shape": v[1]} for v in (*inputs, *outputs)]
+    uses_int = any(v["dtype"] == "int32" for v in (*values, *inits))
+    version = "1.1" if uses_int else covering_version(n[0] for n in nodes)
+    return {"format": "tessera", "format_version": version, "producer": {"name": "test", "version": "0"},
+            "graph": {"inputs": values[:len(inputs)], "outputs": values[len(inputs):],
                       "initializers": inits, "nodes": body}}
 
 
@@ -64,13 +70,14 @@ def seed_ae_doc(n_vis: int = 64, n_hid: int = 32, seed: int = 0) -> dict:
 
 
 def harness_source(name: str, in_counts: list[int], out_counts: list[int]) -> str:
-    """A host main: raw float32 files in, raw float32 files out; runs the model twice and checks
-    the second run gives the same bits (the static arena carries no state between calls)."""
+    """A host main: raw 4-byte-element files in and out (float32 or int32: the bytes are passed
+    through), runs the model twice and checks the second run gives the same bits (the static arena
+    carries no state between calls); exit 5 when NAME_run returns nonzero."""
     n_in, n_out = len(in_counts), len(out_counts)
     counts = in_counts + out_counts
     decls = "\n".join(f"static float b{i}[{n}];" for i, n in enumerate(counts + out_counts))
     bufs = ", ".join(f"b{i}" for i in range(len(counts) + n_out))
-    args = ", ".join(f"b{i}" for i in range(n_in + n_out))
+    args = ", ".join(f"(void *)b{i}" for i in range(n_in + n_out))
     return f"""
 #include <stdio.h>
 #include <string.h>
@@ -130,17 +137,26 @@ def compile_model(report: CReport, cc: str, build: Path, in_counts: list[int], o
     return exe
 
 
-def run_exe(exe: Path, inputs: list[np.ndarray], out_shapes: list[tuple]) -> list[np.ndarray]:
+def _le(a: np.ndarray) -> str:
+    return "<i4" if np.asarray(a).dtype.kind in "iu" else "<f4"
+
+
+def run_exe(exe: Path, inputs: list[np.ndarray], out_shapes: list[tuple], out_dtypes: list[str] | None = None,
+            expect_exit: int = 0) -> list[np.ndarray]:
+    """Run the harness; out_dtypes: "<f4" (default) or "<i4" per output."""
     d = exe.parent
     in_files = []
     for i, a in enumerate(inputs):
         p = d / f"in{i}.bin"
-        p.write_bytes(np.ascontiguousarray(a, dtype="<f4").tobytes())
+        p.write_bytes(np.ascontiguousarray(a, dtype=_le(a)).tobytes())
         in_files.append(str(p))
     out_files = [str(d / f"out{i}.bin") for i in range(len(out_shapes))]
     proc = subprocess.run([str(exe), *in_files, *out_files], capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 0, f"harness exit {proc.returncode}: {proc.stderr}"
-    return [np.fromfile(p, dtype="<f4").reshape(s) for p, s in zip(out_files, out_shapes, strict=True)]
+    assert proc.returncode == expect_exit, f"harness exit {proc.returncode}: {proc.stderr}"
+    if expect_exit:
+        return []
+    kinds = out_dtypes or ["<f4"] * len(out_shapes)
+    return [np.fromfile(p, dtype=k).reshape(s) for p, s, k in zip(out_files, out_shapes, kinds, strict=True)]
 
 
 def check_model(model_doc: dict, inputs: dict[str, np.ndarray], build: Path, name: str = "m", batch: int = 1,
@@ -153,14 +169,18 @@ def check_model(model_doc: dict, inputs: dict[str, np.ndarray], build: Path, nam
     expected = model.run(inputs)
     out_dir = build / name
     report = generate_c(model_doc, name, batch, out_dir, dims=dims, inline_kernels=inline)
-    in_arrays = [np.asarray(inputs[n], F32) for n, _ in model.inputs]
+    in_arrays = [np.asarray(inputs[n], np.int32 if np.asarray(inputs[n]).dtype.kind in "iu" else F32)
+                 for n, _ in model.inputs]
     outs = list(expected.values())
     for cc in compilers or COMPILERS:
         exe = compile_model(report, cc, build, [a.size for a in in_arrays], [o.size for o in outs],
                             external=external and not inline)
-        got = run_exe(exe, in_arrays, [o.shape for o in outs])
+        got = run_exe(exe, in_arrays, [o.shape for o in outs], [_le(o) for o in outs])
         for (oname, want), have in zip(expected.items(), got, strict=True):
-            assert same_bits(want, have), f"{name} ({cc}): output {oname!r} differs from the reference"
+            if np.asarray(want).dtype.kind in "iu":
+                assert np.array_equal(want, have), f"{name} ({cc}): int32 output {oname!r} differs from the reference"
+            else:
+                assert same_bits(want, have), f"{name} ({cc}): output {oname!r} differs from the reference"
     return report
 
 
