@@ -143,7 +143,7 @@ export const OPS = {
       return { shape: perm.map((p) => x[p]), perm };
     },
     js: ([x], p) => transpose(x.data, x.shape, p.perm),
-    wasm: { fn: 'tsr_k_transpose' },
+    wasm: { fn: 'tsr_k_transpose32' }, // 4-byte words: either dtype, bits kept
   },
   Reshape: {
     arity: 1, attrs: { shape: req('rshape') }, types: 'T:T',
@@ -160,7 +160,7 @@ export const OPS = {
       return { shape };
     },
     js: ([x]) => x.data.slice(),
-    wasm: { fn: 'tsr_k_copy' },
+    wasm: { fn: 'tsr_k_copy32' },
   },
   // format 1.1
   Greater: comparison((a, b) => a > b),

@@ -32,11 +32,6 @@ async function compile() {
 }
 
 const align = (b) => (b + 15) & ~15;
-// by tsr_k_reduce code (kernels.h TSR_K_RSUM, RMEAN, RMAX, RMIN, RPROD): the
-// accumulator's start and the tsr_k_binary code of one step (TSR_K_ADD, ADD,
-// MAX, MIN, MUL)
-const REDUCE_INIT = [0, 0, -Infinity, Infinity, 1];
-const REDUCE_OP = [0, 0, 4, 5, 2];
 
 /** A fresh instance (own memory) per model; `ops`: the op table (tests pass rows without wasm). */
 export async function wasmBackend(ops = OPS) {
@@ -82,19 +77,8 @@ export async function wasmBackend(ops = OPS) {
       const j = k.tsr_k_gather(x, idx, y, outer, d, count(is), inner);
       if (j >= 0) badIndex(p.who, i32[(idx >> 2) + j], d);
     },
-    tsr_k_reduce({ code }, p, [x], [xs], y) {
-      const lead = p.red.indexOf(false); // the reduced axes, when they are the leading ones
-      const R = count(xs.slice(0, lead)), n = count(xs.slice(lead));
-      if (lead > 0 && !p.red.includes(true, lead) && n >= 4) {
-        // row k of the (R, n) view is the k-th term of every output: one vector
-        // pass per row, each output's terms in SPEC 7.5 order (acc op x, as the
-        // generic kernel's step)
-        f32.fill(REDUCE_INIT[code], y >> 2, (y >> 2) + n);
-        for (let r = 0; r < R; r++) k.tsr_k_binary_flat(REDUCE_OP[code], y, x + 4 * r * n, y, n, 1, 1);
-        if (code === 1) { f32[scratch >> 2] = R; k.tsr_k_binary_flat(3, y, scratch, y, n, 1, 0); } // mean: fl(sum / fl(R))
-      } else k.tsr_k_reduce(code, x, y, xs.length, ...ints([xs, p.red.map(Number)]));
-    },
-    tsr_k_transpose: (w, p, [x], [xs], y) => k.tsr_k_transpose(x, y, xs.length, ...ints([xs, p.perm])),
+    tsr_k_reduce: ({ code }, p, [x], [xs], y) => k.tsr_k_reduce(code, x, y, xs.length, ...ints([xs, p.red.map(Number)])),
+    tsr_k_transpose32: (w, p, [x], [xs], y) => k.tsr_k_transpose32(x, y, xs.length, ...ints([xs, p.perm])),
   };
   const elementwise = ({ fn }, p, [x], [xs], y) => k[fn](x, y, count(xs));
   for (const { wasm } of Object.values(ops)) if (wasm && !k[wasm.fn]) throw new Error(`the wasm module lacks ${wasm.fn}`); // stale artefact
