@@ -298,11 +298,26 @@ def constant(value: Any, dtype: Any = None, name: str | None = None) -> Variable
             arr = arr.astype(floatx())
         elif arr.dtype.kind == "f" and not isinstance(value, np.ndarray | np.generic):
             arr = arr.astype(floatx())  # python floats and lists of them: floatX, as Theano
+        elif arr.dtype.kind in "iu" and not isinstance(value, np.ndarray | np.generic):
+            arr = arr.astype(_smallest_int(arr))  # python ints: the smallest that holds them (Theano)
         elif arr.dtype.kind in "iu" and arr.dtype not in opdef.INTS:
             arr = arr.astype(np.int64)
         elif arr.dtype.kind not in "biuf":
             raise DTypeError(f"{_where()}: cannot make a constant of dtype {arr.dtype}")
     return Variable("constant", arr.dtype, arr.shape, value=arr, name=name)
+
+
+def _smallest_int(arr: np.ndarray) -> np.dtype:
+    """int8, int32 or int64: the first that holds every value (T.constant(1) is int8, so that
+    float32 + 1 stays float32 and int32 + 1 stays int32)."""
+    if arr.size == 0:
+        return np.dtype(np.int8)
+    lo, hi = int(arr.min()), int(arr.max())
+    for dt in (np.int8, np.int32, np.int64):
+        info = np.iinfo(dt)
+        if info.min <= lo and hi <= info.max:
+            return np.dtype(dt)
+    raise DTypeError(f"{_where()}: integer constant out of the int64 range")
 
 
 def _scalar_dtype(x: Any, like: np.dtype) -> np.dtype:
@@ -333,6 +348,8 @@ def as_variable(x: Any, like_dtype: np.dtype | None = None) -> Variable:
             arr = arr.astype(like)
         elif like is not None and like.kind == "f" and not isinstance(x, np.ndarray):
             arr = arr.astype(like)
+        else:
+            return constant(x)  # python ints keep the smallest int dtype, arrays their own
         return constant(arr)
     raise DTypeError(f"{_where()}: cannot use a {type(x).__name__} in a graph")
 

@@ -529,3 +529,11 @@ def test_reductions_with_nan_and_ties_in_gradient():
     assert gp1.tolist() == [10.0, 0.0, 0.0]  # exact with a zero: no division by x
     m = trainer.function([x], [x.max(), x.min()], nan_guard=False)(np.array([1.0, np.nan, 0.0]))
     assert all(np.isnan(v) for v in m)
+
+
+def test_python_int_constants_do_not_upcast():
+    x, i = T.matrix("x"), T.ivector("i")
+    assert T.constant(1).dtype == np.int8 and T.constant(300).dtype == np.int32
+    assert T.constant(2 ** 40).dtype == np.int64 and T.constant(np.int64(1)).dtype == np.int64
+    assert (x + T.constant(1)).dtype == np.float32 and (i * T.constant(2)).dtype == np.int32
+    assert (i + [1, 2]).dtype == np.int32 and T.constant(1.5).dtype == np.float32
