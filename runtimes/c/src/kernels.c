@@ -1315,7 +1315,7 @@ mean:
 }
 
 /* ---- Transpose: the element copy of tsr_k_transpose32 (below) ---- */
-void tsr_k_transpose(const float *x, float *y, int32_t rank, const int32_t *shape, const int32_t *perm)
+TSR_NOLIBC void tsr_k_transpose(const float *x, float *y, int32_t rank, const int32_t *shape, const int32_t *perm)
 {
     tsr_k_transpose32(x, y, rank, shape, perm);
 }
@@ -1531,11 +1531,11 @@ TSR_NOLIBC void tsr_k_transpose32(const void *xv, void *yv, int32_t rank, const 
             return;
         istride[d] = s;
         s *= shape[d];
+        idx[d] = 0; /* here, not in a loop of its own: clang would make that a memset call */
     }
     for (d = 0; d < rank; d++) {
         odims[d] = shape[perm[d]];
         ostr[d] = istride[perm[d]];
-        idx[d] = 0;
     }
     inner = odims[rank - 1];
     for (;;) {
