@@ -359,6 +359,147 @@ def stabilize(outputs: list[Variable]) -> list[Variable]:
     return rebuild(rebuild(outputs, STABILIZE_BCE), STABILIZE)
 
 
+# ---------------------------------------------------------------- gradient-only ops in forward ops (export)
+
+FORWARD_FORM = RuleDB("forward_form")
+
+
+def _keep_axes(v: Variable, axis: tuple | None, ndim: int) -> Variable:
+    """v (reduced over `axis` without keepdims) with those axes back as length 1; nothing to do
+    when the reduced axes lead (numpy broadcasting aligns the trailing ones)."""
+    axes = tuple(range(ndim)) if axis is None else axis
+    if axes == tuple(range(len(axes))):
+        return v
+    it = iter(range(v.ndim))
+    pattern = tuple("x" if i in axes else next(it) for i in range(ndim))
+    return node("dimshuffle", (v,), {"pattern": pattern}, v.trace)
+
+
+def _as_float(v: Variable, dt: np.dtype, tr: tuple) -> Variable:
+    return node("cast", (v,), {"dtype": np.dtype(dt).name}, tr)
+
+
+def _broadcast_like(v: Variable, ref: Variable, tr: tuple) -> Variable:
+    """v broadcast to ref's shape, its bits unchanged: switch(eq(ref, ref), v, v) (either branch
+    is v, so a nan in ref does not matter)."""
+    return node("switch", (node("eq", (ref, ref), trace=tr), v, v), trace=tr)
+
+
+@FORWARD_FORM.register("expand")
+def expand_forward(v: Variable) -> Variable | None:  # g broadcast back to ref (divided by the count)
+    g, ref = v.inputs
+    tr = v.trace
+    axis = v.attrs["axis"]
+    gk = g if v.attrs["keepdims"] else _keep_axes(g, axis, ref.ndim)
+    if v.attrs.get("mean"):
+        ones = _broadcast_like(const(1.0, v.dtype), ref, tr)
+        axes = tuple(range(ref.ndim)) if axis is None else axis
+        gk = node("div", (gk, node("sum", (ones,), {"axis": axes, "keepdims": True}, tr)), trace=tr)
+    if gk.dtype != v.dtype:
+        gk = _as_float(gk, v.dtype, tr)
+    return _safe(v, _broadcast_like(gk, ref, tr))
+
+
+@FORWARD_FORM.register("sum_to")
+def sum_to_forward(v: Variable) -> Variable | None:  # a sum over the broadcast axes
+    g, ref = v.inputs
+    lead = g.ndim - ref.ndim
+    ones = tuple(lead + i for i, d in enumerate(ref.shape) if d == 1 and g.shape[lead + i] != 1)
+    out = g
+    if ones:
+        out = node("sum", (out,), {"axis": ones, "keepdims": True}, v.trace)
+    if lead:
+        out = node("sum", (out,), {"axis": tuple(range(lead)), "keepdims": False}, v.trace)
+    if out.dtype != v.dtype:
+        out = _as_float(out, v.dtype, v.trace)
+    return _safe(v, out)
+
+
+@FORWARD_FORM.register("sigmoid_grad")
+def sigmoid_grad_forward(v: Variable) -> Variable | None:  # (1 - s) * s * g, the kernel's order
+    s, g = v.inputs
+    tr = v.trace
+    return _safe(v, node("mul", (node("mul", (node("sub", (const(1.0, s.dtype), s), trace=tr), s), trace=tr), g),
+                         trace=tr))
+
+
+@FORWARD_FORM.register("relu_grad")
+def relu_grad_forward(v: Variable) -> Variable | None:  # g where a > 0, else 0
+    a, g = v.inputs
+    tr = v.trace
+    return _safe(v, node("switch", (node("gt", (a, const(0, a.dtype)), trace=tr), g, const(0, g.dtype)), trace=tr))
+
+
+_CMP_OPS = {"ge": "ge", "gt": "gt", "le": "le", "lt": "lt"}
+
+
+@FORWARD_FORM.register("cmp")
+def cmp_forward(v: Variable) -> Variable | None:  # 1.0 / 0.0 of a comparison
+    return _safe(v, _as_float(node(_CMP_OPS[v.attrs["cmp"]], v.inputs, trace=v.trace), v.dtype, v.trace))
+
+
+@FORWARD_FORM.register("clip_grad")
+def clip_grad_forward(v: Variable) -> Variable | None:
+    a, g = v.inputs
+    tr = v.trace
+    inside = node("and_", (node("ge", (a, const(v.attrs["lo"], a.dtype)), trace=tr),
+                           node("le", (a, const(v.attrs["hi"], a.dtype)), trace=tr)), trace=tr)
+    return _safe(v, node("switch", (inside, g, const(0, g.dtype)), trace=tr))
+
+
+@FORWARD_FORM.register("max_grad")
+def max_grad_forward(v: Variable) -> Variable | None:  # g routed to where a equals its maximum
+    a, m, g = v.inputs
+    tr = v.trace
+    axis = v.attrs["axis"]
+    mk = m if v.attrs["keepdims"] else _keep_axes(m, axis, a.ndim)
+    gk = g if v.attrs["keepdims"] else _keep_axes(g, axis, a.ndim)
+    return _safe(v, node("mul", (gk, _as_float(node("eq", (a, mk), trace=tr), v.dtype, tr)), trace=tr))
+
+
+@FORWARD_FORM.register("outer")
+def outer_forward(v: Variable) -> Variable | None:
+    a, b = v.inputs
+    tr = v.trace
+    return _safe(v, node("mul", (node("dimshuffle", (a,), {"pattern": (0, "x")}, tr),
+                                 node("dimshuffle", (b,), {"pattern": ("x", 0)}, tr)), trace=tr))
+
+
+@FORWARD_FORM.register("log_softmax_grad")
+def log_softmax_grad_forward(v: Variable) -> Variable | None:  # g - exp(n) * sum(g)
+    n, g = v.inputs
+    tr = v.trace
+    total = node("sum", (g,), {"axis": (g.ndim - 1,), "keepdims": True}, tr)
+    return _safe(v, node("sub", (g, node("mul", (node("exp", (n,), trace=tr), total), trace=tr)), trace=tr))
+
+
+@FORWARD_FORM.register("zeros_like")
+def zeros_like_forward(v: Variable) -> Variable | None:
+    return _safe(v, _broadcast_like(const(0, v.dtype), v.inputs[0], v.trace))
+
+
+@FORWARD_FORM.register("reshape_like")
+def reshape_like_forward(v: Variable) -> Variable | None:
+    g, ref = v.inputs
+    if sum(d is None for d in ref.shape) > 1:
+        return None
+    shape = tuple(-1 if d is None else d for d in ref.shape)
+    return _safe(v, node("reshape", (g,), {"shape": shape}, v.trace))
+
+
+def forward_form(outputs: list[Variable]) -> list[Variable]:
+    """Gradient graphs in forward ops only, where a gradient-only op has an exact forward form
+    (expand, sum_to, sigmoid_grad, relu_grad, cmp, clip_grad, max_grad, outer, log_softmax_grad,
+    zeros_like, reshape_like): for exporting a gradient graph (a saliency map). Training keeps
+    the gradient-only kernels, which are faster."""
+    return rebuild(outputs, FORWARD_FORM)
+
+
+def for_export(outputs: list[Variable]) -> list[Variable]:
+    """`optimize`, then the forward forms of gradient-only ops, then `optimize` again."""
+    return optimize(forward_form(optimize(outputs)))
+
+
 # ---------------------------------------------------------------- pipeline
 
 PASSES: list[tuple[str, Callable[[list[Variable]], list[Variable]]]] = [

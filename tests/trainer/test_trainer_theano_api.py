@@ -537,3 +537,46 @@ def test_python_int_constants_do_not_upcast():
     assert T.constant(2 ** 40).dtype == np.int64 and T.constant(np.int64(1)).dtype == np.int64
     assert (x + T.constant(1)).dtype == np.float32 and (i * T.constant(2)).dtype == np.int32
     assert (i + [1, 2]).dtype == np.int32 and T.constant(1.5).dtype == np.float32
+
+
+# ---------------------------------------------------------------- gradient graphs in forward ops (export)
+
+def _saliency_graphs():
+    r = np.random.default_rng(5)
+    x = T.matrix("x", shape=(None, 6))
+    W1 = trainer.shared(r.standard_normal((6, 5)).astype(np.float32), name="W1")
+    b1 = trainer.shared(np.zeros(5, np.float32), name="b1")
+    W2 = trainer.shared(r.standard_normal((5, 3)).astype(np.float32), name="W2")
+    h = T.nnet.sigmoid(T.dot(x, W1) + b1)
+    p = T.nnet.softmax(T.dot(T.nnet.relu(h - 0.5), W2))
+    v = T.vector("v", shape=(6,))
+    scores = [
+        (T.log(p) * np.eye(3, dtype=np.float32)[1]).sum(),
+        T.clip(h, 0.2, 0.8).mean() + h.max(axis=1).sum() + T.maximum(h, 0.5).min(axis=0).sum(),
+        (T.tanh(x.reshape((-1, 3, 2))) ** 2).mean(axis=(0, 2)).sum() + abs(x + 1).sum(),
+    ]
+    return x, v, [T.grad(s, x) for s in scores] + [T.grad(T.dot(v, W1).sum() * T.dot(v, W1).max(), v)]
+
+
+def test_forward_form_of_gradient_graphs_computes_the_same():
+    from trainer import ops
+    x, v, grads = _saliency_graphs()
+    xv = np.random.default_rng(6).random((4, 6)).astype(np.float32)
+    vv = np.random.default_rng(7).random(6).astype(np.float32)
+    for g in grads:
+        ins = [x] if g.ndim == 2 else [v]
+        val = [xv] if g.ndim == 2 else [vv]
+        (fw,) = rewrites.for_export([g])
+        left = {o for o in ops_of([fw]) if not ops.get(o).forward}
+        assert left <= {"sign"}, left  # abs's gradient: no format op computes sign
+        assert np.allclose(trainer.function(ins, fw)(*val), trainer.function(ins, g)(*val), rtol=1e-6, atol=1e-7)
+
+
+def test_a_saliency_map_exports_in_forward_form():
+    from exporter import export, load
+    x, _, grads = _saliency_graphs()
+    xv = np.random.default_rng(6).random((4, 6)).astype(np.float32)
+    for g in grads[:2]:
+        doc = export(outputs=rewrites.for_export([g]), inputs=[x])
+        (got,) = load(doc).run({"x": xv}).values()
+        assert np.allclose(got, trainer.function([x], g)(xv), rtol=1e-5, atol=1e-7)
