@@ -4,28 +4,41 @@
     proto = onnx_export.to_onnx(exporter.load("model.json"))   # onnx.ModelProto, checked
     onnx_export.save(proto, "model.onnx")                       # atomic write
 
-Every name is kept: graph inputs and outputs (symbolic dimensions as dim_param), initializers (float32
-TensorProtos, same shapes), each node's output, and node names where they are unique. Each Tessera
-node becomes the ONNX node below that writes its output (the emitter `EMITTERS[row.onnx.how]` of its
-registry row, exporter/opset.py, writing `row.onnx.op_type`), plus, where ONNX needs them, helper nodes
-(Transpose of an initializer; Shape/Gather/Concat for a Reshape with several symbols) and int64/float32
-constant initializers (Clip bounds, ReduceSum axes, Reshape targets), all under fresh names.
-Target: ONNX opset 17 (IR version 8), the default domain only.
+Every name is kept: graph inputs and outputs (symbolic dimensions as dim_param), initializers (float32 or
+int32 TensorProtos, same shapes), each node's output, and node names where they are unique; every value keeps
+its dtype (int32 is INT32 in inputs, outputs, initializers and value_info). Each Tessera node becomes the ONNX
+node below that writes its output (the emitter `EMITTERS[row.onnx.how]` of its registry row,
+exporter/opset.py, writing `row.onnx.op_type`), plus, where ONNX needs them, helper nodes (Transpose of an
+initializer; Shape/Gather/Concat for a Reshape with several symbols; the Casts and compositions below) and
+int64/int32/float32 constant initializers (Clip bounds, axes, Slice operands, Reshape targets), all under
+fresh names. Target: ONNX opset 17 (IR version 8), the default domain only.
 
 | Tessera | ONNX (opset 17) |
 |---|---|
 | MatMul | MatMul; Transpose + MatMul for a transposed initializer; Gemm(transA, transB) for a transposed value |
 | other ops without attributes (rows `Onnx("same", op_type)`) | op_type: the same name (Max, Min for Maximum, Minimum) |
 | Clip(min, max) | Clip with min and max as rank-0 float32 initializers, always both (a default is -inf / +inf) |
-| Softmax(axis) | Softmax(axis) (opset >= 13: one axis, no flattening) |
+| Softmax(axis), LogSoftmax(axis) | Softmax(axis), LogSoftmax(axis) (opset >= 13: one axis, no flattening) |
 | ReduceSum(axes, keepdims) | ReduceSum with axes as an int64 input (opset 13 form), keepdims explicit |
-| ReduceMean, ReduceMax | axes as an attribute (the form before opset 18), keepdims explicit |
+| ReduceMean, ReduceMax, ReduceMin, ReduceProd | axes as an attribute (the form before opset 18), keepdims explicit |
 | Transpose(perm) | Transpose(perm), perm always explicit; Identity when perm moves nothing (rank 0, 1) |
 | Reshape(shape) | Reshape with an int64 shape initializer; a symbolic entry is read from the input's shape |
+| Greater GreaterOrEqual Less LessOrEqual Equal | the same comparison (bool), then Cast(to=INT32) |
+| NotEqual | Not(Equal) (no NotEqual in opset 17; true for a NaN operand, as IEEE `!=`), Cast(to=INT32) |
+| And Or Not | Cast(to=BOOL) of each operand (exactly `x != 0`), the same op, Cast(to=INT32) |
+| Where | Cast(to=BOOL) of the condition, Where |
+| Cast(to) | Identity for the same dtype; Cast for int32 -> float32; float32 -> int32 composed (see `_cast`) |
+| Gather(axis) | Gather(axis) with the int32 indices |
+| Concat(axis) | Concat(axis) |
+| Slice(starts, ends, axes, steps) | Slice with four int64 initializers (opset 10+ form) |
+| ArgMax, ArgMin(axis, keepdims) | the same (select_last_index=0), Cast(to=INT32); float32: first NaN wins (`_arg`) |
 
 The graph is the same computation, but ONNX does not define Tessera's exact arithmetic (SPEC §7):
 an ONNX runtime may use FMA, another summation order and its own exp/log, and treats NaN and
-signed zeros in Max/Min/Relu/Clip its own way. `tests/crosscheck/test_onnxruntime.py` measures the
+signed zeros in Max/Min/Relu/Clip/ReduceMax/ReduceMin/Where its own way. Where ONNX leaves a result
+undefined that the format defines (Cast of NaN or of an out-of-range float, the NaN rule of ArgMax/ArgMin),
+the emitter composes the format's rule; a Gather index out of range (E_INPUT at run time) has no ONNX
+meaning (onnxruntime fails the run). `tests/crosscheck/test_onnxruntime.py` measures the
 differences against onnxruntime; exporter/README.md lists them.
 
 `onnx` is imported only when a conversion runs; without it the error says `pip install onnx`.
