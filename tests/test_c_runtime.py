@@ -118,3 +118,68 @@ def test_rejects(tmp_path, text, code):
 
 def test_usage_exit_2():
     assert subprocess.run([str(RUN)], capture_output=True).returncode == 2
+
+
+# ---- format 1.1 through the CLI: int32 inputs and outputs, run-time errors
+
+def model11(nodes, inputs, outputs, inits=()):
+    return {**model(nodes, inputs, outputs, inits), "format_version": "1.1"}
+
+
+def run_docs(tmp_path, m, inputs_doc):
+    mp, ip = tmp_path / "m.json", tmp_path / "i.json"
+    mp.write_text(json.dumps(m))
+    ip.write_text(json.dumps({"inputs": inputs_doc}))
+    p = subprocess.run([str(RUN), str(mp), str(ip)], capture_output=True, text=True)
+    return p.returncode, json.loads(p.stdout)
+
+
+def gather_model():
+    return model11([{"name": "lookup", "op": "Gather", "inputs": ["E", "ids"], "outputs": ["g"]},
+                    {"op": "ArgMax", "inputs": ["g"], "outputs": ["best"], "attrs": {"axis": 1}},
+                    {"op": "Cast", "inputs": ["ids"], "outputs": ["f"], "attrs": {"to": "float32"}}],
+                   [{"name": "ids", "dtype": "int32", "shape": ["n"]}],
+                   [{"name": "g", "dtype": "float32", "shape": ["n", 2]},
+                    {"name": "best", "dtype": "int32", "shape": ["n"]},
+                    {"name": "f", "dtype": "float32", "shape": ["n"]}],
+                   [{"name": "E", "dtype": "float32", "shape": [3, 2], "data": [1, -2, 0.5, 0.25, -0.0, 0.0]}])
+
+
+def test_int32_inputs_and_outputs(tmp_path):
+    """int32 data as JSON integers in and out, "dtype": "int32" on int32 outputs only."""
+    code, doc = run_docs(tmp_path, gather_model(), {"ids": {"shape": [3], "data": [2, -3, 1.0]}})
+    assert code == 0, doc
+    out = doc["outputs"]
+    assert out["g"] == {"shape": [3, 2], "data": [-0.0, 0.0, 1.0, -2.0, 0.5, 0.25]}
+    assert out["best"] == {"shape": [3], "dtype": "int32", "data": [0, 0, 0]}
+    assert all(type(v) is int for v in out["best"]["data"])
+    assert out["f"]["data"] == [2.0, -3.0, 1.0] and "dtype" not in out["f"]
+    b64 = {"ids": {"shape": [2], "dtype": "int32", "data_b64": "/////wIAAAA="}}  # -1, 2 little-endian
+    code, doc = run_docs(tmp_path, gather_model(), b64)
+    assert code == 0 and doc["outputs"]["f"]["data"] == [-1.0, 2.0]
+
+
+@pytest.mark.parametrize("feed,what", [
+    ({"shape": [1], "data": [1.5]}, "non-integer"),
+    ({"shape": [1], "data": [2147483648]}, "2^31"),
+    ({"shape": [1], "data": ["nan"]}, "nan string"),
+    ({"shape": [1], "dtype": "float32", "data": [1]}, "dtype differs from the declaration"),
+    ({"shape": [1], "data": [3]}, "Gather index 3 of a 3-row table: run-time E_INPUT"),
+    ({"shape": [2], "data": [0, -4]}, "Gather index -4"),
+])
+def test_int32_input_errors(tmp_path, feed, what):
+    code, doc = run_docs(tmp_path, gather_model(), {"ids": feed})
+    assert code == 1 and doc["error"]["code"] == "E_INPUT", (what, doc)
+    assert "outputs" not in doc
+
+
+def test_gather_error_names_node_index_and_range(tmp_path):
+    code, doc = run_docs(tmp_path, gather_model(), {"ids": {"shape": [2], "data": [0, 7]}})
+    msg = doc["error"]["message"]
+    assert code == 1 and "lookup" in msg and "7" in msg and "[-3, 2]" in msg, msg
+
+
+def test_int32_in_a_1_0_file_is_e_version(tmp_path):
+    m = {**gather_model(), "format_version": "1.0"}
+    code, doc = run_docs(tmp_path, m, {"ids": {"shape": [1], "data": [0]}})
+    assert code == 1 and doc["error"]["code"] == "E_VERSION"
