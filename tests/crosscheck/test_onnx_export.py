@@ -474,3 +474,32 @@ def test_a_model_with_every_1_1_op_passes_the_checker_and_runs(onnx) -> None:
     for k in ("amax", "amin", "rmin", "rprod"):
         assert _same(got[k], want[k]), k
     assert np.allclose(got["lsm"], want["lsm"], rtol=1e-6, atol=0)
+
+
+_RANK_0_AND_SYMBOLS = {
+    "argmax_1d_nan": ({"op": "ArgMax", "attrs": {"axis": 0}}, [("x", [4], "float32")], ([], "int32"),
+                      {"x": np.array([1, np.nan, 3, np.nan], dtype=F32)}),
+    "argmin_1d_int32_tie": ({"op": "ArgMin", "attrs": {"axis": -1}}, [("x", [4], "int32")], ([], "int32"),
+                            {"x": np.array([3, -1, -1, 2], dtype=np.int32)}),
+    "reducemin_rank0": ({"op": "ReduceMin"}, [("x", [], "float32")], ([], "float32"),
+                        {"x": np.array(-0.0, dtype=F32)}),
+    "reduceprod_all_axes_symbolic": ({"op": "ReduceProd"}, [("x", ["b", 3], "float32")], ([], "float32"),
+                                     {"x": np.array([[1, 2, 3], [-1, 0.5, 2]], dtype=F32)}),
+    "slice_negative_step_symbolic_batch": (
+        {"op": "Slice", "attrs": {"starts": [-1], "ends": [-6], "axes": [1], "steps": [-2]}},
+        [("x", ["b", 5], "int32")], (["b", 3], "int32"), {"x": np.arange(10, dtype=np.int32).reshape(2, 5)}),
+    "where_rank0": ({"op": "Where"}, [("c", [], "int32"), ("a", [], "float32"), ("b", [], "float32")], ([], "float32"),
+                    {"c": np.array(3, dtype=np.int32), "a": np.array(1.5, dtype=F32), "b": np.array(-2, dtype=F32)}),
+    "gather_int32_rank0_index": ({"op": "Gather"}, [("x", ["n"], "int32"), ("i", [], "int32")], ([], "int32"),
+                                 {"x": np.array([7, -(2**31), 9], dtype=np.int32), "i": np.array(-2, dtype=np.int32)}),
+}
+
+
+@pytest.mark.parametrize("name", list(_RANK_0_AND_SYMBOLS))
+def test_rank_0_results_and_symbolic_dims_convert_and_run(onnx, name: str) -> None:
+    node, inputs, out, feed = _RANK_0_AND_SYMBOLS[name]
+    proto, want, got = _convert_and_run_11(_one_node(node["op"], inputs, out, node.get("attrs")), feed)
+    onnx.checker.check_model(proto, full_check=True)
+    (declared,) = proto.graph.output
+    assert [d.dim_param or d.dim_value for d in declared.type.tensor_type.shape.dim] == out[0]
+    assert _same(got["y"], want["y"]), (got["y"], want["y"])
