@@ -46,10 +46,11 @@ def substitute(roots: list[Variable], mapping: dict[int, Variable]) -> list[Vari
 
 
 class _Plan:
-    __slots__ = ("steps", "bufs", "vals", "owner")
+    __slots__ = ("steps", "bufs", "vals", "owner", "guard")
 
     def __init__(self, steps, bufs, vals, owner):
         self.steps, self.bufs, self.vals, self.owner = steps, bufs, vals, owner
+        self.guard: list[tuple[int, np.ndarray]] = []  # (float input index, zeros of its size)
 
 
 _dot, _isfinite = np.dot, math.isfinite
@@ -161,7 +162,6 @@ class Function:
                 raise GraphError(msg)
             warnings.warn(msg, stacklevel=3)
         self._float_inputs = [i for i, v in enumerate(self.inputs) if v.dtype.kind == "f"]
-        self._zeros: dict[tuple, np.ndarray] = {}
         self._shared = [v for v in order if v.kind == "shared"]
         self._shared_slots = [self._slot[id(v)] for v in self._shared]
         self._out_slots = [self._slot[id(v)] for v in self.outputs]
@@ -323,21 +323,18 @@ class Function:
                 arr = cast
         return arr
 
-    def _guard(self, arrays: list[np.ndarray]) -> None:
-        """Raise NonFiniteInputError naming the input and the first row holding nan/inf."""
-        for i in self._float_inputs:
-            a = arrays[i]
-            # dot(a, 0) is 0 when every element is finite and nan otherwise (0*inf, 0*nan): one
-            # BLAS pass, no overflow, about twice as fast as a sum
-            flat = a.reshape(-1)
-            z = self._zeros.get((flat.size, a.dtype))
-            if z is None:
-                z = self._zeros[(flat.size, a.dtype)] = np.zeros(flat.size, a.dtype)
-            if _isfinite(_dot(flat, z)):
-                continue
-            bad = np.argwhere(~np.isfinite(a))
-            if not len(bad):
-                continue
+    def _guard(self, plan: _Plan, arrays: list[np.ndarray]) -> None:
+        """Raise NonFiniteInputError naming the input and the first row holding nan/inf.
+
+        dot(a, 0) is 0 when every element of a is finite and nan otherwise (0*inf, 0*nan): one
+        BLAS pass, no overflow, no temporary; the zero vectors are made once per plan."""
+        for i, z in plan.guard:
+            if not _isfinite(_dot(arrays[i].ravel(), z)):
+                self._refuse(i, arrays[i])
+
+    def _refuse(self, i: int, a: np.ndarray) -> None:
+        bad = np.argwhere(~np.isfinite(a))
+        if len(bad):
             idx = tuple(int(j) for j in bad[0]) if a.ndim else ()
             v = self.inputs[i]
             where = f"row {idx[0]} (first bad element at index {idx})" if idx else "its value"
@@ -363,6 +360,7 @@ class Function:
             shapes = {k: a.shape for k, a in zip(self._in_slots, arrays, strict=False) if k is not None}
             shapes.update({k: s.value.shape for k, s in zip(self._shared_slots, self._shared, strict=False)})
             plan = self._plans[key] = self._plan(shapes, dyn_values)
+            plan.guard = [(i, np.zeros(arrays[i].size, arrays[i].dtype)) for i in self._float_inputs]
         vals, bufs = plan.vals, plan.bufs
         for k, a in zip(self._in_slots, arrays, strict=False):
             if k is not None:
@@ -380,7 +378,7 @@ class Function:
         self.last_call_sparse = used_sparse
         with np.errstate(all="ignore"):
             if self.nan_guard:
-                self._guard(arrays)
+                self._guard(plan, arrays)
             try:
                 for fn, bi, ins, k in plan.steps:
                     buf = bufs[bi] if bi >= 0 else None
