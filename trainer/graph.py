@@ -96,6 +96,19 @@ def _where() -> str:
     return f"{fn}:{ln}"
 
 
+class StaticShape(tuple):
+    """A variable's static shape: exactly a tuple of int-or-None (the contract), which also
+    remembers its variable, so that Theano's `size=x.shape` in a random draw can mean the
+    symbolic shape `T.shape(x)` when some dims are unknown. Indexing it gives the static dims."""
+
+    owner: Variable | None
+
+    def __new__(cls, dims: Any, owner: Variable | None = None) -> StaticShape:
+        obj = super().__new__(cls, dims)
+        obj.owner = owner
+        return obj
+
+
 class Variable:
     """A symbolic value. See the module docstring for the attribute contract."""
 
@@ -109,7 +122,7 @@ class Variable:
         self.inputs = tuple(inputs)
         self.attrs = dict(attrs or {})
         self.dtype = np.dtype(dtype)
-        self.shape = tuple(shape)
+        self.shape = StaticShape(shape, self)
         self.name = name
         self.value = value
         self.trace = trace if trace is not None else user_frame()
@@ -271,7 +284,7 @@ class SharedVariable(Variable):
                              f"rank {arr.ndim} != {self.ndim}")
         # np.array, not ascontiguousarray: the latter turns 0-d values into 1-d
         self.value = np.array(arr, dtype=self.dtype, order="C", copy=None if borrow else True)
-        self.shape = self.value.shape
+        self.shape = StaticShape(self.value.shape, self)
 
 
 def _norm_axis(axis, ndim: int):

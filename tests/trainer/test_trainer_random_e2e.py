@@ -135,7 +135,8 @@ def test_denoising_autoencoder_with_graph_corruption():
     W = trainer.shared((rng.uniform(-0.1, 0.1, (64, 32))).astype(np.float32), name="W")
     bh = trainer.shared(np.zeros(32, np.float32), name="bh")
     bv = trainer.shared(np.zeros(64, np.float32), name="bv")
-    tilde = srng.binomial(size=T.shape(x), n=1, p=0.7, dtype=trainer.config.floatX) * x
+    # the tutorial's spelling: size=input.shape (static here, with unknown dims: the symbolic shape)
+    tilde = srng.binomial(size=x.shape, n=1, p=0.7, dtype=trainer.config.floatX) * x
     h = T.nnet.sigmoid(T.dot(tilde, W) + bh)
     z = T.nnet.sigmoid(T.dot(h, W.T) + bv)
     cost = T.mean(-T.sum(x * T.log(z) + (1 - x) * T.log(1 - z), axis=1))
@@ -145,3 +146,16 @@ def test_denoising_autoencoder_with_graph_corruption():
     for _ in range(5):
         last = np.mean([train(x_data[i:i + 20]) for i in range(0, 600, 20)])
     assert np.isfinite(last) and last < first
+
+
+def test_static_shape_with_unknown_dims_in_sizes():
+    srng = RandomStreams(2)
+    x = T.matrix("x", shape=(None, 3))
+    assert srng.uniform(size=x.shape).inputs[0].op == "shape"
+    assert trainer.function([x], srng.uniform(size=x.shape))(np.zeros((5, 3), np.float32)).shape == (5, 3)
+    assert srng.uniform(size=T.matrix(shape=(2, 3)).shape).shape == (2, 3)  # known dims: a constant size
+    with pytest.raises(trainer.GraphError, match=r"T.shape\(x\)"):
+        srng.uniform(size=(x.shape[0], 3))
+    with pytest.raises(trainer.GraphError, match=r"T.shape\(x\)\[0\]"):
+        T.arange(x.shape[0])
+    assert x.shape == (None, 3) and isinstance(x.shape, tuple) and x.shape[1] == 3

@@ -349,6 +349,9 @@ def arange(start: Any, stop: Any = None, step: Any = 1, dtype: Any = None) -> Va
     """numpy.arange with symbolic bounds allowed (e.g. T.arange(T.shape(y)[0]))."""
     if stop is None:
         start, stop = 0, start
+    if start is None or stop is None:
+        raise GraphError("arange: a bound is None (an unknown static dim?); x.shape is the static shape "
+                         "here: use T.shape(x)[0] for the symbolic size")
     like = None
     for b in (start, stop, step):
         if isinstance(b, Variable):

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from trainer.graph import GraphError, Variable, apply, as_dtype, as_variable, constant
+from trainer.graph import GraphError, StaticShape, Variable, apply, as_dtype, as_variable, constant
 from trainer.ops.random import STREAMS
 
 
@@ -54,13 +54,20 @@ class RandomStreams:
             self.generator(int(k)).bit_generator.state = st
 
     def _size(self, size: Any) -> Variable:
+        from trainer.tensor import shape
+
         if size is None:
             raise GraphError("RandomStreams: give size= (a tuple of ints, or T.shape(x))")
         if isinstance(size, Variable):
             if size.ndim != 1 or size.dtype.kind not in "iu":
                 raise GraphError("RandomStreams: a symbolic size must be an int vector such as T.shape(x)")
             return size
+        if isinstance(size, StaticShape) and None in size and size.owner is not None:
+            return shape(size.owner)  # Theano's size=x.shape: the symbolic shape
         parts = tuple(size) if isinstance(size, (tuple, list)) else (size,)
+        if any(p is None for p in parts):
+            raise GraphError(f"RandomStreams: size {parts} has unknown dims (None); x.shape is the static "
+                             "shape here: use size=T.shape(x), or T.shape(x)[0] for one dim")
         if any(isinstance(p, Variable) for p in parts):
             from trainer.tensor import cast, stack
             return stack([cast(as_variable(p, np.dtype(np.int64)), "int64") for p in parts])
