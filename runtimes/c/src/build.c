@@ -297,8 +297,10 @@ static tsr_code build_nodes(ld *L)
             N->in = in;
             N->out = (int32_t)(L->n_in + L->n_init + k);
             N->attr = attr;
-            if (attr)
+            if (attr) { /* fields no key sets (MatMul's bt) start at zero, not at arena garbage */
+                memset(attr, 0, op->attr_size);
                 ld_attrs_parse(L, op, tj_get(L->s, L->n, nd, "attrs"), attr, 1);
+            }
         }
         k++;
     }

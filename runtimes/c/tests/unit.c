@@ -722,6 +722,33 @@ static void test_models11(void)
           strstr(msg, "operand 1 is int32, expected float32"), "dtype message: %s", msg);
 }
 
+/* MatMul with transpose_b of a B that is not an initializer: B is transposed
+ * into run-time scratch (the attribute struct's load-time pointer stays
+ * NULL; the arena is malloc'ed, so under ASan it starts as garbage). */
+static void test_matmul_tb_input(void)
+{
+    const char *doc =
+        "{\"format\":\"tessera\",\"format_version\":\"1.0\",\"producer\":{\"name\":\"t\",\"version\":\"0\"},"
+        "\"graph\":{\"inputs\":[{\"name\":\"x\",\"dtype\":\"float32\",\"shape\":[1,3]},"
+        "{\"name\":\"w\",\"dtype\":\"float32\",\"shape\":[2,3]}],"
+        "\"outputs\":[{\"name\":\"y\",\"dtype\":\"float32\",\"shape\":[1,2]}],\"initializers\":[],"
+        "\"nodes\":[{\"op\":\"MatMul\",\"inputs\":[\"x\",\"w\"],\"outputs\":[\"y\"],\"attrs\":{\"transpose_b\":true}}]}}";
+    float x[3] = {1, 2, 3}, w[6] = {1, 0, 0, 0, 1, 1};
+    tsr_tensor in[2], out[1];
+    tsr_model *m = NULL;
+    tsr_error e;
+    static double ws[256];
+    size_t ws_len = 0;
+    CHECK(tsr_model_load_alloc(doc, strlen(doc), &m, &e) == TSR_OK, "load: %s", e.message);
+    memset(in, 0, sizeof in);
+    in[0].name = "x", in[0].rank = 2, in[0].shape[0] = 1, in[0].shape[1] = 3, in[0].data = x;
+    in[1].name = "w", in[1].rank = 2, in[1].shape[0] = 2, in[1].shape[1] = 3, in[1].data = w;
+    CHECK(tsr_bind(m, in, 2, &ws_len, &e) == TSR_OK && ws_len <= sizeof ws, "bind");
+    CHECK(tsr_run(m, in, 2, out, ws, sizeof ws, &e) == TSR_OK && out[0].data[0] == 1 && out[0].data[1] == 5,
+          "x W^T with W an input");
+    tsr_model_free(m);
+}
+
 /* Running an int32 model through the API: dtypes of inputs and outputs, the
  * arena of tsr_model_size exactly enough, Gather's run-time E_INPUT. */
 static void test_run11(void)
@@ -974,6 +1001,7 @@ int main(void)
     test_log_softmax();
     test_models11();
     test_run11();
+    test_matmul_tb_input();
     test_matmul();
     test_exp_sigmoid();
     printf("%d checks, %d failures\n", checks, failures);
