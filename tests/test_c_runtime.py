@@ -183,3 +183,25 @@ def test_int32_in_a_1_0_file_is_e_version(tmp_path):
     m = {**gather_model(), "format_version": "1.0"}
     code, doc = run_docs(tmp_path, m, {"ids": {"shape": [1], "data": [0]}})
     assert code == 1 and doc["error"]["code"] == "E_VERSION"
+
+
+def test_conformance_cases_clean_under_sanitizers():
+    """Every conformance case through the ASan+UBSan build of the CLI (built by `make`): no sanitizer
+    report, and the same exit status and stdout as the plain build. (Leak checking is off: the CLI
+    exits on an error without freeing its buffers.)"""
+    import os
+
+    san = RUN.with_name("tessera-run-san")
+    env = {**os.environ, "ASAN_OPTIONS": "detect_leaks=0", "UBSAN_OPTIONS": "print_stacktrace=1"}
+    cases = sorted(p for p in (ROOT / "conformance" / "cases").iterdir() if (p / "model.json").exists())
+    assert len(cases) > 100
+    bad = []
+    for case in cases:
+        inputs = case / "inputs.json"
+        argv = [str(case / "model.json"), str(inputs if inputs.exists() else os.devnull)]
+        s = subprocess.run([str(san), *argv], capture_output=True, text=True, env=env, timeout=120)
+        p = subprocess.run([str(RUN), *argv], capture_output=True, text=True, timeout=120)
+        reported = "runtime error" in s.stderr or "Sanitizer" in s.stderr
+        if reported or (s.returncode, s.stdout) != (p.returncode, p.stdout):
+            bad.append(f"{case.name}: exit {s.returncode}, {s.stderr[:300]}")
+    assert not bad, "\n".join(bad)
