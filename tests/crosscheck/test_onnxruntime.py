@@ -290,6 +290,9 @@ EXTRA_CASES: dict[str, Extra] = {
        for op in _REDUCE_ZEROS},
     **{f"extra_{op.lower()}_nan": (lambda op=op: _unary(op, _nan_rows(), attrs={"axes": [1]}, out_shape=[4]))
        for op in ("ReduceMax", "ReduceMin", "ReduceProd")},
+    # Every axis: onnxruntime's vectorised path (not its per-axis loop) must show the same NaN rule.
+    **{f"extra_{op.lower()}_all_axes_nan": (lambda op=op: _unary(op, _f32(*[2.0, 1.0, np.nan] * 11), out_shape=[]))
+       for op in ("ReduceMax", "ReduceMin")},
     "extra_cast_float32_to_int32_sweep": lambda: _unary("Cast", _cast_sweep_float(), "int32", {"to": "int32"},
                                                         symbolic=True),
     "extra_cast_int32_to_float32_sweep": lambda: _unary("Cast", _cast_sweep_int(), "float32", {"to": "float32"},
