@@ -1630,6 +1630,50 @@ TSR_NOLIBC void tsr_k_slice(const void *xv, void *yv, int32_t rank, const int32_
     }
 }
 
+#if TSR_SIMD
+/* A contiguous slice (the class axis of a classifier's output): the extreme
+ * value by whole vectors, then the first index holding it. Without NaN the
+ * scan of SPEC 7.9 ends on exactly that index: it moves only to a strictly
+ * greater (smaller) value, so it stops at the first occurrence of the
+ * maximum (minimum), and -0 == +0 makes the two zeros one value for both.
+ * Comparisons and selects only: no arithmetic, nothing to round. Returns -1
+ * when the slice holds a NaN (the scan then decides: the first NaN wins). */
+#define TSR_ARG_VEC(NAME, T, VT)                                                  \
+    static int32_t NAME(const T *p, int32_t len, int32_t max)                     \
+    {                                                                             \
+        VT m = *(const VT *)(const void *)p, v;                                   \
+        T lanes[MM_W], best;                                                      \
+        int32_t i, nan = 0;                                                       \
+        tsr_vi bad = (tsr_vi){0}, sel;                                            \
+        for (i = MM_W; i + MM_W <= len; i += MM_W) {                              \
+            v = *(const VT *)(const void *)(p + i);                               \
+            bad |= (tsr_vi)(v != v);                                              \
+            sel = (tsr_vi)(max ? v > m : v < m);                                  \
+            m = (VT)(((tsr_vi)v & sel) | ((tsr_vi)m & ~sel));                     \
+        }                                                                         \
+        bad |= (tsr_vi)(m != m);                                                  \
+        *(VT *)(void *)lanes = m;                                                 \
+        for (i = 0; i < MM_W; i++)                                                \
+            nan |= bad[i];                                                        \
+        best = lanes[0];                                                          \
+        for (i = 1; i < MM_W; i++)                                                \
+            best = max ? (lanes[i] > best ? lanes[i] : best) : (lanes[i] < best ? lanes[i] : best); \
+        for (i = len - len % MM_W; i < len; i++) {                                \
+            nan |= p[i] != p[i];                                                  \
+            best = max ? (p[i] > best ? p[i] : best) : (p[i] < best ? p[i] : best); \
+        }                                                                         \
+        if (nan)                                                                  \
+            return -1;                                                            \
+        for (i = 0; p[i] != best; i++)                                            \
+            ;                                                                     \
+        return i;                                                                 \
+    }
+typedef float tsr_vfa __attribute__((vector_size(MM_W * 4), aligned(4)));
+typedef int32_t tsr_via __attribute__((vector_size(MM_W * 4), aligned(4)));
+TSR_ARG_VEC(arg_vec_f, float, tsr_vfa)
+TSR_ARG_VEC(arg_vec_i, int32_t, tsr_via)
+#endif
+
 TSR_NOLIBC void tsr_k_argmax(int32_t max, int32_t dtype, const void *x, int32_t *y, int32_t outer,
                              int32_t len, int32_t inner)
 {
@@ -1638,6 +1682,17 @@ TSR_NOLIBC void tsr_k_argmax(int32_t max, int32_t dtype, const void *x, int32_t 
         for (q = 0; q < inner; q++) {
             ptrdiff_t base = (ptrdiff_t)o * len * inner + q;
             int32_t best = 0;
+#if TSR_SIMD
+            if (inner == 1 && len >= 2 * MM_W) {
+                best = dtype == TSR_K_F32 ? arg_vec_f((const float *)x + base, len, max)
+                                          : arg_vec_i((const int32_t *)x + base, len, max);
+                if (best >= 0) {
+                    y[o] = best;
+                    continue;
+                }
+                best = 0; /* a NaN: the scan below finds the first one */
+            }
+#endif
             if (dtype == TSR_K_F32) {
                 const float *p = (const float *)x + base;
                 float bv = p[0];

@@ -543,6 +543,66 @@ static void test_reduce_paths(void)
     CHECK(bad == 0, "tsr_k_reduce = SPEC 7.5 loop bit for bit on %d shape/axes/op cases (%d wrong)", (int)runs, (int)bad);
 }
 
+/* The literal scan of SPEC 7.9 (first NaN wins, strict comparison). */
+static int32_t scan_ref(const float *x, int32_t n, int32_t st, int max)
+{
+    int32_t best = 0, i;
+    for (i = 1; i < n; i++) {
+        float b = x[best * st], v = x[i * st];
+        if (b != b)
+            continue;
+        if (v != v || (max ? v > b : v < b))
+            best = i;
+    }
+    return best;
+}
+
+/* tsr_k_argmax against the scan on random slices full of ties, zeros of both
+ * signs, infinities and NaN at random places: contiguous slices (the vector
+ * path when long enough) and strided ones (the scalar loop), both dtypes. */
+static void test_argmax_random(void)
+{
+    static float x[3 * 80];
+    static int32_t xi[3 * 80];
+    static const float pool[8] = {1.0f, 2.0f, -0.0f, 0.0f, -1.0f, 2.0f, 0, 0};
+    int32_t y[3], n, k, t, bad = 0, runs = 0, max;
+    uint32_t r = 99u;
+    for (t = 0; t < 400; t++) {
+        int nan_rate = t % 4; /* 0: no NaN at all */
+        for (k = 0; k < 3 * 80; k++) {
+            r = r * 1664525u + 1013904223u;
+            x[k] = pool[(r >> 10) % 6];
+            if ((r >> 20) % 64 == 0)
+                x[k] = fbits((r >> 19) & 1 ? 0x7F800000u : 0xFF800000u);
+            if (nan_rate && (r >> 24) % (40 * nan_rate) == 0)
+                x[k] = fbits(0x7FC00000u | (r & 0xFFu));
+            xi[k] = (int32_t)((r >> 12) % 5) - 2;
+            if ((r >> 22) % 50 == 0)
+                xi[k] = (r >> 21) & 1 ? INT32_MIN : INT32_MAX;
+        }
+        n = 1 + (int32_t)(t % 80);
+        for (max = 0; max <= 1; max++) {
+            int32_t want[3], wi, q;
+            tsr_k_argmax(max, TSR_K_F32, x, y, 3, n, 1); /* contiguous slices */
+            for (q = 0; q < 3; q++)
+                bad += y[q] != scan_ref(x + q * n, n, 1, max);
+            tsr_k_argmax(max, TSR_K_F32, x, y, 1, n, 3); /* strided */
+            for (q = 0; q < 3; q++)
+                bad += y[q] != scan_ref(x + q, n, 3, max);
+            tsr_k_argmax(max, TSR_K_I32, xi, want, 3, n, 1);
+            for (q = 0; q < 3; q++) {
+                for (k = 1, wi = 0; k < n; k++)
+                    if (max ? xi[q * n + k] > xi[q * n + wi] : xi[q * n + k] < xi[q * n + wi])
+                        wi = k;
+                bad += want[q] != wi;
+            }
+            runs++;
+        }
+    }
+    CHECK(bad == 0, "ArgMax/ArgMin = the SPEC 7.9 scan on %d random slice sets (vector and scalar) (%d wrong)",
+          (int)runs, (int)bad);
+}
+
 static void test_reduce11(void)
 {
     float x[4] = {0.0f, -0.0f, 3.0f, 0}, y[2];
@@ -996,6 +1056,7 @@ int main(void)
     test_cast();
     test_gather_concat_slice();
     test_argmax();
+    test_argmax_random();
     test_reduce11();
     test_reduce_paths();
     test_log_softmax();
