@@ -214,6 +214,10 @@ def gather_cases() -> list[Case]:
         g = _graph(op, [("data", [2] * 5, "float32"), ("idx", [2] * 5, "int32")], [2] * 8, "float32")
         cases.append(_case(f"reject_{low}_rank_above_8", ["reject"], g,
                            {"data": np.zeros([2] * 5, np.float32), "idx": np.zeros([2] * 5, I32)}, reject="E_LIMIT"))
+        # The range comes from the bound size when the gathered axis is a symbol.
+        g = _graph(op, [("data", ["n", 2], "float32"), ("idx", [2], "int32")], [2, 2], "float32")
+        cases.append(_case(f"reject_{low}_index_symbolic_axis", ["reject", "runtime"], g,
+                           {"data": np.zeros((3, 2), np.float32), "idx": np.array([-3, 3], I32)}, reject="E_INPUT"))
     return cases
 
 
@@ -254,6 +258,9 @@ def concat_cases() -> list[Case]:
                            {"a": rng.uniform((2, 2)), "b": np.zeros((2, 2), I32)}, reject="E_SHAPE"))
         g = _graph(op, [("a", [], "float32")], [], "float32", axis=0)
         cases.append(_case(f"reject_{low}_scalar", ["reject"], g, {"a": np.float32(1.0)}, reject="E_SHAPE"))
+        g = _graph(op, [("a", [2, 2], "float32"), ("b", [2], "float32")], [4, 2], "float32", axis=0)
+        cases.append(_case(f"reject_{low}_ranks_differ", ["reject"], g,
+                           {"a": np.zeros((2, 2), np.float32), "b": np.zeros(2, np.float32)}, reject="E_SHAPE"))
     return cases
 
 
