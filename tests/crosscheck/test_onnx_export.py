@@ -503,3 +503,37 @@ def test_rank_0_results_and_symbolic_dims_convert_and_run(onnx, name: str) -> No
     (declared,) = proto.graph.output
     assert [d.dim_param or d.dim_value for d in declared.type.tensor_type.shape.dim] == out[0]
     assert _same(got["y"], want["y"]), (got["y"], want["y"])
+
+
+def test_gather_with_constant_out_of_range_indices_converts_and_fails_at_run_time(onnx) -> None:
+    """An initializer index out of range is still E_INPUT at run time (one rule): the model converts and passes
+    the checker; onnxruntime gives up folding it at load and fails the run, as the reference does."""
+    doc = model_doc([{"op": "Gather", "inputs": ["d", "i"], "outputs": ["g"]},
+                     {"op": "Add", "inputs": ["g", "x"], "outputs": ["y"]}],
+                    [("x", [2], "float32")], [("y", [2], "float32")],
+                    [tensor_doc("d", np.array([1, 2, 3], dtype=F32)),
+                     tensor_doc("i", np.array([0, 5], dtype=np.int32))])
+    model = exporter.load(doc)
+    proto = onnx_export.to_onnx(model)  # checked with full_check inside
+    x = {"x": np.zeros(2, dtype=F32)}
+    with pytest.raises(ModelError) as err:
+        model.run(x)
+    assert err.value.code == "E_INPUT"
+    ort = require("onnxruntime")
+    ort.set_default_logger_severity(4)  # its constant-folding warning is expected here
+    try:
+        with pytest.raises(ort.capi.onnxruntime_pybind11_state.InvalidArgument, match="out of data bounds"):
+            run_onnx(proto, x)
+    finally:
+        ort.set_default_logger_severity(2)
+
+
+def test_concat_of_64_inputs(onnx) -> None:
+    """The largest Concat the format allows (64 operands; the same value may repeat)."""
+    names = [f"x{i % 8}" for i in range(64)]
+    doc = model_doc([{"op": "Concat", "inputs": names, "outputs": ["y"], "attrs": {"axis": 0}}],
+                    [(f"x{i}", [1, 2], "int32") for i in range(8)], [("y", [64, 2], "int32")])
+    feed = {f"x{i}": np.array([[i, -i - 1]], dtype=np.int32) for i in range(8)}
+    proto, want, got = _convert_and_run_11(doc, feed)
+    assert _ops_of(proto) == ["Concat"] and list(proto.graph.node[0].input) == names
+    assert _same(got["y"], want["y"]) and got["y"][9].tolist() == [1, -2]
