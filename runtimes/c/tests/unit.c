@@ -776,6 +776,21 @@ static void test_models11(void)
         tsr_code rc = doc11(cases[i].ver, cases[i].ins, cases[i].outs, cases[i].inits, cases[i].nodes, msg);
         CHECK(rc == cases[i].want, "%s: got %s (%s)", cases[i].what, tsr_code_name(rc), msg);
     }
+    {
+        /* Concat: 64 inputs accepted (output [128, 3]), 65 refused by the schema step */
+        char ins[600], node[800], outs[128];
+        int k, len = snprintf(ins, sizeof ins, "[\"x\"");
+        for (k = 1; k < 64; k++)
+            len += snprintf(ins + len, sizeof ins - (size_t)len, ",\"x\"");
+        snprintf(ins + len, sizeof ins - (size_t)len, "]");
+        snprintf(node, sizeof node, NODE("Concat", "%s", "{\"axis\":0}"), ins);
+        CHECK(doc11("1.1", XF, YF("[128,3]"), "", node, msg) == TSR_OK, "Concat of 64 inputs: %s", msg);
+        snprintf(ins + len, sizeof ins - (size_t)len, ",\"x\"]");
+        snprintf(node, sizeof node, NODE("Concat", "%s", "{\"axis\":0}"), ins);
+        snprintf(outs, sizeof outs, YF("[130,3]"));
+        CHECK(doc11("1.1", XF, outs, "", node, msg) == TSR_E_SCHEMA && strstr(msg, "1 to 64 inputs"),
+              "Concat of 65 inputs: %s", msg);
+    }
     CHECK(doc11("1.0", XF, YF("[2,3]"), "", NODE("Greater", "[\"x\",\"x\"]", "{}"), msg) == TSR_E_VERSION &&
           strstr(msg, "Greater needs format 1.1") && strstr(msg, "stamped 1.0"), "E_VERSION message: %s", msg);
     CHECK(doc11("1.1", XF, YF("[2,3]"), KI("[1,2]"), NODE("Add", "[\"x\",\"k\"]", "{}"), msg) == TSR_E_SHAPE &&
