@@ -335,3 +335,19 @@ def test_log_softmax_is_the_spec_sequence() -> None:
     got = reference.log_softmax(x, 1)
     assert np.all(equal_bits(got, want))
     assert np.all(np.isnan(got[0])) and np.all(np.isnan(got[1])) and np.all(np.isfinite(got[2:]))
+
+
+@pytest.mark.parametrize("b64", [False, True])
+def test_tessera_run_reads_and_prints_int32(tmp_path, b64: bool) -> None:
+    d = doc([node("ArgMax", ["x"], "c", axis=1), node("Cast", ["c"], "f", to="float32")],
+            [("x", [2, 3], "float32")], [("c", [2], "int32"), ("f", [2], "float32")])
+    (tmp_path / "m.json").write_text(json.dumps(d))
+    (tmp_path / "i.json").write_text('{"inputs": {"x": {"shape": [2, 3], "data": [1, "nan", 3, -0.0, 0, -1]}}}')
+    status, text = run_files(str(tmp_path / "m.json"), str(tmp_path / "i.json"), b64=b64)
+    assert status == 0
+    out = json.loads(text)["outputs"]
+    assert out["c"]["dtype"] == "int32" and "dtype" not in out["f"]
+    got = read_tensors({"outputs": out})
+    assert got["c"].dtype == I32 and got["c"].tolist() == [1, 0] and got["f"].tolist() == [1.0, 0.0]
+    if not b64:
+        assert '"data": [1, 0]' in text  # JSON integers, not 1.0
