@@ -152,11 +152,10 @@ def cast_cases() -> list[Case]:
     for op in _since_1_1("cast"):
         low = op.lower()
         n = CAST_FLOAT_EDGES.size
-        cases.append(_single(op, [n], [n], CAST_FLOAT_EDGES, f"op_{low}_to_int32_edge", ["op", "edge"], to="int32"))
-        cases[-1].model["graph"]["outputs"][0]["dtype"] = "int32"
-        ordinary = rng.uniform((32,), -1000, 1000)
-        cases.append(_single(op, [32], [32], ordinary, f"op_{low}_to_int32_ordinary", ["op"], to="int32"))
-        cases[-1].model["graph"]["outputs"][0]["dtype"] = "int32"
+        g = _graph(op, [("x", [n], "float32")], [n], "int32", to="int32")
+        cases.append(_case(f"op_{low}_to_int32_edge", ["op", "edge"], g, {"x": CAST_FLOAT_EDGES}))
+        g = _graph(op, [("x", [32], "float32")], [32], "int32", to="int32")
+        cases.append(_case(f"op_{low}_to_int32_ordinary", ["op"], g, {"x": rng.uniform((32,), -1000, 1000)}))
         big = np.concatenate([INT_EDGES, _ints(rng, (32,), INT_MIN, INT_MAX)])
         g = _graph(op, [("x", [big.size], "int32")], [big.size], "float32", to="float32")
         cases.append(_case(f"op_{low}_to_float32_edge", ["op", "edge"], g, {"x": big}))
