@@ -141,3 +141,32 @@ def test_empty_slice_is_refused() -> None:
     x = T.matrix("x", shape=(6, 5))
     with pytest.raises(ExportError, match="empty"):
         export([x[4:2]], [x])
+
+
+def test_exported_1_1_graph_runs_the_same_in_c_and_js(tmp_path, c_runtime: list[str], js_runtime: list[str]) -> None:
+    """What the exporter writes for a graph using most 1.1 ops, run by every runtime: same bits and integers."""
+    import json
+    import subprocess
+
+    from conformance.compare import compare
+    from exporter.cli_run import run_files
+    from exporter.tensors import write_inputs
+
+    x = T.matrix("x", shape=(None, 6))
+    ids = T.matrix("ids", dtype="int32", shape=(None, 3))
+    table = trainer.shared(RNG.normal(size=(10, 6)).astype(F32), name="E")
+    h = T.switch(T.gt(x, 0), x, nnet.elu(x, 0.3)) + table[ids].sum(axis=1)
+    outs = [nnet.log_softmax(h), T.argmax(h, axis=1), h[:, ::2], T.concatenate([h, x], axis=1).min(axis=1),
+            T.cast(h * 1000, "int32"), T.prod(h, axis=0)]
+    export(outs, [x, ids], tmp_path / "m.json")
+    (tmp_path / "i.json").write_text(write_inputs({"x": RNG.normal(size=(4, 6)).astype(F32) * 3,
+                                                   "ids": RNG.integers(-10, 10, (4, 3)).astype(np.int32)}))
+    status, text = run_files(str(tmp_path / "m.json"), str(tmp_path / "i.json"))
+    assert status == 0
+    expect = json.loads(text)
+    assert [t.get("dtype", "float32") for t in expect["outputs"].values()] == \
+        ["float32", "int32", "float32", "float32", "int32", "float32"]
+    for command in (c_runtime, js_runtime):
+        done = subprocess.run([*command, str(tmp_path / "m.json"), str(tmp_path / "i.json")], capture_output=True,
+                              text=True, timeout=60)
+        assert compare(expect, done.stdout, done.returncode) == ("pass", ""), (command, done.stdout[:200])
