@@ -30,6 +30,21 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+def cpu_class() -> str:
+    """The SIMD class the figures depend on: ARM, x86-64 with AVX-512, with AVX2, or neither."""
+    arch = platform.machine()
+    if arch in ("aarch64", "arm64") or arch.startswith("arm"):
+        return f"ARM ({arch})"
+    flags: set[str] = set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((set(ln.split(":", 1)[1].split()) for ln in f if ln.startswith("flags")), set())
+    except OSError:
+        pass
+    simd = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2" if flags else "unknown"
+    return f"{arch}, {simd}"
+
+
 def blas_info() -> str:
     """Which BLAS kernel numpy runs, as threadpoolctl reports it (or why it cannot)."""
     try:
@@ -43,7 +58,7 @@ def blas_info() -> str:
 
 def machine_line() -> str:
     env = {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ}
-    return (f"machine: {cpu_model()}, {os.cpu_count()} cores; threads per contender: {THREADS}; "
+    return (f"machine: {cpu_model()} ({cpu_class()}), {os.cpu_count()} cores; threads per contender: {THREADS}; "
             f"numpy {np.__version__} BLAS: {blas_info()}; OPENBLAS_CORETYPE/L2_SIZE set: {env or 'no'}; "
             f"load average at start: {os.getloadavg()[0]:.2f}")
 

@@ -7,27 +7,11 @@ from __future__ import annotations
 
 import datetime
 import os
-import platform
 import subprocess
 
 import common
 
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
-
-
-def cpu_class() -> str:
-    """The SIMD class the C and wasm figures depend on: ARM, x86-64 with AVX-512, with AVX2, or neither."""
-    arch = platform.machine()
-    if arch in ("aarch64", "arm64") or arch.startswith("arm"):
-        return f"ARM ({arch})"
-    flags: set[str] = set()
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = next((set(ln.split(":", 1)[1].split()) for ln in f if ln.startswith("flags")), set())
-    except OSError:
-        pass
-    simd = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2" if flags else "unknown"
-    return f"{arch}, {simd}"
 
 
 def commit() -> str:
@@ -47,7 +31,7 @@ def main() -> None:
     head, rest = text.split(BEGIN, 1)
     tail = rest.split(END, 1)[1]
     stamp = datetime.datetime.fromtimestamp(os.path.getmtime(results_path)).strftime("%Y-%m-%d %H:%M")
-    body = (f"Run of {stamp}, command `{command}`, CPU class {cpu_class()}, commit `{commit()}`; "
+    body = (f"Run of {stamp}, command `{command}`, CPU class {common.cpu_class()}, commit `{commit()}`; "
             f"the output, verbatim:\n\n{results}\n")
     with open(path, "w") as f:
         f.write(f"{head}{BEGIN}\n{body}{END}{tail}")
