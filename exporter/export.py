@@ -24,12 +24,13 @@ def _as_list(x: Any) -> list:
 
 
 def _optimize(outputs: list) -> list:
-    """The trainer's stabilised forward graph (log(sigmoid) -> softplus ...), when the trainer has rewrites."""
+    """The trainer's stabilised forward graph (log(sigmoid) -> softplus ...), with the gradient-only ops of a
+    gradient graph (a saliency map `T.grad(score, x)`) in their forward forms, when the trainer has rewrites."""
     try:
-        from trainer.rewrites import optimize
+        from trainer.rewrites import for_export
     except ImportError:
         return outputs
-    return list(optimize(outputs))
+    return list(for_export(outputs))
 
 
 def _lower(outputs: list, inputs: list, rewrite: bool) -> Lowering:

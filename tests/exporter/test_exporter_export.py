@@ -123,11 +123,20 @@ def test_unsupported_exponent_is_refused_naming_the_variable() -> None:
         export([y], [x])
 
 
-def test_gradient_graph_is_refused_clearly() -> None:
+def test_gradient_graph_exports_in_forward_form() -> None:
+    """A weight gradient is a graph of format ops once its gradient-only ops take their forward forms."""
     model = ae()
     (gW,) = trainer.grad(model.loss, [model.W])
-    with pytest.raises(ExportError, match="outside format v1"):
-        export([gW], [model.x])
+    x = (np.random.default_rng(3).random((5, 64)) < 0.3).astype(F32)
+    (got,) = exporter.load(export([gW], [model.x])).run({"x": x}).values()
+    assert np.allclose(got, trainer.function([model.x], gW)(x), rtol=1e-5, atol=1e-7)
+
+
+def test_gradient_op_without_a_forward_form_is_refused_clearly() -> None:
+    model = ae()
+    (gx,) = trainer.grad(abs(model.x_hat - model.x).sum(), [model.x])  # abs' gradient is sign(.)
+    with pytest.raises(ExportError, match="sign.*outside format v1"):
+        export([gx], [model.x])
 
 
 def test_missing_input_and_non_input_are_refused() -> None:
