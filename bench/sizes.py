@@ -56,22 +56,23 @@ def files(patterns: list[str]) -> list[str]:
     return out
 
 
-def js_rows() -> tuple[list[list[object]], int | None]:
-    rows, ours = [], None
+def js_rows() -> tuple[list[list[object]], int | None, int | None]:
+    rows, ours, ours_gz = [], None, None
     for label, patterns in BUNDLES.items():
         fs = files(patterns)
         if not fs:
             rows.append([label, "not installed", "-", "-"])
             continue
         raw = sum(os.path.getsize(f) for f in fs)
-        gz = sum(len(gzip.compress(open(f, "rb").read(), 9)) for f in fs)
-        ours = raw if ours is None else ours
+        # gzip -9 of the files concatenated, as `cat FILES | gzip -9` and runtimes/js/tools/size.js measure
+        gz = len(gzip.compress(b"".join(open(f, "rb").read() for f in fs), 9))
+        ours, ours_gz = (raw, gz) if ours is None else (ours, ours_gz)
         rows.append([label, f"{raw:,}", f"{gz:,}", f"{raw / ours:.1f}x"])
-    return rows, ours
+    return rows, ours, ours_gz
 
 
-def c_rows() -> list[list[object]]:
-    rows = []
+def c_rows() -> tuple[list[list[object]], int | None]:
+    rows, cli_text = [], None
     for name in ("libtessera.a", "tessera-run"):
         path = os.path.join(C_BUILD, name)
         if not os.path.exists(path):
@@ -82,20 +83,27 @@ def c_rows() -> list[list[object]]:
         data = sum(int(ln.split()[1]) for ln in lines)
         bss = sum(int(ln.split()[2]) for ln in lines)
         rows.append([name, f"{text:,}", f"{data:,}", f"{bss:,}", f"{os.path.getsize(path):,}"])
-    return rows
+        cli_text = text if name == "tessera-run" else cli_text
+    return rows, cli_text
 
 
 def main() -> None:
-    rows, ours = js_rows()
+    rows, ours, ours_gz = js_rows()
     print("\n## Sizes\n\n### JS bundle size (bytes)\n")
     print(common.table(["contender", "bytes", "gzip -9", "size / ours"], rows))
-    if ours is not None:
-        # "64 KB" read both ways: 64,000 bytes (decimal) and 64 KiB
-        print(f"\nJS runtime target, bundle under 64 KB unminified: {ours:,} bytes; "
-              f"against 64,000 bytes {common.verdict(ours < 64000)}, against 64 KiB (65,536) "
-              f"{common.verdict(ours < 65536)}")
+    if ours_gz is not None:
+        # Format 1.1's target (the op set doubled): the import graph, wasm included, at most 32 KB
+        # gzipped (gzip -9 of the concatenated files), read both ways: 32,000 bytes and 32 KiB; the unminified
+        # bytes are reported beside it.
+        print(f"\nJS runtime target, import graph at most 32 KB gzip -9: {ours_gz:,} bytes "
+              f"({ours:,} unminified); against 32,000 bytes {common.verdict(ours_gz <= 32000)}, "
+              f"against 32 KiB (32,768) {common.verdict(ours_gz <= 32768)}")
+    c, cli_text = c_rows()
     print("\n### C runtime size (`size`, x86-64, -O2)\n")
-    print(common.table(["file", "text", "data", "bss", "file bytes"], c_rows()))
+    print(common.table(["file", "text", "data", "bss", "file bytes"], c))
+    if cli_text is not None:
+        print(f"\nC runtime target, the CLI's text under 100 KB: {cli_text:,} bytes; against 100,000 bytes "
+              f"{common.verdict(cli_text < 100000)}")
 
 
 if __name__ == "__main__":
