@@ -22,16 +22,20 @@ C_BUILD = os.path.join(common.ROOT, "runtimes", "c", "build")
 
 
 def module_closure(entry: str) -> list[str]:
-    """entry and every file it imports, transitively (static relative imports)."""
-    seen, todo = set(), [os.path.abspath(entry)]
-    while todo:
-        f = todo.pop()
+    """entry and every file it imports, transitively (static relative imports), depth first in import
+    order: the order a bundler emits them and runtimes/js/tools/size.js concatenates them (the gzip
+    figure depends on it)."""
+    seen: list[str] = []
+
+    def walk(f: str) -> None:
         if f in seen:
-            continue
-        seen.add(f)
+            return
+        seen.append(f)
         for spec in re.findall(r"""(?:import|export)[^'"]*?from\s*['"](\.[^'"]+)['"]""", open(f).read()):
-            todo.append(os.path.normpath(os.path.join(os.path.dirname(f), spec)))
-    return sorted(seen)
+            walk(os.path.normpath(os.path.join(os.path.dirname(f), spec)))
+
+    walk(os.path.abspath(entry))
+    return seen
 
 
 BUNDLES = {
