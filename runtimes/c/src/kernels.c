@@ -25,8 +25,11 @@
 #endif
 
 /* sqrt is correctly rounded in IEEE 754; the builtin becomes one instruction
- * (sqrtss, f32.sqrt). Without GNU builtins fall back to libm's sqrtf. */
-#if defined(__GNUC__) || defined(__clang__)
+ * (sqrtss, f32.sqrt). Without GNU builtins fall back to libm's sqrtf. An
+ * includer may predefine TSR_SQRTF (the generated embedded C does: a libm-free
+ * correctly rounded one unless its TESSERA_SQRT_BUILTIN is defined). */
+#if defined(TSR_SQRTF)
+#elif defined(__GNUC__) || defined(__clang__)
 #define TSR_SQRTF(x) __builtin_sqrtf(x)
 #else
 float sqrtf(float);
