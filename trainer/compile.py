@@ -237,7 +237,9 @@ class Function:
         conc: dict[int, tuple] = {}
         planned: dict[int, Any] = {}  # slot -> its kernel, for fusions that reuse planned kernels
         site = fusions.PlanSite(self._order, self._slot, conc, self._consumers, planned,
-                                self._sparse_slots, self._ctx)
+                                self._sparse_slots, self._ctx,
+                                dict(zip(self._upd_slots, (self._slot.get(id(s), -1) for s in self._upd_shared),
+                                         strict=True)))
         known: dict[int, np.ndarray] = {}  # slot -> value known at plan time (shapes and what follows)
         if dyn_values is not None:  # this call's slice bounds (any bounds of the same lengths plan alike)
             known.update(zip(self._bounds_slots, dyn_values, strict=True))
@@ -265,8 +267,8 @@ class Function:
                 known[k] = opdef.evaluate(v.op, v.attrs, [known[i] for i in ins], shape, dtype)
             fused = fusions.fuse(v, site)
             if fused is not None:
-                fn, ins = fused
-                needs = True
+                fn, ins = fused[0], fused[1]
+                needs = fused[2] if len(fused) == 3 else True
             else:
                 fn, needs = opdef.make_kernel(v.op, v.attrs, [conc[i] for i in ins], shape, dtype)
             planned[k] = fn
@@ -404,7 +406,11 @@ class Function:
         vals, bufs = plan.vals, plan.bufs
         new_values = [vals[k] for k in self._upd_slots]  # all computed before any is applied
         taken: set[int] = set()
+        patches = []
         for s, k, new in zip(self._upd_shared, self._upd_slots, new_values, strict=False):
+            if isinstance(new, sparse.RowPatch):
+                patches.append((s, new))
+                continue
             bi = plan.owner.get(k, -1)
             if bi >= 0 and bufs[bi] is new and bi not in taken and new.flags.c_contiguous:
                 taken.add(bi)
@@ -412,6 +418,10 @@ class Function:
                 s.value = new
             else:
                 s.value = np.array(new, dtype=s.dtype, order="C", copy=True)
+        for s, patch in patches:  # in place, after every other update has read the old values
+            if not s.value.flags.writeable:
+                s.value = s.value.copy()
+            patch.apply(s.value)
 
 
 def function(inputs: Sequence[Variable], outputs: Any = None, updates: Any = None, givens: Any = None,

@@ -14,7 +14,7 @@ passes share with the ops (sigmoid, softplus) is the registry's kernel code, not
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -23,7 +23,9 @@ from trainer.graph import Variable
 from trainer.opdef import Kernel, reduced_axes
 from trainer.ops.elementwise import softplus_tail_into, twice_sigmoid
 
-Fused = tuple[Kernel, tuple[int, ...]]
+# (kernel, operand slots) or (kernel, operand slots, needs a buffer): a kernel returning a value
+# that is not an array of the node's shape (a sparse.RowPatch) needs none
+Fused = tuple[Kernel, tuple[int, ...]] | tuple[Kernel, tuple[int, ...], bool]
 
 
 @dataclass
@@ -37,6 +39,7 @@ class PlanSite:
     kernels: dict[int, Kernel]  # slot -> the kernel planned for it (dense or sparse, fused or not)
     sparse_slots: set[int]  # input slots that may run through the sparse path
     sparse_ctx: dict[int, sparse.BinaryRows | None]  # per call: input slot -> its sparse pattern, or None
+    updates: dict[int, int] = field(default_factory=dict)  # slot of an update's value -> its shared's slot
 
     def slot_of(self, v: Variable) -> int:
         return self.slot[id(v)]
@@ -236,6 +239,98 @@ def sgd_update(v: Variable, site: PlanSite) -> Fused | None:
     return fn, tuple(ins)
 
 
+def _row_sparse_term(s: Variable, site: PlanSite) -> tuple[Variable, bool, Variable | None] | None:
+    """(G, squared, scale or None) if s is G, G*G, c*G or c*(G*G) (either operand order, through
+    identity sum_to), G the scatter-add gradient of an embedding lookup W[idx] (one index tensor),
+    c a scalar. Nodes between s and G that others read keep their dense steps for those readers
+    (nesterov reads lr*G twice; when both readers are fused, nothing computes it densely)."""
+    scale = None
+    if s.op == "mul":
+        for side in (0, 1):
+            c, rest = s.inputs[side], site.strip_identity(s.inputs[1 - side])
+            if site.size(c) == 1 and site.shape(rest) == site.shape(s) and c.dtype == s.dtype:
+                if rest.op == "advanced_subtensor_grad" or (rest.op == "mul" and rest.inputs[0] is rest.inputs[1]):
+                    scale, s = c, rest
+                    break
+    squared = False
+    if s.op == "mul" and s.inputs[0] is s.inputs[1]:
+        squared, s = True, site.strip_identity(s.inputs[0])
+    if s.op != "advanced_subtensor_grad" or len(s.inputs) != 3 or s.inputs[1].ndim < 1:
+        return None
+    return s, squared, scale
+
+
+def row_sparse_update(v: Variable, site: PlanSite) -> Fused | None:
+    """a - T or a + T, T one of G, G*G, c*G, c*(G*G) for the gradient G of an embedding lookup
+    W[idx] (the SGD, momentum and adam updates of an embedding table): T is zero outside the rows
+    idx touches, so the result is `a` there. The rows' gradient is summed in a compact
+    (distinct rows, width) array (trainer.sparse.summed_rows) and the dense G never exists:
+    - `W - T` that is the update of W itself (SGD): a sparse.RowPatch, applied in place to the
+      gathered rows only after all updates are computed;
+    - otherwise (momentum's velocity, adam's moments): one pass copying `a`, then the rows.
+    Bit for bit the dense result: outside the rows T is +0 (checked per call: c finite, sign bit
+    clear, else the dense kernels run) and a - (+0), a + (+0) are computed as the dense path
+    does (a + (+0) turns -0 into +0). Only when idx touches at most sparse.MAX_ROW_SHARE of W.
+    """
+    oshape = site.shape(v)
+    for side in (1,) if v.op == "sub" else (1, 0):
+        term = _row_sparse_term(site.strip_identity(v.inputs[side]), site)
+        if term is not None:
+            break
+    else:
+        return None
+    a = v.inputs[1 - side]
+    G, squared, c = term
+    g, idx = G.inputs[0], G.inputs[2]
+    if (site.shape(a) != oshape or site.shape(G) != oshape or any(x.dtype != v.dtype for x in (a, g, G))
+            or site.size(idx) > sparse.MAX_ROW_SHARE * oshape[0]):
+        return None
+    dt, nrows = v.dtype, oshape[0]
+    zero = dt.type(0)
+    sub = v.op == "sub"
+    op = np.subtract if sub else np.add
+    in_place = (sub and a.kind == "shared" and site.consumers[id(v)] == 1
+                and site.updates.get(site.slot_of(v)) == site.slot_of(a))
+    scratch: list[np.ndarray] = []
+
+    def dense(out, a_val, g_val, idx_val, c_val):
+        # the graph's own arithmetic, for a scale whose product with 0 is not +0
+        if not scratch:
+            scratch.append(np.empty(oshape, dt))
+        t = scratch[0]
+        t.fill(0)
+        np.add.at(t, idx_val, g_val)
+        if squared:
+            np.multiply(t, t, out=t)
+        if c_val is not None:
+            np.multiply(t, c_val.reshape(()), out=t)
+        if out is None:
+            return op(a_val, t)
+        return op(a_val, t, out=out)
+
+    def fn(out, a_val, g_val, idx_val, c_val=None):
+        if c_val is not None:
+            cv = c_val.reshape(())
+            if not np.isfinite(cv) or np.signbit(cv):
+                return dense(out, a_val, g_val, idx_val, c_val)
+        rows, t = sparse.summed_rows(g_val, idx_val, nrows)
+        if squared:
+            np.multiply(t, t, out=t)
+        if c_val is not None:
+            np.multiply(t, cv, out=t)
+        new_rows = op(a_val[rows], t, out=t)
+        if out is None:
+            return sparse.RowPatch(rows, new_rows)
+        if sub:
+            np.copyto(out, a_val)
+        else:
+            np.add(a_val, zero, out=out)
+        out[rows] = new_rows
+        return out
+    ins = (site.slot_of(a), site.slot_of(g), site.slot_of(idx)) + ((site.slot_of(c),) if c is not None else ())
+    return (fn, ins, False) if in_place else (fn, ins)
+
+
 def sparse_candidates(order: list[Variable], slot: dict[int, int]) -> set[int]:
     """Slots of inputs x feeding a 2-D dot(x, W) or dot(x.T, G): they may take the sparse path."""
     cands = set()
@@ -279,6 +374,7 @@ PASSES: list[Fusion] = [
     Fusion("expand_mul", ("mul",), expand_mul),
     Fusion("sigmoid_xent_grad", ("add",), sigmoid_xent_grad),
     Fusion("softplus_xent_loss", ("mean", "sum"), softplus_xent_loss),
+    Fusion("row_sparse_update", ("sub", "add"), row_sparse_update),
     Fusion("sgd_update", ("sub",), sgd_update),
     Fusion("sparse_dot", ("dot",), sparse_dot),
 ]

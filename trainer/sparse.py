@@ -80,3 +80,38 @@ def detect(x: np.ndarray, force: bool = False, scratch: np.ndarray | None = None
     if not np.all(x.ravel()[flat] == 1):
         return None
     return BinaryRows(x, flat)
+
+
+# ---------------------------------------------------------------- row-sparse gradients (embeddings)
+
+# A gathered-rows update beats the dense one when it touches at most this share of the table.
+MAX_ROW_SHARE = 0.5
+
+
+def summed_rows(g: np.ndarray, idx: np.ndarray, nrows: int) -> tuple[np.ndarray, np.ndarray]:
+    """The gradient of W[idx] as (rows, values): the distinct rows idx touches (ascending) and,
+    for each, the sum of the g rows gathered from it. Bit for bit the nonzero rows of the dense
+    scatter-add `zeros(W.shape); np.add.at(out, idx, g)` (same order of additions, from 0)."""
+    flat = idx.reshape(-1)
+    if flat.size and (flat.min() < -nrows or flat.max() >= nrows):
+        bad = flat[(flat < -nrows) | (flat >= nrows)][0]
+        raise IndexError(f"index {bad} is out of bounds for axis 0 with size {nrows}")
+    flat = np.where(flat < 0, flat + nrows, flat)
+    rows, inv = np.unique(flat, return_inverse=True)
+    gv = g.reshape((flat.size,) + g.shape[idx.ndim:])
+    vals = np.zeros((len(rows),) + gv.shape[1:], g.dtype)
+    np.add.at(vals, inv.reshape(-1), gv)
+    return rows, vals
+
+
+class RowPatch:
+    """The new value of a shared table that differs from the old one only in `rows`: applied
+    in place (`value[rows] = values`) after every update has been computed from old values."""
+
+    __slots__ = ("rows", "values")
+
+    def __init__(self, rows: np.ndarray, values: np.ndarray) -> None:
+        self.rows, self.values = rows, values
+
+    def apply(self, table: np.ndarray) -> None:
+        table[self.rows] = self.values
