@@ -13,7 +13,8 @@
   that moves nothing) are aliases, buffers are reused once dead, and an output produced by a
   node is written straight into the caller's `out` pointer;
 - the strict kernels of the C runtime (`runtimes/c/src/kernels.c`), `#include`d from a copy beside
-  the source (default) or pasted into it (`inline_kernels=True`). No malloc, stdio or libm.
+  the source (default) or pasted into it (`inline_kernels=True`). No malloc, stdio or libm (Sqrt
+  uses an integer, correctly rounded square root unless TESSERA_SQRT_BUILTIN is defined).
 
 The arithmetic is the C runtime's, call for call, so outputs are bit-identical to the reference.
 Each node is emitted by the `_Emitter._op_<how>` method its registry row names (`OpDef.c`).
@@ -532,12 +533,75 @@ def _header_text(em: _Emitter, batch: int, weight_bytes: int) -> str:
     return "\n".join(lines)
 
 
-def _kernels_text(inline: bool, kernels_dir: Path) -> list[str]:
+# Sqrt without libm: with C's default errno semantics (`-fmath-errno`, gcc's and clang's default on
+# Linux) `__builtin_sqrtf` keeps a call to libm's sqrtf for negative inputs, so a plain
+# `cc main.c NAME.c` would not link without -lm. The generated source therefore predefines the
+# kernels' TSR_SQRTF as this integer square root, correctly rounded (round to nearest even, the
+# IEEE 754 sqrt; checked against the hardware instruction on all 2^32 inputs when written, and on a
+# spread of them by tests/embedded/test_embedded_plain_cc.py). -DTESSERA_SQRT_BUILTIN selects the
+# compiler's builtin instead (one instruction on an FPU that has it; then also -fno-math-errno).
+SOFT_SQRT_C = """\
+/* Square root for the Sqrt kernel without libm: correctly rounded (round to nearest even, as the
+ * IEEE 754 sqrt instruction), integer arithmetic only. Define TESSERA_SQRT_BUILTIN to use the
+ * compiler's sqrt instead (one instruction on an FPU that has one; compile with -fno-math-errno,
+ * else it keeps a call to libm's sqrtf for negative inputs). */
+#if !defined(TESSERA_SQRT_BUILTIN) && !defined(TESSERA_KERNELS_EXTERNAL)
+#include <stdint.h>
+static float tsr_sqrtf_soft(float x)
+{
+    union { float f; uint32_t u; } v;
+    uint32_t ix, m;
+    int32_t e, shift;
+    uint64_t big, res = 0, bit = (uint64_t)1 << 46;
+    v.f = x;
+    ix = v.u;
+    if (ix == 0 || ix == 0x80000000u || ix == 0x7F800000u) return x; /* +-0, +inf */
+    if ((ix & 0x7FFFFFFFu) > 0x7F800000u) return x + x;                  /* NaN, quieted */
+    if (ix & 0x80000000u) return (x - x) / (x - x);                      /* x < 0: NaN */
+    e = (int32_t)(ix >> 23);
+    m = ix & 0x007FFFFFu;
+    if (e == 0) { /* subnormal: normalise */
+        e = 1;
+        while (!(m & 0x00800000u)) {
+            m <<= 1;
+            e--;
+        }
+    } else {
+        m |= 0x00800000u;
+    }
+    e -= 150;                   /* x = m * 2^e, 2^23 <= m < 2^24 */
+    shift = (e & 1) ? 23 : 24;  /* e - shift even */
+    big = (uint64_t)m << shift; /* 2^46 <= big < 2^48: a 24-bit root */
+    e = (e - shift) / 2;        /* sqrt(x) = sqrt(big) * 2^e */
+    while (bit) {               /* res = floor(sqrt(big)), big = remainder */
+        if (big >= res + bit) {
+            big -= res + bit;
+            res = (res >> 1) + bit;
+        } else {
+            res >>= 1;
+        }
+        bit >>= 2;
+    }
+    if (big > res) /* above the midpoint (a square root is never exactly on one) */
+        res++;
+    v.u = ((uint32_t)(e + 149) << 23) + (uint32_t)res; /* res carries the implicit bit */
+    return v.f;
+}
+#define TSR_SQRTF(x) tsr_sqrtf_soft(x)
+#endif
+"""
+
+
+def _kernels_text(inline: bool, kernels_dir: Path, name: str) -> list[str]:
     if not inline:
         return [
-            "/* The strict kernels of the C runtime: put runtimes/c/src/kernels.c and kernels.h beside this",
-            " * file (tessera export --c copies them). With several generated models in one program, compile",
-            " * kernels.c once on its own and build every model with -DTESSERA_KERNELS_EXTERNAL. */",
+            SOFT_SQRT_C,
+            "/* The strict kernels of the C runtime: kernels.c and kernels.h beside this file (tessera export",
+            " * --c copies them). This file includes kernels.c: compile only this file and your own, e.g.",
+            f" * `cc -std=c99 -ffp-contract=off main.c {name}.c` (not kernels.c as well: its symbols would be",
+            " * defined twice). With several generated models in one program, compile kernels.c once on its own",
+            " * (with -fno-math-errno, or link libm for its sqrtf) and build every model with",
+            " * -DTESSERA_KERNELS_EXTERNAL. */",
             "#ifdef TESSERA_KERNELS_EXTERNAL",
             '#include "kernels.h"',
             "#else",
@@ -547,7 +611,7 @@ def _kernels_text(inline: bool, kernels_dir: Path) -> list[str]:
     header = (kernels_dir / "kernels.h").read_text(encoding="utf-8")
     source = (kernels_dir / "kernels.c").read_text(encoding="utf-8")
     source = source.replace('#include "kernels.h"', "/* kernels.h: inlined above */", 1)
-    return ["/* ---- runtimes/c/src/kernels.h (inlined) ---- */", header,
+    return [SOFT_SQRT_C, "/* ---- runtimes/c/src/kernels.h (inlined) ---- */", header,
             "/* ---- runtimes/c/src/kernels.c (inlined) ---- */", source, "/* ---- end of kernels ---- */"]
 
 
@@ -558,8 +622,9 @@ def _source_text(em: _Emitter, inline: bool, kernels_dir: Path) -> str:
     arena = f"{em.name}_arena" if lay.plan.arena_bytes else "(float *)0"
     lines = [
         f"/* {em.name}.c: generated by `tessera export --c`. Do not edit. Strict profile: compile with",
-        " * -ffp-contract=off (no FMA) and never -ffast-math; kernels.c checks FLT_EVAL_METHOD == 0. */",
-        *_kernels_text(inline, kernels_dir),
+        " * -ffp-contract=off (no FMA) and never -ffast-math; kernels.c checks FLT_EVAL_METHOD == 0.",
+        f" * Build: `cc -std=c99 -ffp-contract=off main.c {em.name}.c` (C99, no libm needed). */",
+        *_kernels_text(inline, kernels_dir, em.name),
         "",
         f'#include "{em.name}.h"',
         "",

@@ -61,8 +61,12 @@ def main(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    extra = "" if args.inline_kernels else " (+ kernels.c, kernels.h)"
-    print(f"wrote {report.header} and {report.source}{extra}")
+    if args.inline_kernels:
+        print(f"wrote {report.header} and {report.source} (kernels inlined)")
+    else:
+        print(f"wrote {report.header} and {report.source}, with copies of kernels.c and kernels.h that "
+              f"{report.source.name} includes (do not compile kernels.c separately)")
+    print(f"build: cc -std=c99 -ffp-contract=off main.c {report.source.name}  (C99, no libm; never -ffast-math)")
     _report(report, not args.no_measure)
     return 0
 
