@@ -265,6 +265,13 @@ class Function:
             elif (row.fold and v.dtype.kind in "iu" and len(shape) <= 1 and ins
                   and all(i in known for i in ins)):
                 known[k] = opdef.evaluate(v.op, v.attrs, [known[i] for i in ins], shape, dtype)
+            if k in known and dyn_values is None:
+                # follows from shapes and constants (T.shape(x)[0], arange(n)): computed once here
+                value = known[k]
+                fn, ins = (lambda out, value=value: value), []
+                planned[k] = fn
+                steps.append((fn, -1, (), k))
+                continue
             fused = fusions.fuse(v, site)
             if fused is not None:
                 fn, ins = fused[0], fused[1]

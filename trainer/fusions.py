@@ -331,6 +331,56 @@ def row_sparse_update(v: Variable, site: PlanSite) -> Fused | None:
     return (fn, ins, False) if in_place else (fn, ins)
 
 
+def _row_range(v: Variable, n: int, site: PlanSite) -> bool:
+    """v is arange(0, n, 1): the row numbers of an n-row matrix."""
+    if v.op != "arange" or site.shape(v) != (n,):
+        return False
+    start, step = v.inputs[0], v.inputs[2]
+    return (start.kind == "constant" and step.kind == "constant"
+            and start.value.item() == 0 and step.value.item() == 1)
+
+
+def softmax_xent_grad(v: Variable, site: PlanSite) -> Fused | None:
+    """log_softmax_grad(ls, G), G the gradient of the label pick ls[arange(n), y] (integer-label
+    categorical cross-entropy): G is e at (r, y_r) and 0 elsewhere, so the gradient
+    G - exp(ls) * rowsum(G) is -e * softmax(z) with e added at the labels: one exp, one scale,
+    one indexed add instead of a zeros fill, a scatter-add, a row sum and three passes. e is
+    the gradient of the picked values (a scalar broadcast for a mean or sum loss, read through
+    the expand without building it). Same bits as the unfused kernels except the sign of a zero
+    result.
+    """
+    ls, G = v.inputs[0], site.strip_identity(v.inputs[1])
+    shape = site.shape(v)
+    if (G.op != "advanced_subtensor_grad" or len(G.inputs) != 4 or len(shape) != 2
+            or site.shape(G) != shape or not site.sole_reader(G) or G.dtype != v.dtype or ls.dtype != v.dtype):
+        return None
+    e, _, rows, y = G.inputs
+    n = shape[0]
+    if not _row_range(rows, n, site) or site.shape(y) != (n,):
+        return None
+    row_idx = np.arange(n)
+    se = site.scaled_expand(e, (n,))
+    if se is not None and all(d == 1 for d in se[1]):
+        g_slot, _, scale = se
+        s = v.dtype.type(scale)
+
+        def fn_scalar(out, z, g, labels):
+            ev = np.multiply(g.reshape(()), s)  # the expand's value, the same product
+            np.exp(z, out=out)
+            np.multiply(out, -ev, out=out)
+            out[row_idx, labels] += ev
+            return out
+        return fn_scalar, (site.slot_of(ls), g_slot, site.slot_of(y))
+    col = (n, 1)
+
+    def fn(out, z, ev, labels):
+        np.exp(z, out=out)
+        np.multiply(out, np.negative(ev).reshape(col), out=out)
+        out[row_idx, labels] += ev
+        return out
+    return fn, (site.slot_of(ls), site.slot_of(e), site.slot_of(y))
+
+
 def sparse_candidates(order: list[Variable], slot: dict[int, int]) -> set[int]:
     """Slots of inputs x feeding a 2-D dot(x, W) or dot(x.T, G): they may take the sparse path."""
     cands = set()
@@ -374,6 +424,7 @@ PASSES: list[Fusion] = [
     Fusion("expand_mul", ("mul",), expand_mul),
     Fusion("sigmoid_xent_grad", ("add",), sigmoid_xent_grad),
     Fusion("softplus_xent_loss", ("mean", "sum"), softplus_xent_loss),
+    Fusion("softmax_xent_grad", ("log_softmax_grad",), softmax_xent_grad),
     Fusion("row_sparse_update", ("sub", "add"), row_sparse_update),
     Fusion("sgd_update", ("sub",), sgd_update),
     Fusion("sparse_dot", ("dot",), sparse_dot),

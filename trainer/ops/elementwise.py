@@ -120,6 +120,20 @@ def _sum_to(attrs, ins, oshape, dt):
     lead = len(g) - len(oshape)
     axes = tuple(range(lead)) + tuple(lead + i for i, d in enumerate(oshape) if d == 1 and g[lead + i] != 1)
     keep_shape = tuple(1 if i in axes else d for i, d in enumerate(g))
+    if dt.kind == "f" and axes and axes == tuple(range(len(axes))):
+        # leading axes only (a bias gradient): ones @ a.reshape(m, k), one BLAS gemv, ~4x faster
+        # than numpy's reduction over a short axis 0; float rounding of another summation order
+        m = int(np.prod([g[i] for i in axes], dtype=np.int64))
+        ones = np.ones(m, dt)
+        flat_shape = (m, -1)
+
+        def gemv(out, a, ref):
+            if a.dtype != dt:
+                np.sum(a, axis=axes, keepdims=True, out=out.reshape(keep_shape))
+                return out
+            np.dot(ones, a.reshape(flat_shape), out=out.reshape(-1))
+            return out
+        return gemv, True
 
     def fn(out, a, ref):
         np.sum(a, axis=axes, keepdims=True, out=out.reshape(keep_shape))
