@@ -19,7 +19,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lr", type=float, default=0.1, help="learning rate (default 0.1)")
     p.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="sgd")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--corruption", type=float, default=0.0, help="denoising: input drop probability")
+    p.add_argument("--corruption", type=float, default=0.0,
+                   help="denoising auto-encoder (the dA tutorial's): probability of zeroing each input, "
+                   "the mask drawn in the graph from a RandomStreams whose state checkpoints keep")
     p.add_argument("--untied", action="store_true", help="separate decoder weights")
     p.add_argument("--checkpoint", default=None, help="checkpoint .npz, written atomically after each epoch")
     p.add_argument("--checkpoint-every", type=int, default=0, help="also checkpoint every N steps")

@@ -1,8 +1,9 @@
 """Training loop for the seed auto-encoder: minibatches, progress, atomic checkpoints, exact resume.
 
-Randomness is derived, not carried: the shuffle of epoch e uses default_rng([seed, e]) and the
-corruption of step s of epoch e uses default_rng([seed, e, s, 1]). A checkpoint therefore
-only needs (seed, epoch, step) besides parameters and optimiser state to resume bit-exactly.
+The shuffle is derived, not carried: epoch e uses default_rng([seed, e]). Draws inside the
+graph (the denoising mask) come from the model's RandomStreams, whose generator states are
+saved in the checkpoint's meta and restored on resume; with (seed, epoch, step), parameters and
+optimiser state, that resumes bit-exactly.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ def save_checkpoint(path: str, model: AutoEncoder, meta: dict) -> None:
     """Write params, optimiser state and progress to `path` atomically (temp file + os.replace)."""
     arrays = {f"param/{i}": p.get_value(borrow=True) for i, p in enumerate(model.params)}
     arrays.update({f"opt/{i}": s.get_value(borrow=True) for i, s in enumerate(model.opt_state)})
+    meta = dict(meta, random_streams=[s.get_state() for s in getattr(model, "random_streams", [])])
     arrays["meta"] = np.array(json.dumps(meta))
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
@@ -104,6 +106,12 @@ def train_autoencoder(data: np.ndarray, hidden: int = 32, epochs: int = 10, batc
             p.set_value(v)
         for s, v in zip(model.opt_state, opt, strict=True):
             s.set_value(v)
+        states = meta.get("random_streams", [])
+        if len(states) != len(model.random_streams):
+            raise ValueError(f"--resume: checkpoint {checkpoint} holds {len(states)} random stream state(s), "
+                             f"the model draws from {len(model.random_streams)}")
+        for rs, st in zip(model.random_streams, states, strict=True):
+            rs.set_state(st)
         start_epoch, start_step = meta["epoch"], meta["step"]
         hist.epoch_loss = list(meta["epoch_loss"])
         hist.steps = meta["total_steps"]
@@ -117,7 +125,7 @@ def train_autoencoder(data: np.ndarray, hidden: int = 32, epochs: int = 10, batc
                 "epoch_loss": hist.epoch_loss, "partial_losses": partial,
                 "n_params": len(model.params), "n_opt": len(model.opt_state),
                 "param_names": [p.name for p in model.params],
-                "rng": {"scheme": "default_rng([seed, epoch]) shuffle; default_rng([seed, epoch, step, 1]) corrupt",
+                "rng": {"scheme": "default_rng([seed, epoch]) shuffle; in-graph draws: random_streams",
                         "seed": seed, "epoch": epoch, "step": step}}
 
     partial: list[float] = []
@@ -133,11 +141,7 @@ def train_autoencoder(data: np.ndarray, hidden: int = 32, epochs: int = 10, batc
         te = time.perf_counter()
         for step in range(first, n_batches):
             xb = data[order[step * batch_size:(step + 1) * batch_size]]
-            if model.x_tilde is not None:
-                xt = model.corrupt(xb, np.random.default_rng([seed, epoch, step, 1]))
-                loss = float(step_fn(xb, xt))
-            else:
-                loss = float(step_fn(xb))
+            loss = float(step_fn(xb))
             if not np.isfinite(loss):
                 bar.close()
                 where = f"epoch {epoch + 1}, step {step + 1}"

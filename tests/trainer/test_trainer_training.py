@@ -156,3 +156,58 @@ def test_cli_says_when_the_loss_plateaus(tmp_path, capsys):
     assert "the loss barely moved" in err and "--optimizer adam" in err
     assert cli.main(_args(data=path, epochs=3, hidden=8, lr=1.0, optimizer="adam", no_progress=True)) == 0
     assert "barely moved" not in capsys.readouterr().err
+
+
+def _denoising(tmp_path, epochs, resume=False, **kw):
+    return train_autoencoder(X, hidden=16, epochs=epochs, batch_size=64, lr=0.5, seed=3, progress=False,
+                             corruption=0.3, checkpoint=str(tmp_path / "dA.npz"), resume=resume,
+                             stream=io.StringIO(), **kw)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_denoising_resume_restores_the_random_stream(tmp_path, optimizer):
+    """N epochs straight == N/2, then --resume for N/2, bit for bit: the mask's generator state
+    is in the checkpoint."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    full, hf = _denoising(tmp_path / "a", 4, optimizer=optimizer)
+    _denoising(tmp_path / "b", 2, optimizer=optimizer)
+    meta, _, _ = load_checkpoint(str(tmp_path / "b" / "dA.npz"))
+    assert len(meta["random_streams"]) == 1 and meta["random_streams"][0]["draws"]
+    resumed, hr = _denoising(tmp_path / "b", 4, resume=True, optimizer=optimizer)
+    assert hr.epoch_loss == hf.epoch_loss
+    for a, b in zip(full.params + full.opt_state, resumed.params + resumed.opt_state, strict=True):
+        assert a.get_value().tobytes() == b.get_value().tobytes()
+
+
+def test_denoising_resume_without_the_stream_state_differs(tmp_path, monkeypatch):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    full, _ = _denoising(tmp_path / "a", 4)
+    _denoising(tmp_path / "b", 2)
+    from trainer.tensor.shared_randomstreams import RandomStreams
+    monkeypatch.setattr(RandomStreams, "set_state", lambda self, state: None)  # a fresh stream instead
+    resumed, _ = _denoising(tmp_path / "b", 4, resume=True)
+    assert not np.array_equal(full.W.get_value(), resumed.W.get_value())
+
+
+def test_denoising_mask_is_drawn_in_the_graph():
+    m = AutoEncoder(64, 8, corruption=0.25, seed=1)
+    assert m.inputs == [m.x] and len(m.random_streams) == 1
+    import trainer
+    f = trainer.function([m.x], m.x_tilde)
+    ones = np.ones((400, 64), np.float32)
+    a, b = f(ones), f(ones)
+    assert set(np.unique(a)) <= {0.0, 1.0} and abs(float((a == 0).mean()) - 0.25) < 0.02
+    assert not np.array_equal(a, b)  # a new mask per call
+
+
+def test_cli_denoising_resume_is_exact(tmp_path, capsys):
+    ck_a, ck_b = str(tmp_path / "a.npz"), str(tmp_path / "b.npz")
+    base = dict(hidden=8, corruption=0.2, no_progress=True)
+    assert cli.main(_args(epochs=4, checkpoint=ck_a, **base)) == 0
+    assert cli.main(_args(epochs=2, checkpoint=ck_b, **base)) == 0
+    assert cli.main(_args(epochs=4, checkpoint=ck_b, resume=True, **base)) == 0
+    _, pa, oa = load_checkpoint(ck_a)
+    _, pb, ob = load_checkpoint(ck_b)
+    assert all(a.tobytes() == b.tobytes() for a, b in zip(pa + oa, pb + ob, strict=True))

@@ -3,8 +3,11 @@
     h = sigmoid(x W + bh);  x_hat = sigmoid(h W^T + bv)   (tied; untied uses W2 instead of W^T)
     loss = mean(binary_crossentropy(x_hat, x))
 
-With `corruption` > 0 it is a denoising auto-encoder: training encodes a corrupted copy
-`x_tilde` (each input zeroed with that probability) and reconstructs the clean `x`.
+With `corruption` > 0 it is the denoising auto-encoder of the dA tutorial: training encodes a
+corrupted copy `x_tilde = x * srng.binomial(size=x.shape, p=1 - corruption)` (each input zeroed
+with that probability, the mask drawn in the graph from a RandomStreams seeded by `seed`) and
+reconstructs the clean `x`. The stream is listed in `random_streams`, so checkpoints save and
+restore its generator state.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import trainer.tensor as T
 from trainer import optimizers
 from trainer.compile import Function
 from trainer.graph import SharedVariable, Variable
+from trainer.tensor.shared_randomstreams import RandomStreams
 
 
 class AutoEncoder:
@@ -25,7 +29,8 @@ class AutoEncoder:
 
     Attributes: `x` (input Variable named "x"), `x_hat` (reconstruction of x, named "x_hat";
     the graph to export), `loss` (scalar training loss), `params` (shared variables),
-    `x_tilde` (corrupted-input Variable when corruption > 0, else None).
+    `x_tilde` (the corrupted input, a graph drawing the mask, when corruption > 0, else None),
+    `random_streams` (the RandomStreams the training graph draws from; empty without corruption).
     """
 
     def __init__(self, n_visible: int, n_hidden: int, tied: bool = True, corruption: float = 0.0,
@@ -48,7 +53,13 @@ class AutoEncoder:
         self.x = T.matrix("x", dtype=dtype)
         self.x_hat = self.decode(self.encode(self.x))
         self.x_hat.name = "x_hat"
-        self.x_tilde = T.matrix("x_tilde", dtype=dtype) if corruption > 0 else None
+        self.random_streams: list[RandomStreams] = []
+        self.x_tilde = None
+        if corruption > 0:
+            srng = RandomStreams(seed)
+            self.random_streams.append(srng)
+            mask = srng.binomial(size=self.x.shape, n=1, p=1.0 - corruption, dtype=dtype)
+            self.x_tilde = self.x * mask
         train_in = self.x_tilde if self.x_tilde is not None else self.x
         recon = self.x_hat if self.x_tilde is None else self.decode(self.encode(train_in))
         self.loss = T.nnet.binary_crossentropy(recon, self.x).mean()
@@ -65,19 +76,15 @@ class AutoEncoder:
     @property
     def inputs(self) -> list[Variable]:
         """Inputs of train_function, in call order."""
-        return [self.x] if self.x_tilde is None else [self.x, self.x_tilde]
+        return [self.x]
 
     def train_function(self, optimizer: str = "sgd", lr: float = 0.1, **opt_kwargs: Any) -> Function:
-        """Compile one training step: f(x) (or f(x, x_tilde) when denoising) -> loss, updating params."""
+        """Compile one training step: f(x) -> loss, updating params (and drawing a fresh corruption
+        mask per call when denoising)."""
         builder = optimizers.OPTIMIZERS[optimizer]
         updates = builder(self.loss, self.params, lr=lr, **opt_kwargs)
         self.opt_state = list(updates.state)
         return trainer.function(self.inputs, self.loss, updates=updates, name="train_step")
-
-    def corrupt(self, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """X with each entry zeroed with probability `corruption`."""
-        keep = rng.random(X.shape, dtype=np.float64) >= self.corruption
-        return (X * keep).astype(self.dtype)
 
     def reconstruct(self, X: np.ndarray) -> np.ndarray:
         """x_hat for a batch X, with the trainer's compiled forward pass."""
