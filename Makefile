@@ -42,7 +42,7 @@ test: setup $(PEERS)
 	$(MAKE) lint
 	$(PY) -m pytest -q
 	$(MAKE) -C runtimes/c test
-	cd runtimes/js && node --test test/*.test.js
+	cd runtimes/js && node --test test/*.test.js test/package/
 	$(MAKE) conformance
 	$(MAKE) browser-test
 	$(MAKE) wasm-check
@@ -55,7 +55,7 @@ c-test:
 	$(MAKE) -C runtimes/c test
 
 js-test: $(JS_DEPS)
-	cd runtimes/js && node --test test/*.test.js
+	cd runtimes/js && node --test test/*.test.js test/package/
 
 conformance: setup
 	$(PY) -m tessera_cli conformance check-generated

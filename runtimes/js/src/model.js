@@ -28,26 +28,33 @@ export class Model {
     for (const k of Object.keys(feeds)) {
       if (!this.inputs.some((v) => v.name === k)) fail('E_INPUT', `unknown input ${JSON.stringify(k)}`);
     }
-    const binding = new Map();
+    const binding = new Map(); // symbol -> [size, the input that bound it]
     const values = new Map();
     for (const decl of this.inputs) {
       const who = `input ${decl.name}`;
       if (!has(feeds, decl.name)) fail('E_INPUT', `missing ${who}`);
       const t = feed(feeds[decl.name], decl, who);
-      if (t.shape.length !== decl.shape.length) fail('E_INPUT', `${who}: shape ${shapeStr(t.shape)}, the model declares ${shapeStr(decl.shape)}`);
+      const want = shapeStr(decl.shape);
+      if (t.shape.length !== decl.shape.length) fail('E_INPUT', `${who}: shape ${shapeStr(t.shape)}, expected ${want} (rank ${t.shape.length}, not ${decl.shape.length})`);
+      const bad = t.shape.find((got) => !(Number.isInteger(got) && got >= 1));
+      if (bad !== undefined) fail('E_INPUT', `${who}: shape ${shapeStr(t.shape)}: dimension ${JSON.stringify(bad)} is not an integer >= 1 (expected ${want})`);
       decl.shape.forEach((d, i) => {
         const got = t.shape[i];
-        if (!(Number.isInteger(got) && got >= 1)) fail('E_INPUT', `${who}: bad dimension ${got}`);
-        const want = typeof d === 'number' ? d : binding.get(d) ?? (binding.set(d, got), got);
-        if (got !== want) fail('E_INPUT', `${who}: dimension ${i} is ${got}, expected ${want} (${d})`);
+        if (typeof d === 'number') {
+          if (got !== d) fail('E_INPUT', `${who}: shape ${shapeStr(t.shape)}, expected ${want} (dimension ${i} is ${got}, not ${d})`);
+        } else if (!binding.has(d)) binding.set(d, [got, decl.name]);
+        else if (got !== binding.get(d)[0]) {
+          const [n, from] = binding.get(d);
+          fail('E_INPUT', `${who}: shape ${shapeStr(t.shape)}, expected ${want} with ${JSON.stringify(d)} = ${n} (from ${from === decl.name ? 'its dimension ' + decl.shape.indexOf(d) : 'input ' + from})`);
+        }
       });
-      if (t.data.length !== count(t.shape)) fail('E_INPUT', `${who}: ${t.data.length} values for shape ${shapeStr(t.shape)}`);
+      if (t.data.length !== count(t.shape)) fail('E_INPUT', `${who}: ${t.data.length} values, expected ${count(t.shape)} (shape ${shapeStr(t.shape)})`);
       values.set(decl.name, t);
     }
     // concrete shapes of every value (section 5 #11)
     const shapes = new Map();
     for (const [name, s] of this._shapes) {
-      const c = s.map((d) => (typeof d === 'string' ? binding.get(d) : d));
+      const c = s.map((d) => (typeof d === 'string' ? binding.get(d)?.[0] : d));
       if (count(c) > MAX_ELEMENTS) fail('E_LIMIT', `tensor ${name}: shape ${shapeStr(c)} has more than 2^26 elements`);
       shapes.set(name, c);
     }
@@ -84,6 +91,7 @@ function feed(v, decl, who) {
     const data = new Want(d.length);
     for (let i = 0; i < d.length; i++) {
       const x = typeof d[i] === 'number' && !int ? d[i] : int ? (isInt32(d[i]) ? d[i] : undefined) : NONFINITE.get(d[i]);
+      if (x === undefined && Array.isArray(d[i])) fail('E_INPUT', `${who}: data must be a flat row-major list (value #${i} is an array)`);
       if (x === undefined) fail('E_INPUT', `${who}: value #${i} (${JSON.stringify(d[i])}) is not ${int ? 'an integer in int32 range' : 'a number, "inf", "-inf" or "nan"'}`);
       data[i] = x;
     }
@@ -91,12 +99,15 @@ function feed(v, decl, who) {
   };
   if (ArrayBuffer.isView(v) || Array.isArray(v)) {
     // the declared shape, its symbol (one at most) taken from the length
-    if (decl.shape.filter((d) => typeof d === 'string').length > 1) {
-      fail('E_INPUT', `${who}: pass {shape, data} (${v.length} values, declared ${shapeStr(decl.shape)})`);
-    }
-    const per = v.length / count(decl.shape.filter((d) => typeof d === 'number'));
     const data = values(v);
-    return { shape: decl.shape.map((d) => (typeof d === 'string' ? per : d)), data: data === v ? data.slice() : data };
+    const syms = decl.shape.filter((d) => typeof d === 'string').length;
+    const fixed = count(decl.shape.filter((d) => typeof d === 'number'));
+    const n = data.length;
+    const want = `(shape ${shapeStr(decl.shape)})`;
+    if (syms > 1) fail('E_INPUT', `${who}: ${n} values for a shape with ${syms} symbolic dimensions ${want}: pass {shape, data}`);
+    if (syms === 0 && n !== fixed) fail('E_INPUT', `${who}: ${n} values, expected ${fixed} ${want}`);
+    if (syms === 1 && (n === 0 || n % fixed !== 0)) fail('E_INPUT', `${who}: ${n} values, expected a ${n === 0 ? 'nonzero ' : ''}multiple of ${fixed} ${want}`);
+    return { shape: decl.shape.map((d) => (typeof d === 'string' ? n / fixed : d)), data: data === v ? data.slice() : data };
   }
   if (v === null || typeof v !== 'object' || !Array.isArray(v.shape)) fail('E_INPUT', `${who}: expected ${int ? 'an Int32Array' : 'a Float32Array'} or {shape, data}`);
   const shape = v.shape.slice();

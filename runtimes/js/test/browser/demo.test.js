@@ -3,28 +3,15 @@
 // page shows the reconstruction with exactly the Python reference's bits.
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, copyFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { serve } from '../../bin/serve.js';
 import { PKG, ROOT, HERE, runPython } from '../helpers.js';
+import { chromium } from './chromium.js';
 
-const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const ARTIFACTS = path.join(PKG, 'test', 'artifacts');
 const FIXTURE = path.join(PKG, 'test', 'fixtures', 'ae64.json');
-
-async function chromium() {
-  if (!existsSync(CHROMIUM)) throw new Error(`chromium not found at ${CHROMIUM}: install Debian's chromium package (or set CHROMIUM=/path)`);
-  let pw;
-  try { pw = await import('playwright-core'); } catch { throw new Error('playwright-core is missing: run `npm install` in runtimes/js'); }
-  const userDataDir = mkdtempSync(path.join(tmpdir(), 'tessera-chromium-'));
-  return pw.chromium.launchPersistentContext(userDataDir, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
-}
 
 test('demo page: reconstruction equals the Python reference bit for bit', async (t) => {
   const ctx = await chromium();
