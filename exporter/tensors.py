@@ -147,6 +147,10 @@ def _tensor_from_json(name: str, obj: object, declared: str | None = None) -> np
     data = obj["data"]
     if not isinstance(data, list):
         raise _bad(f"tensor {name!r}: data must be an array")
+    nested = next((i for i, x in enumerate(data) if isinstance(x, (list, dict))), None)
+    if nested is not None:
+        kind = "an array" if isinstance(data[nested], list) else "an object"
+        raise _bad(f"tensor {name!r}: data must be a flat row-major list (value #{nested} is {kind})")
     if len(data) != count:
         raise _bad(f"tensor {name!r}: data has {len(data)} values, shape {shape} needs {count}")
     if dtype == "int32":

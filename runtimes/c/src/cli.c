@@ -132,6 +132,9 @@ static tsr_code read_tensor(const char *s, size_t n, size_t obj, tsr_tensor *t, 
         it = data;
         while (tj_next(s, n, &it, 0, NULL, &v)) {
             int ty = tj_type(s, v);
+            if (ty == TJ_ARR || ty == TJ_OBJ)
+                return tsr_fail(e, TSR_E_INPUT, "input '%s': data must be a flat row-major list (value #%lu is %s)",
+                                nm, (unsigned long)i, ty == TJ_ARR ? "an array" : "an object");
             if (is_int) {
                 double d = ty == TJ_NUM ? tj_num(s, v) : 0.5;
                 if (!(d >= -2147483648.0 && d <= 2147483647.0) || d != (double)(int32_t)d)

@@ -91,7 +91,7 @@ function feed(v, decl, who) {
     const data = new Want(d.length);
     for (let i = 0; i < d.length; i++) {
       const x = typeof d[i] === 'number' && !int ? d[i] : int ? (isInt32(d[i]) ? d[i] : undefined) : NONFINITE.get(d[i]);
-      if (x === undefined && Array.isArray(d[i])) fail('E_INPUT', `${who}: data must be a flat row-major list (value #${i} is an array)`);
+      if (x === undefined && d[i] !== null && typeof d[i] === 'object') fail('E_INPUT', `${who}: data must be a flat row-major list (value #${i} is ${Array.isArray(d[i]) ? 'an array' : 'an object'})`);
       if (x === undefined) fail('E_INPUT', `${who}: value #${i} (${JSON.stringify(d[i])}) is not ${int ? 'an integer in int32 range' : 'a number, "inf", "-inf" or "nan"'}`);
       data[i] = x;
     }

@@ -79,7 +79,7 @@ function readTensor(t, who, bad, declared) {
     data = new (int ? Int32Array : Float32Array)(src.length);
     for (let i = 0; i < src.length; i++) {
       const v = src[i];
-      if (Array.isArray(v)) bad(`${who}: data must be a flat row-major list (value #${i} is an array)`);
+      if (v !== null && typeof v === 'object') bad(`${who}: data must be a flat row-major list (value #${i} is ${Array.isArray(v) ? 'an array' : 'an object'})`);
       if (int) {
         if (!isInt32(v)) bad(`${who}: value #${i} (${JSON.stringify(v)}) is not an integer in int32 range`);
         data[i] = v;
