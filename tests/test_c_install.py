@@ -291,15 +291,19 @@ HOW = {
 }
 
 
-@pytest.mark.parametrize(("how", "cc"), [("add_subdirectory", "gcc"), ("add_subdirectory", "clang-16"),
-                                         ("FetchContent", "gcc")])
-def test_cmake_consumer(cases, tmp_path: Path, how: str, cc: str) -> None:  # noqa: ANN001
+@pytest.mark.parametrize(("how", "cc", "shared"), [("add_subdirectory", "gcc", False),
+                                                   ("add_subdirectory", "clang-16", False),
+                                                   ("add_subdirectory", "clang-16", True),
+                                                   ("FetchContent", "gcc", False)])
+def test_cmake_consumer(cases, tmp_path: Path, how: str, cc: str, shared: bool) -> None:  # noqa: ANN001
     src, build = tmp_path / "src", tmp_path / "build"
     src.mkdir()
     (src / "CMakeLists.txt").write_text(CONSUMER.format(how=HOW[how]))
     (src / "main.c").write_text(MAIN_C)
-    sh(["cmake", "-S", str(src), "-B", str(build), f"-DCMAKE_C_COMPILER={cc}", "-DCMAKE_EXPORT_COMPILE_COMMANDS=ON"])
+    sh(["cmake", "-S", str(src), "-B", str(build), f"-DCMAKE_C_COMPILER={cc}", "-DCMAKE_EXPORT_COMPILE_COMMANDS=ON",
+        f"-DBUILD_SHARED_LIBS={'ON' if shared else 'OFF'}"])
     sh(["cmake", "--build", str(build), "-j", "4"])
+    assert ("libtessera.so.0" in sh(["readelf", "-d", str(build / "app")])) == shared
     commands = json.loads((build / "compile_commands.json").read_text())
     lib = [c["command"] for c in commands if c["file"].endswith("kernels.c")]
     app = [c["command"] for c in commands if c["file"].endswith("main.c")]
@@ -309,3 +313,24 @@ def test_cmake_consumer(cases, tmp_path: Path, how: str, cc: str) -> None:  # no
     assert f"-I{CDIR}/include" in app[0].split() and "-ffp-contract=off" not in app[0]  # the usage requirement only
     assert "-DTSR_K_DISPATCH" not in app[0] and f"{CDIR}/src" not in app[0]
     check_program(build / "app", cases)
+
+
+def test_cmake_install_and_find_package(cases, tmp_path: Path) -> None:  # noqa: ANN001
+    """runtimes/c built on its own and installed: the make-install layout plus lib/cmake/tessera,
+    used by a consumer through find_package."""
+    prefix, build = tmp_path / "prefix", tmp_path / "build"
+    sh(["cmake", "-S", str(CDIR), "-B", str(build), "-DCMAKE_C_COMPILER=gcc", "-DCMAKE_BUILD_TYPE=Debug",
+        f"-DCMAKE_INSTALL_PREFIX={prefix}", "-DCMAKE_INSTALL_LIBDIR=lib"])
+    sh(["cmake", "--build", str(build), "-j", "4"])
+    sh(["cmake", "--install", str(build)])
+    for f in ("lib/libtessera.a", "include/tessera.h", "lib/pkgconfig/tessera.pc",
+              "lib/cmake/tessera/tesseraConfig.cmake", "bin/tessera-run"):
+        assert (prefix / f).is_file(), f
+    assert f"prefix={prefix}\n" in (prefix / "lib" / "pkgconfig" / "tessera.pc").read_text()
+    src, cbuild = tmp_path / "src", tmp_path / "cbuild"
+    src.mkdir()
+    (src / "CMakeLists.txt").write_text(CONSUMER.format(how="find_package(tessera 0.1 REQUIRED CONFIG)"))
+    (src / "main.c").write_text(MAIN_C)
+    sh(["cmake", "-S", str(src), "-B", str(cbuild), "-DCMAKE_C_COMPILER=gcc", f"-DCMAKE_PREFIX_PATH={prefix}"])
+    sh(["cmake", "--build", str(cbuild)])
+    check_program(cbuild / "app", cases)
