@@ -96,10 +96,20 @@ def _where() -> str:
     return f"{fn}:{ln}"
 
 
+# Packages that read a variable's shape as the static contract (int or None per dim).
+STATIC_SHAPE_READERS = frozenset({"trainer", "exporter", "conformance", "tessera_cli", "tessera"})
+
+
 class StaticShape(tuple):
     """A variable's static shape: exactly a tuple of int-or-None (the contract), which also
     remembers its variable, so that Theano's `size=x.shape` in a random draw can mean the
-    symbolic shape `T.shape(x)` when some dims are unknown. Indexing it gives the static dims."""
+    symbolic shape `T.shape(x)` when some dims are unknown.
+
+    `x.shape[i]` as Theano: a dim known when the graph is built is that int; an unknown dim,
+    read from user code, is the symbolic scalar `T.shape(x)[i]` (so `T.arange(x.shape[0])`,
+    `x.shape[0] * 2`, `size=(x.shape[0], 3)` build graphs). The trainer and the exporter (the
+    packages in STATIC_SHAPE_READERS) read None there: the static contract. Iterating,
+    unpacking, comparing and slicing always give the static dims."""
 
     owner: Variable | None
 
@@ -107,6 +117,15 @@ class StaticShape(tuple):
         obj = super().__new__(cls, dims)
         obj.owner = owner
         return obj
+
+    def __getitem__(self, i):  # type: ignore[override]
+        d = tuple.__getitem__(self, i)
+        if d is not None or self.owner is None or not isinstance(i, int | np.integer):
+            return d
+        caller = sys._getframe(1).f_globals.get("__name__", "")
+        if caller.partition(".")[0] in STATIC_SHAPE_READERS:
+            return None
+        return apply("shape", self.owner)[int(i) % len(self)]
 
 
 class Variable:

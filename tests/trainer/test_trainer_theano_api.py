@@ -581,3 +581,47 @@ def test_a_saliency_map_exports_as_written():
         doc = export(outputs=[g], inputs=[x])
         (got,) = load(doc).run({"x": xv}).values()
         assert np.allclose(got, trainer.function([x], g)(xv), rtol=1e-5, atol=1e-7)
+
+
+def test_symbolic_shape_dims():
+    """x.shape[i] as Theano: a symbolic scalar for a dim unknown at build time, the int when
+    known; iterating or comparing x.shape gives the static contract."""
+    from trainer import graph
+
+    x = T.matrix("x")
+    y = T.ivector("y")
+    n = x.shape[0]
+    assert isinstance(n, graph.Variable) and n.ndim == 0 and n.dtype.kind == "i"
+    assert isinstance(x.shape[-1], graph.Variable)
+    assert tuple(x.shape) == (None, None) and x.shape == (None, None) and list(x.shape) == [None, None]
+    rows, cols = x.shape  # unpacking: static
+    assert rows is None and cols is None
+    k = T.matrix("k", shape=(None, 4))
+    assert k.shape[1] == 4 and type(k.shape[1]) is int and k.shape[1:] == (4,)
+    p = T.nnet.softmax(x)
+    nll = -T.mean(T.log(p)[T.arange(y.shape[0]), y])
+    with pytest.raises(trainer.GraphError, match="zeros_like"):
+        T.zeros((x.shape[0],))
+    f = trainer.function([x, y], [nll, x.shape[0] * 2 + x.shape[1], T.zeros_like(x[:, 0]), T.arange(x.shape[-1])])
+    xv = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
+    yv = np.array([0, 2, 1, 1, 0], np.int32)
+    loss, m, z, r = f(xv, yv)
+    ls = xv - xv.max(1, keepdims=True)
+    ls = ls - np.log(np.exp(ls).sum(1, keepdims=True))
+    assert np.isclose(loss, -ls[np.arange(5), yv].mean(), rtol=1e-6)
+    assert int(m) == 13 and z.shape == (5,) and r.tolist() == [0, 1, 2]
+    # the gradient flows as with T.shape(y)[0]
+    g = trainer.function([x, y], T.grad(nll, x))(xv, yv)
+    assert g.shape == (5, 3) and np.allclose(g.sum(1), 0, atol=1e-6)
+
+
+def test_symbolic_shape_dims_in_the_exporter_contract():
+    # the trainer's own readers (and the exporter's) see None for unknown dims
+    from trainer import graph
+
+    x = T.matrix("x", shape=(None, 3))
+    src = "def dim(v, i):\n    return v.shape[i]\n"
+    ns = {"__name__": "exporter.somewhere"}
+    exec(compile(src, "<exporter>", "exec"), ns)
+    assert ns["dim"](x, 0) is None and ns["dim"](x, 1) == 3
+    assert isinstance(x.shape[0], graph.Variable)

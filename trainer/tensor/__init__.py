@@ -373,12 +373,20 @@ def ones_like(x: Any, dtype: Any = None) -> Variable:
     return apply("fill", v, value=1.0, dtype=as_dtype(dtype or v.dtype).name)
 
 
+def _static_dims(shape: Any, what: str) -> tuple:
+    dims = tuple(shape) if isinstance(shape, (tuple, list)) else (shape,)
+    if any(isinstance(d, Variable) or d is None for d in dims):
+        raise GraphError(f"{what}: a shape with symbolic dims (x.shape[0]) is not supported; "
+                         f"use T.{what}_like(x) (or of a slice of x with the wanted shape)")
+    return dims
+
+
 def zeros(shape: tuple, dtype: Any = None) -> Variable:
-    return constant(np.zeros(tuple(shape), as_dtype(dtype)))
+    return constant(np.zeros(_static_dims(shape, "zeros"), as_dtype(dtype)))
 
 
 def ones(shape: tuple, dtype: Any = None) -> Variable:
-    return constant(np.ones(tuple(shape), as_dtype(dtype)))
+    return constant(np.ones(_static_dims(shape, "ones"), as_dtype(dtype)))
 
 
 sigmoid = nnet.sigmoid
