@@ -15,7 +15,7 @@ import numpy as np
 
 from conformance.cases import DIGITS, SOURCES, Case, _single
 from conformance.documents import Graph
-from conformance.values import XorShift32, special_values
+from conformance.values import XorShift32, bit_sweep, special_values
 from exporter.opset import OPS, family
 
 I32 = np.int32
@@ -364,6 +364,64 @@ def log_softmax_cases() -> list[Case]:
     return cases
 
 
+# --- Pow ---------------------------------------------------------------------
+
+# Bases and exponents that reach every special case of SPEC 7.10 (C99 Annex F) and the integer and
+# odd tests on the exponent's bits: odd and even integers up to and beyond 2^24, halves, the smallest
+# subnormal, the largest float32, values next to 1.
+POW_BASES = np.array([0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 2.0, -2.0, 3.0, -3.0, np.inf, -np.inf, np.nan, 1e-45,
+                      -1e-45, 1e-40, 3.4028235e38, -3.4028235e38, 1.0000001, 0.99999994, -1.0000001, 7.5, -0.75],
+                     np.float32)
+POW_EXPONENTS = np.array([0.0, -0.0, 1.0, -1.0, 2.0, -2.0, 3.0, -3.0, 0.5, -0.5, 2.5, np.inf, -np.inf, np.nan,
+                          16777216.0, 16777215.0, -16777215.0, 8388609.0, 8388608.0, 4194304.5, 1e-45, -1e-45,
+                          3.4028235e38, -3.4028235e38, 149.0, -149.0, 128.0, -127.0, 0.33333334],
+                         np.float32)
+
+
+def pow_cases() -> list[Case]:
+    rng = XorShift32(21)
+    cases = []
+    for op in (d.name for d in family("broadcast") if d.since == "1.1"):
+        low = op.lower()
+
+        def case(name: str, tags: list[str], a: np.ndarray, b: np.ndarray, op: str = op) -> Case:
+            n = a.size
+            return _case(name, tags, _graph(op, [("a", [n], "float32"), ("b", [n], "float32")], [n], "float32"),
+                         {"a": a, "b": b})
+
+        # Positive bases with any exponent, negative bases with integer exponents.
+        a = np.concatenate([rng.uniform((48,), 0.0, 4.0), rng.uniform((16,), -4.0, 0.0)])
+        b = np.concatenate([rng.uniform((48,), -8.0, 8.0), np.floor(rng.uniform((16,), -9.0, 9.0))])
+        cases.append(case(f"op_{low}_ordinary", ["op"], a, b))
+        ga = np.repeat(POW_BASES, POW_EXPONENTS.size)
+        gb = np.tile(POW_EXPONENTS, POW_BASES.size)
+        cases.append(case(f"op_{low}_edge", ["op", "edge"], ga, gb))
+        # Results at the overflow threshold, through the subnormal range and at the underflow to zero:
+        # 2^t and 3^t for t around 128, -126, -149 and -150, and bases next to 1 with huge exponents.
+        t = np.concatenate([np.linspace(127.8, 128.2, 24), np.linspace(-126.5, -125.5, 16),
+                            np.linspace(-150.5, -148.5, 24), np.linspace(-140.0, -127.0, 16)]).astype(np.float32)
+        near1 = np.array([1.0000001, 0.99999994, 1.0000002, 0.9999999, 1.0001, 0.9999], np.float32)
+        huge = np.array([8.9e8, -8.9e8, 1.5e9, -1.5e9, 1e12, -1e12, 3e5, -3e5], np.float32)
+        a = np.concatenate([np.full(t.size, 2.0, np.float32), np.full(t.size, 3.0, np.float32),
+                            np.repeat(near1, huge.size)])
+        b = np.concatenate([t, (t / np.float32(1.5849625)).astype(np.float32), np.tile(huge, near1.size)])
+        cases.append(case(f"op_{low}_range", ["op", "edge"], a, b))
+        # Bases over all bit patterns (NaNs, subnormals, both signs), exponents small integers and reals.
+        sweep = bit_sweep(8192)
+        e = np.where(np.arange(sweep.size) % 2 == 0, np.floor(rng.uniform((sweep.size,), -6.0, 7.0)),
+                     rng.uniform((sweep.size,), -3.0, 3.0)).astype(np.float32)
+        cases.append(case(f"op_{low}_sweep", ["op", "edge"], sweep, e))
+        cases.append(_case(f"op_{low}_broadcast_scalar", ["op", "broadcast"],
+                           _graph(op, [("a", ["batch", 4], "float32"), ("b", [], "float32")], ["batch", 4],
+                                  "float32"),
+                           {"a": rng.uniform((5, 4), 0.0, 3.0), "b": np.array(1.7, np.float32)}))
+        cases.append(_case(f"op_{low}_broadcast_col", ["op", "broadcast"],
+                           _graph(op, [("a", [3, 1], "float32"), ("b", [1, 4], "float32")], [3, 4], "float32"),
+                           {"a": np.array([[-2.0], [0.5], [-0.0]], np.float32),
+                            "b": np.array([[3.0, -2.0, 0.5, -1.0]], np.float32)}))
+    return cases
+
+
 # --- int32 tensors, dtypes and versions ---------------------------------------
 
 
@@ -523,7 +581,7 @@ def model_1_1_cases() -> list[Case]:
 def all_cases_1_1() -> list[Case]:
     cases = (compare_cases() + logic_cases() + where_cases() + cast_cases() + gather_cases() + concat_cases()
              + slice_cases() + argreduce_cases() + reduce_1_1_cases() + log_softmax_cases() + dtype_cases()
-             + model_1_1_cases())
+             + model_1_1_cases() + pow_cases())
     for case in cases:  # a reject case names no ops, but each of these is about something 1.1 defines
         case.needs = "1.1"
     return cases

@@ -37,7 +37,8 @@ Row fields (`OpDef`):
   attributes name symbolic dimensions, resolved at run time (Reshape), else None.
 - `accuracy`: for ops whose bits approximate a real function (SPEC §7.3): `Accuracy(real, ulp,
   lo, hi)`, the function in float64 numpy, the largest distance in ulps between a normal result
-  and the rounded real value (measured, exporter/README.md), and the range tests sample.
+  and the rounded real value (measured, exporter/README.md), and the range tests sample (for
+  Pow: the bases; tests/exporter/test_exporter_pow.py picks the exponents).
 - `lower`: how a trainer op becomes this op (exporter/lowering.py): `Lower(trainer, how)`,
   `how` naming the `Lowering.lower_<how>` method; None if no trainer op maps to it one to one.
 - `onnx`: `Onnx(how, op_type)`: the converter's emitter `onnx_export.EMITTERS[how]` and the
@@ -100,7 +101,7 @@ class Attr:
 
 @dataclass(frozen=True)
 class Accuracy:
-    real: Callable[[np.ndarray], np.ndarray]  # float64 in, float64 out
+    real: Callable[..., np.ndarray]  # float64 in (one array per operand), float64 out
     ulp: int
     lo: float  # tests sample [lo, hi]: uniformly, or log-uniformly when lo > 0
     hi: float
@@ -407,6 +408,10 @@ OPS: dict[str, OpDef] = {
               since="1.1", lower=Lower("log_softmax", "softmax"),
               attributes=(Attr("axis", "int", -1, bad=(("float", 0.5, "E_SCHEMA"), ("out_of_rank", 2, "E_SHAPE"))),),
               example={"axis": 0}),
+        # Last in the table, not with its family: the broadcasting cases of 1.0 keep their random values.
+        OpDef("Pow", 2, "broadcast", shapes.broadcasting, _binary(lambda a, b: strict_math.pow_(a, b)),
+              Onnx("same", "Pow"), CGen("binary", "TSR_K_POW", in_place=True), spec="7.10", since="1.1",
+              lower=Lower("power", "broadcast"), accuracy=Accuracy(np.power, 1, 1e-30, 1e30)),
     )
 }
 

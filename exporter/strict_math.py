@@ -219,3 +219,91 @@ def softplus(x: np.ndarray) -> np.ndarray:
     l = log1p_small(exp(-np.abs(x)))
     y = np.where(x > ZERO, x, ZERO) + l
     return np.where(np.isnan(x), x, y).astype(np.float32)
+
+
+# --- Pow (SPEC 7.10): log2 and exp2 in binary64, one rounding to binary32 at the end ---
+
+
+def _d(hex_bits: int) -> np.float64:
+    """A binary64 constant from its IEEE bit pattern (how SPEC.md lists Pow's)."""
+    return np.array([hex_bits], dtype=np.uint64).view(np.float64)[0]
+
+
+POW_K = _d(0x40071547652B82FE)  # 2 / ln 2
+# log2(m) = s K + s z POW_L(z), s = (m-1)/(m+1), z = s^2: K/3, K/5, .., K/21, Horner order (highest first)
+POW_L = tuple(_d(b) for b in (
+    0x3FC1964EC6FC9491, 0x3FC3703C1F4D0FFE, 0x3FC5B9AC9B743F0D, 0x3FC89F3B1694CFFE, 0x3FCC68F568D31760,
+    0x3FD0C9A84994022D, 0x3FD484B13D7C02A9, 0x3FDA61762A7ADED9, 0x3FE2776C50EF9BFE, 0x3FEEC709DC3A03FD,
+))
+# 2^r = sum (ln 2)^j / j!, j = 13 .. 0, Horner order, for |r| <= 1/2
+POW_E = tuple(_d(b) for b in (
+    0x3D7816193166D0F9, 0x3DBC3BD650FC2986, 0x3DFE8CAC7351BB25, 0x3E3E4CF5158B8ECA, 0x3E7B5253D395E7C4,
+    0x3EB62C0223A5C824, 0x3EEFFCBFC588B0C7, 0x3F2430912F86C787, 0x3F55D87FE78A6731, 0x3F83B2AB6FBA4E77,
+    0x3FAC6B08D704A0C0, 0x3FCEBFBDFF82C58F, 0x3FE62E42FEFA39EF, 0x3FF0000000000000,
+))
+POW_MAGIC = _d(0x4338000000000000)  # 1.5 * 2^52: t + M - M rounds |t| < 2^51 to an integer
+POW_T_MAX = np.float64(200.0)  # |y log2 x| beyond 200 overflows or underflows binary32 either way
+
+
+def _integer_odd(y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(y is an integer, y is an odd integer) for finite nonzero float32 y, from its bits."""
+    by = y.view(np.uint32).astype(np.int64)
+    e = ((by >> 23) & 0xFF) - 127
+    sh = np.clip(e, 0, 23)
+    frac = by & (0x7FFFFF >> sh)
+    integer = (e >= 23) | ((e >= 0) & (frac == 0))
+    odd = integer & (e <= 23) & (((by >> (23 - sh)) & 1) == 1)
+    return integer, odd
+
+
+@np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore")
+def pow_(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """x^y for float32 arrays (broadcast): C99 Annex F's special cases, else
+    2^(y log2|x|) in binary64 rounded once to binary32 (SPEC 7.10)."""
+    x, y = np.broadcast_arrays(np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32))
+    x, y = np.ascontiguousarray(x), np.ascontiguousarray(y)
+    one = np.float32(1.0)
+    ax = np.abs(x)
+    integer, odd = _integer_odd(y)
+    # The general path, on every element (the special ones are replaced below).
+    sub = ax < MIN_NORMAL
+    xs = np.where(sub, ax * TWO_POW_23, ax)
+    bits = xs.view(np.uint32).astype(np.int64)
+    e = ((bits >> 23) & 0xFF) - 127 - np.where(sub, 23, 0)
+    m = ((bits & 0x7FFFFF) | 0x3F800000).astype(np.uint32).view(np.float32)
+    big = m > LOG_SQRT2
+    m = np.where(big, m * HALF, m).astype(np.float64)
+    e = e + big
+    s = (m - 1.0) / (m + 1.0)
+    z = s * s
+    q = np.full_like(z, POW_L[0])
+    for c in POW_L[1:]:
+        q = q * z
+        q = q + c
+    l2 = s * POW_K + (s * z) * q
+    l2 = e.astype(np.float64) + l2
+    t = y.astype(np.float64) * l2
+    t = np.minimum(np.maximum(t, -POW_T_MAX), POW_T_MAX)
+    t = np.where(np.isfinite(t), t, 0.0)  # special elements only; keeps the integer conversion quiet
+    k = (t + POW_MAGIC) - POW_MAGIC
+    r = t - k
+    p = np.full_like(r, POW_E[0])
+    for c in POW_E[1:]:
+        p = p * r
+        p = p + c
+    scale = ((k.astype(np.int64) + 1023) << 52).view(np.float64)
+    res = (p * scale).astype(np.float32)
+    res = np.where((x < 0) & odd, -res, res)
+    # Special cases, C99 Annex F, later rules override earlier ones.
+    res = np.where((x < 0) & ~integer, np.float32(np.nan), res)
+    pos_inf, zero = np.float32(np.inf), np.float32(0.0)
+    signed_inf = np.where(np.signbit(x) & odd, -pos_inf, pos_inf)  # x = -0 or -inf with odd y
+    signed_zero = np.where(np.signbit(x) & odd, -zero, zero)
+    res = np.where(ax == 0, np.where(y < 0, signed_inf, signed_zero), res)
+    res = np.where(ax == np.inf, np.where(y < 0, signed_zero, signed_inf), res)
+    yinf = np.isinf(y)
+    res = np.where(yinf, np.where((ax < one) == (y < 0), pos_inf, zero), res)
+    res = np.where(yinf & (ax == one), one, res)
+    res = np.where(np.isnan(x) | np.isnan(y), np.float32(np.nan), res)
+    res = np.where((x == one) | (y == 0), one, res)
+    return res.astype(np.float32)

@@ -653,6 +653,114 @@ TSR_NOLIBC void tsr_k_copy(const float *x, float *y, int32_t n)
         y[i] = x[i];
 }
 
+/* ---- SPEC 7.10 Pow: log2 and exp2 in binary64, one rounding to binary32 ---- */
+
+typedef union {
+    double d;
+    uint64_t u;
+} tsr_bits64;
+
+static inline double tsr_u2d(uint64_t u)
+{
+    tsr_bits64 b;
+    b.u = u;
+    return b.d;
+}
+
+/* K/21, K/19, .., K/3 with K = 2/ln 2 (Horner order) */
+static const uint64_t k_pow_l[10] = {
+    0x3FC1964EC6FC9491u, 0x3FC3703C1F4D0FFEu, 0x3FC5B9AC9B743F0Du, 0x3FC89F3B1694CFFEu,
+    0x3FCC68F568D31760u, 0x3FD0C9A84994022Du, 0x3FD484B13D7C02A9u, 0x3FDA61762A7ADED9u,
+    0x3FE2776C50EF9BFEu, 0x3FEEC709DC3A03FDu};
+/* (ln 2)^j / j!, j = 13 .. 0 */
+static const uint64_t k_pow_e[14] = {
+    0x3D7816193166D0F9u, 0x3DBC3BD650FC2986u, 0x3DFE8CAC7351BB25u, 0x3E3E4CF5158B8ECAu,
+    0x3E7B5253D395E7C4u, 0x3EB62C0223A5C824u, 0x3EEFFCBFC588B0C7u, 0x3F2430912F86C787u,
+    0x3F55D87FE78A6731u, 0x3F83B2AB6FBA4E77u, 0x3FAC6B08D704A0C0u, 0x3FCEBFBDFF82C58Fu,
+    0x3FE62E42FEFA39EFu, 0x3FF0000000000000u};
+#define K_POW_K 0x40071547652B82FEu     /* 2 / ln 2 */
+#define K_POW_MAGIC 0x4338000000000000u /* 1.5 * 2^52 */
+
+static double horner64(const uint64_t *c, int n, double t)
+{
+    double acc = tsr_u2d(c[0]);
+    int i;
+    for (i = 1; i < n; i++)
+        acc = acc * t + tsr_u2d(c[i]);
+    return acc;
+}
+
+float tsr_k_pow1(float x, float y)
+{
+    const float inf = u2f(0x7F800000u);
+    uint32_t uy = f2u(y);
+    int32_t ey = (int32_t)((uy >> 23) & 0xFFu) - 127;
+    int integer, odd, neg, sub, e;
+    float a, m;
+    uint32_t bits;
+    double M, S, Z, Q, L, T, N, R, P, V;
+    float r;
+
+    if (y == 0.0f || x == 1.0f)
+        return 1.0f;
+    if (x != x || y != y)
+        return x + y;
+    a = x < 0.0f ? -x : x;
+    if (y == inf || y == -inf) {
+        if (a == 1.0f)
+            return 1.0f;
+        return (a < 1.0f) == (y < 0.0f) ? inf : 0.0f;
+    }
+    /* y finite, nonzero: integer / odd from its bits */
+    if (ey < 0) {
+        integer = 0;
+        odd = 0;
+    } else if (ey >= 23) {
+        integer = 1;
+        odd = ey == 23 && (uy & 1u);
+    } else {
+        integer = (uy & (0x7FFFFFu >> ey)) == 0;
+        odd = integer && ((uy >> (23 - ey)) & 1u);
+    }
+    neg = (f2u(x) >> 31) && odd; /* -0 and -inf included */
+    if (a == 0.0f) {
+        if (y < 0.0f)
+            return neg ? -inf : inf;
+        return neg ? -0.0f : 0.0f;
+    }
+    if (a == inf) {
+        if (y < 0.0f)
+            return neg ? -0.0f : 0.0f;
+        return neg ? -inf : inf;
+    }
+    if (x < 0.0f && !integer)
+        return u2f(0x7FC00000u);
+    sub = a < u2f(K_MIN_NORMAL);
+    if (sub)
+        a = a * u2f(K_TWO23);
+    bits = f2u(a);
+    e = (int32_t)((bits >> 23) & 0xFFu) - 127 - (sub ? 23 : 0);
+    m = u2f((bits & 0x7FFFFFu) | 0x3F800000u);
+    if (m > u2f(K_LOG_SQRT2)) {
+        m = m * 0.5f;
+        e = e + 1;
+    }
+    M = (double)m;
+    S = (M - 1.0) / (M + 1.0);
+    Z = S * S;
+    Q = horner64(k_pow_l, 10, Z);
+    L = S * tsr_u2d(K_POW_K) + (S * Z) * Q;
+    L = (double)e + L;
+    T = (double)y * L;
+    T = T < -200.0 ? -200.0 : T > 200.0 ? 200.0 : T;
+    N = (T + tsr_u2d(K_POW_MAGIC)) - tsr_u2d(K_POW_MAGIC);
+    R = T - N;
+    P = horner64(k_pow_e, 14, R);
+    V = P * tsr_u2d((uint64_t)((int32_t)N + 1023) << 52);
+    r = (float)V;
+    return neg ? -r : r;
+}
+
 /* ---- binary, broadcasting ---- */
 
 /* One loop per (op, stride pattern) so the common contiguous cases are
@@ -696,6 +804,7 @@ TSR_NOLIBC void tsr_k_binary_flat(int32_t op, const float *a, const float *b, fl
     case TSR_K_DIV: TSR_BIN_LOOPS(av / bv); break;
     case TSR_K_MAX: TSR_BIN_LOOPS(tsr_k_max1(av, bv)); break;
     case TSR_K_MIN: TSR_BIN_LOOPS(tsr_k_min1(av, bv)); break;
+    case TSR_K_POW: TSR_BIN_LOOPS(tsr_k_pow1(av, bv)); break;
     default: break;
     }
 }

@@ -44,7 +44,8 @@ enum {
     TSR_K_MUL = 2,
     TSR_K_DIV = 3,
     TSR_K_MAX = 4, /* Maximum, SPEC 7.2 */
-    TSR_K_MIN = 5  /* Minimum, SPEC 7.2 */
+    TSR_K_MIN = 5, /* Minimum, SPEC 7.2 */
+    TSR_K_POW = 6  /* Pow, SPEC 7.10 (since 1.1) */
 };
 
 /* Reduction codes for tsr_k_reduce. */
@@ -54,7 +55,7 @@ enum {
     TSR_K_RMAX = 2
 };
 
-/* Scalar strict functions (SPEC 7.2, 7.3). */
+/* Scalar strict functions (SPEC 7.2, 7.3, 7.10). */
 TSR_K_API float tsr_k_exp1(float x);
 TSR_K_API float tsr_k_log1(float x);
 TSR_K_API float tsr_k_sigmoid1(float x);
@@ -62,6 +63,8 @@ TSR_K_API float tsr_k_tanh1(float x);
 TSR_K_API float tsr_k_softplus1(float x);
 TSR_K_API float tsr_k_max1(float a, float b);
 TSR_K_API float tsr_k_min1(float a, float b);
+/* Pow (SPEC 7.10): binary64 log2 / exp2, one rounding to binary32. */
+TSR_K_API float tsr_k_pow1(float x, float y);
 
 /* Elementwise unary: y[i] = f(x[i]) for 0 <= i < n. y may equal x. */
 TSR_K_API void tsr_k_neg(const float *x, float *y, int32_t n);

@@ -777,7 +777,7 @@ static const tsr_op ops[] = {
     REDUCE("ReduceMin", TSR_K_RMIN, 1),
     REDUCE("ReduceProd", TSR_K_RPROD, 1),
     {"LogSoftmax", 1, 1, softmax_keys, ATTR(softmax_attr), NULL, shape_softmax, run_log_softmax, NULL, 0, NULL, NULL,
-     TSR_DT_F32, 1},
+     TSR_DT_F32, 1},    {"Pow", 2, 2, no_keys, 0, NULL, shape_broadcast, run_binary, NULL, TSR_K_POW, NULL, NULL, TSR_DT_F32, 1},
 };
 
 #define N_OPS ((int)(sizeof ops / sizeof ops[0]))

@@ -379,6 +379,14 @@ def main():
             w = rng.uniform(-3, 3, (3, 1, 5)).astype(F)
             for p, q in ((x, y), (y, x), (x, z), (z, y), (x, s), (s, x), (w, z), (z, w), (w, x)):
                 cases.append(case(op, [p, q], fn(p, q)))
+        # Pow (SPEC 7.10): random operands are mostly NaN (negative base, fractional exponent), so add
+        # positive bases over every magnitude, negative bases with integer exponents, and the Annex F grid.
+        from conformance.cases11 import POW_BASES, POW_EXPONENTS
+        mag = (2.0 ** rng.uniform(-149, 128, 2000)).astype(F)
+        pa = np.concatenate([mag, -mag[:1000], np.repeat(POW_BASES, POW_EXPONENTS.size)]).astype(F)
+        pb = np.concatenate([rng.uniform(-40, 40, 2000), np.round(rng.uniform(-40, 40, 1000)),
+                             np.tile(POW_EXPONENTS, POW_BASES.size)]).astype(F)
+        cases.append(case("Pow", [pa, pb], BINARY["Pow"](pa, pb)))
         # MatMul: random, sparse/binary left, special values, transposes
         for (m, k, n) in ((1, 1, 1), (3, 4, 5), (7, 33, 17), (2, 64, 32), (5, 16, 9)):
             a = rng.uniform(-2, 2, (m, k)).astype(F)
