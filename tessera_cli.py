@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import signal
 import sys
 
 # sub-command -> (module, help). Each module has `add_arguments(parser)` and `main(args) -> int`.
@@ -42,7 +44,16 @@ def _onnx_route(argv: list[str]) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    try:
+        return _dispatch(sys.argv[1:] if argv is None else argv)
+    except BrokenPipeError:
+        # The reader went away (`tessera check model.json | head`): stop quietly as Unix tools do,
+        # with stdout pointed at /dev/null so that the interpreter's final flush cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
+
+
+def _dispatch(argv: list[str]) -> int:
     if _onnx_route(argv):
         from exporter import cli_export_onnx
 

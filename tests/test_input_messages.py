@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support import CASES_DIR
+from tests.support import CASES_DIR, ROOT
 
 MODEL = CASES_DIR / "model_seed_ae_digits_batch1" / "model.json"
 
@@ -26,3 +27,15 @@ def test_nested_data_is_one_clear_message(runtime: str, nested: list, request: p
     error = json.loads(done.stdout)["error"]
     assert error["code"] == "E_INPUT"
     assert "data must be a flat row-major list" in error["message"], error["message"]
+
+
+def test_python_cli_stops_quietly_when_the_reader_goes_away() -> None:
+    """`tessera check model.json | head`: no BrokenPipeError traceback, the SIGPIPE exit status.
+    The reader is gone before the first write (stdout is a pipe whose read end is closed)."""
+    script = ("import os, sys\n"
+              "r, w = os.pipe(); os.close(r); os.dup2(w, 1)\n"
+              "import tessera_cli\n"
+              f"sys.exit(tessera_cli.main(['check', {str(MODEL)!r}]))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT)
+    assert done.returncode == 141, done.stderr
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
