@@ -462,18 +462,22 @@ def test_a_model_with_every_1_1_op_passes_the_checker_and_runs(onnx) -> None:
         {"op": "ReduceMin", "inputs": ["s"], "outputs": ["rmin"], "attrs": {"axes": [1]}},
         {"op": "ReduceProd", "inputs": ["s"], "outputs": ["rprod"], "attrs": {"axes": [0]}},
         {"op": "LogSoftmax", "inputs": ["c"], "outputs": ["lsm"]},
+        {"op": "Pow", "inputs": ["c", "half"], "outputs": ["pw"]},
     ]
     assert {n["op"] for n in nodes} == new, "a 1.1 op is missing from this graph"
     doc = model_doc(nodes, [("x", ["b", 4], "float32")],
                     [("amax", ["b"], "int32"), ("amin", ["b", 1], "int32"), ("rmin", ["b"], "float32"),
-                     ("rprod", [3], "float32"), ("lsm", ["b", 7], "float32")],
-                    [tensor_doc("zero", np.zeros((), dtype=F32)), tensor_doc("pick", np.array([3, -4, 0], np.int32))])
+                     ("rprod", [3], "float32"), ("lsm", ["b", 7], "float32"), ("pw", ["b", 7], "float32")],
+                    [tensor_doc("zero", np.zeros((), dtype=F32)), tensor_doc("pick", np.array([3, -4, 0], np.int32)),
+                     tensor_doc("half", np.array([0.5, 2, -1, 3, 1.5, -2, 0], dtype=F32))])
     x = np.array([[1.5, -2, 0, 3], [-0.0, 7, -1, 2.25], [4, 4, -3, 0]], dtype=F32)
     proto, want, got = _convert_and_run_11(doc, {"x": x})
     onnx.checker.check_model(proto, full_check=True)
     for k in ("amax", "amin", "rmin", "rprod"):
         assert _same(got[k], want[k]), k
     assert np.allclose(got["lsm"], want["lsm"], rtol=1e-6, atol=0)
+    assert np.array_equal(np.isnan(got["pw"]), np.isnan(want["pw"]))
+    assert np.allclose(got["pw"], want["pw"], rtol=2.0**-23, atol=0, equal_nan=True)
 
 
 _RANK_0_AND_SYMBOLS = {
