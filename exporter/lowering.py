@@ -267,7 +267,9 @@ class Lowering:
             return self.emit(format_op("sqrt"), [x], x.shape, var=v)
         if e == -1.0:
             return self.emit(format_op("div"), [self.scalar(1.0), x], x.shape, var=v)
-        raise ExportError(f"{describe(v)}: x ** {e:g} is outside format v1 (exponents 0.5, 1, 2 and -1 are)")
+        # Any other exponent is a format 1.1 Pow with the exponent as a float32 constant (as the trainer's numpy
+        # rounds it). The four above keep their 1.0 ops: correctly rounded, and the bytes of 1.0 models.
+        return self.emit(format_op("power"), [x, self.scalar(e)], x.shape, var=v)
 
     def lower_transpose(self, row: OpDef, v: Any, ins: list[Value]) -> Value:
         (x,) = ins

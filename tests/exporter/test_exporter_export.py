@@ -115,12 +115,24 @@ def test_output_that_is_an_input_or_weight_gets_its_own_name() -> None:
 # ---------------------------------------------------------------- refusals
 
 
-def test_unsupported_exponent_is_refused_naming_the_variable() -> None:
-    x = T.matrix("x")
-    y = x ** 3
-    y.name = "cube"
-    with pytest.raises(ExportError, match=r"pow 'cube'.*x \*\* 3.*outside format v1"):
-        export([y], [x])
+def test_constant_exponents_keep_their_1_0_ops_and_others_become_pow() -> None:
+    """x ** 2, 0.5, -1 (and 1) stay Mul, Sqrt, Div (a 1.0 file, correctly rounded); any other constant exponent,
+    and a tensor exponent, is a 1.1 Pow (SPEC 7.10) with the results of the trainer within 1 ulp."""
+    x = T.matrix("x", shape=(None, 3))
+    old = export([x ** 2, x ** 0.5, x ** -1.0, x ** 1], [x])
+    assert old["format_version"] == "1.0"
+    assert [n["op"] for n in old["graph"]["nodes"]][:3] == ["Mul", "Sqrt", "Div"]
+    e = T.matrix("e", shape=(None, 3))
+    outs = [x ** 3, x ** -2.5, x ** 0.0, x ** e]
+    doc = export(outs, [x, e])
+    assert doc["format_version"] == "1.1"
+    assert [n["op"] for n in doc["graph"]["nodes"]] == ["Pow"] * 4
+    rng = np.random.default_rng(5)
+    xv, ev = rng.uniform(0.1, 4, (6, 3)).astype(F32), rng.uniform(-5, 5, (6, 3)).astype(F32)
+    got = list(exporter.load(doc).run({"x": xv, "e": ev}).values())
+    want = trainer.function([x, e], outs)(xv, ev)
+    for g, w in zip(got, want, strict=True):
+        assert np.allclose(g, w, rtol=2.0**-23, atol=0), (g, w)
 
 
 def test_gradient_graph_exports_in_forward_form() -> None:
