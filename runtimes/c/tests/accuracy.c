@@ -3,7 +3,12 @@
  * only). Prints the max error in ulps (of the float32 result's binade) per
  * function and the time taken. Two threads split the input space. Also
  * checks that the array kernels tsr_k_exp / tsr_k_sigmoid (vectorised) give
- * the same bits as the scalar functions on every input. */
+ * the same bits as the scalar functions on every input.
+ *
+ * Pow (SPEC 7.10), two operands, against long double powl: every positive
+ * float32 base for a few exponents, every float32 exponent for a few bases,
+ * and a random sample of pairs; also tsr_k_binary_flat(TSR_K_POW) against
+ * tsr_k_pow1 on those pairs. */
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -93,13 +98,160 @@ static void *work(void *arg)
     return NULL;
 }
 
-int main(void)
+/* ---- Pow ---- */
+
+static double pow_err(float y, long double r)
+{
+    double ulp;
+    int e;
+    if (isnan(r))
+        return isnan(y) ? 0 : 1e9;
+    if (fabsl(r) >= 0x1p128L) /* beyond: the rounded result is inf (or FLT_MAX within 1 ulp) */
+        return isinf(y) || fabsf(y) == 0x1.fffffep127f ? 0 : 1e9;
+    if (isnan(y) || isinf(y))
+        return 1e9;
+    frexpl(r, &e);
+    if (e - 1 < -126)
+        e = -125;
+    ulp = ldexp(1.0, e - 1 - 23);
+    return (double)(fabsl((long double)y - r) / ulp);
+}
+
+typedef struct {
+    int kind;            /* 0: all bases (x = bits, y fixed); 1: all exponents; 2: random pairs */
+    float fixed;
+    uint64_t lo, hi;     /* bit patterns (kinds 0, 1) or sample indices (kind 2) */
+    double maxerr;
+    float wx, wy;
+    uint64_t vec_mismatch, over_half;
+} pjob;
+
+static uint64_t xorshift(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+static void *pow_work(void *arg)
+{
+    pjob *j = (pjob *)arg;
+    uint64_t b, seed = 0x9E3779B97F4A7C15ull ^ j->lo;
+    float xs[256], ysv[256], out[256];
+    int q = 0;
+    for (b = j->lo; b < j->hi; b++) {
+        float x, y, r;
+        double e;
+        uint32_t u = (uint32_t)b;
+        if (j->kind == 0) {
+            memcpy(&x, &u, 4);
+            y = j->fixed;
+        } else if (j->kind == 1) {
+            memcpy(&y, &u, 4);
+            x = j->fixed;
+        } else {
+            uint64_t rnd = xorshift(&seed);
+            uint32_t ux = (uint32_t)rnd & 0x7FFFFFFFu;
+            memcpy(&x, &ux, 4);
+            /* exponents that keep y log2 x within the float32 range mostly */
+            y = (float)((double)(int32_t)(rnd >> 32) / 2147483648.0 * 300.0 /
+                        (fabs(log2((double)x)) + 1.0));
+            if (rnd & 0x100000000000ull)
+                y = (float)floor((double)y); /* integers too, and a negative base for them */
+            if ((rnd & 0x300000000000ull) == 0x300000000000ull && y == floorf(y))
+                x = -x;
+        }
+        r = tsr_k_pow1(x, y);
+        xs[q] = x;
+        ysv[q] = y;
+        out[q] = r;
+        if (++q == 256) {
+            float v[256];
+            int k;
+            tsr_k_binary_flat(TSR_K_POW, xs, ysv, v, 256, 1, 1);
+            for (k = 0; k < 256; k++)
+                if (memcmp(&v[k], &out[k], 4))
+                    j->vec_mismatch++;
+            q = 0;
+        }
+        if (isnan(x) || isnan(y) || isinf(x) || isinf(y) || x == 0 || y == 0)
+            continue; /* special cases: the conformance cases and the unit tests pin them */
+        e = pow_err(r, powl((long double)x, (long double)y));
+        if (e > 0.5)
+            j->over_half++;
+        if (e > j->maxerr) {
+            j->maxerr = e;
+            j->wx = x;
+            j->wy = y;
+        }
+    }
+    return NULL;
+}
+
+static void pow_run(const char *what, int kind, float fixed, uint64_t lo, uint64_t hi)
+{
+    enum { NT = 2 };
+    pthread_t t[NT];
+    pjob jobs[NT];
+    struct timespec a, z;
+    int i;
+    double m = 0;
+    float wx = 0, wy = 0;
+    uint64_t mism = 0, over = 0;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    for (i = 0; i < NT; i++) {
+        memset(&jobs[i], 0, sizeof jobs[i]);
+        jobs[i].kind = kind;
+        jobs[i].fixed = fixed;
+        jobs[i].lo = lo + (hi - lo) * (uint64_t)i / NT;
+        jobs[i].hi = lo + (hi - lo) * (uint64_t)(i + 1) / NT;
+        pthread_create(&t[i], NULL, pow_work, &jobs[i]);
+    }
+    for (i = 0; i < NT; i++) {
+        pthread_join(t[i], NULL);
+        mism += jobs[i].vec_mismatch;
+        over += jobs[i].over_half;
+        if (jobs[i].maxerr > m) {
+            m = jobs[i].maxerr;
+            wx = jobs[i].wx;
+            wy = jobs[i].wy;
+        }
+    }
+    clock_gettime(CLOCK_MONOTONIC, &z);
+    printf("Pow %-34s max %.7f ulp at (%.9g, %.9g); >0.5 ulp: %lu; array/scalar mismatches: %lu; %.1f s\n", what, m,
+           (double)wx, (double)wy, (unsigned long)over, (unsigned long)mism,
+           (double)(z.tv_sec - a.tv_sec) + 1e-9 * (double)(z.tv_nsec - a.tv_nsec));
+}
+
+static void pow_accuracy(void)
+{
+    static const float exps[] = {0.33333334f, -2.5f};
+    static const float bases[] = {1.0000001f, 3.0f};
+    char what[64];
+    unsigned i;
+    for (i = 0; i < sizeof exps / sizeof exps[0]; i++) {
+        snprintf(what, sizeof what, "all positive bases, y = %.9g", (double)exps[i]);
+        pow_run(what, 0, exps[i], 1, 0x7F800000u);
+    }
+    for (i = 0; i < sizeof bases / sizeof bases[0]; i++) {
+        snprintf(what, sizeof what, "all exponents, x = %.9g", (double)bases[i]);
+        pow_run(what, 1, bases[i], 0, 1ull << 32);
+    }
+    pow_run("100 million random pairs", 2, 0, 0, 100000000u);
+}
+
+int main(int argc, char **argv)
 {
     enum { NT = 2 };
     pthread_t t[NT];
     job jobs[NT];
     struct timespec a, z;
     int i, f;
+    if (argc > 1 && strcmp(argv[1], "pow") == 0) { /* Pow only */
+        pow_accuracy();
+        return 0;
+    }
     clock_gettime(CLOCK_MONOTONIC, &a);
     for (i = 0; i < NT; i++) {
         memset(&jobs[i], 0, sizeof jobs[i]);
@@ -127,5 +279,6 @@ int main(void)
            (unsigned long)(jobs[0].vec_mismatch + jobs[1].vec_mismatch));
     printf("all 2^32 inputs, %d threads, %.1f s\n", NT,
            (double)(z.tv_sec - a.tv_sec) + 1e-9 * (double)(z.tv_nsec - a.tv_nsec));
+    pow_accuracy();
     return 0;
 }

@@ -1058,6 +1058,73 @@ static void test_exp_sigmoid(void)
 #endif
 }
 
+/* ---- Pow (SPEC 7.10): C99 Annex F's special cases bit for bit, exact powers,
+ * broadcasting and in place through tsr_k_binary, the version rule ---- */
+static void test_pow(void)
+{
+    const float inf = fbits(0x7F800000u), nan = fbits(0x7FC00000u);
+    /* base, exponent, result; a NaN result means any NaN */
+    static const uint32_t cases[][3] = {
+        {0x7FC00000u, 0x00000000u, 0x3F800000u}, /* pow(NaN, +0) = 1 */
+        {0xFF800000u, 0x80000000u, 0x3F800000u}, /* pow(-inf, -0) = 1 */
+        {0x3F800000u, 0x7FC00000u, 0x3F800000u}, /* pow(1, NaN) = 1 */
+        {0xBF800000u, 0x7F800000u, 0x3F800000u}, /* pow(-1, +inf) = 1 */
+        {0xBF800000u, 0xFF800000u, 0x3F800000u}, /* pow(-1, -inf) = 1 */
+        {0x80000000u, 0xC0400000u, 0xFF800000u}, /* pow(-0, -3) = -inf */
+        {0x00000000u, 0xC0400000u, 0x7F800000u}, /* pow(+0, -3) = +inf */
+        {0x80000000u, 0xC0000000u, 0x7F800000u}, /* pow(-0, -2) = +inf */
+        {0x80000000u, 0xBF000000u, 0x7F800000u}, /* pow(-0, -0.5) = +inf */
+        {0x80000000u, 0xFF800000u, 0x7F800000u}, /* pow(-0, -inf) = +inf */
+        {0x80000000u, 0x40400000u, 0x80000000u}, /* pow(-0, 3) = -0 */
+        {0x80000000u, 0x40000000u, 0x00000000u}, /* pow(-0, 2) = +0 */
+        {0x80000000u, 0x4B000001u, 0x80000000u}, /* pow(-0, 2^23 + 1) = -0: odd */
+        {0x80000000u, 0x4B800000u, 0x00000000u}, /* pow(-0, 2^24) = +0: even */
+        {0xC0000000u, 0x3F000000u, 0x7FC00000u}, /* pow(-2, 0.5) = NaN */
+        {0x3F000000u, 0xFF800000u, 0x7F800000u}, /* pow(0.5, -inf) = +inf */
+        {0x3F000000u, 0x7F800000u, 0x00000000u}, /* pow(0.5, +inf) = +0 */
+        {0xC0000000u, 0xFF800000u, 0x00000000u}, /* pow(-2, -inf) = +0 */
+        {0xC0000000u, 0x7F800000u, 0x7F800000u}, /* pow(-2, +inf) = +inf */
+        {0xFF800000u, 0xC0400000u, 0x80000000u}, /* pow(-inf, -3) = -0 */
+        {0xFF800000u, 0xC0000000u, 0x00000000u}, /* pow(-inf, -2) = +0 */
+        {0xFF800000u, 0x40400000u, 0xFF800000u}, /* pow(-inf, 3) = -inf */
+        {0xFF800000u, 0x3F000000u, 0x7F800000u}, /* pow(-inf, 0.5) = +inf */
+        {0x7F800000u, 0xBF800000u, 0x00000000u}, /* pow(+inf, -1) = +0 */
+        {0x40000000u, 0x7FC00000u, 0x7FC00000u}, /* pow(2, NaN) = NaN */
+        {0xC0000000u, 0x40400000u, 0xC1000000u}, /* pow(-2, 3) = -8 */
+        {0x40000000u, 0x41200000u, 0x44800000u}, /* pow(2, 10) = 1024 */
+        {0x41100000u, 0x3F000000u, 0x40400000u}, /* pow(9, 0.5) = 3 */
+        {0x40000000u, 0xC3150000u, 0x00000001u}, /* pow(2, -149): the smallest subnormal */
+        {0x40000000u, 0xC3158000u, 0x00000001u}, /* pow(2, -149.5) rounds up to it (above half of it) */
+        {0x40000000u, 0xC3160000u, 0x00000000u}, /* pow(2, -150): the tie, to even: +0 */
+        {0x40000000u, 0xC3168000u, 0x00000000u}, /* pow(2, -150.5) = +0 */
+        {0x40000000u, 0x43000000u, 0x7F800000u}, /* pow(2, 128) = +inf */
+        {0xC0000000u, 0x4B000001u, 0xFF800000u}, /* pow(-2, 2^23 + 1) = -inf */
+        {0x00000001u, 0x3F800000u, 0x00000001u}, /* pow(2^-149, 1) exact */
+    };
+    float a[6] = {-2.0f, 0.5f, 3.0f, 4.0f, -1.0f, 0.0f}, b[3] = {2.0f, -1.0f, 0.5f}, y[6];
+    int32_t shape[2] = {2, 3}, sa[2] = {3, 1}, sb[2] = {0, 1};
+    size_t i;
+    for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        float r = tsr_k_pow1(fbits(cases[i][0]), fbits(cases[i][1]));
+        float want = fbits(cases[i][2]);
+        CHECK(want != want ? r != r : bits(r) == cases[i][2], "pow(0x%08x, 0x%08x) = 0x%08x, want 0x%08x",
+              (unsigned)cases[i][0], (unsigned)cases[i][1], (unsigned)bits(r), (unsigned)cases[i][2]);
+    }
+    tsr_k_binary(TSR_K_POW, a, b, y, 2, shape, sa, sb);
+    CHECK(y[0] == 4 && y[1] == 2 && y[2] == tsr_k_pow1(3.0f, 0.5f) && y[3] == 16 && y[4] == -1 && y[5] == 0,
+          "broadcast pow");
+    tsr_k_binary_flat(TSR_K_POW, a, b, a, 3, 1, 0); /* in place, scalar exponent 2 */
+    CHECK(a[0] == 4 && a[1] == 0.25f && a[2] == 9, "pow in place");
+    CHECK(tsr_k_pow1(inf, nan) != tsr_k_pow1(inf, nan), "pow(inf, NaN) is NaN");
+    CHECK(model("1.1", "[2]", "[2]", "{\"name\":\"e\",\"dtype\":\"float32\",\"shape\":[],\"data\":[3]}",
+                "{\"op\":\"Pow\",\"inputs\":[\"x\",\"e\"],\"outputs\":[\"y\"]}") == TSR_OK, "Pow in 1.1");
+    CHECK(model("1.0", "[2]", "[2]", "{\"name\":\"e\",\"dtype\":\"float32\",\"shape\":[],\"data\":[3]}",
+                "{\"op\":\"Pow\",\"inputs\":[\"x\",\"e\"],\"outputs\":[\"y\"]}") == TSR_E_VERSION,
+          "Pow in a 1.0 file: E_VERSION");
+    CHECK(model("1.1", "[2]", "[2]", "", "{\"op\":\"Pow\",\"inputs\":[\"x\"],\"outputs\":[\"y\"]}") == TSR_E_SCHEMA,
+          "Pow of one operand");
+}
+
 int main(void)
 {
     test_parser();
@@ -1080,6 +1147,7 @@ int main(void)
     test_matmul_tb_input();
     test_matmul();
     test_exp_sigmoid();
+    test_pow();
     printf("%d checks, %d failures\n", checks, failures);
     return failures ? 1 : 0;
 }
