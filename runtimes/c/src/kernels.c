@@ -653,7 +653,11 @@ TSR_NOLIBC void tsr_k_copy(const float *x, float *y, int32_t n)
         y[i] = x[i];
 }
 
-/* ---- SPEC 7.10 Pow: log2 and exp2 in binary64, one rounding to binary32 ---- */
+/* ---- SPEC 7.10 Pow: log2 and exp2 in binary64, one rounding to binary32 ----
+ * Not in the wasm build: the JS runtime runs its plain kernel for Pow under
+ * both backends (the same bits), which keeps the wasm module, and the JS
+ * import graph's size budget, as they were. */
+#if !defined(__wasm__)
 
 typedef union {
     double d;
@@ -760,6 +764,7 @@ float tsr_k_pow1(float x, float y)
     r = (float)V;
     return neg ? -r : r;
 }
+#endif /* !__wasm__ */
 
 /* ---- binary, broadcasting ---- */
 
@@ -804,7 +809,9 @@ TSR_NOLIBC void tsr_k_binary_flat(int32_t op, const float *a, const float *b, fl
     case TSR_K_DIV: TSR_BIN_LOOPS(av / bv); break;
     case TSR_K_MAX: TSR_BIN_LOOPS(tsr_k_max1(av, bv)); break;
     case TSR_K_MIN: TSR_BIN_LOOPS(tsr_k_min1(av, bv)); break;
+#if !defined(__wasm__)
     case TSR_K_POW: TSR_BIN_LOOPS(tsr_k_pow1(av, bv)); break;
+#endif
     default: break;
     }
 }

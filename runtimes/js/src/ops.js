@@ -262,7 +262,7 @@ export const OPS = {
     js: ([x], p) => softmax(x.data, x.shape, p.axis, true),
     wasm: { fn: 'tsr_k_log_softmax' },
   },
-  Pow: { ...broadcasting(S.pow, 6, 'TSR_K_POW'), since: '1.1' },
+  Pow: { ...broadcasting(S.pow, null), since: '1.1' }, // no wasm kernel: the plain one under both backends
 };
 for (const row of Object.values(OPS)) Object.freeze(row);
 Object.freeze(OPS);

@@ -140,24 +140,18 @@ export function softplus(x) {
   return fr((x > 0 ? x : 0) + l);
 }
 
-// Pow (SPEC 7.10): log2 and exp2 in binary64 (plain JS numbers, no Math.fround
-// until the one rounding at the end), never Math.pow/exp/log.
+// Pow (SPEC 7.10): log2 and exp2 in binary64 (plain JS numbers, rounded to
+// binary32 once at the end), never Math.pow/exp/log.
 const dv = new DataView(new ArrayBuffer(8));
-function fromBits64(hi, lo) { dv.setUint32(0, hi); dv.setUint32(4, lo); return dv.getFloat64(0); }
-const POW_K = fromBits64(0x40071547, 0x652b82fe); // 2 / ln 2
-const POW_L = [ // K/21, K/19, .., K/3
-  [0x3fc1964e, 0xc6fc9491], [0x3fc3703c, 0x1f4d0ffe], [0x3fc5b9ac, 0x9b743f0d], [0x3fc89f3b, 0x1694cffe],
-  [0x3fcc68f5, 0x68d31760], [0x3fd0c9a8, 0x4994022d], [0x3fd484b1, 0x3d7c02a9], [0x3fda6176, 0x2a7aded9],
-  [0x3fe2776c, 0x50ef9bfe], [0x3feec709, 0xdc3a03fd]].map(([h, l]) => fromBits64(h, l));
-const POW_E = [ // (ln 2)^j / j!, j = 13 .. 0
-  [0x3d781619, 0x3166d0f9], [0x3dbc3bd6, 0x50fc2986], [0x3dfe8cac, 0x7351bb25], [0x3e3e4cf5, 0x158b8eca],
-  [0x3e7b5253, 0xd395e7c4], [0x3eb62c02, 0x23a5c824], [0x3eeffcbf, 0xc588b0c7], [0x3f243091, 0x2f86c787],
-  [0x3f55d87f, 0xe78a6731], [0x3f83b2ab, 0x6fba4e77], [0x3fac6b08, 0xd704a0c0], [0x3fcebfbd, 0xff82c58f],
-  [0x3fe62e42, 0xfefa39ef], [0x3ff00000, 0x00000000]].map(([h, l]) => fromBits64(h, l));
-const POW_MAGIC = fromBits64(0x43380000, 0); // 1.5 * 2^52
-// 2^N for -200 <= N <= 200 from exponent bits; POW2_64[N + 200]
-const POW2_64 = new Float64Array(401);
-for (let n = -200; n <= 200; n++) POW2_64[n + 200] = fromBits64((n + 1023) << 20, 0);
+const d64 = (h, l) => { dv.setUint32(0, h); dv.setUint32(4, l); return dv.getFloat64(0); };
+// K/21, K/19, .., K/3 (K = 2/ln 2): high words, then low words
+const POW_L = [0x3fc1964e, 0x3fc3703c, 0x3fc5b9ac, 0x3fc89f3b, 0x3fcc68f5, 0x3fd0c9a8, 0x3fd484b1, 0x3fda6176, 0x3fe2776c, 0x3feec709]
+  .map((h, i) => d64(h, [0xc6fc9491, 0x1f4d0ffe, 0x9b743f0d, 0x1694cffe, 0x68d31760, 0x4994022d, 0x3d7c02a9, 0x2a7aded9, 0x50ef9bfe, 0xdc3a03fd][i]));
+// (ln 2)^j / j!, j = 13 .. 0
+const POW_E = [0x3d781619, 0x3dbc3bd6, 0x3dfe8cac, 0x3e3e4cf5, 0x3e7b5253, 0x3eb62c02, 0x3eeffcbf, 0x3f243091, 0x3f55d87f, 0x3f83b2ab, 0x3fac6b08, 0x3fcebfbd, 0x3fe62e42, 0x3ff00000]
+  .map((h, i) => d64(h, [0x3166d0f9, 0x50fc2986, 0x7351bb25, 0x158b8eca, 0xd395e7c4, 0x23a5c824, 0xc588b0c7, 0x2f86c787, 0xe78a6731, 0x6fba4e77, 0xd704a0c0, 0xff82c58f, 0xfefa39ef, 0][i]));
+const POW_K = d64(0x40071547, 0x652b82fe);
+const POW_M = 6755399441055744; // 1.5 * 2^52
 
 function horner64(c, t) {
   let acc = c[0];
@@ -169,18 +163,12 @@ export function pow(x, y) {
   if (y === 0 || x === 1) return 1;
   if (x !== x || y !== y) return NaN;
   let a = Math.abs(x);
-  if (y === Infinity || y === -Infinity) {
-    if (a === 1) return 1;
-    return (a < 1) === (y < 0) ? Infinity : 0;
-  }
+  if (Math.abs(y) === Infinity) return a === 1 ? 1 : (a < 1) === (y < 0) ? Infinity : 0;
   f32[0] = y;
   const uy = u32[0], ey = ((uy >>> 23) & 0xff) - 127;
-  let integer = false, odd = false;
-  if (ey >= 23) { integer = true; odd = ey === 23 && (uy & 1) === 1; }
-  else if (ey >= 0) { integer = (uy & (0x7fffff >>> ey)) === 0; odd = integer && ((uy >>> (23 - ey)) & 1) === 1; }
-  const neg = (x < 0 || Object.is(x, -0)) && odd;
-  if (a === 0) return y < 0 ? (neg ? -Infinity : Infinity) : (neg ? -0 : 0);
-  if (a === Infinity) return y < 0 ? (neg ? -0 : 0) : (neg ? -Infinity : Infinity);
+  const integer = ey >= 23 || (ey >= 0 && (uy & (0x7fffff >>> ey)) === 0);
+  const neg = (x < 0 || Object.is(x, -0)) && integer && ey <= 23 && ((uy >>> (23 - ey)) & 1) === 1; // odd y
+  if (a === 0 || a === Infinity) return ((a === 0) === (y < 0) ? Infinity : 0) * (neg ? -1 : 1);
   if (x < 0 && !integer) return NaN;
   let k = 0;
   if (a < MIN_NORMAL) { a = fr(a * TWO_POW_23); k = -23; }
@@ -190,14 +178,10 @@ export function pow(x, y) {
   u32[0] = (bits & 0x7fffff) | 0x3f800000;
   let m = f32[0];
   if (m > LOG_SQRT2) { m = fr(m * 0.5); e += 1; }
-  const S = (m - 1) / (m + 1);
-  const Z = S * S;
-  const Q = horner64(POW_L, Z);
-  const L = e + (S * POW_K + (S * Z) * Q);
-  let T = y * L;
+  const S = (m - 1) / (m + 1), Z = S * S;
+  let T = y * (e + (S * POW_K + (S * Z) * horner64(POW_L, Z)));
   T = T < -200 ? -200 : T > 200 ? 200 : T;
-  const N = (T + POW_MAGIC) - POW_MAGIC;
-  const R = T - N;
-  const r = fr(horner64(POW_E, R) * POW2_64[N + 200]);
+  const N = (T + POW_M) - POW_M;
+  const r = fr(horner64(POW_E, T - N) * d64((N + 1023) << 20, 0));
   return neg ? -r : r;
 }
