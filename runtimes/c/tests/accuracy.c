@@ -5,10 +5,12 @@
  * checks that the array kernels tsr_k_exp / tsr_k_sigmoid (vectorised) give
  * the same bits as the scalar functions on every input.
  *
- * Pow (SPEC 7.10), two operands, against long double powl: every positive
- * float32 base for a few exponents, every float32 exponent for a few bases,
- * and a random sample of pairs; also tsr_k_binary_flat(TSR_K_POW) against
- * tsr_k_pow1 on those pairs. */
+ * Pow (SPEC 7.10), two operands: every positive float32 base for two
+ * exponents and every float32 exponent for one base against libm's double
+ * pow (below 1 ulp of binary64, 2^-29 of a binary32 ulp: the maxima are
+ * right to about 1e-8 ulp), and 10^8 random pairs against long double
+ * powl (too slow for the slices); also tsr_k_binary_flat(TSR_K_POW)
+ * against tsr_k_pow1 on every pair. */
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -104,17 +106,20 @@ static double pow_err(float y, long double r)
 {
     double ulp;
     int e;
+    long double yy = y;
     if (isnan(r))
         return isnan(y) ? 0 : 1e9;
-    if (fabsl(r) >= 0x1p128L) /* beyond: the rounded result is inf (or FLT_MAX within 1 ulp) */
-        return isinf(y) || fabsf(y) == 0x1.fffffep127f ? 0 : 1e9;
-    if (isnan(y) || isinf(y))
+    if (fabsl(r) >= 0x1p128L) /* the correctly rounded result is inf */
+        return isinf(y) && (y > 0) == (r > 0) ? 0 : 1e9;
+    if (isnan(y))
         return 1e9;
+    if (isinf(y)) /* for r below 2^128: as far as 2^128 is (inf is right from 2^128 - 2^103 on) */
+        yy = y > 0 ? 0x1p128L : -0x1p128L;
     frexpl(r, &e);
     if (e - 1 < -126)
         e = -125;
     ulp = ldexp(1.0, e - 1 - 23);
-    return (double)(fabsl((long double)y - r) / ulp);
+    return (double)(fabsl(yy - r) / ulp);
 }
 
 typedef struct {
@@ -177,7 +182,7 @@ static void *pow_work(void *arg)
         }
         if (isnan(x) || isnan(y) || isinf(x) || isinf(y) || x == 0 || y == 0)
             continue; /* special cases: the conformance cases and the unit tests pin them */
-        e = pow_err(r, powl((long double)x, (long double)y));
+        e = pow_err(r, j->kind == 2 ? powl((long double)x, (long double)y) : (long double)pow((double)x, (double)y));
         if (e > 0.5)
             j->over_half++;
         if (e > j->maxerr) {
@@ -219,7 +224,7 @@ static void pow_run(const char *what, int kind, float fixed, uint64_t lo, uint64
         }
     }
     clock_gettime(CLOCK_MONOTONIC, &z);
-    printf("Pow %-34s max %.7f ulp at (%.9g, %.9g); >0.5 ulp: %lu; array/scalar mismatches: %lu; %.1f s\n", what, m,
+    printf("Pow %-34s max %.9f ulp at (%.9g, %.9g); >0.5 ulp: %lu; array/scalar mismatches: %lu; %.1f s\n", what, m,
            (double)wx, (double)wy, (unsigned long)over, (unsigned long)mism,
            (double)(z.tv_sec - a.tv_sec) + 1e-9 * (double)(z.tv_nsec - a.tv_nsec));
 }
@@ -227,7 +232,7 @@ static void pow_run(const char *what, int kind, float fixed, uint64_t lo, uint64
 static void pow_accuracy(void)
 {
     static const float exps[] = {0.33333334f, -2.5f};
-    static const float bases[] = {1.0000001f, 3.0f};
+    static const float bases[] = {1.0000001f};
     char what[64];
     unsigned i;
     for (i = 0; i < sizeof exps / sizeof exps[0]; i++) {
@@ -238,7 +243,7 @@ static void pow_accuracy(void)
         snprintf(what, sizeof what, "all exponents, x = %.9g", (double)bases[i]);
         pow_run(what, 1, bases[i], 0, 1ull << 32);
     }
-    pow_run("100 million random pairs", 2, 0, 0, 100000000u);
+    pow_run("10^8 random pairs (powl)", 2, 0, 0, 100000000u);
 }
 
 int main(int argc, char **argv)
