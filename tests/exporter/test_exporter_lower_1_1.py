@@ -170,3 +170,16 @@ def test_exported_1_1_graph_runs_the_same_in_c_and_js(tmp_path, c_runtime: list[
         done = subprocess.run([*command, str(tmp_path / "m.json"), str(tmp_path / "i.json")], capture_output=True,
                               text=True, timeout=60)
         assert compare(expect, done.stdout, done.returncode) == ("pass", ""), (command, done.stdout[:200])
+
+
+@pytest.mark.parametrize("name", ["log1p", "expm1"])
+def test_log1p_and_expm1_export_as_compositions_with_the_stated_accuracy(name: str) -> None:
+    """No format op computes them: Log(1 + x) and Exp(x) - 1, absolutely accurate near 0 (not relatively)."""
+    x = T.vector("x")
+    y = getattr(T, name)(x)
+    doc = exporter.export(outputs=[y], inputs=[x])
+    assert doc["format_version"] == "1.0"
+    xs = np.concatenate([np.linspace(-0.9, 3.0, 2001), [0.0, 1e-8, -1e-8, 1e-3]]).astype(np.float32)
+    (got,) = exporter.load(doc).run({"x": xs}).values()
+    want = getattr(np, name)(xs.astype(np.float64))
+    assert np.all(np.abs(got - want) <= 2.0**-23 + 4 * np.spacing(np.abs(want).astype(np.float32)))
