@@ -11,6 +11,11 @@
 
 #include "tessera.h"
 
+/* The format version this runtime implements (SPEC 2): 1.TSR_FORMAT_MINOR. A new minor changes
+ * these two lines and the `since` of the rows it adds, nothing else in the loader. */
+#define TSR_FORMAT_MINOR 1
+#define TSR_FORMAT_VERSION "1.1"
+
 /* A dim > 0 is concrete; a dim < 0 is symbol number (-dim - 1). */
 typedef struct {
     int32_t rank;
@@ -159,7 +164,7 @@ struct tsr_op {
     int32_t dt;
     /* The format minor version that added the op (0: 1.0, 1: 1.1). A file
      * stamped with an older minor that uses it is E_VERSION. */
-    int32_t since;
+    int32_t since; /* the minor version that added the op (format 1.since) */
 };
 
 enum {

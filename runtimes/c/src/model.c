@@ -144,7 +144,8 @@ static tsr_code newer_minor_as_version(ld *L, tsr_code rc, tsr_code code)
         return rc;
     memcpy(msg, L->err->message, sizeof msg);
     msg[200] = 0;
-    return tsr_fail(L->err, TSR_E_VERSION, "file is format %s; this runtime implements 1.1: %s", L->ver, msg);
+    return tsr_fail(L->err, TSR_E_VERSION, "file is format %s; this runtime implements " TSR_FORMAT_VERSION ": %s",
+                    L->ver, msg);
 }
 
 static tsr_code pipeline(ld *L, size_t *scratch_need)
@@ -170,8 +171,9 @@ static tsr_code pipeline(ld *L, size_t *scratch_need)
         ld_version(L, fv, &major1, &minor)) {
         ld_show(L, fv, L->ver, sizeof L->ver);
         if (!major1)
-            return tsr_fail(L->err, TSR_E_VERSION, "file is format %s; this runtime implements 1.1", L->ver);
-        L->newer = minor > 1;
+            return tsr_fail(L->err, TSR_E_VERSION, "file is format %s; this runtime implements " TSR_FORMAT_VERSION,
+                            L->ver);
+        L->newer = minor > TSR_FORMAT_MINOR;
         L->minor = minor;
     }
     if ((rc = newer_minor_as_version(L, ld_schema(L), TSR_E_SCHEMA)) != TSR_OK)

@@ -6,6 +6,7 @@ import { OPS, shapeStr, typesOf, withDefaults } from './ops.js';
 import { B64_RE, decodeBase64, crc32Hex, leBytes, fromLE } from './tensors.js';
 
 export const RUNTIME_VERSION = '1.1';
+const minorOf = (v) => +(v || '1.0').slice(2); // no `since`: 1.0
 const DTYPES = ['float32', 'int32'];
 const VERSION_RE = /^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$/;
 const NAME_RE = /^[A-Za-z_][A-Za-z0-9_.:/-]*$/;
@@ -38,16 +39,16 @@ function checkVersion(doc) {
   if (!m) return null;
   if (m[1] !== '1') versionError(doc.format_version);
   const minor = Number(m[2]);
-  return { newer: minor > 1, minor, text: doc.format_version };
+  return { newer: minor > minorOf(RUNTIME_VERSION), minor, text: doc.format_version };
 }
 
-/** What 1.1 added, used in a file stamped 1.0: E_VERSION. */
-function tooNew(ver, what) {
-  if (ver && ver.minor === 0) fail('E_VERSION', `${what} needs format 1.1; the file is stamped ${ver.text}`);
+/** Used in a file stamped before `since`: E_VERSION. */
+function tooNew(ver, what, since) {
+  if (ver && ver.minor < minorOf(since)) fail('E_VERSION', `${what} needs format ${since}; the file is stamped ${ver.text}`);
 }
 
-/** The row of an op this file's version has (a 1.1 op in a 1.0 file is unknown until step 6). */
-const rowOf = (op, ver) => (has(OPS, op) && !(ver.minor === 0 && OPS[op].since) ? OPS[op] : null);
+/** The op's row if the file's version has it (else unknown until step 6). */
+const rowOf = (op, ver) => (has(OPS, op) && ver.minor >= minorOf(OPS[op].since) ? OPS[op] : null);
 
 /** Step 4: the hand-written equivalent of model.schema.json plus op attributes. */
 function checkSchema(doc, ver) {
@@ -128,7 +129,7 @@ function checkSchema(doc, ver) {
     row.check?.(withDefaults(row, attrs), (what) => bad(where, what));
   });
   // a dtype newer than the stamp: after the whole schema (SPEC 2)
-  for (const t of [...g.inputs, ...g.outputs, ...g.initializers]) if (t.dtype === 'int32') tooNew(ver, `dtype int32 (tensor ${t.name})`);
+  for (const t of [...g.inputs, ...g.outputs, ...g.initializers]) if (t.dtype === 'int32') tooNew(ver, `dtype int32 (tensor ${t.name})`, '1.1');
 }
 
 function checkAttr(kind, v, bad) {
@@ -241,7 +242,7 @@ export function checkModel(doc) {
   checkLimits(g, labels); // 5
   g.nodes.forEach((node, i) => { // 6
     if (rowOf(node.op, ver)) return;
-    if (has(OPS, node.op)) tooNew(ver, `op ${node.op} (${labels[i]})`);
+    if (has(OPS, node.op)) tooNew(ver, `op ${node.op} (${labels[i]})`, OPS[node.op].since);
     if (ver.newer) versionError(ver.text, `operator ${node.op} (${labels[i]})`);
     fail('E_UNKNOWN_OP', `${labels[i]}: unknown operator ${JSON.stringify(node.op)}`);
   });
