@@ -36,7 +36,7 @@ $(JS_DEPS): runtimes/js/package.json $(wildcard runtimes/js/package-lock.json)
 	touch $@
 
 demo: setup
-	$(PY) -m tessera_cli demo --out $(OUT)
+	$(PY) -m tessera demo --out $(OUT)
 
 test: setup $(PEERS)
 	$(MAKE) lint
@@ -58,14 +58,14 @@ js-test: $(JS_DEPS)
 	cd runtimes/js && node --test test/*.test.js test/package/
 
 conformance: setup
-	$(PY) -m tessera_cli conformance check-generated
-	$(PY) -m tessera_cli conformance run --runtime python --runtime c --runtime js-purejs --runtime js-wasm --junit $(OUT)/conformance.xml
+	$(PY) -m tessera conformance check-generated
+	$(PY) -m tessera conformance run --runtime python --runtime c --runtime js-purejs --runtime js-wasm --junit $(OUT)/conformance.xml
 
 browser-test: $(JS_DEPS)
 	cd runtimes/js && node --test test/browser/
 
 lint: $(SETUP)
-	$(PY) -m ruff check trainer exporter conformance tests bench tessera_cli.py tessera_demo.py
+	$(PY) -m ruff check trainer exporter conformance tests bench tessera setup.py
 
 # The CPU-class-dependent tests again on an emulated AVX2-only x86-64 (qemu-user, Haswell: no
 # AVX-512), so that an AVX-512 machine also proves what an AVX2-only one would see: the C runtime's

@@ -17,9 +17,10 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-import trainer  # noqa: E402
-import trainer.tensor as T  # noqa: E402
-from trainer import datasets  # noqa: E402
+import tessera.trainer.tensor as T  # noqa: E402
+from tessera.trainer import datasets  # noqa: E402
+
+from tessera import trainer  # noqa: E402
 
 
 def numpy_step(X, W, bh, bv, lr):

@@ -17,7 +17,7 @@ import common  # sets the thread variables before numpy loads
 import numpy as np
 
 sys.path.insert(0, common.ROOT)
-import exporter  # noqa: E402
+from tessera import exporter  # noqa: E402
 
 SIZES = [(784, 256), (64, 32)]
 BATCHES = [1, 256]

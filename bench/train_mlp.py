@@ -16,10 +16,11 @@ import common  # sets the thread variables before numpy loads
 import numpy as np
 
 sys.path.insert(0, common.ROOT)
-import trainer  # noqa: E402
-import trainer.tensor as T  # noqa: E402
-from trainer import datasets  # noqa: E402
-from trainer.optimizers import sgd  # noqa: E402
+import tessera.trainer.tensor as T  # noqa: E402
+from tessera.trainer import datasets  # noqa: E402
+from tessera.trainer.optimizers import sgd  # noqa: E402
+
+from tessera import trainer  # noqa: E402
 
 N_IN, N_HID, N_OUT, BATCH = 64, 128, 10, 128
 LR = 0.1

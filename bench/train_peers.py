@@ -16,9 +16,10 @@ import common  # sets the thread variables before numpy loads
 import numpy as np
 
 sys.path.insert(0, common.ROOT)
-import trainer  # noqa: E402
-import trainer.tensor as T  # noqa: E402
-from trainer import datasets  # noqa: E402
+import tessera.trainer.tensor as T  # noqa: E402
+from tessera.trainer import datasets  # noqa: E402
+
+from tessera import trainer  # noqa: E402
 
 warnings.filterwarnings("ignore", message=r"np\.dot\(\) is faster")  # PyTensor's numba backend
 LR = 0.1

@@ -19,10 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from conformance.documents import Graph, dumps, initializer_doc, inputs_doc
-from conformance.values import XorShift32, bit_sweep, special_values, transcendental_edges
-from exporter.opset import OPS, UNKNOWN_ATTR, OpDef, covering_version, family
+from tessera.conformance.documents import Graph, dumps, initializer_doc, inputs_doc
+from tessera.conformance.values import XorShift32, bit_sweep, special_values, transcendental_edges
+from tessera.exporter.opset import OPS, UNKNOWN_ATTR, OpDef, covering_version, family
 
 SOURCES = Path(__file__).resolve().parent / "sources"
 DIGITS = Path(__file__).resolve().parent.parent / "trainer" / "datasets" / "digits.npz"
@@ -543,7 +542,7 @@ def attr_reject_cases() -> list[Case]:
 
 
 def all_cases() -> list[Case]:
-    from conformance.cases11 import all_cases_1_1  # it builds on this module's helpers
+    from tessera.conformance.cases11 import all_cases_1_1  # it builds on this module's helpers
 
     cases = (unary_cases() + binary_cases() + matmul_cases() + shape_op_cases() + model_cases()
              + reject_cases() + attr_reject_cases() + all_cases_1_1())

@@ -12,11 +12,10 @@ import json
 from typing import Any
 
 import numpy as np
-
-from conformance.cases import DIGITS, SOURCES, Case, _single
-from conformance.documents import Graph
-from conformance.values import XorShift32, bit_sweep, special_values
-from exporter.opset import OPS, family
+from tessera.conformance.cases import DIGITS, SOURCES, Case, _single
+from tessera.conformance.documents import Graph
+from tessera.conformance.values import XorShift32, bit_sweep, special_values
+from tessera.exporter.opset import OPS, family
 
 I32 = np.int32
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1

@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from conformance import report
-from conformance.runner import CASES_DIR, load_manifest, resolve_runtime, run_suite
+from tessera.conformance import report
+from tessera.conformance.runner import CASES_DIR, load_manifest, resolve_runtime, run_suite
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,12 +28,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     if args.action == "generate":
-        from conformance.generate import generate
+        from tessera.conformance.generate import generate
 
         print(f"wrote {generate()} cases to {CASES_DIR}")
         return 0
     if args.action == "check-generated":
-        from conformance.generate import differences
+        from tessera.conformance.generate import differences
 
         diff = differences()
         if diff:

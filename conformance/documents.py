@@ -15,9 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-
-from exporter.jsonio import format_float32
-from exporter.opset import covering_version
+from tessera.exporter.jsonio import format_float32
+from tessera.exporter.opset import covering_version
 
 PRODUCER = {"name": "tessera-conformance", "version": "1"}
 

@@ -12,11 +12,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import exporter
-from conformance.cases import Case, all_cases, inputs_text, model_text
-from conformance.documents import dumps, outputs_doc
-from exporter.errors import FORMAT_VERSION
-from exporter.tensors import read_tensors
+from tessera.conformance.cases import Case, all_cases, inputs_text, model_text
+from tessera.conformance.documents import dumps, outputs_doc
+from tessera.exporter.errors import FORMAT_VERSION
+from tessera.exporter.tensors import read_tensors
+
+from tessera import exporter
 
 CASES_DIR = Path(__file__).resolve().parent / "cases"
 

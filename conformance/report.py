@@ -6,7 +6,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from conformance.runner import Result
+from tessera.conformance.runner import Result
 
 MARK = {"pass": "ok", "fail": "FAIL", "crash": "CRASH", "timeout": "TIMEOUT"}
 

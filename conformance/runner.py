@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from conformance.compare import compare
+from tessera.conformance.compare import compare
 
 REPO = Path(__file__).resolve().parent.parent
 CASES_DIR = Path(__file__).resolve().parent / "cases"
@@ -27,7 +27,7 @@ def builtin_runtimes() -> dict[str, list[str]]:
     """Our runtimes by name: the command and the environment that selects a kernel path."""
     node_cli = str(REPO / "runtimes" / "js" / "bin" / "tessera-run.js")
     return {
-        "python": [sys.executable, "-m", "tessera_cli", "run"],
+        "python": [sys.executable, "-m", "tessera", "run"],
         "c": [str(REPO / "runtimes" / "c" / "build" / "tessera-run")],
         "js": ["node", node_cli],
         "js-purejs": ["env", "TESSERA_KERNELS=js", "node", node_cli],

@@ -11,18 +11,17 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-
-from conformance.cases import SOURCES, seed_ae_graph
-from conformance.documents import dumps
+from tessera.conformance.cases import SOURCES, seed_ae_graph
+from tessera.conformance.documents import dumps
 
 
 def train_seed_ae(epochs: int = 30, hidden: int = 32, seed: int = 0) -> str:
     """The seed auto-encoder trained on the bundled digits, as model text."""
-    import tessera_demo
+    from tessera import demo
 
-    data = tessera_demo.load_digits()
+    data = demo.load_digits()
     args = argparse.Namespace(hidden=hidden, epochs=epochs, batch=32, lr=0.5, seed=seed)
-    x, x_hat, _ = tessera_demo.train(data, args)
+    x, x_hat, _ = demo.train(data, args)
     params = {v.name: v.get_value() for v in _shared_leaves(x_hat)}
     graph = seed_ae_graph(params["W"], params["bh"], params["bv"])
     return dumps(graph.document(description=f"seed auto-encoder 64->{hidden}, digits, {epochs} epochs SGD"))
@@ -45,8 +44,8 @@ def train_digits_classifier(steps: int = 300, lr: float = 0.5) -> tuple[str, flo
     """A softmax classifier (64 -> 10) trained on the bundled digits and their labels, full-batch
     gradient descent in float64 numpy; as model text (outputs: log-probabilities by LogSoftmax and
     the class by ArgMax, format 1.1) and its training accuracy."""
-    from conformance.documents import Graph
-    from trainer.datasets import load_digits
+    from tessera.conformance.documents import Graph
+    from tessera.trainer.datasets import load_digits
 
     x, labels = load_digits(dtype="float64", with_labels=True)
     onehot = np.eye(10)[labels]

@@ -7,11 +7,11 @@
 
 __version__ = "0.1.0"
 
-from exporter.check import CheckedModel, check  # noqa: E402
-from exporter.errors import FORMAT_VERSION, LIMITS, ModelError  # noqa: E402
-from exporter.export import ExportError  # noqa: E402
-from exporter.export import export as export  # noqa: E402  (the function shadows the submodule name)
-from exporter.model import Model, load  # noqa: E402
+from tessera.exporter.check import CheckedModel, check  # noqa: E402
+from tessera.exporter.errors import FORMAT_VERSION, LIMITS, ModelError  # noqa: E402
+from tessera.exporter.export import ExportError  # noqa: E402
+from tessera.exporter.export import export as export  # noqa: E402  (the function shadows the submodule name)
+from tessera.exporter.model import Model, load  # noqa: E402
 
 __all__ = ["FORMAT_VERSION", "LIMITS", "CheckedModel", "ExportError", "Model", "ModelError", "check", "export",
            "load"]

@@ -32,9 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from exporter.check import CheckedModel, Node
-from exporter.memory_plan import ALIGN, Buffer, Plan, lower_bound, plan_greedy, validate
+from tessera.exporter.check import CheckedModel, Node
+from tessera.exporter.memory_plan import ALIGN, Buffer, Plan, lower_bound, plan_greedy, validate
 
 KERNELS_DIR = Path(__file__).resolve().parent.parent / "runtimes" / "c" / "src"
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -140,7 +139,7 @@ def _bind(shape: tuple, dims: dict[str, int], batch: int) -> tuple[int, ...]:
 
 def _resolve(model: Any) -> CheckedModel:
     """A checked model from a plain document dict, a path/bytes, an exporter.Model or a CheckedModel."""
-    import exporter
+    from tessera import exporter
 
     if isinstance(model, CheckedModel):
         return model

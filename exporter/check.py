@@ -12,11 +12,17 @@ from pathlib import Path
 import numpy as np
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
-
-from exporter.errors import FORMAT_MAJOR, FORMAT_MINOR, FORMAT_VERSION, LIMITS, ModelError
-from exporter.opset import DTYPE_SINCE, OPS, OpDef, version_tuple
-from exporter.shapes import Shape, ShapeProblem, fmt
-from exporter.tensors import crc32_of, decode_b64, element_count, is_number, numbers_to_float32, numbers_to_int32
+from tessera.exporter.errors import FORMAT_MAJOR, FORMAT_MINOR, FORMAT_VERSION, LIMITS, ModelError
+from tessera.exporter.opset import DTYPE_SINCE, OPS, OpDef, version_tuple
+from tessera.exporter.shapes import Shape, ShapeProblem, fmt
+from tessera.exporter.tensors import (
+    crc32_of,
+    decode_b64,
+    element_count,
+    is_number,
+    numbers_to_float32,
+    numbers_to_int32,
+)
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schema" / "v1"
 _VERSION_RE = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$")

@@ -6,8 +6,8 @@ import argparse
 import json
 import sys
 
-from exporter.errors import ModelError
-from exporter.model import load
+from tessera.exporter.errors import ModelError
+from tessera.exporter.model import load
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -8,8 +8,7 @@ import sys
 from typing import Any
 
 import numpy as np
-
-from exporter.export import ExportError, export
+from tessera.exporter.export import ExportError, export
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -30,7 +29,7 @@ def _read_checkpoint(path: str) -> tuple[dict, dict[str, np.ndarray], list[np.nd
 
 
 def build_autoencoder(meta: dict, arrays: dict[str, np.ndarray], ordered: list[np.ndarray]) -> Any:
-    from trainer.models.autoencoder import AutoEncoder
+    from tessera.trainer.models.autoencoder import AutoEncoder
 
     config = meta.get("config", {})
     named = {k: v for k, v in arrays.items() if k in ("W", "bh", "bv", "W2")}

@@ -15,8 +15,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from exporter.c_codegen import CReport, generate_c, measure
-from exporter.errors import ModelError
+from tessera.exporter.c_codegen import CReport, generate_c, measure
+from tessera.exporter.errors import ModelError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -14,8 +14,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from exporter import onnx_export
-from exporter.errors import ModelError
+from tessera.exporter import onnx_export
+from tessera.exporter.errors import ModelError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from exporter.errors import ModelError
-from exporter.model import load
-from exporter.tensors import read_tensors, write_error, write_outputs
+from tessera.exporter.errors import ModelError
+from tessera.exporter.model import load
+from tessera.exporter.tensors import read_tensors, write_error, write_outputs
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

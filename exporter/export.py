@@ -7,14 +7,13 @@ import os
 from typing import Any
 
 import numpy as np
-
-from exporter import symdims
-from exporter.check import check
-from exporter.errors import ModelError
-from exporter.jsonio import atomic_write, format_float32_array, parse_json
-from exporter.lowering import ExportError, Lowering, Names, Value, describe
-from exporter.opset import OPS, covering_version
-from exporter.tensors import crc32_of, dtype_name, encode_b64
+from tessera.exporter import symdims
+from tessera.exporter.check import check
+from tessera.exporter.errors import ModelError
+from tessera.exporter.jsonio import atomic_write, format_float32_array, parse_json
+from tessera.exporter.lowering import ExportError, Lowering, Names, Value, describe
+from tessera.exporter.opset import OPS, covering_version
+from tessera.exporter.tensors import crc32_of, dtype_name, encode_b64
 
 __all__ = ["ExportError", "export", "export_text"]
 
@@ -27,7 +26,7 @@ def _optimize(outputs: list) -> list:
     """The trainer's stabilised forward graph (log(sigmoid) -> softplus ...), with the gradient-only ops of a
     gradient graph (a saliency map `T.grad(score, x)`) in their forward forms, when the trainer has rewrites."""
     try:
-        from trainer.rewrites import for_export
+        from tessera.trainer.rewrites import for_export
     except ImportError:
         return outputs
     return list(for_export(outputs))
@@ -113,7 +112,7 @@ def export_text(outputs: Any, inputs: Any, *, encoding: str = "decimal", metadat
 
 
 def _package_version() -> str:
-    from exporter import __version__
+    from tessera.exporter import __version__
 
     return __version__
 

@@ -14,8 +14,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-
-from exporter.errors import LIMITS, ModelError
+from tessera.exporter.errors import LIMITS, ModelError
 
 # A complete string literal, or one structural bracket. Text inside strings never counts.
 _STRUCT = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)  # strings unrolled: fast on long base64

@@ -15,12 +15,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-
-from exporter import symdims
-from exporter.opset import BY_TRAINER, OPS, OpDef
-from exporter.shapes import ShapeProblem
-from exporter.symdims import DimVar
-from exporter.tensors import dtype_name
+from tessera.exporter import symdims
+from tessera.exporter.opset import BY_TRAINER, OPS, OpDef
+from tessera.exporter.shapes import ShapeProblem
+from tessera.exporter.symdims import DimVar
+from tessera.exporter.tensors import dtype_name
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:/-]*$")
 

@@ -7,11 +7,10 @@ from collections import Counter
 from typing import Any
 
 import numpy as np
-
-from exporter import reference
-from exporter.check import CheckedModel, check
-from exporter.jsonio import parse_json, read_json_file
-from exporter.shapes import Shape, fmt
+from tessera.exporter import reference
+from tessera.exporter.check import CheckedModel, check
+from tessera.exporter.jsonio import parse_json, read_json_file
+from tessera.exporter.shapes import Shape, fmt
 
 
 class Model:

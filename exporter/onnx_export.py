@@ -1,6 +1,6 @@
 """Convert a checked format-v1 model to ONNX (`tessera export --onnx`).
 
-    from exporter import onnx_export
+    from tessera.exporter import onnx_export
     proto = onnx_export.to_onnx(exporter.load("model.json"))   # onnx.ModelProto, checked
     onnx_export.save(proto, "model.onnx")                       # atomic write
 
@@ -52,17 +52,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-
-from exporter.check import CheckedModel, Node
-from exporter.errors import ModelError
-from exporter.jsonio import atomic_write
-from exporter.opset import OPS
-from exporter.shapes import Shape
+from tessera.exporter.check import CheckedModel, Node
+from tessera.exporter.errors import ModelError
+from tessera.exporter.jsonio import atomic_write
+from tessera.exporter.opset import OPS
+from tessera.exporter.shapes import Shape
 
 if TYPE_CHECKING:  # pragma: no cover
     from onnx import ModelProto
-
-    from exporter.model import Model
+    from tessera.exporter.model import Model
 
 OPSET = 17
 IR_VERSION = 8
@@ -394,7 +392,7 @@ def _checked(model: Model | CheckedModel | str | os.PathLike | dict) -> CheckedM
     checked = getattr(model, "checked", None)
     if isinstance(checked, CheckedModel):
         return checked
-    from exporter.model import load
+    from tessera.exporter.model import load
 
     return load(model).checked
 
@@ -454,7 +452,7 @@ def _graph_name(checked: CheckedModel) -> str:
 
 
 def _version() -> str:
-    from exporter import __version__
+    from tessera.exporter import __version__
 
     return __version__
 

@@ -62,10 +62,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-
-from exporter import reference, shapes, strict_math
-from exporter.shapes import Shape
-from exporter.tensors import is_number
+from tessera.exporter import reference, shapes, strict_math
+from tessera.exporter.shapes import Shape
+from tessera.exporter.tensors import is_number
 
 Kernel = Callable[[list[np.ndarray], dict], np.ndarray]
 ShapeRule = Callable[[list[Shape], dict], tuple[Shape, dict]]

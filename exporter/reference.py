@@ -13,13 +13,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-
-from exporter import strict_math
-from exporter.errors import LIMITS, ModelError
-from exporter.shapes import Shape, fmt
+from tessera.exporter import strict_math
+from tessera.exporter.errors import LIMITS, ModelError
+from tessera.exporter.shapes import Shape, fmt
 
 if TYPE_CHECKING:  # the checker imports the registry, which imports these kernels
-    from exporter.check import CheckedModel, Node
+    from tessera.exporter.check import CheckedModel, Node
 
 F32 = np.float32
 _SIGN = np.uint32(0x80000000)

@@ -6,7 +6,7 @@ fixes the second to W's rows); the rest become symbolic dims of format v1 ("batc
 
 from __future__ import annotations
 
-from exporter.shapes import ShapeProblem
+from tessera.exporter.shapes import ShapeProblem
 
 Dim = "int | DimVar"
 

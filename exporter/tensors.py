@@ -11,9 +11,8 @@ import zlib
 from pathlib import Path
 
 import numpy as np
-
-from exporter.errors import ModelError
-from exporter.jsonio import format_float32_array, parse_json, read_json_file
+from tessera.exporter.errors import ModelError
+from tessera.exporter.jsonio import format_float32_array, parse_json, read_json_file
 
 _NONFINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
 _NONFINITE_TEXT = {"inf": '"inf"', "-inf": '"-inf"', "nan": '"nan"'}

@@ -11,8 +11,8 @@ import shutil
 import subprocess
 
 import pytest
+from tessera.conformance.runner import builtin_runtimes
 
-from conformance.runner import builtin_runtimes
 from tests.support import ROOT
 
 

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tessera.exporter.tensors import read_tensors
 
-from exporter.tensors import read_tensors
 from tests.support import same_bits
 
 REPO = Path(__file__).resolve().parents[1]
@@ -129,7 +129,7 @@ def sh(cmd: list[str], cwd: Path | None = None, env: dict | None = None, timeout
 @pytest.fixture(scope="module")
 def cases(tmp_path_factory: pytest.TempPathFactory) -> list[tuple[Path, Path, list[np.ndarray]]]:
     """(model.json, feed file, reference outputs) per model."""
-    import exporter
+    from tessera import exporter
 
     d = tmp_path_factory.mktemp("feeds")
     out = []

@@ -10,13 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tessera.trainer.tensor as T
+from tessera.exporter.tensors import read_tensors
+from tessera.trainer import datasets
 
-import exporter
-import trainer
-import trainer.tensor as T
-from exporter.tensors import read_tensors
+from tessera import exporter, trainer
 from tests.support import same_bits
-from trainer import datasets
 
 
 @pytest.fixture(scope="module")

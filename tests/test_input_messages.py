@@ -34,8 +34,8 @@ def test_python_cli_stops_quietly_when_the_reader_goes_away() -> None:
     The reader is gone before the first write (stdout is a pipe whose read end is closed)."""
     script = ("import os, sys\n"
               "r, w = os.pipe(); os.close(r); os.dup2(w, 1)\n"
-              "import tessera_cli\n"
-              f"sys.exit(tessera_cli.main(['check', {str(MODEL)!r}]))\n")
+              "from tessera import cli\n"
+              f"sys.exit(cli.main(['check', {str(MODEL)!r}]))\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert done.returncode == 141, done.stderr
     assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr

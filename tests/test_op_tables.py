@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import subprocess
 
-from exporter.opset import OPS
+from tessera.exporter.opset import OPS
+
 from tests.support import ROOT
 
 WASM_EXPORTS = ROOT / "runtimes" / "js" / "tools" / "wasm-exports.js"

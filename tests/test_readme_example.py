@@ -23,7 +23,7 @@ def test_readme_seed_example_runs_and_runtimes_agree(tmp_path: Path, python_runt
     ]
     import json
 
-    from conformance.compare import compare
+    from tessera.conformance.compare import compare
 
     expect = json.loads(outputs[0])
     assert "x_hat" in expect["outputs"]

@@ -20,10 +20,10 @@ class _Config:
 
 config = _Config()
 
-from trainer import ops, printing, sandbox, tensor  # noqa: E402,F401 - importing trainer.ops registers every op row
-from trainer.compile import Function, NonFiniteInputError, function  # noqa: E402
-from trainer.gradient import DisconnectedInputError, grad  # noqa: E402
-from trainer.graph import (  # noqa: E402
+from tessera.trainer import ops, printing, sandbox, tensor  # noqa: E402,F401 - importing trainer.ops registers every op row
+from tessera.trainer.compile import Function, NonFiniteInputError, function  # noqa: E402
+from tessera.trainer.gradient import DisconnectedInputError, grad  # noqa: E402
+from tessera.trainer.graph import (  # noqa: E402
     DTypeError,
     GraphError,
     ShapeError,
@@ -32,8 +32,8 @@ from trainer.graph import (  # noqa: E402
     as_dtype,
     floatx,
 )
-from trainer.opdef import INTS  # noqa: E402
-from trainer.verify import GradientError, verify_grad  # noqa: E402
+from tessera.trainer.opdef import INTS  # noqa: E402
+from tessera.trainer.verify import GradientError, verify_grad  # noqa: E402
 
 __all__ = ["shared", "function", "grad", "verify_grad", "tensor", "Function", "Variable", "SharedVariable",
            "GraphError", "ShapeError", "DTypeError", "DisconnectedInputError", "GradientError",
@@ -56,5 +56,5 @@ def shared(value: Any, name: str | None = None, borrow: bool = False) -> SharedV
 
 def train_autoencoder(*args: Any, **kwargs: Any):
     """See trainer.training.train_autoencoder."""
-    from trainer.training import train_autoencoder as _t
+    from tessera.trainer.training import train_autoencoder as _t
     return _t(*args, **kwargs)

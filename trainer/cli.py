@@ -6,9 +6,9 @@ import argparse
 import importlib
 import sys
 
-from trainer import datasets
-from trainer.optimizers import OPTIMIZERS
-from trainer.training import train_autoencoder
+from tessera.trainer import datasets
+from tessera.trainer.optimizers import OPTIMIZERS
+from tessera.trainer.training import train_autoencoder
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -33,7 +33,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def export_model(model, path: str, metadata: dict | None = None) -> bool:
     """Export x -> x_hat with the exporter, imported lazily; False when it is unavailable."""
     try:
-        mod = importlib.import_module("exporter.export")
+        mod = importlib.import_module("tessera.exporter.export")
         export = mod.export
     except (ImportError, AttributeError) as exc:
         print(f"tessera train: the exporter is unavailable ({exc}); model not written to {path}", file=sys.stderr)

@@ -17,9 +17,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-
-from trainer import fusions, opdef, rewrites, sparse
-from trainer.graph import GraphError, ShapeError, SharedVariable, Variable, constant, toposort
+from tessera.trainer import fusions, opdef, rewrites, sparse
+from tessera.trainer.graph import GraphError, ShapeError, SharedVariable, Variable, constant, toposort
 
 
 def _as_pairs(updates: Any) -> list[tuple[Variable, Any]]:

@@ -17,11 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-
-from trainer import opdef, sparse
-from trainer.graph import Variable
-from trainer.opdef import Kernel, reduced_axes
-from trainer.ops.elementwise import softplus_tail_into, twice_sigmoid
+from tessera.trainer import opdef, sparse
+from tessera.trainer.graph import Variable
+from tessera.trainer.opdef import Kernel, reduced_axes
+from tessera.trainer.ops.elementwise import softplus_tail_into, twice_sigmoid
 
 # (kernel, operand slots) or (kernel, operand slots, needs a buffer): a kernel returning a value
 # that is not an array of the node's shape (a sparse.RowPatch) needs none

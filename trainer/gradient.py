@@ -11,9 +11,9 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from trainer import opdef, rewrites
-from trainer.graph import GraphError, Variable, apply, constant, toposort, user_frame
-from trainer.opdef import is_discrete
+from tessera.trainer import opdef, rewrites
+from tessera.trainer.graph import GraphError, Variable, apply, constant, toposort, user_frame
+from tessera.trainer.opdef import is_discrete
 
 
 class DisconnectedInputError(GraphError):

@@ -35,8 +35,7 @@ import weakref
 from typing import Any
 
 import numpy as np
-
-from trainer import opdef
+from tessera.trainer import opdef
 
 _PKG_DIR = os.path.dirname(os.path.abspath(__file__))
 
@@ -69,7 +68,7 @@ FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 def floatx() -> np.dtype:
     """`trainer.config.floatX`: the default float dtype of inputs, shared values and constants."""
-    from trainer import config
+    from tessera.trainer import config
     return np.dtype(config.floatX)
 
 
@@ -97,7 +96,7 @@ def _where() -> str:
 
 
 # Packages that read a variable's shape as the static contract (int or None per dim).
-STATIC_SHAPE_READERS = frozenset({"trainer", "exporter", "conformance", "tessera_cli", "tessera"})
+STATIC_SHAPE_READERS = frozenset({"tessera"})
 
 
 class StaticShape(tuple):
@@ -192,7 +191,7 @@ class Variable:
     def __invert__(self): return apply("invert", self)
 
     def __getitem__(self, key):
-        from trainer import indexing
+        from tessera.trainer import indexing
         return indexing.getitem(self, key)
 
     @property
@@ -200,7 +199,7 @@ class Variable:
         return apply("shape", self)
 
     def astype(self, dtype: Any) -> Variable:
-        from trainer import tensor
+        from tessera.trainer import tensor
         return tensor.cast(self, dtype)
 
     def min(self, axis=None, keepdims: bool = False) -> Variable:
@@ -210,34 +209,34 @@ class Variable:
         return apply("prod", self, axis=_norm_axis(axis, self.ndim), keepdims=bool(keepdims))
 
     def argmax(self, axis=None, keepdims: bool = False) -> Variable:
-        from trainer import tensor
+        from tessera.trainer import tensor
         return tensor.argmax(self, axis, keepdims)
 
     def argmin(self, axis=None, keepdims: bool = False) -> Variable:
-        from trainer import tensor
+        from tessera.trainer import tensor
         return tensor.argmin(self, axis, keepdims)
 
     def var(self, axis=None, ddof: int = 0, keepdims: bool = False) -> Variable:
-        from trainer import tensor
+        from tessera.trainer import tensor
         return tensor.var(self, axis, ddof, keepdims)
 
     def std(self, axis=None, ddof: int = 0, keepdims: bool = False) -> Variable:
-        from trainer import tensor
+        from tessera.trainer import tensor
         return tensor.std(self, axis, ddof, keepdims)
 
     def flatten(self, ndim: int = 1) -> Variable:
-        from trainer import tensor
+        from tessera.trainer import tensor
         return tensor.flatten(self, ndim)
 
     def dimshuffle(self, *pattern) -> Variable:
-        from trainer import tensor
+        from tessera.trainer import tensor
         if len(pattern) == 1 and isinstance(pattern[0], (tuple, list)):
             pattern = tuple(pattern[0])
         return tensor.dimshuffle(self, pattern)
 
     def eval(self, inputs_to_values: dict | None = None) -> np.ndarray:
         """The value of this variable, given values of the inputs it needs (Theano's .eval)."""
-        from trainer.compile import function
+        from tessera.trainer.compile import function
         pairs = dict(inputs_to_values or {})
         cache = _EVAL_CACHE.setdefault(self, {})
         key = tuple(id(k) for k in pairs)

@@ -17,8 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
-from trainer.graph import DTypeError, GraphError, Variable, _where, apply, as_variable
+from tessera.trainer.graph import DTypeError, GraphError, Variable, _where, apply, as_variable
 
 
 def _is_int(k: Any) -> bool:

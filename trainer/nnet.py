@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trainer.graph import GraphError, Variable, apply, as_variable
+from tessera.trainer.graph import GraphError, Variable, apply, as_variable
 
 
 def sigmoid(x: Any) -> Variable:
@@ -75,7 +75,7 @@ def categorical_crossentropy(coding_dist: Any, true_dist: Any) -> Variable:
     if t.dtype.kind in "iu":
         if t.ndim != 1:
             raise GraphError("categorical_crossentropy: integer labels must be a vector")
-        from trainer.tensor import arange, shape
+        from tessera.trainer.tensor import arange, shape
         rows = arange(shape(t)[0])
         return -apply("advanced_subtensor", logp, rows, t)
     if t.ndim != 2:

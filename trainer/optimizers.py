@@ -9,9 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-
-from trainer.gradient import grad
-from trainer.graph import SharedVariable, Variable
+from tessera.trainer.gradient import grad
+from tessera.trainer.graph import SharedVariable, Variable
 
 
 class Updates(list):
@@ -21,7 +20,7 @@ class Updates(list):
 
 
 def _shared(value: np.ndarray, name: str) -> SharedVariable:
-    from trainer import shared
+    from tessera.trainer import shared
     return shared(value, name=name)
 
 
@@ -61,7 +60,7 @@ def adam(cost: Variable, params: Sequence[SharedVariable], lr: float = 0.001, be
     ups.state = [t]
     t_new = t + 1
     # lr_t = lr * sqrt(1 - b2^t) / (1 - b1^t), as a graph: b^t = exp(t * log b).
-    from trainer import tensor as T
+    from tessera.trainer import tensor as T
     lr_t = lr * T.sqrt(1 - T.exp(t_new * float(np.log(beta2)))) / (1 - T.exp(t_new * float(np.log(beta1))))
     ups.append((t, t_new))
     for p, g in zip(params, gs, strict=False):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 from typing import Any, TextIO
 
-from trainer import rewrites
-from trainer.graph import Variable
+from tessera.trainer import rewrites
+from tessera.trainer.graph import Variable
 
 _INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
 

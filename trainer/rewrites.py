@@ -15,9 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-
-from trainer import opdef
-from trainer.graph import Variable, toposort
+from tessera.trainer import opdef
+from tessera.trainer.graph import Variable, toposort
 
 LocalRule = Callable[[Variable], "Variable | None"]
 

@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 import numpy as np
-
-from trainer.models.autoencoder import AutoEncoder
-from trainer.progress import Progress
+from tessera.trainer.models.autoencoder import AutoEncoder
+from tessera.trainer.progress import Progress
 
 
 class NonFiniteLoss(RuntimeError):

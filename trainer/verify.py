@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
-
-from trainer.compile import function
-from trainer.gradient import grad
-from trainer.graph import Variable
-from trainer.tensor import tensor
+from tessera.trainer.compile import function
+from tessera.trainer.gradient import grad
+from tessera.trainer.graph import Variable
+from tessera.trainer.tensor import tensor
 
 # Central-difference step and tolerance per dtype (float32 has ~7 digits, float64 ~16).
 _EPS = {np.dtype(np.float32): 1e-2, np.dtype(np.float64): 1e-6}

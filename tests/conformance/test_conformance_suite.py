@@ -10,12 +10,11 @@ import sys
 from pathlib import Path
 
 import numpy as np
-
-from conformance import report
-from conformance.compare import compare
-from conformance.generate import CASES_DIR, differences
-from conformance.runner import load_manifest, run_suite
-from exporter.opset import OPS, UNKNOWN_ATTR
+from tessera.conformance import report
+from tessera.conformance.compare import compare
+from tessera.conformance.generate import CASES_DIR, differences
+from tessera.conformance.runner import load_manifest, run_suite
+from tessera.exporter.opset import OPS, UNKNOWN_ATTR
 
 HERE = Path(__file__).resolve().parent
 

@@ -7,8 +7,7 @@ import os
 import sys
 
 import numpy as np
-
-from exporter import reference, strict_math
+from tessera.exporter import reference, strict_math
 
 
 def native_exp(x):
@@ -39,7 +38,7 @@ else:
     strict_math.exp = native_exp
     strict_math.sigmoid = native_sigmoid
 
-from exporter import cli_run  # noqa: E402  (after the patch, on purpose)
+from tessera.exporter import cli_run  # noqa: E402  (after the patch, on purpose)
 
 if __name__ == "__main__":
     import argparse

@@ -84,7 +84,7 @@ def model_doc(nodes: list[dict], inputs: list[Decl], outputs: list[Decl], initia
 # the emulator.
 _CHILD = """
 import pickle, sys
-import exporter
+from tessera import exporter
 cases = pickle.load(sys.stdin.buffer)
 sys.stdout.buffer.write(pickle.dumps({name: exporter.load(doc).run(inputs) for name, (doc, inputs) in cases.items()}))
 """

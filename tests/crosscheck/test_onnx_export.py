@@ -11,12 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tessera.exporter import cli_export_onnx, onnx_export
+from tessera.exporter.errors import ModelError
+from tessera.exporter.opset import OPS
 
-import exporter
-import tessera_cli
-from exporter import cli_export_onnx, onnx_export
-from exporter.errors import ModelError
-from exporter.opset import OPS
+from tessera import cli, exporter
 from tests.crosscheck.crosscheck_lib import model_doc, require, run_onnx, tensor_doc
 from tests.support import CASES_DIR, F32, ROOT, doc_for, equal_bits
 
@@ -174,14 +173,14 @@ def test_missing_onnx_names_the_package(monkeypatch: pytest.MonkeyPatch, tmp_pat
     with pytest.raises(ImportError, match=r"pip install onnx"):
         onnx_export.to_onnx(model)
     out = tmp_path / "m.onnx"
-    assert tessera_cli.main(["export", "--onnx", str(model), "-o", str(out)]) == 1
+    assert cli.main(["export", "--onnx", str(model), "-o", str(out)]) == 1
     assert "pip install onnx" in capsys.readouterr().err and not out.exists()
 
 
 def test_cli_writes_a_file_that_onnxruntime_runs(tmp_path: Path, capsys) -> None:
     case = CASES_DIR / "model_mlp_softmax"
     out = tmp_path / "mlp.onnx"
-    assert tessera_cli.main(["export", "--onnx", str(case / "model.json"), "-o", str(out)]) == 0
+    assert cli.main(["export", "--onnx", str(case / "model.json"), "-o", str(out)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"wrote {out}: ONNX opset 17, ") and "bytes" in lines[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mlp.onnx"]  # no temporary file left behind
@@ -196,7 +195,7 @@ def test_cli_writes_a_file_that_onnxruntime_runs(tmp_path: Path, capsys) -> None
 def test_cli_entry_point_and_default_output_name(tmp_path: Path) -> None:
     model = tmp_path / "neg.json"
     model.write_bytes((CASES_DIR / "op_neg_ordinary" / "model.json").read_bytes())
-    run = subprocess.run([sys.executable, "-m", "tessera_cli", "export", "--onnx", str(model)], cwd=ROOT,
+    run = subprocess.run([sys.executable, "-m", "tessera", "export", "--onnx", str(model)], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert cli_export_onnx.default_output(str(model)) == tmp_path / "neg.onnx" and (tmp_path / "neg.onnx").exists()
@@ -208,12 +207,12 @@ def test_cli_rejects_a_bad_model_with_its_code(tmp_path: Path, capsys) -> None:
     bad.write_text(json.dumps(doc_for([{"op": "Add", "inputs": ["x", "x"], "outputs": ["y"]}],
                                       [("x", [2])], [("y", [3])])))
     out = tmp_path / "bad.onnx"
-    assert tessera_cli.main(["export", "--onnx", str(bad), "-o", str(out)]) == 1
+    assert cli.main(["export", "--onnx", str(bad), "-o", str(out)]) == 1
     assert "E_SHAPE" in capsys.readouterr().err and not out.exists()
 
 
 def test_export_help_lists_the_onnx_form() -> None:
-    run = subprocess.run([sys.executable, "-m", "tessera_cli", "export", "--help"], cwd=ROOT, capture_output=True,
+    run = subprocess.run([sys.executable, "-m", "tessera", "export", "--help"], cwd=ROOT, capture_output=True,
                          text=True, timeout=120)
     assert "tessera export --onnx MODEL.json -o OUT.onnx" in run.stdout
 

@@ -40,13 +40,13 @@ from functools import cache
 
 import numpy as np
 import pytest
+from tessera.conformance.cases11 import POW_BASES, POW_EXPONENTS
+from tessera.exporter import onnx_export
+from tessera.exporter.check import CheckedModel
+from tessera.exporter.opset import OPS
+from tessera.exporter.tensors import read_tensors
 
-import exporter
-from conformance.cases11 import POW_BASES, POW_EXPONENTS
-from exporter import onnx_export
-from exporter.check import CheckedModel
-from exporter.opset import OPS
-from exporter.tensors import read_tensors
+from tessera import exporter
 from tests.crosscheck.crosscheck_lib import model_doc, reference_outputs, require, run_onnx
 from tests.support import CASES_DIR, F32, equal_bits
 

@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from tessera.exporter.c_codegen import C_FLAGS, KERNELS_DIR, generate_c, measure, toolchains
 
-from exporter.c_codegen import C_FLAGS, KERNELS_DIR, generate_c, measure, toolchains
 from tests.embedded.test_embedded_support import STRICT, seed_ae_doc
 
 REPO = Path(__file__).resolve().parents[2]
@@ -84,7 +84,7 @@ def test_host_toolchain_is_measured() -> None:
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "exporter.cli_export_c", *args], cwd=REPO, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "tessera.exporter.cli_export_c", *args], cwd=REPO, capture_output=True,
                           text=True, timeout=300)
 
 

@@ -177,8 +177,9 @@ def test_conformance_cases_exist() -> None:
 
 @pytest.mark.parametrize("case", conformance_cases(), ids=lambda p: p.name)
 def test_conformance_case(build: Path, case: Path) -> None:
-    import exporter
-    from exporter.tensors import read_tensors
+    from tessera.exporter.tensors import read_tensors
+
+    from tessera import exporter
 
     model_doc = json.loads((case / "model.json").read_text())
     cm = exporter.load(model_doc).checked
@@ -196,8 +197,9 @@ def test_conformance_case(build: Path, case: Path) -> None:
 
 def test_batch1_build_per_row_equals_batch_reference(build: Path) -> None:
     """The documented way to run a larger batch: a batch-1 build called once per row."""
-    import exporter
-    from exporter.c_codegen import generate_c
+    from tessera.exporter.c_codegen import generate_c
+
+    from tessera import exporter
     from tests.embedded.test_embedded_support import compile_model, run_exe
 
     rng = np.random.default_rng(9)
@@ -280,7 +282,8 @@ def test_select_ops(build: Path, batch: int) -> None:
 
 def test_gather_index_out_of_range_returns_1(build: Path) -> None:
     """The generated run checks Gather indices when the node runs (SPEC: E_INPUT at run time)."""
-    from exporter.c_codegen import generate_c
+    from tessera.exporter.c_codegen import generate_c
+
     from tests.embedded.test_embedded_support import compile_model, run_exe
 
     rng = np.random.default_rng(3)
@@ -295,14 +298,14 @@ def test_gather_index_out_of_range_returns_1(build: Path) -> None:
 
 
 def exporter_run(model: dict, inputs: dict) -> dict:
-    import exporter
+    from tessera import exporter
 
     return exporter.load(model).run(inputs)
 
 
 def test_int32_weights_and_io_are_typed(build: Path) -> None:
     """int32 initializers are int32_t arrays (INT32_MIN as an expression), int32 I/O int32_t pointers."""
-    from exporter.c_codegen import generate_c
+    from tessera.exporter.c_codegen import generate_c
 
     model = doc([("t", [3], "int32")], [("y", [3], "int32")],
                 [tensor("k", np.array([-2147483648, 0, 2147483647], np.int32))], [("Less", ["t", "k"], "y")])
@@ -317,8 +320,8 @@ def test_unsupported_op_is_a_clear_error(build: Path, monkeypatch: pytest.Monkey
     """A registry row without a C generator entry (`c=None`) is refused by name, before any file is written."""
     import dataclasses
 
-    from exporter import opset
-    from exporter.c_codegen import generate_c
+    from tessera.exporter import opset
+    from tessera.exporter.c_codegen import generate_c
 
     monkeypatch.setitem(opset.OPS, "Gather", dataclasses.replace(opset.OPS["Gather"], c=None))
     model = doc([("idx", [2], "int32")], [("g", [2, 4])], [tensor("E", np.zeros((5, 4), F32))],

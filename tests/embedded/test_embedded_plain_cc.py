@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tessera.exporter.tensors import read_tensors
 
-from exporter.tensors import read_tensors
 from tests.embedded.test_embedded_support import doc, harness_source, run_exe, seed_ae_doc
 from tests.support import F32, same_bits
 
@@ -54,7 +54,7 @@ MODELS = models()
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, dict, list]]:
     """Each model exported by the CLI, plus main.c, and its reference outputs."""
-    import exporter
+    from tessera import exporter
 
     root = tmp_path_factory.mktemp("plain")
     out = {}
@@ -62,7 +62,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, 
         model_path = root / f"{name}.json"
         model_path.write_text(json.dumps(model_doc))
         d = root / name
-        proc = subprocess.run([sys.executable, "-m", "exporter.cli_export_c", "export", "--c", name, str(model_path),
+        proc = subprocess.run([sys.executable, "-m", "tessera", "export", "--c", name, str(model_path),
                                "-o", str(d), "--no-measure"], cwd=REPO, capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stderr
         assert "(+ kernels.c, kernels.h)" not in proc.stdout

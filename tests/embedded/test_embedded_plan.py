@@ -7,9 +7,8 @@ import itertools
 
 import numpy as np
 import pytest
-
-from exporter.c_codegen import _layout, _resolve
-from exporter.memory_plan import (
+from tessera.exporter.c_codegen import _layout, _resolve
+from tessera.exporter.memory_plan import (
     Buffer,
     Plan,
     align_up,
@@ -19,6 +18,7 @@ from exporter.memory_plan import (
     plan_optimal,
     validate,
 )
+
 from tests.embedded.test_embedded_codegen import random_graph, zoo_doc
 from tests.embedded.test_embedded_support import seed_ae_doc
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tessera.exporter.c_codegen import KERNELS_DIR, CReport, generate_c, hex_f32
 
-from exporter.c_codegen import KERNELS_DIR, CReport, generate_c, hex_f32
 from tests.support import F32, same_bits
 
 STRICT = ["-std=c99", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-ffp-contract=off", "-fno-math-errno", "-O2"]
@@ -35,7 +35,7 @@ def tensor(name: str, arr: np.ndarray) -> dict:
 def doc(inputs: list[tuple], outputs: list[tuple], inits: list[dict], nodes: list[tuple]) -> dict:
     """inputs/outputs: (name, shape) or (name, shape, dtype); nodes: (op, inputs, output) or (op,
     inputs, output, attrs). Stamped with the lowest version that covers the ops and dtypes."""
-    from exporter.opset import covering_version
+    from tessera.exporter.opset import covering_version
 
     body = []
     for i, n in enumerate(nodes):
@@ -163,7 +163,7 @@ def check_model(model_doc: dict, inputs: dict[str, np.ndarray], build: Path, nam
                 dims: dict[str, int] | None = None, compilers: list[str] | None = None,
                 external: bool = True, inline: bool = False) -> CReport:
     """Generate, compile with each compiler, run, and require the reference's bits exactly."""
-    import exporter
+    from tessera import exporter
 
     model = exporter.load(model_doc)
     expected = model.run(inputs)

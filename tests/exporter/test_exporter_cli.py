@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def tessera(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tessera_cli", *map(str, args)], cwd=ROOT, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "tessera", *map(str, args)], cwd=ROOT, capture_output=True,
                           text=True, timeout=120)
 
 
@@ -86,8 +86,8 @@ def test_check_valid_and_invalid(files) -> None:
 
 
 def test_export_from_checkpoint_then_run(tmp_path) -> None:
-    from trainer.models.autoencoder import AutoEncoder
-    from trainer.training import save_checkpoint
+    from tessera.trainer.models.autoencoder import AutoEncoder
+    from tessera.trainer.training import save_checkpoint
 
     model = AutoEncoder(64, 8, seed=2)
     ckpt = tmp_path / "ck.npz"
@@ -109,7 +109,7 @@ def test_export_from_checkpoint_then_run(tmp_path) -> None:
 def test_atomic_write_gives_the_usual_file_mode(tmp_path: Path) -> None:
     import os
 
-    from exporter.jsonio import atomic_write
+    from tessera.exporter.jsonio import atomic_write
 
     target = tmp_path / "model.json"
     atomic_write(target, "{}")

@@ -6,11 +6,11 @@ import json
 
 import numpy as np
 import pytest
+from tessera.exporter.errors import ModelError
+from tessera.exporter.jsonio import atomic_write, format_float32, format_float32_array, parse_json, read_file_limited
+from tessera.exporter.tensors import read_tensors, write_outputs
 
-import exporter
-from exporter.errors import ModelError
-from exporter.jsonio import atomic_write, format_float32, format_float32_array, parse_json, read_file_limited
-from exporter.tensors import read_tensors, write_outputs
+from tessera import exporter
 from tests.exporter.exporter_testlib import mlp_doc
 from tests.support import F32
 
@@ -45,7 +45,7 @@ def test_depth_limit_and_document_order() -> None:
 
 
 def test_file_size_limit_before_reading(tmp_path, monkeypatch) -> None:
-    from exporter import errors
+    from tessera.exporter import errors
 
     p = tmp_path / "m.json"
     p.write_text(json.dumps(mlp_doc()))

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import tessera.trainer.nnet as nnet
+import tessera.trainer.tensor as T
+from tessera.exporter.export import ExportError, export
 
-import exporter
-import trainer
-import trainer.nnet as nnet
-import trainer.tensor as T
-from exporter.export import ExportError, export
+from tessera import exporter, trainer
 
 F32 = np.float32
 RNG = np.random.default_rng(5)
@@ -148,9 +147,9 @@ def test_exported_1_1_graph_runs_the_same_in_c_and_js(tmp_path, c_runtime: list[
     import json
     import subprocess
 
-    from conformance.compare import compare
-    from exporter.cli_run import run_files
-    from exporter.tensors import write_inputs
+    from tessera.conformance.compare import compare
+    from tessera.exporter.cli_run import run_files
+    from tessera.exporter.tensors import write_inputs
 
     x = T.matrix("x", shape=(None, 6))
     ids = T.matrix("ids", dtype="int32", shape=(None, 3))

@@ -3,10 +3,10 @@
 
 import numpy as np
 import pytest
+import tessera.trainer.tensor as T
+from tessera.trainer import optimizers, sparse, verify_grad
 
-import trainer
-import trainer.tensor as T
-from trainer import optimizers, sparse, verify_grad
+from tessera import trainer
 
 ROWS, WIDTH, N_CLASSES = 200, 6, 4
 

@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
+import tessera.trainer.tensor as T
+from tessera.trainer import datasets, sparse
 
-import trainer
-import trainer.tensor as T
-from trainer import datasets, sparse
+from tessera import trainer
 
 
 def test_updates_use_old_values():

@@ -3,11 +3,11 @@ bias gradients as one BLAS gemv (sum_to over leading axes), values known at plan
 
 import numpy as np
 import pytest
+import tessera.trainer.tensor as T
+from tessera.trainer import fusions, verify_grad
+from tessera.trainer.optimizers import sgd
 
-import trainer
-import trainer.tensor as T
-from trainer import fusions, verify_grad
-from trainer.optimizers import sgd
+from tessera import trainer
 
 
 def _without(monkeypatch, name):

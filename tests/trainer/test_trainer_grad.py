@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
+import tessera.trainer.tensor as T
+from tessera.trainer import verify_grad
 
-import trainer
-import trainer.tensor as T
-from trainer import verify_grad
+from tessera import trainer
 
 rng = np.random.default_rng(1234)
 
@@ -139,8 +139,8 @@ def test_binary_gradients(name, fn, sa, sb):
 
 
 def test_every_forward_op_has_a_gradient_case():
-    from trainer import ops
-    from trainer.graph import toposort
+    from tessera.trainer import ops
+    from tessera.trainer.graph import toposort
     covered = set()
     for _name, fn, x in UNARY_CASES:
         covered |= {v.op for v in toposort([fn(T.tensor(x.ndim, dtype=x.dtype))]) if v.kind == "apply"}
@@ -153,7 +153,7 @@ def test_every_forward_op_has_a_gradient_case():
 
 def random_mask_graph():
     """A cost through dropout-style random masks: its gradient is the mask (checked below)."""
-    from trainer.tensor.shared_randomstreams import RandomStreams
+    from tessera.trainer.tensor.shared_randomstreams import RandomStreams
     srng = RandomStreams(3)
     x = T.matrix("x", dtype="float64")
     m = srng.binomial(size=T.shape(x), p=0.5, dtype="float64")
@@ -180,7 +180,7 @@ def test_composite_bce_gradient():
 def test_verify_grad_catches_a_wrong_rule(monkeypatch):
     import dataclasses
 
-    from trainer import ops
+    from tessera.trainer import ops
     wrong = dataclasses.replace(ops.get("exp"), grad=lambda n, g: [g * n * 1.01])
     monkeypatch.setitem(ops.REGISTRY, "exp", wrong)
     with pytest.raises(trainer.GradientError):

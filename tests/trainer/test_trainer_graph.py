@@ -5,11 +5,11 @@ import sys
 
 import numpy as np
 import pytest
+import tessera.trainer.tensor as T
+from tessera.trainer import rewrites
+from tessera.trainer.graph import Variable, toposort
 
-import trainer
-import trainer.tensor as T
-from trainer import rewrites
-from trainer.graph import Variable, toposort
+from tessera import trainer
 
 HERE = os.path.basename(__file__)
 
@@ -51,7 +51,7 @@ def test_optimize_keeps_leaves_and_forward_vocabulary():
     out = rewrites.optimize([xh, loss])
     leaves = {id(v) for v in toposort(out) if v.kind in ("input", "shared")}
     assert leaves == {id(W), id(b), id(x)}
-    from trainer import ops
+    from tessera.trainer import ops
     assert all(ops.get(v.op).forward for v in toposort(out) if v.kind == "apply")
 
 

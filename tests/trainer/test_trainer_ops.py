@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
+import tessera.trainer.tensor as T
+from tessera.trainer import fusions, opdef, ops, rewrites, verify_grad
+from tessera.trainer.graph import apply
 
-import trainer
-import trainer.tensor as T
-from trainer import fusions, opdef, ops, rewrites, verify_grad
-from trainer.graph import apply
+from tessera import trainer
 
 
 def test_every_row_is_complete():

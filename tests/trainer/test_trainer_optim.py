@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
+from tessera.trainer import optimizers
 
-import trainer
-from trainer import optimizers
+from tessera import trainer
 
 
 @pytest.mark.parametrize("name,kw", [("sgd", {"lr": 0.1}), ("momentum", {"lr": 0.05}),

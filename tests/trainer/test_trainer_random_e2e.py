@@ -6,12 +6,12 @@ import sys
 
 import numpy as np
 import pytest
+import tessera.trainer.tensor as T
+from tessera.trainer import datasets
+from tessera.trainer.sandbox.rng_mrg import MRG_RandomStreams
+from tessera.trainer.tensor.shared_randomstreams import RandomStreams
 
-import trainer
-import trainer.tensor as T
-from trainer import datasets
-from trainer.sandbox.rng_mrg import MRG_RandomStreams
-from trainer.tensor.shared_randomstreams import RandomStreams
+from tessera import trainer
 
 HERE = __file__
 
@@ -57,7 +57,7 @@ def test_seed_restarts_and_mrg_alias():
 
 
 def test_export_of_a_draw_fails_naming_the_line():
-    from exporter.export import export
+    from tessera.exporter.export import export
     srng = RandomStreams(1)
     x = T.matrix("x", shape=(None, 4))
     line = sys._getframe().f_lineno + 1
@@ -114,7 +114,7 @@ def test_softmax_classifier_with_dropout_reaches_093():
 
 def test_categorical_crossentropy_adam_does_not_go_nan():
     """The issue's failure: softmax cross-entropy trained with adam hit NaN; now finite throughout."""
-    from trainer.optimizers import adam
+    from tessera.trainer.optimizers import adam
     xtr, ytr, _, _ = _digits_split()
     rng = np.random.default_rng(2)
     x, y = T.matrix("x"), T.ivector("y")

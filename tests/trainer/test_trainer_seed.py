@@ -2,17 +2,17 @@
 
 import numpy as np
 import pytest
+import tessera.trainer.tensor as T
+from tessera.trainer import datasets
 
-import trainer
-import trainer.tensor as T
-from trainer import datasets
+from tessera import trainer
 
 
 def test_seed_program_trains_on_digits():
     import numpy as np
+    import tessera.trainer.tensor as T
 
-    import trainer as theano
-    import trainer.tensor as T
+    from tessera import trainer as theano
     np.random.seed(0)
     # --- the seed, verbatim but for imports (typos fixed) ---
     W = theano.shared(np.random.randn(64, 32).astype('float32') * 0.1, name='W')

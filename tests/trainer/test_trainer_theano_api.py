@@ -5,11 +5,11 @@ import sys
 
 import numpy as np
 import pytest
+import tessera.trainer.tensor as T
+from tessera.trainer import rewrites
+from tessera.trainer.graph import toposort
 
-import trainer
-import trainer.tensor as T
-from trainer import rewrites
-from trainer.graph import toposort
+from tessera import trainer
 
 HERE = __file__
 rng = np.random.default_rng(7)
@@ -395,8 +395,8 @@ def test_new_gradients_against_torch():
 
 
 def test_module_aliases():
-    from trainer.tensor.nnet import sigmoid  # noqa: F401 - Theano's import path
-    assert sys.modules["trainer.tensor.nnet"] is T.nnet
+    from tessera.trainer.tensor.nnet import sigmoid  # noqa: F401 - Theano's import path
+    assert sys.modules["tessera.trainer.tensor.nnet"] is T.nnet
 
 
 # ---------------------------------------------------------------- tutorial idioms: givens, pickling, printing
@@ -427,7 +427,7 @@ def test_givens_slice_a_shared_data_set_by_a_symbolic_index():
 
 class PickledModel:
     def __init__(self):
-        from trainer.tensor.shared_randomstreams import RandomStreams
+        from tessera.trainer.tensor.shared_randomstreams import RandomStreams
         self.x = T.matrix("x")
         self.W = trainer.shared(rng.standard_normal((3, 4)).astype(np.float32), name="W")
         self.srng = RandomStreams(4)
@@ -559,7 +559,7 @@ def _saliency_graphs():
 
 
 def test_forward_form_of_gradient_graphs_computes_the_same():
-    from trainer import ops
+    from tessera.trainer import ops
     x, v, grads = _saliency_graphs()
     xv = np.random.default_rng(6).random((4, 6)).astype(np.float32)
     vv = np.random.default_rng(7).random(6).astype(np.float32)
@@ -574,7 +574,7 @@ def test_forward_form_of_gradient_graphs_computes_the_same():
 
 def test_a_saliency_map_exports_as_written():
     """`exporter.export` itself puts gradient-only ops in their forward forms: the user exports `T.grad(...)`."""
-    from exporter import export, load
+    from tessera.exporter import export, load
     x, _, grads = _saliency_graphs()
     xv = np.random.default_rng(6).random((4, 6)).astype(np.float32)
     for g in grads[:2]:
@@ -586,7 +586,7 @@ def test_a_saliency_map_exports_as_written():
 def test_symbolic_shape_dims():
     """x.shape[i] as Theano: a symbolic scalar for a dim unknown at build time, the int when
     known; iterating or comparing x.shape gives the static contract."""
-    from trainer import graph
+    from tessera.trainer import graph
 
     x = T.matrix("x")
     y = T.ivector("y")
@@ -617,11 +617,11 @@ def test_symbolic_shape_dims():
 
 def test_symbolic_shape_dims_in_the_exporter_contract():
     # the trainer's own readers (and the exporter's) see None for unknown dims
-    from trainer import graph
+    from tessera.trainer import graph
 
     x = T.matrix("x", shape=(None, 3))
     src = "def dim(v, i):\n    return v.shape[i]\n"
-    ns = {"__name__": "exporter.somewhere"}
+    ns = {"__name__": "tessera.exporter.somewhere"}
     exec(compile(src, "<exporter>", "exec"), ns)
     assert ns["dim"](x, 0) is None and ns["dim"](x, 1) == 3
     assert isinstance(x.shape[0], graph.Variable)

@@ -6,10 +6,9 @@ import os
 
 import numpy as np
 import pytest
-
-from trainer import cli, datasets
-from trainer.models.autoencoder import AutoEncoder
-from trainer.training import load_checkpoint, train_autoencoder
+from tessera.trainer import cli, datasets
+from tessera.trainer.models.autoencoder import AutoEncoder
+from tessera.trainer.training import load_checkpoint, train_autoencoder
 
 X = datasets.load_digits()[:600]
 
@@ -185,7 +184,7 @@ def test_denoising_resume_without_the_stream_state_differs(tmp_path, monkeypatch
     (tmp_path / "b").mkdir()
     full, _ = _denoising(tmp_path / "a", 4)
     _denoising(tmp_path / "b", 2)
-    from trainer.tensor.shared_randomstreams import RandomStreams
+    from tessera.trainer.tensor.shared_randomstreams import RandomStreams
     monkeypatch.setattr(RandomStreams, "set_state", lambda self, state: None)  # a fresh stream instead
     resumed, _ = _denoising(tmp_path / "b", 4, resume=True)
     assert not np.array_equal(full.W.get_value(), resumed.W.get_value())
@@ -194,7 +193,7 @@ def test_denoising_resume_without_the_stream_state_differs(tmp_path, monkeypatch
 def test_denoising_mask_is_drawn_in_the_graph():
     m = AutoEncoder(64, 8, corruption=0.25, seed=1)
     assert m.inputs == [m.x] and len(m.random_streams) == 1
-    import trainer
+    from tessera import trainer
     f = trainer.function([m.x], m.x_tilde)
     ones = np.ones((400, 64), np.float32)
     a, b = f(ones), f(ones)

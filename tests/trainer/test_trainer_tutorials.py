@@ -7,10 +7,10 @@ differs from the published code is marked (Theano's dtype is a string, here a nu
 import pickle
 
 import numpy as np
+import tessera.trainer.tensor as T
+from tessera.trainer import datasets
 
-import trainer as theano
-import trainer.tensor as T
-from trainer import datasets
+from tessera import trainer as theano
 
 
 def shared_dataset(data_xy, borrow=True):

@@ -15,13 +15,13 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import tessera.trainer.tensor as T
+from tessera.trainer import optimizers
+from tessera.trainer.compile import Function
+from tessera.trainer.graph import SharedVariable, Variable
+from tessera.trainer.tensor.shared_randomstreams import RandomStreams
 
-import trainer
-import trainer.tensor as T
-from trainer import optimizers
-from trainer.compile import Function
-from trainer.graph import SharedVariable, Variable
-from trainer.tensor.shared_randomstreams import RandomStreams
+from tessera import trainer
 
 
 class AutoEncoder:

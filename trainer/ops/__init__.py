@@ -7,8 +7,8 @@ user-facing function to `trainer/tensor.py` or `trainer/nnet.py`.
 
 from __future__ import annotations
 
-from trainer.opdef import REGISTRY, OpDef, OpDTypeError, OpShapeError, broadcast, get, infer, names
-from trainer.ops import elementwise, indexing, linalg, logic, random, reductions, shape
+from tessera.trainer.opdef import REGISTRY, OpDef, OpDTypeError, OpShapeError, broadcast, get, infer, names
+from tessera.trainer.ops import elementwise, indexing, linalg, logic, random, reductions, shape
 
 __all__ = ["REGISTRY", "OpDef", "OpDTypeError", "OpShapeError", "broadcast", "get", "infer", "names",
            "elementwise", "indexing", "linalg", "logic", "random", "reductions", "shape"]

@@ -11,9 +11,8 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-
-from trainer.graph import Variable, apply
-from trainer.opdef import (
+from tessera.trainer.graph import Variable, apply
+from tessera.trainer.opdef import (
     GradRule,
     OpDef,
     broadcast_shapes,

@@ -11,9 +11,8 @@ an index out of range is an error at run time, never a read outside the tensor).
 from __future__ import annotations
 
 import numpy as np
-
-from trainer.graph import Variable, apply
-from trainer.opdef import (
+from tessera.trainer.graph import Variable, apply
+from tessera.trainer.opdef import (
     OpDef,
     OpDTypeError,
     OpShapeError,
@@ -23,7 +22,7 @@ from trainer.opdef import (
     register,
     shape_of,
 )
-from trainer.ops.elementwise import unbroadcast
+from tessera.trainer.ops.elementwise import unbroadcast
 
 
 def basic_key(idx: tuple) -> tuple:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-
-from trainer.graph import Variable, apply
-from trainer.opdef import OpDef, OpShapeError, fmt, register
+from tessera.trainer.graph import Variable, apply
+from tessera.trainer.opdef import OpDef, OpShapeError, fmt, register
 
 
 def _dot_shape(shapes, attrs):

@@ -8,9 +8,8 @@ They and the logic ops carry no gradient: nothing flows through a bool or intege
 from __future__ import annotations
 
 import numpy as np
-
-from trainer.graph import Variable, apply
-from trainer.opdef import (
+from tessera.trainer.graph import Variable, apply
+from tessera.trainer.opdef import (
     DTYPES,
     OpDef,
     OpDTypeError,
@@ -23,7 +22,7 @@ from trainer.opdef import (
     same_shape,
     ufunc_kernel,
 )
-from trainer.ops.elementwise import unbroadcast
+from tessera.trainer.ops.elementwise import unbroadcast
 
 
 def no_grad(n: Variable, g: Variable) -> list:

@@ -13,8 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-
-from trainer.opdef import OpDef, OpShapeError, fmt, register
+from tessera.trainer.opdef import OpDef, OpShapeError, fmt, register
 
 # uid -> stream object (anything with .generator(k) -> np.random.Generator)
 STREAMS: dict[int, Any] = {}  # strong: a compiled graph names its stream only by uid

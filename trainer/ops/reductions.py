@@ -6,9 +6,8 @@ Reduction attrs: {"axis": tuple of axes | None (all), "keepdims": bool}.
 from __future__ import annotations
 
 import numpy as np
-
-from trainer.graph import Variable, apply
-from trainer.opdef import (
+from tessera.trainer.graph import Variable, apply
+from tessera.trainer.opdef import (
     DTYPES,
     OpDef,
     OpDTypeError,

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from trainer.tensor.shared_randomstreams import RandomStreams
+from tessera.trainer.tensor.shared_randomstreams import RandomStreams
 
 MRG_RandomStreams = RandomStreams
 

@@ -7,11 +7,10 @@ import sys
 from typing import Any
 
 import numpy as np
-
-from trainer import nnet
-from trainer.gradient import grad
-from trainer.graph import GraphError, Variable, _norm_axis, apply, as_dtype, as_variable, constant
-from trainer.indexing import inc_subtensor, set_subtensor
+from tessera.trainer import nnet
+from tessera.trainer.gradient import grad
+from tessera.trainer.graph import GraphError, Variable, _norm_axis, apply, as_dtype, as_variable, constant
+from tessera.trainer.indexing import inc_subtensor, set_subtensor
 
 __all__ = ["matrix", "vector", "scalar", "tensor", "tensor3", "tensor4", "row", "col",
            "iscalar", "ivector", "imatrix", "itensor3", "itensor4", "lscalar", "lvector", "lmatrix",
@@ -395,6 +394,6 @@ relu = nnet.relu
 softmax = nnet.softmax
 
 
-from trainer.tensor import shared_randomstreams  # noqa: E402 - needs the functions above
+from tessera.trainer.tensor import shared_randomstreams  # noqa: E402 - needs the functions above
 
 sys.modules[__name__ + ".nnet"] = nnet  # `from trainer.tensor.nnet import sigmoid`, as Theano

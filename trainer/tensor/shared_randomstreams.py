@@ -13,9 +13,8 @@ import secrets
 from typing import Any
 
 import numpy as np
-
-from trainer.graph import GraphError, StaticShape, Variable, apply, as_dtype, as_variable, constant
-from trainer.ops.random import STREAMS
+from tessera.trainer.graph import GraphError, StaticShape, Variable, apply, as_dtype, as_variable, constant
+from tessera.trainer.ops.random import STREAMS
 
 
 class RandomStreams:
@@ -54,7 +53,7 @@ class RandomStreams:
             self.generator(int(k)).bit_generator.state = st
 
     def _size(self, size: Any) -> Variable:
-        from trainer.tensor import shape
+        from tessera.trainer.tensor import shape
 
         if size is None:
             raise GraphError("RandomStreams: give size= (a tuple of ints, or T.shape(x))")
@@ -69,7 +68,7 @@ class RandomStreams:
             raise GraphError(f"RandomStreams: size {parts} has unknown dims (None); x.shape is the static "
                              "shape here: use size=T.shape(x), or T.shape(x)[0] for one dim")
         if any(isinstance(p, Variable) for p in parts):
-            from trainer.tensor import cast, stack
+            from tessera.trainer.tensor import cast, stack
             return stack([cast(as_variable(p, np.dtype(np.int64)), "int64") for p in parts])
         return constant(np.array([int(p) for p in parts], dtype=np.int64))
 

@@ -23,9 +23,9 @@ import numpy as np
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
-from exporter import strict_math as sm  # noqa: E402
-from exporter.model import load  # noqa: E402
-from exporter.opset import OPS  # noqa: E402
+from tessera.exporter import strict_math as sm  # noqa: E402
+from tessera.exporter.model import load  # noqa: E402
+from tessera.exporter.opset import OPS  # noqa: E402
 
 F = np.float32
 rng = np.random.default_rng(20240601)
@@ -381,7 +381,7 @@ def main():
                 cases.append(case(op, [p, q], fn(p, q)))
         # Pow (SPEC 7.10): random operands are mostly NaN (negative base, fractional exponent), so add
         # positive bases over every magnitude, negative bases with integer exponents, and the Annex F grid.
-        from conformance.cases11 import POW_BASES, POW_EXPONENTS
+        from tessera.conformance.cases11 import POW_BASES, POW_EXPONENTS
         mag = (2.0 ** rng.uniform(-149, 128, 2000)).astype(F)
         pa = np.concatenate([mag, -mag[:1000], np.repeat(POW_BASES, POW_EXPONENTS.size)]).astype(F)
         pb = np.concatenate([rng.uniform(-40, 40, 2000), np.round(rng.uniform(-40, 40, 1000)),

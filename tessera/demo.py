@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parent
+REPO = Path(__file__).resolve().parent.parent
 C_RUN = REPO / "runtimes" / "c" / "build" / "tessera-run"
 JS_RUN = REPO / "runtimes" / "js" / "bin" / "tessera-run.js"
 
@@ -43,8 +43,8 @@ def load_digits() -> np.ndarray:
 
 def train(data: np.ndarray, args: argparse.Namespace):
     """The seed program, verbatim but for its imports and sizes."""
-    import trainer as theano
-    import trainer.tensor as T
+    import tessera.trainer.tensor as T
+    from tessera import trainer as theano
 
     rng = np.random.default_rng(args.seed)
     n_visible, n_hidden = data.shape[1], args.hidden
@@ -85,7 +85,7 @@ def run_cli(command: list[str], model: Path, inputs: Path) -> tuple[np.ndarray |
     timing = MEDIAN_RE.search(proc.stderr)
     if proc.returncode != 0 or timing is None:
         return f"exit {proc.returncode}: {(proc.stdout + proc.stderr).strip()[:200]}", float("nan")
-    from conformance.compare import tensor_values
+    from tessera.conformance.compare import tensor_values
 
     shape, data = tensor_values(json.loads(proc.stdout)["outputs"]["x_hat"])
     return data.reshape(shape), float(timing.group(1)) / 1e6
@@ -134,7 +134,7 @@ def picture(originals: np.ndarray, recon: np.ndarray, scale: int = 6) -> np.ndar
 
 
 def main(args: argparse.Namespace) -> int:
-    import exporter
+    from tessera import exporter
 
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)

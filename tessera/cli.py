@@ -1,7 +1,7 @@
 """`tessera` command line: one entry point, one sub-command per component.
 
-Each sub-command lives with its component (trainer.cli, exporter.cli,
-conformance.cli, demo); this module only dispatches.
+Each sub-command lives with its component (tessera.trainer.cli, tessera.exporter.cli_*,
+tessera.conformance.cli, tessera.demo); this module only dispatches.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ import sys
 
 # sub-command -> (module, help). Each module has `add_arguments(parser)` and `main(args) -> int`.
 COMMANDS = {
-    "train": ("trainer.cli", "train the auto-encoder and export the model"),
-    "export": ("exporter.cli_export", "export a training checkpoint to a model file"),
-    "check": ("exporter.cli_check", "check a model file and summarise it"),
-    "run": ("exporter.cli_run", "run a model on an inputs file (runtime CLI protocol)"),
-    "conformance": ("conformance.cli", "generate or run the conformance suite"),
-    "demo": ("tessera_demo", "the main job: train, export, run in every runtime, compare"),
+    "train": ("tessera.trainer.cli", "train the auto-encoder and export the model"),
+    "export": ("tessera.exporter.cli_export", "export a training checkpoint to a model file"),
+    "check": ("tessera.exporter.cli_check", "check a model file and summarise it"),
+    "run": ("tessera.exporter.cli_run", "run a model on an inputs file (runtime CLI protocol)"),
+    "conformance": ("tessera.conformance.cli", "generate or run the conformance suite"),
+    "demo": ("tessera.demo", "the main job: train, export, run in every runtime, compare"),
 }
 
 
@@ -55,11 +55,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(argv: list[str]) -> int:
     if _onnx_route(argv):
-        from exporter import cli_export_onnx
+        from tessera.exporter import cli_export_onnx
 
         return cli_export_onnx.cli(argv)
     if _c_codegen_route(argv):
-        from exporter import cli_export_c
+        from tessera.exporter import cli_export_c
 
         return cli_export_c.cli(argv)
     parser = argparse.ArgumentParser(prog="tessera", description=__doc__.splitlines()[0])
