@@ -4,12 +4,18 @@ Train the seed's tied-weight auto-encoder (written exactly as the seed writes
 it, Theano style) on the bundled binarized digits, export it, run it in the
 Python reference, the JS runtime (both kernel paths) and the C runtime, and
 print whether every runtime gives the same bits. Writes a picture of digits
-and their reconstructions.
+and their reconstructions, and beside each exported model the Python
+reference's outputs for the browser page's bundled samples (MODEL.expected.json),
+which the page compares with its own bits.
+
+The demo's models are the rows of DEMO_MODELS: a file name, a title and a
+function that trains the model and says what to export.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import re
 import shutil
@@ -18,6 +24,8 @@ import subprocess
 import sys
 import time
 import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +33,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 C_RUN = REPO / "runtimes" / "c" / "build" / "tessera-run"
 JS_RUN = REPO / "runtimes" / "js" / "bin" / "tessera-run.js"
+# the browser page's bundled samples: the digits its buttons show and its bit-identity check runs
+PAGE_SAMPLES = REPO / "runtimes" / "js" / "demo" / "samples.json"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -73,13 +83,132 @@ def train(data: np.ndarray, args: argparse.Namespace):
     return x, x_hat, forward
 
 
+@dataclass
+class Trained:
+    """What a demo model's training step hands to the rest of the demo."""
+
+    outputs: list  # the symbolic outputs to export, named
+    inputs: list  # the symbolic inputs (one: the digit images)
+    forward: Callable[[np.ndarray], list[np.ndarray]]  # the trainer's own outputs for a batch
+    batch: np.ndarray  # the batch every runtime runs (shaped as the model's input)
+    description: str  # the model file's metadata description
+
+
+@dataclass(frozen=True)
+class DemoModel:
+    """One row of the demo: out/<file>, what it is, how to train it, and an optional picture."""
+
+    file: str
+    title: str
+    train: Callable[[np.ndarray, argparse.Namespace], Trained]
+    picture: Callable[[Path, np.ndarray, np.ndarray], Path] | None = None
+
+
+def train_autoencoder(data: np.ndarray, args: argparse.Namespace) -> Trained:
+    print(f"   the seed auto-encoder {data.shape[1]}->{args.hidden} on {len(data)} binarized digits")
+    x, x_hat, forward = train(data, args)
+    return Trained([x_hat], [x], lambda batch: [forward(batch)], data[:256],
+                   "seed tied-weight auto-encoder, digits")
+
+
+def reconstructions_png(out: Path, batch: np.ndarray, reference: np.ndarray) -> Path:
+    png = out / "reconstructions.png"
+    write_png(png, picture(batch[:12], reference[:12]))
+    return png
+
+
+# ------------------------------------------------------------ the page's samples and their reference outputs
+
+IMAGE_SIDE = 8  # the page draws 8x8 digits: 64 pixels
+
+
+def load_page_samples() -> tuple[np.ndarray, list[int]]:
+    """The browser page's bundled digits, (n, 64) float32 pixels, and their labels."""
+    doc = json.loads(PAGE_SAMPLES.read_text())
+    return np.array([s["pixels"] for s in doc["samples"]], dtype=np.float32), [s["label"] for s in doc["samples"]]
+
+
+def image_feed(shape: Sequence[int | str], pixels: np.ndarray) -> tuple[np.ndarray, bool]:
+    """The page's images fed to an input declared with `shape`: (n, 64) or (n, 1, 8, 8) (a CNN),
+    the same pixels row-major. Also says whether the samples run one at a time (batch fixed at 1).
+    ValueError for an input the page cannot feed (its own words say why)."""
+    n = len(pixels)
+    side = IMAGE_SIDE
+    if list(shape[1:]) == [side * side]:
+        feed = pixels.reshape(n, side * side)
+    elif list(shape[1:]) == [1, side, side]:
+        feed = pixels.reshape(n, 1, side, side)
+    else:
+        raise ValueError(f"input shape {list(shape)} is not an 8x8 image: the page feeds (N, 64) or (N, 1, 8, 8)")
+    batch = shape[0]
+    if isinstance(batch, int) and batch != 1 and batch != n:
+        raise ValueError(f"input batch is fixed at {batch}: the page runs one image (batch 1 or a symbol)")
+    return feed, batch == 1 and n != 1
+
+
+def reference_outputs(model, pixels: np.ndarray) -> tuple[str, np.ndarray, dict[str, np.ndarray]]:
+    """The Python reference's outputs for the page's images: (input name, the feed, outputs by name)."""
+    if len(model.inputs) != 1:
+        raise ValueError(f"the model has {len(model.inputs)} inputs: the page feeds one 8x8 image")
+    (name, shape), = model.inputs
+    if model.dtype(name) != "float32":
+        raise ValueError(f"input {name!r} is {model.dtype(name)}: the page feeds float32 pixels")
+    feed, one_at_a_time = image_feed(shape, pixels)
+    if not one_at_a_time:
+        return name, feed, model.run({name: feed})
+    rows = [model.run({name: feed[i:i + 1]}) for i in range(len(feed))]
+    return name, feed, {out: np.concatenate([r[out] for r in rows]) for out in rows[0]}
+
+
+def expected_path(model_path: Path) -> Path:
+    """MODEL.json -> MODEL.expected.json, where the page looks for the reference outputs."""
+    return model_path.with_name(model_path.name.removesuffix(".json") + ".expected.json")
+
+
+def write_expected(model_path: Path, pixels: np.ndarray | None = None, labels: list[int] | None = None) -> Path:
+    """Write MODEL.expected.json beside MODEL.json: the page's samples (or `pixels`, (n, 64)) as the
+    model's input and the Python reference's outputs for them, as SPEC section 9 tensor objects
+    (shortest float32 decimals: exact bits), plus the SHA-256 of the model file, so that the page
+    can say whether its own bits equal Python's and for which file. ValueError for a model the page
+    cannot show. `{"inputs": doc["inputs"]}` is an inputs document; `{"outputs": ...}` is what
+    `tessera run MODEL INPUTS` prints for it."""
+    from tessera import exporter
+    from tessera.exporter.tensors import tensor_to_json
+
+    if pixels is None:
+        pixels, labels = load_page_samples()
+    raw = model_path.read_bytes()
+    name, feed, outputs = reference_outputs(exporter.load(raw), np.asarray(pixels, dtype=np.float32))
+    head = {
+        "about": "Python reference outputs of the model for the demo page's samples; "
+                 "the page runs the same inputs and compares the bits",
+        "model": model_path.name,
+        "model_sha256": hashlib.sha256(raw).hexdigest(),
+        "labels": list(labels) if labels is not None else None,
+    }
+    body = ", ".join(f"{json.dumps(k)}: {json.dumps(v)}" for k, v in head.items())
+    inputs = f'{{{json.dumps(name)}: {tensor_to_json(feed)}}}'
+    outs = ", ".join(f"{json.dumps(k)}: {tensor_to_json(v)}" for k, v in outputs.items())
+    path = expected_path(model_path)
+    tmp = path.with_name(path.name + ".tmp")  # no partial file on failure
+    tmp.write_text(f'{{{body}, "inputs": {inputs}, "outputs": {{{outs}}}}}\n')
+    tmp.replace(path)
+    return path
+
+
+# The demo's models, in the order `make demo` trains them; a new one is one row.
+DEMO_MODELS = [
+    DemoModel("model.json", "the seed auto-encoder", train_autoencoder, reconstructions_png),
+]
+
+
 REPEAT = 20
 MEDIAN_RE = re.compile(r"run median ([0-9.]+) us")
 
 
-def run_cli(command: list[str], model: Path, inputs: Path) -> tuple[np.ndarray | str, float]:
-    """Run one runtime's CLI (SPEC section 9) with `--repeat`; returns x_hat or an error text,
-    and the median in-process run time in seconds that the CLI reports on stderr."""
+def run_cli(command: list[str], model: Path, inputs: Path) -> tuple[dict[str, np.ndarray] | str, float]:
+    """Run one runtime's CLI (SPEC section 9) with `--repeat`; returns the outputs by name or an
+    error text, and the median in-process run time in seconds that the CLI reports on stderr."""
     proc = subprocess.run(command + ["--repeat", str(REPEAT), str(model), str(inputs)],
                           capture_output=True, text=True)
     timing = MEDIAN_RE.search(proc.stderr)
@@ -87,8 +216,11 @@ def run_cli(command: list[str], model: Path, inputs: Path) -> tuple[np.ndarray |
         return f"exit {proc.returncode}: {(proc.stdout + proc.stderr).strip()[:200]}", float("nan")
     from tessera.conformance.compare import tensor_values
 
-    shape, data = tensor_values(json.loads(proc.stdout)["outputs"]["x_hat"])
-    return data.reshape(shape), float(timing.group(1)) / 1e6
+    outputs = {}
+    for name, tensor in json.loads(proc.stdout)["outputs"].items():
+        shape, data = tensor_values(tensor)
+        outputs[name] = data.reshape(shape)
+    return outputs, float(timing.group(1)) / 1e6
 
 
 def runtimes() -> list[tuple[str, list[str] | None, str]]:
@@ -104,8 +236,12 @@ def runtimes() -> list[tuple[str, list[str] | None, str]]:
 
 
 def bits_equal(a: np.ndarray, b: np.ndarray) -> bool:
-    return a.shape == b.shape and bool(np.all((a.view(np.uint32) == b.view(np.uint32))
-                                              | (np.isnan(a) & np.isnan(b))))
+    return a.shape == b.shape and a.dtype == b.dtype and bool(np.all((a.view(np.uint32) == b.view(np.uint32))
+                                                                  | (np.isnan(a) & np.isnan(b))))
+
+
+def all_bits_equal(got: dict[str, np.ndarray], want: dict[str, np.ndarray]) -> bool:
+    return got.keys() == want.keys() and all(bits_equal(got[k], want[k]) for k in want)
 
 
 def write_png(path: Path, pixels: np.ndarray) -> None:
@@ -134,28 +270,42 @@ def picture(originals: np.ndarray, recon: np.ndarray, scale: int = 6) -> np.ndar
 
 
 def main(args: argparse.Namespace) -> int:
-    from tessera import exporter
-
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     data = load_digits()
-    print(f"1. Training the seed auto-encoder {data.shape[1]}->{args.hidden} on {len(data)} binarized digits")
-    x, x_hat, forward = train(data, args)
+    ok = True
+    for number, entry in enumerate(DEMO_MODELS, 1):
+        print(f"{number}. {entry.title[:1].upper() + entry.title[1:]}")
+        ok = run_model(entry, data, args, out) and ok
+    print("   Browser demo: node runtimes/js/bin/serve.js, then open http://localhost:8000/runtimes/js/demo/"
+          + "".join(f"\n                 ?model=../../../{out.name}/{e.file}" for e in DEMO_MODELS[1:]))
+    print("All runtimes agree bit for bit." if ok else "Runtimes DISAGREE or are missing: see above.")
+    return 0 if ok else 1
 
-    model_path = out / "model.json"
-    exporter.export([x_hat], [x], model_path, metadata={"description": "seed tied-weight auto-encoder, digits"})
-    print(f"2. Exported {model_path} ({model_path.stat().st_size:,} bytes)")
 
-    batch = data[:256]
-    inputs_path = out / "inputs.json"
-    inputs_path.write_text(json.dumps({"inputs": {"x": {"shape": list(batch.shape),
-                                                         "data": batch.reshape(-1).tolist()}}}))
-    trainer_out = np.asarray(forward(batch), dtype=np.float32)
+def run_model(entry: DemoModel, data: np.ndarray, args: argparse.Namespace, out: Path) -> bool:
+    """Train, export and check one demo model; True when every runtime gives the reference's bits."""
+    from tessera import exporter
+
+    trained = entry.train(data, args)
+    model_path = out / entry.file
+    exporter.export(trained.outputs, trained.inputs, model_path, metadata={"description": trained.description})
+    print(f"   exported {model_path} ({model_path.stat().st_size:,} bytes)")
+    expected = write_expected(model_path)
+    print(f"   wrote {expected} (the Python reference's outputs for the browser page's samples)")
+
+    batch = trained.batch
+    stem = model_path.name.removesuffix(".json")
+    inputs_path = out / ("inputs.json" if stem == "model" else f"{stem}.inputs.json")
+    inputs_path.write_text(json.dumps({"inputs": {trained.inputs[0].name: {"shape": list(batch.shape),
+                                                                            "data": batch.reshape(-1).tolist()}}}))
     model = exporter.load(model_path)
-    reference = model.run({"x": batch})["x_hat"]
-    ref_seconds = _median_seconds(lambda: model.run({"x": batch}))
+    feed = {trained.inputs[0].name: batch}
+    reference = model.run(feed)
+    trainer_out = dict(zip(reference, trained.forward(batch), strict=True))
+    ref_seconds = _median_seconds(lambda: model.run(feed))
 
-    print(f"3. Running a batch of {len(batch)} digits in every runtime")
+    print(f"   running a batch of {len(batch)} digits in every runtime")
     rows = [("Python reference", "reference", _maxdiff(reference, trainer_out), _ms(ref_seconds))]
     missing = []
     for name, command, why in runtimes():
@@ -168,20 +318,16 @@ def main(args: argparse.Namespace) -> int:
             rows.append((name, "ERROR", "-", "-"))
             missing.append(f"{name}: {result}")
             continue
-        same = "yes" if bits_equal(result, reference) else "NO"
+        same = "yes" if all_bits_equal(result, reference) else "NO"
         rows.append((name, same, _maxdiff(result, trainer_out), _ms(seconds)))
     _print_table(rows)
     print(f"   time: median of {REPEAT} in-process runs on the batch (no process start or model load)")
     for line in missing:
         print("   missing: " + line)
-
-    png = out / "reconstructions.png"
-    write_png(png, picture(batch[:12], reference[:12]))
-    print(f"4. Wrote {png} (top: digits, bottom: reconstructions)")
-    print("   Browser demo: node runtimes/js/bin/serve.js, then open http://localhost:8000/runtimes/js/demo/")
-    ok = all(r[1] in ("yes", "reference") for r in rows)
-    print("All runtimes agree bit for bit." if ok else "Runtimes DISAGREE or are missing: see above.")
-    return 0 if ok else 1
+    if entry.picture is not None:
+        first = next(iter(reference.values()))
+        print(f"   wrote {entry.picture(out, batch, first)} (top: digits, bottom: the model's outputs)")
+    return all(r[1] in ("yes", "reference") for r in rows)
 
 
 def _median_seconds(fn, repeat: int = REPEAT) -> float:
@@ -197,8 +343,11 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1e3:.2f} ms"
 
 
-def _maxdiff(a: np.ndarray, b: np.ndarray) -> str:
-    return f"{float(np.max(np.abs(a.astype(np.float64) - b.astype(np.float64)))):.2e}"
+def _maxdiff(got: dict[str, np.ndarray], trainer_out: dict[str, np.ndarray]) -> str:
+    """The largest |difference| over the float32 outputs (int32 classes are compared by bits only)."""
+    diffs = [np.max(np.abs(got[k].astype(np.float64) - np.asarray(v, dtype=np.float64)))
+             for k, v in trainer_out.items() if got[k].dtype == np.float32]
+    return f"{float(max(diffs)):.2e}" if diffs else "-"
 
 
 def _print_table(rows: list[tuple[str, str, str, str]]) -> None:
