@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-FORMAT_VERSION = "1.1"
+FORMAT_VERSION = "1.2"
 FORMAT_MAJOR = 1
-FORMAT_MINOR = 1
+FORMAT_MINOR = 2
 
 CODES = (
     "E_PARSE",

@@ -32,6 +32,8 @@ fresh names. Target: ONNX opset 17 (IR version 8), the default domain only.
 | Concat(axis) | Concat(axis) |
 | Slice(starts, ends, axes, steps) | Slice with four int64 initializers (opset 10+ form) |
 | ArgMax, ArgMin(axis, keepdims) | the same (select_last_index=0), Cast(to=INT32); float32: first NaN wins (`_arg`) |
+| Conv2D(strides, pads, dilations, group) | Conv, kernel_shape from the weights, pads in the same order (`_window`) |
+| MaxPool2D, AveragePool2D(kernel_shape, ..) | MaxPool, AveragePool (count_include_pad explicit), ceil_mode 0 |
 
 The graph is the same computation, but ONNX does not define Tessera's exact arithmetic (SPEC §7):
 an ONNX runtime may use FMA, another summation order and its own exp/log, and treats NaN and
@@ -368,12 +370,32 @@ def _arg(b: _Builder, node: Node, x: list[str], label: str) -> None:
     _to_int32(b, index, node, label)
 
 
+def _window(node: Node) -> dict[str, list[int]]:
+    """strides and pads as ONNX writes them: Tessera's pads [top, left, bottom, right] are ONNX's
+    [x1_begin, x2_begin, x1_end, x2_end] for NCHW (x1 the height), the same order."""
+    return {"strides": list(node.params["strides"]), "pads": list(node.params["pads"])}
+
+
+def _conv(b: _Builder, node: Node, x: list[str], label: str) -> None:
+    kernel = list(b.checked.shapes[x[1]][2:])
+    b.add(node.opdef.onnx.op_type, x, node.output, label, kernel_shape=kernel, group=int(node.params["group"]),
+          dilations=list(node.params["dilations"]), **_window(node))
+
+
+def _pool(b: _Builder, node: Node, x: list[str], label: str) -> None:
+    """MaxPool: ONNX skips padding as -inf would, the format skips it outright (the same, since every window
+    holds an input element). AveragePool: count_include_pad explicit (ONNX's default is 0, as the format's)."""
+    extra = {"count_include_pad": int(node.params["count_include_pad"])} if "count_include_pad" in node.params else {}
+    b.add(node.opdef.onnx.op_type, x, node.output, label, kernel_shape=list(node.params["kernel_shape"]),
+          ceil_mode=0, **_window(node), **extra)
+
+
 Emitter = Callable[[_Builder, Node, list[str], str], None]
 EMITTERS: dict[str, Emitter] = {
     "same": _same, "matmul": _matmul, "clip": _clip, "softmax": _softmax, "reduce_axes_input": _reduce_axes_input,
     "reduce_axes_attr": _reduce_axes_attr, "transpose": _transpose, "reshape": _reshape,
     "compare": _compare, "compare_negated": _compare_negated, "logical": _logical, "where": _where, "cast": _cast,
-    "gather": _gather, "concat": _concat, "slice": _slice, "arg": _arg,
+    "gather": _gather, "concat": _concat, "slice": _slice, "arg": _arg, "conv": _conv, "pool": _pool,
 }
 # The operators this converter maps: every registry row whose `onnx` names one of its emitters.
 SUPPORTED_OPS = frozenset(name for name, d in OPS.items() if d.onnx is not None and d.onnx.how in EMITTERS)

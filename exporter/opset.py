@@ -1,4 +1,4 @@
-"""The operator registry of format 1.1: one row per operator of SPEC §6, in the order of its table.
+"""The operator registry of format 1.2: one row per operator of SPEC §6, in the order of its table.
 
 `OPS` is the only list of operator names in the exporter and the conformance generator: the
 checker, shape inference, the reference runtime, the lowering of trainer graphs, the C generator,
@@ -20,14 +20,15 @@ Row fields (`OpDef`):
 - `family`: "matmul", "broadcast" (two operands, numpy broadcasting), "elementwise" (one
   operand, same shape), "softmax", "reduce", "transpose" or "reshape"; since 1.1 also "compare"
   (two operands of one dtype, int32 0/1 out), "logic" (int32 operands), "where", "cast", "gather",
-  "concat", "slice", "argreduce". Families group ops that share schema branches, conformance case
-  builders and tests.
+  "concat", "slice", "argreduce"; since 1.2 "conv" and "pool" (NCHW windows). Families group ops that
+  share schema branches, conformance case builders and tests.
 - `spec`: the SPEC section that defines the result bits ("6" when the §6 table row does).
 - `attributes`: `Attr` rows (`attrs`: their names): `name`; `kind` (its JSON Schema fragment is `ATTR_SCHEMA[kind]`);
   `default` (None: none, or "derived from the operand rank" as SPEC §6 says); `required`;
-  `bad`: samples of rejected values `(label, value, code)` for a node whose operands are
-  all float32[2, 2] (the conformance generator turns each into a must-reject case).
-- `example`: valid attributes for operands float32[2, 2] (the base of those reject cases).
+  `bad`: samples of rejected values `(label, value, code)` for a node whose operands all have
+  the shape `example_shape` (the conformance generator turns each into a must-reject case).
+- `example`: valid attributes for operands of that shape (the base of those reject cases);
+  `example_shape`: [2, 2], or [2, 2, 2, 2] for the NCHW ops (which need rank 4).
 - `shape`: the shape rule `(operand shapes, attrs with defaults) -> (output shape, params)`
   (exporter/shapes.py); `params` are the attributes resolved against the ranks, what runs.
 - `check_attrs`: attribute checks the schema cannot express and that do not depend on shapes
@@ -86,6 +87,12 @@ ATTR_SCHEMA: dict[str, dict[str, Any]] = {
                                                    {"type": "string", "pattern": _SYMBOL}, {"const": -1}]}},
     "ints": {"type": "array", "minItems": 1, "maxItems": 8, "items": {"type": "integer"}},
     "dtype": {"enum": ["float32", "int32"]},
+    # since 1.2, the window attributes of the NCHW ops (SPEC §6): sizes, strides and dilations, pads, group
+    "size2": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "integer", "minimum": 1,
+                                                                      "maximum": 65535}},
+    "pads4": {"type": "array", "minItems": 4, "maxItems": 4, "items": {"type": "integer", "minimum": 0,
+                                                                      "maximum": 65535}},
+    "size": {"type": "integer", "minimum": 1, "maximum": 65535},
 }
 
 
@@ -95,7 +102,7 @@ class Attr:
     kind: str  # a key of ATTR_SCHEMA
     default: Any = None
     required: bool = False
-    bad: tuple[tuple[str, Any, str], ...] = ()  # (label, value, expected code) on float32[2, 2] operands
+    bad: tuple[tuple[str, Any, str], ...] = ()  # (label, value, expected code) on `example_shape` operands
 
 
 @dataclass(frozen=True)
@@ -145,6 +152,7 @@ class OpDef:
     example: dict = field(default_factory=dict)
     dtype: DtypeRule = field(default=shapes.float32_only, repr=False)
     example_dtypes: tuple[str, ...] = ()
+    example_shape: Shape = (2, 2)
 
     @property
     def min_arity(self) -> int:
@@ -299,6 +307,31 @@ def _argreduce(name: str, largest: bool, trainer: str) -> OpDef:
                  dtype=shapes.index_dtype, example={"axis": 1})
 
 
+# The window attributes of the 1.2 NCHW ops; the bad samples are for [2, 2, 2, 2] operands (a 2x2 kernel).
+_STRIDES = Attr("strides", "size2", (1, 1), bad=(("zero", [0, 1], "E_SCHEMA"), ("length", [1, 1, 1], "E_SCHEMA")))
+_PADS = Attr("pads", "pads4", (0, 0, 0, 0), bad=(("negative", [0, -1, 0, 0], "E_SCHEMA"),
+                                                ("length", [0, 0], "E_SCHEMA")))
+_NCHW = (2, 2, 2, 2)
+
+
+def _pool_attrs(attrs: dict) -> str | None:
+    """SPEC §6: each pooling pad below the kernel size on its axis, so that no window is all padding."""
+    kh, kw = attrs["kernel_shape"]
+    pt, pl, pb, pr = attrs.get("pads", (0, 0, 0, 0))
+    if max(pt, pb) >= kh or max(pl, pr) >= kw:
+        return f"pads {list(attrs['pads'])} must be below the kernel size {list(attrs['kernel_shape'])} on each axis"
+    return None
+
+
+def _pooling(name: str, kind: str, onnx_type: str, extra: tuple[Attr, ...] = ()) -> OpDef:
+    kernel = Attr("kernel_shape", "size2", required=True,
+                  bad=(("zero", [0, 2], "E_SCHEMA"), ("length", [2], "E_SCHEMA"), ("beyond_input", [3, 2], "E_SHAPE")))
+    pads = Attr("pads", "pads4", (0, 0, 0, 0), bad=(*_PADS.bad, ("at_kernel", [0, 0, 2, 0], "E_SCHEMA")))
+    return OpDef(name, 1, "pool", shapes.pool2d, lambda a, p: reference.pool2d(a[0], p, kind),
+                 Onnx("pool", onnx_type), None, attributes=(kernel, _STRIDES, pads, *extra), spec="7.12",
+                 since="1.2", check_attrs=_pool_attrs, example={"kernel_shape": [2, 2]}, example_shape=_NCHW)
+
+
 # ------------------------------------------------------------------ the table (SPEC §6 order)
 # Kernels call strict_math through the module at run time (not a bound function), as
 # reference.softmax does, so a test can substitute a function there (tests/conformance/wrong_runtime.py).
@@ -411,6 +444,19 @@ OPS: dict[str, OpDef] = {
         OpDef("Pow", 2, "broadcast", shapes.broadcasting, _binary(lambda a, b: strict_math.pow_(a, b)),
               Onnx("same", "Pow"), CGen("binary", "TSR_K_POW", in_place=True), spec="7.10", since="1.1",
               lower=Lower("power", "broadcast"), accuracy=Accuracy(np.power, 1, 1e-30, 1e30)),
+        # ---- since 1.2: exact compositions (SPEC §7.11, §7.12), no accuracy bound, as MatMul
+        OpDef("Conv2D", (2, 3), "conv", shapes.conv2d,
+              lambda a, p: reference.conv2d(a[0], a[1], a[2] if len(a) > 2 else None, p),
+              Onnx("conv", "Conv"), None, spec="7.11", since="1.2",
+              attributes=(_STRIDES, _PADS,
+                          Attr("dilations", "size2", (1, 1), bad=(("float", [1.5, 1], "E_SCHEMA"),
+                                                                  ("beyond_input", [2, 1], "E_SHAPE"))),
+                          Attr("group", "size", 1, bad=(("zero", 0, "E_SCHEMA"), ("too_large", 65536, "E_SCHEMA"),
+                                                        ("channels", 2, "E_SHAPE")))),
+              example={"strides": [1, 1], "group": 1}, example_shape=_NCHW),
+        _pooling("MaxPool2D", "max", "MaxPool"),
+        _pooling("AveragePool2D", "average", "AveragePool",
+                 (Attr("count_include_pad", "bool", False, bad=(("number", 1, "E_SCHEMA"),)),)),
     )
 }
 

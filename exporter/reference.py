@@ -188,6 +188,67 @@ def slice_(x: np.ndarray, slices: tuple) -> np.ndarray:
     return out.copy()
 
 
+# ------------------------------------------------------------------ format 1.2: convolution and pooling (NCHW)
+
+
+def _out_size(size: int, kernel_extent: int, pads: int, stride: int) -> int:
+    return (size + pads - kernel_extent) // stride + 1
+
+
+def _window_slice(start: int, count: int, stride: int) -> slice:
+    """Rows start, start + stride, .. (count of them) of a padded axis."""
+    return slice(start, start + stride * (count - 1) + 1, stride)
+
+
+def conv2d(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, params: dict) -> np.ndarray:
+    """SPEC §7.11: per group, the patch matrix (one row per (n, oh, ow), one column per k = (c, i, j) in
+    row-major order, +0 where the patch covers padding) times the weights as (Cg kH kW) x Mg, by `matmul`
+    (its zero skip is the padding and zero-input skip), then the bias added once."""
+    n, c, h, width = x.shape
+    m, cg, kh, kw = w.shape
+    (sh, sw), (pt, pl, pb, pr), (dh, dw), group = (params["strides"], params["pads"], params["dilations"],
+                                                   params["group"])
+    out_h = _out_size(h, dh * (kh - 1) + 1, pt + pb, sh)
+    out_w = _out_size(width, dw * (kw - 1) + 1, pl + pr, sw)
+    padded = np.zeros((n, c, h + pt + pb, width + pl + pr), dtype=F32)
+    padded[:, :, pt:pt + h, pl:pl + width] = x
+    mg = m // group
+    out = np.empty((n, m, out_h, out_w), dtype=F32)
+    for g in range(group):
+        columns = [padded[:, g * cg + ci, _window_slice(i * dh, out_h, sh), _window_slice(j * dw, out_w, sw)]
+                   for ci in range(cg) for i in range(kh) for j in range(kw)]
+        patches = np.stack(columns, axis=-1).reshape(n * out_h * out_w, cg * kh * kw)
+        weights = w[g * mg:(g + 1) * mg].reshape(mg, cg * kh * kw).T
+        y = matmul(patches, weights).reshape(n, out_h, out_w, mg)
+        out[:, g * mg:(g + 1) * mg] = y.transpose(0, 3, 1, 2)
+    if b is not None:
+        out = out + b.astype(F32).reshape(1, m, 1, 1)
+    return out
+
+
+def pool2d(x: np.ndarray, params: dict, kind: str) -> np.ndarray:
+    """SPEC §7.12: the window visited row-major, padding skipped; kind is "max" or "average"."""
+    n, c, h, width = x.shape
+    (kh, kw), (sh, sw), (pt, pl, pb, pr) = params["kernel_shape"], params["strides"], params["pads"]
+    out_h, out_w = _out_size(h, kh, pt + pb, sh), _out_size(width, kw, pl + pr, sw)
+    padded = np.zeros((n, c, h + pt + pb, width + pl + pr), dtype=F32)
+    padded[:, :, pt:pt + h, pl:pl + width] = x
+    rows, cols = np.arange(out_h) * sh - pt, np.arange(out_w) * sw - pl  # each window's first position
+    acc = np.full((n, c, out_h, out_w), -np.inf if kind == "max" else 0.0, dtype=F32)
+    visited = np.zeros((out_h, out_w), dtype=np.int64)
+    for i in range(kh):
+        for j in range(kw):
+            inside = (((rows + i >= 0) & (rows + i < h))[:, None]) & (((cols + j >= 0) & (cols + j < width))[None, :])
+            win = padded[:, :, _window_slice(i, out_h, sh), _window_slice(j, out_w, sw)]
+            step = maximum(acc, win) if kind == "max" else (acc + win).astype(F32)
+            acc = np.where(inside, step, acc)
+            visited += inside
+    if kind == "max":
+        return acc
+    count = np.full((out_h, out_w), kh * kw, dtype=np.int64) if params["count_include_pad"] else visited
+    return (acc / count.astype(np.float64).astype(F32)).astype(F32)  # exact, then rounded once
+
+
 def neg(x: np.ndarray) -> np.ndarray:
     return (_bits(x) ^ _SIGN).view(np.float32)
 

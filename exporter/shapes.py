@@ -209,6 +209,75 @@ def argreduce(s: list[Shape], attrs: dict) -> tuple[Shape, dict]:
     return out, {"axis": axis, "keepdims": keep}
 
 
+# ------------------------------------------------------------------ format 1.2 rules (NCHW)
+
+
+def _fixed(dims: Shape, what: str, names: str) -> tuple[int, ...]:
+    """The dims of `what` named by `names` (one letter each), which must be integers (SPEC §6)."""
+    for d, n in zip(dims, names, strict=True):
+        if isinstance(d, str):
+            raise ShapeProblem(f"{what} has the symbol {d!r} as {n}; only the batch dimension may be symbolic")
+    return tuple(int(d) for d in dims)
+
+
+def _nchw(x: Shape, op: str) -> tuple[int, int, int]:
+    if len(x) != 4:
+        raise ShapeProblem(f"{op} needs an NCHW operand of rank 4, got {fmt(x)}")
+    c, h, w = _fixed(x[1:], f"{op} input {fmt(x)}", "CHW")
+    return c, h, w
+
+
+def _window_out(size: int, kernel: int, dilation: int, pad_begin: int, pad_end: int, stride: int,
+                axis: str) -> int:
+    """floor((size + pads - effective kernel) / stride) + 1; a kernel beyond the padded input is E_SHAPE."""
+    extent = dilation * (kernel - 1) + 1
+    padded = size + pad_begin + pad_end
+    if padded < extent:
+        raise ShapeProblem(f"the kernel's {axis} extent {extent} exceeds the padded input {axis} {padded}")
+    return (padded - extent) // stride + 1
+
+
+def _window_params(attrs: dict) -> dict:
+    return {"strides": tuple(int(v) for v in attrs["strides"]), "pads": tuple(int(v) for v in attrs["pads"])}
+
+
+def conv2d(s: list[Shape], attrs: dict) -> tuple[Shape, dict]:
+    """X (N, C, H, W), W (M, C/group, kH, kW), optional B (M): (N, M, Hout, Wout) (SPEC §6)."""
+    x, w = s[0], s[1]
+    c, h, width = _nchw(x, "Conv2D")
+    if len(w) != 4:
+        raise ShapeProblem(f"Conv2D weights need rank 4 (M, C/group, kH, kW), got {fmt(w)}")
+    m, cg, kh, kw = _fixed(w, f"Conv2D weights {fmt(w)}", "MCHW")
+    group = int(attrs["group"])
+    if c % group or m % group:
+        raise ShapeProblem(f"group {group} does not divide the input channels {c} and the output channels {m}")
+    if cg != c // group:
+        raise ShapeProblem(f"Conv2D weights {fmt(w)} have {cg} input channels per group; "
+                           f"input {fmt(x)} with group {group} needs {c // group}")
+    if len(s) > 2:
+        b = s[2]
+        if len(b) != 1 or isinstance(b[0], str) or b[0] != m:
+            raise ShapeProblem(f"Conv2D bias {fmt(b)} must have shape [{m}]")
+    p = {**_window_params(attrs), "dilations": tuple(int(v) for v in attrs["dilations"]), "group": group}
+    (sh, sw), (pt, pl, pb, pr), (dh, dw) = p["strides"], p["pads"], p["dilations"]
+    out_h = _window_out(h, kh, dh, pt, pb, sh, "height")
+    out_w = _window_out(width, kw, dw, pl, pr, sw, "width")
+    return (x[0], m, out_h, out_w), p
+
+
+def pool2d(s: list[Shape], attrs: dict) -> tuple[Shape, dict]:
+    """MaxPool2D, AveragePool2D: X (N, C, H, W) -> (N, C, Hout, Wout) (SPEC §6)."""
+    x = s[0]
+    c, h, width = _nchw(x, "the pooling")
+    p = {**_window_params(attrs), "kernel_shape": tuple(int(v) for v in attrs["kernel_shape"])}
+    (kh, kw), (sh, sw), (pt, pl, pb, pr) = p["kernel_shape"], p["strides"], p["pads"]
+    if "count_include_pad" in attrs:
+        p["count_include_pad"] = bool(attrs["count_include_pad"])
+    out_h = _window_out(h, kh, 1, pt, pb, sh, "height")
+    out_w = _window_out(width, kw, 1, pl, pr, sw, "width")
+    return (x[0], c, out_h, out_w), p
+
+
 # ------------------------------------------------------------------ dtype rules (SPEC §6 "dtypes")
 # `(operand dtypes, attrs with defaults) -> output dtype`; a rejected dtype is ShapeProblem (E_SHAPE).
 

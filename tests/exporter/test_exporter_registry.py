@@ -20,7 +20,7 @@ from tests.support import doc_for
 
 ROOT = Path(__file__).resolve().parents[2]
 FAMILIES = {"matmul", "broadcast", "elementwise", "softmax", "reduce", "transpose", "reshape",
-            "compare", "logic", "where", "cast", "gather", "concat", "slice", "argreduce"}
+            "compare", "logic", "where", "cast", "gather", "concat", "slice", "argreduce", "conv", "pool"}
 
 
 def schema_branches() -> dict[str, dict]:
@@ -106,11 +106,11 @@ _OPERAND = {"float32": "x", "int32": "i"}  # one graph input per operand dtype
 
 
 def _square_doc(row: OpDef, attrs: dict) -> dict:
-    dtypes = row.operand_dtypes
-    out, _ = row.shape([(2, 2)] * len(dtypes), row.with_defaults(row.example))
+    dtypes, shape = row.operand_dtypes, list(row.example_shape)
+    out, _ = row.shape([tuple(shape)] * len(dtypes), row.with_defaults(row.example))
     out_dtype = row.dtype(list(dtypes), row.with_defaults(row.example))
     node = {"op": row.name, "inputs": [_OPERAND[d] for d in dtypes], "outputs": ["y"], "attrs": attrs}
-    doc = doc_for([node], [(_OPERAND[d], [2, 2]) for d in dict.fromkeys(dtypes)], [("y", list(out))])
+    doc = doc_for([node], [(_OPERAND[d], shape) for d in dict.fromkeys(dtypes)], [("y", list(out))])
     for value in doc["graph"]["inputs"]:
         value["dtype"] = "int32" if value["name"] == "i" else "float32"
     doc["graph"]["outputs"][0]["dtype"] = out_dtype
@@ -123,7 +123,7 @@ def test_example_runs_and_every_bad_value_is_rejected(op: str) -> None:
     """The samples the conformance generator turns into must-reject cases (conformance/cases.py)."""
     row = OPS[op]
     doc = _square_doc(row, row.example)
-    feeds = {"x": np.ones((2, 2), np.float32), "i": np.ones((2, 2), np.int32)}
+    feeds = {"x": np.ones(row.example_shape, np.float32), "i": np.ones(row.example_shape, np.int32)}
     exporter.load(doc).run({v["name"]: feeds[v["name"]] for v in doc["graph"]["inputs"]})
     label, key, value = UNKNOWN_ATTR
     samples = [({**row.example, key: value}, "E_SCHEMA")]
