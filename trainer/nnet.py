@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
-from tessera.trainer.graph import GraphError, Variable, apply, as_variable
+import numpy as np
+from tessera.trainer.graph import GraphError, ShapeError, Variable, apply, as_variable, user_frame
 
 
 def sigmoid(x: Any) -> Variable:
@@ -82,3 +84,78 @@ def categorical_crossentropy(coding_dist: Any, true_dist: Any) -> Variable:
         raise GraphError("categorical_crossentropy: true_dist must be an int vector or a matrix")
     t = as_variable(true_dist, p.dtype)
     return -(t * logp).sum(axis=1)
+
+
+# ---------------------------------------------------------------- convolutional networks
+
+def _pair(value: Any, what: str, lowest: int) -> tuple[int, int]:
+    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and v >= lowest for v in pair):
+        raise GraphError(f"{_here()}: {what} must be two ints >= {lowest}, got {value!r}")
+    return int(pair[0]), int(pair[1])
+
+
+def _here() -> str:
+    fn, ln = user_frame()
+    return f"{fn}:{ln}"
+
+
+def _check_hint(v: Variable, hint: Any, what: str) -> None:
+    """Theano's input_shape/filter_shape: optional, None per unknown dim; must agree with the graph."""
+    if hint is None:
+        return
+    hint = tuple(hint)
+    if len(hint) != 4 or any(h is not None and d is not None and int(h) != d
+                             for h, d in zip(hint, v.shape, strict=True)):
+        raise ShapeError(f"{_here()}: conv2d: {what} {hint} does not match the {what.split('_')[0]}'s "
+                         f"shape {tuple(v.shape)}")
+
+
+def conv2d(input: Any, filters: Any, input_shape: Any = None, filter_shape: Any = None,  # noqa: A002
+           border_mode: Any = "valid", subsample: Any = (1, 1), filter_flip: bool = True,
+           image_shape: Any = None, filter_dilation: Any = (1, 1), num_groups: int = 1,
+           unshared: bool = False) -> Variable:
+    """Theano's 2-D convolution on NCHW: input (N, C, H, W), filters (M, C/num_groups, kH, kW) ->
+    (N, M, Hout, Wout). border_mode "valid" (no padding), "full" (dilated kernel extent - 1),
+    "half" (extent // 2), an int or (ph, pw); subsample is the stride; filter_flip True (the
+    default) is true convolution (kernel flipped), False cross-correlation (PyTorch's conv2d)."""
+    x, w = as_variable(input), as_variable(filters)
+    if unshared:
+        raise GraphError(f"{_here()}: conv2d: unshared=True (locally connected layers) is not supported")
+    if x.ndim != 4 or w.ndim != 4:
+        raise ShapeError(f"{_here()}: conv2d: input and filters must be 4-d (NCHW and (M, C/groups, kH, kW)), "
+                         f"got {x.ndim}-d and {w.ndim}-d")
+    _check_hint(x, input_shape if input_shape is not None else image_shape, "input_shape")
+    _check_hint(w, filter_shape, "filter_shape")
+    if isinstance(border_mode, str):
+        if border_mode not in ("valid", "full", "half"):
+            raise GraphError(f"{_here()}: conv2d: border_mode {border_mode!r} (valid, full, half, an int or "
+                             "a pair of ints)")
+        border = (0, 0) if border_mode == "valid" else border_mode
+    else:
+        border = _pair(border_mode, "border_mode", 0)
+    if not isinstance(num_groups, (int, np.integer)) or num_groups < 1:
+        raise GraphError(f"{_here()}: conv2d: num_groups must be an int >= 1, got {num_groups!r}")
+    return apply("conv2d", x, w, border=border, subsample=_pair(subsample, "subsample", 1),
+                 dilation=_pair(filter_dilation, "filter_dilation", 1), flip=bool(filter_flip),
+                 groups=int(num_groups))
+
+
+def dropout(x: Any, p: float, srng: Any, deterministic: bool = False) -> Variable:
+    """Inverted dropout: each element zeroed with probability p and the rest scaled by 1/(1-p)
+    while training (`x * (srng.binomial(x's shape, 1 - p) / (1 - p))`), x itself when
+    `deterministic` (the inference graph). The exporter writes a graph holding this dropout as
+    its inference form (x): the mask is the identity in expectation."""
+    v = as_variable(x)
+    if not 0.0 <= float(p) < 1.0:
+        raise GraphError(f"{_here()}: dropout: p={p} must be in [0, 1)")
+    if deterministic or float(p) == 0.0:
+        return v
+    keep = 1.0 - float(p)
+    mask = srng.binomial(size=v.shape, p=keep, dtype=v.dtype)
+    return v * (mask / keep)
+
+
+from tessera.trainer import batchnorm as bn  # noqa: E402 - Theano's T.nnet.bn (needs this module's names)
+
+sys.modules[__name__ + ".bn"] = bn

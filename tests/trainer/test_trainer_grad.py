@@ -89,6 +89,8 @@ UNARY_CASES = [
     ("stack", lambda a: T.stack([a, -a * 3], axis=1), r(3, 4)),
     ("dynamic_slice", lambda a: a[T.constant(np.int64(1)):T.constant(np.int64(3))] ** 2, r(4, 3)),
     ("fill", lambda a: a * T.ones_like(a) + T.zeros_like(a) * a, r(3, 4)),
+    ("pool_2d", lambda a: T.signal.pool.pool_2d(a, (2, 2), mode="max") + T.signal.pool.pool_2d(a, (2, 2), mode="sum"),
+     rng.permutation(32).reshape(1, 2, 4, 4) / 10.0),  # every mode: tests/trainer/test_trainer_pool.py
 ]
 
 
@@ -120,6 +122,7 @@ BINARY_CASES = [
     ("power", lambda a, b: a ** b, (3, 4), (3, 4)),
     ("power_bcast", T.pow, (3, 4), (4,)),
     ("switch_bcast", lambda a, b: T.switch(a > 0, a, b), (3, 4), (4,)),
+    ("conv2d", lambda a, b: T.nnet.conv2d(a, b, border_mode="half"), (2, 2, 4, 4), (3, 2, 3, 3)),  # more: test_trainer_conv.py
 ]
 
 

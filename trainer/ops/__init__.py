@@ -8,7 +8,8 @@ user-facing function to `trainer/tensor.py` or `trainer/nnet.py`.
 from __future__ import annotations
 
 from tessera.trainer.opdef import REGISTRY, OpDef, OpDTypeError, OpShapeError, broadcast, get, infer, names
-from tessera.trainer.ops import elementwise, indexing, linalg, logic, random, reductions, shape
+from tessera.trainer.ops import conv, elementwise, indexing, linalg, logic, pool, random, reductions, shape
 
 __all__ = ["REGISTRY", "OpDef", "OpDTypeError", "OpShapeError", "broadcast", "get", "infer", "names",
-           "elementwise", "indexing", "linalg", "logic", "random", "reductions", "shape"]
+           "conv", "elementwise", "indexing", "linalg", "logic", "pool", "random", "reductions",
+           "shape"]

@@ -394,6 +394,7 @@ relu = nnet.relu
 softmax = nnet.softmax
 
 
-from tessera.trainer.tensor import shared_randomstreams  # noqa: E402 - needs the functions above
+from tessera.trainer.tensor import shared_randomstreams, signal  # noqa: E402,F401 - needs the functions above
 
 sys.modules[__name__ + ".nnet"] = nnet  # `from trainer.tensor.nnet import sigmoid`, as Theano
+sys.modules[__name__ + ".nnet.bn"] = nnet.bn  # `from trainer.tensor.nnet.bn import batch_normalization_train`

@@ -1,0 +1,197 @@
+"""2-D pooling over the last two axes (Theano's `pool_2d`) and its gradient-only ops.
+
+`pool_2d(x)` attrs: {"ws": (kh, kw), "stride": (sh, sw), "pad": (ph, pw), "ignore_border": bool,
+"mode": "max" | "sum" | "average_inc_pad" | "average_exc_pad"}. Theano's semantics: windows
+start at `o * s` in the input padded by `p` on both sides; with ignore_border False (pad 0) a
+last partial window is kept. max and sum skip the padding, average_exc_pad divides by the number
+of input elements in the window, average_inc_pad by the window's size inside the padded input
+(kh * kw whenever ignore_border is True).
+
+The kernels visit the window row-major (j fastest) with one strided numpy operation per window
+position over all windows at once, in the order SPEC 7.12 gives MaxPool2D/AveragePool2D: the
+max starts from the first element and takes the format's Maximum (7.2: -0 below +0), sums start
+at +0. So in float32 the trainer's pooling equals the format's bit for bit.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from tessera.trainer.graph import Variable, apply
+from tessera.trainer.opdef import OpDef, OpShapeError, fmt, register, shape_of
+
+MODES = ("max", "sum", "average_inc_pad", "average_exc_pad")
+
+
+def pool_out_len(n: int | None, k: int, s: int, p: int, ignore_border: bool) -> int | None:
+    """Theano's output length (Pool.out_shape) for one axis."""
+    if n is None:
+        return None
+    v = n + 2 * p
+    if ignore_border:
+        out = (v - k) // s + 1 if v >= k else 0
+    elif s >= k:
+        out = (v - 1) // s + 1
+    else:
+        out = max(0, (v - 1 - k + s) // s) + 1
+    if out <= 0:
+        raise OpShapeError(f"the pooling window {k} is larger than the padded input {n} + 2*{p}")
+    return out
+
+
+def end_pad(n: int, k: int, s: int, p: int, out: int) -> int:
+    """Padding after the input so that `out` windows of size k at stride s fit (>= p)."""
+    return max(p, (out - 1) * s + k - n - p)
+
+
+def _pool_shape(shapes, attrs):
+    (x,) = shapes
+    if len(x) < 2:
+        raise OpShapeError(f"pool_2d needs an input of rank >= 2, got {fmt(x)}")
+    (kh, kw), (sh, sw), (ph, pw) = attrs["ws"], attrs["stride"], attrs["pad"]
+    ib = attrs["ignore_border"]
+    return tuple(x[:-2]) + (pool_out_len(x[-2], kh, sh, ph, ib), pool_out_len(x[-1], kw, sw, pw, ib))
+
+
+class Windows(NamedTuple):
+    h: int
+    w: int
+    ho: int
+    wo: int
+    kh: int
+    kw: int
+    sh: int
+    sw: int
+    ph: int
+    pw: int
+    hp: int  # padded height (top pad + input + end pad)
+    wp: int
+
+    def tap(self, a: np.ndarray, i: int, j: int) -> np.ndarray:
+        """The (.., Hout, Wout) view of the padded array `a` at window position (i, j)."""
+        return a[..., i:i + self.sh * (self.ho - 1) + 1:self.sh, j:j + self.sw * (self.wo - 1) + 1:self.sw]
+
+    def interior(self, a: np.ndarray) -> np.ndarray:
+        return a[..., self.ph:self.ph + self.h, self.pw:self.pw + self.w]
+
+    def counts(self, include_pad: bool, dt: np.dtype) -> np.ndarray:
+        """Theano's divisor per output position (Hout, Wout): elements of the window inside the
+        input (exclude) or inside the input padded by `pad` on both sides (include)."""
+        def per_axis(n, k, s, p, o):
+            start = np.arange(o) * s
+            end = np.minimum(start + k, n + 2 * p)
+            if not include_pad:
+                start, end = np.maximum(start, p), np.minimum(end, n + p)
+            return end - start
+        c = np.outer(per_axis(self.h, self.kh, self.sh, self.ph, self.ho),
+                     per_axis(self.w, self.kw, self.sw, self.pw, self.wo))
+        return c.astype(dt)
+
+
+def windows(attrs: dict, xshape: tuple) -> Windows:
+    (kh, kw), (sh, sw), (ph, pw) = attrs["ws"], attrs["stride"], attrs["pad"]
+    h, w = xshape[-2:]
+    ho = pool_out_len(h, kh, sh, ph, attrs["ignore_border"])
+    wo = pool_out_len(w, kw, sw, pw, attrs["ignore_border"])
+    return Windows(h, w, ho, wo, kh, kw, sh, sw, ph, pw,
+                   ph + h + end_pad(h, kh, sh, ph, ho), pw + w + end_pad(w, kw, sw, pw, wo))
+
+
+def spec_maximum(acc: np.ndarray, b: np.ndarray, tie: np.ndarray, differ: np.ndarray) -> np.ndarray:
+    """acc = SPEC 7.2's Maximum(acc, b), in place: numpy's maximum where the values differ (NaN
+    included), the AND of the bits where they are equal (+0 above -0; numpy keeps either one)."""
+    np.equal(acc, b, out=tie)
+    np.logical_not(tie, out=differ)
+    ints = np.dtype(f"i{acc.dtype.itemsize}")
+    np.bitwise_and(acc.view(ints), b.view(ints), out=acc.view(ints), where=tie)
+    return np.maximum(acc, b, out=acc, where=differ)
+
+
+def _pool(attrs, ins, oshape, dt):
+    win = windows(attrs, ins[0])
+    mode = attrs["mode"]
+    lead = tuple(ins[0][:-2])
+    padded = np.full(lead + (win.hp, win.wp), -np.inf if mode == "max" else 0, dt)
+    tie, differ = np.empty(oshape, np.bool_), np.empty(oshape, np.bool_)
+    div = None if mode in ("max", "sum") else win.counts(mode == "average_inc_pad", dt)
+    same = win.hp == win.h and win.wp == win.w
+
+    def fn(out, x):
+        src = x if same else padded
+        if not same:
+            np.copyto(win.interior(padded), x)
+        if mode == "max":
+            np.copyto(out, win.tap(src, 0, 0))
+        else:
+            out.fill(0)
+        for i in range(win.kh):
+            for j in range(win.kw):
+                if mode == "max":
+                    if i or j:
+                        spec_maximum(out, win.tap(src, i, j), tie, differ)
+                else:
+                    np.add(out, win.tap(src, i, j), out=out)
+        if div is not None:
+            np.divide(out, div, out=out)
+        return out
+    return fn, True
+
+
+def _max_pool_grad(attrs, ins, oshape, dt):
+    """(x, pooled, g): each window's gradient goes to every position equal to its maximum
+    (Theano's MaxPoolGrad; PyTorch picks the first one instead)."""
+    win = windows(attrs, ins[0])
+    lead = tuple(ins[0][:-2])
+    padded = np.full(lead + (win.hp, win.wp), -np.inf, dt)
+    acc = np.empty(lead + (win.hp, win.wp), dt)
+    hit = np.empty(ins[1], np.bool_)
+    part = np.empty(ins[1], dt)
+
+    def fn(out, x, pooled, g):
+        np.copyto(win.interior(padded), x)
+        acc.fill(0)
+        for i in range(win.kh):
+            for j in range(win.kw):
+                np.equal(win.tap(padded, i, j), pooled, out=hit)
+                np.multiply(g, hit, out=part)
+                tgt = win.tap(acc, i, j)
+                np.add(tgt, part, out=tgt)
+        np.copyto(out, win.interior(acc))
+        return out
+    return fn, True
+
+
+def _avg_pool_grad(attrs, ins, oshape, dt):
+    """(x for its shape, g): g (divided by the window's count) added to every window position."""
+    win = windows(attrs, ins[0])
+    mode = attrs["mode"]
+    lead = tuple(ins[0][:-2])
+    acc = np.empty(lead + (win.hp, win.wp), dt)
+    div = None if mode == "sum" else win.counts(mode == "average_inc_pad", dt)
+    share = np.empty(ins[1], dt)
+
+    def fn(out, x_ref, g):
+        src = g if div is None else np.divide(g, div, out=share)
+        acc.fill(0)
+        for i in range(win.kh):
+            for j in range(win.kw):
+                tgt = win.tap(acc, i, j)
+                np.add(tgt, src, out=tgt)
+        np.copyto(out, win.interior(acc))
+        return out
+    return fn, True
+
+
+def _g_pool(n: Variable, g: Variable) -> list:
+    (x,) = n.inputs
+    if n.attrs["mode"] == "max":
+        return [apply("max_pool_grad", x, n, g, **n.attrs)]
+    return [apply("avg_pool_grad", x, g, **n.attrs)]
+
+
+register(
+    OpDef("pool_2d", 1, _pool_shape, _pool, _g_pool),
+    OpDef("max_pool_grad", 3, shape_of(0), _max_pool_grad, forward=False),
+    OpDef("avg_pool_grad", 2, shape_of(0), _avg_pool_grad, forward=False, shape_operands=(0,)),
+)
