@@ -1,8 +1,9 @@
 """Bundle size of each JS contender and size of our C library, as a page or firmware pays it.
 
     python bench/sizes.py
-JS: the files a page needs to run the seed AE with that contender (ours unminified, with the
-wasm embedded; the peers' minified dist files). C: `size` of libtessera.a and of the CLI.
+JS: the files a page needs to run the seed AE with that contender (ours: the browser build, the
+minified file the package ships, built here with runtimes/js/tools/build-browser.js, and beside
+it our unminified source; the peers' minified dist files). C: `size` of libtessera.a and of the CLI.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import gzip
 import os
 import re
 import subprocess
+import tempfile
 
 import common
 
@@ -38,7 +40,16 @@ def module_closure(entry: str) -> list[str]:
     return seen
 
 
+def browser_build(out: str) -> list[str]:
+    """Build runtimes/js's browser build (dist/tessera.min.js, esbuild: minified, wasm embedded) as
+    `out`; [out], or [] when it cannot be built (esbuild is a dev dependency of runtimes/js)."""
+    tool = os.path.join(common.ROOT, "runtimes", "js", "tools", "build-browser.js")
+    return [out] if subprocess.run(["node", tool, out], capture_output=True).returncode == 0 else []
+
+
+BROWSER = "ours: the browser build, dist/tessera.min.js (minified, wasm embedded; what a page downloads)"
 BUNDLES = {
+    BROWSER: [],  # built by js_rows
     "ours: index.js and what it imports (unminified, wasm embedded)": module_closure(os.path.join(JS_SRC, "index.js")),
     "ours: all of runtimes/js/src (adds the CLI protocol helpers)": [os.path.join(JS_SRC, "*.js")],
     "onnxruntime-web, wasm backend (ort.wasm.min.mjs + ort-wasm-simd-threaded.mjs/.wasm)": [
@@ -61,17 +72,21 @@ def files(patterns: list[str]) -> list[str]:
 
 
 def js_rows() -> tuple[list[list[object]], int | None, int | None]:
-    rows, ours, ours_gz = [], None, None
-    for label, patterns in BUNDLES.items():
-        fs = files(patterns)
-        if not fs:
-            rows.append([label, "not installed", "-", "-"])
-            continue
-        raw = sum(os.path.getsize(f) for f in fs)
-        # gzip -9 of the files concatenated, as `cat FILES | gzip -9` and runtimes/js/tools/size.js measure
-        gz = len(gzip.compress(b"".join(open(f, "rb").read() for f in fs), 9))
-        ours, ours_gz = (raw, gz) if ours is None else (ours, ours_gz)
-        rows.append([label, f"{raw:,}", f"{gz:,}", f"{raw / ours:.1f}x"])
+    """The table rows, and the bytes and gzip -9 bytes of our browser build (None: not built)."""
+    rows, sizes = [], {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, patterns in BUNDLES.items():
+            fs = browser_build(os.path.join(tmp, "tessera.min.js")) if label == BROWSER else files(patterns)
+            if not fs:
+                rows.append([label, "not built (npm install in runtimes/js)" if label == BROWSER else "not installed",
+                             "-", "-"])
+                continue
+            raw = sum(os.path.getsize(f) for f in fs)
+            # gzip -9 of the files concatenated, as `cat FILES | gzip -9` and runtimes/js/tools/size.js measure
+            sizes[label] = raw, len(gzip.compress(b"".join(open(f, "rb").read() for f in fs), 9))
+            base = sizes.get(BROWSER, (raw,))[0]
+            rows.append([label, f"{raw:,}", f"{sizes[label][1]:,}", f"{raw / base:.1f}x"])
+    ours, ours_gz = sizes.get(BROWSER, (None, None))
     return rows, ours, ours_gz
 
 
@@ -96,11 +111,12 @@ def main() -> None:
     print("\n## Sizes\n\n### JS bundle size (bytes)\n")
     print(common.table(["contender", "bytes", "gzip -9", "size / ours"], rows))
     if ours_gz is not None:
-        # Format 1.1's target (the op set doubled): the import graph, wasm included, at most 32 KB
-        # gzipped (gzip -9 of the concatenated files), read both ways: 32,000 bytes and 32 KiB; the unminified
-        # bytes are reported beside it.
-        print(f"\nJS runtime target, import graph at most 32 KB gzip -9: {ours_gz:,} bytes "
-              f"({ours:,} unminified); against 32,000 bytes {common.verdict(ours_gz <= 32000)}, "
+        # The target since format 1.2: the file a browser downloads, the browser build with the wasm
+        # embedded, at most 32 KB gzip -9, read both ways: 32,000 bytes and 32 KiB. (Format 1.1
+        # measured the unminified import graph, comments included, against the same figure; that
+        # graph, 36 KB gzipped with the 1.2 ops, is the second row, reported, not judged.)
+        print(f"\nJS runtime target, browser build at most 32 KB gzip -9: {ours_gz:,} bytes "
+              f"({ours:,} minified); against 32,000 bytes {common.verdict(ours_gz <= 32000)}, "
               f"against 32 KiB (32,768) {common.verdict(ours_gz <= 32768)}")
     c, cli_text = c_rows()
     print("\n### C runtime size (`size`, x86-64, -O2)\n")

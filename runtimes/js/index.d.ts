@@ -68,8 +68,10 @@ export function wasmSupported(): boolean;
 
 /** An attribute kind, checked at load: 'f32' is a number finite as float32,
  * 'axes' 1 to 8 distinct ints, 'ints' 1 to 8 ints, 'perm' distinct ints >= 0,
- * 'rshape' Reshape entries, 'dtype' "float32" or "int32" (SPEC.md section 6). */
-export type AttrKind = 'bool' | 'f32' | 'int' | 'axes' | 'ints' | 'perm' | 'rshape' | 'dtype';
+ * 'rshape' Reshape entries, 'dtype' "float32" or "int32", 'size' an int in
+ * [1, 65535] (group), 'size2' 2 of them (strides, dilations, kernel_shape),
+ * 'pads4' 4 ints in [0, 65535] (SPEC.md section 6). */
+export type AttrKind = 'bool' | 'f32' | 'int' | 'axes' | 'ints' | 'perm' | 'rshape' | 'dtype' | 'size' | 'size2' | 'pads4';
 
 export interface OpAttr {
   readonly kind: AttrKind;
@@ -98,7 +100,7 @@ export interface OpRow {
   /** The input count, or [min, max] (Concat: [1, 64]). */
   readonly arity: number | readonly [number, number];
   /** The format version that added the op; absent: 1.0. */
-  readonly since?: '1.1';
+  readonly since?: '1.1' | '1.2';
   /** Operand and output dtypes, "ins:out": 'f' float32, 'i' int32, 'T' the
    * dtype of the first T operand; the last operand letter repeats; no output
    * letter: the plan's dtype (Cast). Absent: float32 only. */
@@ -119,7 +121,7 @@ export interface OpRow {
 /** The op set, one frozen row per operator, in the order of SPEC.md section 6. */
 export const OPS: Readonly<Record<string, OpRow>>;
 
-/** The format version this runtime implements ("1.1"). */
+/** The format version this runtime implements ("1.2"). */
 export const RUNTIME_VERSION: string;
 
 /** Read a source to a JSON document with the strict bounded reader. */

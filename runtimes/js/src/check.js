@@ -5,7 +5,7 @@ import * as L from './limits.js';
 import { OPS, shapeStr, typesOf, withDefaults } from './ops.js';
 import { B64_RE, decodeBase64, crc32Hex, leBytes, fromLE } from './tensors.js';
 
-export const RUNTIME_VERSION = '1.1';
+export const RUNTIME_VERSION = '1.2';
 const minorOf = (v) => +(v || '1.0').slice(2); // no `since`: 1.0
 const DTYPES = ['float32', 'int32'];
 const VERSION_RE = /^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$/;
@@ -145,6 +145,12 @@ function checkAttr(kind, v, bad) {
       if (!v.every(isInt)) bad('must hold integers');
       if (kind === 'axes' && new Set(v).size !== v.length) bad('repeated axis');
       break;
+    case 'size': case 'size2': case 'pads4': { // window attributes: 1 or 2 ints in [1, 65535], 4 pads in [0, 65535]
+      const n = kind === 'pads4' ? 4 : 2, lo = kind === 'pads4' ? 0 : 1;
+      const ok = (d) => isInt(d) && d >= lo && d <= 65535;
+      if (kind === 'size' ? !ok(v) : !(Array.isArray(v) && v.length === n && v.every(ok))) bad(`must be ${kind === 'size' ? 'an integer' : `${n} integers`} in [${lo}, 65535]`);
+      break;
+    }
     case 'dtype': if (!DTYPES.includes(v)) bad('must be "float32" or "int32"'); break;
     case 'perm':
       if (!Array.isArray(v) || v.length > 8 || !v.every((p) => isInt(p) && p >= 0)) bad('must be <= 8 integers >= 0');

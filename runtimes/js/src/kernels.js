@@ -228,3 +228,60 @@ export function t2({ data, shape, constant }) {
   if (constant) T2.set(data, t);
   return t;
 }
+
+/** Conv2D (SPEC 7.11) with the C kernel's geometry g = [N, C, H, W, M, kH, kW, sh, sw,
+ * dh, dw, pt, pl, pb, pr, group, Hout, Wout]; b: the bias or null. For each output
+ * element k = (c, i, j) increases; padding and zero inputs are skipped; the bias last. */
+export function conv2d(x, w, b, g) {
+  const [N, C, H, W, M, kH, kW, sh, sw, dh, dw, pt, pl, , , group, Ho, Wo] = g;
+  const Cg = C / group, Mg = M / group, K = Cg * kH * kW;
+  const y = new Float32Array(N * M * Ho * Wo);
+  let o = 0;
+  for (let n = 0; n < N; n++) {
+    for (let m = 0; m < M; m++) {
+      const x0 = (n * C + Math.floor(m / Mg) * Cg) * H; // row of channel c = 0 of m's group
+      for (let oh = 0; oh < Ho; oh++) {
+        for (let ow = 0; ow < Wo; ow++) {
+          let acc = 0;
+          for (let c = 0, k = m * K; c < Cg; c++) {
+            for (let i = 0; i < kH; i++, k += kW) {
+              const ih = oh * sh - pt + i * dh;
+              if (ih < 0 || ih >= H) continue;
+              const row = (x0 + c * H + ih) * W;
+              for (let j = 0; j < kW; j++) {
+                const iw = ow * sw - pl + j * dw;
+                const v = iw >= 0 && iw < W ? x[row + iw] : 0;
+                if (v !== 0) acc = fr(acc + fr(v * w[k + j]));
+              }
+            }
+          }
+          y[o++] = b ? acc + b[m] : acc; // the store rounds
+        }
+      }
+    }
+  }
+  return y;
+}
+
+/** MaxPool2D (max) or AveragePool2D (SPEC 7.12) with the C kernel's geometry g = [N, C,
+ * H, W, kH, kW, sh, sw, pt, pl, pb, pr, Hout, Wout]. The window is clipped to the input
+ * (padding is skipped; a pad is below its kernel size, so it is never empty). */
+export function pool2d(max, x, g, countPad) {
+  const [N, C, H, W, kH, kW, sh, sw, pt, pl, , , Ho, Wo] = g;
+  const y = new Float32Array(N * C * Ho * Wo);
+  let o = 0;
+  for (let p = 0; p < N * C; p++) {
+    for (let oh = 0; oh < Ho; oh++) {
+      const h0 = oh * sh - pt, i0 = Math.max(h0, 0), i1 = Math.min(h0 + kH, H);
+      for (let ow = 0; ow < Wo; ow++) {
+        const w0 = ow * sw - pl, j0 = Math.max(w0, 0), j1 = Math.min(w0 + kW, W);
+        let acc = max ? -Infinity : 0;
+        for (let ih = i0; ih < i1; ih++) {
+          for (let iw = j0, q = (p * H + ih) * W; iw < j1; iw++) acc = max ? Math.max(acc, x[q + iw]) : fr(acc + x[q + iw]);
+        }
+        y[o++] = max ? acc : acc / fr(countPad ? kH * kW : (i1 - i0) * (j1 - j0));
+      }
+    }
+  }
+  return y;
+}

@@ -1,8 +1,8 @@
-// The op set of format 1.1 (SPEC.md section 6), one row per op, and the
+// The op set of format 1.2 (SPEC.md section 6), one row per op, and the
 // plain-JS backend. Shapes are arrays of integers and symbols.
 import { fail } from './errors.js';
 import * as S from './strict.js';
-import { argext, binary, concat, count, gather, map, matmul, reduce, softmax, stridesOf, t2, take, transpose, where } from './kernels.js';
+import { argext, binary, concat, conv2d, count, gather, map, matmul, pool2d, reduce, softmax, stridesOf, t2, take, transpose, where } from './kernels.js';
 
 const fr = Math.fround;
 
@@ -78,6 +78,39 @@ const reduction = (kind, code, symbol, since) => ({
   },
   js: ([x], p) => reduce(kind, x.data, x.shape, p.red),
   wasm: { fn: 'tsr_k_reduce', code, symbol },
+});
+
+/** E_SHAPE unless `s` has rank 4 and integer dims from `from` on (N may be a symbol). */
+function rank4(s, from, what, who) {
+  if (s.length !== 4) fail('E_SHAPE', `${who}: ${what} must have rank 4, got ${shapeStr(s)}`);
+  if (s.some((d, i) => i >= from && typeof d !== 'number')) fail('E_SHAPE', `${who}: ${what} ${shapeStr(s)} must have integer dims after N`);
+  return s;
+}
+
+/** Hout and Wout of an NCHW window op (SPEC 6) over X (N, C, H, W). */
+function outHW([, , H, W], [kH, kW], [pt, pl, pb, pr], [sh, sw], [dh, dw], who) {
+  const extent = (d, p, q, k, dil, s) => {
+    const e = dil * (k - 1) + 1;
+    if (d + p + q < e) fail('E_SHAPE', `${who}: the padded input extent ${d + p + q} is below the kernel extent ${e}`);
+    return Math.floor((d + p + q - e) / s) + 1;
+  };
+  return [extent(H, pt, pb, kH, dh, sh), extent(W, pl, pr, kW, dw, sw)];
+}
+/** The C kernels' int32 geometry of a window op: plan.g after N, which X's shape xs binds at run time. */
+export const geom = (p, xs) => [xs[0], ...p.g];
+
+const STRIDES = opt('size2', [1, 1]), PADS = opt('pads4', [0, 0, 0, 0]);
+/** MaxPool2D (max) / AveragePool2D; a pad not below its kernel size is E_SCHEMA. */
+const poolRow = (max, fn, attrs) => ({
+  arity: 1, attrs: { kernel_shape: req('size2'), strides: STRIDES, pads: PADS, ...attrs }, since: '1.2',
+  check: (a, bad) => a.pads.some((p, i) => p >= a.kernel_shape[i % 2]) && bad(`pads ${JSON.stringify(a.pads)} must be below kernel_shape ${JSON.stringify(a.kernel_shape)}`),
+  shape([x], a, who) {
+    const [N, C, H, W] = rank4(x, 1, 'X', who), k = a.kernel_shape;
+    const [Ho, Wo] = outHW(x, k, a.pads, a.strides, [1, 1], who);
+    return { shape: [N, C, Ho, Wo], g: [C, H, W, ...k, ...a.strides, ...a.pads, Ho, Wo], cip: a.count_include_pad ? 1 : 0 };
+  },
+  js: ([x], p) => pool2d(max, x.data, geom(p, x.shape), p.cip),
+  wasm: { fn },
 });
 
 /**
@@ -263,6 +296,21 @@ export const OPS = {
     wasm: { fn: 'tsr_k_log_softmax' },
   },
   Pow: { ...broadcasting(S.pow, null), since: '1.1' }, // no wasm kernel: the plain one under both backends
+  // format 1.2
+  Conv2D: {
+    arity: [2, 3], attrs: { strides: STRIDES, pads: PADS, dilations: opt('size2', [1, 1]), group: opt('size', 1) }, since: '1.2',
+    shape([x, w, b], a, who) {
+      const [N, C, H, W] = rank4(x, 1, 'X', who), [M, Cg, kH, kW] = rank4(w, 0, 'W', who), G = a.group;
+      if (C % G || M % G || Cg !== C / G) fail('E_SHAPE', `${who}: W ${shapeStr(w)} must be (M, C / group, kH, kW) with group ${G} dividing C = ${C} and M`);
+      if (b && shapeStr(b) !== `[${M}]`) fail('E_SHAPE', `${who}: bias ${shapeStr(b)} must be [${M}]`);
+      const [Ho, Wo] = outHW(x, [kH, kW], a.pads, a.strides, a.dilations, who);
+      return { shape: [N, M, Ho, Wo], g: [C, H, W, M, kH, kW, ...a.strides, ...a.dilations, ...a.pads, G, Ho, Wo] };
+    },
+    js: ([x, w, b], p) => conv2d(x.data, w.data, b?.data, geom(p, x.shape)),
+    wasm: { fn: 'tsr_k_conv2d' },
+  },
+  MaxPool2D: poolRow(true, 'tsr_k_maxpool2d'),
+  AveragePool2D: poolRow(false, 'tsr_k_avgpool2d', { count_include_pad: opt('bool', false) }),
 };
 for (const row of Object.values(OPS)) Object.freeze(row);
 Object.freeze(OPS);

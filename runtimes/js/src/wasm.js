@@ -7,7 +7,7 @@
 import WASM_B64 from './kernels.wasm.js';
 import { decodeBase64 } from './tensors.js';
 import { around, badIndex, broadcastStrides, count, transpose } from './kernels.js';
-import { OPS } from './ops.js';
+import { OPS, geom } from './ops.js';
 
 // a minimal module using v128: validates only where wasm SIMD is supported
 const SIMD_PROBE = new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0,
@@ -79,6 +79,9 @@ export async function wasmBackend(ops = OPS) {
     },
     tsr_k_reduce: ({ code }, p, [x], [xs], y) => k.tsr_k_reduce(code, x, y, xs.length, ...ints([xs, p.red.map(Number)])),
     tsr_k_transpose32: (w, p, [x], [xs], y) => k.tsr_k_transpose32(x, y, xs.length, ...ints([xs, p.perm])),
+    tsr_k_conv2d: (w, p, [x, f, b = 0], [xs], y) => k.tsr_k_conv2d(x, f, b, y, ...ints([geom(p, xs)])), // no bias: NULL
+    tsr_k_maxpool2d: (w, p, [x], [xs], y) => k.tsr_k_maxpool2d(x, y, ...ints([geom(p, xs)])),
+    tsr_k_avgpool2d: (w, p, [x], [xs], y) => k.tsr_k_avgpool2d(x, y, ...ints([geom(p, xs)]), p.cip),
   };
   const elementwise = ({ fn }, p, [x], [xs], y) => k[fn](x, y, count(xs));
   for (const { wasm } of Object.values(ops)) if (wasm && !k[wasm.fn]) throw new Error(`the wasm module lacks ${wasm.fn}`); // stale artefact

@@ -59,8 +59,8 @@ const CASES = [
   ['wrong major beats schema', mut((d) => { d.format_version = '2.0'; d.extra = 1; }), 'E_VERSION'],
   ['bad version string', mut((d) => { d.format_version = '1.0.0'; }), 'E_SCHEMA'],
   ['newer minor, nothing unknown', mut((d) => { d.format_version = '1.7'; }), 'OK'],
-  ['newer minor, unknown field', mut((d, g) => { d.format_version = '1.2'; g.nodes[0].attrs = { alpha: 1 }; }), 'E_VERSION'],
-  ['newer minor, unknown op', mut((d, g) => { d.format_version = '1.2'; g.nodes[2].op = 'Gelu'; }), 'E_VERSION'],
+  ['newer minor, unknown field', mut((d, g) => { d.format_version = '1.3'; g.nodes[0].attrs = { alpha: 1 }; }), 'E_VERSION'],
+  ['newer minor, unknown op', mut((d, g) => { d.format_version = '1.3'; g.nodes[2].op = 'Gelu'; }), 'E_VERSION'],
   ['1.1 file, unknown op', mut((d, g) => { d.format_version = '1.1'; g.nodes[2].op = 'Gelu'; }), 'E_UNKNOWN_OP'],
   ['1.1 file, 1.0 ops only', mut((d) => { d.format_version = '1.1'; }), 'OK'],
   // a 1.0 stamp with what 1.1 added: the dtype after the schema step, the op at step 6

@@ -6,7 +6,8 @@ SPEC beside exporter/reference.py). An elementwise or broadcasting op of the reg
 (exporter/opset.py) with no formula here takes its bits from the registry's reference
 kernel, so a new op of those families is tested with no edit here. The 1.1 ops (int32,
 comparisons, logic, Where, Cast, Gather, Concat, Slice, ArgMax/ArgMin, ReduceMin/Prod,
-LogSoftmax) are written out here too, from SPEC sections 6 and 7.4-7.9. Every case is
+LogSoftmax) are written out here too, from SPEC sections 6 and 7.4-7.9, and the 1.2 ops
+(Conv2D, MaxPool2D, AveragePool2D) from SPEC 7.11-7.12. Every case is
 then run through the Python reference (exporter.model, the registry's kernels) and must
 give the same bits (any NaN equals any NaN), so the two readings of the SPEC are checked
 against each other before the JS runtime is checked against them. Prints one JSON
@@ -338,6 +339,82 @@ def cases_1_1(g):
     return cases
 
 
+def _windows(x, k, strides, pads, dilations, fill):
+    """For each tap (i, j) of a kH x kW window, row-major: X padded with `fill` sampled at that tap
+    of every output position, shape (N, C, Hout, Wout); and a mask of the positions inside X."""
+    (kh, kw), (sh, sw), (pt, pl, pb, pr), (dh, dw) = k, strides, pads, dilations
+    ho = (x.shape[2] + pt + pb - (dh * (kh - 1) + 1)) // sh + 1
+    wo = (x.shape[3] + pl + pr - (dw * (kw - 1) + 1)) // sw + 1
+    xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)), constant_values=fill)
+    inside = np.pad(np.ones(x.shape[2:], bool), ((pt, pb), (pl, pr)))
+    for i in range(kh):
+        for j in range(kw):
+            rows = slice(i * dh, i * dh + sh * (ho - 1) + 1, sh)
+            cols = slice(j * dw, j * dw + sw * (wo - 1) + 1, sw)
+            yield xp[:, :, rows, cols], inside[rows, cols]
+
+
+def conv2d(x, w, b, strides=(1, 1), pads=(0, 0, 0, 0), dilations=(1, 1), group=1):
+    """SPEC 7.11: per output, k = (c, i, j) increasing; zero inputs and padding skipped; bias last."""
+    m_, cg = w.shape[:2]
+    mg = m_ // group
+    taps = list(_windows(x, w.shape[2:], strides, pads, dilations, F(0)))
+    acc = np.zeros((x.shape[0], m_) + taps[0][0].shape[2:], F)
+    for m in range(m_):
+        for c in range(cg):
+            for t, (patch, inside) in enumerate(taps):
+                v = patch[:, (m // mg) * cg + c]
+                term = (v * w[m, c].ravel()[t]).astype(F)
+                acc[:, m] = np.where(inside & (v != 0), (acc[:, m] + term).astype(F), acc[:, m])
+    return acc if b is None else (acc + b.reshape(1, -1, 1, 1)).astype(F)
+
+
+def pool2d(x, kernel_shape, strides=(1, 1), pads=(0, 0, 0, 0), mode="max"):
+    """SPEC 7.12: the window row-major, padding skipped; mode "max", "exclude" or "include" (the
+    count of AveragePool2D)."""
+    taps = list(_windows(x, kernel_shape, strides, pads, (1, 1), F(0)))
+    acc = np.full(taps[0][0].shape, -np.inf if mode == "max" else 0, F)
+    for v, inside in taps:
+        acc = np.where(inside, maximum(acc, v) if mode == "max" else (acc + v).astype(F), acc)
+    if mode == "max":
+        return acc
+    count = np.prod(kernel_shape) if mode == "include" else sum(inside.astype(np.int64) for _, inside in taps)
+    return (acc / np.asarray(count).astype(F)).astype(F)
+
+
+def cases_1_2():
+    """Conv2D, MaxPool2D, AveragePool2D on random data with zeros of both signs, NaN, infinities."""
+    def data(shape):
+        a = rng.uniform(-3, 3, shape).astype(F)
+        pick = rng.random(shape)
+        a[pick < 0.15] = 0.0
+        a[(pick >= 0.15) & (pick < 0.2)] = -0.0
+        special = np.array([np.nan, np.inf, -np.inf, 1e-45, 3e38], F)
+        a[pick > 0.97] = special[rng.integers(0, special.size, int(np.sum(pick > 0.97)))]
+        return a
+    cases = []
+    for xs, ws, bias, at in (
+            ((2, 3, 7, 6), (4, 3, 3, 2), True, {"strides": [2, 1], "pads": [1, 0, 2, 1]}),
+            ((1, 4, 9, 9), (6, 2, 3, 3), True, {"group": 2, "dilations": [2, 3], "pads": [2, 3, 2, 3]}),
+            ((3, 4, 5, 5), (8, 1, 3, 3), False, {"group": 4, "pads": [1, 1, 1, 1]}),  # depthwise
+            ((2, 5, 4, 4), (3, 5, 1, 1), True, {"strides": [3, 3]}),
+            ((1, 1, 5, 5), (1, 1, 3, 3), False, {})):
+        x, w = data(xs), data(ws)
+        b = data(ws[:1]) if bias else None
+        want = conv2d(x, w, b, **at)
+        cases.append(case("Conv2D", [x, w] + ([b] if bias else []), want, at))
+    for xs, at in (((2, 3, 7, 5), {"kernel_shape": [3, 2], "strides": [2, 1], "pads": [2, 1, 1, 0]}),
+                   ((1, 2, 5, 5), {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]}),
+                   ((1, 1, 4, 4), {"kernel_shape": [2, 2], "strides": [2, 2]})):
+        x = data(xs)
+        k = at["kernel_shape"]
+        geo = {"strides": at.get("strides", (1, 1)), "pads": at.get("pads", (0, 0, 0, 0))}
+        cases.append(case("MaxPool2D", [x], pool2d(x, k, **geo), at))
+        cases.append(case("AveragePool2D", [x], pool2d(x, k, **geo, mode="exclude"), at))
+        cases.append(case("AveragePool2D", [x], pool2d(x, k, **geo, mode="include"), {**at, "count_include_pad": True}))
+    return cases
+
+
 def reduce_1_1(kind, x, axes, keepdims):
     r = x.ndim
     axes = sorted(a % r for a in (axes if axes is not None else range(r)))
@@ -435,6 +512,7 @@ def main():
         cases.append(case("Reshape", [x3], x3.reshape(12, 5), {"shape": [12, 5]}))
         cases.append(case("Reshape", [x3], x3.reshape(3, 20), {"shape": [3, -1]}))
         cases += cases_1_1(g)
+        cases += cases_1_2()
     for n, c in enumerate(cases):
         agree_with_reference(n, c)
     json.dump({"cases": cases}, sys.stdout)
@@ -443,7 +521,8 @@ def main():
 def agree_with_reference(n, c):
     """Exit non-zero unless the Python reference gives the case's expected bits."""
     ins = c["inputs"]
-    doc = {"format": "tessera", "format_version": "1.1", "producer": {"name": "gen_vectors", "version": "0"},
+    doc = {"format": "tessera", "format_version": max("1.1", OPS[c["op"]].since),
+           "producer": {"name": "gen_vectors", "version": "0"},
            "graph": {"inputs": [{"name": f"x{i}", "dtype": x["dtype"], "shape": x["shape"]} for i, x in enumerate(ins)],
                      "outputs": [{"name": "y", "dtype": c["expected"]["dtype"], "shape": c["expected"]["shape"]}],
                      "initializers": [],
@@ -451,7 +530,7 @@ def agree_with_reference(n, c):
                                 "attrs": c["attrs"]}]}}
     feeds = {f"x{i}": np.array(x["bits"], dtype=np.uint32).view(np.int32 if x["dtype"] == "int32" else F)
              .reshape(x["shape"]) for i, x in enumerate(ins)}
-    y = load(doc).run(feeds)["y"]
+    y = load(doc, runtime="reference").run(feeds)["y"]
     got = np.ascontiguousarray(y).view(np.uint32).ravel()
     want = np.array(c["expected"]["bits"], dtype=np.uint32)
     same = got.shape == want.shape and bool(np.all(

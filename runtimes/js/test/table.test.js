@@ -14,13 +14,13 @@ import { PKG, ROOT, diffBits, bitsOf } from './helpers.js';
 
 const node = (args) => spawnSync(process.execPath, args, { cwd: PKG, encoding: 'utf8' });
 const KERNELS_H = readFileSync(path.join(ROOT, 'runtimes', 'c', 'src', 'kernels.h'), 'utf8');
-const KINDS = ['bool', 'f32', 'int', 'axes', 'perm', 'rshape', 'ints', 'dtype'];
+const KINDS = ['bool', 'f32', 'int', 'axes', 'perm', 'rshape', 'ints', 'dtype', 'size', 'size2', 'pads4'];
 
 test('every row has the fields the checker and the backends read', () => {
   for (const [op, row] of Object.entries(OPS)) {
     const [lo, hi] = [row.arity].flat();
     assert.ok(Number.isInteger(row.arity) ? row.arity >= 1 : lo >= 1 && hi > lo, op);
-    assert.ok(row.since === undefined || row.since === '1.1', `${op}: since ${row.since}`);
+    assert.ok(row.since === undefined || ['1.1', '1.2'].includes(row.since), `${op}: since ${row.since}`);
     assert.match(row.types ?? 'f:f', /^[fiT]+:[fiT]?$/, op);
     for (const [name, a] of Object.entries(row.attrs)) {
       assert.ok(KINDS.includes(a.kind), `${op}.${name}: kind ${a.kind}`);
