@@ -308,7 +308,8 @@ def size_report(name: str, elf: Path, baseline_map: Path, report: CReport) -> tu
         f"  real / estimate: flash {(share['text'] + share['data']) / estimate.flash:.2f}, code "
         f"{(share['text'] - w) / max(1, estimate.text - w):.2f}",
     ]
-    return "\n".join(lines), {**share, "obj_text": obj["text"], "obj_data": obj["data"], "obj_bss": obj["bss"]}
+    return "\n".join(lines), {**share, "obj_text": obj["text"], "obj_data": obj["data"], "obj_bss": obj["bss"],
+                              "estimate_flash": estimate.flash, "estimate_ram": estimate.ram}
 
 
 # ------------------------------------------------------------------ the tests
@@ -342,6 +343,9 @@ def test_demo_model_on_cortex_m4(toolchain, harness_only: Path, tmp_path: Path, 
     # model's object takes is its planned arena.
     assert share["obj_text"] >= report.weight_bytes and share["obj_data"] == 0
     assert share["obj_bss"] == report.arena_bytes
+    # The estimate is a guide to the real figure: the same RAM, the flash apart from -O2 against -Os.
+    assert share["data"] + share["bss"] == share["estimate_ram"]
+    assert share["text"] + share["data"] <= 1.5 * share["estimate_flash"], text
 
 
 @pytest.fixture(scope="module")
