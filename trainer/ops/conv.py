@@ -7,10 +7,10 @@ the padding is symmetric (Theano's), "full" and "half" resolve against the dilat
 flipped on both spatial axes, Theano's default), False is cross-correlation.
 
 The kernels are im2col + one batched matmul over the groups: the patches of every output
-position become a row of `cols` (g, N*Hout*Wout, Cg*kH*kW), the product with the filters reshaped
-to (g, Mg, Cg*kH*kW) is the output. The gradients reuse the same patch layout: the filters'
-gradient is `G @ cols`, the input's is `G^T @ w` scattered back (col2im, one strided add per
-kernel position). Every buffer is allocated once per plan.
+position become a column of `cols` (g, Cg*kH*kW, N*Hout*Wout), the filters reshaped to
+(g, Mg, Cg*kH*kW) times `cols` is the output. The gradients reuse the same patch layout: the
+filters' gradient is `G @ cols^T`, the input's is `w^T @ G` scattered back (col2im, one strided
+add per kernel position). Every buffer is allocated once per plan.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 from tessera.trainer.graph import Variable, apply
 from tessera.trainer.opdef import OpDef, OpShapeError, fmt, register, shape_of
 
@@ -108,49 +107,50 @@ def geometry(attrs: dict, xshape: tuple, wshape: tuple) -> Geometry:
 
 
 class Patches:
-    """im2col and col2im for one geometry: the zero-padded input copy and the patch matrix."""
+    """im2col and col2im for one geometry: the zero-padded input copy and the patch matrix, stored
+    transposed, (g, Cg*kH*kW, N*Hout*Wout): one contiguous row per (channel, kernel position),
+    filled by one strided copy per kernel position."""
 
     def __init__(self, geo: Geometry, dt: np.dtype) -> None:
         self.geo = geo
         self.padded = np.zeros((geo.n, geo.c, geo.h + 2 * geo.ph, geo.w + 2 * geo.pw), dt)
-        self.cols = np.empty((geo.g, geo.n, geo.ho, geo.wo, geo.cg, geo.kh, geo.kw), dt)
+        self.cols = np.empty((geo.g, geo.cg, geo.kh, geo.kw, geo.n, geo.ho, geo.wo), dt)
 
     def interior(self) -> np.ndarray:
         g = self.geo
         return self.padded[:, :, g.ph:g.ph + g.h, g.pw:g.pw + g.w]
 
-    def _taps(self, src: np.ndarray) -> np.ndarray:
-        """src (N, C, Hp, Wp) as the strided view (g, N, Hout, Wout, Cg, kH, kW) of its patches."""
+    def _tap(self, a5: np.ndarray, i: int, j: int) -> np.ndarray:
+        """The (N, g, Cg, Hout, Wout) view of the padded (N, g, Cg, Hp, Wp) array at kernel position (i, j)."""
         g = self.geo
-        ekh, ekw = g.dh * (g.kh - 1) + 1, g.dw * (g.kw - 1) + 1
-        win = sliding_window_view(src.reshape(g.n, g.g, g.cg, *src.shape[2:]), (ekh, ekw), axis=(3, 4))
-        win = win[:, :, :, :g.sh * (g.ho - 1) + 1:g.sh, :g.sw * (g.wo - 1) + 1:g.sw, ::g.dh, ::g.dw]
-        return win.transpose(1, 0, 3, 4, 2, 5, 6)
+        return a5[:, :, :, i * g.dh:i * g.dh + g.sh * (g.ho - 1) + 1:g.sh,
+                  j * g.dw:j * g.dw + g.sw * (g.wo - 1) + 1:g.sw]
 
     def im2col(self, x: np.ndarray) -> np.ndarray:
-        """The patch matrix (g, N*Hout*Wout, Cg*kH*kW) of x."""
+        """The transposed patch matrix (g, Cg*kH*kW, N*Hout*Wout) of x."""
         g = self.geo
         if g.ph or g.pw:
             np.copyto(self.interior(), x)
             src = self.padded
         else:
             src = x
-        np.copyto(self.cols, self._taps(src))
-        return self.cols.reshape(g.g, g.rows, g.k)
+        src5 = src.reshape(g.n, g.g, g.cg, *src.shape[2:])
+        for i in range(g.kh):
+            for j in range(g.kw):
+                np.copyto(self.cols[:, :, i, j], self._tap(src5, i, j).transpose(1, 2, 0, 3, 4))
+        return self.cols.reshape(g.g, g.k, g.rows)
 
     def col2im(self, dcols: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """Sum the patch gradients dcols (g, N*Hout*Wout, Cg*kH*kW) back onto the input positions."""
+        """Sum the patch gradients dcols (g, Cg*kH*kW, N*Hout*Wout) back onto the input positions."""
         g = self.geo
-        d = dcols.reshape(g.g, g.n, g.ho, g.wo, g.cg, g.kh, g.kw)
+        d = dcols.reshape(g.g, g.cg, g.kh, g.kw, g.n, g.ho, g.wo)
         acc = self.padded
         acc.fill(0)
         acc5 = acc.reshape(g.n, g.g, g.cg, *acc.shape[2:])
         for i in range(g.kh):
-            rows = slice(i * g.dh, i * g.dh + g.sh * (g.ho - 1) + 1, g.sh)
             for j in range(g.kw):
-                cols = slice(j * g.dw, j * g.dw + g.sw * (g.wo - 1) + 1, g.sw)
-                tgt = acc5[:, :, :, rows, cols]
-                np.add(tgt, d[:, :, :, :, :, i, j].transpose(1, 0, 4, 2, 3), out=tgt)
+                tgt = self._tap(acc5, i, j)
+                np.add(tgt, d[:, :, i, j].transpose(2, 0, 1, 3, 4), out=tgt)
         np.copyto(out, self.interior())
         return out
 
@@ -165,15 +165,14 @@ def _conv(attrs, ins, oshape, dt):
     geo = geometry(attrs, ins[0], ins[1])
     p = Patches(geo, dt)
     wbuf = np.empty(ins[1], dt)
-    res = np.empty((geo.g, geo.rows, geo.mg), dt)
+    res = np.empty((geo.g, geo.mg, geo.rows), dt)
     flip = attrs["flip"]
 
     def fn(out, x, w):
         cols = p.im2col(x)
-        wm = _filters_matrix(w, flip, wbuf, geo)
-        np.matmul(cols, wm.transpose(0, 2, 1), out=res)
+        np.matmul(_filters_matrix(w, flip, wbuf, geo), cols, out=res)
         np.copyto(out.reshape(geo.n, geo.g, geo.mg, geo.ho * geo.wo),
-                  res.reshape(geo.g, geo.n, geo.ho * geo.wo, geo.mg).transpose(1, 0, 3, 2))
+                  res.reshape(geo.g, geo.mg, geo.n, geo.ho * geo.wo).transpose(2, 0, 1, 3))
         return out
     return fn, True
 
@@ -190,13 +189,13 @@ def _conv_grad_input(attrs, ins, oshape, dt):
     p = Patches(geo, dt)
     wbuf = np.empty(ins[1], dt)
     gbuf = np.empty((geo.g, geo.mg, geo.rows), dt)
-    dcols = np.empty((geo.g, geo.rows, geo.k), dt)
+    dcols = np.empty((geo.g, geo.k, geo.rows), dt)
     flip = attrs["flip"]
 
     def fn(out, x_ref, w, g):
         gm = _out_grad_matrix(g, gbuf, geo)
         wm = _filters_matrix(w, flip, wbuf, geo)
-        np.matmul(gm.transpose(0, 2, 1), wm, out=dcols)
+        np.matmul(wm.transpose(0, 2, 1), gm, out=dcols)
         return p.col2im(dcols, out)
     return fn, True
 
@@ -211,7 +210,7 @@ def _conv_grad_filters(attrs, ins, oshape, dt):
     def fn(out, x, w_ref, g):
         cols = p.im2col(x)
         gm = _out_grad_matrix(g, gbuf, geo)
-        np.matmul(gm, cols, out=dw)
+        np.matmul(gm, cols.transpose(0, 2, 1), out=dw)
         d4 = dw.reshape(oshape)
         np.copyto(out, d4[:, :, ::-1, ::-1] if flip else d4)
         return out

@@ -108,6 +108,12 @@ def spec_maximum(acc: np.ndarray, b: np.ndarray, tie: np.ndarray, differ: np.nda
     return np.maximum(acc, b, out=acc, where=differ)
 
 
+def has_negative_zero(x: np.ndarray) -> bool:
+    """Whether x holds a -0 (the only value whose ties numpy's maximum may resolve unlike SPEC 7.2)."""
+    ints = np.dtype(f"i{x.dtype.itemsize}")
+    return bool(np.any(x.view(ints) == np.iinfo(ints).min))
+
+
 def _pool(attrs, ins, oshape, dt):
     win = windows(attrs, ins[0])
     mode = attrs["mode"]
@@ -123,15 +129,17 @@ def _pool(attrs, ins, oshape, dt):
             np.copyto(win.interior(padded), x)
         if mode == "max":
             np.copyto(out, win.tap(src, 0, 0))
+            exact_ties = has_negative_zero(x)  # else equal values have equal bits: numpy's maximum is SPEC's
         else:
             out.fill(0)
         for i in range(win.kh):
             for j in range(win.kw):
-                if mode == "max":
-                    if i or j:
-                        spec_maximum(out, win.tap(src, i, j), tie, differ)
-                else:
+                if mode != "max":
                     np.add(out, win.tap(src, i, j), out=out)
+                elif exact_ties and (i or j):
+                    spec_maximum(out, win.tap(src, i, j), tie, differ)
+                elif i or j:
+                    np.maximum(out, win.tap(src, i, j), out=out)
         if div is not None:
             np.divide(out, div, out=out)
         return out
