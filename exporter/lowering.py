@@ -82,12 +82,19 @@ def _is_matrix_transpose(v: Any) -> bool:
     return getattr(v, "kind", None) == "apply" and v.op == "transpose" and len(v.shape) == 2
 
 
+def _is_weight(v: Any) -> bool:
+    return getattr(v, "kind", None) in ("shared", "constant")
+
+
 def operands(v: Any) -> tuple:
-    """The variables lowering `v` reads: dot reads through a 2-D transpose (MatMul's flags)."""
+    """The variables lowering `v` reads: dot reads through a 2-D transpose (MatMul's flags); a flipping
+    conv2d of weights reads them itself (it writes them flipped)."""
     if v.kind != "apply":
         return ()
     if v.op == "dot":
         return tuple(x.inputs[0] if _is_matrix_transpose(x) else x for x in v.inputs)
+    if v.op == "conv2d" and v.attrs["flip"] and _is_weight(v.inputs[1]):
+        return (v.inputs[0],)
     return tuple(v.inputs)
 
 
@@ -475,3 +482,69 @@ class Lowering:
         if dropped or y is x:
             return self.reshape_to(y, tuple(d for i, d in enumerate(shape) if i not in dropped), v)
         return y
+
+    # ---------------------------------------------------------------- convolutional networks (format 1.2)
+
+    def _nchw(self, v: Any, x: Value, what: str) -> tuple:
+        if len(x.shape) != 4:
+            raise ExportError(f"{describe(v)}: {what} of a {len(x.shape)}-d tensor; the format's is NCHW (4-d): "
+                              "reshape to (N, C, H, W) first")
+        return (x.shape[0], *self._static(v, x.shape[1:], what))
+
+    def op_conv2d(self, v: Any, ins: list[Value]) -> Value:
+        """Conv2D: Theano's symmetric border as pads, subsample as strides. filter_flip (true convolution)
+        flips the kernel: weights are written flipped, computed filters go through a reversing Slice."""
+        from tessera.trainer.ops.conv import conv_out_len, conv_pads  # Theano's geometry, one definition
+
+        x = ins[0]
+        n, _c, h, w = self._nchw(v, x, "conv2d")
+        flip, wv = v.attrs["flip"], v.inputs[1]
+        if flip and _is_weight(wv):
+            data = wv.get_value() if wv.kind == "shared" else wv.value
+            filt = self.initializer("p", float32_value(wv, np.asarray(data)[:, :, ::-1, ::-1]), wv.name or None)
+        else:
+            filt = ins[1]
+        m, _cg, kh, kw = self._static(v, filt.shape, "conv2d's filters")
+        if flip and not _is_weight(wv):
+            filt = self.emit(format_op("subtensor"), [filt], filt.shape,
+                             {"starts": [-1, -1], "ends": [-(2**31), -(2**31)], "axes": [2, 3], "steps": [-1, -1]})
+        (dh, dw), (sh, sw), group = v.attrs["dilation"], v.attrs["subsample"], int(v.attrs["groups"])
+        ph, pw = conv_pads(v.attrs["border"], kh, kw, dh, dw)
+        shape = (n, m, conv_out_len(h, kh, ph, sh, dh, "height"), conv_out_len(w, kw, pw, sw, dw, "width"))
+        attrs = {k: a for k, a, default in (("strides", [sh, sw], [1, 1]), ("pads", [ph, pw, ph, pw], [0, 0, 0, 0]),
+                                             ("dilations", [dh, dw], [1, 1]), ("group", group, 1)) if a != default}
+        return self.emit("Conv2D", [x, filt], shape, attrs, var=v)
+
+    def op_pool_2d(self, v: Any, ins: list[Value]) -> Value:
+        """MaxPool2D / AveragePool2D, or for mode "sum" a depthwise Conv2D with weights of ones (SPEC 7.11's
+        sum skips padding and starts at +0, as the trainer's). ignore_border=False keeps a last partial window:
+        extra padding at the end, which both pool ops skip (Theano's average_inc_pad then counts the window
+        inside the input, count_include_pad false)."""
+        from tessera.trainer.ops.pool import end_pad, pool_out_len  # Theano's geometry, one definition
+
+        (x,) = ins
+        n, c, h, w = self._nchw(v, x, "pool_2d")
+        (kh, kw), (sh, sw), (ph, pw) = v.attrs["ws"], v.attrs["stride"], v.attrs["pad"]
+        ib, mode = v.attrs["ignore_border"], v.attrs["mode"]
+        ho, wo = pool_out_len(h, kh, sh, ph, ib), pool_out_len(w, kw, sw, pw, ib)
+        pb, pr = end_pad(h, kh, sh, ph, ho), end_pad(w, kw, sw, pw, wo)
+        if pb >= kh or pr >= kw or (h + ph + pb - kh) // sh + 1 != ho or (w + pw + pr - kw) // sw + 1 != wo:
+            raise ExportError(f"{describe(v)}: pooling {h}x{w} with window {(kh, kw)}, stride {(sh, sw)}: the last "
+                              "window needs end padding of at least the window size, which the format's pooling "
+                              "refuses; use ignore_border=True")
+        pads = [ph, pw, pb, pr]
+        attrs: dict = {"kernel_shape": [kh, kw]}
+        if (sh, sw) != (1, 1):
+            attrs["strides"] = [sh, sw]
+        if any(pads):
+            attrs["pads"] = pads
+        shape = (n, c, ho, wo)
+        if mode == "max":
+            return self.emit("MaxPool2D", [x], shape, attrs, var=v)
+        if mode == "sum":
+            ones = self.initializer("c", np.ones((c, 1, kh, kw), np.float32))
+            conv = {k: a for k, a in attrs.items() if k != "kernel_shape"}
+            return self.emit("Conv2D", [x, ones], shape, {**conv, **({"group": c} if c != 1 else {})}, var=v)
+        if mode == "average_inc_pad" and (pb, pr) == (ph, pw):  # every window inside the padded input
+            attrs["count_include_pad"] = True
+        return self.emit("AveragePool2D", [x], shape, attrs, var=v)

@@ -89,7 +89,7 @@ def categorical_crossentropy(coding_dist: Any, true_dist: Any) -> Variable:
 # ---------------------------------------------------------------- convolutional networks
 
 def _pair(value: Any, what: str, lowest: int) -> tuple[int, int]:
-    pair = (value, value) if isinstance(value, (int, np.integer)) else tuple(value)
+    pair = tuple(value) if isinstance(value, (tuple, list)) else (value, value)
     if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and v >= lowest for v in pair):
         raise GraphError(f"{_here()}: {what} must be two ints >= {lowest}, got {value!r}")
     return int(pair[0]), int(pair[1])

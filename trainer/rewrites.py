@@ -494,9 +494,38 @@ def forward_form(outputs: list[Variable]) -> list[Variable]:
     return rebuild(outputs, FORWARD_FORM)
 
 
+# ---------------------------------------------------------------- the inference form of training-only parts (export)
+
+INFERENCE = RuleDB("inference")
+
+
+def _is_keep_mask(m: Variable) -> bool:
+    """binomial(size, p) / p: T.nnet.dropout's mask, whose expectation is 1."""
+    if m.kind != "apply" or m.op != "div":
+        return False
+    draw, scale = m.inputs
+    return (draw.kind == "apply" and draw.op == "random_binomial" and draw.attrs.get("n") == 1
+            and _is_scalar_const(scale) and scale.value.reshape(()) == scale.dtype.type(draw.attrs["p"]))
+
+
+@INFERENCE.register("mul")
+def inverted_dropout(v: Variable) -> Variable | None:  # x * (binomial(p) / p) -> x
+    a, b = v.inputs
+    for x, m in ((a, b), (b, a)):
+        if _is_keep_mask(m):
+            return _safe(v, x)
+    return None
+
+
+def inference_form(outputs: list[Variable]) -> list[Variable]:
+    """The inference graph of a training graph: inverted dropout (T.nnet.dropout) is the identity.
+    Other random draws stay (the exporter refuses them)."""
+    return rebuild(outputs, INFERENCE)
+
+
 def for_export(outputs: list[Variable]) -> list[Variable]:
-    """`optimize`, then the forward forms of gradient-only ops, then `optimize` again."""
-    return optimize(forward_form(optimize(outputs)))
+    """`optimize`, the inference form, the forward forms of gradient-only ops, `optimize` again."""
+    return optimize(forward_form(inference_form(optimize(outputs))))
 
 
 # ---------------------------------------------------------------- pipeline

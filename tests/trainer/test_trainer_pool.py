@@ -1,0 +1,157 @@
+"""tensor.signal.pool.pool_2d: Theano's semantics for every mode, stride, pad and ignore_border
+against PyTorch in float64 (values and gradients), verify_grad, SPEC 7.12's order and 7.2's
+Maximum in float32 (checked against a plain loop written here), the max gradient's ties
+(Theano's rule), and the build-time errors."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import tessera.trainer.tensor as T
+import torch
+from tessera.trainer import GraphError, ShapeError, verify_grad
+from tessera.trainer.tensor.signal.pool import pool_2d
+
+from tessera import trainer
+
+MODES = ["max", "sum", "average_inc_pad", "average_exc_pad"]
+# (input shape, ws, keyword arguments)
+GEOMETRIES = [
+    ("plain", (2, 3, 6, 8), (2, 2), {}),
+    ("odd_ignore", (2, 3, 7, 5), (2, 2), {}),
+    ("stride_pad", (2, 3, 7, 6), (3, 2), {"stride": (2, 1), "pad": (1, 1)}),
+    ("overlap", (1, 2, 6, 7), (3, 3), {"stride": (1, 2)}),
+    ("partial", (2, 3, 7, 5), (2, 2), {"ignore_border": False}),
+    ("partial_overlap", (2, 3, 7, 8), (3, 3), {"stride": (2, 2), "ignore_border": False}),
+    ("partial_gap", (1, 2, 7, 8), (2, 1), {"stride": (3, 3), "ignore_border": False}),
+    ("rank3", (3, 7, 6), (2, 3), {"pad": (1, 1)}),
+]
+CASES = [(f"{m}-{g[0]}", m, *g[1:]) for m, g in itertools.product(MODES, GEOMETRIES)]
+
+
+def torch_pool(x: torch.Tensor, mode: str, ws: tuple, kw: dict) -> torch.Tensor:
+    F = torch.nn.functional
+    stride = kw.get("stride") or ws
+    pad = kw.get("pad", (0, 0))
+    ceil = not kw.get("ignore_border", True)
+    if mode == "max":
+        return F.max_pool2d(x, ws, stride, pad, ceil_mode=ceil)
+    if mode == "sum":  # padding adds zeros; divisor 1
+        return F.avg_pool2d(x, ws, stride, pad, ceil_mode=ceil, divisor_override=1)
+    return F.avg_pool2d(x, ws, stride, pad, ceil_mode=ceil, count_include_pad=mode == "average_inc_pad")
+
+
+def distinct(rng: np.random.Generator, shape: tuple) -> np.ndarray:
+    """Values without ties (a tie in a max window makes the gradient a choice)."""
+    return (rng.permutation(int(np.prod(shape))).reshape(shape) - 50.0) / 7.0
+
+
+@pytest.mark.parametrize("name,mode,xs,ws,kw", CASES, ids=[c[0] for c in CASES])
+def test_values_and_gradients_equal_pytorch_in_float64(name, mode, xs, ws, kw):
+    rng = np.random.default_rng(1)
+    a = distinct(rng, xs)
+    x = T.tensor(len(xs), "x", dtype="float64")
+    y = pool_2d(x, ws, mode=mode, **kw)
+    ta = torch.tensor(a, requires_grad=True)
+    ty = torch_pool(ta, mode, ws, kw)
+    proj = rng.standard_normal(tuple(ty.shape))
+    got_y, got_g = trainer.function([x], [y, T.grad((y * proj).sum(), x)])(a)
+    (ty * torch.tensor(proj)).sum().backward()
+    assert got_y.shape == tuple(ty.shape)
+    np.testing.assert_allclose(got_y, ty.detach().numpy(), rtol=1e-13, atol=1e-13)
+    np.testing.assert_allclose(got_g, ta.grad.numpy(), rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("name,mode,xs,ws,kw", CASES, ids=[c[0] for c in CASES])
+def test_verify_grad(name, mode, xs, ws, kw):
+    a = distinct(np.random.default_rng(2), (1,) * (len(xs) - 2) + xs[-2:])
+    verify_grad(lambda x: pool_2d(x, ws, mode=mode, **kw), [a], rng=np.random.default_rng(0))
+
+
+def loop_pool(x: np.ndarray, mode: str, ws: tuple, kw: dict) -> np.ndarray:
+    """Theano's windows, float32, one element at a time in SPEC 7.12's order (row-major, padding skipped;
+    the max is SPEC 7.2's, the sums start at +0)."""
+    (kh, kw_), (sh, sw) = ws, kw.get("stride") or ws
+    ph, pw = kw.get("pad", (0, 0))
+    h, w = x.shape[-2:]
+    out_shape = trainer.function([xv := T.tensor(x.ndim, dtype="float32")], pool_2d(xv, ws, mode=mode, **kw))(x).shape
+    out = np.empty(out_shape, np.float32)
+    for idx in np.ndindex(*out_shape):
+        *lead, oh, ow = idx
+        acc, count_exc = (np.float32(-np.inf) if mode == "max" else np.float32(0)), 0
+        for i in range(kh):
+            for j in range(kw_):
+                r, c = oh * sh - ph + i, ow * sw - pw + j
+                if 0 <= r < h and 0 <= c < w:
+                    v = x[(*lead, r, c)]
+                    count_exc += 1
+                    if mode != "max":
+                        acc = np.float32(acc + v)
+                    elif np.isnan(v) or np.isnan(acc):
+                        acc = np.float32(np.nan)
+                    elif v > acc or (v == acc and not np.signbit(v)):
+                        acc = v
+        rows = min(oh * sh + kh, h + 2 * ph) - oh * sh
+        cols = min(ow * sw + kw_, w + 2 * pw) - ow * sw
+        count = {"average_exc_pad": count_exc, "average_inc_pad": rows * cols}.get(mode)
+        out[idx] = acc if count is None else np.float32(acc / np.float32(count))
+    return out
+
+
+@pytest.mark.parametrize("name,mode,xs,ws,kw", CASES, ids=[c[0] for c in CASES])
+def test_float32_follows_the_spec_order_bit_for_bit(name, mode, xs, ws, kw):
+    rng = np.random.default_rng(5)
+    a = (rng.standard_normal(xs) * np.exp(rng.uniform(-8, 8, xs))).astype(np.float32)
+    a.ravel()[::11] = 0.0
+    a.ravel()[3::11] = -0.0
+    x = T.tensor(len(xs), "x", dtype="float32")
+    got = trainer.function([x], pool_2d(x, ws, mode=mode, **kw))(a)
+    want = loop_pool(a, mode, ws, kw)
+    assert np.array_equal(got.view(np.int32), want.view(np.int32))
+
+
+def test_max_of_signed_zeros_and_nan_is_spec_maximum():
+    a = np.array([[[[-0.0, 0.0, -0.0, -0.0, np.nan, 1.0],
+                    [-0.0, -0.0, -0.0, -0.0, 2.0, 3.0]]]], np.float32)
+    x = T.tensor4("x")
+    got = trainer.function([x], pool_2d(x, (2, 2)), nan_guard=False)(a)
+    assert got.ravel()[0] == 0 and not np.signbit(got.ravel()[0])  # +0 above -0
+    assert got.ravel()[1] == 0 and np.signbit(got.ravel()[1])  # all -0: -0
+    assert np.isnan(got.ravel()[2])
+
+
+def test_max_gradient_goes_to_every_tied_maximum():
+    """Theano's MaxPoolGrad: each position equal to its window's max receives the window's gradient
+    (PyTorch gives it to the first one only)."""
+    a = np.array([[[[1.0, 3.0], [3.0, 2.0]]]])
+    x = T.tensor4("x", dtype="float64")
+    g = trainer.function([x], T.grad(pool_2d(x, (2, 2)).sum() * 5.0, x))(a)
+    assert np.array_equal(g, [[[[0.0, 5.0], [5.0, 0.0]]]])
+
+
+def bad(fn, exc=GraphError):
+    with pytest.raises(exc) as info:
+        fn()
+    assert "test_trainer_pool.py" in str(info.value), str(info.value)
+    return str(info.value)
+
+
+def test_build_time_errors_name_the_line():
+    x = T.tensor4("x", shape=(None, 2, 6, 6))
+    assert "ignore_border=True" in bad(lambda: pool_2d(x, (2, 2), ignore_border=False, pad=(1, 1)))
+    assert "smaller than the window" in bad(lambda: pool_2d(x, (2, 2), pad=(2, 0)))
+    assert "mode" in bad(lambda: pool_2d(x, (2, 2), mode="average"))
+    assert "ws" in bad(lambda: pool_2d(x, (2, 0)))
+    assert "ws" in bad(lambda: pool_2d(x))
+    assert "larger than the padded input" in bad(lambda: pool_2d(x, (7, 2)), ShapeError)
+    assert "rank >= 2" in bad(lambda: pool_2d(T.vector(), (2, 2)), ShapeError)
+
+
+def test_stride_defaults_to_the_window_and_default_ignores_the_border():
+    a = np.arange(25, dtype=np.float32).reshape(1, 1, 5, 5)
+    x = T.tensor4("x")
+    assert np.array_equal(trainer.function([x], pool_2d(x, (2, 2)))(a), [[[[6, 8], [16, 18]]]])
+    assert np.array_equal(trainer.function([x], pool_2d(x, (2, 2), ignore_border=False))(a),
+                          [[[[6, 8, 9], [16, 18, 19], [21, 23, 24]]]])
