@@ -13,8 +13,8 @@
 
 /* The format version this runtime implements (SPEC 2): 1.TSR_FORMAT_MINOR. A new minor changes
  * these two lines and the `since` of the rows it adds, nothing else in the loader. */
-#define TSR_FORMAT_MINOR 1
-#define TSR_FORMAT_VERSION "1.1"
+#define TSR_FORMAT_MINOR 2
+#define TSR_FORMAT_VERSION "1.2"
 
 /* A dim > 0 is concrete; a dim < 0 is symbol number (-dim - 1). */
 typedef struct {

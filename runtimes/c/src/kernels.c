@@ -1873,3 +1873,257 @@ TSR_NOLIBC void tsr_k_log_softmax(const float *x, float *y, int32_t outer, int32
         }
     }
 }
+
+/* ---- Conv2D (SPEC 7.11), MaxPool2D and AveragePool2D (SPEC 7.12) ----
+ * The scalar kernels loop directly. Each window's taps are clipped to the
+ * input first (tap_range), so padding costs nothing and the taps that stay
+ * are visited in the same increasing order: the loops never run over a
+ * padding position, however large the pads. */
+
+/* [*lo, *hi): the taps t in [0, k) with 0 <= base + t * d < lim. */
+static void tap_range(int32_t base, int32_t d, int32_t lim, int32_t k, int32_t *lo, int32_t *hi)
+{
+    int32_t a = base < 0 ? (d - 1 - base) / d : 0;
+    int32_t b = lim - base <= 0 ? 0 : (lim - base + d - 1) / d;
+    b = b < k ? b : k;
+    *lo = a < b ? a : b;
+    *hi = b;
+}
+
+TSR_NOLIBC void tsr_k_conv2d(const float *x, const float *w, const float *b, float *y, const int32_t *g)
+{
+    const int32_t C = g[1], H = g[2], W = g[3], M = g[4], kH = g[5], kW = g[6], sh = g[7], sw = g[8];
+    const int32_t dh = g[9], dw = g[10], pt = g[11], pl = g[12], Ho = g[16], Wo = g[17];
+    const int32_t Cg = C / g[15], Mg = M / g[15];
+    int32_t n, m, oh, ow, c, i, j, i0, i1, j0, j1;
+    for (n = 0; n < g[0]; n++) {
+        for (m = 0; m < M; m++) {
+            const float *xg = x + ((ptrdiff_t)n * C + (ptrdiff_t)(m / Mg) * Cg) * H * W;
+            const float *wm = w + (ptrdiff_t)m * Cg * kH * kW;
+            float *ym = y + ((ptrdiff_t)n * M + m) * Ho * Wo;
+            for (oh = 0; oh < Ho; oh++) {
+                int32_t bh = oh * sh - pt;
+                tap_range(bh, dh, H, kH, &i0, &i1);
+                for (ow = 0; ow < Wo; ow++) {
+                    int32_t bw = ow * sw - pl;
+                    float acc = 0.0f;
+                    tap_range(bw, dw, W, kW, &j0, &j1);
+                    for (c = 0; c < Cg; c++) {
+                        for (i = i0; i < i1; i++) {
+                            const float *xr = xg + ((ptrdiff_t)c * H + bh + i * dh) * W + bw;
+                            const float *wr = wm + ((ptrdiff_t)c * kH + i) * kW;
+                            for (j = j0; j < j1; j++) {
+                                float xv = xr[j * dw];
+                                if (xv == 0.0f)
+                                    continue;
+                                acc = acc + xv * wr[j];
+                            }
+                        }
+                    }
+                    ym[(ptrdiff_t)oh * Wo + ow] = b ? acc + b[m] : acc;
+                }
+            }
+        }
+    }
+}
+
+/* mode 0: max; 1: average over the visited elements; 2: average over kH*kW. */
+static void pool2d(const float *x, float *y, const int32_t *g, int32_t mode)
+{
+    const int32_t H = g[2], W = g[3], kH = g[4], kW = g[5], sh = g[6], sw = g[7], pt = g[8], pl = g[9];
+    const int32_t Ho = g[12], Wo = g[13];
+    const float full = (float)((int64_t)kH * kW);
+    int32_t p, oh, ow, i, j, i0, i1, j0, j1;
+    for (p = 0; p < g[0] * g[1]; p++) {
+        const float *xp = x + (ptrdiff_t)p * H * W;
+        float *yp = y + (ptrdiff_t)p * Ho * Wo;
+        for (oh = 0; oh < Ho; oh++) {
+            int32_t bh = oh * sh - pt;
+            tap_range(bh, 1, H, kH, &i0, &i1);
+            for (ow = 0; ow < Wo; ow++) {
+                int32_t bw = ow * sw - pl;
+                float acc = mode ? 0.0f : -u2f(0x7F800000u);
+                tap_range(bw, 1, W, kW, &j0, &j1);
+                for (i = i0; i < i1; i++) {
+                    const float *xr = xp + (ptrdiff_t)(bh + i) * W + bw;
+                    for (j = j0; j < j1; j++)
+                        acc = mode ? acc + xr[j] : tsr_k_max1(acc, xr[j]);
+                }
+                if (mode)
+                    acc = acc / (mode == 2 ? full : (float)((int64_t)(i1 - i0) * (j1 - j0)));
+                yp[(ptrdiff_t)oh * Wo + ow] = acc;
+            }
+        }
+    }
+}
+
+void tsr_k_maxpool2d(const float *x, float *y, const int32_t *geom)
+{
+    pool2d(x, y, geom, 0);
+}
+
+void tsr_k_avgpool2d(const float *x, float *y, const int32_t *geom, int32_t count_include_pad)
+{
+    pool2d(x, y, geom, count_include_pad ? 2 : 1);
+}
+
+/* Library fast path of Conv2D (TSR_K_DISPATCH), for stride 1 along the
+ * width: the group's input channels are copied into zero-padded planes in
+ * the workspace, so padding and zero inputs are both zeros, and a run of
+ * output positions is a run of consecutive plane elements for every tap
+ * (c, i, j), shifted by c * plane + i * dh * Wp + j * dw. Each vector lane
+ * is one output position; per tap it adds fl(x * w) masked to +0 where
+ * x == 0. Adding +0 changes no sum here (a sum that starts at +0 is never
+ * -0), so every lane is the SPEC 7.11 loop: the same taps, in the same
+ * order. With sh == 1 the whole output plane is one run (Hout rows of Wp
+ * positions; the Wp - Wout extra ones per row are computed and dropped),
+ * else one run per output row. Four output channels share each input
+ * load. The sums go to a buffer; the bias is added while copying out. */
+#if defined(TSR_K_DISPATCH) && TSR_SIMD
+#define CV_W 16 /* runs are rounded up to this (the widest vector) */
+typedef struct {
+    int64_t plane, runs, run_len, run_step, tbuf, total; /* in floats */
+    int32_t Wp;
+} cv_layout;
+
+/* 0 when the fast path does not apply (stride across the width, or a
+ * workspace above 2^26 floats). */
+static int cv_plan(const int32_t *g, cv_layout *L)
+{
+    int64_t Cg = g[1] / g[15], Mg = g[4] / g[15], Hp = (int64_t)g[2] + g[11] + g[13];
+    int64_t Wp = (int64_t)g[3] + g[12] + g[14], kHe = (int64_t)g[9] * (g[5] - 1) + 1;
+    int64_t kWe = (int64_t)g[10] * (g[6] - 1) + 1, reach, len;
+    if (g[8] != 1 || Hp * Wp > (1 << 26))
+        return 0;
+    L->Wp = (int32_t)Wp;
+    L->runs = g[7] == 1 ? 1 : g[16];
+    L->run_step = g[7] == 1 ? 0 : (int64_t)g[7] * Wp;
+    len = g[7] == 1 ? (int64_t)(g[16] - 1) * Wp + g[17] : g[17];
+    L->run_len = (len + CV_W - 1) / CV_W * CV_W;
+    reach = (L->runs - 1) * L->run_step + L->run_len + (kHe - 1) * Wp + kWe;
+    L->plane = ((reach > Hp * Wp ? reach : Hp * Wp) + CV_W - 1) / CV_W * CV_W;
+    L->tbuf = Mg * L->runs * L->run_len;
+    L->total = Cg * L->plane + L->tbuf;
+    return L->total <= (1 << 26);
+}
+
+/* Sums of output channels m0 .. m0+cnt-1 (cnt 1 to 4) of one group, for
+ * every run, into t (cnt rows of runs * run_len). p: the padded planes;
+ * w: the group's weights (Mg x K, K = Cg kH kW). */
+#define TSR_CV_DEFINE(FN, SFX, VF, VI, U, W, ZU)                                                    \
+    FN void cv_block##SFX(const float *p, const float *w, float *t, const int32_t *g,              \
+                          const cv_layout *L, int32_t m0, int32_t cnt)                              \
+    {                                                                                               \
+        const int32_t Cg = g[1] / g[15], kH = g[5], kW = g[6], K = Cg * kH * kW;                    \
+        const float *w0 = w + (ptrdiff_t)m0 * K, *w1 = w0 + (cnt > 1 ? K : 0);                      \
+        const float *w2 = w0 + (cnt > 2 ? 2 * K : 0), *w3 = w0 + (cnt > 3 ? 3 * K : 0);             \
+        const ptrdiff_t rl = (ptrdiff_t)(L->runs * L->run_len), dhp = (ptrdiff_t)g[9] * L->Wp;      \
+        int64_t r, q;                                                                               \
+        int32_t c, i, j, k;                                                                         \
+        for (r = 0; r < L->runs; r++) {                                                             \
+            for (q = 0; q < L->run_len; q += W) {                                                   \
+                VF a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, z = {0};                                 \
+                const float *pq = p + r * L->run_step + q;                                          \
+                float *tq = t + r * L->run_len + q;                                                 \
+                for (c = 0, k = 0; c < Cg; c++) {                                                   \
+                    const float *pc = pq + (ptrdiff_t)c * L->plane;                                 \
+                    for (i = 0; i < kH; i++) {                                                      \
+                        const float *pr = pc + i * dhp;                                             \
+                        for (j = 0; j < kW; j++, k++) {                                             \
+                            VF xv = VLOADT(U, pr + (ptrdiff_t)j * g[10]);                           \
+                            VI nz = (VI)(xv != z);                                                  \
+                            a0 = a0 + (VF)((VI)(xv * w0[k]) & nz);                                  \
+                            a1 = a1 + (VF)((VI)(xv * w1[k]) & nz);                                  \
+                            a2 = a2 + (VF)((VI)(xv * w2[k]) & nz);                                  \
+                            a3 = a3 + (VF)((VI)(xv * w3[k]) & nz);                                  \
+                        }                                                                           \
+                    }                                                                               \
+                }                                                                                   \
+                VSTORET(U, tq, a0);                                                                 \
+                if (cnt > 1)                                                                        \
+                    VSTORET(U, tq + rl, a1);                                                        \
+                if (cnt > 2)                                                                        \
+                    VSTORET(U, tq + 2 * rl, a2);                                                    \
+                if (cnt > 3)                                                                        \
+                    VSTORET(U, tq + 3 * rl, a3);                                                    \
+            }                                                                                       \
+        }                                                                                           \
+        ZU;                                                                                         \
+    }
+
+TSR_CV_DEFINE(static, , tsr_vf, tsr_vi, tsr_vfu, MM_W, (void)0)
+#if TSR_MM_AVX2
+TSR_CV_DEFINE(TSR_AVX2_FN, _avx2, tsr_v8f, tsr_v8i, tsr_v8fu, 8, _mm256_zeroupper())
+#endif
+#if TSR_MM_WIDE
+TSR_CV_DEFINE(TSR_WIDE_FN, _wide, tsr_wf, tsr_wi, tsr_wfu, MW_W, _mm256_zeroupper())
+#endif
+
+int64_t tsr_k_conv2d_ws_floats(const int32_t *geom)
+{
+    cv_layout L;
+    return cv_plan(geom, &L) ? L.total : 0;
+}
+
+TSR_NOLIBC void tsr_k_conv2d_ws(const float *x, const float *w, const float *b, float *y,
+                                const int32_t *g, float *ws)
+{
+    const int32_t C = g[1], H = g[2], W = g[3], M = g[4], grp = g[15], Ho = g[16], Wo = g[17];
+    const int32_t Cg = C / grp, Mg = M / grp, K = Cg * g[5] * g[6], path = tsr_path();
+    cv_layout L;
+    int32_t n, gi, c, m, h, oh, ow;
+    if (!ws || !cv_plan(g, &L)) {
+        tsr_k_conv2d(x, w, b, y, g);
+        return;
+    }
+    for (n = 0; n < g[0]; n++) {
+        for (gi = 0; gi < grp; gi++) {
+            float *t = ws + Cg * L.plane;
+            const float *wg = w + (ptrdiff_t)gi * Mg * K;
+            for (c = 0; c < Cg; c++) {
+                float *pc = ws + c * L.plane;
+                const float *xc = x + (((ptrdiff_t)n * C + (ptrdiff_t)gi * Cg + c) * H) * W;
+                int64_t e;
+                for (e = 0; e < L.plane; e++)
+                    pc[e] = 0.0f;
+                for (h = 0; h < H; h++)
+                    for (ow = 0; ow < W; ow++)
+                        pc[(ptrdiff_t)(h + g[11]) * L.Wp + g[12] + ow] = xc[(ptrdiff_t)h * W + ow];
+            }
+            for (m = 0; m < Mg; m += 4) {
+                int32_t cnt = Mg - m < 4 ? Mg - m : 4;
+                float *tm = t + (ptrdiff_t)m * L.runs * L.run_len;
+                switch (path) {
+#if TSR_MM_WIDE
+                case TSR_K_PATH_AVX512:
+                    cv_block_wide(ws, wg, tm, g, &L, m, cnt);
+                    break;
+#endif
+#if TSR_MM_AVX2
+                case TSR_K_PATH_AVX2:
+                    cv_block_avx2(ws, wg, tm, g, &L, m, cnt);
+                    break;
+#endif
+                default:
+                    cv_block(ws, wg, tm, g, &L, m, cnt);
+                }
+            }
+            for (m = 0; m < Mg; m++) {
+                int32_t mo = gi * Mg + m;
+                const float *tm = t + (ptrdiff_t)m * L.runs * L.run_len;
+                float *ym = y + ((ptrdiff_t)n * M + mo) * Ho * Wo;
+                for (oh = 0; oh < Ho; oh++) {
+                    const float *tr = tm + (L.runs == 1 ? (ptrdiff_t)oh * L.Wp : (ptrdiff_t)oh * L.run_len);
+                    float *yr = ym + (ptrdiff_t)oh * Wo;
+                    if (b)
+                        for (ow = 0; ow < Wo; ow++)
+                            yr[ow] = tr[ow] + b[mo];
+                    else
+                        for (ow = 0; ow < Wo; ow++)
+                            yr[ow] = tr[ow];
+                }
+            }
+        }
+    }
+}
+#endif

@@ -234,4 +234,34 @@ TSR_K_API void tsr_k_argmax(int32_t max, int32_t dtype, const void *x, int32_t *
 TSR_K_API void tsr_k_log_softmax(const float *x, float *y, int32_t outer, int32_t len,
                                  int32_t inner);
 
+/* ---- format 1.2: convolution and pooling (NCHW, SPEC 7.11, 7.12) ----
+ * geom holds the node's dimensions and attributes as int32, exactly as
+ * the shape rule of SPEC 6 gives them (Hout, Wout included; every pad
+ * below its kernel for pooling); x is N x C x H x W, y N x M x Hout x Wout
+ * (Conv2D) or N x C x Hout x Wout (pooling), dense. y must not overlap x,
+ * w or b. Index arithmetic stays below 2^31 for any geometry the shape rule
+ * accepts (element counts <= 2^26). */
+/* Conv2D: w is M x (C/group) x kH x kW; b has M elements, or is NULL (no
+ * bias). For each output the taps run over (c, i, j) in increasing order;
+ * padding positions and zero inputs are skipped; the bias is added last.
+ * geom: N, C, H, W, M, kH, kW, sh, sw, dh, dw, pt, pl, pb, pr, group, Hout, Wout (18 int32). */
+TSR_K_API void tsr_k_conv2d(const float *x, const float *w, const float *b, float *y, const int32_t *geom);
+/* MaxPool2D (acc = -inf, then Maximum of SPEC 7.2) and AveragePool2D (sum
+ * in window order, divided by fl(kH kW) when count_include_pad != 0, else
+ * by the number of input elements in the window); padding is skipped.
+ * geom: N, C, H, W, kH, kW, sh, sw, pt, pl, pb, pr, Hout, Wout (14 int32). */
+TSR_K_API void tsr_k_maxpool2d(const float *x, float *y, const int32_t *geom);
+TSR_K_API void tsr_k_avgpool2d(const float *x, float *y, const int32_t *geom, int32_t count_include_pad);
+#if defined(TSR_K_DISPATCH)
+/* Library only: Conv2D with a workspace, vectorised over output positions
+ * on the path tsr_k_set_path selects (else the CPU's best); the same bits
+ * as tsr_k_conv2d. tsr_k_conv2d_ws_floats gives the floats of workspace it
+ * needs, 0 when the geometry does not suit it (a width stride above 1, or
+ * planes above 2^26 floats): then tsr_k_conv2d_ws (ws may be NULL) runs
+ * tsr_k_conv2d. */
+TSR_K_API int64_t tsr_k_conv2d_ws_floats(const int32_t *geom);
+TSR_K_API void tsr_k_conv2d_ws(const float *x, const float *w, const float *b, float *y, const int32_t *geom,
+                               float *ws);
+#endif
+
 #endif /* TESSERA_KERNELS_H */

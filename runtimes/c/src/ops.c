@@ -711,6 +711,216 @@ static tsr_code run_log_softmax(const tsr_node *N, const tsr_plan *p)
     return TSR_OK;
 }
 
+/* ==== format 1.2: Conv2D, MaxPool2D, AveragePool2D (NCHW) ==== */
+typedef struct {
+    tsr_ints kernel, strides, pads, dilations; /* n = -1: absent; defaults set by the shape function */
+    int32_t group, count_include_pad;
+} window_attr;
+
+static const tsr_attr_def conv_keys[] = {
+    {"strides", TSR_A_INTS, 0, offsetof(window_attr, strides), 0},
+    {"pads", TSR_A_INTS, 0, offsetof(window_attr, pads), 0},
+    {"dilations", TSR_A_INTS, 0, offsetof(window_attr, dilations), 0},
+    {"group", TSR_A_INT, 0, offsetof(window_attr, group), 1},
+    {NULL, 0, 0, 0, 0}};
+static const tsr_attr_def maxpool_keys[] = {
+    {"kernel_shape", TSR_A_INTS, 1, offsetof(window_attr, kernel), 0},
+    {"strides", TSR_A_INTS, 0, offsetof(window_attr, strides), 0},
+    {"pads", TSR_A_INTS, 0, offsetof(window_attr, pads), 0},
+    {NULL, 0, 0, 0, 0}};
+static const tsr_attr_def avgpool_keys[] = {
+    {"kernel_shape", TSR_A_INTS, 1, offsetof(window_attr, kernel), 0},
+    {"strides", TSR_A_INTS, 0, offsetof(window_attr, strides), 0},
+    {"pads", TSR_A_INTS, 0, offsetof(window_attr, pads), 0},
+    {"count_include_pad", TSR_A_BOOL, 0, offsetof(window_attr, count_include_pad), 0},
+    {NULL, 0, 0, 0, 0}};
+
+/* An absent array (n = -1) or exactly n entries in [lo, 65535]. */
+static int ints_ok(const tsr_ints *a, int32_t n, int32_t lo)
+{
+    int32_t k;
+    if (a->n < 0)
+        return 1;
+    for (k = 0; k < a->n; k++)
+        if (a->v[k] < lo || a->v[k] > 65535)
+            return 0;
+    return a->n == n;
+}
+
+/* SPEC 6: attribute arrays of the right length and range. (The schema
+ * step parses only the row's own keys: each check reads only those.) */
+static const char *window_check(const window_attr *A)
+{
+    if (!ints_ok(&A->strides, 2, 1))
+        return "strides must be 2 integers in [1, 65535]";
+    if (!ints_ok(&A->pads, 4, 0))
+        return "pads must be 4 integers in [0, 65535] (top, left, bottom, right)";
+    return NULL;
+}
+
+static const char *conv_check(const void *attr)
+{
+    const window_attr *A = (const window_attr *)attr;
+    if (!ints_ok(&A->dilations, 2, 1))
+        return "dilations must be 2 integers in [1, 65535]";
+    if (A->group < 1 || A->group > 65535)
+        return "group must be an integer in [1, 65535]";
+    return window_check(A);
+}
+
+static const char *pool_check(const void *attr)
+{
+    const window_attr *A = (const window_attr *)attr;
+    const char *msg = window_check(A);
+    int32_t k;
+    if (!ints_ok(&A->kernel, 2, 1))
+        return "kernel_shape must be 2 integers in [1, 65535]";
+    for (k = 0; !msg && A->pads.n == 4 && k < 4; k++)
+        if (A->pads.v[k] >= A->kernel.v[k % 2])
+            return "each pad must be below the kernel size on its axis (top, bottom < kH; left, right < kW)";
+    return msg;
+}
+
+static void ints_default(tsr_ints *a, int32_t n, int32_t v)
+{
+    int32_t k;
+    if (a->n >= 0)
+        return;
+    a->n = n;
+    for (k = 0; k < n; k++)
+        a->v[k] = v;
+}
+
+/* The output (N, ch, Hout, Wout) of X's spatial dims under the window
+ * kH x kW (dilated by the attribute, 1 for pooling). */
+static tsr_code shape_window(const tsr_infer *c, window_attr *A, const tsr_shape *x, int32_t ch, int32_t kH,
+                             int32_t kW, tsr_shape *o)
+{
+    int32_t d;
+    ints_default(&A->strides, 2, 1);
+    ints_default(&A->pads, 4, 0);
+    ints_default(&A->dilations, 2, 1);
+    o->rank = 4;
+    o->dim[0] = x->dim[0];
+    o->dim[1] = ch;
+    for (d = 0; d < 2; d++) {
+        int64_t ext = (int64_t)A->dilations.v[d] * ((d ? kW : kH) - 1) + 1;
+        int64_t padded = (int64_t)x->dim[2 + d] + A->pads.v[d] + A->pads.v[d + 2];
+        if (padded < ext)
+            SHAPE("%s: the padded %s (%ld) is smaller than the kernel extent (%ld)", c->who, d ? "width" : "height",
+                  (long)padded, (long)ext);
+        o->dim[2 + d] = (int32_t)((padded - ext) / A->strides.v[d] + 1);
+    }
+    return TSR_OK;
+}
+
+static tsr_code shape_nchw(const tsr_infer *c, const tsr_node *N, const tsr_shape *x)
+{
+    if (x->rank != 4)
+        SHAPE("%s: X must have rank 4 (N, C, H, W), has rank %ld", c->who, (long)x->rank);
+    if (x->dim[1] < 1 || x->dim[2] < 1 || x->dim[3] < 1)
+        SHAPE("%s: C, H and W of X must be integers, not symbols", c->who);
+    (void)N;
+    return TSR_OK;
+}
+
+static tsr_code shape_conv(const tsr_infer *c, tsr_node *N, tsr_shape *o)
+{
+    window_attr *A = (window_attr *)N->attr;
+    const tsr_shape *x = in_shape(c, N, 0), *w = in_shape(c, N, 1);
+    int32_t d, C, M;
+    if (shape_nchw(c, N, x))
+        return TSR_E_SHAPE;
+    if (w->rank != 4)
+        SHAPE("%s: W must have rank 4 (M, C/group, kH, kW), has rank %ld", c->who, (long)w->rank);
+    for (d = 0; d < 4; d++)
+        if (w->dim[d] < 1)
+            SHAPE("%s: the dimensions of W must be integers, not symbols", c->who);
+    C = x->dim[1];
+    M = w->dim[0];
+    if (C % A->group || M % A->group)
+        SHAPE("%s: group %ld must divide C (%ld) and M (%ld)", c->who, (long)A->group, (long)C, (long)M);
+    if (w->dim[1] != C / A->group)
+        SHAPE("%s: W has %ld input channels, expected C/group = %ld", c->who, (long)w->dim[1], (long)(C / A->group));
+    if (N->nin == 3) {
+        const tsr_shape *b = in_shape(c, N, 2);
+        if (b->rank != 1 || b->dim[0] != M)
+            SHAPE("%s: B must have shape [%ld] (M)", c->who, (long)M);
+    }
+    return shape_window(c, A, x, M, w->dim[2], w->dim[3], o);
+}
+
+static tsr_code shape_pool(const tsr_infer *c, tsr_node *N, tsr_shape *o)
+{
+    window_attr *A = (window_attr *)N->attr;
+    const tsr_shape *x = in_shape(c, N, 0);
+    if (shape_nchw(c, N, x))
+        return TSR_E_SHAPE;
+    A->dilations.n = -1;
+    return shape_window(c, A, x, x->dim[1], A->kernel.v[0], A->kernel.v[1], o);
+}
+
+/* The kernels' geometry (kernels.h) from concrete shapes. */
+static void conv_geom(const window_attr *A, const tsr_shape *x, const tsr_shape *w, const tsr_shape *y, int32_t *g)
+{
+    int32_t k;
+    g[0] = x->dim[0], g[1] = x->dim[1], g[2] = x->dim[2], g[3] = x->dim[3];
+    g[4] = w->dim[0], g[5] = w->dim[2], g[6] = w->dim[3];
+    g[7] = A->strides.v[0], g[8] = A->strides.v[1], g[9] = A->dilations.v[0], g[10] = A->dilations.v[1];
+    for (k = 0; k < 4; k++)
+        g[11 + k] = A->pads.v[k];
+    g[15] = A->group, g[16] = y->dim[2], g[17] = y->dim[3];
+}
+
+static tsr_code run_conv(const tsr_node *N, const tsr_plan *p)
+{
+    int32_t g[18];
+    const float *b = N->nin == 3 ? (const float *)p->data[N->in[2]] : NULL;
+    conv_geom((const window_attr *)N->attr, &p->shape[N->in[0]], &p->shape[N->in[1]], &p->shape[N->out], g);
+#if defined(TSR_K_DISPATCH)
+    tsr_k_conv2d_ws((const float *)p->data[N->in[0]], (const float *)p->data[N->in[1]], b, (float *)p->data[N->out],
+                    g, p->scratch);
+#else
+    tsr_k_conv2d((const float *)p->data[N->in[0]], (const float *)p->data[N->in[1]], b, (float *)p->data[N->out], g);
+#endif
+    return TSR_OK;
+}
+
+/* Run scratch: the vectorised kernel's workspace (library builds). */
+static int64_t conv_scratch(const tsr_node *N, const tsr_binding *bd)
+{
+#if defined(TSR_K_DISPATCH)
+    const tsr_value *v = bd->m->values;
+    tsr_shape x, w, y;
+    int32_t g[18];
+    if (tsr_bound_shape(bd, &v[N->in[0]].shape, &x) < 0 || tsr_bound_shape(bd, &v[N->out].shape, &y) < 0)
+        return 0; /* E_LIMIT, reported by the layout */
+    tsr_bound_shape(bd, &v[N->in[1]].shape, &w);
+    conv_geom((const window_attr *)N->attr, &x, &w, &y, g);
+    return tsr_k_conv2d_ws_floats(g);
+#else
+    (void)N, (void)bd;
+    return 0;
+#endif
+}
+
+static tsr_code run_pool(const tsr_node *N, const tsr_plan *p)
+{
+    const window_attr *A = (const window_attr *)N->attr;
+    const tsr_shape *x = &p->shape[N->in[0]], *y = &p->shape[N->out];
+    int32_t g[14], k;
+    g[0] = x->dim[0], g[1] = x->dim[1], g[2] = x->dim[2], g[3] = x->dim[3];
+    g[4] = A->kernel.v[0], g[5] = A->kernel.v[1], g[6] = A->strides.v[0], g[7] = A->strides.v[1];
+    for (k = 0; k < 4; k++)
+        g[8 + k] = A->pads.v[k];
+    g[12] = y->dim[2], g[13] = y->dim[3];
+    if (N->op->kop)
+        tsr_k_avgpool2d((const float *)p->data[N->in[0]], (float *)p->data[N->out], g, A->count_include_pad);
+    else
+        tsr_k_maxpool2d((const float *)p->data[N->in[0]], (float *)p->data[N->out], g);
+    return TSR_OK;
+}
+
 /* ---- the table ----
  * dt: the operand dtypes (TSR_DT_*); since: the minor version that added the op. */
 #define UNARY(name, kernel) \
@@ -777,7 +987,15 @@ static const tsr_op ops[] = {
     REDUCE("ReduceMin", TSR_K_RMIN, 1),
     REDUCE("ReduceProd", TSR_K_RPROD, 1),
     {"LogSoftmax", 1, 1, softmax_keys, ATTR(softmax_attr), NULL, shape_softmax, run_log_softmax, NULL, 0, NULL, NULL,
-     TSR_DT_F32, 1},    {"Pow", 2, 2, no_keys, 0, NULL, shape_broadcast, run_binary, NULL, TSR_K_POW, NULL, NULL, TSR_DT_F32, 1},
+     TSR_DT_F32, 1},
+    {"Pow", 2, 2, no_keys, 0, NULL, shape_broadcast, run_binary, NULL, TSR_K_POW, NULL, NULL, TSR_DT_F32, 1},
+    /* format 1.2 */
+    {"Conv2D", 2, 3, conv_keys, ATTR(window_attr), conv_check, shape_conv, run_conv, NULL, 0, NULL, conv_scratch,
+     TSR_DT_F32, 2},
+    {"MaxPool2D", 1, 1, maxpool_keys, ATTR(window_attr), pool_check, shape_pool, run_pool, NULL, 0, NULL, NULL,
+     TSR_DT_F32, 2},
+    {"AveragePool2D", 1, 1, avgpool_keys, ATTR(window_attr), pool_check, shape_pool, run_pool, NULL, 1, NULL, NULL,
+     TSR_DT_F32, 2},
 };
 
 #define N_OPS ((int)(sizeof ops / sizeof ops[0]))

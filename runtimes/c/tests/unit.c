@@ -30,6 +30,14 @@ static uint32_t bits(float f)
         }                                                                    \
     } while (0)
 
+/* "1.(m+1)": a minor newer than this runtime implements. */
+static const char *newer_minor(void)
+{
+    static char v[16];
+    snprintf(v, sizeof v, "1.%d", TSR_FORMAT_MINOR + 1);
+    return v;
+}
+
 static tsr_code parse(const char *s, size_t n)
 {
     uint32_t scratch[4096];
@@ -160,10 +168,10 @@ static void test_hostile(void)
     snprintf(buf, sizeof buf, HEAD, "1.0", "[2]", "[2]", "", RELU);
     CHECK(load(buf, strlen(buf) / 2, NULL) == TSR_E_PARSE, "truncated");
     CHECK(model("2.0", "[2]", "[2]", "", RELU) == TSR_E_VERSION, "major 2");
-    CHECK(model("1.2", "[2]", "[2]", "", "{\"op\":\"Gelu\",\"inputs\":[\"x\"],\"outputs\":[\"y\"]}") == TSR_E_VERSION,
+    CHECK(model(newer_minor(), "[2]", "[2]", "", "{\"op\":\"Gelu\",\"inputs\":[\"x\"],\"outputs\":[\"y\"]}") == TSR_E_VERSION,
           "newer minor, unknown op");
-    CHECK(model("1.2", "[2]", "[2]", "", RELU) == TSR_OK, "newer minor, nothing new");
-    CHECK(model("1.1", "[2]", "[2]", "", "{\"op\":\"Gelu\",\"inputs\":[\"x\"],\"outputs\":[\"y\"]}") == TSR_E_UNKNOWN_OP,
+    CHECK(model(newer_minor(), "[2]", "[2]", "", RELU) == TSR_OK, "newer minor, nothing new");
+    CHECK(model(TSR_FORMAT_VERSION, "[2]", "[2]", "", "{\"op\":\"Gelu\",\"inputs\":[\"x\"],\"outputs\":[\"y\"]}") == TSR_E_UNKNOWN_OP,
           "implemented minor, unknown op");
     CHECK(model("1.0", "[2]", "[2]", "", "{\"op\":\"Gelu\",\"inputs\":[\"x\"],\"outputs\":[\"y\"]}") == TSR_E_UNKNOWN_OP,
           "unknown op");
@@ -260,7 +268,7 @@ static void test_op_table(void)
         for (k = 0; k < max_i; k++)
             len += snprintf(node + len, sizeof node - (size_t)len, ",\"x\"");
         snprintf(node + len, sizeof node - (size_t)len, "],\"outputs\":[\"y\"]}");
-        snprintf(doc, sizeof doc, HEAD, "1.1", "[2]", "[2]", "", node);
+        snprintf(doc, sizeof doc, HEAD, TSR_FORMAT_VERSION, "[2]", "[2]", "", node);
         if (load(doc, strlen(doc), msg) != TSR_E_SCHEMA || !strstr(msg, "inputs, got"))
             bad++, printf("%s arity: %s\n", tsr_op_name(i), msg);
         /* each declared key with a value no kind accepts: E_SCHEMA naming it; an undeclared key likewise */
@@ -271,7 +279,7 @@ static void test_op_table(void)
                 len += snprintf(node + len, sizeof node - (size_t)len, ",\"x\"");
             snprintf(attrs, sizeof attrs, "{\"%s\":{}}", key);
             snprintf(node + len, sizeof node - (size_t)len, "],\"outputs\":[\"y\"],\"attrs\":%s}", attrs);
-            snprintf(doc, sizeof doc, HEAD, "1.1", "[2]", "[2]", "", node);
+            snprintf(doc, sizeof doc, HEAD, TSR_FORMAT_VERSION, "[2]", "[2]", "", node);
             if (load(doc, strlen(doc), msg) != TSR_E_SCHEMA || !strstr(msg, key)) {
                 bad++;
                 printf("%s attribute %s: %s\n", tsr_op_name(i), key, msg);
@@ -710,7 +718,7 @@ static void test_models11(void)
         {"1.0", XF, YF("[2,3]"), KI("[1,2]"), NODE("Relu", "[\"x\"]", "{}"), TSR_E_VERSION, "int32 initializer in a 1.0 file"},
         {"1.0", XI, YI("[2,3]"), "", NODE("Relu", "[\"x\"]", "{\"bad\":1}"), TSR_E_SCHEMA,
          "1.0 file: a schema error comes before the int32 E_VERSION"},
-        {"1.2", XI, YI("[2,3]"), "", NODE("Transpose", "[\"x\"]", "{\"perm\":[0,1]}"), TSR_OK, "newer minor: int32 known"},
+        {newer_minor(), XI, YI("[2,3]"), "", NODE("Transpose", "[\"x\"]", "{\"perm\":[0,1]}"), TSR_OK, "newer minor: int32 known"},
         {"1.1", XF, YF("[2,3]"), "", "{\"op\":\"Relu\",\"inputs\":[\"x\"],\"outputs\":[\"y\"]}", TSR_OK, "1.1 file, 1.0 ops"},
         {"1.1", XI, YI("[2,3]"), "", NODE("Relu", "[\"x\"]", "{}"), TSR_E_SHAPE, "Relu of int32"},
         {"1.1", XF, YF("[2,3]"), KI("[1,2]"), NODE("Add", "[\"x\",\"k\"]", "{}"), TSR_E_SHAPE, "Add float32 + int32"},
@@ -1125,6 +1133,324 @@ static void test_pow(void)
           "Pow of one operand");
 }
 
+/* ---- format 1.2: Conv2D, MaxPool2D, AveragePool2D ---- */
+
+/* SPEC 7.11 word for word (every tap visited, bounds tested per tap). */
+static void conv_ref(const float *x, const float *w, const float *b, float *y, const int32_t *g)
+{
+    int32_t N = g[0], C = g[1], H = g[2], W = g[3], M = g[4], kH = g[5], kW = g[6], Ho = g[16], Wo = g[17];
+    int32_t Cg = C / g[15], Mg = M / g[15], n, m, oh, ow, c, i, j;
+    for (n = 0; n < N; n++)
+        for (m = 0; m < M; m++)
+            for (oh = 0; oh < Ho; oh++)
+                for (ow = 0; ow < Wo; ow++) {
+                    float acc = 0.0f;
+                    for (c = 0; c < Cg; c++)
+                        for (i = 0; i < kH; i++)
+                            for (j = 0; j < kW; j++) {
+                                int32_t ih = oh * g[7] - g[11] + i * g[9], iw = ow * g[8] - g[12] + j * g[10];
+                                float xv;
+                                if (ih < 0 || ih >= H || iw < 0 || iw >= W)
+                                    continue;
+                                xv = x[((n * C + (m / Mg) * Cg + c) * H + ih) * W + iw];
+                                if (xv == 0.0f)
+                                    continue;
+                                acc = acc + xv * w[((m * Cg + c) * kH + i) * kW + j];
+                            }
+                    y[((n * M + m) * Ho + oh) * Wo + ow] = b ? acc + b[m] : acc;
+                }
+}
+
+/* SPEC 7.12 word for word; mode 0 max, 1 average (visited), 2 average (kH kW). */
+static void pool_ref(const float *x, float *y, const int32_t *g, int mode)
+{
+    int32_t H = g[2], W = g[3], kH = g[4], kW = g[5], Ho = g[12], Wo = g[13], p, oh, ow, i, j;
+    for (p = 0; p < g[0] * g[1]; p++)
+        for (oh = 0; oh < Ho; oh++)
+            for (ow = 0; ow < Wo; ow++) {
+                float acc = mode ? 0.0f : -INFINITY;
+                int32_t cnt = 0;
+                for (i = 0; i < kH; i++)
+                    for (j = 0; j < kW; j++) {
+                        int32_t ih = oh * g[6] - g[8] + i, iw = ow * g[7] - g[9] + j;
+                        if (ih < 0 || ih >= H || iw < 0 || iw >= W)
+                            continue;
+                        acc = mode ? acc + x[(p * H + ih) * W + iw] : tsr_k_max1(acc, x[(p * H + ih) * W + iw]);
+                        cnt++;
+                    }
+                y[(p * Ho + oh) * Wo + ow] = mode ? acc / (float)(mode == 2 ? kH * kW : cnt) : acc;
+            }
+}
+
+/* Same bits, any NaN equal to any NaN. */
+static int32_t count_diff(const float *a, const float *b, int32_t n)
+{
+    int32_t i, bad = 0;
+    for (i = 0; i < n; i++)
+        bad += !(bits(a[i]) == bits(b[i]) || (a[i] != a[i] && b[i] != b[i]));
+    return bad;
+}
+
+/* A value for the random cases: mostly small integers over 8 (exact
+ * products), with +0, -0, and (when `special`) inf and NaN. */
+static float conv_val(int special)
+{
+    uint32_t r = mm_next() % 64;
+    if (r < 10)
+        return 0.0f;
+    if (r < 14)
+        return -0.0f;
+    if (special && r == 14)
+        return INFINITY;
+    if (special && r == 15)
+        return -INFINITY;
+    if (special && r == 16)
+        return NAN;
+    return (float)((int32_t)(mm_next() % 2001) - 1000) / 7.0f;
+}
+
+static void test_conv_hand(void)
+{
+    /* 1 x 1 x 3 x 3 input 1..9, 2 x 2 kernel of ones: window sums, then + 0.5 */
+    float x[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, w[4] = {1, 1, 1, 1}, b[1] = {0.5f}, y[16];
+    int32_t g[18] = {1, 1, 3, 3, 1, 2, 2, 1, 1, 1, 1, 0, 0, 0, 0, 1, 2, 2};
+    int32_t pg[14] = {1, 1, 3, 3, 2, 2, 2, 2, 1, 1, 0, 0, 2, 2};
+    tsr_k_conv2d(x, w, b, y, g);
+    CHECK(y[0] == 12.5f && y[1] == 16.5f && y[2] == 24.5f && y[3] == 28.5f, "conv 2x2 ones + 0.5: %g %g %g %g", y[0],
+          y[1], y[2], y[3]);
+    /* zero input against inf / NaN weights: skipped; inf input against a zero weight: NaN */
+    x[0] = 0.0f, x[1] = -0.0f, w[0] = INFINITY, w[1] = NAN;
+    tsr_k_conv2d(x, w, NULL, y, g);
+    CHECK(y[0] == 4 * 1 + 5 * 1 && y[1] != y[1], "conv: zero inputs skip inf/NaN weights (%g), NaN weight meets 2 (%g)",
+          y[0], y[1]);
+    x[0] = INFINITY, w[0] = 0.0f, w[1] = 1.0f;
+    tsr_k_conv2d(x, w, NULL, y, g);
+    CHECK(y[0] != y[0], "conv: inf input times zero weight is NaN");
+    /* -0: products -0 only: the sum stays +0; a -0 bias keeps +0 */
+    {
+        float xn[9] = {-1, -1, -1, -1, -1, -1, -1, -1, -1}, wz[4] = {0, 0, 0, 0}, bz[1] = {-0.0f};
+        tsr_k_conv2d(xn, wz, bz, y, g);
+        CHECK(bits(y[0]) == 0 && bits(y[3]) == 0, "conv: sum of -0 products + -0 bias is +0");
+    }
+    /* pooling, pads 1 on top and left, 2x2 windows stride 2 over 3x3: windows
+     * {1}, {2,3}, {4,7}, {5,6,8,9} */
+    {
+        float xp[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+        tsr_k_maxpool2d(xp, y, pg);
+        CHECK(y[0] == 1 && y[1] == 3 && y[2] == 7 && y[3] == 9, "maxpool with pads");
+        tsr_k_avgpool2d(xp, y, pg, 0);
+        CHECK(y[0] == 1 && y[1] == 2.5f && y[2] == 5.5f && y[3] == 7, "avgpool, pads not counted");
+        tsr_k_avgpool2d(xp, y, pg, 1);
+        CHECK(y[0] == 0.25f && y[1] == 1.25f && y[2] == 2.75f && y[3] == 7, "avgpool, pads counted");
+        xp[4] = NAN, xp[0] = -0.0f;
+        tsr_k_maxpool2d(xp, y, pg);
+        CHECK(bits(y[0]) == 0x80000000u && y[3] != y[3], "maxpool: a lone -0 stays -0, NaN wins");
+    }
+}
+
+/* Random geometries against conv_ref / pool_ref, every kernel path. */
+static void test_conv_random(void)
+{
+    enum { CAP = 1 << 16 };
+    static float x[CAP], w[CAP], b[64], y[CAP], r[CAP], ws[1 << 20];
+    int32_t t, bad = 0, badp = 0, runs = 0, fast = 0;
+    for (t = 0; t < 400; t++) {
+        int32_t g[18], pg[14], d, grp = 1 + (int32_t)(mm_next() % 3), special = t % 3 == 0;
+        int32_t N = 1 + (int32_t)(mm_next() % 3), Cg = 1 + (int32_t)(mm_next() % 3), Mg = 1 + (int32_t)(mm_next() % 6);
+        int32_t p, nx, nw, ny, np;
+        int64_t need;
+        g[0] = N, g[1] = Cg * grp, g[4] = Mg * grp, g[15] = grp;
+        for (d = 0; d < 2; d++) {
+            int32_t in = 1 + (int32_t)(mm_next() % 19), k = 1 + (int32_t)(mm_next() % 4);
+            int32_t dil = t % 4 == 1 ? 1 + (int32_t)(mm_next() % 3) : 1, ext = dil * (k - 1) + 1;
+            int32_t p0 = (int32_t)(mm_next() % 3), p1 = (int32_t)(mm_next() % 3);
+            g[2 + d] = in, g[5 + d] = k, g[9 + d] = dil, g[11 + d] = p0, g[13 + d] = p1;
+            g[7 + d] = t % 5 == 2 ? 1 + (int32_t)(mm_next() % 3) : 1;
+            if (in + p0 + p1 < ext)
+                g[2 + d] = ext; /* keep the padded size above the kernel extent */
+            g[16 + d] = (g[2 + d] + p0 + p1 - ext) / g[7 + d] + 1;
+        }
+        nx = g[0] * g[1] * g[2] * g[3], nw = g[4] * Cg * g[5] * g[6], ny = g[0] * g[4] * g[16] * g[17];
+        for (d = 0; d < nx; d++)
+            x[d] = conv_val(special);
+        for (d = 0; d < nw; d++)
+            w[d] = conv_val(special);
+        for (d = 0; d < g[4]; d++)
+            b[d] = conv_val(0);
+        conv_ref(x, w, t % 2 ? b : NULL, r, g);
+        tsr_k_conv2d(x, w, t % 2 ? b : NULL, y, g);
+        bad += count_diff(y, r, ny) > 0;
+#if defined(TSR_K_DISPATCH)
+        need = tsr_k_conv2d_ws_floats(g);
+        fast += need > 0;
+        for (p = -1; p < NKPATHS && need <= (int64_t)(sizeof ws / sizeof ws[0]); p++) {
+            if (!tsr_k_set_path(p < 0 ? -1 : kpaths[p]))
+                continue;
+            memset(y, 0xFF, sizeof(float) * (size_t)ny);
+            tsr_k_conv2d_ws(x, w, t % 2 ? b : NULL, y, g, ws);
+            if (count_diff(y, r, ny) && bad++ < 5)
+                printf("conv path %s case %d differs\n", kpath_name(p), (int)t);
+            runs++;
+        }
+        tsr_k_set_path(-1);
+#else
+        (void)need, (void)p;
+#endif
+        /* the same input through the pools (kernel = the conv kernel, pads clipped below it) */
+        pg[0] = g[0], pg[1] = g[1], pg[2] = g[2], pg[3] = g[3], pg[4] = g[5], pg[5] = g[6], pg[6] = g[7], pg[7] = g[8];
+        for (d = 0; d < 4; d++)
+            pg[8 + d] = g[11 + d] < pg[4 + d % 2] ? g[11 + d] : pg[4 + d % 2] - 1;
+        for (d = 0; d < 2; d++)
+            pg[12 + d] = (pg[2 + d] + pg[8 + d] + pg[10 + d] - pg[4 + d]) / pg[6 + d] + 1;
+        if (pg[12] < 1 || pg[13] < 1)
+            continue;
+        np = pg[0] * pg[1] * pg[12] * pg[13];
+        pool_ref(x, r, pg, 0);
+        tsr_k_maxpool2d(x, y, pg);
+        badp += count_diff(y, r, np) > 0;
+        pool_ref(x, r, pg, 1);
+        tsr_k_avgpool2d(x, y, pg, 0);
+        badp += count_diff(y, r, np) > 0;
+        pool_ref(x, r, pg, 2);
+        tsr_k_avgpool2d(x, y, pg, 1);
+        badp += count_diff(y, r, np) > 0;
+    }
+    CHECK(bad == 0, "Conv2D = SPEC 7.11 loop bit for bit on 400 random geometries, scalar and %d path runs "
+          "(%d vectorised geometries; %d wrong)", (int)runs, (int)fast, (int)bad);
+    CHECK(badp == 0, "MaxPool2D / AveragePool2D = SPEC 7.12 loop bit for bit (%d wrong)", (int)badp);
+#if defined(TSR_K_DISPATCH)
+    CHECK(fast > 100 && runs > fast, "the vectorised Conv2D ran (%d geometries, %d runs)", (int)fast, (int)runs);
+#endif
+}
+
+/* Huge pads and kernels cost nothing beyond the window's input elements. */
+static void test_pool_huge(void)
+{
+    float x[1] = {3.0f}, y[1];
+    int32_t pg[14] = {1, 1, 1, 1, 65535, 65535, 65535, 65535, 65534, 65534, 65534, 65534, 1, 1};
+    tsr_k_avgpool2d(x, y, pg, 1);
+    CHECK(y[0] == 3.0f / (float)(65535.0 * 65535.0), "avgpool count 65535^2 rounded to float32 once");
+    tsr_k_avgpool2d(x, y, pg, 0);
+    CHECK(y[0] == 3.0f, "avgpool of one visited element");
+}
+
+#define X4(s) "{\"name\":\"x\",\"dtype\":\"float32\",\"shape\":" s "}"
+#define CW "{\"name\":\"w\",\"dtype\":\"float32\",\"shape\":[2,1,3,3],\"data\":[1,2,3,4,5,6,7,8,9,9,8,7,6,5,4,3,2,1]}"
+#define CB "{\"name\":\"b\",\"dtype\":\"float32\",\"shape\":[2],\"data\":[0.5,-1]}"
+#define CNODE(attrs) NODE("Conv2D", "[\"x\",\"w\",\"b\"]", attrs)
+
+static void test_models12(void)
+{
+    char msg[256];
+    struct {
+        const char *ver, *in, *out, *inits, *node;
+        tsr_code want;
+        const char *what;
+    } c[] = {
+        {"1.2", X4("[\"n\",1,5,5]"), YF("[\"n\",2,5,5]"), CW "," CB, CNODE("{\"pads\":[1,1,1,1]}"), TSR_OK, "conv"},
+        {"1.1", X4("[\"n\",1,5,5]"), YF("[\"n\",2,5,5]"), CW "," CB, CNODE("{\"pads\":[1,1,1,1]}"), TSR_E_VERSION,
+         "Conv2D in a 1.1 file"},
+        {"1.2", X4("[\"n\",1,5,5]"), YF("[\"n\",2,3,3]"), CW, NODE("Conv2D", "[\"x\",\"w\"]", "{}"), TSR_OK, "no bias"},
+        {"1.2", X4("[\"n\",1,5,5]"), YF("[\"n\",2,2,2]"), CW, NODE("Conv2D", "[\"x\",\"w\"]", "{\"strides\":[2,2]}"),
+         TSR_OK, "strides"},
+        {"1.2", X4("[\"n\",1,5,5]"), YF("[\"n\",2,1,1]"), CW, NODE("Conv2D", "[\"x\",\"w\"]", "{\"dilations\":[2,2]}"),
+         TSR_OK, "dilations"},
+        {"1.2", X4("[1,1,5,5]"), YF("[1,2,5,5]"), CW, NODE("Conv2D", "[\"x\",\"w\"]", "{\"pads\":[1,1,1]}"),
+         TSR_E_SCHEMA, "3 pads"},
+        {"1.2", X4("[1,1,5,5]"), YF("[1,2,5,5]"), CW, NODE("Conv2D", "[\"x\",\"w\"]", "{\"pads\":[1,1,1,65536]}"),
+         TSR_E_SCHEMA, "pad above 65535"},
+        {"1.2", X4("[1,1,5,5]"), YF("[1,2,5,5]"), CW, NODE("Conv2D", "[\"x\",\"w\"]", "{\"strides\":[0,1]}"),
+         TSR_E_SCHEMA, "stride 0"},
+        {"1.2", X4("[1,1,5,5]"), YF("[1,2,5,5]"), CW, NODE("Conv2D", "[\"x\",\"w\"]", "{\"dilations\":[1]}"),
+         TSR_E_SCHEMA, "one dilation"},
+        {"1.2", X4("[1,1,5,5]"), YF("[1,2,5,5]"), CW, NODE("Conv2D", "[\"x\",\"w\"]", "{\"group\":0}"), TSR_E_SCHEMA,
+         "group 0"},
+        {"1.2", X4("[1,1,5,5]"), YF("[1,2,5,5]"), CW, NODE("Conv2D", "[\"x\",\"w\"]", "{\"group\":2}"), TSR_E_SHAPE,
+         "group does not divide C"},
+        {"1.2", X4("[1,2,5,5]"), YF("[1,2,3,3]"), CW, NODE("Conv2D", "[\"x\",\"w\"]", "{}"), TSR_E_SHAPE,
+         "W channels differ from C/group"},
+        {"1.2", X4("[1,1,5,5]"), YF("[1,2,3,3]"), CW "," W2, NODE("Conv2D", "[\"x\",\"w\",\"W\"]", "{}"), TSR_OK,
+         "B of [M]"},
+        {"1.2", X4("[1,1,5,5]"), YF("[1,2,3,3]"), CW ",{\"name\":\"W\",\"dtype\":\"float32\",\"shape\":[3],\"data\":[1,2,3]}",
+         NODE("Conv2D", "[\"x\",\"w\",\"W\"]", "{}"), TSR_E_SHAPE, "B of 3 for M = 2"},
+        {"1.2", X4("[1,5,5]"), YF("[1,2,3,3]"), CW, NODE("Conv2D", "[\"x\",\"w\"]", "{}"), TSR_E_SHAPE, "X rank 3"},
+        {"1.2", X4("[1,\"c\",5,5]"), YF("[1,2,3,3]"), CW, NODE("Conv2D", "[\"x\",\"w\"]", "{}"), TSR_E_SHAPE,
+         "symbolic C"},
+        {"1.2", X4("[1,1,2,5]"), YF("[1,2,3,3]"), CW, NODE("Conv2D", "[\"x\",\"w\"]", "{}"), TSR_E_SHAPE,
+         "height below the kernel"},
+        {"1.2", X4("[1,1,4,5]"), YF("[1,2,1,3]"), CW, NODE("Conv2D", "[\"x\",\"w\"]", "{\"dilations\":[2,1]}"),
+         TSR_E_SHAPE, "height below the dilated kernel"},
+        {"1.2", X4("[1,1,8192,8192]"), YF("[1,2,8192,8192]"), CW, NODE("Conv2D", "[\"x\",\"w\"]", "{\"pads\":[1,1,1,1]}"),
+         TSR_E_LIMIT, "output above 2^26 elements"},
+        {"1.2", X4("[\"n\",3,6,6]"), YF("[\"n\",3,3,3]"), "", NODE("MaxPool2D", "[\"x\"]", "{\"kernel_shape\":[2,2],\"strides\":[2,2]}"),
+         TSR_OK, "maxpool"},
+        {"1.1", X4("[\"n\",3,6,6]"), YF("[\"n\",3,3,3]"), "", NODE("MaxPool2D", "[\"x\"]", "{\"kernel_shape\":[2,2],\"strides\":[2,2]}"),
+         TSR_E_VERSION, "MaxPool2D in a 1.1 file"},
+        {"1.2", X4("[\"n\",3,6,6]"), YF("[\"n\",3,3,3]"), "", NODE("MaxPool2D", "[\"x\"]", "{\"strides\":[2,2]}"),
+         TSR_E_SCHEMA, "kernel_shape missing"},
+        {"1.2", X4("[\"n\",3,6,6]"), YF("[\"n\",3,4,4]"), "", NODE("MaxPool2D", "[\"x\"]", "{\"kernel_shape\":[2,2],\"pads\":[2,0,0,0]}"),
+         TSR_E_SCHEMA, "pad not below the kernel"},
+        {"1.2", X4("[\"n\",3,6,6]"), YF("[\"n\",3,5,5]"), "", NODE("MaxPool2D", "[\"x\"]", "{\"kernel_shape\":[2,0]}"),
+         TSR_E_SCHEMA, "kernel 0"},
+        {"1.2", X4("[\"n\",3,6,6]"), YF("[\"n\",3,5,5]"), "", NODE("MaxPool2D", "[\"x\"]", "{\"kernel_shape\":[2,2],\"group\":1}"),
+         TSR_E_SCHEMA, "group on a pool"},
+        {"1.2", X4("[\"n\",3,6,6]"), YF("[\"n\",3,7,7]"), "",
+         NODE("AveragePool2D", "[\"x\"]", "{\"kernel_shape\":[2,2],\"pads\":[1,1,1,1],\"count_include_pad\":true}"),
+         TSR_OK, "avgpool"},
+        {"1.2", X4("[\"n\",3,6,6]"), YF("[\"n\",3,7,7]"), "",
+         NODE("AveragePool2D", "[\"x\"]", "{\"kernel_shape\":[2,2],\"count_include_pad\":1}"), TSR_E_SCHEMA,
+         "count_include_pad not a boolean"},
+        {"1.2", X4("[\"n\",3,6,6]"), YF("[\"n\",3,7,7]"), "",
+         NODE("AveragePool2D", "[\"x\"]", "{\"kernel_shape\":[7,2]}"), TSR_E_SHAPE, "pool kernel above the input"},
+    };
+    size_t i;
+    for (i = 0; i < sizeof c / sizeof c[0]; i++) {
+        tsr_code rc = doc11(c[i].ver, c[i].in, c[i].out, c[i].inits, c[i].node, msg);
+        CHECK(rc == c[i].want, "%s: got %d (%s), want %d", c[i].what, (int)rc, msg, (int)c[i].want);
+    }
+}
+
+/* A small CNN through tsr_run: conv (pads 1) -> relu -> maxpool 2 -> avgpool, against the kernels' loops. */
+static void test_run12(void)
+{
+    const char *doc =
+        "{\"format\":\"tessera\",\"format_version\":\"1.2\",\"producer\":{\"name\":\"t\",\"version\":\"0\"},"
+        "\"graph\":{\"inputs\":[{\"name\":\"x\",\"dtype\":\"float32\",\"shape\":[\"n\",1,5,5]}],"
+        "\"outputs\":[{\"name\":\"y\",\"dtype\":\"float32\",\"shape\":[\"n\",2,2,2]}],"
+        "\"initializers\":[" CW "," CB "],"
+        "\"nodes\":[{\"op\":\"Conv2D\",\"inputs\":[\"x\",\"w\",\"b\"],\"outputs\":[\"c\"],\"attrs\":{\"pads\":[1,1,1,1]}},"
+        "{\"op\":\"Relu\",\"inputs\":[\"c\"],\"outputs\":[\"r\"]},"
+        "{\"op\":\"MaxPool2D\",\"inputs\":[\"r\"],\"outputs\":[\"p\"],\"attrs\":{\"kernel_shape\":[2,2],\"strides\":[2,2]}},"
+        "{\"op\":\"AveragePool2D\",\"inputs\":[\"p\"],\"outputs\":[\"y\"],\"attrs\":{\"kernel_shape\":[2,2],\"strides\":[1,1],"
+        "\"pads\":[1,1,0,0]}}]}}";
+    static const float wv[18] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 8, 7, 6, 5, 4, 3, 2, 1}, bv[2] = {0.5f, -1};
+    int32_t cg[18] = {3, 1, 5, 5, 2, 3, 3, 1, 1, 1, 1, 1, 1, 1, 1, 1, 5, 5};
+    int32_t mg[14] = {3, 2, 5, 5, 2, 2, 2, 2, 0, 0, 0, 0, 2, 2}, ag[14] = {3, 2, 2, 2, 2, 2, 1, 1, 1, 1, 0, 0, 2, 2};
+    float x[75], c1[150], p1[24], want[24];
+    tsr_model *m = NULL;
+    tsr_error e;
+    tsr_tensor in, out;
+    size_t ws_len = 0;
+    static double ws[1 << 14];
+    int32_t i;
+    for (i = 0; i < 75; i++)
+        x[i] = i % 7 == 0 ? 0.0f : (float)(i % 11) - 4.5f;
+    conv_ref(x, wv, bv, c1, cg);
+    for (i = 0; i < 150; i++)
+        c1[i] = c1[i] > 0 ? c1[i] : 0.0f;
+    pool_ref(c1, p1, mg, 0);
+    pool_ref(p1, want, ag, 1);
+    CHECK(tsr_model_load_alloc(doc, strlen(doc), &m, &e) == TSR_OK, "load CNN: %s", e.message);
+    memset(&in, 0, sizeof in);
+    in.name = "x", in.rank = 4, in.shape[0] = 3, in.shape[1] = 1, in.shape[2] = 5, in.shape[3] = 5, in.data = x;
+    CHECK(m && tsr_bind(m, &in, 1, &ws_len, &e) == TSR_OK && ws_len <= sizeof ws, "bind CNN (%lu bytes)",
+          (unsigned long)ws_len);
+    CHECK(m && tsr_run(m, &in, 1, &out, ws, sizeof ws, &e) == TSR_OK, "run CNN: %s", e.message);
+    CHECK(m && out.rank == 4 && out.shape[0] == 3 && out.shape[3] == 2 && count_diff(out.data, want, 24) == 0,
+          "CNN output = the SPEC loops");
+    tsr_model_free(m);
+}
+
 int main(void)
 {
     test_parser();
@@ -1148,6 +1474,11 @@ int main(void)
     test_matmul();
     test_exp_sigmoid();
     test_pow();
+    test_conv_hand();
+    test_conv_random();
+    test_pool_huge();
+    test_models12();
+    test_run12();
     printf("%d checks, %d failures\n", checks, failures);
     return failures ? 1 : 0;
 }
