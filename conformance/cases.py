@@ -504,25 +504,24 @@ def _runtime_limit_case() -> Case:
 
 # --- bad attributes, from the registry --------------------------------------
 
-_SQUARE = [2, 2]  # every operand of an attribute case: every op accepts [2, 2] operands of its example dtypes
 _SQUARE_VALUES = {"x": np.array([[1.5, -2.0], [0.25, 3.0]], np.float32),  # float32 operands
                   "i": np.array([[1, 0], [-1, 1]], np.int32)}  # int32 operands: valid indices, truth values
 _OPERAND = {"float32": "x", "int32": "i"}
 
 
 def _attr_case(op: OpDef, label: str, attrs: dict[str, Any], code: str) -> Case:
-    """op on [2, 2] operands of its example dtypes (`OpDef.operand_dtypes`: float32 unless the row
-    says) with `attrs` (its example with one defect); the declared output is what the example gives,
-    so the attribute is the only defect."""
-    dtypes = op.operand_dtypes
+    """op on operands of its example shape and dtypes (`OpDef.example_shape`, [2, 2] unless the row says;
+    `OpDef.operand_dtypes`: float32 unless the row says) with `attrs` (its example with one defect); the
+    declared output is what the example gives, so the attribute is the only defect."""
+    dtypes, shape = op.operand_dtypes, list(op.example_shape)
     g = Graph()
     for d in dict.fromkeys(dtypes):
-        g.input(_OPERAND[d], _SQUARE, d)
+        g.input(_OPERAND[d], shape, d)
     g.node(op.name, [_OPERAND[d] for d in dtypes], "y", **attrs)
     example = op.with_defaults(op.example)
-    out, _ = op.shape([tuple(_SQUARE)] * len(dtypes), example)
+    out, _ = op.shape([tuple(shape)] * len(dtypes), example)
     g.output("y", list(out), op.dtype(list(dtypes), example))
-    inputs = {_OPERAND[d]: _SQUARE_VALUES[_OPERAND[d]] for d in dict.fromkeys(dtypes)}
+    inputs = {_OPERAND[d]: np.resize(_SQUARE_VALUES[_OPERAND[d]], shape) for d in dict.fromkeys(dtypes)}
     return Case(f"reject_attr_{op.name.lower()}_{label}", ["reject", "attr"], g.document(), inputs, reject=code,
                 ops=[op.name])
 
@@ -542,10 +541,11 @@ def attr_reject_cases() -> list[Case]:
 
 
 def all_cases() -> list[Case]:
-    from tessera.conformance.cases11 import all_cases_1_1  # it builds on this module's helpers
+    from tessera.conformance.cases11 import all_cases_1_1  # they build on this module's helpers
+    from tessera.conformance.cases12 import all_cases_1_2
 
     cases = (unary_cases() + binary_cases() + matmul_cases() + shape_op_cases() + model_cases()
-             + reject_cases() + attr_reject_cases() + all_cases_1_1())
+             + reject_cases() + attr_reject_cases() + all_cases_1_1() + all_cases_1_2())
     names = [c.name for c in cases]
     assert len(names) == len(set(names)), "duplicate case names"
     return cases
