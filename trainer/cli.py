@@ -23,6 +23,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="denoising auto-encoder (the dA tutorial's): probability of zeroing each input, "
                    "the mask drawn in the graph from a RandomStreams whose state checkpoints keep")
     p.add_argument("--untied", action="store_true", help="separate decoder weights")
+    p.add_argument("--reconstruction-sampling", type=int, default=None, metavar="K",
+                   help="sparse binary data: reconstruct each example on its ones and K of its zeros, "
+                   "importance-weighted (unbiased); a step then costs O(ones + K), not O(features); SGD only; "
+                   "the exported model is the full auto-encoder")
     p.add_argument("--checkpoint", default=None, help="checkpoint .npz, written atomically after each epoch")
     p.add_argument("--checkpoint-every", type=int, default=0, help="also checkpoint every N steps")
     p.add_argument("--resume", action="store_true", help="continue exactly from --checkpoint")
@@ -70,7 +74,7 @@ def main(args: argparse.Namespace) -> int:
             data, hidden=args.hidden, epochs=args.epochs, batch_size=args.batch, lr=args.lr,
             optimizer=args.optimizer, seed=args.seed, progress=not args.no_progress, tied=not args.untied,
             corruption=args.corruption, checkpoint=args.checkpoint, resume=args.resume,
-            checkpoint_every=args.checkpoint_every)
+            checkpoint_every=args.checkpoint_every, reconstruction_sampling=args.reconstruction_sampling)
     except (FileNotFoundError, ValueError) as exc:
         print(f"tessera train: {exc}", file=sys.stderr)
         return 2
@@ -84,6 +88,8 @@ def main(args: argparse.Namespace) -> int:
                 "training": {"epochs": args.epochs, "batch": args.batch, "lr": args.lr,
                              "optimizer": args.optimizer, "seed": args.seed,
                              "final_loss": hist.epoch_loss[-1] if hist.epoch_loss else None}}
+        if args.reconstruction_sampling is not None:
+            meta["training"]["reconstruction_sampling"] = args.reconstruction_sampling
         if export_model(model, args.out, meta):
             print(f"wrote {args.out}", file=sys.stderr)
     return 0

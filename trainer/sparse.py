@@ -32,16 +32,34 @@ class BinaryRows:
 
     def __init__(self, x: np.ndarray, flat_nz: np.ndarray) -> None:
         n, d = x.shape
-        self.shape = (n, d)
-        self.rows, self.cols = np.divmod(flat_nz, d)
-        counts = np.bincount(self.rows, minlength=n)
-        self.indptr = np.zeros(n + 1, np.int64)
-        np.cumsum(counts, out=self.indptr[1:])
+        rows, cols = np.divmod(flat_nz, d)
+        counts = np.bincount(rows, minlength=n)
+        indptr = np.zeros(n + 1, np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        self._set(indptr, cols, rows, (n, d), x.dtype)
+
+    @classmethod
+    def from_csr(cls, indptr: np.ndarray, indices: np.ndarray, shape: tuple[int, int],
+                 dtype: np.dtype) -> BinaryRows:
+        """The pattern of a CSR matrix whose stored values are all 1 (the caller checks), without
+        touching the zeros: O(nnz), whatever the width. Column indices are sorted within rows."""
+        n = shape[0]
+        indptr = np.asarray(indptr, np.int64)
+        rows = np.repeat(np.arange(n), np.diff(indptr))
+        cols = np.asarray(indices, np.int64)
+        order = np.lexsort((cols, rows))  # CSR allows unsorted columns within a row
+        self = cls.__new__(cls)
+        self._set(indptr, cols[order], rows, (n, shape[1]), np.dtype(dtype))
+        return self
+
+    def _set(self, indptr: np.ndarray, cols: np.ndarray, rows: np.ndarray, shape: tuple[int, int],
+             dtype: np.dtype) -> None:
+        self.shape, self.indptr, self.cols, self.rows = shape, indptr, cols, rows
         self._csr = None
         sp = _sp()
         if sp:
-            data = np.ones(len(self.cols), x.dtype)
-            self._csr = sp.csr_matrix((data, self.cols, self.indptr), shape=(n, d))
+            data = np.ones(len(self.cols), dtype)
+            self._csr = sp.csr_matrix((data, self.cols, self.indptr), shape=shape)
 
     def gather_sum(self, W: np.ndarray, out: np.ndarray) -> np.ndarray:
         """out = x @ W."""
@@ -80,6 +98,26 @@ def detect(x: np.ndarray, force: bool = False, scratch: np.ndarray | None = None
     if not np.all(x.ravel()[flat] == 1):
         return None
     return BinaryRows(x, flat)
+
+
+def column_sums(rows: np.ndarray, cols: np.ndarray, indptr: np.ndarray, coef: np.ndarray,
+                H: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A.T @ H restricted to the columns A uses, A the sparse (len(H), width) matrix with A[r, c] =
+    coef at each pair (rows[p], cols[p]), pairs sorted by row with `indptr` the row starts and no
+    column twice in a row. Returns (the distinct columns ascending, their (n, H.shape[1]) rows of
+    A.T @ H): the gradient of the rows of a weight that a sparse product read, costing
+    O(pairs * H.shape[1]) and never an array of the width."""
+    if len(cols) == 0:
+        return np.zeros(0, np.int64), np.zeros((0, H.shape[1]), H.dtype)
+    used, inv = np.unique(cols, return_inverse=True)
+    inv = inv.reshape(-1)
+    sp = _sp()
+    if sp:
+        a = sp.csr_matrix((coef, inv, indptr), shape=(H.shape[0], len(used)))
+        return used, np.asarray(a.T @ H, dtype=H.dtype)
+    order = np.argsort(inv, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(inv[order]) != 0])
+    return used, np.add.reduceat(H[rows[order]] * coef[order, None], starts, axis=0)
 
 
 # ---------------------------------------------------------------- row-sparse gradients (embeddings)

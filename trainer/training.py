@@ -66,7 +66,8 @@ def check_finite(data: np.ndarray) -> None:
                          f"({len(bad)} non-finite value(s) in all); training needs finite data")
 
 
-_CONFIG_KEYS = ("n_visible", "hidden", "tied", "corruption", "optimizer", "lr", "batch_size", "seed", "dtype")
+_CONFIG_KEYS = ("n_visible", "hidden", "tied", "corruption", "optimizer", "lr", "batch_size", "seed", "dtype",
+                "reconstruction_sampling")
 
 
 def train_autoencoder(data: np.ndarray, hidden: int = 32, epochs: int = 10, batch_size: int = 64,
@@ -74,23 +75,28 @@ def train_autoencoder(data: np.ndarray, hidden: int = 32, epochs: int = 10, batc
                       tied: bool = True, corruption: float = 0.0, checkpoint: str | None = None,
                       resume: bool = False, checkpoint_every: int = 0, dtype: str = "float32",
                       log: Any = None, stream: TextIO | None = None,
-                      stop_after_steps: int | None = None) -> tuple[AutoEncoder, History]:
+                      stop_after_steps: int | None = None,
+                      reconstruction_sampling: int | None = None) -> tuple[AutoEncoder, History]:
     """Train the seed auto-encoder on `data` (n_samples, n_visible); returns (model, history).
 
     checkpoint: path of an .npz written after every epoch (and every `checkpoint_every`
     steps if > 0); resume: continue from it exactly. If the loss becomes nan/inf, training
     stops with history.stopped set, and the last good checkpoint is left untouched.
-    stop_after_steps simulates an interruption (tests).
+    stop_after_steps simulates an interruption (tests). reconstruction_sampling: K zeros per
+    example (AutoEncoder's option); `data` may then also be a scipy sparse matrix.
     """
     stream = stream or sys.stderr
     log = log or (lambda msg: print(msg, file=stream, flush=True))
-    data = np.ascontiguousarray(data, dtype=dtype)
-    check_finite(data)
+    is_sparse = hasattr(data, "tocsr") and hasattr(data, "nnz")
+    data = data.tocsr().astype(dtype) if is_sparse else np.ascontiguousarray(data, dtype=dtype)
+    check_finite(data.data if is_sparse else data)
     n, n_visible = data.shape
-    model = AutoEncoder(n_visible, hidden, tied=tied, corruption=corruption, seed=seed, dtype=dtype)
+    model = AutoEncoder(n_visible, hidden, tied=tied, corruption=corruption, seed=seed, dtype=dtype,
+                        reconstruction_sampling=reconstruction_sampling)
     step_fn = model.train_function(optimizer, lr)
     config = {"n_visible": n_visible, "hidden": hidden, "tied": tied, "corruption": corruption,
-              "optimizer": optimizer, "lr": lr, "batch_size": batch_size, "seed": seed, "dtype": dtype}
+              "optimizer": optimizer, "lr": lr, "batch_size": batch_size, "seed": seed, "dtype": dtype,
+              "reconstruction_sampling": reconstruction_sampling}
     hist = History()
     start_epoch, start_step = 0, 0
     if resume:
@@ -140,6 +146,8 @@ def train_autoencoder(data: np.ndarray, hidden: int = 32, epochs: int = 10, batc
         te = time.perf_counter()
         for step in range(first, n_batches):
             xb = data[order[step * batch_size:(step + 1) * batch_size]]
+            if is_sparse and reconstruction_sampling is None:
+                xb = xb.toarray()
             loss = float(step_fn(xb))
             if not np.isfinite(loss):
                 bar.close()
@@ -152,8 +160,8 @@ def train_autoencoder(data: np.ndarray, hidden: int = 32, epochs: int = 10, batc
                 return model, hist
             partial.append(loss)
             hist.steps += 1
-            samples += len(xb)
-            bar.update(1, len(xb), float(np.mean(partial)))
+            samples += xb.shape[0]
+            bar.update(1, xb.shape[0], float(np.mean(partial)))
             if checkpoint and checkpoint_every and hist.steps % checkpoint_every == 0 and step + 1 < n_batches:
                 save_checkpoint(checkpoint, model, meta_for(epoch, step + 1, partial))
             if stop_after_steps is not None and hist.steps >= stop_after_steps:
@@ -164,7 +172,7 @@ def train_autoencoder(data: np.ndarray, hidden: int = 32, epochs: int = 10, batc
         hist.epoch_loss.append(float(np.mean(partial)))
         dt = time.perf_counter() - te
         log(f"epoch {epoch + 1}/{epochs} loss {hist.epoch_loss[-1]:.6f} "
-            f"({dt:.2f} s, {(n_batches - first) and len(data) / max(dt, 1e-9):,.0f} samples/s)")
+            f"({dt:.2f} s, {(n_batches - first) and data.shape[0] / max(dt, 1e-9):,.0f} samples/s)")
         if checkpoint:
             save_checkpoint(checkpoint, model, meta_for(epoch + 1, 0, []))
     hist.seconds = time.perf_counter() - t0

@@ -8,6 +8,12 @@ corrupted copy `x_tilde = x * srng.binomial(size=x.shape, p=1 - corruption)` (ea
 with that probability, the mask drawn in the graph from a RandomStreams seeded by `seed`) and
 reconstructs the clean `x`. The stream is listed in `random_streams`, so checkpoints save and
 restore its generator state.
+
+With `reconstruction_sampling=K` (sparse binary input), training reconstructs each example only
+on its ones and K of its zeros, importance-weighted so the loss and gradient are unbiased
+(trainer.reconstruction_sampling): a step costs O((nnz + B K) hidden), not O(B d hidden), and
+updates only the rows it touched (plain SGD). `x_hat`, `loss` and the export are the ordinary
+full auto-encoder: sampling is a training-time device.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import tessera.trainer.tensor as T
 from tessera.trainer import optimizers
 from tessera.trainer.compile import Function
 from tessera.trainer.graph import SharedVariable, Variable
+from tessera.trainer.reconstruction_sampling import SampledSGD, ZeroSampler, check_k
 from tessera.trainer.tensor.shared_randomstreams import RandomStreams
 
 from tessera import trainer
@@ -30,13 +37,18 @@ class AutoEncoder:
     Attributes: `x` (input Variable named "x"), `x_hat` (reconstruction of x, named "x_hat";
     the graph to export), `loss` (scalar training loss), `params` (shared variables),
     `x_tilde` (the corrupted input, a graph drawing the mask, when corruption > 0, else None),
-    `random_streams` (the RandomStreams the training graph draws from; empty without corruption).
+    `random_streams` (the generators training draws from, whose states checkpoints keep: the
+    RandomStreams of the corruption mask, or with reconstruction sampling its ZeroSampler, which
+    also draws the mask; empty when nothing is drawn), `reconstruction_sampling` (K or None).
     """
 
     def __init__(self, n_visible: int, n_hidden: int, tied: bool = True, corruption: float = 0.0,
-                 seed: int = 0, dtype: str = "float32") -> None:
+                 seed: int = 0, dtype: str = "float32", reconstruction_sampling: int | None = None) -> None:
         if not 0.0 <= corruption < 1.0:
             raise ValueError("corruption must be in [0, 1)")
+        if reconstruction_sampling is not None:
+            reconstruction_sampling = check_k(reconstruction_sampling)
+        self.reconstruction_sampling = reconstruction_sampling
         self.n_visible, self.n_hidden, self.tied, self.corruption = n_visible, n_hidden, tied, corruption
         self.dtype = np.dtype(dtype)
         rng = np.random.default_rng(seed)
@@ -53,9 +65,13 @@ class AutoEncoder:
         self.x = T.matrix("x", dtype=dtype)
         self.x_hat = self.decode(self.encode(self.x))
         self.x_hat.name = "x_hat"
-        self.random_streams: list[RandomStreams] = []
+        self.random_streams: list[RandomStreams | ZeroSampler] = []
         self.x_tilde = None
-        if corruption > 0:
+        self.sampler = None
+        if reconstruction_sampling is not None:
+            self.sampler = ZeroSampler(reconstruction_sampling, seed)
+            self.random_streams.append(self.sampler)
+        elif corruption > 0:
             srng = RandomStreams(seed)
             self.random_streams.append(srng)
             mask = srng.binomial(size=self.x.shape, n=1, p=1.0 - corruption, dtype=dtype)
@@ -78,9 +94,18 @@ class AutoEncoder:
         """Inputs of train_function, in call order."""
         return [self.x]
 
-    def train_function(self, optimizer: str = "sgd", lr: float = 0.1, **opt_kwargs: Any) -> Function:
+    def train_function(self, optimizer: str = "sgd", lr: float = 0.1, **opt_kwargs: Any) -> Function | SampledSGD:
         """Compile one training step: f(x) -> loss, updating params (and drawing a fresh corruption
-        mask per call when denoising)."""
+        mask per call when denoising). With reconstruction sampling: a SampledSGD step (x a 0/1
+        numpy array or scipy sparse matrix; the loss returned is the sampled estimate)."""
+        if self.sampler is not None:
+            if optimizer != "sgd" or opt_kwargs:
+                raise ValueError(f"reconstruction sampling trains with plain SGD (optimizer 'sgd', no options), "
+                                 f"got {optimizer!r}{' with ' + str(opt_kwargs) if opt_kwargs else ''}: momentum "
+                                 "and adam decay their state in every row, which a step touching a few rows "
+                                 "cannot do without a lazy per-row state (not implemented)")
+            self.opt_state = []
+            return SampledSGD(self, self.sampler, lr)
         builder = optimizers.OPTIMIZERS[optimizer]
         updates = builder(self.loss, self.params, lr=lr, **opt_kwargs)
         self.opt_state = list(updates.state)
@@ -91,6 +116,22 @@ class AutoEncoder:
         if self._reconstruct is None:
             self._reconstruct = trainer.function([self.x], self.x_hat, name="reconstruct")
         return self._reconstruct(X)
+
+    def cross_entropy(self, X: Any, batch: int = 256) -> float:
+        """Mean BCE of the full reconstruction over every element of X (numpy or scipy sparse):
+        the held-out figure of merit. Computed in float64 from the logits (softplus(z) - x z), so a
+        saturated sigmoid costs its true loss instead of inf or nan."""
+        p = {k: v.astype(np.float64) for k, v in self.get_params().items()}
+        dec = p["W"].T if self.tied else p["W2"]
+        total, count = 0.0, 0
+        for s in range(0, X.shape[0], batch):
+            xb = X[s:s + batch]
+            xb = np.asarray(xb.toarray() if hasattr(xb, "toarray") else xb, np.float64)
+            h = 1.0 / (1.0 + np.exp(-(xb @ p["W"] + p["bh"])))
+            z = h @ dec + p["bv"]
+            total += float((np.logaddexp(0.0, z) - xb * z).sum())
+            count += xb.size
+        return total / count
 
     def get_params(self) -> dict[str, np.ndarray]:
         return {p.name: p.get_value() for p in self.params}
