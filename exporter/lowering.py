@@ -192,7 +192,13 @@ class Lowering:
     # ---------------------------------------------------------------- variables
 
     def lower(self, outputs: list) -> None:
-        for v in toposort(outputs):
+        order = toposort(outputs)
+        for v in order:  # before any node: a draw's size (T.shape(x)) would otherwise be refused in its place
+            if v.kind == "apply" and v.op.startswith("random_"):
+                raise ExportError(f"{describe(v)}: a random draw has no inference form; build the inference graph "
+                                  "without it (T.nnet.dropout(..., deterministic=True), whose training form the "
+                                  "exporter drops by itself, or the graph without the mask)")
+        for v in order:
             if id(v) not in self.values:
                 self.values[id(v)] = self.lower_one(v)
 
