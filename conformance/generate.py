@@ -17,9 +17,9 @@ from tessera.conformance.documents import dumps, outputs_doc
 from tessera.exporter.errors import FORMAT_VERSION
 from tessera.exporter.tensors import read_tensors
 
-from tessera import exporter
+from tessera import exporter, resources
 
-CASES_DIR = Path(__file__).resolve().parent / "cases"
+CASES_DIR = resources.path("conformance", "cases")
 
 
 def expectation(case: Case) -> tuple[str, str]:

@@ -7,7 +7,6 @@ import json
 import re
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 
 import numpy as np
 from jsonschema import Draft202012Validator
@@ -24,7 +23,9 @@ from tessera.exporter.tensors import (
     numbers_to_int32,
 )
 
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schema" / "v1"
+from tessera import resources
+
+SCHEMA_DIR = resources.path("schema", "v1")
 _VERSION_RE = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$")
 
 

@@ -1,23 +1,43 @@
-"""`exporter.load(...)`: a parsed, checked model with `run` and a summary."""
+"""`exporter.load(...)`: a parsed, checked model with `run` and a summary.
+
+Two runtimes run it, with the same bits: "reference", the strict numpy reference (the executable
+spec, exporter/reference.py), and "native", the C runtime compiled into the package
+(tessera._native, exporter/native.py), much faster. load() takes native when it is built.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 from collections import Counter
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
-from tessera.exporter import reference
+from tessera.exporter import native, reference
 from tessera.exporter.check import CheckedModel, check
-from tessera.exporter.jsonio import parse_json, read_json_file
+from tessera.exporter.jsonio import parse_json, read_file_limited
 from tessera.exporter.shapes import Shape, fmt
+
+Runtime = Literal["reference", "native"]
+RUNTIMES: tuple[str, ...] = ("reference", "native")
 
 
 class Model:
-    """A checked model. `run` is the strict reference runtime (bit-exact per SPEC §7)."""
+    """A checked model. `run` executes it on `runtime`: the strict reference or the native C
+    runtime, bit-identical per SPEC §7."""
 
-    def __init__(self, checked: CheckedModel) -> None:
+    def __init__(self, checked: CheckedModel, native_runtime: native.NativeRuntime | None = None) -> None:
         self.checked = checked
+        self._native = native_runtime
+
+    @property
+    def runtime(self) -> Runtime:
+        return "reference" if self._native is None else "native"
+
+    def __repr__(self) -> str:
+        ins = ", ".join(f"{n}: {self.dtype(n)} {fmt(s)}" for n, s in self.checked.inputs)
+        outs = ", ".join(f"{n}: {self.dtype(n)} {fmt(s)}" for n, s in self.checked.outputs)
+        return f"<tessera Model ({ins}) -> ({outs}), {len(self.checked.nodes)} nodes, runtime={self.runtime}>"
 
     @property
     def inputs(self) -> list[tuple[str, Shape]]:
@@ -46,6 +66,8 @@ class Model:
 
     def run(self, inputs: dict[str, Any]) -> dict[str, np.ndarray]:
         """Outputs by name (declaration order) for inputs by name; ModelError E_INPUT/E_LIMIT."""
+        if self._native is not None:
+            return self._native.run(inputs)
         return reference.run(self.checked, inputs)
 
     def summary(self) -> dict[str, Any]:
@@ -74,12 +96,27 @@ class Model:
         return "\n".join(lines)
 
 
-def load(source: str | os.PathLike | bytes | bytearray | dict) -> Model:
-    """Parse (if needed) and check a model: a file path, JSON bytes, or an already parsed dict."""
+def load(source: str | os.PathLike | bytes | bytearray | dict, runtime: Runtime | None = None) -> Model:
+    """Parse (if needed) and check a model: a file path, JSON bytes, or an already parsed dict.
+
+    runtime: "reference", "native" (RuntimeError if the native runtime is not built), or None for
+    native when it is built, else the reference. The model is checked by the reference's checker
+    either way, then loaded by the C runtime for "native" (which checks it again).
+    """
+    if runtime not in (None, *RUNTIMES):
+        raise ValueError(f"runtime must be one of {RUNTIMES} or None, not {runtime!r}")
     if isinstance(source, (bytes, bytearray)):
-        doc = parse_json(bytes(source))
+        text = bytes(source)
+        doc = parse_json(text)
     elif isinstance(source, (str, os.PathLike)):
-        doc = read_json_file(source, "model file")
+        text = read_file_limited(source, "model file")
+        doc = parse_json(text)
     else:
+        text = None
         doc = source
-    return Model(check(doc))
+    checked = check(doc)
+    if runtime == "reference" or (runtime is None and not native.available()):
+        return Model(checked)
+    if text is None:  # a parsed document: floats print as the shortest text that reads back the same
+        text = json.dumps(doc, allow_nan=False).encode("utf-8")
+    return Model(checked, native.NativeRuntime(text))
