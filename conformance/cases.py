@@ -23,8 +23,10 @@ from tessera.conformance.documents import Graph, dumps, initializer_doc, inputs_
 from tessera.conformance.values import XorShift32, bit_sweep, special_values, transcendental_edges
 from tessera.exporter.opset import OPS, UNKNOWN_ATTR, OpDef, covering_version, family
 
+from tessera import resources
+
 SOURCES = Path(__file__).resolve().parent / "sources"
-DIGITS = Path(__file__).resolve().parent.parent / "trainer" / "datasets" / "digits.npz"
+DIGITS = resources.path("trainer", "datasets", "digits.npz")
 
 
 @dataclass

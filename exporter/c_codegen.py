@@ -35,7 +35,9 @@ import numpy as np
 from tessera.exporter.check import CheckedModel, Node
 from tessera.exporter.memory_plan import ALIGN, Buffer, Plan, lower_bound, plan_greedy, validate
 
-KERNELS_DIR = Path(__file__).resolve().parent.parent / "runtimes" / "c" / "src"
+from tessera import resources
+
+KERNELS_DIR = resources.path("runtimes", "c", "src")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 C_FLAGS = ["-std=c99", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-ffp-contract=off", "-fno-math-errno"]
 

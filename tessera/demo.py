@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from tessera import resources
+
 REPO = Path(__file__).resolve().parent.parent
 C_RUN = REPO / "runtimes" / "c" / "build" / "tessera-run"
 JS_RUN = REPO / "runtimes" / "js" / "bin" / "tessera-run.js"
@@ -47,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_digits() -> np.ndarray:
-    images = np.load(REPO / "trainer" / "datasets" / "digits.npz")["images"]
+    images = np.load(resources.path("trainer", "datasets", "digits.npz"))["images"]
     return (images.reshape(len(images), -1) > 7).astype(np.float32)
 
 

@@ -11,8 +11,9 @@ from collections.abc import Iterator
 
 import numpy as np
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
-DIGITS_PATH = os.path.join(_HERE, "digits.npz")  # attribution: DIGITS-ATTRIBUTION.md (CC BY 4.0)
+from tessera import resources
+
+DIGITS_PATH = str(resources.path("trainer", "datasets", "digits.npz"))  # attribution: DIGITS-ATTRIBUTION.md (CC BY 4.0)
 
 
 def load_digits(dtype: str = "float32", with_labels: bool = False):
