@@ -429,6 +429,25 @@ class _Emitter:
         self.call(f"tsr_k_argmax({node.opdef.c.kernel}, {self.kdtype(x)}, {self.ptr(x)}, {self.ptr(node.output)}, "
                   f"{_count(shape[:axis])}, {shape[axis]}, {_count(shape[axis + 1:])})")
 
+    # ---- format 1.2: direct scalar kernels, no workspace beyond the arena
+    def _op_conv(self, node: Node) -> None:
+        """Conv2D: geometry N, C, H, W, M, kH, kW, sh, sw, dh, dw, pt, pl, pb, pr, group, Hout, Wout."""
+        x, w = node.inputs[0], node.inputs[1]
+        (n, c, h, wd), (m, _, kh, kw) = self.lay.shapes[x], self.lay.shapes[w]
+        p, so = node.params, self.lay.shapes[node.output]
+        geom = [n, c, h, wd, m, kh, kw, *p["strides"], *p["dilations"], *p["pads"], p["group"], so[2], so[3]]
+        bias = self.ptr(node.inputs[2]) if len(node.inputs) > 2 else "(const float *)0"
+        self.call(f"{node.opdef.c.kernel}({self.ptr(x)}, {self.ptr(w)}, {bias}, {self.ptr(node.output)}, "
+                  f"{self.int_array([int(v) for v in geom])})")
+
+    def _op_pool(self, node: Node) -> None:
+        """MaxPool2D, AveragePool2D: geometry N, C, H, W, kH, kW, sh, sw, pt, pl, pb, pr, Hout, Wout."""
+        x, p, so = node.inputs[0], node.params, self.lay.shapes[node.output]
+        geom = [*self.lay.shapes[x], *p["kernel_shape"], *p["strides"], *p["pads"], so[2], so[3]]
+        extra = f", {int(bool(p.get('count_include_pad', False)))}" if node.op == "AveragePool2D" else ""
+        self.call(f"{node.opdef.c.kernel}({self.ptr(x)}, {self.ptr(node.output)}, "
+                  f"{self.int_array([int(v) for v in geom])}{extra})")
+
     def run_body(self) -> list[str]:
         for step, node in enumerate(self.lay.schedule):
             self.node(step, node)

@@ -328,7 +328,8 @@ def _pooling(name: str, kind: str, onnx_type: str, extra: tuple[Attr, ...] = ())
                   bad=(("zero", [0, 2], "E_SCHEMA"), ("length", [2], "E_SCHEMA"), ("beyond_input", [3, 2], "E_SHAPE")))
     pads = Attr("pads", "pads4", (0, 0, 0, 0), bad=(*_PADS.bad, ("at_kernel", [0, 0, 2, 0], "E_SCHEMA")))
     return OpDef(name, 1, "pool", shapes.pool2d, lambda a, p: reference.pool2d(a[0], p, kind),
-                 Onnx("pool", onnx_type), None, attributes=(kernel, _STRIDES, pads, *extra), spec="7.12",
+                 Onnx("pool", onnx_type), CGen("pool", "tsr_k_maxpool2d" if kind == "max" else "tsr_k_avgpool2d"),
+                 attributes=(kernel, _STRIDES, pads, *extra), spec="7.12",
                  since="1.2", check_attrs=_pool_attrs, example={"kernel_shape": [2, 2]}, example_shape=_NCHW)
 
 
@@ -447,7 +448,7 @@ OPS: dict[str, OpDef] = {
         # ---- since 1.2: exact compositions (SPEC §7.11, §7.12), no accuracy bound, as MatMul
         OpDef("Conv2D", (2, 3), "conv", shapes.conv2d,
               lambda a, p: reference.conv2d(a[0], a[1], a[2] if len(a) > 2 else None, p),
-              Onnx("conv", "Conv"), None, spec="7.11", since="1.2",
+              Onnx("conv", "Conv"), CGen("conv", "tsr_k_conv2d"), spec="7.11", since="1.2",
               attributes=(_STRIDES, _PADS,
                           Attr("dilations", "size2", (1, 1), bad=(("float", [1.5, 1], "E_SCHEMA"),
                                                                   ("beyond_input", [2, 1], "E_SHAPE"))),
