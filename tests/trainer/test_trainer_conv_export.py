@@ -45,8 +45,8 @@ class SmallCNN:
         h = T.nnet.relu(T.nnet.conv2d(x, self.w1, border_mode="half") + self.b1.dimshuffle("x", 0, "x", "x"))
         h = pool_2d(h, (2, 2))
         h = T.nnet.relu(T.nnet.conv2d(h, self.w2) + self.b2.dimshuffle("x", 0, "x", "x"))
-        h = T.nnet.dropout(h.flatten(2), 0.5, self.srng, deterministic=deterministic)
-        p = T.nnet.softmax(T.dot(h, self.w3) + self.b3)
+        h = T.nnet.dropout(h, 0.5, self.srng, deterministic=deterministic)  # NCHW, symbolic batch
+        p = T.nnet.softmax(T.dot(h.flatten(2), self.w3) + self.b3)
         p.name = "p"
         return p
 
@@ -83,6 +83,21 @@ def test_dropout_leaves_the_inference_graph(cnn):
     """Exporting the training graph gives the same document: inverted dropout is the identity at inference."""
     net, x, _, doc, _ = cnn
     assert exporter.export(net(x, deterministic=False), [x]) == doc
+
+
+def test_a_training_step_with_4d_dropout_runs_for_any_batch(cnn):
+    *_, digits = cnn
+    net = SmallCNN()  # its own weights: the step changes them
+    x, y = T.tensor4("x", shape=(None, 1, 8, 8)), T.lvector("y")
+    train = net(x, deterministic=False)
+    params = [net.w1, net.b1, net.w2, net.b2, net.w3, net.b3]
+    loss = T.nnet.categorical_crossentropy(train, y).mean()
+    step = trainer.function([x, y], loss, updates=[(p, p - 0.001 * g) for p, g in zip(params, T.grad(loss, params),
+                                                                                        strict=True)])
+    for n in (3, 5):
+        assert np.isfinite(step(digits[:n] / 16, np.arange(n) % 10))
+    masked = trainer.function([x], train)
+    assert not np.array_equal(masked(digits[:4] / 16), masked(digits[:4] / 16))  # each call draws a new mask
 
 
 def test_the_reference_runs_the_trainers_inference_function(cnn):
