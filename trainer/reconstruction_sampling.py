@@ -47,7 +47,7 @@ def binary_pattern(x: Any) -> sparse.BinaryRows:
     """The ones of a 0/1 batch: a numpy array (one scan of it) or a scipy sparse matrix (O(nnz))."""
     if hasattr(x, "tocsr") and hasattr(x, "nnz"):
         csr = x.tocsr()
-        csr.sum_duplicates()
+        csr.sum_duplicates()  # also sorts the column indices within rows
         csr.eliminate_zeros()
         if not np.all(csr.data == 1):
             raise ValueError("reconstruction sampling needs a binary (0/1) input; the batch holds other values")
@@ -94,17 +94,30 @@ class ZeroSampler:
         return self.rng.random(n) >= corruption
 
     def zero_ranks(self, n0: np.ndarray) -> np.ndarray:
-        """(B, K) ranks among each row's zeros: K distinct values of [0, n0_r) uniformly (Floyd's
-        algorithm, all rows at once; O(B K^2) comparisons, nothing of the width). Rows with
-        n0_r <= K are the caller's (all their zeros are kept)."""
-        b, k = len(n0), self.k
-        chosen = np.empty((b, k), np.int64)
-        for i in range(k):
-            top = n0 - k + i  # Floyd: draw t in [0, top]; if taken, take top (not yet drawable before)
-            t = self.rng.integers(0, np.maximum(top, 0) + 1)
-            taken = (chosen[:, :i] == t[:, None]).any(axis=1)
-            chosen[:, i] = np.where(taken, top, t)
-        return chosen
+        """(B, K) ranks among each row's zeros, ascending in each row: K distinct values of
+        [0, n0_r) drawn uniformly, for rows with n0_r > K (the others keep all their zeros).
+        Rows with n0_r >= 2K: K uniform draws, then the repeated ones drawn again until none
+        is repeated (rounds over the whole batch; a repeat has probability < 1/2). The process
+        treats every value alike, so the K-set it ends with is uniform over the K-subsets.
+        Rows with K < n0_r < 2K: the first K of a permutation of [0, n0_r) (O(K) each)."""
+        k = self.k
+        out = np.empty((len(n0), k), np.int64)
+        close = n0 < 2 * k
+        for r in np.flatnonzero(close):
+            out[r] = np.sort(self.rng.permutation(int(n0[r]))[:k])
+        wide = np.flatnonzero(~close)
+        if len(wide):
+            hi = n0[wide][:, None]
+            q = self.rng.integers(0, hi, size=(len(wide), k))
+            while True:
+                q.sort(axis=1)
+                dup = np.zeros(q.shape, bool)
+                dup[:, 1:] = q[:, 1:] == q[:, :-1]
+                if not dup.any():
+                    break
+                q[dup] = self.rng.integers(0, np.broadcast_to(hi, q.shape)[dup])
+            out[wide] = q
+        return out
 
     def draw(self, ones: sparse.BinaryRows) -> Sample:
         """The pairs to reconstruct for a batch whose ones are `ones`."""
@@ -173,11 +186,20 @@ class SparseGradient:
         return g
 
 
-def sampled_gradient(model: AutoEncoder, ones: sparse.BinaryRows, sample: Sample,
-                     encoder_ones: sparse.BinaryRows | None = None) -> SparseGradient:
-    """Loss and gradient of the sampled reconstruction at the model's current parameters.
-    `encoder_ones`: the ones the encoder reads (the corrupted input), default `ones`."""
-    enc = encoder_ones if encoder_ones is not None else ones
+@dataclass
+class Backward:
+    """What the gradient is made of: the loss, the hidden layer h, the loss's derivative w.r.t.
+    each reconstructed logit (per pair of the sample) and w.r.t. the hidden pre-activation."""
+
+    loss: np.floating
+    h: np.ndarray
+    dz: np.ndarray
+    dpre: np.ndarray
+
+
+def backward(model: AutoEncoder, ones: sparse.BinaryRows, sample: Sample, enc: sparse.BinaryRows) -> Backward:
+    """Forward and backward pass of the sampled reconstruction at the model's current parameters;
+    `enc` holds the ones the encoder reads (the corrupted input when denoising, else `ones`)."""
     W = model.W.get_value(borrow=True)
     bh, bv = model.bh.get_value(borrow=True), model.bv.get_value(borrow=True)
     dt = W.dtype
@@ -190,7 +212,7 @@ def sampled_gradient(model: AutoEncoder, ones: sparse.BinaryRows, sample: Sample
     pre = enc.gather_sum(W, np.empty((n, nh), dt))
     pre += bh
     h = np.multiply(twice(pre, np.empty_like(pre)), half)
-    # pad each row's pairs to the longest row (weight 0, its first column): one batched matmul
+    # pad each row's pairs to the longest row (weight 0, its first column): batched products
     counts = np.diff(sample.indptr)
     m = int(counts.max()) if n else 0
     slot = np.arange(len(sample.rows)) - sample.indptr[sample.rows]
@@ -202,7 +224,7 @@ def sampled_gradient(model: AutoEncoder, ones: sparse.BinaryRows, sample: Sample
     w_pad[sample.rows, slot] = sample.weight
     dec = W if model.tied else model.W2.get_value(borrow=True).T  # decoder rows by visible unit
     D = dec[cols_pad]  # (n, m, nh): only the sampled positions' weights
-    z = np.matmul(D, h[:, :, None])[:, :, 0]
+    z = np.einsum("bmk,bk->bm", D, h)
     z += bv[cols_pad]
     terms = softplus_tail_into(z, np.empty_like(z))  # softplus(z) - t z, stably
     terms += np.maximum(z, dt.type(0))
@@ -213,9 +235,19 @@ def sampled_gradient(model: AutoEncoder, ones: sparse.BinaryRows, sample: Sample
     dz -= t_pad
     dz *= w_pad
     dz *= inv_n
-    dh = np.matmul(dz[:, None, :], D)[:, 0, :]
+    dh = np.einsum("bm,bmk->bk", dz, D)
     dpre = dh * h * (one - h)
-    dz_pairs = dz[sample.rows, slot]
+    return Backward(loss, h, dz[sample.rows, slot], dpre)
+
+
+def sampled_gradient(model: AutoEncoder, ones: sparse.BinaryRows, sample: Sample,
+                     encoder_ones: sparse.BinaryRows | None = None) -> SparseGradient:
+    """Loss and gradient of the sampled reconstruction at the model's current parameters, stored
+    by the rows they touch. `encoder_ones`: the ones the encoder reads, default `ones`."""
+    enc = encoder_ones if encoder_ones is not None else ones
+    b = backward(model, ones, sample, enc)
+    loss, h, dz_pairs, dpre = b.loss, b.h, b.dz, b.dpre
+    dt, nh = h.dtype, h.shape[1]
     dec_cols, dec_values = sparse.column_sums(sample.rows, sample.cols, sample.indptr, dz_pairs, h)
     bv_values = np.bincount(np.searchsorted(dec_cols, sample.cols), weights=dz_pairs,
                             minlength=len(dec_cols)).astype(dt)
@@ -243,6 +275,10 @@ class SampledSGD:
 
     def gradient(self, x: Any) -> SparseGradient:
         """Draw a sample for batch x and return the sampled loss and gradient (no update)."""
+        ones, enc, sample = self._draw(x)
+        return sampled_gradient(self.model, ones, sample, enc)
+
+    def _draw(self, x: Any) -> tuple[sparse.BinaryRows, sparse.BinaryRows, Sample]:
         ones = binary_pattern(x)
         if ones.shape[1] != self.model.n_visible:
             raise ValueError(f"the batch has {ones.shape[1]} features, the auto-encoder {self.model.n_visible}")
@@ -254,14 +290,29 @@ class SampledSGD:
                 np.r_[0, np.cumsum(np.bincount(ones.rows[keep], minlength=ones.shape[0]))],
                 ones.cols[keep], ones.shape, self.model.dtype)
         sample = self.sampler.draw(ones)
-        g = sampled_gradient(self.model, ones, sample, enc)
-        self.last_stats = {"pairs": len(sample.cols), "ones": len(ones.cols),
-                           "decoder_columns": len(g.bv_cols),
-                           "w_rows": len(g.w_rows), "w2_columns": len(g.w2_cols)}
-        return g
+        self.last_stats = {"pairs": len(sample.cols), "ones": len(ones.cols)}
+        return ones, enc, sample
 
     def __call__(self, x: Any) -> np.floating:
-        g = self.gradient(x)
+        m, lr = self.model, self.lr
+        ones, enc, sample = self._draw(x)
+        W = m.W.get_value(borrow=True)
+        b = backward(m, ones, sample, enc)
+        # SGD straight into the rows: W[c] -= lr * coef * (dpre or h)[r] for each pair (r, c)
+        neg = -lr
+        if not sparse.scatter_rows_into(W, enc.indptr, enc.cols, np.full(len(enc.cols), neg, W.dtype), b.dpre):
+            return self._apply(sampled_gradient(m, ones, sample, enc))  # no scipy: the compact gradient
+        if m.tied:
+            sparse.scatter_rows_into(W, sample.indptr, sample.cols, b.dz * neg, b.h)
+        else:
+            W2 = m.W2.get_value(borrow=True)
+            dec_cols, dec_values = sparse.column_sums(sample.rows, sample.cols, sample.indptr, b.dz, b.h)
+            W2[:, dec_cols] -= (lr * dec_values).T
+        m.bh.get_value(borrow=True)[...] -= lr * b.dpre.sum(axis=0)
+        np.add.at(m.bv.get_value(borrow=True), sample.cols, b.dz * neg)
+        return b.loss
+
+    def _apply(self, g: SparseGradient) -> np.floating:
         m, lr = self.model, self.lr
         W = m.W.get_value(borrow=True)
         W[g.w_rows] -= lr * g.w_values

@@ -41,15 +41,14 @@ class BinaryRows:
     @classmethod
     def from_csr(cls, indptr: np.ndarray, indices: np.ndarray, shape: tuple[int, int],
                  dtype: np.dtype) -> BinaryRows:
-        """The pattern of a CSR matrix whose stored values are all 1 (the caller checks), without
-        touching the zeros: O(nnz), whatever the width. Column indices are sorted within rows."""
+        """The pattern of a CSR matrix whose stored values are all 1 and whose column indices are
+        sorted within rows (the caller sees to both: scipy's sort_indices), without touching the
+        zeros: O(nnz), whatever the width."""
         n = shape[0]
         indptr = np.asarray(indptr, np.int64)
         rows = np.repeat(np.arange(n), np.diff(indptr))
-        cols = np.asarray(indices, np.int64)
-        order = np.lexsort((cols, rows))  # CSR allows unsorted columns within a row
         self = cls.__new__(cls)
-        self._set(indptr, cols[order], rows, (n, shape[1]), np.dtype(dtype))
+        self._set(indptr, np.asarray(indices, np.int64), rows, (n, shape[1]), np.dtype(dtype))
         return self
 
     def _set(self, indptr: np.ndarray, cols: np.ndarray, rows: np.ndarray, shape: tuple[int, int],
@@ -118,6 +117,22 @@ def column_sums(rows: np.ndarray, cols: np.ndarray, indptr: np.ndarray, coef: np
     order = np.argsort(inv, kind="stable")
     starts = np.flatnonzero(np.r_[True, np.diff(inv[order]) != 0])
     return used, np.add.reduceat(H[rows[order]] * coef[order, None], starts, axis=0)
+
+
+def scatter_rows_into(Y: np.ndarray, indptr: np.ndarray, cols: np.ndarray, coef: np.ndarray,
+                      H: np.ndarray) -> bool:
+    """Y[cols[p]] += coef[p] * H[r] for each pair p of row r (pairs sorted by row, `indptr` the row
+    starts), in place: an SGD step on the rows a sparse product read, with no compact gradient
+    array and no search for the distinct rows. scipy's CSC kernel (Y += A @ H with A = the pairs
+    as a (len(Y), len(H)) matrix stored by column) when scipy imports; returns False (Y untouched)
+    when it cannot run: no scipy, or Y not C-contiguous (the kernel writes Y's memory in place)."""
+    sp = _sp()
+    tools = getattr(getattr(sp, "_sparsetools", None), "csc_matvecs", None) if sp else None
+    if tools is None or not Y.flags.c_contiguous or Y.dtype != H.dtype or Y.ndim != 2:
+        return False
+    tools(Y.shape[0], H.shape[0], Y.shape[1], np.asarray(indptr, np.int64), np.asarray(cols, np.int64),
+          np.ascontiguousarray(coef, Y.dtype), np.ascontiguousarray(H), Y.reshape(-1))
+    return True
 
 
 # ---------------------------------------------------------------- row-sparse gradients (embeddings)

@@ -102,6 +102,30 @@ def synthetic_sparse(n_samples: int = 2000, n_features: int = 5000, density: flo
     return x
 
 
+def synthetic_sparse_csr(n_samples: int = 2000, n_features: int = 50000, density: float = 0.002,
+                         n_latent: int = 20, seed: int = 0, dtype: str = "float32"):
+    """synthetic_sparse's kind of data (latent factors owning feature sets, 1-3 active per sample,
+    each owned feature on with probability 0.8, plus noise ones making up about a tenth), as a
+    scipy.sparse CSR matrix built in O(nonzeros): for widths whose dense matrix would not fit."""
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(seed)
+    per_sample = density * n_features
+    owned = max(1, int(round(per_sample / 2.0 / 0.8)))
+    factors = [rng.choice(n_features, size=owned, replace=False) for _ in range(n_latent)]
+    noise = per_sample * 0.1 / n_features
+    rows = []
+    for _ in range(n_samples):
+        active = rng.choice(n_latent, size=int(rng.integers(1, 4)), replace=False)
+        on = [factors[f][rng.random(owned) < 0.8] for f in active]
+        on.append(rng.integers(0, n_features, rng.binomial(n_features, noise)))
+        rows.append(np.unique(np.concatenate(on)))
+    indptr = np.zeros(n_samples + 1, np.int64)
+    np.cumsum([len(r) for r in rows], out=indptr[1:])
+    indices = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+    return sp.csr_matrix((np.ones(len(indices), dtype), indices, indptr), shape=(n_samples, n_features))
+
+
 def minibatches(x: np.ndarray, batch_size: int, rng: np.random.Generator | None = None,
                 drop_last: bool = False) -> Iterator[np.ndarray]:
     """Yield minibatches of rows; shuffled with `rng` when given (one permutation per call)."""
