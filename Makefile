@@ -5,18 +5,31 @@ PY      := .venv/bin/python
 PIP     := .venv/bin/pip
 SETUP   := .venv/.stamp-setup
 PEERS   := .venv/.stamp-test-peers
+NATIVE  := .venv/.stamp-native
 JS_DEPS := runtimes/js/node_modules/.package-lock.json
 OUT     := out
 
 .PHONY: setup c-build demo test pytest c-test js-test conformance browser-test lint \
         accuracy fuzz wasm wasm-check cpu-classes bench clean
 
-setup: $(SETUP) c-build $(JS_DEPS)
+setup: $(SETUP) $(NATIVE) c-build $(JS_DEPS)
 
+# The distribution was named `tessera` before: an old editable install of it is removed first
+# (uninstalling it after would take the shared `tessera` command with it).
 $(SETUP): pyproject.toml
 	test -x $(PY) || python3 -m venv .venv
 	$(PIP) install --quiet --upgrade pip
+	$(PIP) uninstall --quiet --yes tessera 2>/dev/null || true
 	$(PIP) install --quiet -e '.[dev]'
+	touch $@
+
+# tessera._native (the C runtime in-process) is built in place by the editable install, and again
+# whenever the C sources change (a new op), so the python-native conformance column runs today's C.
+# The package installs without it where it cannot be built; here its absence is an error.
+NATIVE_SRC := setup.py tessera/_native.c $(wildcard runtimes/c/src/*.c runtimes/c/src/*.h) runtimes/c/include/tessera.h
+$(NATIVE): $(SETUP) $(NATIVE_SRC)
+	$(PIP) install --quiet --no-deps --no-build-isolation -e .
+	$(PY) -c "import tessera._native"
 	touch $@
 
 # Peers the tests cross-check against (PyTorch gradients; onnxruntime for the op
@@ -59,7 +72,8 @@ js-test: $(JS_DEPS)
 
 conformance: setup
 	$(PY) -m tessera conformance check-generated
-	$(PY) -m tessera conformance run --runtime python --runtime c --runtime js-purejs --runtime js-wasm --junit $(OUT)/conformance.xml
+	$(PY) -m tessera conformance run --runtime python --runtime python-native --runtime c --runtime js-purejs \
+	    --runtime js-wasm --junit $(OUT)/conformance.xml
 
 browser-test: $(JS_DEPS)
 	cd runtimes/js && node --test test/browser/

@@ -1,4 +1,4 @@
-// Type declarations for tessera-runtime: src/index.js (Node) and dist/tessera.min.js (the browser build, the same exports).
+// Type declarations for tessera-exact: src/index.js (Node) and dist/tessera.min.js (the browser build, the same exports).
 
 export type ErrorCode = 'E_PARSE' | 'E_SCHEMA' | 'E_VERSION' | 'E_UNKNOWN_OP' | 'E_GRAPH'
   | 'E_SHAPE' | 'E_DATA' | 'E_LIMIT' | 'E_INPUT';

@@ -1,4 +1,4 @@
-// Type declarations for tessera-runtime/protocol (src/protocol.js).
+// Type declarations for tessera-exact/protocol (src/protocol.js).
 import type { ModelSource, Tensor, ValueInfo } from './index.js';
 
 /** Read and validate an inputs document {"inputs": {...}} (E_PARSE, E_LIMIT, E_INPUT).

@@ -1,6 +1,6 @@
 // The runtime CLI protocol's tensor documents (SPEC.md section 9,
 // tensors.schema.json) and float32 formatting. Not needed for inference:
-// import it as 'tessera-runtime/protocol'.
+// import it as 'tessera-exact/protocol'.
 import { fail } from './errors.js';
 import { decodeBase64, fromLE } from './tensors.js';
 import { readSource } from './index.js';

@@ -29,7 +29,7 @@ const result = await build({
   target: 'es2022',
   external: ['node:*'],
   legalComments: 'none',
-  banner: { js: `// tessera-runtime ${version} browser build (MIT); source: src/ of the package` },
+  banner: { js: `// tessera-exact ${version} browser build (MIT); source: src/ of the package` },
   logLevel: 'warning',
 });
 // written whole, then renamed: a concurrent `npm pack` (the tests pack in

@@ -1,5 +1,5 @@
 // The npm package, installed: `npm pack` gives a tarball with exactly the
-// files that ship; in an empty project `import { load } from 'tessera-runtime'`
+// files that ship; in an empty project `import { load } from 'tessera-exact'`
 // runs a conformance case bit for bit in Node (the unminified src/), the
 // `tessera-run` bin speaks the CLI protocol, and under the "browser" export
 // condition the same import is the minified dist/ build, which passes every
@@ -89,7 +89,7 @@ test(`npm pack ships src/, the browser build, the CLI, the declarations, README 
   // the installed project holds this package and nothing else
   assert.deepEqual(readdirSync(path.join(project, 'node_modules')).filter((f) => !f.startsWith('.')), [NAME]);
 
-  // import { load } from 'tessera-runtime' in Node: the unminified src/
+  // import { load } from 'tessera-exact' in Node: the unminified src/
   const cases = ['model_seed_ae_digits_batch1', 'model_embedding_bag'];
   writeFileSync(path.join(project, 'run.mjs'), RUNNER);
   const doc = JSON.parse(runIn(project, ['run.mjs', CASES, ...cases]));
