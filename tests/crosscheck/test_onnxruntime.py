@@ -13,10 +13,10 @@ a child process: crosscheck_lib.reference_outputs says why):
 - bit-exact (same float32 bits, any NaN equals any NaN, +0 and -0 differ) for every op of the registry
   not in ULP_BOUNDS: the correctly rounded or exact ones (Add Sub Mul Div Sqrt Neg Abs Relu Maximum
   Minimum Clip Transpose Reshape ReduceMax in op set 1.0; the comparisons, And Or Not Where Cast Gather
-  Concat Slice ArgMax ArgMin ReduceMin in 1.1);
+  Concat Slice ArgMax ArgMin ReduceMin in 1.1; MaxPool2D in 1.2);
 - within ULP_BOUNDS for the ops where onnxruntime uses its own approximations (MLAS exp/log/logistic/
-  tanh), FMA and another summation order. For MatMul/ReduceSum/ReduceMean the distance is counted in
-  ulps of the condition scale (the same op on |operands|, so ulp(sum |a_k b_k|)), because a sum that
+  tanh), FMA and another summation order. For MatMul/ReduceSum/ReduceMean/Conv2D/AveragePool2D the distance
+  is counted in ulps of the condition scale (the same op on |operands|, so ulp(sum |a_k b_k|)), because a sum that
   cancels has no meaningful bound in ulps of its own result; for LogSoftmax in ulps of
   1 + |x - max| + log(sum) (see _scale); for ReduceProd in ulps of the result per multiplication;
 - whole models: MODEL_BOUNDS per case (every element within the case's ulp bound and its absolute bound).
@@ -72,8 +72,10 @@ ULP_BOUNDS: dict[str, float] = {
     "ReduceMean": 1,  # measured 0.5 in ulps of mean|x| (4 in ulps of the result)
     "Pow": 1,         # measured 1 (SPEC 7.10 is within 0.5 + 2^-18 ulp of the real x^y; onnxruntime's powf is not
                       # always correctly rounded: 0.5012 ulp from the real value where they differ)
+    "Conv2D": 4,      # measured 3 in ulps of conv(|x|, |w|) + |b| (MLAS's im2col GEMM: FMA, another order over k)
+    "AveragePool2D": 4,  # measured 3 in ulps of the window's mean |x| (another summation order)
 }
-SCALED_OPS = frozenset({"MatMul", "ReduceSum", "ReduceMean", "LogSoftmax"})
+SCALED_OPS = frozenset({"MatMul", "ReduceSum", "ReduceMean", "LogSoftmax", "Conv2D", "AveragePool2D"})
 # Products: ulps of the result per multiplication, (ulps) / (factors - 1); two orders of the same n factors
 # differ by up to about n - 1 ulps to first order, so 1 per multiplication is also the analytic bound.
 PER_FACTOR_OPS = frozenset({"ReduceProd"})
@@ -95,6 +97,8 @@ MODEL_BOUNDS: dict[str, tuple[int, float, str]] = {
     "model_digits_classifier_batch64": (320, 1.2e-6, "255 ulp, 9.5e-7: log-probabilities near 0 (LogSoftmax row)"),
     "model_embedding_bag": (5, 1.5e-7, "4 ulp, 1.2e-7"),
     "model_gated_where": (1, 6.0e-8, "0 ulp, 0"),
+    "model_small_cnn_batch1": (4, 6.0e-8, "2 ulp, 1.5e-8"),
+    "model_small_cnn_batch5": (4, 6.0e-8, "2 ulp, 1.5e-8"),
 }
 
 
@@ -296,6 +300,29 @@ def _pow_operands() -> tuple[dict, dict[str, np.ndarray]]:
     return doc, {"a": a, "b": b}
 
 
+def _conv(x: tuple[int, ...], w: tuple[int, ...], attrs: dict, seed: int) -> tuple[dict, dict[str, np.ndarray]]:
+    """One Conv2D node on random x, w, b (all graph inputs) of these shapes; the output shape by SPEC §6."""
+    rng = np.random.default_rng(seed)
+    (sh, sw), (pt, pl, pb, pr) = attrs.get("strides", (1, 1)), attrs.get("pads", (0, 0, 0, 0))
+    dh, dw = attrs.get("dilations", (1, 1))
+    out = [x[0], w[0], (x[2] + pt + pb - dh * (w[2] - 1) - 1) // sh + 1,
+           (x[3] + pl + pr - dw * (w[3] - 1) - 1) // sw + 1]
+    doc = model_doc([{"op": "Conv2D", "inputs": ["x", "w", "b"], "outputs": ["y"], "attrs": attrs}],
+                    [("x", list(x), "float32"), ("w", list(w), "float32"), ("b", [w[0]], "float32")],
+                    [("y", out, "float32")], version="1.2")
+    return doc, {"x": rng.standard_normal(x).astype(F32), "w": rng.standard_normal(w).astype(F32),
+                 "b": rng.standard_normal(w[0]).astype(F32)}
+
+
+def _pool(op: str, x: tuple[int, ...], attrs: dict, seed: int) -> tuple[dict, dict[str, np.ndarray]]:
+    (kh, kw), (sh, sw) = attrs["kernel_shape"], attrs.get("strides", (1, 1))
+    pt, pl, pb, pr = attrs.get("pads", (0, 0, 0, 0))
+    out = [x[0], x[1], (x[2] + pt + pb - kh) // sh + 1, (x[3] + pl + pr - kw) // sw + 1]
+    doc = model_doc([{"op": op, "inputs": ["x"], "outputs": ["y"], "attrs": attrs}], [("x", list(x), "float32")],
+                    [("y", out, "float32")], version="1.2")
+    return doc, {"x": np.random.default_rng(seed).standard_normal(x).astype(F32)}
+
+
 _COMPARISONS = ("Greater", "GreaterOrEqual", "Less", "LessOrEqual", "Equal", "NotEqual")
 _REDUCE_ZEROS = ("ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd")
 
@@ -342,6 +369,16 @@ EXTRA_CASES: dict[str, Extra] = {
     # Every ordered pair of the conformance suite's Annex F bases and exponents, and of the float edges.
     "extra_pow_special_pairs": lambda: _pairs("Pow", np.concatenate([POW_BASES, POW_EXPONENTS]), "float32"),
     "extra_pow_float32_edges": lambda: _pairs("Pow", _FLOAT_EDGES, "float32"),
+    # LeNet-5's second convolution (k = 150 terms), a strided depthwise one, a dilated grouped one.
+    "extra_conv2d_lenet": lambda: _conv((4, 6, 14, 14), (16, 6, 5, 5), {}, 41),
+    "extra_conv2d_depthwise_strided": lambda: _conv((2, 16, 15, 15), (32, 1, 3, 3),
+                                                    {"group": 16, "strides": [2, 2], "pads": [1, 1, 1, 1]}, 42),
+    "extra_conv2d_grouped_dilated": lambda: _conv((2, 8, 13, 11), (6, 4, 3, 2),
+                                                  {"group": 2, "dilations": [2, 3], "pads": [2, 0, 1, 3]}, 43),
+    **{f"extra_{op.lower()}_overlapping": (lambda op=op: _pool(op, (3, 4, 17, 13), {
+        "kernel_shape": [3, 3], "strides": [2, 1], "pads": [1, 2, 2, 1],
+        **({"count_include_pad": True} if OPS[op].attr("count_include_pad") else {})}, 44))
+       for op in ("MaxPool2D", "AveragePool2D")},
 }
 
 CASES = _manifest_cases() + list(EXTRA_CASES)
@@ -395,12 +432,55 @@ def abs_error(e: np.ndarray, g: np.ndarray) -> np.ndarray:
     return np.where(np.isnan(d), np.inf, d)
 
 
+def _windows(x: np.ndarray, p: dict, kernel: tuple[int, int], out_hw: tuple[int, int], fill: float = 0.0) -> dict:
+    """(i, j) -> x's elements under kernel position (i, j) for every output position, [N, C, Hout, Wout] in
+    float64, padding as `fill` (SPEC §6 geometry, written here independently of exporter/reference.py)."""
+    (sh, sw), (pt, pl, pb, pr) = p["strides"], p["pads"]
+    dh, dw = p.get("dilations", (1, 1))
+    n, c, h, w = x.shape
+    padded = np.full((n, c, h + pt + pb, w + pl + pr), fill)
+    padded[:, :, pt:pt + h, pl:pl + w] = x
+    (oh, ow) = out_hw
+    return {(i, j): padded[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw]
+            for i in range(kernel[0]) for j in range(kernel[1])}
+
+
+def _conv_scale(x: np.ndarray, w: np.ndarray, b: np.ndarray | None, p: dict, out_shape: tuple) -> np.ndarray:
+    """Conv2D of |x| by |w| plus |b| in float64, terms with a zero input left out as SPEC §7.11 does."""
+    m, cg, kh, kw = w.shape
+    mg = m // p["group"]
+    out = np.zeros(out_shape)
+    for (i, j), win in _windows(np.abs(x.astype(np.float64)), p, (kh, kw), out_shape[2:]).items():
+        for oc in range(m):
+            g = oc // mg
+            for c in range(cg):
+                xs = win[:, g * cg + c]
+                with np.errstate(invalid="ignore", over="ignore"):
+                    out[:, oc] += np.where(xs != 0, xs * abs(float(w[oc, c, i, j])), 0.0)
+    return out if b is None else out + np.abs(b.astype(np.float64)).reshape(1, m, 1, 1)
+
+
+def _mean_abs_scale(x: np.ndarray, p: dict, out_shape: tuple) -> np.ndarray:
+    """The window's sum of |x| over the count SPEC §7.12 divides by, in float64."""
+    ones = np.ones_like(x, dtype=np.float64)
+    wins = _windows(np.abs(x.astype(np.float64)), p, p["kernel_shape"], out_shape[2:])
+    total = sum(wins.values())
+    count = (np.full(out_shape, float(np.prod(p["kernel_shape"]))) if p["count_include_pad"]
+             else sum(_windows(ones, p, p["kernel_shape"], out_shape[2:]).values()))
+    with np.errstate(invalid="ignore"):
+        return total / count
+
+
 def _scale(run: Run, out: str) -> np.ndarray:
     """The same op on |operands| in float64: the size of the terms a sum adds up."""
     node = run.model.nodes[0]
     args = [np.abs(run.inputs[n] if n in run.inputs else run.model.initializers[n]).astype(np.float64)
             for n in node.inputs]
     p = node.params
+    if node.op == "Conv2D":
+        return _conv_scale(args[0], args[1], args[2] if len(args) > 2 else None, p, run.expected[out].shape)
+    if node.op == "AveragePool2D":
+        return _mean_abs_scale(args[0], p, run.expected[out].shape)
     if node.op == "MatMul":
         a = args[0].T if p["transpose_a"] else args[0]
         b = args[1].T if p["transpose_b"] else args[1]
@@ -484,6 +564,37 @@ def _ignoring_nan(largest: bool) -> Callable[[Run, str, np.ndarray], bool]:
     return holds
 
 
+def _conv_operands(run: Run) -> list[np.ndarray]:
+    node = run.model.nodes[0]
+    return [(run.inputs[n] if n in run.inputs else run.model.initializers[n]).astype(np.float64) for n in node.inputs]
+
+
+def _dense_conv_nan(run: Run, out: str) -> np.ndarray:
+    """Where Conv2D computed without SPEC §7.11's skip (zero inputs and padding times every weight) is NaN
+    (0 * inf, 0 * NaN) but SPEC's is not."""
+    x, w = _conv_operands(run)[:2]
+    p, shape = run.model.nodes[0].params, run.expected[out].shape
+    m, cg, kh, kw = w.shape
+    mg = m // p["group"]
+    dense = np.zeros(shape)
+    with np.errstate(invalid="ignore", over="ignore"):
+        for (i, j), win in _windows(x, p, (kh, kw), shape[2:]).items():
+            for oc in range(m):
+                for c in range(cg):
+                    dense[:, oc] += win[:, oc // mg * cg + c] * w[oc, c, i, j]
+    return np.isnan(dense) & ~np.isnan(run.expected[out])
+
+
+def _pool_max_skipping_nan(run: Run, out: str, m: np.ndarray) -> bool:
+    """onnxruntime's MaxPool there: the largest non-NaN element of the window, starting from -FLT_MAX (the
+    lowest finite float32), so a window of NaN and -inf only gives -FLT_MAX."""
+    x, p = _conv_operands(run)[0], run.model.nodes[0].params
+    lowest = float(np.finfo(F32).min)
+    wins = _windows(np.where(np.isnan(x), -np.inf, x), p, p["kernel_shape"], run.expected[out].shape[2:], -np.inf)
+    best = np.maximum(np.max(np.stack(list(wins.values())), axis=0), lowest).astype(F32)
+    return bool(np.array_equal(run.got[out][m], best[m]))
+
+
 def _product_overflowed_in_order(run: Run, out: str) -> np.ndarray:
     """ReduceProd elements that SPEC's index order overflows to inf or underflows to 0 part way, although the
     exact product is a normal float32: another order (onnxruntime's) can give a finite result there."""
@@ -534,7 +645,7 @@ def _abs_at_most(bound: float) -> Callable[[Run, str, np.ndarray], bool]:
 
 KNOWN_DIFFERENCES = [
     KnownDifference(
-        "signed_zero_ties", frozenset({"Relu", "Maximum", "Minimum", "Clip", "ReduceMax", "ReduceMin"}),
+        "signed_zero_ties", frozenset({"Relu", "Maximum", "Minimum", "Clip", "ReduceMax", "ReduceMin", "MaxPool2D"}),
         "SPEC §7.2 orders -0 < +0 on ties (max(+0,-0) = +0, Relu(-0) = +0); onnxruntime returns an operand",
         lambda run, out: (run.expected[out] == 0),
         _zero_either_sign),
@@ -554,8 +665,15 @@ KNOWN_DIFFERENCES = [
         _dense_matmul_nan,
         lambda run, out, m: bool(np.all(np.isnan(run.got[out][m])))),
     KnownDifference(
-        "reduce_sum_of_negative_zeros", frozenset({"ReduceSum", "ReduceMean"}),
-        "SPEC §7.5 starts the sum at +0, so a sum of only -0 is +0; onnxruntime starts from the first element",
+        "conv_zero_times_inf", frozenset({"Conv2D"}),
+        "SPEC §7.11 skips zero inputs and padding (so 0 * inf adds nothing); onnxruntime's im2col GEMM computes "
+        "0 * inf = NaN, for padding too",
+        _dense_conv_nan,
+        lambda run, out, m: bool(np.all(np.isnan(run.got[out][m])))),
+    KnownDifference(
+        "reduce_sum_of_negative_zeros", frozenset({"ReduceSum", "ReduceMean", "Conv2D", "AveragePool2D"}),
+        "SPEC §7.5, §7.11, §7.12 start the sum at +0, so a sum of only -0 is +0; onnxruntime starts from the "
+        "first element (Conv2D: from -0 products)",
         lambda run, out: (run.expected[out] == 0),
         _zero_either_sign),
     KnownDifference(
@@ -568,6 +686,12 @@ KNOWN_DIFFERENCES = [
         "SPEC §7.5/§7.2 propagate NaN through ReduceMin; onnxruntime's ReduceMin skips NaN elements",
         lambda run, out: np.isnan(run.expected[out]),
         _ignoring_nan(largest=False)),
+    KnownDifference(
+        "maxpool_nan_and_lowest", frozenset({"MaxPool2D"}),
+        "SPEC §7.12 starts at -inf and propagates NaN (§7.2); onnxruntime's MaxPool starts at -FLT_MAX and skips "
+        "NaN elements",
+        lambda run, out: np.isnan(run.expected[out]) | (run.expected[out] == -np.inf),
+        _pool_max_skipping_nan),
     KnownDifference(
         "reduceprod_order_overflow", frozenset({"ReduceProd"}),
         "reducing every axis, onnxruntime multiplies in another order (Eigen's vectorised product), so where "
