@@ -56,9 +56,22 @@ def blas_info() -> str:
     return "; ".join(libs) or "no BLAS found"
 
 
+def c_runtime_path() -> str:
+    """The kernel path the shipped C library dispatches to on this CPU, as out/c_path (built by
+    `make -C bench c` against libtessera.a) reports it."""
+    import subprocess
+
+    exe = os.path.join(OUT, "c_path")
+    if not os.path.exists(exe):
+        return "unknown (out/c_path not built: make -C bench c)"
+    done = subprocess.run([exe], capture_output=True, text=True, timeout=30)
+    return done.stdout.strip() or f"unknown (c_path exited {done.returncode})"
+
+
 def machine_line() -> str:
     env = {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ}
-    return (f"machine: {cpu_model()} ({cpu_class()}), {os.cpu_count()} cores; threads per contender: {THREADS}; "
+    return (f"machine: {cpu_model()} ({cpu_class()}), {os.cpu_count()} cores; "
+            f"C runtime path: {c_runtime_path()}; threads per contender: {THREADS}; "
             f"numpy {np.__version__} BLAS: {blas_info()}; OPENBLAS_CORETYPE/L2_SIZE set: {env or 'no'}; "
             f"load average at start: {os.getloadavg()[0]:.2f}")
 
