@@ -122,7 +122,7 @@ BINARY_CASES = [
     ("power", lambda a, b: a ** b, (3, 4), (3, 4)),
     ("power_bcast", T.pow, (3, 4), (4,)),
     ("switch_bcast", lambda a, b: T.switch(a > 0, a, b), (3, 4), (4,)),
-    ("conv2d", lambda a, b: T.nnet.conv2d(a, b, border_mode="half"), (2, 2, 4, 4), (3, 2, 3, 3)),  # more: test_trainer_conv.py
+    ("conv2d", lambda a, b: T.nnet.conv2d(a, b, border_mode="half"), (2, 2, 4, 4), (3, 2, 3, 3)),
 ]
 
 
