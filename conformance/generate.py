@@ -25,7 +25,7 @@ CASES_DIR = resources.path("conformance", "cases")
 def expectation(case: Case) -> tuple[str, str]:
     """(file name, text) of the expected result, from the reference runtime."""
     try:
-        model = exporter.load(model_text(case).encode("utf-8"))
+        model = exporter.load(model_text(case).encode("utf-8"), runtime="reference")
         inputs = read_tensors(inputs_text(case).encode("utf-8"), dtypes=model.input_dtypes)
         outputs = model.run(inputs)
     except exporter.ModelError as err:

@@ -86,7 +86,9 @@ _CHILD = """
 import pickle, sys
 from tessera import exporter
 cases = pickle.load(sys.stdin.buffer)
-sys.stdout.buffer.write(pickle.dumps({name: exporter.load(doc).run(inputs) for name, (doc, inputs) in cases.items()}))
+def run(doc, inputs):  # the reference, never the native runtime load() would otherwise pick
+    return exporter.load(doc, runtime="reference").run(inputs)
+sys.stdout.buffer.write(pickle.dumps({name: run(doc, inputs) for name, (doc, inputs) in cases.items()}))
 """
 
 
@@ -100,7 +102,7 @@ def _numpy_without_simd() -> dict[str, str]:
 
 
 def reference_outputs(cases: dict[str, tuple[dict, dict[str, np.ndarray]]]) -> dict[str, dict[str, np.ndarray]]:
-    """exporter.load(doc).run(inputs) for each named (doc, inputs), all in one child process without numpy's
+    """The reference's run(inputs) for each named (doc, inputs), all in one child process without numpy's
     SIMD dispatch (see above)."""
     done = subprocess.run([sys.executable, "-c", _CHILD], input=pickle.dumps(cases), capture_output=True,
                           env=_numpy_without_simd(), cwd=ROOT, timeout=1200, check=False)
