@@ -441,7 +441,8 @@ def _windows(x: np.ndarray, p: dict, kernel: tuple[int, int], out_hw: tuple[int,
     padded = np.full((n, c, h + pt + pb, w + pl + pr), fill)
     padded[:, :, pt:pt + h, pl:pl + w] = x
     (oh, ow) = out_hw
-    return {(i, j): padded[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw]
+    # Contiguous copies: qemu (make cpu-classes) mis-emulates the gathers of numpy's strided SIMD loops.
+    return {(i, j): padded[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw].copy()
             for i in range(kernel[0]) for j in range(kernel[1])}
 
 
