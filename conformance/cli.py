@@ -16,7 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub.add_parser("check-generated", help="fail if the committed cases differ from a fresh generation")
     run = sub.add_parser("run", help="run the cases through one or more runtimes")
     run.add_argument("--runtime", action="append", required=True,
-                     help='built-in (python, python-native, c, js, js-purejs, js-wasm) or a command "RUN ..."; repeatable')
+                     help='built-in (python, python-native, c, js, js-purejs, js-wasm) or a command "RUN ..."; '
+                          'repeatable')
     run.add_argument("--cases", type=Path, default=CASES_DIR, help="cases folder (default: bundled)")
     run.add_argument("--tag", action="append", help="only cases with this tag (op, edge, model, reject, ...)")
     run.add_argument("--skip", action="append", default=[], help="skip this case (report it as skipped)")
