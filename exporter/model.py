@@ -20,6 +20,9 @@ from tessera.exporter.shapes import Shape, fmt
 
 Runtime = Literal["reference", "native"]
 RUNTIMES: tuple[str, ...] = ("reference", "native")
+# Sets the default runtime of a process ("reference" or "native"); the test suite sets "reference",
+# the oracle its expected values come from.
+RUNTIME_ENV = "TESSERA_RUNTIME"
 
 
 class Model:
@@ -100,10 +103,15 @@ def load(source: str | os.PathLike | bytes | bytearray | dict, runtime: Runtime 
     """Parse (if needed) and check a model: a file path, JSON bytes, or an already parsed dict.
 
     runtime: "reference", "native" (RuntimeError if the native runtime is not built), or None for
-    native when it is built, else the reference. The model is checked by the reference's checker
-    either way, then loaded by the C runtime for "native" (which checks it again).
+    the environment's TESSERA_RUNTIME if set, else native when it is built, else the reference.
+    The model is checked by the reference's checker either way, then loaded by the C runtime for
+    "native" (which checks it again).
     """
-    if runtime not in (None, *RUNTIMES):
+    if runtime is None:
+        runtime = os.environ.get(RUNTIME_ENV) or ("native" if native.available() else "reference")
+        if runtime not in RUNTIMES:
+            raise ValueError(f"{RUNTIME_ENV} must be one of {RUNTIMES}, not {runtime!r}")
+    elif runtime not in RUNTIMES:
         raise ValueError(f"runtime must be one of {RUNTIMES} or None, not {runtime!r}")
     if isinstance(source, (bytes, bytearray)):
         text = bytes(source)
@@ -115,7 +123,7 @@ def load(source: str | os.PathLike | bytes | bytearray | dict, runtime: Runtime 
         text = None
         doc = source
     checked = check(doc)
-    if runtime == "reference" or (runtime is None and not native.available()):
+    if runtime == "reference":
         return Model(checked)
     if text is None:  # a parsed document: floats print as the shortest text that reads back the same
         text = json.dumps(doc, allow_nan=False).encode("utf-8")

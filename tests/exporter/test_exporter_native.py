@@ -44,8 +44,9 @@ def assert_same(ref, nat) -> None:  # noqa: ANN001
         assert np.array_equal(ref[name].view(np.uint32), nat[name].view(np.uint32)), name
 
 
-def test_the_native_runtime_is_built_here_and_is_the_default() -> None:
+def test_the_native_runtime_is_built_here_and_is_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
     assert native.available(), native.WHY_UNAVAILABLE
+    monkeypatch.delenv("TESSERA_RUNTIME", raising=False)  # tests/conftest.py makes the reference the default
     model = exporter.load(SEED)
     assert model.runtime == "native" and repr(model).endswith("runtime=native>"), repr(model)
     assert exporter.load(SEED, runtime="reference").runtime == "reference"
@@ -53,7 +54,17 @@ def test_the_native_runtime_is_built_here_and_is_the_default() -> None:
         exporter.load(SEED, runtime="c")
 
 
+def test_the_environment_sets_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    for runtime in ("native", "reference"):
+        monkeypatch.setenv("TESSERA_RUNTIME", runtime)
+        assert exporter.load(SEED).runtime == runtime
+    monkeypatch.setenv("TESSERA_RUNTIME", "c")
+    with pytest.raises(ValueError, match="TESSERA_RUNTIME must be one of"):
+        exporter.load(SEED)
+
+
 def test_without_the_extension_the_default_is_the_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TESSERA_RUNTIME", raising=False)
     monkeypatch.setattr(native, "_native", None)
     monkeypatch.setattr(native, "WHY_UNAVAILABLE", "tessera._native is not built (test)")
     assert exporter.load(SEED).runtime == "reference"

@@ -130,7 +130,7 @@ class Venv:
         # this venv's pip installs into the new one (--python): no pip bootstrap there
         timer.run("pip install wheel", [sys.executable, "-m", "pip", "--python", str(self.bin / "python"), "install",
                                         "--quiet", str(wheel)])
-        drop = {"PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV"}
+        drop = {"PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV", "TESSERA_RUNTIME"}
         self.env = {k: v for k, v in os.environ.items() if k not in drop}
         self.env["PATH"] = f"{self.bin}{os.pathsep}{os.environ.get('PATH', '')}"
 
