@@ -180,7 +180,8 @@ def write_expected(model_path: Path, pixels: np.ndarray | None = None, labels: l
     if pixels is None:
         pixels, labels = load_page_samples()
     raw = model_path.read_bytes()
-    name, feed, outputs = reference_outputs(exporter.load(raw), np.asarray(pixels, dtype=np.float32))
+    reference = exporter.load(raw, runtime="reference")
+    name, feed, outputs = reference_outputs(reference, np.asarray(pixels, dtype=np.float32))
     head = {
         "about": "Python reference outputs of the model for the demo page's samples; "
                  "the page runs the same inputs and compares the bits",
@@ -301,7 +302,7 @@ def run_model(entry: DemoModel, data: np.ndarray, args: argparse.Namespace, out:
     inputs_path = out / ("inputs.json" if stem == "model" else f"{stem}.inputs.json")
     inputs_path.write_text(json.dumps({"inputs": {trained.inputs[0].name: {"shape": list(batch.shape),
                                                                             "data": batch.reshape(-1).tolist()}}}))
-    model = exporter.load(model_path)
+    model = exporter.load(model_path, runtime="reference")
     feed = {trained.inputs[0].name: batch}
     reference = model.run(feed)
     trainer_out = dict(zip(reference, trained.forward(batch), strict=True))
