@@ -78,7 +78,7 @@ def speed(nv, nh, batch, rounds, notes):
     x_path = os.path.join(common.OUT, f"x{nv}_b{batch}.f32")
     x = np.fromfile(x_path, "<f4").reshape(batch, nv)
     w = np.load(base + ".npz")
-    ref_model = exporter.load(base + ".json")
+    ref_model = exporter.load(base + ".json", runtime="reference")
     ref_out = ref_model.run({"x": x})["x_hat"]
     fns = {}
     harnesses = []
@@ -122,7 +122,7 @@ def load_times(nv, nh, rounds):
         if path.endswith(".onnx"):
             fns["onnxruntime"] = lambda p=path: ort_session(p)
         else:
-            fns["python reference"] = lambda p=path: exporter.load(p)
+            fns["python reference"] = lambda p=path: exporter.load(p, runtime="reference")
             exe = os.path.join(common.OUT, "bench_c")
             if os.path.exists(exe):
                 harness = CHarness(exe, path, x1, 1)
