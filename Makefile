@@ -61,7 +61,7 @@ test: setup $(PEERS)
 	$(MAKE) wasm-check
 	$(MAKE) cpu-classes
 
-pytest: $(SETUP)
+pytest: $(SETUP) $(NATIVE)
 	$(PY) -m pytest -q
 
 c-test:
