@@ -61,6 +61,10 @@ static int model_init(NativeModel *self, PyObject *args, PyObject *kwds)
     tsr_error e;
     tsr_code rc;
     tsr_model *model = NULL;
+    if (self->model) { /* a run on another thread may be using the loaded one */
+        PyErr_SetString(PyExc_RuntimeError, "tessera._native.Model: already loaded");
+        return -1;
+    }
     if (!PyArg_ParseTupleAndKeywords(args, kwds, "y*:Model", kwlist, &text))
         return -1;
     memset(&e, 0, sizeof e);
@@ -72,8 +76,6 @@ static int model_init(NativeModel *self, PyObject *args, PyObject *kwds)
         raise_tsr(&e);
         return -1;
     }
-    if (self->model)
-        tsr_model_free(self->model);
     self->model = model;
     if (!self->ws_lock && !(self->ws_lock = PyThread_allocate_lock())) {
         PyErr_NoMemory();
