@@ -275,7 +275,7 @@ def model_cases() -> list[Case]:
     init["data_b64"] = "AACAPx=="
     cases.append(Case("model_base64_nonzero_pad_bits", ["model", "edge"], doc,
                       {"x": np.array([1.5, -2.0], np.float32)}))
-    cases.append(Case("model_newer_minor_known_ops", ["model", "version"], seed.document(version="1.1"),
+    cases.append(Case("model_newer_minor_known_ops", ["model", "version"], seed.document(version="1.9"),
                       {"x": rng.binary((2, 64), 0.3)}))
     # A 3-layer deep auto-encoder on sparse binary data.
     g = Graph()
