@@ -13,5 +13,13 @@ from tessera.exporter.export import ExportError  # noqa: E402
 from tessera.exporter.export import export as export  # noqa: E402  (the function shadows the submodule name)
 from tessera.exporter.model import Model, load  # noqa: E402
 
+
+def from_onnx(source, **options):  # noqa: ANN001, ANN201 (onnx_import.from_onnx has the typed signature)
+    """An ONNX model (path or bytes) as a checked format document: `onnx_import.from_onnx`."""
+    from tessera.exporter.onnx_import import from_onnx as convert
+
+    return convert(source, **options)
+
+
 __all__ = ["FORMAT_VERSION", "LIMITS", "CheckedModel", "ExportError", "Model", "ModelError", "check", "export",
-           "load"]
+           "from_onnx", "load"]

@@ -17,6 +17,7 @@ COMMANDS = {
     "train": ("tessera.trainer.cli", "train the auto-encoder and export the model"),
     "export": ("tessera.exporter.cli_export", "export a training checkpoint to a model file"),
     "check": ("tessera.exporter.cli_check", "check a model file and summarise it"),
+    "import": ("tessera.exporter.cli_import_onnx", "import an ONNX model (opsets 13-21) as a model file"),
     "run": ("tessera.exporter.cli_run", "run a model on an inputs file (runtime CLI protocol)"),
     "conformance": ("tessera.conformance.cli", "generate or run the conformance suite"),
     "demo": ("tessera.demo", "the main job: train, export, run in every runtime, compare"),

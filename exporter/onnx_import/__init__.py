@@ -26,8 +26,16 @@ from tessera.exporter.jsonio import atomic_write, format_float32_array
 from tessera.exporter.onnx_import.graph import Graph, Val
 from tessera.exporter.onnx_import.mapping import TABLE, Ctx
 from tessera.exporter.onnx_import.passes import PASSES
-from tessera.exporter.onnx_import.reader import (OPSET_MAX, OPSET_MIN, declared_dtype, default_opset, elem_name,
-                                                 read_model, symbol, tensor_array)
+from tessera.exporter.onnx_import.reader import (
+    OPSET_MAX,
+    OPSET_MIN,
+    declared_dtype,
+    default_opset,
+    elem_name,
+    read_model,
+    symbol,
+    tensor_array,
+)
 from tessera.exporter.opset import covering_version
 from tessera.exporter.tensors import crc32_of, encode_b64
 
@@ -64,8 +72,9 @@ def _declared(value: Any, g: Graph, anonymous: list[int]) -> tuple[tuple, str]:
         raise ModelError("E_SCHEMA", f"graph value {value.name!r} is not a tensor")
     dtype = declared_dtype(t.tensor_type.elem_type)
     if dtype is None:
-        raise ModelError("E_SCHEMA", f"graph value {value.name!r} is {elem_name(t.tensor_type.elem_type)}; the format's "
-                                     "dtypes are float32 and int32 (INT64 and BOOL become int32)")
+        kind = elem_name(t.tensor_type.elem_type)
+        raise ModelError("E_SCHEMA", f"graph value {value.name!r} is {kind}; the format's dtypes are float32 and "
+                                     "int32 (INT64 and BOOL become int32)")
     dims: list = []
     for d in t.tensor_type.shape.dim:
         if d.HasField("dim_value"):

@@ -58,8 +58,15 @@ def read_model(source: str | os.PathLike | bytes | bytearray) -> tuple[Any, Path
         raise ModelError("E_PARSE", f"not an ONNX model (protobuf): {exc}") from None
     if not proto.HasField("graph"):
         raise ModelError("E_PARSE", "not an ONNX model: no graph (an empty or foreign protobuf)")
+    from onnx import external_data_helper
+
+    external = [t.name for t in proto.graph.initializer if external_data_helper.uses_external_data(t)]
+    if external and base is None:
+        raise ModelError("E_DATA", f"tensor {external[0]!r} is stored outside the model (external data): "
+                                   "import from the file's path, not from bytes")
     try:
-        onnx.checker.check_model(proto)
+        # a path lets the checker find external data beside the file
+        onnx.checker.check_model(str(source) if external else proto)
     except onnx.checker.ValidationError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError("E_SCHEMA", f"onnx.checker rejects the model: {first}") from None
