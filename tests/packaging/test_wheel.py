@@ -1,9 +1,10 @@
 """The package installs like any library: a wheel built from this checkout, installed into a fresh
 virtual environment in a temporary folder outside the checkout, runs every command there with
 nothing of the checkout on sys.path: `tessera check`, `tessera run` (the reference and the native
-runtime, bits against a conformance case), `tessera export --c` (and the result compiles with
-plain `cc` and gives the case's bits), `tessera conformance run --runtime python-native` (every
-case), and the seed auto-encoder trained with the Theano API, exported and run natively.
+runtime, bits against a conformance case), `tessera train` on the bundled digits, `tessera export
+--c` (and the result compiles with plain `cc` and gives the case's bits), `tessera conformance run
+--runtime python-native` (every case), and the seed auto-encoder trained with the Theano API,
+exported and run natively.
 
 A second wheel, built where the C compiler fails (CC=/bin/false), installs too and runs on the
 reference runtime.
@@ -201,6 +202,14 @@ def test_check_and_run(installed) -> None:  # noqa: ANN001
             assert compare(expect, proc.stdout, proc.returncode) == ("pass", ""), (name, runtime)
     default = venv.run("tessera run", str(venv.bin / "tessera"), "run", model, inputs)
     assert compare(json.loads((CASES_DIR / CASE / "expected.json").read_text()), default.stdout, 0) == ("pass", "")
+
+
+def test_train_on_the_bundled_digits(installed) -> None:  # noqa: ANN001
+    venv, _ = installed
+    venv.run("tessera train", str(venv.bin / "tessera"), "train", "--data", "digits", "--hidden", "8", "--epochs", "1",
+             "--no-progress", "--out", "trained.json")
+    summary = venv.run("tessera check trained.json", str(venv.bin / "tessera"), "check", "trained.json").stdout
+    assert summary.splitlines()[0].endswith(": valid") and "\noutput " in summary, summary
 
 
 def test_export_c_compiles_with_plain_cc(installed) -> None:  # noqa: ANN001
