@@ -94,7 +94,7 @@ typedef float tsr_vfu __attribute__((vector_size(MM_W * 4), aligned(4), may_alia
 #define TSR_HAVE_WIDE() 1
 #else
 #define TSR_WIDE_FN __attribute__((target("avx512f,popcnt"))) static
-#define TSR_HAVE_WIDE() (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("popcnt"))
+#define TSR_HAVE_WIDE() (tsr_cpu_paths & TSR_CPU_WIDE)
 #endif
 /* a compiler header (no libc): the compress instructions have no GNU
  * vector spelling */
@@ -121,13 +121,37 @@ typedef float tsr_wfu __attribute__((vector_size(MW_W * 4), aligned(4), may_alia
 #define TSR_HAVE_AVX2() 1
 #else
 #define TSR_AVX2_FN __attribute__((target("avx2"))) static
-#define TSR_HAVE_AVX2() __builtin_cpu_supports("avx2")
+#define TSR_HAVE_AVX2() (tsr_cpu_paths & TSR_CPU_AVX2)
 #endif
 typedef float tsr_v8f __attribute__((vector_size(32)));
 typedef int32_t tsr_v8i __attribute__((vector_size(32)));
 typedef float tsr_v8fu __attribute__((vector_size(32), aligned(4), may_alias));
 #else
 #define TSR_MM_AVX2 0
+#endif
+
+/* The run-time CPU check of those paths: CPUID for the instructions, XCR0
+ * (XGETBV) for the OS saving the registers they use, as libgcc checks them.
+ * Read once, at load time (a kernel called from an earlier constructor
+ * finds no path and takes the baseline one: the same bits). Written out
+ * because __builtin_cpu_supports links libgcc's model of every CPU, 4.5 KB
+ * of code against the CLI's 100 KB text budget. */
+#if TSR_MM_WIDE && !(defined(__AVX512F__) && defined(__POPCNT__))
+#include <cpuid.h> /* a compiler header, as immintrin.h */
+#define TSR_CPU_AVX2 1
+#define TSR_CPU_WIDE 2 /* AVX-512F and POPCNT */
+static int32_t tsr_cpu_paths;
+__attribute__((constructor)) static void tsr_cpu_init(void)
+{
+    unsigned a, b, c1, c7, d, xcr0, xcr0_hi;
+    if (!__get_cpuid(1, &a, &b, &c1, &d) || !(c1 & bit_OSXSAVE) || !(c1 & bit_AVX))
+        return;
+    __asm__("xgetbv" : "=a"(xcr0), "=d"(xcr0_hi) : "c"(0u));
+    if ((xcr0 & 6u) != 6u || !__get_cpuid_count(7, 0, &a, &b, &c7, &d)) /* xmm, ymm state */
+        return;
+    tsr_cpu_paths = ((b & bit_AVX2) ? TSR_CPU_AVX2 : 0) |
+                    ((xcr0 & 0xE0u) == 0xE0u && (b & bit_AVX512F) && (c1 & bit_POPCNT) ? TSR_CPU_WIDE : 0);
+}
 #endif
 
 /* unaligned vector load / store through the may_alias type U */
@@ -625,9 +649,12 @@ void tsr_k_sigmoid(const float *x, float *y, int32_t n)
 #if TSR_VEC_EXP
     for (; i + MM_W <= n; i += MM_W)
         VSTORE(y + i, sigmoid_v(VLOAD(x + i)));
-#endif
+    for (; i < n; i++) /* the tail: a call, not a second inlined copy */
+        y[i] = tsr_k_sigmoid1(x[i]);
+#else
     for (; i < n; i++)
         y[i] = sigmoid_s(x[i]);
+#endif
 }
 
 void tsr_k_tanh(const float *x, float *y, int32_t n)
