@@ -444,7 +444,9 @@ class _Emitter:
         """MaxPool2D, AveragePool2D: geometry N, C, H, W, kH, kW, sh, sw, pt, pl, pb, pr, Hout, Wout."""
         x, p, so = node.inputs[0], node.params, self.lay.shapes[node.output]
         geom = [*self.lay.shapes[x], *p["kernel_shape"], *p["strides"], *p["pads"], so[2], so[3]]
-        extra = f", {int(bool(p.get('count_include_pad', False)))}" if node.op == "AveragePool2D" else ""
+        # The averaging kernel takes the count rule; the row's attributes say whether this is it.
+        counts = "count_include_pad" in node.opdef.attrs
+        extra = f", {int(bool(p.get('count_include_pad', False)))}" if counts else ""
         self.call(f"{node.opdef.c.kernel}({self.ptr(x)}, {self.ptr(node.output)}, "
                   f"{self.int_array([int(v) for v in geom])}{extra})")
 

@@ -1,8 +1,8 @@
 """`tessera export --c NAME MODEL.json -o DIR [--batch N]` and `tessera check --c-size MODEL.json`.
 
-The lead wires `add_arguments` / `main` into the `tessera` dispatcher; this module also runs on its
-own: `python3 -m exporter.cli_export_c export --c NAME MODEL.json -o DIR` or
-`python3 -m exporter.cli_export_c check --c-size MODEL.json`.
+`tessera.cli` routes these two forms here; this module also runs on its
+own: `python3 -m tessera.exporter.cli_export_c export --c NAME MODEL.json -o DIR` or
+`python3 -m tessera.exporter.cli_export_c check --c-size MODEL.json`.
 
 Exit status: 0 success, 1 a rejected model (the error code and message on stderr), 2 usage.
 """
@@ -72,7 +72,7 @@ def main(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python3 -m exporter.cli_export_c",
+    parser = argparse.ArgumentParser(prog="python3 -m tessera.exporter.cli_export_c",
                                      description="Compile a Tessera model into C with static memory.")
     parser.add_argument("command", choices=["export", "check"], help="export --c NAME, or check --c-size")
     add_arguments(parser)

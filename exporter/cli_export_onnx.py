@@ -1,6 +1,6 @@
 """`tessera export --onnx MODEL.json [-o OUT.onnx]`: convert a checked model to ONNX (opset 17).
 
-`tessera_cli` routes `export ... --onnx ...` here before its own parser runs (like `export --c`);
+`tessera.cli` routes `export ... --onnx ...` here before its own parser runs (like `export --c`);
 this module also runs on its own: `python3 -m exporter.cli_export_onnx export --onnx MODEL.json -o OUT.onnx`.
 
 The file is written atomically (all or nothing) after onnx.checker has accepted the model; one line
@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cli(argv: list[str] | None = None) -> int:
-    """`argv` starts with `export` (as `tessera_cli` passes it)."""
+    """`argv` starts with `export` (as `tessera.cli` passes it)."""
     args = build_parser().parse_args(sys.argv[1:] if argv is None else argv)
     return main(args)
 

@@ -37,5 +37,5 @@ def js_runtime() -> list[str]:
 
 @pytest.fixture(scope="session")
 def python_runtime() -> list[str]:
-    """`python -m tessera_cli run`, the reference runtime's CLI."""
+    """`python -m tessera run`, the reference runtime's CLI."""
     return builtin_runtimes()["python"]
