@@ -113,6 +113,21 @@ def train_autoencoder(data: np.ndarray, args: argparse.Namespace) -> Trained:
                    "seed tied-weight auto-encoder, digits")
 
 
+def train_digits_cnn(data: np.ndarray, args: argparse.Namespace) -> Trained:
+    """The digits CNN of tessera.demo_cnn; every runtime runs its held-out digits."""
+    from tessera.demo_cnn import HELD_OUT, SPLIT_SEED, train_cnn
+
+    print("   a CNN (conv 16 3x3, max pool 2, conv 32 3x3, max pool 2, dense 10, softmax) on the 8x8 digits' "
+          "grey levels")
+    start = time.perf_counter()
+    cnn = train_cnn(seed=args.seed)
+    print(f"  trained in {time.perf_counter() - start:.1f} s")
+    print(f"   held-out accuracy {cnn.accuracy:.2%} ({HELD_OUT} digits: the first of a permutation seeded "
+          f"{SPLIT_SEED}); {cnn.accuracy_binarized:.2%} on the same digits binarized, as the page draws")
+    return Trained([cnn.p], [cnn.x], lambda batch: [cnn.infer(batch)], cnn.held_out,
+                   "digits CNN: conv-relu-maxpool x2, dense, softmax; input 8x8 grey levels in [0, 1]")
+
+
 def reconstructions_png(out: Path, batch: np.ndarray, reference: np.ndarray) -> Path:
     png = out / "reconstructions.png"
     write_png(png, picture(batch[:12], reference[:12]))
@@ -202,6 +217,7 @@ def write_expected(model_path: Path, pixels: np.ndarray | None = None, labels: l
 # The demo's models, in the order `make demo` trains them; a new one is one row.
 DEMO_MODELS = [
     DemoModel("model.json", "the seed auto-encoder", train_autoencoder, reconstructions_png),
+    DemoModel("cnn.json", "the digits CNN", train_digits_cnn),
 ]
 
 
@@ -289,6 +305,7 @@ def main(args: argparse.Namespace) -> int:
 def run_model(entry: DemoModel, data: np.ndarray, args: argparse.Namespace, out: Path) -> bool:
     """Train, export and check one demo model; True when every runtime gives the reference's bits."""
     from tessera import exporter
+    from tessera.exporter import native
 
     trained = entry.train(data, args)
     model_path = out / entry.file
@@ -311,6 +328,15 @@ def run_model(entry: DemoModel, data: np.ndarray, args: argparse.Namespace, out:
     print(f"   running a batch of {len(batch)} digits in every runtime")
     rows = [("Python reference", "reference", _maxdiff(reference, trainer_out), _ms(ref_seconds))]
     missing = []
+    if native.available():
+        in_process = exporter.load(model_path, runtime="native")
+        got = in_process.run(feed)
+        same = "yes" if all_bits_equal(got, reference) else "NO"
+        rows.append(("Python native (C in-process)", same, _maxdiff(got, trainer_out),
+                     _ms(_median_seconds(lambda: in_process.run(feed)))))
+    else:
+        rows.append(("Python native (C in-process)", "MISSING", "-", "-"))
+        missing.append("Python native: tessera._native not built (make setup)")
     for name, command, why in runtimes():
         if command is None:
             rows.append((name, "MISSING", "-", "-"))
