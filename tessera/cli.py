@@ -21,6 +21,8 @@ COMMANDS = {
     "run": ("tessera.exporter.cli_run", "run a model on an inputs file (runtime CLI protocol)"),
     "conformance": ("tessera.conformance.cli", "generate or run the conformance suite"),
     "demo": ("tessera.demo", "the main job: train, export, run in every runtime, compare"),
+    "data": ("tessera.trainer.datasets.synth_shards", "write a synthetic sparse data set as shards (data synth)"),
+    "score": ("tessera.exporter.score", "run a model over every shard of a data set (bulk scoring, --dask)"),
 }
 
 
