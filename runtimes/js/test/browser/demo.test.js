@@ -163,6 +163,30 @@ test('classifier page: a (N, 1, 8, 8) input takes the same pixels', async () => 
   assert.equal(await attr('#predicted-class', 'data-class'), String(p.indexOf(Math.max(...p))));
 });
 
+test('CNN page: a digit drawn with the mouse gets the Python reference probabilities, and the samples prove 10/10', async () => {
+  const model = path.join(MODELS, 'cnn.json');
+  for (const kernels of ['auto', 'js']) {
+    await open(modelQuery('cnn.json', kernels));
+    assert.equal(await attr('#status', 'class'), '', await text('#status'));
+    assert.equal(await text('#kind'), 'classifier (probabilities)');
+    assert.equal(await page.locator('#classifier-view').isVisible(), true);
+    assert.equal(await page.locator('#bars .bar').count(), 10);
+    await assertProof(kernels); // "bit-identical to Python: 10/10 samples ..." on both kernel paths
+
+    await page.click('#clear');
+    await stroke(SEVEN);
+    const drawn = (await attr('#values', 'data-input')).split(',').map(Number);
+    assert.equal(drawn.join(','), Array.from({ length: 64 }, (_, i) => (SEVEN.includes(i) ? 1 : 0)).join(','));
+    const ref = pythonRun(model, drawn, [1, 1, 8, 8]);
+    assert.deepEqual(ref.p.shape, [1, 10]);
+    assert.equal(await attr('#values', 'data-bits'), f32Hex(ref.p.data), `drawn digit on ${kernels}`);
+    const p = Float32Array.from(ref.p.data);
+    assert.equal(await attr('#predicted-class', 'data-class'), String(p.indexOf(Math.max(...p))));
+    assert.doesNotMatch(await page.locator('body').innerText(), /NaN/);
+  }
+  await page.screenshot({ path: path.join(ARTIFACTS, 'demo-cnn.png'), fullPage: true });
+});
+
 test('classifier page: logits are shown as softmax probabilities, the class is their argmax', async () => {
   const model = path.join(MODELS, 'mlp_logits.json');
   await open(modelQuery('mlp_logits.json', 'js'));

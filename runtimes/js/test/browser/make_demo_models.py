@@ -3,9 +3,10 @@
 A small MLP classifier (64 -> 32 tanh -> 10 softmax) trained on the bundled digits with the trainer,
 exported three ways from the same weights: `mlp.json` (flat (N, 64) input; outputs the probabilities
 p and the int32 class label), `mlp_image.json` (a CNN-shaped (N, 1, 8, 8) input, flattened in the
-graph; output p) and `mlp_logits.json` (output: the logits, no Softmax). The seed-shaped auto-encoder
-fixture is copied beside them. Each gets MODEL.expected.json from `tessera.demo.write_expected`,
-which is what `make demo` writes.
+graph; output p) and `mlp_logits.json` (output: the logits, no Softmax); `cnn.json` is the demo's
+digits CNN (tessera.demo_cnn) trained for two epochs only (the page's bits are under test, not its
+accuracy). The seed-shaped auto-encoder fixture is copied beside them. Each gets
+MODEL.expected.json from `tessera.demo.write_expected`, which is what `make demo` writes.
 usage: make_demo_models.py OUTDIR   (prints the held-out accuracy)"""
 
 import shutil
@@ -18,6 +19,7 @@ from tessera.trainer import datasets
 
 from tessera import exporter, trainer
 from tessera.demo import write_expected
+from tessera.demo_cnn import train_cnn
 
 HERE = Path(__file__).resolve().parent
 
@@ -59,8 +61,10 @@ def main(out: Path) -> None:
     image = T.tensor4("image", shape=(None, 1, 8, 8))
     _, p_image = head(image.flatten(2))
     exporter.export([p_image], [image], out / "mlp_image.json", metadata={"description": "MLP on (N, 1, 8, 8)"})
+    cnn = train_cnn(epochs=2, log=lambda line: None)
+    exporter.export([cnn.p], [cnn.x], out / "cnn.json", metadata={"description": "digits CNN, briefly trained"})
     shutil.copy(HERE.parent / "fixtures" / "ae64.json", out / "ae64.json")
-    for name in ("mlp", "mlp_logits", "mlp_image", "ae64"):
+    for name in ("mlp", "mlp_logits", "mlp_image", "cnn", "ae64"):
         write_expected(out / f"{name}.json")
     print(f"{accuracy:.4f}")
 
