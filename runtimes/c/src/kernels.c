@@ -681,10 +681,21 @@ TSR_NOLIBC void tsr_k_copy(const float *x, float *y, int32_t n)
 }
 
 /* ---- SPEC 7.10 Pow: log2 and exp2 in binary64, one rounding to binary32 ----
- * Not in the wasm build: the JS runtime runs its plain kernel for Pow under
- * both backends (the same bits), which keeps the wasm module, and the JS
- * import graph's size budget, as they were. */
-#if !defined(__wasm__)
+ * Left out of two builds, where tsr_k_pow1 is then not defined and
+ * TSR_K_POW writes nothing:
+ *  - wasm: the JS runtime runs its plain kernel for Pow under both backends
+ *    (the same bits), which keeps the wasm module, and the JS import graph's
+ *    size budget, as they were;
+ *  - TSR_K_NO_POW defined: the generated embedded C of a model without Pow
+ *    defines it, so that model does not link this binary64 code (nor, on a
+ *    single-precision FPU, the compiler's software double routines) through
+ *    the Pow case of tsr_k_binary_flat. */
+#if !defined(__wasm__) && !defined(TSR_K_NO_POW)
+#define TSR_K_HAS_POW 1
+#else
+#define TSR_K_HAS_POW 0
+#endif
+#if TSR_K_HAS_POW
 
 typedef union {
     double d;
@@ -791,7 +802,7 @@ float tsr_k_pow1(float x, float y)
     r = (float)V;
     return neg ? -r : r;
 }
-#endif /* !__wasm__ */
+#endif /* TSR_K_HAS_POW */
 
 /* ---- binary, broadcasting ---- */
 
@@ -836,7 +847,7 @@ TSR_NOLIBC void tsr_k_binary_flat(int32_t op, const float *a, const float *b, fl
     case TSR_K_DIV: TSR_BIN_LOOPS(av / bv); break;
     case TSR_K_MAX: TSR_BIN_LOOPS(tsr_k_max1(av, bv)); break;
     case TSR_K_MIN: TSR_BIN_LOOPS(tsr_k_min1(av, bv)); break;
-#if !defined(__wasm__)
+#if TSR_K_HAS_POW
     case TSR_K_POW: TSR_BIN_LOOPS(tsr_k_pow1(av, bv)); break;
 #endif
     default: break;

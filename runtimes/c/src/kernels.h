@@ -45,7 +45,8 @@ enum {
     TSR_K_DIV = 3,
     TSR_K_MAX = 4, /* Maximum, SPEC 7.2 */
     TSR_K_MIN = 5, /* Minimum, SPEC 7.2 */
-    TSR_K_POW = 6  /* Pow, SPEC 7.10 (since 1.1) */
+    TSR_K_POW = 6  /* Pow, SPEC 7.10 (since 1.1); not in the wasm build, nor
+                    * where TSR_K_NO_POW is defined (kernels.c, Pow) */
 };
 
 /* Reduction codes for tsr_k_reduce. */
