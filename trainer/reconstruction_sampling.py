@@ -1,23 +1,33 @@
 """Reconstruction sampling (Dauphin, Glorot & Bengio, ICML 2011) for the sigmoid auto-encoder
 on sparse binary input.
 
-Each step reconstructs example r only on S_r = (its ones) + (K of its zeros, drawn uniformly
-without replacement), and weights the loss term of a sampled zero by n0_r / K (n0_r = the row's
-number of zeros); ones keep weight 1. A zero is drawn with probability K / n0_r, so this is the
-Horvitz-Thompson estimator of the sum over the zeros: with the sum divided by B * d as the full
-mean is, E[sampled loss] = full mean BCE, and, the gradient being linear in the weighted terms,
-E[sampled gradient] = full gradient. When K >= n0_r, all the row's zeros are kept with weight 1:
-the full loss and gradient (same terms, summed in another order: equal within float32 rounding).
-(The paper's own choice samples as many zeros as ones with the same 1/probability weights; a
-fixed K keeps the per-step cost fixed.) With denoising (corruption P), the encoder reads the ones
-each kept with probability 1 - P, drawn here too; the decoder still reconstructs the clean x.
+Each step reconstructs example r only on S_r = (its ones) + (a sample of its zeros), and weights
+the loss term of a sampled zero by 1 / pi, pi its probability of being in the sample (its
+inclusion probability); ones keep weight 1. This is the Horvitz-Thompson estimator of the sum
+over the zeros: with the sum divided by B * d as the full mean is, E[sampled loss] = full mean
+BCE and, the gradient being linear in the weighted terms, E[sampled gradient] = full gradient,
+whatever the proposal, as long as every zero has pi > 0.
+
+Proposals (how the zeros are drawn):
+- 'uniform': K of the row's n0 zeros, uniformly without replacement: pi = K / n0 (weight n0 / K).
+- 'partner' (default): those K, and also the ones of another row of the batch (row (r + s) mod B,
+  one shift s uniform in [1, B) per step, so each row's partner is any other row alike) that are
+  zeros of row r. The two draws are independent, so pi = 1 - (1 - K / n0) (1 - c / (B - 1)), c
+  the number of other rows of the batch with a one there. This is the paper's idea of
+  reconstructing the positions where other examples have ones: on data whose ones concentrate on
+  some features, the zeros most worth reconstructing (where the model predicts a one) are drawn
+  often, with small weights, instead of rarely with weight n0 / K: a lower-variance gradient.
+When K >= n0, all the row's zeros are kept with weight 1: the full loss and gradient (same terms,
+summed in another order: equal within float32 rounding). With denoising (corruption P), the
+encoder reads the ones each kept with probability 1 - P, drawn here too; the decoder still
+reconstructs the clean x.
 
 Cost per step: the encoder is a gather-sum of W's rows at the ones (sparse.BinaryRows), the
 decoder gathers the decoder weights of the sampled positions only, and SGD writes only the rows
 of W (tied; untied: rows of W, columns of W2) and the entries of bv that the step read:
-O((nnz + B * K) * hidden). Only a dense batch costs a scan of its width (to find the ones); a
-scipy sparse batch does not. Momentum and adam are refused: their decay touches every row (a lazy
-per-row state would be needed).
+O((nnz + B * K + nnz of the partners) * hidden). Only a dense batch costs a scan of its width (to
+find the ones); a scipy sparse batch does not. Momentum and adam are refused: their decay
+touches every row (a lazy per-row state would be needed).
 """
 
 from __future__ import annotations
@@ -61,6 +71,23 @@ def binary_pattern(x: Any) -> sparse.BinaryRows:
     return pattern
 
 
+PROPOSALS = ("partner", "uniform")
+
+
+def _counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values, ascending, and how often each occurs (np.unique's, by sorting)."""
+    v = np.sort(values)
+    starts = np.flatnonzero(np.r_[True, v[1:] != v[:-1]]) if len(v) else np.zeros(0, np.int64)
+    return v[starts], np.diff(np.r_[starts, len(v)])
+
+
+def check_proposal(proposal: Any) -> str:
+    """The proposal's name, or a ValueError naming the known ones."""
+    if proposal not in PROPOSALS:
+        raise ValueError(f"reconstruction sampling proposal must be one of {', '.join(PROPOSALS)}, got {proposal!r}")
+    return proposal
+
+
 @dataclass
 class Sample:
     """The positions reconstructed in one step, as (row, column) pairs sorted by row (each row's
@@ -77,8 +104,9 @@ class ZeroSampler:
     """Draws the zeros to reconstruct (and the denoising mask) from a numpy Generator seeded by the
     run's seed; get_state/set_state let checkpoints resume it exactly."""
 
-    def __init__(self, k: int, seed: int) -> None:
+    def __init__(self, k: int, seed: int, proposal: str = "partner") -> None:
         self.k = check_k(k)
+        self.proposal = check_proposal(proposal)
         self._seed = seed
         self.rng = np.random.default_rng([seed, _STREAM_TAG])
 
@@ -124,40 +152,70 @@ class ZeroSampler:
         n, d = ones.shape
         nnz = np.diff(ones.indptr)
         n0 = d - nnz
-        dt = np.float32
         k = self.k
-        few = np.flatnonzero(n0 <= k)  # every zero kept (weight 1)
+        stride = d + 1  # (row, col) -> row * stride + col: sorted keys are sorted by row, then column
+        keys = []
         many = np.flatnonzero(n0 > k)
-        per_row_zeros = np.where(n0 <= k, n0, k)
+        if len(many):  # K distinct zeros of the row, uniformly
+            q = self.zero_ranks(n0[many])
+            r = np.repeat(many, k)
+            # rank q among a row's zeros -> column q + #{i : s_i - i <= q}, s the row's sorted ones
+            # (s_i - i zeros precede the i-th one); searched in all rows at once with a row offset
+            shifted = ones.cols - (np.arange(len(ones.cols)) - ones.indptr[ones.rows]) + ones.rows * stride
+            col = q.reshape(-1) + (np.searchsorted(shifted, q.reshape(-1) + r * stride, side="right")
+                                   - ones.indptr[r])
+            keys.append(r * stride + col)
+        for r in np.flatnonzero(n0 <= k):  # every zero of the row (the full reconstruction there)
+            mask = np.ones(d, bool)
+            mask[ones.cols[ones.indptr[r]:ones.indptr[r + 1]]] = False
+            keys.append(r * stride + np.flatnonzero(mask))
+        partner = self.proposal == "partner" and n > 1
+        if partner:  # and the zeros of row r among the ones of row (r + s) mod n, s uniform in [1, n)
+            keys.append(self._partner_keys(ones, stride))
+        zkeys = np.sort(np.concatenate(keys)) if keys else np.zeros(0, np.int64)
+        if len(zkeys):  # distinct (a partner's one may also be a uniform draw); sorting beats np.unique's hash
+            zkeys = zkeys[np.r_[True, zkeys[1:] != zkeys[:-1]]]
+        zrow, zcol = zkeys // stride, zkeys % stride
+        # each sampled zero's inclusion probability; its importance weight is the inverse
+        incl = np.minimum(1.0, k / np.maximum(n0, 1))[zrow]
+        if partner:  # the two draws are independent: P(in either) = 1 - P(in neither)
+            cols, counts = _counts(ones.cols)
+            at = np.minimum(np.searchsorted(cols, zcol), len(cols) - 1)
+            others = np.where(cols[at] == zcol, counts[at], 0)  # rows with a one there: not row r
+            incl = 1.0 - (1.0 - incl) * (1.0 - others / (n - 1))
+        per_row_zeros = np.bincount(zrow, minlength=n)
         counts = nnz + per_row_zeros
         indptr = np.zeros(n + 1, np.int64)
         np.cumsum(counts, out=indptr[1:])
         total = int(indptr[-1])
         rows = np.repeat(np.arange(n), counts)
         cols = np.empty(total, np.int64)
-        target = np.zeros(total, dt)
-        weight = np.ones(total, dt)
-        # the ones, first in each row
-        pos = indptr[ones.rows] + (np.arange(len(ones.cols)) - ones.indptr[ones.rows])
+        target = np.zeros(total, np.float32)
+        weight = np.ones(total, np.float32)
+        pos = indptr[ones.rows] + (np.arange(len(ones.cols)) - ones.indptr[ones.rows])  # ones first
         cols[pos] = ones.cols
         target[pos] = 1
-        # rank q among a row's zeros -> column q + #{i : s_i - i <= q}, s the row's sorted ones
-        # (s_i - i zeros precede the i-th one); searched in all rows at once with a row offset
-        key = (ones.cols - (np.arange(len(ones.cols)) - ones.indptr[ones.rows])) + ones.rows * (d + 1)
-        if len(many):
-            q = self.zero_ranks(n0[many])
-            r = np.repeat(many, k)
-            col = q.reshape(-1) + (np.searchsorted(key, q.reshape(-1) + r * (d + 1), side="right")
-                                   - ones.indptr[r])
-            zpos = (indptr[many] + nnz[many])[:, None] + np.arange(k)
-            cols[zpos.reshape(-1)] = col
-            weight[zpos.reshape(-1)] = (n0[many].astype(np.float64) / k).astype(dt).repeat(k)
-        for r in few:  # every zero of the row (K >= its zero count: the full reconstruction)
-            mask = np.ones(d, bool)
-            mask[ones.cols[ones.indptr[r]:ones.indptr[r + 1]]] = False
-            start = indptr[r] + nnz[r]
-            cols[start:indptr[r + 1]] = np.flatnonzero(mask)
+        zstart = np.r_[0, np.cumsum(per_row_zeros)[:-1]]
+        zpos = indptr[zrow] + nnz[zrow] + (np.arange(len(zkeys)) - zstart[zrow])
+        cols[zpos] = zcol
+        weight[zpos] = (1.0 / incl).astype(np.float32)
         return Sample(rows, cols, target, weight, indptr)
+
+    def _partner_keys(self, ones: sparse.BinaryRows, stride: int) -> np.ndarray:
+        """Keys of (r, c) for c a one of row r's partner (r + s) mod n and a zero of row r; one
+        shift s for the batch, uniform in [1, n): each row's partner is any other row alike."""
+        n = ones.shape[0]
+        nnz = np.diff(ones.indptr)
+        partner = (np.arange(n) + int(self.rng.integers(1, n))) % n
+        cnt = nnz[partner]
+        prow = np.repeat(np.arange(n), cnt)
+        start = np.repeat(ones.indptr[partner] - np.r_[0, np.cumsum(cnt)[:-1]], cnt)
+        pkeys = prow * stride + ones.cols[start + np.arange(len(prow))]
+        one_keys = ones.rows * stride + ones.cols
+        if not len(one_keys):
+            return pkeys
+        at = np.minimum(np.searchsorted(one_keys, pkeys), len(one_keys) - 1)
+        return pkeys[one_keys[at] != pkeys]
 
 
 @dataclass
@@ -212,32 +270,28 @@ def backward(model: AutoEncoder, ones: sparse.BinaryRows, sample: Sample, enc: s
     pre = enc.gather_sum(W, np.empty((n, nh), dt))
     pre += bh
     h = np.multiply(twice(pre, np.empty_like(pre)), half)
-    # pad each row's pairs to the longest row (weight 0, its first column): batched products
-    counts = np.diff(sample.indptr)
-    m = int(counts.max()) if n else 0
-    slot = np.arange(len(sample.rows)) - sample.indptr[sample.rows]
-    cols_pad = np.repeat(sample.cols[sample.indptr[:-1]][:, None], m, axis=1)
-    cols_pad[sample.rows, slot] = sample.cols
-    t_pad = np.zeros((n, m), dt)
-    w_pad = np.zeros((n, m), dt)
-    t_pad[sample.rows, slot] = sample.target
-    w_pad[sample.rows, slot] = sample.weight
     dec = W if model.tied else model.W2.get_value(borrow=True).T  # decoder rows by visible unit
-    D = dec[cols_pad]  # (n, m, nh): only the sampled positions' weights
-    z = np.einsum("bmk,bk->bm", D, h)
-    z += bv[cols_pad]
+    # row by row: gather the decoder rows of the row's pairs once, two BLAS matrix-vector products
+    ptr = sample.indptr.tolist()
+    D = [dec[sample.cols[ptr[r]:ptr[r + 1]]] for r in range(n)]
+    z = np.empty(len(sample.cols), dt)
+    for r in range(n):
+        np.dot(D[r], h[r], out=z[ptr[r]:ptr[r + 1]])
+    z += bv[sample.cols]
     terms = softplus_tail_into(z, np.empty_like(z))  # softplus(z) - t z, stably
     terms += np.maximum(z, dt.type(0))
-    terms -= t_pad * z
-    loss = dt.type(np.vdot(w_pad, terms) * inv_n)
-    dz = twice(z, np.empty_like(z))
+    terms -= sample.target * z
+    loss = dt.type(np.vdot(sample.weight, terms) * inv_n)
+    dz = twice(z, z)
     dz *= half
-    dz -= t_pad
-    dz *= w_pad
+    dz -= sample.target
+    dz *= sample.weight
     dz *= inv_n
-    dh = np.einsum("bm,bmk->bk", dz, D)
+    dh = np.empty((n, nh), dt)
+    for r in range(n):
+        np.dot(dz[ptr[r]:ptr[r + 1]], D[r], out=dh[r])
     dpre = dh * h * (one - h)
-    return Backward(loss, h, dz[sample.rows, slot], dpre)
+    return Backward(loss, h, dz, dpre)
 
 
 def sampled_gradient(model: AutoEncoder, ones: sparse.BinaryRows, sample: Sample,

@@ -10,8 +10,9 @@ reconstructs the clean `x`. The stream is listed in `random_streams`, so checkpo
 restore its generator state.
 
 With `reconstruction_sampling=K` (sparse binary input), training reconstructs each example only
-on its ones and K of its zeros, importance-weighted so the loss and gradient are unbiased
-(trainer.reconstruction_sampling): a step costs O((nnz + B K) hidden), not O(B d hidden), and
+on its ones and a sample of its zeros (K uniform ones, and with `sampling_proposal="partner"`,
+the default, also those at another batch row's ones), importance-weighted so the loss and
+gradient are unbiased (trainer.reconstruction_sampling): a step costs O((nnz + B K) hidden), not O(B d hidden), and
 updates only the rows it touched (plain SGD). `x_hat`, `loss` and the export are the ordinary
 full auto-encoder: sampling is a training-time device.
 """
@@ -43,7 +44,8 @@ class AutoEncoder:
     """
 
     def __init__(self, n_visible: int, n_hidden: int, tied: bool = True, corruption: float = 0.0,
-                 seed: int = 0, dtype: str = "float32", reconstruction_sampling: int | None = None) -> None:
+                 seed: int = 0, dtype: str = "float32", reconstruction_sampling: int | None = None,
+                 sampling_proposal: str = "partner") -> None:
         if not 0.0 <= corruption < 1.0:
             raise ValueError("corruption must be in [0, 1)")
         if reconstruction_sampling is not None:
@@ -69,7 +71,7 @@ class AutoEncoder:
         self.x_tilde = None
         self.sampler = None
         if reconstruction_sampling is not None:
-            self.sampler = ZeroSampler(reconstruction_sampling, seed)
+            self.sampler = ZeroSampler(reconstruction_sampling, seed, sampling_proposal)
             self.random_streams.append(self.sampler)
         elif corruption > 0:
             srng = RandomStreams(seed)
