@@ -22,6 +22,7 @@ config = _Config()
 
 from tessera.trainer import ops, printing, sandbox, tensor  # noqa: E402,F401 - importing trainer.ops registers every op row
 from tessera.trainer.compile import Function, NonFiniteInputError, function  # noqa: E402
+from tessera.trainer.from_model import FromModelError, ImportedModel, from_model  # noqa: E402
 from tessera.trainer.gradient import DisconnectedInputError, grad  # noqa: E402
 from tessera.trainer.graph import (  # noqa: E402
     DTypeError,
@@ -37,7 +38,7 @@ from tessera.trainer.verify import GradientError, verify_grad  # noqa: E402
 
 __all__ = ["shared", "function", "grad", "verify_grad", "tensor", "Function", "Variable", "SharedVariable",
            "GraphError", "ShapeError", "DTypeError", "DisconnectedInputError", "GradientError",
-           "NonFiniteInputError", "train_autoencoder", "config"]
+           "NonFiniteInputError", "train_autoencoder", "config", "from_model", "ImportedModel", "FromModelError"]
 
 
 def shared(value: Any, name: str | None = None, borrow: bool = False) -> SharedVariable:
