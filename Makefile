@@ -26,10 +26,11 @@ $(SETUP): pyproject.toml
 # tessera._native (the C runtime in-process) is built in place by the editable install, and again
 # whenever the C sources change (a new op), so the python-native conformance column runs today's C.
 # The package installs without it where it cannot be built; here its absence is an error.
-NATIVE_SRC := setup.py tessera/_native.c $(wildcard runtimes/c/src/*.c runtimes/c/src/*.h) runtimes/c/include/tessera.h
+NATIVE_SRC := setup.py tessera/_native.c $(wildcard runtimes/c/src/*.c runtimes/c/src/*.h) runtimes/c/include/tessera.h \
+              $(wildcard trainer/native/*.c trainer/native/*.h)
 $(NATIVE): $(SETUP) $(NATIVE_SRC)
 	$(PIP) install --quiet --no-deps --no-build-isolation -e .
-	$(PY) -c "import tessera._native"
+	$(PY) -c "import tessera._native, tessera.trainer._fused"
 	touch $@
 
 # Peers the tests cross-check against (PyTorch gradients; onnxruntime for the op

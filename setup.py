@@ -52,19 +52,27 @@ class BuildNative(build_ext):
 
     def build_extension(self, ext: Extension) -> None:
         try:
-            ext.extra_objects = self.compiler.compile(
-                C_SOURCES, output_dir=self.build_temp, macros=C_MACROS, include_dirs=C_INCLUDE,
-                extra_postargs=C_FLAGS, depends=glob.glob("runtimes/c/src/*.h") + glob.glob("runtimes/c/include/*.h"))
+            if ext.name == "tessera._native":
+                ext.extra_objects = self.compiler.compile(
+                    C_SOURCES, output_dir=self.build_temp, macros=C_MACROS, include_dirs=C_INCLUDE, extra_postargs=C_FLAGS,
+                    depends=glob.glob("runtimes/c/src/*.h") + glob.glob("runtimes/c/include/*.h"))
             super().build_extension(ext)
         except (CCompilerError, BaseError, OSError) as exc:  # no compiler, a failing one, no linker
-            print(f"warning: tessera._native not built ({type(exc).__name__}: {exc}); tessera installs without "
-                  "the native runtime and runs models on the reference runtime", file=sys.stderr)
+            print(f"warning: {ext.name} not built ({type(exc).__name__}: {exc}); tessera installs without it "
+                  f"and runs {FALLBACK[ext.name]}", file=sys.stderr)
 
 
 native = Extension("tessera._native", sources=["tessera/_native.c"], include_dirs=C_INCLUDE,
                    extra_compile_args=["-O2", "-ffp-contract=off"], depends=C_SOURCES,
                    optional=True)  # setuptools then skips the missing module when it copies the outputs
 
+# The trainer's one-pass float32 kernels (trainer/native): no contraction, so the AVX-512, AVX2 and
+# baseline copies of each kernel round alike; no libm call (its own exp and log).
+fused = Extension("tessera.trainer._fused", sources=["trainer/native/fused_kernels.c", "trainer/native/fused_module.c"],
+                  depends=["trainer/native/fused_kernels.h"],
+                  extra_compile_args=["-O2", "-ffp-contract=off", "-fno-math-errno"], optional=True)
+FALLBACK = {"tessera._native": "models on the reference runtime", "tessera.trainer._fused": "the trainer's numpy kernels"}
+
 setup(packages=packages, package_dir=package_dir, package_data=package_data, include_package_data=False,
-      ext_modules=[native],
+      ext_modules=[native, fused],
       cmdclass={"build_ext": BuildNative})

@@ -1,0 +1,44 @@
+/* One-pass float32 kernels of the trainer's elementwise work (tessera.trainer._fused).
+ *
+ * Every kernel reads its operands once and writes its result once, over C-contiguous float32
+ * memory. Each is compiled three times (AVX-512F, AVX2, the baseline ISA) from the same source
+ * and chosen at run time (fk_path); exp and log are this file's own polynomials, built from
+ * IEEE add/mul/div only and compiled without contraction, so every path gives the same bits.
+ * A nan result is always the quiet nan 0x7fc00000 (the paths may propagate different payloads).
+ * Outputs may alias inputs of the same index (in-place updates).
+ */
+#ifndef TESSERA_FUSED_KERNELS_H
+#define TESSERA_FUSED_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum { FK_BASELINE = 0, FK_AVX2 = 1, FK_AVX512 = 2, FK_NPATHS = 3 };
+
+extern int fk_path; /* the path every kernel below runs; fk_best_path() at load */
+int fk_best_path(void);
+int fk_path_supported(int path);
+const char *fk_path_name(int path);
+
+/* out = 1 / (1 + exp(-a)) */
+void fk_sigmoid(const float *a, float *out, size_t n);
+/* out = ((1 - s) * s) * g: the same operations, in the same order, as the numpy kernel */
+void fk_sigmoid_grad(const float *s, const float *g, float *out, size_t n);
+/* out = (sigmoid(z) - t) * c: the gradient of c * sum(softplus(z) - t z) */
+void fk_bce_grad(const float *z, const float *t, float c, float *out, size_t n);
+/* sum of softplus(z) - t z = log1p(exp(-|z|)) + (max(z, 0) - t z), each term in float32,
+ * summed in 16 double lanes (element i into lane i mod 16), lanes added 0..15 */
+double fk_bce_sum(const float *z, const float *t, size_t n);
+/* each row of a (rows x cols): (x - max) - log(sum(exp(x - max))), the sum in double lanes */
+void fk_log_softmax(const float *a, float *out, size_t rows, size_t cols);
+/* out = exp(ls) * -e_r, then out[r, y_r] += e_r; e_r = e[r * e_step]; labels in [-cols, cols) */
+void fk_softmax_xent_grad(const float *ls, const float *e, size_t e_step, const int64_t *labels,
+                          float *out, size_t rows, size_t cols);
+/* out = a x + b y (SGD with a = 1, momentum's velocity, adam's first moment) */
+void fk_lincomb(const float *x, const float *y, float a, float b, float *out, size_t n);
+/* out = a x + b (y y) (adam's second moment) */
+void fk_lincomb_sq(const float *x, const float *y, float a, float b, float *out, size_t n);
+/* out = p - (c m) / (sqrt(v) + eps) (adam's parameter step) */
+void fk_adam_step(const float *p, const float *m, const float *v, float c, float eps, float *out, size_t n);
+
+#endif

@@ -1,0 +1,234 @@
+/* tessera.trainer._fused: the Python binding of fused_kernels.c.
+ *
+ * Each kernel takes numpy arrays and returns True when it ran, False when an operand is not
+ * C-contiguous float32 (or the output not writable): the caller then runs its numpy code.
+ * Operands of different sizes are a planning bug and raise ValueError.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <string.h>
+
+#include "fused_kernels.h"
+
+typedef struct {
+    Py_buffer b[4];
+    int n;
+} Bufs;
+
+static void release(Bufs *bs) {
+    for (int i = 0; i < bs->n; i++) PyBuffer_Release(&bs->b[i]);
+    bs->n = 0;
+}
+
+/* 1: got a C-contiguous buffer of items of format fmt or alt (e.g. "l" and "q" for int64); 0: not
+ * applicable (error cleared) */
+static int get(Bufs *bs, PyObject *o, int writable, const char *fmt, const char *alt, Py_ssize_t itemsize) {
+    Py_buffer *b = &bs->b[bs->n];
+    int flags = PyBUF_C_CONTIGUOUS | PyBUF_FORMAT | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(o, b, flags) < 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    bs->n++;
+    const char *f = b->format ? b->format : "B";
+    if (f[0] == '=' || f[0] == '<' || f[0] == '@') f++;
+    return b->itemsize == itemsize && (strcmp(f, fmt) == 0 || strcmp(f, alt) == 0);
+}
+
+static int getf(Bufs *bs, PyObject *o, int writable) { return get(bs, o, writable, "f", "f", 4); }
+
+static Py_ssize_t count(Bufs *bs, int i) { return bs->b[i].len / 4; }
+
+static PyObject *not_applicable(Bufs *bs) {
+    release(bs);
+    Py_RETURN_FALSE;
+}
+
+static PyObject *size_mismatch(Bufs *bs, const char *what) {
+    release(bs);
+    PyErr_Format(PyExc_ValueError, "%s: operands of different sizes", what);
+    return NULL;
+}
+
+static PyObject *py_sigmoid(PyObject *self, PyObject *args) {
+    PyObject *a, *out;
+    Bufs bs = {.n = 0};
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OO", &a, &out)) return NULL;
+    if (!getf(&bs, a, 0) || !getf(&bs, out, 1)) return not_applicable(&bs);
+    if (count(&bs, 0) != count(&bs, 1)) return size_mismatch(&bs, "sigmoid");
+    fk_sigmoid(bs.b[0].buf, bs.b[1].buf, (size_t)count(&bs, 0));
+    release(&bs);
+    Py_RETURN_TRUE;
+}
+
+/* kernels of two arrays and up to two float scalars into out */
+typedef enum { K_SIGMOID_GRAD, K_BCE_GRAD, K_LINCOMB, K_LINCOMB_SQ } Kind2;
+
+static PyObject *binary(PyObject *args, Kind2 kind, const char *name) {
+    PyObject *x, *y, *out;
+    float a = 0.0f, b = 0.0f;
+    Bufs bs = {.n = 0};
+    int ok = kind == K_SIGMOID_GRAD ? PyArg_ParseTuple(args, "OOO", &x, &y, &out)
+             : kind == K_BCE_GRAD   ? PyArg_ParseTuple(args, "OOfO", &x, &y, &a, &out)
+                                    : PyArg_ParseTuple(args, "OOffO", &x, &y, &a, &b, &out);
+    if (!ok) return NULL;
+    if (!getf(&bs, x, 0) || !getf(&bs, y, 0) || !getf(&bs, out, 1)) return not_applicable(&bs);
+    size_t n = (size_t)count(&bs, 2);
+    if ((size_t)count(&bs, 0) != n || (size_t)count(&bs, 1) != n) return size_mismatch(&bs, name);
+    const float *xp = bs.b[0].buf, *yp = bs.b[1].buf;
+    float *o = bs.b[2].buf;
+    switch (kind) {
+    case K_SIGMOID_GRAD: fk_sigmoid_grad(xp, yp, o, n); break;
+    case K_BCE_GRAD: fk_bce_grad(xp, yp, a, o, n); break;
+    case K_LINCOMB: fk_lincomb(xp, yp, a, b, o, n); break;
+    case K_LINCOMB_SQ: fk_lincomb_sq(xp, yp, a, b, o, n); break;
+    }
+    release(&bs);
+    Py_RETURN_TRUE;
+}
+
+static PyObject *py_sigmoid_grad(PyObject *s, PyObject *a) { (void)s; return binary(a, K_SIGMOID_GRAD, "sigmoid_grad"); }
+static PyObject *py_bce_grad(PyObject *s, PyObject *a) { (void)s; return binary(a, K_BCE_GRAD, "bce_grad"); }
+static PyObject *py_lincomb(PyObject *s, PyObject *a) { (void)s; return binary(a, K_LINCOMB, "lincomb"); }
+static PyObject *py_lincomb_sq(PyObject *s, PyObject *a) { (void)s; return binary(a, K_LINCOMB_SQ, "lincomb_sq"); }
+
+static PyObject *py_bce_sum(PyObject *self, PyObject *args) {
+    PyObject *z, *t;
+    Bufs bs = {.n = 0};
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OO", &z, &t)) return NULL;
+    if (!getf(&bs, z, 0) || !getf(&bs, t, 0)) {
+        release(&bs);
+        Py_RETURN_NONE;
+    }
+    if (count(&bs, 0) != count(&bs, 1)) return size_mismatch(&bs, "bce_sum");
+    double s = fk_bce_sum(bs.b[0].buf, bs.b[1].buf, (size_t)count(&bs, 0));
+    release(&bs);
+    return PyFloat_FromDouble(s);
+}
+
+static PyObject *py_adam_step(PyObject *self, PyObject *args) {
+    PyObject *p, *m, *v, *out;
+    float c, eps;
+    Bufs bs = {.n = 0};
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOOffO", &p, &m, &v, &c, &eps, &out)) return NULL;
+    if (!getf(&bs, p, 0) || !getf(&bs, m, 0) || !getf(&bs, v, 0) || !getf(&bs, out, 1)) return not_applicable(&bs);
+    size_t n = (size_t)count(&bs, 3);
+    for (int i = 0; i < 3; i++)
+        if ((size_t)count(&bs, i) != n) return size_mismatch(&bs, "adam_step");
+    fk_adam_step(bs.b[0].buf, bs.b[1].buf, bs.b[2].buf, c, eps, bs.b[3].buf, n);
+    release(&bs);
+    Py_RETURN_TRUE;
+}
+
+static PyObject *py_log_softmax(PyObject *self, PyObject *args) {
+    PyObject *a, *out;
+    Py_ssize_t cols;
+    Bufs bs = {.n = 0};
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOn", &a, &out, &cols)) return NULL;
+    if (!getf(&bs, a, 0) || !getf(&bs, out, 1) || cols <= 0) return not_applicable(&bs);
+    Py_ssize_t n = count(&bs, 0);
+    if (n != count(&bs, 1) || n % cols) return size_mismatch(&bs, "log_softmax");
+    fk_log_softmax(bs.b[0].buf, bs.b[1].buf, (size_t)(n / cols), (size_t)cols);
+    release(&bs);
+    Py_RETURN_TRUE;
+}
+
+/* (ls, e, labels, out, cols): e holds one value (a scalar loss gradient) or one per row; labels
+ * int64 in [-cols, cols) (numpy's indexing rule; others raise IndexError as numpy does) */
+static PyObject *py_softmax_xent_grad(PyObject *self, PyObject *args) {
+    PyObject *ls, *e, *labels, *out;
+    Py_ssize_t cols;
+    Bufs bs = {.n = 0};
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOOOn", &ls, &e, &labels, &out, &cols)) return NULL;
+    if (!getf(&bs, ls, 0) || !getf(&bs, e, 0) || !get(&bs, labels, 0, "l", "q", 8) || !getf(&bs, out, 1)
+        || cols <= 0)
+        return not_applicable(&bs);
+    Py_buffer *b = bs.b;
+    Py_ssize_t n = b[0].len / 4, ne = b[1].len / 4, rows = n / cols;
+    if (n != b[3].len / 4 || n % cols || b[2].len / 8 != rows || (ne != 1 && ne != rows))
+        return size_mismatch(&bs, "softmax_xent_grad");
+    const int64_t *y = b[2].buf;
+    for (Py_ssize_t r = 0; r < rows; r++) {
+        if (y[r] < -cols || y[r] >= cols) {
+            long long bad = (long long)y[r];
+            release(&bs);
+            PyErr_Format(PyExc_IndexError, "index %lld is out of bounds for axis 1 with size %zd", bad, cols);
+            return NULL;
+        }
+    }
+    fk_softmax_xent_grad(b[0].buf, b[1].buf, ne == 1 ? 0 : 1, y, b[3].buf, (size_t)rows, (size_t)cols);
+    release(&bs);
+    Py_RETURN_TRUE;
+}
+
+static PyObject *py_path(PyObject *self, PyObject *unused) {
+    (void)self;
+    (void)unused;
+    return PyUnicode_FromString(fk_path_name(fk_path));
+}
+
+static PyObject *py_paths(PyObject *self, PyObject *unused) {
+    (void)self;
+    (void)unused;
+    PyObject *t = PyList_New(0);
+    for (int p = 0; t && p < FK_NPATHS; p++) {
+        if (!fk_path_supported(p)) continue;
+        PyObject *s = PyUnicode_FromString(fk_path_name(p));
+        if (!s || PyList_Append(t, s) < 0) {
+            Py_XDECREF(s);
+            Py_DECREF(t);
+            return NULL;
+        }
+        Py_DECREF(s);
+    }
+    return t;
+}
+
+static PyObject *py_set_path(PyObject *self, PyObject *args) {
+    const char *name;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "s", &name)) return NULL;
+    for (int p = 0; p < FK_NPATHS; p++) {
+        if (strcmp(name, fk_path_name(p)) != 0) continue;
+        if (!fk_path_supported(p)) {
+            PyErr_Format(PyExc_RuntimeError, "this CPU cannot run the %s path", name);
+            return NULL;
+        }
+        fk_path = p;
+        Py_RETURN_NONE;
+    }
+    PyErr_Format(PyExc_ValueError, "unknown path %s (baseline, avx2, avx512)", name);
+    return NULL;
+}
+
+static PyMethodDef methods[] = {
+    {"sigmoid", py_sigmoid, METH_VARARGS, "sigmoid(a, out) -> bool"},
+    {"sigmoid_grad", py_sigmoid_grad, METH_VARARGS, "sigmoid_grad(s, g, out) -> bool: ((1 - s) s) g"},
+    {"bce_grad", py_bce_grad, METH_VARARGS, "bce_grad(z, t, c, out) -> bool: (sigmoid(z) - t) c"},
+    {"bce_sum", py_bce_sum, METH_VARARGS, "bce_sum(z, t) -> float or None: sum of softplus(z) - t z"},
+    {"log_softmax", py_log_softmax, METH_VARARGS, "log_softmax(a, out, cols) -> bool, over rows of cols"},
+    {"softmax_xent_grad", py_softmax_xent_grad, METH_VARARGS,
+     "softmax_xent_grad(ls, e, labels, out, cols) -> bool: exp(ls) (-e), plus e at the labels"},
+    {"lincomb", py_lincomb, METH_VARARGS, "lincomb(x, y, a, b, out) -> bool: a x + b y"},
+    {"lincomb_sq", py_lincomb_sq, METH_VARARGS, "lincomb_sq(x, y, a, b, out) -> bool: a x + b (y y)"},
+    {"adam_step", py_adam_step, METH_VARARGS, "adam_step(p, m, v, c, eps, out) -> bool: p - c m / (sqrt(v) + eps)"},
+    {"path", py_path, METH_NOARGS, "the dispatched path: 'avx512', 'avx2' or 'baseline'"},
+    {"paths", py_paths, METH_NOARGS, "the paths this CPU can run"},
+    {"set_path", py_set_path, METH_VARARGS, "force a path (tests, benchmarks)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "tessera.trainer._fused",
+                                    "One-pass float32 kernels of the trainer's elementwise work.", -1, methods,
+                                    NULL, NULL, NULL, NULL};
+
+PyMODINIT_FUNC PyInit__fused(void) {
+    fk_path = fk_best_path();
+    return PyModule_Create(&module);
+}
