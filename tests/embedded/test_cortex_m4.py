@@ -22,6 +22,7 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,11 +38,41 @@ PACKAGES = "gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm"
 MACHINE = "mps2-an386"
 QEMU_TIMEOUT = 60  # seconds; a run takes well under one
 
-# The demo models: (C name, model file, inputs file). The inputs' leading (batch) dimension is the
-# number of calls of the batch-1 build. The demo CNN becomes one more row.
+
+
+def committed(model_file: str, inputs_file: str) -> Callable[[Path], tuple[Path, Path]]:
+    """A demo model kept in the repository, with its inputs."""
+    return lambda folder: (ROOT / model_file, ROOT / inputs_file)
+
+
+DEMO_CNN_DIGITS = 32  # held-out digits the M4F classifies: 16 grey as trained, 16 binarized as the page draws
+
+
+def trained_demo_cnn(folder: Path) -> tuple[Path, Path]:
+    """The demo's digits CNN, trained here as `make demo` trains it (tessera.demo_cnn), and held-out digits."""
+    from tessera.exporter.tensors import tensor_to_json
+
+    from tessera import exporter
+    from tessera.demo_cnn import labelled_digits, split, train_cnn
+
+    cnn = train_cnn(log=lambda line: None)
+    model = folder / "cnn.json"
+    exporter.export([cnn.p], [cnn.x], model)
+    _, binary, _ = labelled_digits()
+    _, held = split(len(binary))
+    half = DEMO_CNN_DIGITS // 2
+    digits = np.concatenate([cnn.held_out[:half], binary[held[:half]]])
+    inputs = folder / "cnn.inputs.json"
+    inputs.write_text(f'{{"inputs": {{"x": {tensor_to_json(digits)}}}}}\n')
+    return model, inputs
+
+
+# The demo models: (C name, where its model and inputs files come from). The inputs' leading (batch)
+# dimension is the number of calls of the batch-1 build.
 DEMO_MODELS = [
-    ("seed_ae", "conformance/sources/seed_ae_digits.json",
-     "conformance/cases/model_seed_ae_digits_batch257/inputs.json"),
+    ("seed_ae", committed("conformance/sources/seed_ae_digits.json",
+                          "conformance/cases/model_seed_ae_digits_batch257/inputs.json")),
+    ("digits_cnn", trained_demo_cnn),
 ]
 TRANSCENDENTAL = re.compile(r"^op_(exp|log|logsoftmax|pow|sigmoid|softmax|softplus|sqrt|tanh)_")
 TRANSCENDENTAL_CASES = sorted(p.name for p in CASES_DIR.iterdir()
@@ -323,16 +354,17 @@ def harness_only(toolchain, tmp_path_factory: pytest.TempPathFactory) -> Path:  
     return elf.with_name("firmware.map")
 
 
-@pytest.mark.parametrize("name,model_file,inputs_file", DEMO_MODELS, ids=[m[0] for m in DEMO_MODELS])
+@pytest.mark.parametrize("name,files", DEMO_MODELS, ids=[m[0] for m in DEMO_MODELS])
 def test_demo_model_on_cortex_m4(toolchain, harness_only: Path, tmp_path: Path, capsys: pytest.CaptureFixture,  # noqa: ANN001
-                                 name: str, model_file: str, inputs_file: str) -> None:
+                                 name: str, files: Callable[[Path], tuple[Path, Path]]) -> None:
     """`tessera export --c` at batch 1, called once per row, every output bit as the reference's at
     the full batch; the flash/RAM of that build beside the --c-size estimate."""
-    doc = json.loads((ROOT / model_file).read_text())
+    model_file, inputs_file = files(tmp_path)
+    doc = json.loads(model_file.read_text())
     dtypes = {v["name"]: v["dtype"] for v in doc["graph"]["inputs"]}
-    run = model_run(name, doc, read_tensors(ROOT / inputs_file, "inputs", dtypes))
+    run = model_run(name, doc, read_tensors(inputs_file, "inputs", dtypes))
     assert run.rows > 1, "more than one sample, so that the per-row calls are tested"
-    export_cli(name, ROOT / model_file, tmp_path)
+    export_cli(name, model_file, tmp_path)
     elf = run_firmware(tmp_path, [run])
 
     report = generate_c(doc, name, 1, tmp_path / "estimate")
