@@ -4,8 +4,9 @@ runtimes/c/embedded/cortex-m4, run under `qemu-system-arm -M mps2-an386`, every 
 with the Python reference.
 
 Firmwares (one build and one QEMU run each):
-- each demo model alone, as a user builds it (`main.c NAME.c`, batch 1, called once per row of the
-  conformance inputs); prints its flash/RAM beside the `tessera check --c-size` estimate;
+- each demo model alone, as a user builds it (`main.c NAME.c`, batch 1, called once per row of its
+  inputs: the auto-encoder's conformance case, held-out digits for the CNN trained here); prints its
+  flash/RAM beside the `tessera check --c-size` estimate;
 - every conformance case of the transcendental ops (Exp, Log, Sigmoid, Tanh, Softplus, Sqrt, Pow,
   Softmax, LogSoftmax) in one firmware, kernels.c compiled once (-DTESSERA_KERNELS_EXTERNAL, so Sqrt
   is the FPU's VSQRT.F32);
