@@ -294,6 +294,36 @@ def test_fine_tune_an_imported_pytorch_mlp(tmp_path: Path, c_runtime: list[str])
     assert np.mean(np.argmax(ref, 1) == y[1536:1600]) > 0.5
 
 
+def test_an_imported_cnn_with_batch_norm_trains_and_exports(tmp_path: Path) -> None:
+    """The ONNX import's CNN (Conv with bias, batch norm folded, max and average pooling, LeakyRelu, dropout
+    removed): the trainer computes it within the model bound, trains it, and the export computes the
+    trainer's new function within the same bound."""
+    from tests.onnx_import.test_onnx_import import _cnn, _torch
+
+    torch = _torch()
+    net, shape = _cnn(torch)
+    path = tmp_path / "cnn.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(net, (torch.zeros(shape),), str(path), dynamo=False, opset_version=17, input_names=["x"],
+                          output_names=["y"], dynamic_axes={"x": {0: "batch"}, "y": {0: "batch"}})
+    doc = exporter.from_onnx(path)
+    model = trainer.from_model(doc, trainable=[t["name"] for t in doc["graph"]["initializers"] if t["shape"]])
+    x = np.random.default_rng(1).standard_normal((6, 1, 8, 8)).astype(np.float32)
+    forward = trainer.function(model.inputs, model.outputs["y"])
+    assert np.max(np.abs(forward(x) - exporter.load(doc, runtime="reference").run({"x": x})["y"])) <= MODEL_RELATIVE
+    labels = T.lvector("t")
+    cost = T.nnet.categorical_crossentropy(model.outputs["y"], labels).mean()
+    params = list(model.params.values())
+    step = trainer.function([model.inputs[0], labels], cost,
+                            updates=[(p, p - np.float32(0.1) * g) for p, g in zip(params, T.grad(cost, params),
+                                                                                  strict=True)])
+    losses = [float(step(x, np.arange(6) % 3)) for _ in range(5)]
+    assert losses[-1] < losses[0], losses
+    back = model.document()
+    assert np.max(np.abs(forward(x) - exporter.load(back, runtime="reference").run({"x": x})["y"])) <= MODEL_RELATIVE
+
+
 def test_trainable_names_a_subset_and_the_rest_stays_as_stored() -> None:
     doc = _case("model_mlp_softmax")[0]
     names = [t["name"] for t in doc["graph"]["initializers"] if t["dtype"] == "float32"]
