@@ -221,7 +221,7 @@ DEMO_MODELS = [
 ]
 
 
-REPEAT = 20
+REPEAT = 7  # timed runs per runtime: a median, and the CNN batch in plain JS stays near 2 s
 MEDIAN_RE = re.compile(r"run median ([0-9.]+) us")
 
 
