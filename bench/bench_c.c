@@ -1,7 +1,8 @@
 /* In-process timing of the Tessera C runtime, driven over stdin by infer_py.py so that it
  * alternates with onnxruntime in one run.
  *
- *   bench_c MODEL.json INPUT.f32 BATCH
+ *   bench_c MODEL.json INPUT.f32 BATCH [DIM...]
+ * (the input is (BATCH, rest) by default; DIM... are its other dimensions, e.g. 1 8 8 for an image)
  * then one command per line, one answer line each:
  *   run N     -> seconds per tsr_run (mean of N calls)
  *   load N    -> seconds per tsr_model_load_alloc + free of the in-memory text (mean of N)
@@ -48,7 +49,10 @@ int main(int argc, char **argv) {
     tsr_tensor in, out;
     void *ws;
     long n, i;
-    if (argc != 4) { fprintf(stderr, "usage: bench_c MODEL.json INPUT.f32 BATCH\n"); return 2; }
+    if (argc < 4 || argc - 3 > TSR_MAX_RANK) {
+        fprintf(stderr, "usage: bench_c MODEL.json INPUT.f32 BATCH [DIM...]\n");
+        return 2;
+    }
     text = read_file(argv[1], &text_len);
     xbytes = read_file(argv[2], &x_len);
     if (!text || !xbytes) return fail("cannot read the model or the input", NULL);
@@ -58,6 +62,10 @@ int main(int argc, char **argv) {
     in.rank = 2;
     in.shape[0] = atoi(argv[3]);
     in.shape[1] = (int32_t)(x_len / sizeof(float) / (size_t)in.shape[0]);
+    if (argc > 4) {
+        in.rank = argc - 3;
+        for (i = 4; i < argc; i++) in.shape[i - 3] = atoi(argv[i]);
+    }
     in.data = (const float *)(void *)xbytes;
     if (tsr_bind(model, &in, 1, &ws_len, &err) != TSR_OK) return fail("bind", &err);
     ws = malloc(ws_len ? ws_len : 1);

@@ -27,8 +27,9 @@ C_BUILDS = {"C (libtessera.a, -O2)": "bench_c", "C (-O2 -march=native)": "bench_
 class CHarness:
     """One bench_c process for one model and input; times blocks of calls in-process."""
 
-    def __init__(self, exe: str, model: str, x_path: str, batch: int) -> None:
-        self.proc = subprocess.Popen([exe, model, x_path, str(batch)], stdin=subprocess.PIPE,
+    def __init__(self, exe: str, model: str, x_path: str, batch: int, dims: tuple[int, ...] = ()) -> None:
+        """dims: the input's dimensions after the batch, when it is not (batch, rest)."""
+        self.proc = subprocess.Popen([exe, model, x_path, str(batch), *map(str, dims)], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True)
 
     def ask(self, line: str) -> str:
