@@ -125,12 +125,12 @@ def int32_value(v: Any, value: Any) -> np.ndarray:
     arr = np.asarray(value)
     if arr.dtype.kind in "iu" and arr.size and (arr.min() < -(2**31) or arr.max() > 2**31 - 1):
         raise ExportError(f"{describe(v)}: a value is outside the int32 range; format 1.1 stores int32 only")
-    return np.ascontiguousarray(arr, dtype=np.int32)
+    return np.array(arr, dtype=np.int32, order="C")  # not ascontiguousarray: it makes a 0-d value 1-d
 
 
 def float32_value(v: Any, value: Any) -> np.ndarray:
     with np.errstate(over="ignore"):
-        arr = np.ascontiguousarray(np.asarray(value), dtype=np.float32)
+        arr = np.array(value, dtype=np.float32, order="C")  # keeps a 0-d value 0-d
     bad = np.flatnonzero(~np.isfinite(arr))
     if bad.size:
         raise ExportError(
@@ -394,7 +394,12 @@ class Lowering:
         sizes = [symdims.resolve(x.shape[axis]) for x in ins]
         if any(isinstance(d, DimVar) for d in sizes):
             raise ExportError(f"{describe(v)}: a concatenated axis of unknown size; give it a concrete size")
-        shape = tuple(sum(sizes) if i == axis else d for i, d in enumerate(ins[0].shape))
+        # Every other dim is the same in all inputs (SPEC 6), so their symbols are one symbol.
+        for x in ins[1:]:
+            for i, d in enumerate(x.shape):
+                if i != axis:
+                    symdims.unify(ins[0].shape[i], d)
+        shape = tuple(sum(sizes) if i == axis else symdims.resolve(d) for i, d in enumerate(ins[0].shape))
         return self.emit(row.name, ins, shape, {"axis": axis}, var=v)
 
     def lower_argreduce(self, row: OpDef, v: Any, ins: list[Value]) -> Value:

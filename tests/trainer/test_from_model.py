@@ -87,15 +87,6 @@ REWRITTEN = {
     # a Cast to its own dtype is no node in the trainer: the output is a Reshape copy of the input
     "op_cast_float32_copy": "no-op", "op_cast_int32_copy": "no-op",
 }
-# What the exporter's lowering gets wrong today (exporter/lowering.py), found by these round trips:
-EXPORTER_BUGS = {
-    # float32_value/int32_value use np.ascontiguousarray, which makes a 0-d weight shape [1]
-    "model_base64_nonzero_pad_bits": "0-d initializer written as [1]",
-    "model_gated_where": "0-d initializer written as [1]",
-    # lower_concat does not tie the other dims of its operands: two inputs of one symbolic batch become
-    # "batch" and "batch1", which Concat rejects
-    "op_concat_last_symbolic": "Concat of inputs sharing a symbol",
-}
 # Padded unlike on the two sides (the trainer's conv2d and pool_2d pad both sides alike; only pooling's
 # end padding of a last partial window, ignore_border=False, maps): refused, naming the node.
 REFUSED = {"op_averagepool2d_k3x2_asymmetric_pads_at_kernel_minus_1_count_pad",
@@ -107,8 +98,7 @@ REFUSED = {"op_averagepool2d_k3x2_asymmetric_pads_at_kernel_minus_1_count_pad",
 
 
 def _round_trip_params() -> list:
-    return [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=EXPORTER_BUGS[c])) if c in EXPORTER_BUGS
-            else c for c in MODEL_CASES if c not in REFUSED]
+    return [c for c in MODEL_CASES if c not in REFUSED]
 
 
 @pytest.mark.parametrize("case", _round_trip_params())
