@@ -7,7 +7,7 @@ Two networks, batch 1 and 256, one thread each:
   conv 16 5x5, relu, max pool, dense 120, relu, dense 84, relu, dense 10, softmax.
 Both written with the trainer, exported as format 1.2, and converted by `tessera export --onnx`.
 The C output is checked bit for bit against the Python reference; onnxruntime's difference from it
-is printed. Needs the bench_c builds (bench/Makefile):
+is printed. Needs the bench_c build (bench/Makefile):
     THREADS=1 python bench/infer_cnn.py [--quick]
 """
 
@@ -20,12 +20,15 @@ import time
 
 import common  # sets the thread variables before numpy loads
 import numpy as np
-from infer_py import C_BUILDS, CHarness, bits_equal, ort_session
+from infer_py import CHarness, bits_equal, ort_session
 
 sys.path.insert(0, common.ROOT)
 from tessera import exporter  # noqa: E402
 
 BATCHES = [1, 256]
+# The shipped library only: bench_c_native is built from source without TSR_K_DISPATCH, so its
+# Conv2D is the scalar SPEC loop, not the library's vectorised path.
+C_BUILDS = {"C (libtessera.a, -O2)": "bench_c"}
 MODELS = {"digits CNN": ("cnn_digits", (1, 8, 8)), "LeNet-5 size": ("lenet5", (1, 28, 28))}
 
 
