@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from tessera.trainer import opdef, sparse
+from tessera.trainer import fused_native, opdef, sparse
 from tessera.trainer.graph import Variable
 from tessera.trainer.opdef import Kernel, reduced_axes
 from tessera.trainer.ops.elementwise import softplus_tail_into, twice_sigmoid
@@ -140,7 +140,15 @@ def sigmoid_xent_grad(v: Variable, site: PlanSite) -> Fused | None:
             np.subtract(out, t, out=out)
             np.subtract(out, t, out=out)
             return np.multiply(out, g.reshape(()) * half, out=out)
-        return fn_sig, (g1, site.slot_of(y1.inputs[0]), site.slot_of(y2))
+        ins = (g1, site.slot_of(y1.inputs[0]), site.slot_of(y2))
+        fused = fused_native.native(v.dtype)
+        if fused is None:
+            return fn_sig, ins
+        bce_grad, scale = fused.bce_grad, dt(s1)
+
+        def fn_native(out, g, z, t):  # one pass: (sigmoid(z) - t) * (g*s)
+            return out if bce_grad(z, t, float(g.reshape(()) * scale), out) else fn_sig(out, g, z, t)
+        return fn_native, ins
     s = dt(s1)
 
     def fn(out, g, a, b, s=s):
@@ -182,7 +190,19 @@ def softplus_xent_loss(v: Variable, site: PlanSite) -> Fused | None:
         np.subtract(scratch, t, out=scratch)
         out[...] = (total + np.vdot(scratch, z)) * scale
         return out
-    return fn, (site.slot_of(z), site.slot_of(t))
+    ins = (site.slot_of(z), site.slot_of(t))
+    fused = fused_native.native(v.dtype)
+    if fused is None:
+        return fn, ins
+    bce_sum, scale64 = fused.bce_sum, float(scale)
+
+    def fn_native(out, z, t):  # one pass, the terms summed in double lanes
+        total = bce_sum(z, t)
+        if total is None:
+            return fn(out, z, t)
+        out[...] = total * scale64
+        return out
+    return fn_native, ins
 
 
 def sgd_update(v: Variable, site: PlanSite) -> Fused | None:
@@ -358,13 +378,21 @@ def softmax_xent_grad(v: Variable, site: PlanSite) -> Fused | None:
     if not _row_range(rows, n, site) or site.shape(y) != (n,):
         return None
     row_idx = np.arange(n)
+    fused = fused_native.native(v.dtype)
+    native = fused.softmax_xent_grad if fused is not None else None
+    cols = shape[1]
     se = site.scaled_expand(e, (n,))
     if se is not None and all(d == 1 for d in se[1]):
         g_slot, _, scale = se
         s = v.dtype.type(scale)
+        ev1 = np.empty(1, v.dtype)
 
         def fn_scalar(out, z, g, labels):
             ev = np.multiply(g.reshape(()), s)  # the expand's value, the same product
+            if native is not None:
+                ev1[0] = ev
+                if native(z, ev1, labels if labels.dtype == np.int64 else labels.astype(np.int64), out, cols):
+                    return out
             np.exp(z, out=out)
             np.multiply(out, -ev, out=out)
             out[row_idx, labels] += ev
@@ -373,11 +401,103 @@ def softmax_xent_grad(v: Variable, site: PlanSite) -> Fused | None:
     col = (n, 1)
 
     def fn(out, z, ev, labels):
+        if native is not None and native(z, ev, labels if labels.dtype == np.int64 else labels.astype(np.int64),
+                                         out, cols):
+            return out
         np.exp(z, out=out)
         np.multiply(out, np.negative(ev).reshape(col), out=out)
         out[row_idx, labels] += ev
         return out
     return fn, (site.slot_of(ls), site.slot_of(e), site.slot_of(y))
+
+
+def _scalar_times(v: Variable, site: PlanSite) -> tuple[Variable, Variable] | None:
+    """(c, y) if v (through identity sum_to) is c * y, c one value, y of v's full shape and dtype."""
+    v = site.strip_identity(v)
+    if v.op != "mul":
+        return None
+    for side in (0, 1):
+        c, y = v.inputs[side], v.inputs[1 - side]
+        if site.size(c) == 1 and site.shape(y) == site.shape(v) and c.dtype == y.dtype == v.dtype:
+            return c, site.strip_identity(y)
+    return None
+
+
+def _adam_step(v: Variable, site: PlanSite, fused) -> Fused | None:
+    """p - (c * m) / (sqrt(s) + eps), c and eps one value each: adam's parameter step."""
+    p, d = v.inputs[0], site.strip_identity(v.inputs[1])
+    if d.op != "div" or site.shape(d) != site.shape(v):
+        return None
+    num, q = site.strip_identity(d.inputs[0]), site.strip_identity(d.inputs[1])
+    cm = _scalar_times(num, site)
+    if cm is None or q.op != "add":
+        return None
+    for side in (0, 1):
+        r, eps = site.strip_identity(q.inputs[side]), q.inputs[1 - side]
+        if r.op == "sqrt" and site.size(eps) == 1 and eps.dtype == v.dtype and site.shape(r) == site.shape(v):
+            break
+    else:
+        return None
+    c, m = cm
+    sq = r.inputs[0]
+    if any(site.shape(x) != site.shape(v) or x.dtype != v.dtype for x in (p, m, sq)):
+        return None
+    step = fused.adam_step
+
+    def fn(out, p_val, c_val, m_val, s_val, eps_val):
+        if step(p_val, m_val, s_val, c_val.item(), eps_val.item(), out):
+            return out
+        t = np.add(np.sqrt(s_val), eps_val.reshape(()))
+        return np.subtract(p_val, np.divide(np.multiply(m_val, c_val.reshape(())), t), out=out)
+    return fn, tuple(site.slot_of(x) for x in (p, c, m, sq, eps))
+
+
+def native_update(v: Variable, site: PlanSite) -> Fused | None:
+    """The optimisers' elementwise updates as one native pass each (float32, full-size operands):
+    x - c*y and x + c*y (SGD), a*x - b*y (momentum's velocity), a*x + b*y (adam's first moment),
+    a*x + b*(y*y) (adam's second moment), p - c*m/(sqrt(s) + eps) (adam's step); c, a, b, eps
+    one value each. The kernels perform the graph's operations in the graph's order, so the
+    result has the same bits as the numpy kernels (a nan is the canonical quiet nan)."""
+    fused = fused_native.native(v.dtype)
+    oshape = site.shape(v)
+    if fused is None or any(site.shape(i) != oshape or i.dtype != v.dtype for i in v.inputs):
+        return None
+    if v.op == "sub":
+        r = _adam_step(v, site, fused)
+        if r is not None:
+            return r
+    terms = [_scalar_times(i, site) for i in v.inputs]
+    if terms[1] is None:
+        if terms[0] is None:
+            return None  # x +- y: one numpy pass already
+        terms.reverse()
+        left, (b, y) = site.strip_identity(v.inputs[1]), terms[1]
+        neg_left, neg_right = v.op == "sub", False
+    else:
+        left, (b, y) = site.strip_identity(v.inputs[0]), terms[1]
+        neg_left, neg_right = False, v.op == "sub"
+    a, x = terms[0] if terms[0] is not None else (None, left)
+    squared = a is not None and y.op == "mul" and y.inputs[0] is y.inputs[1] and site.shape(y) == oshape
+    if squared:
+        y = site.strip_identity(y.inputs[0])
+    if site.shape(x) != oshape or site.shape(y) != oshape or x.dtype != v.dtype or y.dtype != v.dtype:
+        return None
+    kernel = fused.lincomb_sq if squared else fused.lincomb
+    sub = v.op == "sub"
+
+    def fn(out, x_val, y_val, b_val, a_val=None):
+        av = 1.0 if a_val is None else a_val.item()
+        bv = b_val.item()
+        # -(c*y) is c*y negated exactly, and x + (-t) is x - t: the graph's bits
+        if kernel(x_val, y_val, -av if neg_left else av, -bv if neg_right else bv, out):
+            return out
+        t = np.multiply(np.multiply(y_val, y_val) if squared else y_val, b_val.reshape(()))
+        xa = x_val if a_val is None else np.multiply(x_val, a_val.reshape(()))
+        if not sub:
+            return np.add(xa, t, out=out)
+        return np.subtract(t, xa, out=out) if neg_left else np.subtract(xa, t, out=out)
+    ins = (site.slot_of(x), site.slot_of(y), site.slot_of(b)) + ((site.slot_of(a),) if a is not None else ())
+    return fn, ins
 
 
 def sparse_candidates(order: list[Variable], slot: dict[int, int]) -> set[int]:
@@ -426,6 +546,7 @@ PASSES: list[Fusion] = [
     Fusion("softmax_xent_grad", ("log_softmax_grad",), softmax_xent_grad),
     Fusion("row_sparse_update", ("sub", "add"), row_sparse_update),
     Fusion("sgd_update", ("sub",), sgd_update),
+    Fusion("native_update", ("sub", "add"), native_update),
     Fusion("sparse_dot", ("dot",), sparse_dot),
 ]
 

@@ -49,7 +49,8 @@ AI vf vexp(vf x) {
     return p * (vf)((n1 + 127) << 23) * (vf)((n2 + 127) << 23);
 }
 
-/* log(x) for positive normal x: x = 2^k m, m in [sqrt(1/2), sqrt(2)), fdlibm's logf kernel. */
+/* log(x): x = 2^k m, m in [sqrt(1/2), sqrt(2)), fdlibm's logf kernel, for normal x > 0 (the
+ * callers' arguments are in [1, 2]); nan for nan and x < 0, inf for inf, -inf for 0. */
 AI vf vlog(vf x) {
     vi b = (vi)x;
     vi k = (b >> 23) - 127;
@@ -64,7 +65,10 @@ AI vf vlog(vf x) {
     vf r = z * (0.66666662693f + w * 0.28498786688f) + w * (0.40000972152f + w * 0.24279078841f);
     vf hfsq = 0.5f * f * f;
     vf dk = __builtin_convertvector(k, vf);
-    return dk * 6.9313812256e-01f - ((hfsq - (s * (hfsq + r) + dk * 9.0580006145e-06f)) - f);
+    vf y = dk * 6.9313812256e-01f - ((hfsq - (s * (hfsq + r) + dk * 9.0580006145e-06f)) - f);
+    y = sel(x == __builtin_inff(), x, y);
+    y = sel(x == 0.0f, SPLAT(-__builtin_inff()), y);
+    return sel((x != x) | (x < 0.0f), (vf)ISPLAT(0x7fc00000), y);
 }
 
 /* log1p(u) for u in [0, 1]: log(1 + u) corrected by the rounding error of 1 + u. */
@@ -171,42 +175,6 @@ AI double bce_sum_body(const float *z, const float *t, size_t n) {
     return lanes_sum(acc);
 }
 
-AI void log_softmax_body(const float *a, float *out, size_t rows, size_t cols) {
-    size_t full = cols / W * W, rem = cols - full;
-    for (size_t r = 0; r < rows; r++) {
-        const float *x = a + r * cols;
-        float *o = out + r * cols;
-        float pad[W];
-        for (int j = 0; j < W; j++) pad[j] = -__builtin_inff();
-        memcpy(pad, x + full, rem * sizeof(float));
-        vf mx = SPLAT(-__builtin_inff());
-        vi nan = ISPLAT(0);
-        for (size_t i = 0; i < full; i += W) {
-            vf v = ld(x + i);
-            mx = sel(v > mx, v, mx);
-            nan |= v != v;
-        }
-        vf vt = ld(pad);
-        mx = sel(vt > mx, vt, mx);
-        nan |= vt != vt;
-        float m = mx[0];
-        int any_nan = nan[0] != 0;
-        for (int j = 1; j < W; j++) {
-            m = mx[j] > m ? mx[j] : m;
-            any_nan |= nan[j] != 0;
-        }
-        if (any_nan) m = __builtin_nanf("");
-        vd acc = {0};
-        for (size_t i = 0; i < full; i += W) acc += widen(vexp(ld(x + i) - m));
-        acc += widen(vexp(vt - m));
-        vf ls = vlog(SPLAT((float)lanes_sum(acc)));
-        for (size_t i = 0; i < full; i += W) st(o + i, canon((ld(x + i) - m) - ls));
-        float bo[W];
-        st(bo, canon((vt - m) - ls));
-        memcpy(o + full, bo, rem * sizeof(float));
-    }
-}
-
 AI float canon1(float v) {
     if (v != v) {
         int32_t q = 0x7fc00000;
@@ -243,9 +211,6 @@ AI void softmax_xent_grad_body(const float *ls, const float *e, size_t e_step, c
         bce_grad_body(z, t, c, o, n);                                                                        \
     }                                                                                                        \
     ATTR static double bce_sum_##SUF(const float *z, const float *t, size_t n) { return bce_sum_body(z, t, n); } \
-    ATTR static void log_softmax_##SUF(const float *a, float *o, size_t r, size_t c) {                       \
-        log_softmax_body(a, o, r, c);                                                                        \
-    }                                                                                                        \
     ATTR static void softmax_xent_grad_##SUF(const float *ls, const float *e, size_t es, const int64_t *y,    \
                                              float *o, size_t r, size_t c) {                                 \
         softmax_xent_grad_body(ls, e, es, y, o, r, c);                                                       \
@@ -312,9 +277,6 @@ void fk_sigmoid(const float *a, float *out, size_t n) { DISPATCH(sigmoid, a, out
 void fk_sigmoid_grad(const float *s, const float *g, float *out, size_t n) { DISPATCH(sigmoid_grad, s, g, out, n) }
 void fk_bce_grad(const float *z, const float *t, float c, float *out, size_t n) { DISPATCH(bce_grad, z, t, c, out, n) }
 double fk_bce_sum(const float *z, const float *t, size_t n) { DISPATCH_RET(bce_sum, z, t, n) }
-void fk_log_softmax(const float *a, float *out, size_t rows, size_t cols) {
-    DISPATCH(log_softmax, a, out, rows, cols)
-}
 void fk_softmax_xent_grad(const float *ls, const float *e, size_t e_step, const int64_t *labels, float *out,
                           size_t rows, size_t cols) {
     DISPATCH(softmax_xent_grad, ls, e, e_step, labels, out, rows, cols)

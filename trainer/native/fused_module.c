@@ -124,20 +124,6 @@ static PyObject *py_adam_step(PyObject *self, PyObject *args) {
     Py_RETURN_TRUE;
 }
 
-static PyObject *py_log_softmax(PyObject *self, PyObject *args) {
-    PyObject *a, *out;
-    Py_ssize_t cols;
-    Bufs bs = {.n = 0};
-    (void)self;
-    if (!PyArg_ParseTuple(args, "OOn", &a, &out, &cols)) return NULL;
-    if (!getf(&bs, a, 0) || !getf(&bs, out, 1) || cols <= 0) return not_applicable(&bs);
-    Py_ssize_t n = count(&bs, 0);
-    if (n != count(&bs, 1) || n % cols) return size_mismatch(&bs, "log_softmax");
-    fk_log_softmax(bs.b[0].buf, bs.b[1].buf, (size_t)(n / cols), (size_t)cols);
-    release(&bs);
-    Py_RETURN_TRUE;
-}
-
 /* (ls, e, labels, out, cols): e holds one value (a scalar loss gradient) or one per row; labels
  * int64 in [-cols, cols) (numpy's indexing rule; others raise IndexError as numpy does) */
 static PyObject *py_softmax_xent_grad(PyObject *self, PyObject *args) {
@@ -212,7 +198,6 @@ static PyMethodDef methods[] = {
     {"sigmoid_grad", py_sigmoid_grad, METH_VARARGS, "sigmoid_grad(s, g, out) -> bool: ((1 - s) s) g"},
     {"bce_grad", py_bce_grad, METH_VARARGS, "bce_grad(z, t, c, out) -> bool: (sigmoid(z) - t) c"},
     {"bce_sum", py_bce_sum, METH_VARARGS, "bce_sum(z, t) -> float or None: sum of softplus(z) - t z"},
-    {"log_softmax", py_log_softmax, METH_VARARGS, "log_softmax(a, out, cols) -> bool, over rows of cols"},
     {"softmax_xent_grad", py_softmax_xent_grad, METH_VARARGS,
      "softmax_xent_grad(ls, e, labels, out, cols) -> bool: exp(ls) (-e), plus e at the labels"},
     {"lincomb", py_lincomb, METH_VARARGS, "lincomb(x, y, a, b, out) -> bool: a x + b y"},

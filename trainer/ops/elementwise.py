@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from tessera.trainer import fused_native
 from tessera.trainer.graph import Variable, apply
 from tessera.trainer.opdef import (
     GradRule,
@@ -75,7 +76,16 @@ def softplus_tail_into(a: np.ndarray, out: np.ndarray) -> np.ndarray:
 def _sigmoid(attrs, ins, oshape, dt):
     twice, half = twice_sigmoid(dt), dt.type(0.5)
     # (tanh(a/2) + 1) * 0.5 is bit for bit 0.5*tanh(a/2) + 0.5: scaling by 2 is exact.
-    return (lambda out, a: np.multiply(twice(a, out), half, out=out)), True
+    def numpy_fn(out, a):
+        return np.multiply(twice(a, out), half, out=out)
+    fused = fused_native.native(dt)
+    if fused is None:
+        return numpy_fn, True
+    native = fused.sigmoid
+
+    def fn(out, a):  # one pass; numpy where an operand is not contiguous float32
+        return out if native(a, out) else numpy_fn(out, a)
+    return fn, True
 
 
 def _softplus(attrs, ins, oshape, dt):
@@ -168,7 +178,14 @@ def _sigmoid_grad(attrs, ins, oshape, dt):
         np.subtract(1, s, out=out)
         np.multiply(out, s, out=out)
         return np.multiply(out, g, out=out)
-    return fn, True
+    fused = fused_native.native(dt)
+    if fused is None or any(tuple(i) != tuple(oshape) for i in ins):
+        return fn, True
+    native = fused.sigmoid_grad
+
+    def fn_native(out, s, g):  # the same three operations in one pass: the same bits
+        return out if native(s, g, out) else fn(out, s, g)
+    return fn_native, True
 
 
 def _relu_grad(attrs, ins, oshape, dt):

@@ -1,0 +1,311 @@
+"""The trainer's native one-pass kernels (tessera.trainer._fused): built by `make setup`, within the
+stated bounds of exact values and of the numpy kernels, bit-identical on every dispatched path,
+nan/inf as numpy, in-place safe, and the numpy kernels when the extension is missing or turned off."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tessera.trainer.tensor as T
+from tessera.trainer import fused_native, fusions, optimizers
+
+from tessera import trainer
+
+F32 = np.float32
+SIGMOID_ULPS = 2  # native sigmoid vs the correctly rounded one (all 2^32 inputs: trainer/README.md)
+BCE_GRAD_ABS = 2.0 ** -22  # |(sigmoid(z) - t) c - exact| <= |c| 2^-22 for t in [0, 1]
+LOSS_REL = 1e-6  # the mean BCE, relative
+
+
+def _fused():
+    from tessera.trainer import _fused  # no skip: `make setup` builds it, its absence is a failure
+    return _fused
+
+
+def ordered(a: np.ndarray) -> np.ndarray:
+    i = np.asarray(a, F32).view(np.int32).astype(np.int64)
+    return np.where(i < 0, -(i & 0x7FFFFFFF), i)
+
+
+def sample_floats(n: int = 1 << 20) -> np.ndarray:
+    """A stride through all 2^32 bit patterns plus values where sigmoid changes regime."""
+    bits = (np.arange(n, dtype=np.uint64) * 4093 + 7).astype(np.uint32)
+    rng = np.random.default_rng(0)
+    special = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, 88.7, -88.7, 103.9, -103.9, 104.5, -104.5, 16.6,
+                        -16.6, 1e-8, -1e-8, 1.4e-45, -1.4e-45, 3.4e38, -3.4e38], F32)
+    return np.concatenate([bits.view(F32), special, (rng.standard_normal(1 << 16) * 30).astype(F32)])
+
+
+def exact_sigmoid(a: np.ndarray) -> np.ndarray:
+    x = np.asarray(a).astype(np.float64)
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0, e) / (1.0 + e)
+
+
+@pytest.fixture
+def paths():
+    """Every path this CPU runs; the dispatched one is restored after the test."""
+    f = _fused()
+    best = f.path()
+    yield f.paths()
+    f.set_path(best)
+
+
+def kernel_runs(f, a, z, t, g):
+    """Every kernel on the same operands; returns the outputs."""
+    n = a.size
+    out = {k: np.empty(n, F32) for k in ("sig", "sgrad", "bce", "lin", "sq", "adam")}
+    assert f.sigmoid(a, out["sig"])
+    assert f.sigmoid_grad(exact_sigmoid(z).astype(F32), g, out["sgrad"])
+    assert f.bce_grad(z, t, 0.37, out["bce"])
+    assert f.lincomb(a, g, 0.9, -0.01, out["lin"])
+    assert f.lincomb_sq(a, g, 0.999, 0.001, out["sq"])
+    assert f.adam_step(a, g, np.abs(z), 1e-3, 1e-8, out["adam"])
+    out["sum"] = np.array([f.bce_sum(z, t)])
+    ls = np.clip(z[: n - n % 10], -80, 0).reshape(-1, 10)
+    out["xent"] = np.empty(ls.shape, F32)
+    labels = (np.arange(ls.shape[0]) % 10).astype(np.int64) - 3
+    assert f.softmax_xent_grad(ls, np.array([0.25], F32), labels, out["xent"], 10)
+    return out
+
+
+def test_the_extension_is_built_and_used_for_float32_only(monkeypatch):
+    monkeypatch.delenv(fused_native.KERNELS_ENV, raising=False)
+    assert fused_native.native(np.dtype(F32)) is _fused()
+    assert fused_native.native(np.dtype(np.float64)) is None
+    assert fused_native.path() == _fused().path() in ("avx512", "avx2", "baseline")
+    monkeypatch.setenv(fused_native.KERNELS_ENV, "numpy")
+    assert fused_native.native(np.dtype(F32)) is None and fused_native.path() == "numpy"
+    monkeypatch.setenv(fused_native.KERNELS_ENV, "fast")
+    with pytest.raises(ValueError, match="auto, native or numpy"):
+        fused_native.native(np.dtype(F32))
+
+
+def test_sigmoid_within_its_bound_of_the_exact_value_on_every_path(paths):
+    f = _fused()
+    a = sample_floats()
+    want = exact_sigmoid(a).astype(F32)
+    ok = ~np.isnan(a)
+    for p in paths:
+        f.set_path(p)
+        got = np.empty_like(a)
+        assert f.sigmoid(a, got)
+        assert np.abs(ordered(got) - ordered(want))[ok].max() <= SIGMOID_ULPS, p
+        assert np.isnan(got[~ok]).all()
+        assert got[a == np.inf].tolist() == [1.0] and got[a == -np.inf].tolist() == [0.0]
+
+
+def test_sigmoid_against_the_numpy_kernel():
+    f = _fused()
+    a = sample_floats()
+    ok = ~np.isnan(a)
+    got, npy = np.empty_like(a), np.empty_like(a)
+    assert f.sigmoid(a, got)
+    from tessera.trainer.ops.elementwise import twice_sigmoid
+    np.multiply(twice_sigmoid(np.dtype(F32))(a, npy), F32(0.5), out=npy)
+    # numpy's tanh form is accurate in absolute terms (2^-25 scale), not relative near 0
+    assert np.abs(got[ok].astype(np.float64) - npy[ok]).max() <= 2.0 ** -23
+
+
+def test_every_path_gives_the_same_bits(paths):
+    f = _fused()
+    rng = np.random.default_rng(3)
+    assert "baseline" in paths
+    for n in (1, 15, 16, 17, 33, 1000, 4099):  # tails of every length run the padded vector code
+        a = (rng.standard_normal(n) * 40).astype(F32)
+        a[::7] = np.resize(np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-40, -200.0], F32), len(a[::7]))
+        z = (rng.standard_normal(n) * 20).astype(F32)
+        t = (rng.random(n) < 0.3).astype(F32)
+        g = rng.standard_normal(n).astype(F32)
+        runs = {}
+        for p in paths:
+            f.set_path(p)
+            runs[p] = kernel_runs(f, a, z, t, g)
+        for p in paths[1:]:
+            for k, v in runs[p].items():
+                assert np.array_equal(v.view(np.uint32 if v.dtype == F32 else np.uint64),
+                                      runs["baseline"][k].view(np.uint32 if v.dtype == F32 else np.uint64)), (p, k, n)
+    with pytest.raises(ValueError):
+        f.set_path("sse9")
+
+
+def test_bce_gradient_and_loss_within_bound():
+    f = _fused()
+    rng = np.random.default_rng(4)
+    z = np.concatenate([(rng.standard_normal(50_001) * 12).astype(F32), np.array([90, -90, 1e-30, 0], F32)])
+    t = (rng.random(z.size) < 0.4).astype(F32)
+    t[:100] = rng.random(100).astype(F32)  # soft targets too
+    c = F32(1.0 / z.size)
+    got = np.empty_like(z)
+    assert f.bce_grad(z, t, float(c), got)
+    exact = (exact_sigmoid(z) - t) * np.float64(c)
+    assert np.abs(got - exact).max() <= c * BCE_GRAD_ABS
+    zd = z.astype(np.float64)
+    want = np.sum(np.logaddexp(0, zd) - t * zd)
+    assert abs(f.bce_sum(z, t) - want) <= LOSS_REL * want
+
+
+def test_softmax_xent_gradient_within_bound_and_labels_checked():
+    f = _fused()
+    rng = np.random.default_rng(5)
+    z = (rng.standard_normal((37, 10)) * 5).astype(np.float64)
+    ls = (z - z.max(1, keepdims=True) - np.log(np.exp(z - z.max(1, keepdims=True)).sum(1, keepdims=True))).astype(F32)
+    y = rng.integers(-10, 10, 37)
+    e = rng.standard_normal(37).astype(F32)
+    got = np.empty_like(ls)
+    assert f.softmax_xent_grad(ls, e, y, got, 10)
+    want = -np.exp(ls.astype(np.float64)) * e[:, None]
+    want[np.arange(37), y] += e
+    assert np.abs(got - want).max() <= np.abs(e).max() * 2.0 ** -22
+    with pytest.raises(IndexError, match="out of bounds"):
+        f.softmax_xent_grad(ls, e, np.full(37, 10), got, 10)
+
+
+def test_updates_are_the_numpy_bits_and_may_run_in_place():
+    f = _fused()
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal(1001).astype(F32)
+    y = rng.standard_normal(1001).astype(F32)
+    v = np.abs(rng.standard_normal(1001)).astype(F32)
+    x[:4] = [np.inf, -np.inf, np.nan, 0.0]
+    y[4:6] = [np.inf, np.nan]
+    a, b, c, eps = F32(0.9), F32(0.01), F32(1e-3), F32(1e-8)
+    with np.errstate(all="ignore"):
+        cases = [
+            (lambda o: f.lincomb(x, y, a, -b, o), a * x - b * y),
+            (lambda o: f.lincomb(x, y, 1.0, -b, o), x - b * y),
+            (lambda o: f.lincomb_sq(x, y, a, b, o), a * x + b * (y * y)),
+            (lambda o: f.adam_step(x, y, v, c, eps, o), x - (c * y) / (np.sqrt(v) + eps)),
+        ]
+        for run, want in cases:
+            got = np.empty_like(x)
+            assert run(got)
+            assert np.array_equal(got, want, equal_nan=True)
+            assert np.array_equal(np.signbit(got), np.signbit(want)) or np.isnan(want).any()
+    x0 = x.copy()
+    assert f.lincomb(x, y, a, -b, x)  # out is x: each element is read before it is written
+    with np.errstate(all="ignore"):
+        assert np.array_equal(x, a * x0 - b * y, equal_nan=True)
+
+
+def test_not_applicable_operands_fall_back():
+    f = _fused()
+    a = np.arange(20, dtype=F32).reshape(4, 5)
+    out = np.empty((4, 3), F32)
+    assert f.sigmoid(a[:, ::2], out) is False  # not contiguous
+    assert f.sigmoid(a.astype(np.float64), np.empty((4, 5))) is False
+    assert f.sigmoid(a, np.empty((4, 5), F32)[:, :]) is True
+    ro = np.empty((4, 5), F32)
+    ro.flags.writeable = False
+    assert f.sigmoid(a, ro) is False
+    with pytest.raises(ValueError, match="different sizes"):
+        f.sigmoid(a, np.empty(3, F32))
+    assert f.bce_sum(a[:, ::2], a[:, ::2]) is None
+
+
+class _Counting:
+    """The extension, counting the calls of each kernel."""
+
+    def __init__(self, mod):
+        self.mod, self.calls = mod, {}
+
+    def __getattr__(self, name):
+        fn = getattr(self.mod, name)
+
+        def counted(*args):
+            self.calls[name] = self.calls.get(name, 0) + 1
+            return fn(*args)
+        return counted
+
+
+def _seed_ae(seed_w: np.ndarray, opt: str = "sgd"):
+    W = trainer.shared(seed_w.copy(), name="W")
+    bh = trainer.shared(np.zeros(seed_w.shape[1], F32), name="bh")
+    bv = trainer.shared(np.zeros(seed_w.shape[0], F32), name="bv")
+    x = T.matrix("x")
+    h = T.nnet.sigmoid(T.dot(x, W) + bh)
+    x_hat = T.nnet.sigmoid(T.dot(h, W.T) + bv)
+    loss = T.nnet.binary_crossentropy(x_hat, x).mean()
+    ups = optimizers.OPTIMIZERS[opt](loss, [W, bh, bv], lr=0.1)
+    return trainer.function([x], loss, updates=ups, sparse_inputs=False), (W, bh, bv)
+
+
+@pytest.mark.parametrize("opt", ["sgd", "momentum", "adam"])
+def test_the_seed_step_gives_the_same_losses_on_both_paths(opt, monkeypatch):
+    rng = np.random.default_rng(7)
+    w0 = (rng.standard_normal((64, 32)) * 0.3).astype(F32)
+    data = (rng.random((5, 40, 64)) < 0.3).astype(F32)
+    counting = _Counting(_fused())
+    monkeypatch.setattr(fused_native, "_loaded", [counting])
+    losses, params = [], []
+    for mode in ("native", "numpy"):  # the kernels are chosen when the first call plans the schedule
+        monkeypatch.setenv(fused_native.KERNELS_ENV, mode)
+        step, ps = _seed_ae(w0, opt)
+        losses.append([float(step(batch)) for batch in data])
+        params.append(ps)
+    for ln, lp in zip(*losses, strict=True):
+        assert abs(ln - lp) <= LOSS_REL * abs(lp)
+    for a, b in zip(*params, strict=True):
+        assert np.allclose(a.get_value(), b.get_value(), rtol=1e-4, atol=1e-6)
+    for k in ("sigmoid", "sigmoid_grad", "bce_grad", "bce_sum", "lincomb"):
+        assert counting.calls.get(k, 0) >= len(data), (k, counting.calls)
+    if opt == "adam":
+        assert counting.calls.get("lincomb_sq", 0) and counting.calls.get("adam_step", 0)
+
+
+@pytest.mark.parametrize("opt", ["sgd", "momentum", "nesterov", "adam"])
+def test_compiled_updates_have_the_numpy_bits(opt, monkeypatch):
+    """A cost whose gradient is the same on both paths: the fused updates then give the same bits."""
+    rng = np.random.default_rng(8)
+    w0, target = rng.standard_normal((30, 7)).astype(F32), rng.standard_normal((30, 7)).astype(F32)
+    results = []
+    for mode in ("native", "numpy"):
+        monkeypatch.setenv(fused_native.KERNELS_ENV, mode)
+        w = trainer.shared(w0.copy(), name="w")
+        cost = ((w - target) ** 2).sum()
+        ups = optimizers.OPTIMIZERS[opt](cost, [w], lr=0.01)
+        step = trainer.function([], cost, updates=ups)
+        for _ in range(4):
+            step()
+        results.append([w.get_value()] + [s.get_value() for s in ups.state])
+    for a, b in zip(*results, strict=True):
+        assert np.array_equal(a.view(np.uint32), b.view(np.uint32))
+
+
+def test_compiled_softmax_xent_gradient_on_both_paths(monkeypatch):
+    rng = np.random.default_rng(10)
+    zv = (rng.standard_normal((64, 10)) * 4).astype(F32)
+    yv = rng.integers(0, 10, 64).astype(np.int32)
+    counting = _Counting(_fused())
+    monkeypatch.setattr(fused_native, "_loaded", [counting])
+    got = []
+    for mode in ("native", "numpy"):
+        monkeypatch.setenv(fused_native.KERNELS_ENV, mode)
+        z, y = T.matrix("z"), T.ivector("y")
+        cost = T.nnet.categorical_crossentropy(T.nnet.softmax(z), y).mean()
+        got.append(trainer.function([z, y], [cost, T.grad(cost, z)])(zv, yv))
+    (ln, gn), (lp, gp) = got
+    assert ln == lp  # the loss is the numpy kernels' on both paths
+    assert np.abs(gn - gp).max() <= 2.0 ** -21 / 64
+    assert counting.calls.get("softmax_xent_grad") == 1
+
+
+def test_native_update_pass_is_planned():
+    assert "native_update" in [p.name for p in fusions.PASSES]
+
+
+def test_missing_extension_falls_back_to_numpy(monkeypatch):
+    rng = np.random.default_rng(9)
+    w0 = (rng.standard_normal((64, 32)) * 0.3).astype(F32)
+    data = (rng.random((3, 40, 64)) < 0.3).astype(F32)
+    monkeypatch.setattr(fused_native, "_loaded", [None])  # as if it had not been built
+    monkeypatch.setenv(fused_native.KERNELS_ENV, "auto")
+    assert fused_native.native(np.dtype(F32)) is None and fused_native.path() == "numpy"
+    step = _seed_ae(w0)[0]
+    missing = [np.float32(step(batch)).tobytes() for batch in data]
+    monkeypatch.setenv(fused_native.KERNELS_ENV, "numpy")
+    step = _seed_ae(w0)[0]
+    assert missing == [np.float32(step(batch)).tobytes() for batch in data]
+    monkeypatch.setenv(fused_native.KERNELS_ENV, "native")
+    with pytest.raises(ImportError, match="not built"):
+        _seed_ae(w0)[0](data[0])
