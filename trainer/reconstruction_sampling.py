@@ -74,6 +74,14 @@ def binary_pattern(x: Any) -> sparse.BinaryRows:
 PROPOSALS = ("partner", "uniform")
 
 
+def _without(keys: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
+    """The entries of `keys` not in `sorted_keys` (ascending)."""
+    if not len(sorted_keys):
+        return keys
+    at = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+    return keys[sorted_keys[at] != keys]
+
+
 def _counts(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The distinct values, ascending, and how often each occurs (np.unique's, by sorting)."""
     v = np.sort(values)
@@ -154,30 +162,18 @@ class ZeroSampler:
         n0 = d - nnz
         k = self.k
         stride = d + 1  # (row, col) -> row * stride + col: sorted keys are sorted by row, then column
-        keys = []
-        many = np.flatnonzero(n0 > k)
-        if len(many):  # K distinct zeros of the row, uniformly
-            q = self.zero_ranks(n0[many])
-            r = np.repeat(many, k)
-            # rank q among a row's zeros -> column q + #{i : s_i - i <= q}, s the row's sorted ones
-            # (s_i - i zeros precede the i-th one); searched in all rows at once with a row offset
-            shifted = ones.cols - (np.arange(len(ones.cols)) - ones.indptr[ones.rows]) + ones.rows * stride
-            col = q.reshape(-1) + (np.searchsorted(shifted, q.reshape(-1) + r * stride, side="right")
-                                   - ones.indptr[r])
-            keys.append(r * stride + col)
-        for r in np.flatnonzero(n0 <= k):  # every zero of the row (the full reconstruction there)
-            mask = np.ones(d, bool)
-            mask[ones.cols[ones.indptr[r]:ones.indptr[r + 1]]] = False
-            keys.append(r * stride + np.flatnonzero(mask))
+        keys = self._row_zeros(ones, stride)
         partner = self.proposal == "partner" and n > 1
+        uniform_p = np.minimum(1.0, k / np.maximum(n0, 1))
         if partner:  # and the zeros of row r among the ones of row (r + s) mod n, s uniform in [1, n)
             keys.append(self._partner_keys(ones, stride))
-        zkeys = np.sort(np.concatenate(keys)) if keys else np.zeros(0, np.int64)
-        if len(zkeys):  # distinct (a partner's one may also be a uniform draw); sorting beats np.unique's hash
+        zkeys = np.sort(np.concatenate(keys), kind="stable") if keys else np.zeros(0, np.int64)
+        if len(zkeys):  # distinct (a partner's one may also be a uniform draw). The parts are sorted runs:
+            # a stable sort merges them; np.unique's hash costs far more here
             zkeys = zkeys[np.r_[True, zkeys[1:] != zkeys[:-1]]]
         zrow, zcol = zkeys // stride, zkeys % stride
         # each sampled zero's inclusion probability; its importance weight is the inverse
-        incl = np.minimum(1.0, k / np.maximum(n0, 1))[zrow]
+        incl = uniform_p[zrow]
         if partner:  # the two draws are independent: P(in either) = 1 - P(in neither)
             cols, counts = _counts(ones.cols)
             at = np.minimum(np.searchsorted(cols, zcol), len(cols) - 1)
@@ -201,6 +197,29 @@ class ZeroSampler:
         weight[zpos] = (1.0 / incl).astype(np.float32)
         return Sample(rows, cols, target, weight, indptr)
 
+    def _row_zeros(self, ones: sparse.BinaryRows, stride: int) -> list[np.ndarray]:
+        """Keys of K distinct zeros of each row, uniformly, independently across rows (all the
+        row's zeros when it has no more than K)."""
+        n, d = ones.shape
+        n0 = d - np.diff(ones.indptr)
+        k = self.k
+        keys = []
+        many = np.flatnonzero(n0 > k)
+        if len(many):
+            q = self.zero_ranks(n0[many])
+            r = np.repeat(many, k)
+            # rank q among a row's zeros -> column q + #{i : s_i - i <= q}, s the row's sorted ones
+            # (s_i - i zeros precede the i-th one); searched in all rows at once with a row offset
+            shifted = ones.cols - (np.arange(len(ones.cols)) - ones.indptr[ones.rows]) + ones.rows * stride
+            col = q.reshape(-1) + (np.searchsorted(shifted, q.reshape(-1) + r * stride, side="right")
+                                   - ones.indptr[r])
+            keys.append(r * stride + col)
+        for r in np.flatnonzero(n0 <= k):  # every zero of the row (the full reconstruction there)
+            mask = np.ones(d, bool)
+            mask[ones.cols[ones.indptr[r]:ones.indptr[r + 1]]] = False
+            keys.append(r * stride + np.flatnonzero(mask))
+        return keys
+
     def _partner_keys(self, ones: sparse.BinaryRows, stride: int) -> np.ndarray:
         """Keys of (r, c) for c a one of row r's partner (r + s) mod n and a zero of row r; one
         shift s for the batch, uniform in [1, n): each row's partner is any other row alike."""
@@ -210,12 +229,7 @@ class ZeroSampler:
         cnt = nnz[partner]
         prow = np.repeat(np.arange(n), cnt)
         start = np.repeat(ones.indptr[partner] - np.r_[0, np.cumsum(cnt)[:-1]], cnt)
-        pkeys = prow * stride + ones.cols[start + np.arange(len(prow))]
-        one_keys = ones.rows * stride + ones.cols
-        if not len(one_keys):
-            return pkeys
-        at = np.minimum(np.searchsorted(one_keys, pkeys), len(one_keys) - 1)
-        return pkeys[one_keys[at] != pkeys]
+        return _without(prow * stride + ones.cols[start + np.arange(len(prow))], ones.rows * stride + ones.cols)
 
 
 @dataclass
