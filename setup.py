@@ -69,7 +69,7 @@ native = Extension("tessera._native", sources=["tessera/_native.c"], include_dir
 # The trainer's one-pass float32 kernels (trainer/native): no contraction, so the AVX-512, AVX2 and
 # baseline copies of each kernel round alike; no libm call (its own exp and log).
 fused = Extension("tessera.trainer._fused", sources=["trainer/native/fused_kernels.c", "trainer/native/fused_module.c"],
-                  depends=["trainer/native/fused_kernels.h"],
+                  depends=["trainer/native/fused_kernels.h", "trainer/native/fused_body.h"],
                   extra_compile_args=["-O2", "-ffp-contract=off", "-fno-math-errno"], optional=True)
 FALLBACK = {"tessera._native": "models on the reference runtime", "tessera.trainer._fused": "the trainer's numpy kernels"}
 
