@@ -879,8 +879,12 @@ static void test_run11(void)
 
 /* MatMul (SPEC 7.1) against the literal definition: random shapes around
  * the SIMD block sizes (m, n not multiples of the block, k across the k-chunk
- * boundary), sparse/binary A with +0/-0, inf and NaN in B (skipped when the
- * A term is zero), all four transpose forms. */
+ * boundary, k = 1, n below one vector), sparse/binary A with +0/-0, inf and
+ * NaN in B (skipped when the A term is zero), all four transpose forms. B is
+ * in turn dense in inf/NaN, all finite (the packed kernel's blocks, which
+ * rely on zero terms adding +-0 to a sum that is never -0), or finite but
+ * for one element (one panel takes the per-row skip, the others the
+ * blocks). */
 static uint32_t mm_rng = 12345u;
 static uint32_t mm_next(void)
 {
@@ -911,7 +915,7 @@ static void test_matmul(void)
     static const int32_t dims[] = {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 63, 64, 65, 130};
     static const int32_t kdims[] = {0, 1, 3, 8, 255, 256, 257, 600};
     const int32_t nd = (int32_t)(sizeof dims / sizeof dims[0]), nk = (int32_t)(sizeof kdims / sizeof kdims[0]);
-    int32_t iter, bad = 0, total = 0, p, runs[4] = {0, 0, 0, 0};
+    int32_t iter, bad = 0, total = 0, p, runs[4] = {0, 0, 0, 0}, finite_dense = 0;
     float *a = (float *)malloc(130 * 600 * 4), *b = (float *)malloc(600 * 130 * 4);
     float *c = (float *)malloc(130 * 130 * 4), *ref = (float *)malloc(130 * 130 * 4);
     for (iter = 0; iter < 300; iter++) {
@@ -930,9 +934,12 @@ static void test_matmul(void)
         for (i = 0; i < k * n; i++) {
             uint32_t r = mm_next();
             b[i] = (float)(int32_t)(r % 2001u - 1000u) / 1024.0f + (float)(r % 7u) * 1e-7f;
-            if ((r >> 12) % 61 == 0)
+            if (iter % 3 == 0 && (r >> 12) % 61 == 0)
                 b[i] = (r >> 20) % 3 == 0 ? (float)NAN : (r >> 20) % 3 == 1 ? (float)INFINITY : -(float)INFINITY;
         }
+        if (iter % 3 == 2 && k * n > 0)
+            b[mm_next() % (uint32_t)(k * n)] = (mm_next() & 1) ? (float)NAN : -(float)INFINITY;
+        finite_dense += iter % 3 == 1 && m >= 6 && dens <= 1 && k > 0;
         /* the literal SPEC 7.1 loop */
         for (i = 0; i < m; i++) {
             for (j = 0; j < n; j++) {
@@ -973,6 +980,7 @@ static void test_matmul(void)
     }
     CHECK(bad == 0, "matmul vs sequential reference: %d of %d elements differ", (int)bad, (int)total);
     CHECK(runs[0] == 300, "tsr_k_matmul ran on every shape");
+    CHECK(finite_dense >= 30, "%d shapes with a finite B and a dense A of 6 rows or more", (int)finite_dense);
 #if defined(TSR_K_DISPATCH)
     printf("matmul: %d shapes; by path:", 300);
     for (p = 0; p < NKPATHS; p++)
