@@ -5,8 +5,11 @@
  * (the input is (BATCH, rest) by default; DIM... are its other dimensions, e.g. 1 8 8 for an image)
  * then one command per line, one answer line each:
  *   run N     -> seconds per tsr_run (mean of N calls)
+ *   cpu N     -> the same in this thread's CPU time (robust to other processes on a shared machine)
  *   load N    -> seconds per tsr_model_load_alloc + free of the in-memory text (mean of N)
  *   dump PATH -> writes the output tensor as raw float32, prints its element count
+ *   path P    -> forces kernel path P (tsr_k_set_path: 0 baseline, 1 AVX-512F, 2 AVX2, -1 by
+ *                CPU) in a library built with them; prints 1, or 0 where the build or CPU lacks it
  *   quit
  */
 #define _POSIX_C_SOURCE 199309L
@@ -17,9 +20,15 @@
 
 #include "tessera.h"
 
+/* The library's path hook (src/kernels.h, TSR_K_DISPATCH builds only): weak, so the build from
+ * source without it still links. */
+extern int32_t tsr_k_set_path(int32_t path) __attribute__((weak));
+
+static clockid_t clock_id = CLOCK_MONOTONIC;
+
 static double now(void) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(clock_id, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -72,11 +81,14 @@ int main(int argc, char **argv) {
     while (fgets(line, sizeof line, stdin)) {
         char path[4000];
         double t;
-        if (sscanf(line, "run %ld", &n) == 1) {
+        int cpu = sscanf(line, "cpu %ld", &n) == 1;
+        if (cpu || sscanf(line, "run %ld", &n) == 1) {
+            clock_id = cpu ? CLOCK_THREAD_CPUTIME_ID : CLOCK_MONOTONIC;
             t = now();
             for (i = 0; i < n; i++)
                 if (tsr_run(model, &in, 1, &out, ws, ws_len, &err) != TSR_OK) return fail("run", &err);
             printf("%.9g\n", (now() - t) / (double)n);
+            clock_id = CLOCK_MONOTONIC;
         } else if (sscanf(line, "load %ld", &n) == 1) {
             t = now();
             for (i = 0; i < n; i++) {
@@ -85,6 +97,8 @@ int main(int argc, char **argv) {
                 tsr_model_free(m);
             }
             printf("%.9g\n", (now() - t) / (double)n);
+        } else if (sscanf(line, "path %ld", &n) == 1) {
+            printf("%d\n", tsr_k_set_path && tsr_k_set_path((int32_t)n) ? 1 : 0);
         } else if (sscanf(line, "dump %3999s", path) == 1) {
             FILE *f = fopen(path, "wb");
             long count = 1;
