@@ -17,7 +17,7 @@ import numpy as np
 
 sys.path.insert(0, common.ROOT)
 import tessera.trainer.tensor as T  # noqa: E402
-from tessera.trainer import datasets  # noqa: E402
+from tessera.trainer import datasets, fused_native  # noqa: E402
 
 from tessera import trainer  # noqa: E402
 
@@ -191,6 +191,7 @@ def main() -> None:
     q = 3 if quick else 1
     print("## Training\n")
     print(common.machine_line() + "\n")
+    print(f"trainer elementwise kernels: {fused_native.path()} ({fused_native.KERNELS_ENV}={fused_native.mode()})\n")
     print(common.versions("torch", "pytensor") + "\n")
     sgemm = common.sgemm_gflops()
     print(f"numpy float32 SGEMM (1024^3, {common.THREADS} thread(s)): {sgemm:.1f} GFLOP/s; "

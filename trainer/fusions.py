@@ -39,6 +39,7 @@ class PlanSite:
     sparse_slots: set[int]  # input slots that may run through the sparse path
     sparse_ctx: dict[int, sparse.BinaryRows | None]  # per call: input slot -> its sparse pattern, or None
     updates: dict[int, int] = field(default_factory=dict)  # slot of an update's value -> its shared's slot
+    shared: dict = field(default_factory=dict)  # state passes share within one plan (BCEPair)
 
     def slot_of(self, v: Variable) -> int:
         return self.slot[id(v)]
@@ -102,6 +103,17 @@ def expand_mul(v: Variable, site: PlanSite) -> Fused | None:
     return None
 
 
+@dataclass
+class BCEPair:
+    """The BCE loss and gradient kernels of one (z, t) pair in one plan: when the loss runs first
+    and the gradient's scale is a constant, the loss pass also writes the gradient (one exp per
+    element for both) and the gradient's kernel returns it. `fresh`: written in this call."""
+
+    grad: np.ndarray
+    c: float | None = None
+    fresh: bool = False
+
+
 def sigmoid_xent_grad(v: Variable, site: PlanSite) -> Fused | None:
     """add(mul(e, y1), mul(-e, y2)), e a full-size scalar expand -> (y1 - y2) * (g * scale).
 
@@ -148,7 +160,18 @@ def sigmoid_xent_grad(v: Variable, site: PlanSite) -> Fused | None:
 
         def fn_native(out, g, z, t):  # one pass: (sigmoid(z) - t) * (g*s)
             return out if bce_grad(z, t, float(g.reshape(()) * scale), out) else fn_sig(out, g, z, t)
-        return fn_native, ins
+        pair = site.shared.get(("bce", ins[1], ins[2]))
+        g_var = site.order[g1]
+        if pair is None or g_var.kind != "constant" or pair.grad.shape != oshape:
+            return fn_native, ins
+        pair.c = float(g_var.value.reshape(()) * scale)
+
+        def fn_pair(out, g, z, t):  # the loss kernel computed it in this call
+            if pair.fresh:
+                pair.fresh = False
+                return pair.grad
+            return fn_native(pair.grad, g, z, t)
+        return fn_pair, ins, False
     s = dt(s1)
 
     def fn(out, g, a, b, s=s):
@@ -195,9 +218,11 @@ def softplus_xent_loss(v: Variable, site: PlanSite) -> Fused | None:
     if fused is None:
         return fn, ins
     bce_sum, scale64 = fused.bce_sum, float(scale)
+    pair = site.shared.setdefault(("bce", ins[0], ins[1]), BCEPair(np.empty(shape, v.dtype)))
 
     def fn_native(out, z, t):  # one pass, the terms summed in double lanes
-        total = bce_sum(z, t)
+        total = bce_sum(z, t) if pair.c is None else bce_sum(z, t, pair.c, pair.grad)
+        pair.fresh = total is not None and pair.c is not None
         if total is None:
             return fn(out, z, t)
         out[...] = total * scale64

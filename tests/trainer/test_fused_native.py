@@ -62,6 +62,8 @@ def kernel_runs(f, a, z, t, g):
     assert f.lincomb_sq(a, g, 0.999, 0.001, out["sq"])
     assert f.adam_step(a, g, np.abs(z), 1e-3, 1e-8, out["adam"])
     out["sum"] = np.array([f.bce_sum(z, t)])
+    out["pair"] = np.empty(n, F32)
+    out["pair_sum"] = np.array([f.bce_sum(z, t, 0.37, out["pair"])])
     ls = np.clip(z[: n - n % 10], -80, 0).reshape(-1, 10)
     out["xent"] = np.empty(ls.shape, F32)
     labels = (np.arange(ls.shape[0]) % 10).astype(np.int64) - 3
@@ -143,6 +145,18 @@ def test_bce_gradient_and_loss_within_bound():
     zd = z.astype(np.float64)
     want = np.sum(np.logaddexp(0, zd) - t * zd)
     assert abs(f.bce_sum(z, t) - want) <= LOSS_REL * want
+
+
+def test_the_loss_pass_writes_the_gradients_bits():
+    """bce_sum with an output (the loss and gradient of one pair in one pass) = bce_sum + bce_grad."""
+    f = _fused()
+    rng = np.random.default_rng(11)
+    z = (rng.standard_normal(3001) * 9).astype(F32)
+    t = (rng.random(3001) < 0.5).astype(F32)
+    alone, pair = np.empty_like(z), np.empty_like(z)
+    assert f.bce_grad(z, t, 0.001, alone)
+    assert f.bce_sum(z, t, 0.001, pair) == f.bce_sum(z, t)
+    assert np.array_equal(alone.view(np.uint32), pair.view(np.uint32))
 
 
 def test_softmax_xent_gradient_within_bound_and_labels_checked():
@@ -247,7 +261,7 @@ def test_the_seed_step_gives_the_same_losses_on_both_paths(opt, monkeypatch):
         assert abs(ln - lp) <= LOSS_REL * abs(lp)
     for a, b in zip(*params, strict=True):
         assert np.allclose(a.get_value(), b.get_value(), rtol=1e-4, atol=1e-6)
-    for k in ("sigmoid", "sigmoid_grad", "bce_grad", "bce_sum", "lincomb"):
+    for k in ("sigmoid", "sigmoid_grad", "bce_sum", "lincomb"):  # bce_sum also writes the BCE gradient
         assert counting.calls.get(k, 0) >= len(data), (k, counting.calls)
     if opt == "adam":
         assert counting.calls.get("lincomb_sq", 0) and counting.calls.get("adam_step", 0)
@@ -288,6 +302,29 @@ def test_compiled_softmax_xent_gradient_on_both_paths(monkeypatch):
     assert ln == lp  # the loss is the numpy kernels' on both paths
     assert np.abs(gn - gp).max() <= 2.0 ** -21 / 64
     assert counting.calls.get("softmax_xent_grad") == 1
+
+
+def test_the_shared_bce_pass_with_and_without_the_loss_output(monkeypatch):
+    """The gradient is the same bits whether the loss kernel wrote it (loss requested) or the
+    gradient's own kernel did (no outputs: the loss step is dropped)."""
+    monkeypatch.setenv(fused_native.KERNELS_ENV, "native")
+    rng = np.random.default_rng(12)
+    w0 = (rng.standard_normal((64, 32)) * 0.3).astype(F32)
+    data = (rng.random((4, 40, 64)) < 0.3).astype(F32)
+    with_loss, p1 = _seed_ae(w0)
+    x = T.matrix("x")
+    W = trainer.shared(w0.copy())
+    bh, bv = trainer.shared(np.zeros(32, F32)), trainer.shared(np.zeros(64, F32))
+    h = T.nnet.sigmoid(T.dot(x, W) + bh)
+    loss = T.nnet.binary_crossentropy(T.nnet.sigmoid(T.dot(h, W.T) + bv), x).mean()
+    no_output = trainer.function([x], None, updates=optimizers.sgd(loss, [W, bh, bv], lr=0.1), sparse_inputs=False)
+    for batch in data:
+        with_loss(batch)
+        no_output(batch)
+    (plan,) = with_loss._plans.values()
+    assert "fn_pair" in [getattr(fn, "__name__", "") for fn, *_ in plan.steps]
+    for a, b in zip(p1, (W, bh, bv), strict=True):
+        assert np.array_equal(a.get_value().view(np.uint32), b.get_value().view(np.uint32))
 
 
 def test_native_update_pass_is_planned():

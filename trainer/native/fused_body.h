@@ -18,6 +18,7 @@
 #define vlog1p01 FK_NAME(vlog1p01_)
 #define neg_abs FK_NAME(neg_abs_)
 #define vsigmoid FK_NAME(vsigmoid_)
+#define sigmoid_e FK_NAME(sigmoid_e_)
 #define bce_term FK_NAME(bce_term_)
 #define widen FK_NAME(widen_)
 #define vsqrt FK_NAME(vsqrt_)
@@ -98,16 +99,13 @@ AI vf vlog1p01(vf u) {
 
 AI vf neg_abs(vf a) { return (vf)((vi)a | ISPLAT(INT32_MIN)); }
 
-/* 1 / (1 + exp(-|a|)) for a >= 0, exp(-|a|) / (1 + exp(-|a|)) below: one division, no overflow */
-AI vf vsigmoid(vf a) {
-    vf e = vexp(neg_abs(a));
-    return sel(a >= 0.0f, SPLAT(1.0f), e) / (1.0f + e);
-}
+/* 1 / (1 + e) for a >= 0, e / (1 + e) below, e = exp(-|a|): one division, no overflow */
+AI vf sigmoid_e(vf a, vf e) { return sel(a >= 0.0f, SPLAT(1.0f), e) / (1.0f + e); }
 
-AI vf bce_term(vf z, vf t) {
-    vf tail = vlog1p01(vexp(neg_abs(z)));
-    return tail + (sel(z > 0.0f, z, SPLAT(0.0f)) - t * z);
-}
+AI vf vsigmoid(vf a) { return sigmoid_e(a, vexp(neg_abs(a))); }
+
+/* softplus(z) - t z = log1p(e) + (max(z, 0) - t z), e = exp(-|z|) */
+AI vf bce_term(vf z, vf t, vf e) { return vlog1p01(e) + (sel(z > 0.0f, z, SPLAT(0.0f)) - t * z); }
 
 AI vd widen(vf v) { return __builtin_convertvector(v, vd); }
 
@@ -174,22 +172,29 @@ AI void adam_body(const float *p, const float *m, const float *v, float c, float
     }
 }
 
-/* 16 double lanes whatever the vector width: element i goes to lane i mod 16, lanes added 0..15 */
-AI double bce_sum_body(const float *z, const float *t, size_t n) {
+/* 16 double lanes whatever the vector width: element i goes to lane i mod 16, lanes added 0..15.
+ * With out, also out = (sigmoid(z) - t) * c from the same exp(-|z|): bce_grad's bits. */
+AI double bce_sum_body(const float *z, const float *t, float c, float *out, size_t n) {
     enum { NV = 16 / FK_W };
     vd acc[NV];
     memset(acc, 0, sizeof acc);
     size_t i = 0;
     for (; i + 16 <= n; i += 16)
-        for (int j = 0; j < NV; j++) acc[j] += widen(bce_term(ld(z + i + j * FK_W), ld(t + i + j * FK_W)));
+        for (int j = 0; j < NV; j++) {
+            vf z0 = ld(z + i + j * FK_W), t0 = ld(t + i + j * FK_W), e = vexp(neg_abs(z0));
+            acc[j] += widen(bce_term(z0, t0, e));
+            if (out) st(out + i + j * FK_W, canon((sigmoid_e(z0, e) - t0) * c));
+        }
     if (i < n) {
-        float b0[16] = {0}, b1[16] = {0};
+        float b0[16] = {0}, b1[16] = {0}, bo[16];
         memcpy(b0, z + i, (n - i) * sizeof(float));
         memcpy(b1, t + i, (n - i) * sizeof(float));
         for (int j = 0; j < NV; j++) {
-            vf term = bce_term(ld(b0 + j * FK_W), ld(b1 + j * FK_W));
-            acc[j] += widen(sel(iota() + j * FK_W < ISPLAT(n - i), term, SPLAT(0.0f)));
+            vf z0 = ld(b0 + j * FK_W), t0 = ld(b1 + j * FK_W), e = vexp(neg_abs(z0));
+            acc[j] += widen(sel(iota() + j * FK_W < ISPLAT(n - i), bce_term(z0, t0, e), SPLAT(0.0f)));
+            st(bo + j * FK_W, canon((sigmoid_e(z0, e) - t0) * c));
         }
+        if (out) memcpy(out + i, bo, (n - i) * sizeof(float));
     }
     double s = 0.0;
     for (int j = 0; j < NV; j++)
@@ -232,7 +237,9 @@ FK_ATTR static void FK_NAME(sigmoid_grad_)(const float *s, const float *g, float
 FK_ATTR static void FK_NAME(bce_grad_)(const float *z, const float *t, float c, float *o, size_t n) {
     bce_grad_body(z, t, c, o, n);
 }
-FK_ATTR static double FK_NAME(bce_sum_)(const float *z, const float *t, size_t n) { return bce_sum_body(z, t, n); }
+FK_ATTR static double FK_NAME(bce_sum_)(const float *z, const float *t, float c, float *o, size_t n) {
+    return bce_sum_body(z, t, c, o, n);
+}
 FK_ATTR static void FK_NAME(softmax_xent_grad_)(const float *ls, const float *e, size_t es, const int64_t *y, float *o,
                                                 size_t r, size_t c) {
     softmax_xent_grad_body(ls, e, es, y, o, r, c);
@@ -261,6 +268,7 @@ FK_ATTR static void FK_NAME(adam_)(const float *p, const float *m, const float *
 #undef vlog1p01
 #undef neg_abs
 #undef vsigmoid
+#undef sigmoid_e
 #undef bce_term
 #undef widen
 #undef vsqrt

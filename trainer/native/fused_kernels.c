@@ -88,7 +88,9 @@ const char *fk_path_name(int path) {
 void fk_sigmoid(const float *a, float *out, size_t n) { DISPATCH(sigmoid, a, out, n) }
 void fk_sigmoid_grad(const float *s, const float *g, float *out, size_t n) { DISPATCH(sigmoid_grad, s, g, out, n) }
 void fk_bce_grad(const float *z, const float *t, float c, float *out, size_t n) { DISPATCH(bce_grad, z, t, c, out, n) }
-double fk_bce_sum(const float *z, const float *t, size_t n) { DISPATCH_RET(bce_sum, z, t, n) }
+double fk_bce_sum(const float *z, const float *t, float c, float *out, size_t n) {
+    DISPATCH_RET(bce_sum, z, t, c, out, n)
+}
 void fk_softmax_xent_grad(const float *ls, const float *e, size_t e_step, const int64_t *labels, float *out,
                           size_t rows, size_t cols) {
     DISPATCH(softmax_xent_grad, ls, e, e_step, labels, out, rows, cols)

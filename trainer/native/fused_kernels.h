@@ -27,8 +27,9 @@ void fk_sigmoid_grad(const float *s, const float *g, float *out, size_t n);
 /* out = (sigmoid(z) - t) * c: the gradient of c * sum(softplus(z) - t z) */
 void fk_bce_grad(const float *z, const float *t, float c, float *out, size_t n);
 /* sum of softplus(z) - t z = log1p(exp(-|z|)) + (max(z, 0) - t z), each term in float32,
- * summed in 16 double lanes (element i into lane i mod 16), lanes added 0..15 */
-double fk_bce_sum(const float *z, const float *t, size_t n);
+ * summed in 16 double lanes (element i into lane i mod 16), lanes added 0..15; out, unless NULL,
+ * gets fk_bce_grad's result from the same pass */
+double fk_bce_sum(const float *z, const float *t, float c, float *out, size_t n);
 /* out = exp(ls) * -e_r, then out[r, y_r] += e_r; e_r = e[r * e_step]; labels in [-cols, cols) */
 void fk_softmax_xent_grad(const float *ls, const float *e, size_t e_step, const int64_t *labels,
                           float *out, size_t rows, size_t cols);

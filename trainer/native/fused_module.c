@@ -95,16 +95,18 @@ static PyObject *py_lincomb(PyObject *s, PyObject *a) { (void)s; return binary(a
 static PyObject *py_lincomb_sq(PyObject *s, PyObject *a) { (void)s; return binary(a, K_LINCOMB_SQ, "lincomb_sq"); }
 
 static PyObject *py_bce_sum(PyObject *self, PyObject *args) {
-    PyObject *z, *t;
+    PyObject *z, *t, *out = NULL;
+    float c = 0.0f;
     Bufs bs = {.n = 0};
     (void)self;
-    if (!PyArg_ParseTuple(args, "OO", &z, &t)) return NULL;
-    if (!getf(&bs, z, 0) || !getf(&bs, t, 0)) {
+    if (!PyArg_ParseTuple(args, "OO|fO", &z, &t, &c, &out)) return NULL;
+    if (!getf(&bs, z, 0) || !getf(&bs, t, 0) || (out && !getf(&bs, out, 1))) {
         release(&bs);
         Py_RETURN_NONE;
     }
-    if (count(&bs, 0) != count(&bs, 1)) return size_mismatch(&bs, "bce_sum");
-    double s = fk_bce_sum(bs.b[0].buf, bs.b[1].buf, (size_t)count(&bs, 0));
+    size_t n = (size_t)count(&bs, 0);
+    if ((size_t)count(&bs, 1) != n || (out && (size_t)count(&bs, 2) != n)) return size_mismatch(&bs, "bce_sum");
+    double s = fk_bce_sum(bs.b[0].buf, bs.b[1].buf, c, out ? bs.b[2].buf : NULL, n);
     release(&bs);
     return PyFloat_FromDouble(s);
 }
@@ -197,7 +199,7 @@ static PyMethodDef methods[] = {
     {"sigmoid", py_sigmoid, METH_VARARGS, "sigmoid(a, out) -> bool"},
     {"sigmoid_grad", py_sigmoid_grad, METH_VARARGS, "sigmoid_grad(s, g, out) -> bool: ((1 - s) s) g"},
     {"bce_grad", py_bce_grad, METH_VARARGS, "bce_grad(z, t, c, out) -> bool: (sigmoid(z) - t) c"},
-    {"bce_sum", py_bce_sum, METH_VARARGS, "bce_sum(z, t) -> float or None: sum of softplus(z) - t z"},
+    {"bce_sum", py_bce_sum, METH_VARARGS, "bce_sum(z, t[, c, out]) -> float or None: sum of softplus(z) - t z; with out, also bce_grad's out"},
     {"softmax_xent_grad", py_softmax_xent_grad, METH_VARARGS,
      "softmax_xent_grad(ls, e, labels, out, cols) -> bool: exp(ls) (-e), plus e at the labels"},
     {"lincomb", py_lincomb, METH_VARARGS, "lincomb(x, y, a, b, out) -> bool: a x + b y"},
