@@ -20,6 +20,7 @@ those epochs at its best rate: the sampled method, at its best rate, trains on f
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import time
 
@@ -83,6 +84,11 @@ def main() -> None:
     n_train = 1280 if quick else 2560
     print("## Reconstruction sampling (wide sparse binary data)\n")
     print(common.machine_line() + "\n")
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=common.ROOT, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "trainer", "tessera", "bench/train_sampling.py"],
+                           cwd=common.ROOT, capture_output=True, text=True).stdout.strip()
+    print(f"commit {head.stdout.strip() or 'unknown'}{' (trainer files modified)' if dirty else ''}; "
+          f"command: make -C bench train-sampling{' QUICK=1' if '--quick' in sys.argv else ''}\n")
     t0 = time.perf_counter()
     x = datasets.synthetic_sparse_csr(n_samples=n_train + 512, n_features=FEATURES, density=DENSITY, seed=0)
     train_x, held = x[:n_train], x[n_train:]
