@@ -4,7 +4,8 @@ The repository's top-level folders become subpackages of `tessera` (tessera.trai
 the schema and the C runtime's sources go in as data at the same relative paths (tessera/schema/v1,
 tessera/runtimes/c/src), which is what tessera.resources looks up. `tessera._native` is the C runtime
 compiled in-process; where it cannot be built (no compiler) the package installs without it and
-runs on the reference.
+runs on the reference. `tessera.trainer._fused` (trainer/native/) is the trainer's one-pass float32
+kernels, optional the same way (the trainer then runs its numpy kernels).
 """
 
 import glob
@@ -54,7 +55,8 @@ class BuildNative(build_ext):
         try:
             if ext.name == "tessera._native":
                 ext.extra_objects = self.compiler.compile(
-                    C_SOURCES, output_dir=self.build_temp, macros=C_MACROS, include_dirs=C_INCLUDE, extra_postargs=C_FLAGS,
+                    C_SOURCES, output_dir=self.build_temp, macros=C_MACROS, include_dirs=C_INCLUDE,
+                    extra_postargs=C_FLAGS,
                     depends=glob.glob("runtimes/c/src/*.h") + glob.glob("runtimes/c/include/*.h"))
             super().build_extension(ext)
         except (CCompilerError, BaseError, OSError) as exc:  # no compiler, a failing one, no linker
@@ -71,7 +73,8 @@ native = Extension("tessera._native", sources=["tessera/_native.c"], include_dir
 fused = Extension("tessera.trainer._fused", sources=["trainer/native/fused_kernels.c", "trainer/native/fused_module.c"],
                   depends=["trainer/native/fused_kernels.h", "trainer/native/fused_body.h"],
                   extra_compile_args=["-O2", "-ffp-contract=off", "-fno-math-errno"], optional=True)
-FALLBACK = {"tessera._native": "models on the reference runtime", "tessera.trainer._fused": "the trainer's numpy kernels"}
+FALLBACK = {"tessera._native": "models on the reference runtime",
+            "tessera.trainer._fused": "the trainer's numpy kernels"}
 
 setup(packages=packages, package_dir=package_dir, package_data=package_data, include_package_data=False,
       ext_modules=[native, fused],
