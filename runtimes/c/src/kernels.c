@@ -456,8 +456,16 @@ void tsr_k_sqrt(const float *x, float *y, int32_t n)
 
 void tsr_k_relu(const float *x, float *y, int32_t n)
 {
-    int32_t i;
-    TSR_LOOP_SMALL for (i = 0; i < n; i++)
+    int32_t i = 0;
+#if defined(TSR_K_DISPATCH) && TSR_SIMD
+    /* Maximum(x, +0) without branches: x where x > 0 or NaN, else +0 (for
+     * x == +-0 the AND of the bits with +0 is +0) */
+    for (; i + MM_W <= n; i += MM_W) {
+        tsr_vf v = VLOAD(x + i);
+        VSTORE(y + i, (tsr_vf)((tsr_vi)v & ((v > (tsr_vf){0}) | (v != v))));
+    }
+#endif
+    TSR_LOOP_SMALL for (; i < n; i++)
         y[i] = tsr_k_max1(x[i], 0.0f);
 }
 
@@ -2070,6 +2078,189 @@ TSR_NOLIBC void tsr_k_conv2d(const float *x, const float *w, const float *b, flo
     }
 }
 
+#if defined(__wasm_simd128__)
+/* wasm simd128 Conv2D (tsr_k_conv2d_ws, with the caller's workspace),
+ * vectorised over output channels. Per group the weights are packed into
+ * panels of 8 output channels, P[k][0..7] with k = (c, i, j) in the order of
+ * SPEC 7.11 (zeros past the group's last channel); per image the group's
+ * channels are copied into zero-padded planes when the node has pads (else
+ * read in place), so every tap k of every output position is one element at
+ * a fixed offset tap[k] from the position's origin. A block is 4 output
+ * positions x 8 channels, 8 accumulators in registers: per tap each
+ * position's element (one load, splat) times the panel's two weight vectors.
+ * Every lane is one output element summing over k in order from +0. It skips
+ * no zero term, which is exact because every weight is finite (checked
+ * first; else the scalar kernel runs): a zero input or padding times a finite
+ * weight is +0 or -0, and adding +-0 leaves the accumulator unchanged, since
+ * a sum that starts at +0 is never -0 (in round to nearest a sum is -0 only
+ * when both addends are). An inf or NaN input meets every weight, as SPEC
+ * requires. The 4 x 4 blocks are transposed so each channel's 4 outputs are
+ * stored together, the bias added then. */
+#define CW_M 8 /* output channels per panel */
+#define CW_P 4 /* output positions per block */
+typedef struct {
+    int64_t pack, planes, total; /* in floats: weight panels, padded planes, all with the tap table */
+    int32_t plane, Wp, K;
+} cw_layout;
+
+/* 0 when the workspace would exceed 2^26 floats (then the scalar kernel runs). */
+static int cw_plan(const int32_t *g, cw_layout *L)
+{
+    int64_t Cg = g[1] / g[15], Mg = g[4] / g[15], K = Cg * g[5] * g[6];
+    int64_t Hp = (int64_t)g[2] + g[11] + g[13], Wp = (int64_t)g[3] + g[12] + g[14];
+    if (Hp * Wp > (1 << 26))
+        return 0;
+    L->Wp = (int32_t)Wp;
+    L->plane = (int32_t)(Hp * Wp);
+    L->K = (int32_t)K;
+    L->pack = (Mg + CW_M - 1) / CW_M * K * CW_M;
+    L->planes = (g[11] | g[12] | g[13] | g[14]) ? Cg * Hp * Wp : 0;
+    L->total = L->pack + L->planes + K;
+    return L->total <= (1 << 26);
+}
+
+#define CW_SPLAT(v) ((tsr_vf){(v), (v), (v), (v)})
+/* a[r], a[4 + r]: channels 0-3 and 4-7 of position r (origin p + o[r]) */
+__attribute__((noinline)) static void cw_block(const float *p, const int32_t *o, const int32_t *tap,
+                                               const float *pk, int32_t K, tsr_vf *a)
+{
+    const float *p0 = p + o[0], *p1 = p + o[1], *p2 = p + o[2], *p3 = p + o[3];
+    tsr_vf a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, b0 = {0}, b1 = {0}, b2 = {0}, b3 = {0}, v;
+    int32_t k;
+    for (k = 0; k < K; k++, pk += CW_M) {
+        tsr_vf w0 = VLOAD(pk), w1 = VLOAD(pk + 4);
+        int32_t t = tap[k];
+        v = CW_SPLAT(p0[t]);
+        a0 = a0 + v * w0;
+        b0 = b0 + v * w1;
+        v = CW_SPLAT(p1[t]);
+        a1 = a1 + v * w0;
+        b1 = b1 + v * w1;
+        v = CW_SPLAT(p2[t]);
+        a2 = a2 + v * w0;
+        b2 = b2 + v * w1;
+        v = CW_SPLAT(p3[t]);
+        a3 = a3 + v * w0;
+        b3 = b3 + v * w1;
+    }
+    a[0] = a0, a[1] = a1, a[2] = a2, a[3] = a3, a[4] = b0, a[5] = b1, a[6] = b2, a[7] = b3;
+}
+
+/* y[c * ys + r] = a[r][c] (+ b[c]) for the first np positions, mc channels */
+static void cw_store(const tsr_vf *a, float *y, ptrdiff_t ys, const float *b, int32_t np, int32_t mc)
+{
+    int32_t r, c;
+    if (np == CW_P && mc >= 4) {
+        tsr_vf lo01 = __builtin_shufflevector(a[0], a[1], 0, 4, 1, 5);
+        tsr_vf hi01 = __builtin_shufflevector(a[0], a[1], 2, 6, 3, 7);
+        tsr_vf lo23 = __builtin_shufflevector(a[2], a[3], 0, 4, 1, 5);
+        tsr_vf hi23 = __builtin_shufflevector(a[2], a[3], 2, 6, 3, 7);
+        tsr_vf t[4];
+        t[0] = __builtin_shufflevector(lo01, lo23, 0, 1, 4, 5);
+        t[1] = __builtin_shufflevector(lo01, lo23, 2, 3, 6, 7);
+        t[2] = __builtin_shufflevector(hi01, hi23, 0, 1, 4, 5);
+        t[3] = __builtin_shufflevector(hi01, hi23, 2, 3, 6, 7);
+        for (c = 0; c < 4; c++)
+            VSTORE(y + c * ys, b ? t[c] + CW_SPLAT(b[c]) : t[c]);
+        return;
+    }
+    for (c = 0; c < mc && c < 4; c++)
+        for (r = 0; r < np; r++)
+            y[c * ys + r] = b ? a[r][c] + b[c] : a[r][c];
+}
+
+int64_t tsr_k_conv2d_ws_floats(const int32_t *geom)
+{
+    cw_layout L;
+    return cw_plan(geom, &L) ? L.total : 0;
+}
+
+TSR_NOLIBC void tsr_k_conv2d_ws(const float *x, const float *w, const float *b, float *y,
+                                const int32_t *g, float *ws)
+{
+    const int32_t C = g[1], H = g[2], W = g[3], M = g[4], grp = g[15], Ho = g[16], Wo = g[17];
+    const int32_t Cg = C / grp, Mg = M / grp, HoWo = Ho * Wo;
+    cw_layout L;
+    uint32_t bad = 0;
+    int32_t n, gi, c, i, j, k, m, q, r, h;
+    int32_t *tap;
+    if (!ws || !cw_plan(g, &L))
+        goto scalar;
+    for (k = 0; k < M * L.K; k++) /* |w| above the largest finite float: inf or NaN */
+        bad |= (f2u(w[k]) & 0x7FFFFFFFu) > 0x7F7FFFFFu;
+    if (bad)
+        goto scalar;
+    tap = (int32_t *)(void *)(ws + L.pack + L.planes);
+    for (c = 0, k = 0; c < Cg; c++)
+        for (i = 0; i < g[5]; i++)
+            for (j = 0; j < g[6]; j++)
+                tap[k++] = c * L.plane + i * g[9] * L.Wp + j * g[10];
+    for (gi = 0; gi < grp; gi++) {
+        for (m = 0; m < (Mg + CW_M - 1) / CW_M * CW_M; m++) /* panels of the group */
+            for (k = 0; k < L.K; k++)
+                ws[((ptrdiff_t)(m / CW_M) * L.K + k) * CW_M + m % CW_M] =
+                    m < Mg ? w[((ptrdiff_t)gi * Mg + m) * L.K + k] : 0.0f;
+        for (n = 0; n < g[0]; n++) {
+            const float *xg = x + ((ptrdiff_t)n * C + (ptrdiff_t)gi * Cg) * H * W, *p = xg;
+            float *yg = y + ((ptrdiff_t)n * M + (ptrdiff_t)gi * Mg) * HoWo;
+            if (L.planes) {
+                float *pp = ws + L.pack;
+                for (q = 0; q < Cg * L.plane; q++)
+                    pp[q] = 0.0f;
+                for (c = 0; c < Cg; c++)
+                    for (h = 0; h < H; h++)
+                        for (q = 0; q < W; q++)
+                            pp[(ptrdiff_t)c * L.plane + (h + g[11]) * L.Wp + g[12] + q] =
+                                xg[((ptrdiff_t)c * H + h) * W + q];
+                p = pp;
+            }
+            for (m = 0; m < Mg; m += CW_M) {
+                const float *bm = b ? b + gi * Mg + m : NULL;
+                for (q = 0; q < HoWo; q += CW_P) {
+                    int32_t o[CW_P], np = HoWo - q < CW_P ? HoWo - q : CW_P;
+                    tsr_vf a[2 * CW_P];
+                    for (r = 0; r < CW_P; r++) { /* the last position repeats in a partial block */
+                        int32_t at = q + (r < np ? r : np - 1);
+                        o[r] = at / Wo * g[7] * L.Wp + at % Wo * g[8];
+                    }
+                    cw_block(p, o, tap, ws + (ptrdiff_t)(m / CW_M) * L.K * CW_M, L.K, a);
+                    cw_store(a, yg + (ptrdiff_t)m * HoWo + q, HoWo, bm, np, Mg - m);
+                    if (Mg - m > 4)
+                        cw_store(a + 4, yg + (ptrdiff_t)(m + 4) * HoWo + q, HoWo, bm ? bm + 4 : NULL, np, Mg - m - 4);
+                }
+            }
+        }
+    }
+    return;
+scalar:
+    tsr_k_conv2d(x, w, b, y, g);
+}
+
+/* Four consecutive outputs of a pooling row whose windows lie inside the
+ * input (no padding): lanes ow .. ow+3, taps in window order, Maximum by
+ * f32x4.max (NaN if either is NaN, -0 below +0: SPEC 7.2) or fl(s + x),
+ * then the division by div. xr: the first visited row at the window of ow. */
+static void pool_w4(const float *xr, int32_t W, int32_t sw, int32_t rows, int32_t kW, float *y,
+                    int32_t mode, float div)
+{
+    float init = mode ? 0.0f : -u2f(0x7F800000u);
+    tsr_vf acc = CW_SPLAT(init), v;
+    int32_t i, j;
+    for (i = 0; i < rows; i++, xr += W)
+        for (j = 0; j < kW; j++) {
+            const float *q = xr + j;
+            if (sw == 1)
+                v = VLOAD(q);
+            else if (sw == 2) /* q[0], q[2], q[4], q[6]: no read past q[6] */
+                v = __builtin_shufflevector(VLOAD(q), VLOAD(q + 3), 0, 2, 5, 7);
+            else
+                v = (tsr_vf){q[0], q[sw], q[2 * sw], q[3 * sw]};
+            acc = mode ? acc + v : __builtin_wasm_max_f32x4(acc, v);
+        }
+    VSTORE(y, mode ? acc / CW_SPLAT(div) : acc);
+}
+#endif
+
 /* mode 0: max; 1: average over the visited elements; 2: average over kH*kW. */
 static void pool2d(const float *x, float *y, const int32_t *g, int32_t mode)
 {
@@ -2086,6 +2277,14 @@ static void pool2d(const float *x, float *y, const int32_t *g, int32_t mode)
             for (ow = 0; ow < Wo; ow++) {
                 int32_t bw = ow * sw - pl;
                 float acc = mode ? 0.0f : -u2f(0x7F800000u);
+#if defined(__wasm_simd128__)
+                if (ow + 4 <= Wo && bw >= 0 && (ow + 3) * sw - pl + kW <= W) {
+                    pool_w4(xp + (ptrdiff_t)(bh + i0) * W + bw, W, sw, i1 - i0, kW, yp + (ptrdiff_t)oh * Wo + ow,
+                            mode, mode == 2 ? full : (float)((int64_t)(i1 - i0) * kW));
+                    ow += 3;
+                    continue;
+                }
+#endif
                 tap_range(bw, 1, W, kW, &j0, &j1);
                 for (i = i0; i < i1; i++) {
                     const float *xr = xp + (ptrdiff_t)(bh + i) * W + bw;
@@ -2100,13 +2299,132 @@ static void pool2d(const float *x, float *y, const int32_t *g, int32_t mode)
     }
 }
 
+/* Library fast path of MaxPool2D and AveragePool2D (TSR_K_DISPATCH): each
+ * vector lane is one output element, the lanes consecutive elements of y
+ * (across rows and planes, so small planes fill whole vectors). For each tap
+ * (i, j), in window order, a masked gather loads every lane's input element;
+ * lanes whose tap falls on padding keep their accumulator unchanged, so
+ * every lane runs the SPEC 7.12 loop: the same elements in the same order,
+ * Maximum of SPEC 7.2 (NaN wins, -0 below +0) or fl(s + x), and the same
+ * divisor. The lane coordinates (plane offset, oh, ow) advance by W outputs
+ * per vector. Taken when the window fits in the input (kH <= H, kW <= W):
+ * larger windows are mostly padding, which the scalar loop clips away. */
+#if defined(TSR_K_DISPATCH) && TSR_SIMD
+#define TSR_POOL_DEFINE(FN, SFX, VF, VI, U, UI, W, GATHER, ZU)                                    \
+    FN void pool_vec##SFX(const float *x, float *y, const int32_t *g, int32_t mode)               \
+    {                                                                                             \
+        const int32_t H = g[2], Wd = g[3], kH = g[4], kW = g[5], sh = g[6], sw = g[7];            \
+        const int32_t Ho = g[12], Wo = g[13], total = g[0] * g[1] * Ho * Wo, dq = W / Wo;         \
+        const int32_t dr = W % Wo, wraps = (dq + Ho) / Ho;                                        \
+        const float full = (float)((int64_t)kH * kW);                                             \
+        int32_t f, l, i, j, q, lanes[4][W];                                                       \
+        VI ow, oh, pb, iota;                                                                      \
+        for (l = 0; l < W; l++) {                                                                 \
+            lanes[0][l] = l % Wo, lanes[1][l] = l / Wo % Ho;                                      \
+            lanes[2][l] = l / Wo / Ho * H * Wd, lanes[3][l] = l;                                  \
+        }                                                                                         \
+        ow = VLOADT(UI, lanes[0]), oh = VLOADT(UI, lanes[1]);                                     \
+        pb = VLOADT(UI, lanes[2]), iota = VLOADT(UI, lanes[3]);                                   \
+        for (f = 0; f < total; f += W) {                                                          \
+            VI bh = oh * sh - g[8], bw = ow * sw - g[9], base = pb + bh * Wd + bw;                \
+            VI live = iota < total - f, cnt = {0}, m, rok;                                        \
+            VF acc = (VF)((VI){0} + (int32_t)(mode ? 0u : 0xFF800000u)), v, r;                    \
+            for (i = 0; i < kH; i++) {                                                            \
+                rok = live & (bh + i >= 0) & (bh + i < H);                                        \
+                for (j = 0; j < kW; j++) {                                                        \
+                    m = rok & (bw + j >= 0) & (bw + j < Wd);                                      \
+                    v = GATHER(acc, x, base + (i * Wd + j), m);                                   \
+                    if (mode) {                                                                   \
+                        r = acc + v;                                                              \
+                        cnt -= m;                                                                 \
+                    } else { /* SPEC 7.2, as tsr_k_max1 */                                        \
+                        VI gt = v > acc, eq = v == acc, nan = v != v;                             \
+                        r = (VF)(((VI)v & gt) | ((VI)acc & ~gt));                                 \
+                        r = (VF)((((VI)v & (VI)acc) & eq) | ((VI)r & ~eq));                       \
+                        r = (VF)(((VI)v & nan) | ((VI)r & ~nan));                                 \
+                    }                                                                             \
+                    acc = (VF)(((VI)r & m) | ((VI)acc & ~m));                                     \
+                }                                                                                 \
+            }                                                                                     \
+            if (mode)                                                                             \
+                acc = acc / (mode == 2 ? (VF){0} + full : __builtin_convertvector(cnt, VF));      \
+            if (total - f >= W) {                                                                 \
+                VSTORET(U, y + f, acc);                                                           \
+            } else {                                                                              \
+                float t[W];                                                                       \
+                VSTORET(U, t, acc);                                                               \
+                for (l = 0; l < total - f; l++)                                                   \
+                    y[f + l] = t[l];                                                              \
+            }                                                                                     \
+            ow += dr, oh += dq;                                                                   \
+            m = ow >= Wo, ow -= Wo & m, oh -= m;                                                  \
+            for (q = 0; q < wraps; q++)                                                           \
+                m = oh >= Ho, oh -= Ho & m, pb += (H * Wd) & m;                                   \
+        }                                                                                         \
+        ZU;                                                                                       \
+    }
+
+typedef int32_t tsr_viu __attribute__((vector_size(MM_W * 4), aligned(4), may_alias));
+/* the baseline ISA has no gather: lane by lane, only where m is set */
+static inline tsr_vf pool_gather(tsr_vf src, const float *x, tsr_vi idx, tsr_vi m)
+{
+    int32_t l;
+    for (l = 0; l < MM_W; l++)
+        if (m[l])
+            src[l] = x[idx[l]];
+    return src;
+}
+#define POOL_GATHER(s, x, i, m) pool_gather(s, x, i, m)
+TSR_POOL_DEFINE(static, , tsr_vf, tsr_vi, tsr_vfu, tsr_viu, MM_W, POOL_GATHER, (void)0)
+#if TSR_MM_AVX2
+typedef int32_t tsr_v8iu __attribute__((vector_size(32), aligned(4), may_alias));
+#define POOL_GATHER8(s, x, i, m) (tsr_v8f)_mm256_mask_i32gather_ps((__m256)(s), x, (__m256i)(i), (__m256)(m), 4)
+TSR_POOL_DEFINE(TSR_AVX2_FN, _avx2, tsr_v8f, tsr_v8i, tsr_v8fu, tsr_v8iu, 8, POOL_GATHER8, _mm256_zeroupper())
+#endif
+#if TSR_MM_WIDE
+typedef int32_t tsr_wiu __attribute__((vector_size(MW_W * 4), aligned(4), may_alias));
+#define POOL_GATHERW(s, x, i, m) \
+    (tsr_wf)_mm512_mask_i32gather_ps((__m512)(s), _mm512_test_epi32_mask((__m512i)(m), (__m512i)(m)), (__m512i)(i), x, 4)
+TSR_POOL_DEFINE(TSR_WIDE_FN, _wide, tsr_wf, tsr_wi, tsr_wfu, tsr_wiu, MW_W, POOL_GATHERW, _mm256_zeroupper())
+#endif
+
+/* 1 when a vector path ran the pooling (mode as pool2d). */
+static int pool_fast(const float *x, float *y, const int32_t *g, int32_t mode)
+{
+    if (g[4] > g[2] || g[5] > g[3])
+        return 0;
+    switch (tsr_path()) {
+#if TSR_MM_WIDE
+    case TSR_K_PATH_AVX512:
+        pool_vec_wide(x, y, g, mode);
+        break;
+#endif
+#if TSR_MM_AVX2
+    case TSR_K_PATH_AVX2:
+        pool_vec_avx2(x, y, g, mode);
+        break;
+#endif
+    default:
+        pool_vec(x, y, g, mode);
+    }
+    return 1;
+}
+#define TSR_POOL_FAST(x, y, g, mode) \
+    if (pool_fast(x, y, g, mode))    \
+        return;
+#else
+#define TSR_POOL_FAST(x, y, g, mode)
+#endif
+
 void tsr_k_maxpool2d(const float *x, float *y, const int32_t *geom)
 {
+    TSR_POOL_FAST(x, y, geom, 0)
     pool2d(x, y, geom, 0);
 }
 
 void tsr_k_avgpool2d(const float *x, float *y, const int32_t *geom, int32_t count_include_pad)
 {
+    TSR_POOL_FAST(x, y, geom, count_include_pad ? 2 : 1)
     pool2d(x, y, geom, count_include_pad ? 2 : 1);
 }
 
