@@ -24,9 +24,9 @@ BATCH = 3
 
 
 def cnn_doc() -> dict:
-    """8x8 digits-sized input: conv 1->8 3x3 (pads top 1, left 2, bottom 1, right 0), relu, maxpool 2, conv 8->16 3x3 (no bias),
-    avgpool 2 stride 1 with a top/left pad (pads counted), depthwise 2x2 conv, avgpool 1x1 stride 1
-    (pads not counted: a no-op window), reshape, dense 16->10, softmax."""
+    """8x8 digits-sized input: conv 1->8 3x3 (pads top 1, left 2, bottom 1, right 0), relu, maxpool 2,
+    conv 8->16 3x3 (no bias), avgpool 2 stride 1 with a top/left pad (pads counted), depthwise 2x2 conv,
+    avgpool 1x1 stride 1 (pads not counted: a no-op window), reshape, dense 16->10, softmax."""
     rng = np.random.default_rng(3)
     inits = [tensor("w1", uniform(rng, (8, 1, 3, 3), -1, 1)), tensor("b1", uniform(rng, (8,), -0.2, 0.2)),
              tensor("w2", uniform(rng, (16, 8, 3, 3), -0.5, 0.5)),
