@@ -5,6 +5,7 @@
 //   THREADS=1 node bench/infer_js.mjs [--quick]
 import { readFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
+import { pathToFileURL } from 'node:url';
 import { load } from '../runtimes/js/src/index.js';
 
 const OUT = new URL('./out/', import.meta.url).pathname;
@@ -14,10 +15,10 @@ const SIZES = [[784, 256], [64, 32]];
 const BATCHES = [1, 256];
 const notes = new Set();
 
-const fmt = (s) => (s < 1e-3 ? `${(s * 1e6).toFixed(1)} us` : s < 1 ? `${(s * 1e3).toFixed(2)} ms` : `${s.toFixed(2)} s`);
-const table = (header, rows) => [`| ${header.join(' | ')} |`, `|${'---|'.repeat(header.length)}`,
+export const fmt = (s) => (s < 1e-3 ? `${(s * 1e6).toFixed(1)} us` : s < 1 ? `${(s * 1e3).toFixed(2)} ms` : `${s.toFixed(2)} s`);
+export const table = (header, rows) => [`| ${header.join(' | ')} |`, `|${'---|'.repeat(header.length)}`,
   ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
-const verdict = (ok) => (ok ? '**met**' : '**NOT met**');
+export const verdict = (ok) => (ok ? '**met**' : '**NOT met**');
 
 function weights(nv, nh) {
   const doc = JSON.parse(readFileSync(`${OUT}ae${nv}x${nh}.json`, 'utf8'));
@@ -29,20 +30,21 @@ function input(nv, batch) {
   return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 }
 
-async function peers() {
+/** The peers that are installed (bench/node_modules), each with `threads` threads; notes: why one is missing. */
+export async function peers(threads = THREADS, into = notes) {
   const p = {};
   try {
     p.ort = await import('onnxruntime-web');
-    p.ort.env.wasm.numThreads = THREADS;
-  } catch (e) { notes.add(`onnxruntime-web: not run (${e.message.split('\n')[0]})`); }
+    p.ort.env.wasm.numThreads = threads;
+  } catch (e) { into.add(`onnxruntime-web: not run (${e.message.split('\n')[0]})`); }
   try {
     p.tf = await import('@tensorflow/tfjs');
     p.tf.enableProdMode(); // as a deployed app runs it (fewer checks; also no tfjs-node banner)
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
-    wasm.setThreadsCount(THREADS);
+    wasm.setThreadsCount(threads);
     p.tfWasm = await p.tf.setBackend('wasm');
-    if (!p.tfWasm) notes.add('tfjs wasm backend: failed to initialise');
-  } catch (e) { notes.add(`TensorFlow.js: not run (${e.message.split('\n')[0]})`); }
+    if (!p.tfWasm) into.add('tfjs wasm backend: failed to initialise');
+  } catch (e) { into.add(`TensorFlow.js: not run (${e.message.split('\n')[0]})`); }
   return p;
 }
 
@@ -97,7 +99,7 @@ async function speed(p, nv, nh, batch, rounds) {
 
 // Round-robin timing (see common.py), awaiting every call (onnxruntime-web's run returns a promise; the others
 // are synchronous and awaiting them costs all contenders the same microtask).
-async function roundRobinAsync(contenders, rounds, blockMs = 30) {
+export async function roundRobinAsync(contenders, rounds, blockMs = 30) {
   const names = Object.keys(contenders);
   const counts = {};
   for (const n of names) {
@@ -175,8 +177,10 @@ async function main() {
   console.log(table(['model', 'file', 'ours (wasm kernels)', 'ours (js kernels)', 'onnxruntime-web session'], lrows));
 }
 
-if (!existsSync(`${OUT}ae784x256.json`)) {
-  console.error('run python bench/make_models.py first');
-  process.exit(1);
+if (import.meta.url === pathToFileURL(process.argv[1]).href) { // run, not imported (infer_cnn_js.mjs)
+  if (!existsSync(`${OUT}ae784x256.json`)) {
+    console.error('run python bench/make_models.py first');
+    process.exit(1);
+  }
+  await main();
 }
-await main();

@@ -2216,13 +2216,17 @@ TSR_NOLIBC void tsr_k_conv2d_ws(const float *x, const float *w, const float *b, 
             }
             for (m = 0; m < Mg; m += CW_M) {
                 const float *bm = b ? b + gi * Mg + m : NULL;
+                int32_t oh = 0, ow = 0; /* of the next position */
                 for (q = 0; q < HoWo; q += CW_P) {
                     int32_t o[CW_P], np = HoWo - q < CW_P ? HoWo - q : CW_P;
                     tsr_vf a[2 * CW_P];
                     for (r = 0; r < CW_P; r++) { /* the last position repeats in a partial block */
-                        int32_t at = q + (r < np ? r : np - 1);
-                        o[r] = at / Wo * g[7] * L.Wp + at % Wo * g[8];
+                        o[r] = oh * g[7] * L.Wp + ow * g[8];
+                        if (r + 1 < np && ++ow == Wo)
+                            ow = 0, oh++;
                     }
+                    if (++ow == Wo)
+                        ow = 0, oh++;
                     cw_block(p, o, tap, ws + (ptrdiff_t)(m / CW_M) * L.K * CW_M, L.K, a);
                     cw_store(a, yg + (ptrdiff_t)m * HoWo + q, HoWo, bm, np, Mg - m);
                     if (Mg - m > 4)
@@ -2243,8 +2247,7 @@ scalar:
 static void pool_w4(const float *xr, int32_t W, int32_t sw, int32_t rows, int32_t kW, float *y,
                     int32_t mode, float div)
 {
-    float init = mode ? 0.0f : -u2f(0x7F800000u);
-    tsr_vf acc = CW_SPLAT(init), v;
+    tsr_vf acc = {0}, v;
     int32_t i, j;
     for (i = 0; i < rows; i++, xr += W)
         for (j = 0; j < kW; j++) {
@@ -2255,7 +2258,9 @@ static void pool_w4(const float *xr, int32_t W, int32_t sw, int32_t rows, int32_
                 v = __builtin_shufflevector(VLOAD(q), VLOAD(q + 3), 0, 2, 5, 7);
             else
                 v = (tsr_vf){q[0], q[sw], q[2 * sw], q[3 * sw]};
-            acc = mode ? acc + v : __builtin_wasm_max_f32x4(acc, v);
+            /* max from the first element, not from -inf: the same value,
+             * Maximum being the max of a total order (-inf lowest, NaN highest) */
+            acc = mode ? acc + v : i + j ? __builtin_wasm_max_f32x4(acc, v) : v;
         }
     VSTORE(y, mode ? acc / CW_SPLAT(div) : acc);
 }

@@ -253,13 +253,15 @@ TSR_K_API void tsr_k_conv2d(const float *x, const float *w, const float *b, floa
  * geom: N, C, H, W, kH, kW, sh, sw, pt, pl, pb, pr, Hout, Wout (14 int32). */
 TSR_K_API void tsr_k_maxpool2d(const float *x, float *y, const int32_t *geom);
 TSR_K_API void tsr_k_avgpool2d(const float *x, float *y, const int32_t *geom, int32_t count_include_pad);
-#if defined(TSR_K_DISPATCH)
-/* Library only: Conv2D with a workspace, vectorised over output positions
- * on the path tsr_k_set_path selects (else the CPU's best); the same bits
- * as tsr_k_conv2d. tsr_k_conv2d_ws_floats gives the floats of workspace it
- * needs, 0 when the geometry does not suit it (a width stride above 1, or
- * planes above 2^26 floats): then tsr_k_conv2d_ws (ws may be NULL) runs
- * tsr_k_conv2d. */
+#if defined(TSR_K_DISPATCH) || defined(__wasm_simd128__)
+/* The x86-64 library and the wasm simd128 build (the JS runtime) only:
+ * Conv2D with a workspace the caller provides, vectorised (library: over
+ * output positions, on the path tsr_k_set_path selects, else the CPU's best;
+ * wasm: over output channels); the same bits as tsr_k_conv2d.
+ * tsr_k_conv2d_ws_floats gives the floats of workspace it needs (the same
+ * for any N), 0 when the geometry does not suit it (library: a width stride
+ * above 1; both: a workspace above 2^26 floats): then tsr_k_conv2d_ws (ws
+ * may be NULL) runs tsr_k_conv2d. */
 TSR_K_API int64_t tsr_k_conv2d_ws_floats(const int32_t *geom);
 TSR_K_API void tsr_k_conv2d_ws(const float *x, const float *w, const float *b, float *y, const int32_t *geom,
                                float *ws);

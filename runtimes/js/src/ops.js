@@ -319,7 +319,7 @@ Object.freeze(OPS);
 export const typesOf = (row) => (row.types ?? 'f:f').split(':');
 
 /** Exports wasm.js uses besides the rows' wasm.fn (the Makefile's list: tools/wasm-exports.js). */
-export const WASM_HELPERS = ['__heap_base', 'tsr_k_binary_flat'];
+export const WASM_HELPERS = ['__heap_base', 'tsr_k_binary_flat', 'tsr_k_conv2d_ws', 'tsr_k_conv2d_ws_floats'];
 
 /** A node's attributes with the row's defaults filled in (kinds already checked). */
 export function withDefaults(row, attrs) {

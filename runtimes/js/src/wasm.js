@@ -49,6 +49,7 @@ export async function wasmBackend(ops = OPS) {
   };
   const view = (int) => (int ? i32 : f32);
   const put = (data, at) => view(data instanceof Int32Array).set(data, at >> 2);
+  let convWs = 0; // a run's Conv2D workspace (byte offset; 0: none), after its tensors
   const ints = (arrs) => { // write int32 arrays into scratch, return their byte offsets
     let p = scratch;
     return arrs.map((a) => { const at = p; i32.set(a, p >> 2); p += 4 * a.length; return at; });
@@ -79,7 +80,7 @@ export async function wasmBackend(ops = OPS) {
     },
     tsr_k_reduce: ({ code }, p, [x], [xs], y) => k.tsr_k_reduce(code, x, y, xs.length, ...ints([xs, p.red.map(Number)])),
     tsr_k_transpose32: (w, p, [x], [xs], y) => k.tsr_k_transpose32(x, y, xs.length, ...ints([xs, p.perm])),
-    tsr_k_conv2d: (w, p, [x, f, b = 0], [xs], y) => k.tsr_k_conv2d(x, f, b, y, ...ints([geom(p, xs)])), // no bias: NULL
+    tsr_k_conv2d: (w, p, [x, f, b = 0], [xs], y) => k.tsr_k_conv2d_ws(x, f, b, y, ...ints([geom(p, xs)]), convWs), // no bias, no workspace: NULL
     tsr_k_maxpool2d: (w, p, [x], [xs], y) => k.tsr_k_maxpool2d(x, y, ...ints([geom(p, xs)])),
     tsr_k_avgpool2d: (w, p, [x], [xs], y) => k.tsr_k_avgpool2d(x, y, ...ints([geom(p, xs)]), p.cip),
   };
@@ -112,7 +113,14 @@ export async function wasmBackend(ops = OPS) {
       let end = top;
       const inputs = [];
       for (const [name, v] of values) { off.set(name, end); inputs.push([end, v.data]); end += align(v.data.byteLength); }
-      for (const node of model._nodes) { off.set(node.output, end); end += align(4 * count(shapes.get(node.output))); }
+      let ws = 0; // floats: the largest workspace a Conv2D of this run asks for (kernels.h)
+      for (const node of model._nodes) {
+        off.set(node.output, end);
+        end += align(4 * count(shapes.get(node.output)));
+        if (ops[node.op].wasm?.fn === 'tsr_k_conv2d') ws = Math.max(ws, Number(k.tsr_k_conv2d_ws_floats(...ints([geom(node.plan, shapes.get(node.inputs[0]))]))));
+      }
+      convWs = ws ? end : 0;
+      end += align(4 * ws);
       ensure(end);
       for (const [at, data] of inputs) put(data, at);
       const mem = (n, at, s) => view(model._dtypes.get(n) === 'int32').subarray(at >> 2, (at >> 2) + count(s));

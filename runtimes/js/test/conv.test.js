@@ -96,6 +96,10 @@ const CONV_CASES = [
   [[1, 2, 3, 3], [2, 2, 5, 5], true, { pads: [4, 4, 4, 4], strides: [2, 3] }], // mostly padding
   [[1, 1, 1, 1], [1, 1, 1, 1], true, {}],
   [[4, 3, 8, 8], [5, 3, 4, 4], true, { strides: [4, 4] }], // windows exactly tile the input
+  // the vector paths' edges: channels past whole panels of 8, partial blocks of 4 positions, groups
+  [[2, 3, 9, 11], [19, 3, 3, 3], true, { pads: [1, 1, 1, 1] }],
+  [[2, 6, 14, 14], [16, 6, 5, 5], false, {}], // LeNet's second convolution, unpadded
+  [[1, 4, 10, 7], [18, 2, 2, 3], true, { group: 2, strides: [1, 2], dilations: [2, 1], pads: [0, 2, 1, 0] }],
 ];
 
 for (const [i, [xs, ws, bias, attrs]] of CONV_CASES.entries()) {
@@ -153,6 +157,10 @@ const POOL_CASES = [
   [[3, 1, 6, 7], { kernel_shape: [4, 3], strides: [3, 2], pads: [3, 2, 3, 2] }],
   [[1, 1, 1, 1], { kernel_shape: [1, 1] }],
   [[1, 1, 2, 3], { kernel_shape: [5, 4], pads: [4, 3, 0, 0] }], // windows mostly padding
+  // rows with runs of 4 windows inside the input (the wasm vector path), strides 1, 2 and 3
+  [[2, 3, 12, 17], { kernel_shape: [2, 2], strides: [2, 2] }],
+  [[1, 2, 5, 13], { kernel_shape: [3, 2], pads: [1, 1, 1, 0] }],
+  [[1, 2, 9, 23], { kernel_shape: [3, 3], strides: [3, 3], pads: [0, 1, 0, 1] }],
 ];
 
 for (const op of ['MaxPool2D', 'AveragePool2D']) {
