@@ -2469,7 +2469,7 @@ static int cv_plan(const int32_t *g, cv_layout *L)
     reach = (L->runs - 1) * L->run_step + L->run_len + (kHe - 1) * Wp + kWe;
     L->plane = ((reach > Hp * Wp ? reach : Hp * Wp) + CV_W - 1) / CV_W * CV_W;
     L->tbuf = Mg * L->runs * L->run_len;
-    L->total = Cg * L->plane + L->tbuf;
+    L->total = Cg * L->plane + L->tbuf + Cg * g[5] * g[6]; /* + cv_block6's tap offsets */
     return L->total <= (1 << 26);
 }
 
@@ -2518,12 +2518,62 @@ static int cv_plan(const int32_t *g, cv_layout *L)
     }
 
 TSR_CV_DEFINE(static, , tsr_vf, tsr_vi, tsr_vfu, MM_W, (void)0)
-#if TSR_MM_AVX2
-TSR_CV_DEFINE(TSR_AVX2_FN, _avx2, tsr_v8f, tsr_v8i, tsr_v8fu, 8, _mm256_zeroupper())
-#endif
 #if TSR_MM_WIDE
-TSR_CV_DEFINE(TSR_WIDE_FN, _wide, tsr_wf, tsr_wi, tsr_wfu, MW_W, _mm256_zeroupper())
+/* 8-wide, also on the AVX-512 path (as the packed MatMul) */
+TSR_CV_DEFINE(TSR_AVX2_FN, _avx2, tsr_v8f, tsr_v8i, tsr_v8fu, 8, _mm256_zeroupper())
+
+/* Weights free of inf and NaN: then the zero skip needs no mask. A zero
+ * input (or padding) times a finite weight is +-0, and adding +-0 leaves
+ * the sum unchanged, since a sum that starts at +0 is never -0 (the
+ * argument of the packed MatMul). Register-blocked as that MatMul's block:
+ * 6 output channels x 16 run positions (12 ymm accumulators); the taps k in
+ * increasing order, tap k's positions at p + off[k] (off[k] = c * plane +
+ * i * dh * Wp + j * dw). The sums go to t, rows ldt apart. */
+#define CK_STEP(r) { float x = w[r * K]; q##r##a = q##r##a + x * v0; q##r##b = q##r##b + x * v1; }
+__attribute__((noinline)) TSR_AVX2_FN void cv_block6_avx2(const float *p, const float *w, int32_t K,
+                                                          const int32_t *off, float *c, ptrdiff_t ldc)
+{
+    typedef tsr_v8f PV;
+    typedef tsr_v8fu PU;
+    enum { PW = 8 };
+    PK_ROWS6(PK_DECL)
+    int32_t k;
+    for (k = 0; k < K; k++, w++) {
+        tsr_v8f v0 = VLOADT(tsr_v8fu, p + off[k]), v1 = VLOADT(tsr_v8fu, p + off[k] + 8);
+        PK_ROWS6(CK_STEP)
+    }
+    PK_ROWS6(PK_STORE)
+    _mm256_zeroupper();
+}
+
+/* 1 when w (n floats) holds no inf or NaN */
+static int cv_finite(const float *w, int64_t n)
+{
+    int64_t i;
+    uint32_t bad = 0;
+    for (i = 0; i < n; i++)
+        bad |= (f2u(w[i]) & 0x7FFFFFFFu) > 0x7F7FFFFFu;
+    return !bad;
+}
 #endif
+
+/* d[0 .. n-1] = s[..] (+ *b when b is not NULL), by vectors */
+static void cv_copy(const float *s, float *d, int32_t n, const float *b)
+{
+    int32_t i = 0;
+    float bv = b ? *b : 0.0f;
+    if (b) {
+        for (; i + MM_W <= n; i += MM_W)
+            VSTORE(d + i, VLOAD(s + i) + bv);
+        for (; i < n; i++)
+            d[i] = s[i] + bv;
+    } else {
+        for (; i + MM_W <= n; i += MM_W)
+            VSTORE(d + i, VLOAD(s + i));
+        for (; i < n; i++)
+            d[i] = s[i];
+    }
+}
 
 int64_t tsr_k_conv2d_ws_floats(const int32_t *geom)
 {
@@ -2537,57 +2587,64 @@ TSR_NOLIBC void tsr_k_conv2d_ws(const float *x, const float *w, const float *b, 
     const int32_t C = g[1], H = g[2], W = g[3], M = g[4], grp = g[15], Ho = g[16], Wo = g[17];
     const int32_t Cg = C / grp, Mg = M / grp, K = Cg * g[5] * g[6], path = tsr_path();
     cv_layout L;
-    int32_t n, gi, c, m, h, oh, ow;
+    int32_t n, gi, c, m, h, oh, blk6 = 0;
+    int64_t e;
+    int32_t *off;
     if (!ws || !cv_plan(g, &L)) {
         tsr_k_conv2d(x, w, b, y, g);
         return;
     }
+    off = (int32_t *)(void *)(ws + Cg * L.plane + L.tbuf);
+#if TSR_MM_WIDE
+    /* the 6-channel block: AVX2 (both x86-64 paths), finite weights */
+    if (path != TSR_K_PATH_BASE && Mg >= 6 && cv_finite(w, (int64_t)M * K)) {
+        int32_t i, j;
+        blk6 = 1;
+        for (c = 0, m = 0; c < Cg; c++)
+            for (i = 0; i < g[5]; i++)
+                for (j = 0; j < g[6]; j++)
+                    off[m++] = (int32_t)(c * L.plane) + i * g[9] * L.Wp + j * g[10];
+    }
+#endif
+    for (e = 0; e < Cg * L.plane; e++) /* the padded planes' borders, zero once */
+        ws[e] = 0.0f;
     for (n = 0; n < g[0]; n++) {
         for (gi = 0; gi < grp; gi++) {
             float *t = ws + Cg * L.plane;
             const float *wg = w + (ptrdiff_t)gi * Mg * K;
-            for (c = 0; c < Cg; c++) {
-                float *pc = ws + c * L.plane;
+            for (c = 0; c < Cg; c++) { /* the interior: the zero border stays */
                 const float *xc = x + (((ptrdiff_t)n * C + (ptrdiff_t)gi * Cg + c) * H) * W;
-                int64_t e;
-                for (e = 0; e < L.plane; e++)
-                    pc[e] = 0.0f;
                 for (h = 0; h < H; h++)
-                    for (ow = 0; ow < W; ow++)
-                        pc[(ptrdiff_t)(h + g[11]) * L.Wp + g[12] + ow] = xc[(ptrdiff_t)h * W + ow];
+                    cv_copy(xc + (ptrdiff_t)h * W, ws + c * L.plane + (ptrdiff_t)(h + g[11]) * L.Wp + g[12], W, NULL);
             }
-            for (m = 0; m < Mg; m += 4) {
+            for (m = 0; m < Mg; m += blk6 ? 6 : 4) {
                 int32_t cnt = Mg - m < 4 ? Mg - m : 4;
                 float *tm = t + (ptrdiff_t)m * L.runs * L.run_len;
-                switch (path) {
 #if TSR_MM_WIDE
-                case TSR_K_PATH_AVX512:
-                    cv_block_wide(ws, wg, tm, g, &L, m, cnt);
-                    break;
-#endif
-#if TSR_MM_AVX2
-                case TSR_K_PATH_AVX2:
-                    cv_block_avx2(ws, wg, tm, g, &L, m, cnt);
-                    break;
-#endif
-                default:
-                    cv_block(ws, wg, tm, g, &L, m, cnt);
+                if (blk6) {
+                    /* the last block ends at Mg: channels it repeats get the same sums again */
+                    const ptrdiff_t rl = (ptrdiff_t)(L.runs * L.run_len), m0 = m + 6 <= Mg ? m : Mg - 6;
+                    int64_t r, q;
+                    for (r = 0; r < L.runs; r++)
+                        for (q = 0; q < L.run_len; q += 16)
+                            cv_block6_avx2(ws + r * L.run_step + q, wg + m0 * K, K, off,
+                                           t + m0 * rl + r * L.run_len + q, rl);
+                    continue;
                 }
+                if (path != TSR_K_PATH_BASE) {
+                    cv_block_avx2(ws, wg, tm, g, &L, m, cnt);
+                    continue;
+                }
+#endif
+                cv_block(ws, wg, tm, g, &L, m, cnt);
             }
             for (m = 0; m < Mg; m++) {
                 int32_t mo = gi * Mg + m;
                 const float *tm = t + (ptrdiff_t)m * L.runs * L.run_len;
                 float *ym = y + ((ptrdiff_t)n * M + mo) * Ho * Wo;
-                for (oh = 0; oh < Ho; oh++) {
-                    const float *tr = tm + (L.runs == 1 ? (ptrdiff_t)oh * L.Wp : (ptrdiff_t)oh * L.run_len);
-                    float *yr = ym + (ptrdiff_t)oh * Wo;
-                    if (b)
-                        for (ow = 0; ow < Wo; ow++)
-                            yr[ow] = tr[ow] + b[mo];
-                    else
-                        for (ow = 0; ow < Wo; ow++)
-                            yr[ow] = tr[ow];
-                }
+                for (oh = 0; oh < Ho; oh++)
+                    cv_copy(tm + (L.runs == 1 ? (ptrdiff_t)oh * L.Wp : (ptrdiff_t)oh * L.run_len),
+                            ym + (ptrdiff_t)oh * Wo, Wo, b ? b + mo : NULL);
             }
         }
     }

@@ -1267,6 +1267,8 @@ static void test_conv_random(void)
         int32_t N = 1 + (int32_t)(mm_next() % 3), Cg = 1 + (int32_t)(mm_next() % 3), Mg = 1 + (int32_t)(mm_next() % 6);
         int32_t p, nx, nw, ny, np;
         int64_t need;
+        if (t % 7 == 3) /* more channels than one 6-channel block, batch 1 (the arrays' size) */
+            Mg = 7 + (int32_t)(mm_next() % 8), N = 1;
         g[0] = N, g[1] = Cg * grp, g[4] = Mg * grp, g[15] = grp;
         for (d = 0; d < 2; d++) {
             int32_t in = 1 + (int32_t)(mm_next() % 19), k = 1 + (int32_t)(mm_next() % 4);
