@@ -99,10 +99,13 @@ async function speed(p, nv, nh, batch, rounds) {
 
 // Round-robin timing (see common.py), awaiting every call (onnxruntime-web's run returns a promise; the others
 // are synchronous and awaiting them costs all contenders the same microtask).
-export async function roundRobinAsync(contenders, rounds, blockMs = 30) {
+export async function roundRobinAsync(contenders, rounds, blockMs = 30, warmMs = 300) {
   const names = Object.keys(contenders);
   const counts = {};
   for (const n of names) {
+    // warm up first (V8 optimises hot JS and tiers hot wasm up from its baseline compiler while
+    // calls run: the first hundreds of calls of a small model are several times slower)
+    for (const t0 = performance.now(); performance.now() - t0 < warmMs;) await contenders[n]();
     let one = Infinity;
     for (let i = 0; i < 3; i++) { const t = performance.now(); await contenders[n](); one = Math.min(one, performance.now() - t); }
     counts[n] = Math.max(1, Math.min(100000, Math.floor(blockMs / Math.max(one, 1e-4))));
@@ -133,7 +136,7 @@ async function loadTimes(p, nv, nh, rounds) {
       fns.wasm = () => load(path, { kernels: 'wasm' });
       fns.js = () => load(path, { kernels: 'js' });
     }
-    const t = await roundRobinAsync(fns, rounds, 100);
+    const t = await roundRobinAsync(fns, rounds, 100, 0); // loads: no warm-up
     rows.push([`${nv}->${nh}`, label, ...['wasm', 'js', 'ort'].map((k) => (k in t ? fmt(t[k]) : '-'))]);
   }
   return rows;

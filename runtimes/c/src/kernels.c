@@ -2187,7 +2187,7 @@ TSR_NOLIBC void tsr_k_conv2d_ws(const float *x, const float *w, const float *b, 
     if (!ws || !cw_plan(g, &L))
         goto scalar;
     for (k = 0; k < M * L.K; k++) /* |w| above the largest finite float: inf or NaN */
-        bad |= (f2u(w[k]) & 0x7FFFFFFFu) > 0x7F7FFFFFu;
+        bad |= f2u(w[k]) << 1 > 0xFEFFFFFFu;
     if (bad)
         goto scalar;
     tap = (int32_t *)(void *)(ws + L.pack + L.planes);
@@ -2196,10 +2196,12 @@ TSR_NOLIBC void tsr_k_conv2d_ws(const float *x, const float *w, const float *b, 
             for (j = 0; j < g[6]; j++)
                 tap[k++] = c * L.plane + i * g[9] * L.Wp + j * g[10];
     for (gi = 0; gi < grp; gi++) {
-        for (m = 0; m < (Mg + CW_M - 1) / CW_M * CW_M; m++) /* panels of the group */
-            for (k = 0; k < L.K; k++)
-                ws[((ptrdiff_t)(m / CW_M) * L.K + k) * CW_M + m % CW_M] =
-                    m < Mg ? w[((ptrdiff_t)gi * Mg + m) * L.K + k] : 0.0f;
+        for (m = 0; m < Mg; m += CW_M) { /* the group's panels */
+            float *pk = ws + (ptrdiff_t)m * L.K;
+            for (k = 0; k < L.K; k++, pk += CW_M)
+                for (r = 0; r < CW_M; r++)
+                    pk[r] = m + r < Mg ? w[((ptrdiff_t)gi * Mg + m + r) * L.K + k] : 0.0f;
+        }
         for (n = 0; n < g[0]; n++) {
             const float *xg = x + ((ptrdiff_t)n * C + (ptrdiff_t)gi * Cg) * H * W, *p = xg;
             float *yg = y + ((ptrdiff_t)n * M + (ptrdiff_t)gi * Mg) * HoWo;
@@ -2227,7 +2229,7 @@ TSR_NOLIBC void tsr_k_conv2d_ws(const float *x, const float *w, const float *b, 
                     }
                     if (++ow == Wo)
                         ow = 0, oh++;
-                    cw_block(p, o, tap, ws + (ptrdiff_t)(m / CW_M) * L.K * CW_M, L.K, a);
+                    cw_block(p, o, tap, ws + (ptrdiff_t)m * L.K, L.K, a);
                     cw_store(a, yg + (ptrdiff_t)m * HoWo + q, HoWo, bm, np, Mg - m);
                     if (Mg - m > 4)
                         cw_store(a + 4, yg + (ptrdiff_t)(m + 4) * HoWo + q, HoWo, bm ? bm + 4 : NULL, np, Mg - m - 4);
@@ -2264,6 +2266,40 @@ static void pool_w4(const float *xr, int32_t W, int32_t sw, int32_t rows, int32_
         }
     VSTORE(y, mode ? acc / CW_SPLAT(div) : acc);
 }
+
+/* Pooling without pads (every window inside the input), when output rows
+ * do not split into whole vectors: the lanes are 4 consecutive outputs of
+ * y, across rows and planes, each loading its own window's elements in
+ * window order. */
+static void pool_flat(const float *x, float *y, const int32_t *g, int32_t mode)
+{
+    const int32_t H = g[2], W = g[3], kH = g[4], kW = g[5], Ho = g[12], Wo = g[13];
+    const int32_t total = g[0] * g[1] * Ho * Wo;
+    const float full = (float)((int64_t)kH * kW);
+    int32_t f, r, i, j, np, pl = 0, oh = 0, ow = 0; /* plane, row, column of the next output */
+    for (f = 0; f < total; f += CW_P) {
+        const float *b[CW_P];
+        tsr_vf acc = {0}, v;
+        np = total - f < CW_P ? total - f : CW_P;
+        for (r = 0; r < CW_P; r++) { /* the last output repeats in a partial vector */
+            b[r] = x + ((ptrdiff_t)pl * H + (ptrdiff_t)oh * g[6]) * W + (ptrdiff_t)ow * g[7];
+            if (r + 1 < np || r + 1 == CW_P) {
+                if (++ow == Wo && (ow = 0, ++oh == Ho))
+                    oh = 0, pl++;
+            }
+        }
+        for (i = 0; i < kH; i++)
+            for (j = 0; j < kW; j++) {
+                ptrdiff_t t = (ptrdiff_t)i * W + j;
+                v = (tsr_vf){b[0][t], b[1][t], b[2][t], b[3][t]};
+                acc = mode ? acc + v : i + j ? __builtin_wasm_max_f32x4(acc, v) : v; /* as pool_w4 */
+            }
+        if (mode)
+            acc = acc / CW_SPLAT(full);
+        for (r = 0; r < np; r++)
+            y[f + r] = acc[r];
+    }
+}
 #endif
 
 /* mode 0: max; 1: average over the visited elements; 2: average over kH*kW. */
@@ -2273,6 +2309,12 @@ static void pool2d(const float *x, float *y, const int32_t *g, int32_t mode)
     const int32_t Ho = g[12], Wo = g[13];
     const float full = (float)((int64_t)kH * kW);
     int32_t p, oh, ow, i, j, i0, i1, j0, j1;
+#if defined(__wasm_simd128__)
+    if (!(g[8] | g[9] | g[10] | g[11]) && Wo % CW_P) {
+        pool_flat(x, y, g, mode);
+        return;
+    }
+#endif
     for (p = 0; p < g[0] * g[1]; p++) {
         const float *xp = x + (ptrdiff_t)p * H * W;
         float *yp = y + (ptrdiff_t)p * Ho * Wo;
