@@ -2041,7 +2041,14 @@ static void tap_range(int32_t base, int32_t d, int32_t lim, int32_t k, int32_t *
     *hi = b;
 }
 
-TSR_NOLIBC void tsr_k_conv2d(const float *x, const float *w, const float *b, float *y, const int32_t *g)
+/* In the library, tsr_k_conv2d only serves geometries the vectorised path
+ * refuses: built for size there (the CLI's text budget). */
+#if defined(TSR_K_DISPATCH)
+#define TSR_LIB_COLD __attribute__((cold))
+#else
+#define TSR_LIB_COLD
+#endif
+TSR_LIB_COLD TSR_NOLIBC void tsr_k_conv2d(const float *x, const float *w, const float *b, float *y, const int32_t *g)
 {
     const int32_t C = g[1], H = g[2], W = g[3], M = g[4], kH = g[5], kW = g[6], sh = g[7], sw = g[8];
     const int32_t dh = g[9], dw = g[10], pt = g[11], pl = g[12], Ho = g[16], Wo = g[17];
@@ -2411,50 +2418,27 @@ static void pool2d(const float *x, float *y, const int32_t *g, int32_t mode)
         ZU;                                                                                       \
     }
 
-typedef int32_t tsr_viu __attribute__((vector_size(MM_W * 4), aligned(4), may_alias));
-/* the baseline ISA has no gather: lane by lane, only where m is set */
-static inline tsr_vf pool_gather(tsr_vf src, const float *x, tsr_vi idx, tsr_vi m)
-{
-    int32_t l;
-    for (l = 0; l < MM_W; l++)
-        if (m[l])
-            src[l] = x[idx[l]];
-    return src;
-}
-#define POOL_GATHER(s, x, i, m) pool_gather(s, x, i, m)
-TSR_POOL_DEFINE(static, , tsr_vf, tsr_vi, tsr_vfu, tsr_viu, MM_W, POOL_GATHER, (void)0)
 #if TSR_MM_AVX2
+/* One 8-wide instance, also on the AVX-512 path (16-wide gathers measured
+ * no faster on Zen 4); the baseline ISA has no gather and keeps the scalar
+ * loop (the CLI's text budget). */
 typedef int32_t tsr_v8iu __attribute__((vector_size(32), aligned(4), may_alias));
 #define POOL_GATHER8(s, x, i, m) (tsr_v8f)_mm256_mask_i32gather_ps((__m256)(s), x, (__m256i)(i), (__m256)(m), 4)
 TSR_POOL_DEFINE(TSR_AVX2_FN, _avx2, tsr_v8f, tsr_v8i, tsr_v8fu, tsr_v8iu, 8, POOL_GATHER8, _mm256_zeroupper())
-#endif
-#if TSR_MM_WIDE
-typedef int32_t tsr_wiu __attribute__((vector_size(MW_W * 4), aligned(4), may_alias));
-#define POOL_GATHERW(s, x, i, m) \
-    (tsr_wf)_mm512_mask_i32gather_ps((__m512)(s), _mm512_test_epi32_mask((__m512i)(m), (__m512i)(m)), (__m512i)(i), x, 4)
-TSR_POOL_DEFINE(TSR_WIDE_FN, _wide, tsr_wf, tsr_wi, tsr_wfu, tsr_wiu, MW_W, POOL_GATHERW, _mm256_zeroupper())
 #endif
 
 /* 1 when a vector path ran the pooling (mode as pool2d). */
 static int pool_fast(const float *x, float *y, const int32_t *g, int32_t mode)
 {
-    if (g[4] > g[2] || g[5] > g[3])
+    if (g[4] > g[2] || g[5] > g[3] || tsr_path() == TSR_K_PATH_BASE)
         return 0;
-    switch (tsr_path()) {
-#if TSR_MM_WIDE
-    case TSR_K_PATH_AVX512:
-        pool_vec_wide(x, y, g, mode);
-        break;
-#endif
 #if TSR_MM_AVX2
-    case TSR_K_PATH_AVX2:
-        pool_vec_avx2(x, y, g, mode);
-        break;
-#endif
-    default:
-        pool_vec(x, y, g, mode);
-    }
+    pool_vec_avx2(x, y, g, mode);
     return 1;
+#else
+    (void)x, (void)y, (void)mode;
+    return 0;
+#endif
 }
 #define TSR_POOL_FAST(x, y, g, mode) \
     if (pool_fast(x, y, g, mode))    \
@@ -2561,30 +2545,35 @@ static int cv_plan(const int32_t *g, cv_layout *L)
 
 TSR_CV_DEFINE(static, , tsr_vf, tsr_vi, tsr_vfu, MM_W, (void)0)
 #if TSR_MM_WIDE
-/* 8-wide, also on the AVX-512 path (as the packed MatMul) */
-TSR_CV_DEFINE(TSR_AVX2_FN, _avx2, tsr_v8f, tsr_v8i, tsr_v8fu, 8, _mm256_zeroupper())
 
-/* Weights free of inf and NaN: then the zero skip needs no mask. A zero
- * input (or padding) times a finite weight is +-0, and adding +-0 leaves
- * the sum unchanged, since a sum that starts at +0 is never -0 (the
- * argument of the packed MatMul). Register-blocked as that MatMul's block:
- * 6 output channels x 16 run positions (12 ymm accumulators); the taps k in
- * increasing order, tap k's positions at p + off[k] (off[k] = c * plane +
- * i * dh * Wp + j * dw). The sums go to t, rows ldt apart. */
-#define CK_STEP(r) { float x = w[r * K]; q##r##a = q##r##a + x * v0; q##r##b = q##r##b + x * v1; }
+/* The x86-64 paths, weights free of inf and NaN: then the zero skip needs
+ * no mask. A zero input (or padding) times a finite weight is +-0, and
+ * adding +-0 leaves the sum unchanged, since a sum that starts at +0 is
+ * never -0 (the argument of the packed MatMul). Register-blocked as that
+ * MatMul's block (8-wide, on the AVX-512 path too): 6 output channels x 16
+ * run positions (12 ymm accumulators); the taps k in increasing order, tap
+ * k's positions at p + off[k] (off[k] = c * plane + i * dh * Wp + j * dw).
+ * Block row r is channel m0 + r, or the group's last channel (rows = Mg -
+ * m0 below 6), whose sums it then stores again, the same bits. The sums go
+ * to t, rows ldc apart. */
+#define CK_ROW(r) const ptrdiff_t o##r = (r < rows ? r : rows - 1) * (ptrdiff_t)K;
+#define CK_STEP(r) { float x = w[o##r]; q##r##a = q##r##a + x * v0; q##r##b = q##r##b + x * v1; }
+#define CK_STORE(r) { float *cr = c + (r < rows ? r : rows - 1) * ldc; VSTORET(PU, cr, q##r##a); VSTORET(PU, cr + PW, q##r##b); }
 __attribute__((noinline)) TSR_AVX2_FN void cv_block6_avx2(const float *p, const float *w, int32_t K,
-                                                          const int32_t *off, float *c, ptrdiff_t ldc)
+                                                          const int32_t *off, float *c, ptrdiff_t ldc,
+                                                          int32_t rows)
 {
     typedef tsr_v8f PV;
     typedef tsr_v8fu PU;
     enum { PW = 8 };
+    PK_ROWS6(CK_ROW)
     PK_ROWS6(PK_DECL)
     int32_t k;
     for (k = 0; k < K; k++, w++) {
         tsr_v8f v0 = VLOADT(tsr_v8fu, p + off[k]), v1 = VLOADT(tsr_v8fu, p + off[k] + 8);
         PK_ROWS6(CK_STEP)
     }
-    PK_ROWS6(PK_STORE)
+    PK_ROWS6(CK_STORE)
     _mm256_zeroupper();
 }
 
@@ -2599,22 +2588,18 @@ static int cv_finite(const float *w, int64_t n)
 }
 #endif
 
-/* d[0 .. n-1] = s[..] (+ *b when b is not NULL), by vectors */
-static void cv_copy(const float *s, float *d, int32_t n, const float *b)
+/* d[0 .. n-1] = s[..] + *b, or + +0 when b is NULL, by vectors. Adding +0
+ * changes no bit of a sum (never -0) and turns only -0 into +0, which an
+ * input in the padded planes may become: a zero either way, whose terms are
+ * masked or add +-0 to a sum that is never -0. */
+__attribute__((noinline)) static void cv_copy(const float *s, float *d, int32_t n, const float *b)
 {
     int32_t i = 0;
     float bv = b ? *b : 0.0f;
-    if (b) {
-        for (; i + MM_W <= n; i += MM_W)
-            VSTORE(d + i, VLOAD(s + i) + bv);
-        for (; i < n; i++)
-            d[i] = s[i] + bv;
-    } else {
-        for (; i + MM_W <= n; i += MM_W)
-            VSTORE(d + i, VLOAD(s + i));
-        for (; i < n; i++)
-            d[i] = s[i];
-    }
+    for (; i + MM_W <= n; i += MM_W)
+        VSTORE(d + i, VLOAD(s + i) + bv);
+    for (; i < n; i++)
+        d[i] = s[i] + bv;
 }
 
 int64_t tsr_k_conv2d_ws_floats(const int32_t *geom)
@@ -2639,7 +2624,7 @@ TSR_NOLIBC void tsr_k_conv2d_ws(const float *x, const float *w, const float *b, 
     off = (int32_t *)(void *)(ws + Cg * L.plane + L.tbuf);
 #if TSR_MM_WIDE
     /* the 6-channel block: AVX2 (both x86-64 paths), finite weights */
-    if (path != TSR_K_PATH_BASE && Mg >= 6 && cv_finite(w, (int64_t)M * K)) {
+    if (path != TSR_K_PATH_BASE && cv_finite(w, (int64_t)M * K)) {
         int32_t i, j;
         blk6 = 1;
         for (c = 0, m = 0; c < Cg; c++)
@@ -2664,17 +2649,12 @@ TSR_NOLIBC void tsr_k_conv2d_ws(const float *x, const float *w, const float *b, 
                 float *tm = t + (ptrdiff_t)m * L.runs * L.run_len;
 #if TSR_MM_WIDE
                 if (blk6) {
-                    /* the last block ends at Mg: channels it repeats get the same sums again */
-                    const ptrdiff_t rl = (ptrdiff_t)(L.runs * L.run_len), m0 = m + 6 <= Mg ? m : Mg - 6;
+                    const ptrdiff_t rl = (ptrdiff_t)(L.runs * L.run_len);
                     int64_t r, q;
                     for (r = 0; r < L.runs; r++)
                         for (q = 0; q < L.run_len; q += 16)
-                            cv_block6_avx2(ws + r * L.run_step + q, wg + m0 * K, K, off,
-                                           t + m0 * rl + r * L.run_len + q, rl);
-                    continue;
-                }
-                if (path != TSR_K_PATH_BASE) {
-                    cv_block_avx2(ws, wg, tm, g, &L, m, cnt);
+                            cv_block6_avx2(ws + r * L.run_step + q, wg + (ptrdiff_t)m * K, K, off,
+                                           tm + r * L.run_len + q, rl, Mg - m);
                     continue;
                 }
 #endif
