@@ -2543,7 +2543,7 @@ static int cv_plan(const int32_t *g, cv_layout *L)
         ZU;                                                                                         \
     }
 
-TSR_CV_DEFINE(static, , tsr_vf, tsr_vi, tsr_vfu, MM_W, (void)0)
+TSR_CV_DEFINE(__attribute__((noinline, hot)) static, , tsr_vf, tsr_vi, tsr_vfu, MM_W, (void)0)
 #if TSR_MM_WIDE
 
 /* The x86-64 paths, weights free of inf and NaN: then the zero skip needs
@@ -2559,7 +2559,7 @@ TSR_CV_DEFINE(static, , tsr_vf, tsr_vi, tsr_vfu, MM_W, (void)0)
 #define CK_ROW(r) const ptrdiff_t o##r = (r < rows ? r : rows - 1) * (ptrdiff_t)K;
 #define CK_STEP(r) { float x = w[o##r]; q##r##a = q##r##a + x * v0; q##r##b = q##r##b + x * v1; }
 #define CK_STORE(r) { float *cr = c + (r < rows ? r : rows - 1) * ldc; VSTORET(PU, cr, q##r##a); VSTORET(PU, cr + PW, q##r##b); }
-__attribute__((noinline)) TSR_AVX2_FN void cv_block6_avx2(const float *p, const float *w, int32_t K,
+__attribute__((noinline, hot)) TSR_AVX2_FN void cv_block6_avx2(const float *p, const float *w, int32_t K,
                                                           const int32_t *off, float *c, ptrdiff_t ldc,
                                                           int32_t rows)
 {
@@ -2580,10 +2580,15 @@ __attribute__((noinline)) TSR_AVX2_FN void cv_block6_avx2(const float *p, const 
 /* 1 when w (n floats) holds no inf or NaN */
 static int cv_finite(const float *w, int64_t n)
 {
-    int64_t i;
-    uint32_t bad = 0;
-    for (i = 0; i < n; i++)
+    int64_t i = 0;
+    tsr_vi vb = {0};
+    int32_t bad = 0, l;
+    for (; i + MM_W <= n; i += MM_W)
+        vb |= ((tsr_vi)VLOAD(w + i) & 0x7FFFFFFF) > 0x7F7FFFFF;
+    for (; i < n; i++)
         bad |= (f2u(w[i]) & 0x7FFFFFFFu) > 0x7F7FFFFFu;
+    for (l = 0; l < MM_W; l++)
+        bad |= vb[l];
     return !bad;
 }
 #endif
@@ -2592,7 +2597,7 @@ static int cv_finite(const float *w, int64_t n)
  * changes no bit of a sum (never -0) and turns only -0 into +0, which an
  * input in the padded planes may become: a zero either way, whose terms are
  * masked or add +-0 to a sum that is never -0. */
-__attribute__((noinline)) static void cv_copy(const float *s, float *d, int32_t n, const float *b)
+__attribute__((noinline, hot)) static void cv_copy(const float *s, float *d, int32_t n, const float *b)
 {
     int32_t i = 0;
     float bv = b ? *b : 0.0f;
@@ -2608,7 +2613,9 @@ int64_t tsr_k_conv2d_ws_floats(const int32_t *geom)
     return cv_plan(geom, &L) ? L.total : 0;
 }
 
-TSR_NOLIBC void tsr_k_conv2d_ws(const float *x, const float *w, const float *b, float *y,
+/* cold: built for size, the CLI's text budget; its loops are per image and
+ * channel block, the per-element work runs in the blocks and cv_copy. */
+TSR_LIB_COLD TSR_NOLIBC void tsr_k_conv2d_ws(const float *x, const float *w, const float *b, float *y,
                                 const int32_t *g, float *ws)
 {
     const int32_t C = g[1], H = g[2], W = g[3], M = g[4], grp = g[15], Ho = g[16], Wo = g[17];
