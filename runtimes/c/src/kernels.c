@@ -2424,7 +2424,7 @@ static void pool2d(const float *x, float *y, const int32_t *g, int32_t mode)
  * loop (the CLI's text budget). */
 typedef int32_t tsr_v8iu __attribute__((vector_size(32), aligned(4), may_alias));
 #define POOL_GATHER8(s, x, i, m) (tsr_v8f)_mm256_mask_i32gather_ps((__m256)(s), x, (__m256i)(i), (__m256)(m), 4)
-TSR_POOL_DEFINE(TSR_AVX2_FN, _avx2, tsr_v8f, tsr_v8i, tsr_v8fu, tsr_v8iu, 8, POOL_GATHER8, _mm256_zeroupper())
+TSR_POOL_DEFINE(__attribute__((cold)) TSR_AVX2_FN, _avx2, tsr_v8f, tsr_v8i, tsr_v8fu, tsr_v8iu, 8, POOL_GATHER8, _mm256_zeroupper())
 #endif
 
 /* 1 when a vector path ran the pooling (mode as pool2d). */
@@ -2475,18 +2475,26 @@ void tsr_k_avgpool2d(const float *x, float *y, const int32_t *geom, int32_t coun
 #define CV_W 16 /* runs are rounded up to this (the widest vector) */
 typedef struct {
     int64_t plane, runs, run_len, run_step, tbuf, total; /* in floats */
-    int32_t Wp;
+    int32_t Wp, kw; /* row length of a stored plane; stored planes per channel */
 } cv_layout;
 
 /* 0 when the fast path does not apply (stride across the width, or a
- * workspace above 2^26 floats). */
-static int cv_plan(const int32_t *g, cv_layout *L)
+ * workspace above 2^26 floats). shifted: the layout of cv_block6 for sh == 1
+ * (0 when sh != 1): per channel kW planes of Hp rows x Wout, copy j holding
+ * padded column ow + j * dw at column ow, so that tap (c, i, j) of output
+ * (oh, ow) is element (oh + i * dh) * Wout + ow of copy j: one run of
+ * exactly Hout * Wout positions, where the padded plane's run also passes
+ * over the Wp - Wout columns of each row that no output uses. */
+static int cv_plan(const int32_t *g, cv_layout *L, int shifted)
 {
     int64_t Cg = g[1] / g[15], Mg = g[4] / g[15], Hp = (int64_t)g[2] + g[11] + g[13];
     int64_t Wp = (int64_t)g[3] + g[12] + g[14], kHe = (int64_t)g[9] * (g[5] - 1) + 1;
     int64_t kWe = (int64_t)g[10] * (g[6] - 1) + 1, reach, len;
-    if (g[8] != 1 || Hp * Wp > (1 << 26))
+    if (g[8] != 1 || Hp * Wp > (1 << 26) || (shifted && g[7] != 1))
         return 0;
+    L->kw = shifted ? g[6] : 1;
+    if (shifted)
+        Wp = g[17], kWe = 1;
     L->Wp = (int32_t)Wp;
     L->runs = g[7] == 1 ? 1 : g[16];
     L->run_step = g[7] == 1 ? 0 : (int64_t)g[7] * Wp;
@@ -2495,7 +2503,7 @@ static int cv_plan(const int32_t *g, cv_layout *L)
     reach = (L->runs - 1) * L->run_step + L->run_len + (kHe - 1) * Wp + kWe;
     L->plane = ((reach > Hp * Wp ? reach : Hp * Wp) + CV_W - 1) / CV_W * CV_W;
     L->tbuf = Mg * L->runs * L->run_len;
-    L->total = Cg * L->plane + L->tbuf + Cg * g[5] * g[6]; /* + cv_block6's tap offsets */
+    L->total = Cg * L->kw * L->plane + L->tbuf + Cg * g[5] * g[6]; /* + cv_block6's tap offsets */
     return L->total <= (1 << 26);
 }
 
@@ -2610,7 +2618,11 @@ __attribute__((noinline, hot)) static void cv_copy(const float *s, float *d, int
 int64_t tsr_k_conv2d_ws_floats(const int32_t *geom)
 {
     cv_layout L;
-    return cv_plan(geom, &L) ? L.total : 0;
+    int64_t s;
+    if (!cv_plan(geom, &L, 0))
+        return 0;
+    s = L.total;
+    return cv_plan(geom, &L, 1) && L.total > s ? L.total : s;
 }
 
 /* cold: built for size, the CLI's text budget; its loops are per image and
@@ -2623,33 +2635,44 @@ TSR_LIB_COLD TSR_NOLIBC void tsr_k_conv2d_ws(const float *x, const float *w, con
     cv_layout L;
     int32_t n, gi, c, m, h, oh, blk6 = 0;
     int64_t e;
-    int32_t *off;
-    if (!ws || !cv_plan(g, &L)) {
+    int32_t *off = NULL;
+    if (!ws || !cv_plan(g, &L, 0)) {
         tsr_k_conv2d(x, w, b, y, g);
         return;
     }
-    off = (int32_t *)(void *)(ws + Cg * L.plane + L.tbuf);
 #if TSR_MM_WIDE
-    /* the 6-channel block: AVX2 (both x86-64 paths), finite weights */
+    /* the 6-channel block: AVX2 (both x86-64 paths), finite weights; the
+     * shifted planes where the run positions they save (times taps and
+     * blocks) outweigh copying kW planes per channel (measured on Zen 4) */
     if (path != TSR_K_PATH_BASE && cv_finite(w, (int64_t)M * K)) {
-        int32_t i, j;
+        int32_t i, j, kw;
+        int64_t saved = L.runs * L.run_len - (Ho * Wo + 15) / 16 * 16;
         blk6 = 1;
+        if (2 * saved * ((Mg + 5) / 6) * g[5] > 5 * (int64_t)(H + g[11] + g[13]) * Wo)
+            cv_plan(g, &L, 1); /* the workspace has room for either (tsr_k_conv2d_ws_floats) */
+        kw = L.kw;
+        off = (int32_t *)(void *)(ws + Cg * kw * L.plane + L.tbuf);
         for (c = 0, m = 0; c < Cg; c++)
             for (i = 0; i < g[5]; i++)
                 for (j = 0; j < g[6]; j++)
-                    off[m++] = (int32_t)(c * L.plane) + i * g[9] * L.Wp + j * g[10];
+                    off[m++] = (int32_t)((c * kw + (kw > 1 ? j : 0)) * L.plane) + i * g[9] * L.Wp +
+                               (kw > 1 ? 0 : j * g[10]);
     }
 #endif
-    for (e = 0; e < Cg * L.plane; e++) /* the padded planes' borders, zero once */
-        ws[e] = 0.0f;
+    for (e = 0; e < Cg * L.kw * L.plane; e += MM_W) /* the planes' borders, zero once */
+        VSTORE(ws + e, (tsr_vf){0});
     for (n = 0; n < g[0]; n++) {
         for (gi = 0; gi < grp; gi++) {
-            float *t = ws + Cg * L.plane;
+            float *t = ws + Cg * L.kw * L.plane;
             const float *wg = w + (ptrdiff_t)gi * Mg * K;
-            for (c = 0; c < Cg; c++) { /* the interior: the zero border stays */
-                const float *xc = x + (((ptrdiff_t)n * C + (ptrdiff_t)gi * Cg + c) * H) * W;
-                for (h = 0; h < H; h++)
-                    cv_copy(xc + (ptrdiff_t)h * W, ws + c * L.plane + (ptrdiff_t)(h + g[11]) * L.Wp + g[12], W, NULL);
+            for (c = 0; c < Cg * L.kw; c++) { /* the interior: the zero border stays */
+                const float *xc = x + (((ptrdiff_t)n * C + (ptrdiff_t)gi * Cg + c / L.kw) * H) * W;
+                /* input column iw goes to column iw - s of the stored rows */
+                const int32_t s = c % L.kw * g[10] - g[12], lo = s > 0 ? s : 0, hi = W < L.Wp + s ? W : L.Wp + s;
+                const int32_t one = hi - lo == W && L.Wp == W; /* whole rows, both W apart: one copy */
+                for (h = 0; h < H && lo < hi; h += one ? H : 1)
+                    cv_copy(xc + (ptrdiff_t)h * W + lo, ws + c * L.plane + (ptrdiff_t)(h + g[11]) * L.Wp + lo - s,
+                            one ? H * W : hi - lo, NULL);
             }
             for (m = 0; m < Mg; m += blk6 ? 6 : 4) {
                 int32_t cnt = Mg - m < 4 ? Mg - m : 4;
@@ -2671,9 +2694,10 @@ TSR_LIB_COLD TSR_NOLIBC void tsr_k_conv2d_ws(const float *x, const float *w, con
                 int32_t mo = gi * Mg + m;
                 const float *tm = t + (ptrdiff_t)m * L.runs * L.run_len;
                 float *ym = y + ((ptrdiff_t)n * M + mo) * Ho * Wo;
-                for (oh = 0; oh < Ho; oh++)
+                const int32_t one = L.runs == 1 && L.Wp == Wo; /* rows Wo apart: one copy */
+                for (oh = 0; oh < Ho; oh += one ? Ho : 1)
                     cv_copy(tm + (L.runs == 1 ? (ptrdiff_t)oh * L.Wp : (ptrdiff_t)oh * L.run_len),
-                            ym + (ptrdiff_t)oh * Wo, Wo, b ? b + mo : NULL);
+                            ym + (ptrdiff_t)oh * Wo, one ? Ho * Wo : Wo, b ? b + mo : NULL);
             }
         }
     }
