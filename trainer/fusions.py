@@ -162,9 +162,10 @@ def sigmoid_xent_grad(v: Variable, site: PlanSite) -> Fused | None:
             return out if bce_grad(z, t, float(g.reshape(()) * scale), out) else fn_sig(out, g, z, t)
         pair = site.shared.get(("bce", ins[1], ins[2]))
         g_var = site.order[g1]
-        if pair is None or g_var.kind != "constant" or pair.grad.shape != oshape:
-            return fn_native, ins
-        pair.c = float(g_var.value.reshape(()) * scale)
+        c = float(g_var.value.reshape(()) * scale) if g_var.kind == "constant" else None
+        if pair is None or c is None or pair.grad.shape != oshape or pair.c not in (None, c):
+            return fn_native, ins  # a second gradient of the pair with another scale computes its own
+        pair.c = c
 
         def fn_pair(out, g, z, t):  # the loss kernel computed it in this call
             if pair.fresh:
