@@ -157,6 +157,15 @@ __attribute__((constructor)) static void tsr_cpu_init(void)
 }
 #endif
 
+/* Library code kept out of the hot paths, built for size (the CLI's text
+ * budget): gcc and clang optimise cold functions for size. Empty in the
+ * wasm and embedded builds. */
+#if defined(TSR_K_DISPATCH)
+#define TSR_LIB_COLD __attribute__((cold))
+#else
+#define TSR_LIB_COLD
+#endif
+
 /* unaligned vector load / store through the may_alias type U */
 #define VLOADT(U, p) (*(const U *)(const void *)(p))
 #define VSTORET(U, p, v) (*(U *)(void *)(p) = (v))
@@ -743,7 +752,7 @@ static double horner64(const uint64_t *c, int n, double t)
     return acc;
 }
 
-float tsr_k_pow1(float x, float y)
+TSR_LIB_COLD float tsr_k_pow1(float x, float y)
 {
     const float inf = u2f(0x7F800000u);
     uint32_t uy = f2u(y);
@@ -846,11 +855,38 @@ float tsr_k_pow1(float x, float y)
         }                                                                    \
     } while (0)
 
+#if defined(TSR_K_DISPATCH) && TSR_SIMD
+/* The library: + - * / over whole vectors where the operands are dense or
+ * one repeated value (sa, sb 0 or 1), each lane the same single operation;
+ * returns the elements done (gcc -O2 leaves the loops below scalar: y may
+ * alias an operand). */
+static int32_t bin_vec(int32_t op, const float *a, const float *b, float *y, int32_t n, int32_t sa,
+                       int32_t sb)
+{
+    int32_t i = 0;
+    tsr_vf a0 = (tsr_vf){0} + a[0], b0 = (tsr_vf){0} + b[0], u, v;
+    if (op > TSR_K_DIV || sa > 1 || sb > 1)
+        return 0;
+    for (; i + MM_W <= n; i += MM_W) {
+        u = sa ? (tsr_vf)VLOAD(a + i) : a0;
+        v = sb ? (tsr_vf)VLOAD(b + i) : b0;
+        VSTORE(y + i, op == TSR_K_ADD ? u + v : op == TSR_K_SUB ? u - v : op == TSR_K_MUL ? u * v : u / v);
+    }
+    return i;
+}
+#endif
+
 /* y[i] = a[i*sa] op b[i*sb]; sa, sb any non-negative element strides. */
 TSR_NOLIBC void tsr_k_binary_flat(int32_t op, const float *a, const float *b, float *y,
                        int32_t n, int32_t sa, int32_t sb)
 {
     int32_t i;
+#if defined(TSR_K_DISPATCH) && TSR_SIMD
+    if (n >= MM_W) {
+        i = bin_vec(op, a, b, y, n, sa, sb);
+        a += (ptrdiff_t)i * sa, b += (ptrdiff_t)i * sb, y += i, n -= i;
+    }
+#endif
     switch (op) {
     case TSR_K_ADD: TSR_BIN_LOOPS(av + bv); break;
     case TSR_K_SUB: TSR_BIN_LOOPS(av - bv); break;
@@ -1990,7 +2026,7 @@ TSR_NOLIBC void tsr_k_argmax(int32_t max, int32_t dtype, const void *x, int32_t 
     }
 }
 
-TSR_NOLIBC void tsr_k_log_softmax(const float *x, float *y, int32_t outer, int32_t len, int32_t inner)
+TSR_LIB_COLD TSR_NOLIBC void tsr_k_log_softmax(const float *x, float *y, int32_t outer, int32_t len, int32_t inner)
 {
     int32_t o, q, i, j;
     for (o = 0; o < outer; o++) {
@@ -2042,12 +2078,7 @@ static void tap_range(int32_t base, int32_t d, int32_t lim, int32_t k, int32_t *
 }
 
 /* In the library, tsr_k_conv2d only serves geometries the vectorised path
- * refuses: built for size there (the CLI's text budget). */
-#if defined(TSR_K_DISPATCH)
-#define TSR_LIB_COLD __attribute__((cold))
-#else
-#define TSR_LIB_COLD
-#endif
+ * refuses: built for size there (TSR_LIB_COLD). */
 TSR_LIB_COLD TSR_NOLIBC void tsr_k_conv2d(const float *x, const float *w, const float *b, float *y, const int32_t *g)
 {
     const int32_t C = g[1], H = g[2], W = g[3], M = g[4], kH = g[5], kW = g[6], sh = g[7], sw = g[8];

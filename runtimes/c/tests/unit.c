@@ -1373,6 +1373,39 @@ static void test_relu_specials(void)
     CHECK(bad == 0, "Relu = Maximum(x, +0) bit for bit on lengths 0..50 (%d wrong)", (int)bad);
 }
 
+/* + - * / through tsr_k_binary_flat (the library's vector loop and its
+ * scalar tail) = the one binary32 operation per element, for dense and
+ * repeated operands, in place too, on lengths 0..40 with NaN, inf, +-0 and
+ * subnormals. */
+static void test_binary_vec(void)
+{
+    float a[40] = {0}, b[40] = {0}, y[40], want;
+    int32_t op, pat, n, i, bad = 0;
+    for (i = 0; i < 40; i++) {
+        uint32_t r = mm_next() % 8;
+        a[i] = r == 0 ? NAN : r == 1 ? -0.0f : r == 2 ? INFINITY : r == 3 ? 1e-45f : conv_val(0);
+        b[i] = r == 4 ? 0.0f : r == 5 ? -INFINITY : r == 6 ? 3e-39f : conv_val(0) + 0.25f;
+    }
+    for (op = TSR_K_ADD; op <= TSR_K_DIV; op++)
+        for (pat = 0; pat < 4; pat++) /* (sa, sb) = (1,1) (1,0) (0,1); 3: in place, y = a */
+            for (n = 0; n <= 40; n++) {
+                int32_t sa = pat != 2, sb = pat != 1;
+                float *out = y;
+                if (pat == 3) {
+                    memcpy(y, a, sizeof a);
+                    out = y;
+                }
+                tsr_k_binary_flat(op, pat == 3 ? y : a, b, out, n, sa, sb);
+                for (i = 0; i < n; i++) {
+                    float u = sa ? a[i] : a[0], v = sb ? b[i] : b[0];
+                    want = op == TSR_K_ADD ? u + v : op == TSR_K_SUB ? u - v : op == TSR_K_MUL ? u * v : u / v;
+                    bad += !(bits(out[i]) == bits(want) || (out[i] != out[i] && want != want));
+                }
+            }
+    CHECK(bad == 0, "Add/Sub/Mul/Div flat = one binary32 operation per element, every stride pattern (%d wrong)",
+          (int)bad);
+}
+
 /* Huge pads and kernels cost nothing beyond the window's input elements. */
 static void test_pool_huge(void)
 {
@@ -1528,6 +1561,7 @@ int main(void)
     test_conv_random();
     test_pool_huge();
     test_relu_specials();
+    test_binary_vec();
     test_models12();
     test_run12();
     printf("%d checks, %d failures\n", checks, failures);
