@@ -10,6 +10,7 @@ import numpy as np
 from tessera.exporter import symdims
 from tessera.exporter.check import check
 from tessera.exporter.errors import ModelError
+from tessera.exporter.graph_passes import PASSES as GRAPH_PASSES
 from tessera.exporter.jsonio import atomic_write, format_float32_array, parse_json
 from tessera.exporter.lowering import ExportError, Lowering, Names, Value, describe
 from tessera.exporter.opset import OPS, covering_version
@@ -47,6 +48,8 @@ def _lower(outputs: list, inputs: list, rewrite: bool) -> Lowering:
             lowering.graph.nodes[-1]["outputs"] = [name]
             value = Value(name, value.shape, value.dtype)
         lowering.graph.outputs.append(value)
+    for run_pass in GRAPH_PASSES:  # exact, unlike the trainer's rewrites: they run whatever `rewrite` says
+        run_pass(lowering.graph)
     return lowering
 
 

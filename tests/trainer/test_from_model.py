@@ -74,10 +74,6 @@ def test_every_format_op_maps_back_to_a_trainer_op() -> None:
 
 # Exported again, these graphs take another form of the same bits (the reference test below checks the bits):
 REWRITTEN = {
-    # SPEC 7.11 adds the bias after the sum: conv2d, then add of the bias as (1, M, 1, 1); the lowering has no
-    # fold of that Add into Conv2D's third operand
-    **{c: "Conv2D bias" for c in MODEL_CASES
-       if any(n["op"] == "Conv2D" and len(n["inputs"]) == 3 for n in _case(c)[0]["graph"]["nodes"])},
     # the trainer's and_/or_/invert are bitwise on integers: int32 operands become NotEqual(x, 0) first
     **{c: "logic of int32" for c in MODEL_CASES if c.startswith(("op_and_", "op_or_", "op_not_"))},
     "model_1_1_stamped_newer_minor_ok": "logic of int32",
