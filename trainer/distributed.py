@@ -11,12 +11,12 @@ function of its inputs, so where it runs cannot change a bit: parameters are bit
 1, 2 or N workers and equal to the single-process run with the same split (`dask=None`, which
 calls the same functions in the same tree, in this process).
 
-Parameters travel once per step: the driver scatters them with `broadcast=True` (one copy per
-worker, replicated, so a dead worker does not lose them), the leaves of the step read them, the
-tree's sums run on the workers and only the summed gradient comes back. A step that fails
-because workers died is recomputed from the same inputs (Dask reruns lost tasks by itself;
-when a step's futures are lost anyway, the driver resubmits the step), which gives the same
-bits. The driver checkpoints with the trainer's atomic writer; `resume` continues exactly (the
+Parameters travel once per step: the driver scatters them to one worker (other workers fetch
+them from it, worker to worker, when their first leaf needs them), the leaves of the step read
+them, the tree's sums run on the workers and only the summed gradient comes back. A step that
+fails because workers died is recomputed from the same inputs (Dask reruns lost tasks by itself;
+when the scattered parameters die with their worker, or a scatter to a dying worker times out,
+the driver resubmits the step), which gives the same bits. The driver checkpoints with the trainer's atomic writer; `resume` continues exactly (the
 data stream of an epoch is a function of (seed, epoch), so the first `step` batches are skipped).
 A scheduler that goes away raises SchedulerLost naming the last checkpoint.
 """
@@ -128,6 +128,7 @@ class DaskExecutor:
 
     def __init__(self, client: Any, own_cluster: Any = None, retries: int = 3) -> None:
         self.client, self.own_cluster, self.retries = client, own_cluster, retries
+        self.scatter_timeout = 30.0
         self.scatter_seconds = 0.0
         self.scatter_bytes = 0
 
@@ -143,7 +144,7 @@ class DaskExecutor:
     def _submit(self, spec: ModelSpec, params: list[np.ndarray], parts: list[tuple[Any, np.float32]]) -> Any:
         c = self.client
         t0 = time.perf_counter()
-        pf = c.scatter(params, broadcast=True, hash=False)
+        pf = c.scatter(params, hash=False, timeout=self.scatter_timeout)
         self.scatter_seconds += time.perf_counter() - t0
         self.scatter_bytes += sum(p.nbytes for p in params)
         vals = [c.submit(micro_gradient, spec, pf, xb, w, pure=False) for xb, w in parts]
@@ -158,7 +159,7 @@ class DaskExecutor:
         for attempt in range(self.retries + 1):
             try:
                 return self._submit(spec, params, parts).result()
-            except (KilledWorker, CancelledError) as exc:
+            except (KilledWorker, CancelledError, TimeoutError, OSError) as exc:
                 # Futures lost with the workers that held them: the step's inputs are still
                 # here, so it is recomputed whole (same inputs, same bits).
                 if attempt == self.retries or self.client.status != "running":
