@@ -16,8 +16,9 @@ them from it, worker to worker, when their first leaf needs them), the leaves of
 them, the tree's sums run on the workers and only the summed gradient comes back. A step that
 fails because workers died is recomputed from the same inputs (Dask reruns lost tasks by itself;
 when the scattered parameters die with their worker, or a scatter to a dying worker times out,
-the driver resubmits the step), which gives the same bits. The driver checkpoints with the trainer's atomic writer; `resume` continues exactly (the
-data stream of an epoch is a function of (seed, epoch), so the first `step` batches are skipped).
+the driver resubmits the step), which gives the same bits. The driver checkpoints with the
+trainer's atomic writer; `resume` continues exactly (the data stream of an epoch is a function
+of (seed, epoch), so the first `step` batches are skipped).
 A scheduler that goes away raises SchedulerLost naming the last checkpoint.
 """
 

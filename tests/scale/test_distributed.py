@@ -15,8 +15,14 @@ import pytest
 from tessera.trainer.datasets import synthetic_sparse_csr
 from tessera.trainer.datasets.shards import ShardSet
 from tessera.trainer.datasets.synth_shards import synth
-from tessera.trainer.distributed import (DaskExecutor, SchedulerUnreachable, connect, split_rows, train_data_parallel,
-                                         tree_levels)
+from tessera.trainer.distributed import (
+    DaskExecutor,
+    SchedulerUnreachable,
+    connect,
+    split_rows,
+    train_data_parallel,
+    tree_levels,
+)
 from tessera.trainer.training import train_autoencoder
 
 from tests.support import same_bits
@@ -69,8 +75,6 @@ class PinnedExecutor(DaskExecutor):
         self.worker = worker
 
     def _submit(self, spec, params, parts):
-        with self.client.get_executor(workers=[self.worker], allow_other_workers=False):
-            pass
         c = self.client
         submit = c.submit
         try:
