@@ -1182,17 +1182,19 @@ TSR_WIDE_FN void mw_strip8(const float *b, float *c, const int32_t *off,
     MW_V8(MW_S_STORE)
 }
 
-/* One row over its list, 1 vector. */
+/* One row over its list, the columns of mask mk of 1 vector (masked loads
+ * and store: a narrow product, e.g. 10 classes, or the last columns, stays
+ * in vectors; lanes outside mk are not read). */
 TSR_WIDE_FN void mw_strip1(const float *b, float *c, const int32_t *off,
-                           const float *av, int32_t cnt, int first)
+                           const float *av, int32_t cnt, int first, __mmask16 mk)
 {
     tsr_wf q0 = {0};
     int32_t t;
     if (!first)
-        q0 = WLOAD(c);
+        q0 = (tsr_wf)_mm512_maskz_loadu_ps(mk, c);
     for (t = 0; t < cnt; t++)
-        q0 = q0 + av[t] * WLOAD(b + off[t]);
-    WSTORE(c, q0);
+        q0 = q0 + av[t] * (tsr_wf)_mm512_maskz_loadu_ps(mk, b + off[t]);
+    _mm512_mask_storeu_ps(c, mk, (__m512)q0);
 }
 
 TSR_WIDE_FN TSR_NOLIBC void mm_wide(const float *a, const float *b, float *c, int32_t m,
@@ -1237,15 +1239,14 @@ TSR_WIDE_FN TSR_NOLIBC void mm_wide(const float *a, const float *b, float *c, in
             for (; j + 8 * MW_W <= n; j += 8 * MW_W)
                 for (r = 0; r < rows; r++)
                     mw_strip8(b + j, c + (ptrdiff_t)(i0 + r) * n + j, off[r], av[r], cnt[r], first);
-            for (; j + MW_W <= n; j += MW_W)
+            for (; j < n; j += MW_W) {
+                __mmask16 mk = (__mmask16)(n - j >= MW_W ? 0xFFFFu : (1u << (n - j)) - 1u);
                 for (r = 0; r < rows; r++)
-                    mw_strip1(b + j, c + (ptrdiff_t)(i0 + r) * n + j, off[r], av[r], cnt[r], first);
-        }
-        if (j < n) {
-            _mm256_zeroupper(); /* see TSR_VEC_ARRAY */
-            mm_generic(a + i0 * sai, b, c + (ptrdiff_t)i0 * n, rows, k, n, sai, sak, n, 1, j);
+                    mw_strip1(b + j, c + (ptrdiff_t)(i0 + r) * n + j, off[r], av[r], cnt[r], first, mk);
+            }
         }
     }
+    _mm256_zeroupper(); /* see TSR_VEC_ARRAY */
 }
 #endif
 
