@@ -2673,15 +2673,15 @@ TSR_LIB_COLD TSR_NOLIBC void tsr_k_conv2d_ws(const float *x, const float *w, con
         return;
     }
 #if TSR_MM_WIDE
-    /* the 6-channel block: AVX2 (both x86-64 paths), finite weights; the
-     * shifted planes where the run positions they save (times taps and
-     * blocks) outweigh copying kW planes per channel (measured on Zen 4) */
+    /* the 6-channel block: AVX2 (both x86-64 paths), finite weights; with
+     * sh == 1 on the shifted planes (measured on Zen 4: equal or faster on
+     * the benchmark CNNs, the digits CNN's 4 x 4 planes most) */
     if (path != TSR_K_PATH_BASE && cv_finite(w, (int64_t)M * K)) {
         int32_t i, j, kw;
-        int64_t saved = L.runs * L.run_len - (Ho * Wo + 15) / 16 * 16;
+        cv_layout S;
         blk6 = 1;
-        if (2 * saved * ((Mg + 5) / 6) * g[5] > 5 * (int64_t)(H + g[11] + g[13]) * Wo)
-            cv_plan(g, &L, 1); /* the workspace has room for either (tsr_k_conv2d_ws_floats) */
+        if (cv_plan(g, &S, 1)) /* the workspace has room for either layout */
+            L = S;
         kw = L.kw;
         off = (int32_t *)(void *)(ws + Cg * kw * L.plane + L.tbuf);
         for (c = 0, m = 0; c < Cg; c++)
