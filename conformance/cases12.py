@@ -9,10 +9,11 @@ small: each case is one process start per runtime.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
-from tessera.conformance.cases import Case
+from tessera.conformance.cases import DIGITS, SOURCES, Case
 from tessera.conformance.documents import Graph
 from tessera.conformance.values import XorShift32
 from tessera.exporter.opset import OPS, family
@@ -227,6 +228,19 @@ def model_cnn_cases() -> list[Case]:
             for n in (1, 5)]
 
 
+def model_digits_cnn_cases() -> list[Case]:
+    """The demo's trained digit CNN (conformance/sources/digits_cnn.json) on bundled digits' grey
+    levels scaled to [0, 1], as `make demo` feeds it: batch 1 and 257."""
+    doc = json.loads((SOURCES / "digits_cnn.json").read_text())
+    grey = np.load(DIGITS)["images"].astype(F32) / F32(16)
+    rng = XorShift32(34)
+    cases = []
+    for n in (1, 257):
+        idx = [rng.next_u32() % grey.shape[0] for _ in range(n)]
+        cases.append(Case(f"model_digits_cnn_batch{n}", ["model"], doc, {"x": grey[idx].reshape(n, 1, 8, 8)}))
+    return cases
+
+
 # --- must-reject files --------------------------------------------------------
 
 
@@ -306,7 +320,7 @@ def reject_cases() -> list[Case]:
 
 
 def all_cases_1_2() -> list[Case]:
-    cases = conv_cases() + pool_cases() + model_cnn_cases() + reject_cases()
+    cases = conv_cases() + pool_cases() + model_cnn_cases() + model_digits_cnn_cases() + reject_cases()
     for case in cases:  # a reject case names no ops, but each of these is about something 1.2 defines
         case.needs = "1.2"
     return cases
