@@ -5,7 +5,7 @@ with the Python reference.
 
 Firmwares (one build and one QEMU run each):
 - each demo model alone, as a user builds it (`main.c NAME.c`, batch 1, called once per row of its
-  inputs: the auto-encoder's conformance case, held-out digits for the CNN trained here); prints its
+  inputs: each model's batch-257 conformance case); prints its
   flash/RAM beside the `tessera check --c-size` estimate;
 - every conformance case of the transcendental ops (Exp, Log, Sigmoid, Tanh, Softplus, Sqrt, Pow,
   Softmax, LogSoftmax) in one firmware, kernels.c compiled once (-DTESSERA_KERNELS_EXTERNAL, so Sqrt
@@ -46,34 +46,13 @@ def committed(model_file: str, inputs_file: str) -> Callable[[Path], tuple[Path,
     return lambda folder: (ROOT / model_file, ROOT / inputs_file)
 
 
-DEMO_CNN_DIGITS = 32  # held-out digits the M4F classifies: 16 grey as trained, 16 binarized as the page draws
-
-
-def trained_demo_cnn(folder: Path) -> tuple[Path, Path]:
-    """The demo's digits CNN, trained here as `make demo` trains it (tessera.demo_cnn), and held-out digits."""
-    from tessera.exporter.tensors import tensor_to_json
-
-    from tessera import exporter
-    from tessera.demo_cnn import labelled_digits, split, train_cnn
-
-    cnn = train_cnn(log=lambda line: None)
-    model = folder / "cnn.json"
-    exporter.export([cnn.p], [cnn.x], model)
-    _, binary, _ = labelled_digits()
-    _, held = split(len(binary))
-    half = DEMO_CNN_DIGITS // 2
-    digits = np.concatenate([cnn.held_out[:half], binary[held[:half]]])
-    inputs = folder / "cnn.inputs.json"
-    inputs.write_text(f'{{"inputs": {{"x": {tensor_to_json(digits)}}}}}\n')
-    return model, inputs
-
-
 # The demo models: (C name, where its model and inputs files come from). The inputs' leading (batch)
 # dimension is the number of calls of the batch-1 build.
 DEMO_MODELS = [
     ("seed_ae", committed("conformance/sources/seed_ae_digits.json",
                           "conformance/cases/model_seed_ae_digits_batch257/inputs.json")),
-    ("digits_cnn", trained_demo_cnn),
+    ("digits_cnn", committed("conformance/sources/digits_cnn.json",
+                             "conformance/cases/model_digits_cnn_batch257/inputs.json")),
 ]
 TRANSCENDENTAL = re.compile(r"^op_(exp|log|logsoftmax|pow|sigmoid|softmax|softplus|sqrt|tanh)_")
 TRANSCENDENTAL_CASES = sorted(p.name for p in CASES_DIR.iterdir()
