@@ -2633,18 +2633,22 @@ static int cv_finite(const float *w, int64_t n)
 }
 #endif
 
-/* d[0 .. n-1] = s[..] + *b, or + +0 when b is NULL, by vectors. Adding +0
+/* rows of d[0 .. n-1] = s[..] + *b (rows ss, ds apart), or + +0 when b is
+ * NULL, by vectors. Adding +0
  * changes no bit of a sum (never -0) and turns only -0 into +0, which an
  * input in the padded planes may become: a zero either way, whose terms are
  * masked or add +-0 to a sum that is never -0. */
-__attribute__((noinline, hot)) static void cv_copy(const float *s, float *d, int32_t n, const float *b)
+__attribute__((noinline, hot)) static void cv_copy(const float *s, ptrdiff_t ss, float *d, ptrdiff_t ds,
+                                                   int32_t n, int32_t rows, const float *b)
 {
-    int32_t i = 0;
+    int32_t i, r;
     float bv = b ? *b : 0.0f;
-    for (; i + MM_W <= n; i += MM_W)
-        VSTORE(d + i, VLOAD(s + i) + bv);
-    for (; i < n; i++)
-        d[i] = s[i] + bv;
+    for (r = 0; r < rows; r++, s += ss, d += ds) {
+        for (i = 0; i + MM_W <= n; i += MM_W)
+            VSTORE(d + i, VLOAD(s + i) + bv);
+        for (; i < n; i++)
+            d[i] = s[i] + bv;
+    }
 }
 
 int64_t tsr_k_conv2d_ws_floats(const int32_t *geom)
@@ -2665,7 +2669,7 @@ TSR_LIB_COLD TSR_NOLIBC void tsr_k_conv2d_ws(const float *x, const float *w, con
     const int32_t C = g[1], H = g[2], W = g[3], M = g[4], grp = g[15], Ho = g[16], Wo = g[17];
     const int32_t Cg = C / grp, Mg = M / grp, K = Cg * g[5] * g[6], path = tsr_path();
     cv_layout L;
-    int32_t n, gi, c, m, h, oh, blk6 = 0;
+    int32_t n, gi, c, m, blk6 = 0;
     int64_t e;
     int32_t *off = NULL;
     if (!ws || !cv_plan(g, &L, 0)) {
@@ -2701,10 +2705,8 @@ TSR_LIB_COLD TSR_NOLIBC void tsr_k_conv2d_ws(const float *x, const float *w, con
                 const float *xc = x + (((ptrdiff_t)n * C + (ptrdiff_t)gi * Cg + c / L.kw) * H) * W;
                 /* input column iw goes to column iw - s of the stored rows */
                 const int32_t s = c % L.kw * g[10] - g[12], lo = s > 0 ? s : 0, hi = W < L.Wp + s ? W : L.Wp + s;
-                const int32_t one = hi - lo == W && L.Wp == W; /* whole rows, both W apart: one copy */
-                for (h = 0; h < H && lo < hi; h += one ? H : 1)
-                    cv_copy(xc + (ptrdiff_t)h * W + lo, ws + c * L.plane + (ptrdiff_t)(h + g[11]) * L.Wp + lo - s,
-                            one ? H * W : hi - lo, NULL);
+                if (lo < hi)
+                    cv_copy(xc + lo, W, ws + c * L.plane + (ptrdiff_t)g[11] * L.Wp + lo - s, L.Wp, hi - lo, H, NULL);
             }
             for (m = 0; m < Mg; m += blk6 ? 6 : 4) {
                 int32_t cnt = Mg - m < 4 ? Mg - m : 4;
@@ -2726,10 +2728,7 @@ TSR_LIB_COLD TSR_NOLIBC void tsr_k_conv2d_ws(const float *x, const float *w, con
                 int32_t mo = gi * Mg + m;
                 const float *tm = t + (ptrdiff_t)m * L.runs * L.run_len;
                 float *ym = y + ((ptrdiff_t)n * M + mo) * Ho * Wo;
-                const int32_t one = L.runs == 1 && L.Wp == Wo; /* rows Wo apart: one copy */
-                for (oh = 0; oh < Ho; oh += one ? Ho : 1)
-                    cv_copy(tm + (L.runs == 1 ? (ptrdiff_t)oh * L.Wp : (ptrdiff_t)oh * L.run_len),
-                            ym + (ptrdiff_t)oh * Wo, one ? Ho * Wo : Wo, b ? b + mo : NULL);
+                cv_copy(tm, L.runs == 1 ? L.Wp : L.run_len, ym, Wo, Wo, Ho, b ? b + mo : NULL);
             }
         }
     }

@@ -118,9 +118,9 @@ enum {
  * returns 0 if the path is not available (build or CPU). */
 TSR_K_API int32_t tsr_k_matmul_path(const float *a, const float *b, float *c, int32_t m,
                                     int32_t k, int32_t n, int32_t ta, int32_t tb, int32_t path);
-/* Force the path tsr_k_matmul, tsr_k_exp and tsr_k_sigmoid take from now
- * on, in the whole process (-1: by CPU, the default). Returns 0 and changes
- * nothing if the path is not available. Tests and benchmarks only: not
+/* Force the path tsr_k_matmul, tsr_k_exp, tsr_k_sigmoid, tsr_k_conv2d_ws and
+ * the pooling kernels take from now on, in the whole process (-1: by CPU,
+ * the default). Returns 0 and changes nothing if the path is not available. Tests and benchmarks only: not
  * thread safe, do not call while other threads run kernels. */
 TSR_K_API int32_t tsr_k_set_path(int32_t path);
 #endif
