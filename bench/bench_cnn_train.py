@@ -18,10 +18,10 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import common  # noqa: E402
 import numpy as np  # noqa: E402
-import tessera.trainer.tensor as T  # noqa: E402
-from tessera.trainer.tensor.signal.pool import pool_2d  # noqa: E402
 
+import tessera.trainer.tensor as T  # noqa: E402
 from tessera import trainer  # noqa: E402
+from tessera.trainer.tensor.signal.pool import pool_2d  # noqa: E402
 
 BATCH = 128
 

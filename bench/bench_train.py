@@ -18,9 +18,8 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import tessera.trainer.tensor as T  # noqa: E402
-from tessera.trainer import datasets  # noqa: E402
-
 from tessera import trainer  # noqa: E402
+from tessera.trainer import datasets  # noqa: E402
 
 
 def numpy_step(X, W, bh, bv, lr):

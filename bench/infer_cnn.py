@@ -35,9 +35,8 @@ MODELS = {"digits CNN": ("cnn_digits", (1, 8, 8)), "LeNet-5 size": ("lenet5", (1
 def lenet5(path: str) -> None:
     """LeNet-5's layer sizes (relu and max pooling), Glorot-uniform random weights."""
     import tessera.trainer.tensor as T
-    from tessera.trainer.tensor.signal.pool import pool_2d
-
     from tessera import trainer
+    from tessera.trainer.tensor.signal.pool import pool_2d
 
     rng = np.random.default_rng(5)
 

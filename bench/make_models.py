@@ -14,10 +14,9 @@ import common
 import numpy as np
 
 sys.path.insert(0, common.ROOT)
+from tessera import exporter  # noqa: E402
 from tessera.exporter import onnx_export  # noqa: E402
 from tessera.trainer.models.autoencoder import AutoEncoder  # noqa: E402
-
-from tessera import exporter  # noqa: E402
 
 SIZES = [(784, 256), (64, 32)]
 BATCHES = [1, 256]

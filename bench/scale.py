@@ -118,12 +118,11 @@ def ooc_child(args: argparse.Namespace) -> None:
 
 
 def bench_score(args: argparse.Namespace) -> None:
+    from tessera import exporter
     from tessera.exporter.score import score, score_rows
     from tessera.trainer.datasets.synth_shards import synth
     from tessera.trainer.distributed import connect
     from tessera.trainer.models.autoencoder import AutoEncoder
-
-    from tessera import exporter
 
     with tempfile.TemporaryDirectory() as tmp:
         paths = synth(os.path.join(tmp, "shards"), rows=args.rows, n_features=args.features, density=0.002,

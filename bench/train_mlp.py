@@ -17,10 +17,9 @@ import numpy as np
 
 sys.path.insert(0, common.ROOT)
 import tessera.trainer.tensor as T  # noqa: E402
+from tessera import trainer  # noqa: E402
 from tessera.trainer import datasets  # noqa: E402
 from tessera.trainer.optimizers import sgd  # noqa: E402
-
-from tessera import trainer  # noqa: E402
 
 N_IN, N_HID, N_OUT, BATCH = 64, 128, 10, 128
 LR = 0.1

@@ -17,9 +17,8 @@ import numpy as np
 
 sys.path.insert(0, common.ROOT)
 import tessera.trainer.tensor as T  # noqa: E402
-from tessera.trainer import datasets, fused_native  # noqa: E402
-
 from tessera import trainer  # noqa: E402
+from tessera.trainer import datasets, fused_native  # noqa: E402
 
 warnings.filterwarnings("ignore", message=r"np\.dot\(\) is faster")  # PyTensor's numba backend
 LR = 0.1

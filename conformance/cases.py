@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from tessera import resources
 from tessera.conformance.documents import Graph, dumps, initializer_doc, inputs_doc
 from tessera.conformance.values import XorShift32, bit_sweep, special_values, transcendental_edges
 from tessera.exporter.opset import OPS, UNKNOWN_ATTR, OpDef, covering_version, family
-
-from tessera import resources
 
 SOURCES = Path(__file__).resolve().parent / "sources"
 DIGITS = resources.path("trainer", "datasets", "digits.npz")

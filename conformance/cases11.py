@@ -12,6 +12,7 @@ import json
 from typing import Any
 
 import numpy as np
+
 from tessera.conformance.cases import DIGITS, SOURCES, Case, _single
 from tessera.conformance.documents import Graph
 from tessera.conformance.values import XorShift32, bit_sweep, special_values

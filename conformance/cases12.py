@@ -13,6 +13,7 @@ import json
 from typing import Any
 
 import numpy as np
+
 from tessera.conformance.cases import DIGITS, SOURCES, Case
 from tessera.conformance.documents import Graph
 from tessera.conformance.values import XorShift32

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
 from tessera.exporter.jsonio import format_float32
 from tessera.exporter.opset import covering_version
 

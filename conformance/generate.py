@@ -12,12 +12,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from tessera import exporter, resources
 from tessera.conformance.cases import Case, all_cases, inputs_text, model_text
 from tessera.conformance.documents import dumps, outputs_doc
 from tessera.exporter.errors import FORMAT_VERSION
 from tessera.exporter.tensors import read_tensors
-
-from tessera import exporter, resources
 
 CASES_DIR = resources.path("conformance", "cases")
 

@@ -21,9 +21,8 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from tessera.conformance.compare import compare
-
 from tessera import resources
+from tessera.conformance.compare import compare
 
 REPO = Path(__file__).resolve().parent.parent
 CASES_DIR = resources.path("conformance", "cases")

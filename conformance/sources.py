@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+
 from tessera.conformance.cases import SOURCES, seed_ae_graph
 from tessera.conformance.documents import dumps
 

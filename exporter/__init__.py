@@ -5,13 +5,12 @@
     exporter.export(outputs, inputs, path=None, encoding="decimal"|"base64") -> document
 """
 
+from tessera import __version__  # noqa: E402,F401  (the producer version written into exported files)
 from tessera.exporter.check import CheckedModel, check  # noqa: E402
 from tessera.exporter.errors import FORMAT_VERSION, LIMITS, ModelError  # noqa: E402
 from tessera.exporter.export import ExportError  # noqa: E402
 from tessera.exporter.export import export as export  # noqa: E402  (the function shadows the submodule name)
 from tessera.exporter.model import Model, load  # noqa: E402
-
-from tessera import __version__  # noqa: E402,F401  (the producer version written into exported files)
 
 
 def from_onnx(source, **options):  # noqa: ANN001, ANN201 (onnx_import.from_onnx has the typed signature)

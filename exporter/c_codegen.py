@@ -32,10 +32,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tessera.exporter.check import CheckedModel, Node
-from tessera.exporter.memory_plan import ALIGN, Buffer, Plan, lower_bound, plan_greedy, validate
 
 from tessera import resources
+from tessera.exporter.check import CheckedModel, Node
+from tessera.exporter.memory_plan import ALIGN, Buffer, Plan, lower_bound, plan_greedy, validate
 
 KERNELS_DIR = resources.path("runtimes", "c", "src")
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -11,6 +11,8 @@ from functools import cache
 import numpy as np
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
+
+from tessera import resources
 from tessera.exporter.errors import FORMAT_MAJOR, FORMAT_MINOR, FORMAT_VERSION, LIMITS, ModelError
 from tessera.exporter.opset import DTYPE_SINCE, OPS, OpDef, version_tuple
 from tessera.exporter.shapes import Shape, ShapeProblem, fmt
@@ -22,8 +24,6 @@ from tessera.exporter.tensors import (
     numbers_to_float32,
     numbers_to_int32,
 )
-
-from tessera import resources
 
 SCHEMA_DIR = resources.path("schema", "v1")
 _VERSION_RE = re.compile(r"^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$")

@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 import numpy as np
+
 from tessera.exporter.export import ExportError, export
 
 

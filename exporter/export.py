@@ -7,6 +7,7 @@ import os
 from typing import Any
 
 import numpy as np
+
 from tessera.exporter import symdims
 from tessera.exporter.check import check
 from tessera.exporter.errors import ModelError

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 
 import numpy as np
+
 from tessera.exporter.lowering import LoweredGraph
 
 

@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+
 from tessera.exporter.errors import LIMITS, ModelError
 
 # A complete string literal, or one structural bracket. Text inside strings never counts.

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
 from tessera.exporter import symdims
 from tessera.exporter.opset import BY_TRAINER, OPS, OpDef
 from tessera.exporter.shapes import ShapeProblem

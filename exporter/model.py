@@ -13,6 +13,7 @@ from collections import Counter
 from typing import Any, Literal
 
 import numpy as np
+
 from tessera.exporter import native, reference
 from tessera.exporter.check import CheckedModel, check
 from tessera.exporter.jsonio import parse_json, read_file_limited

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 from tessera.exporter.errors import CODES, ModelError
 from tessera.exporter.reference import DTYPES, as_input
 

@@ -54,6 +54,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
 from tessera.exporter.check import CheckedModel, Node
 from tessera.exporter.errors import ModelError
 from tessera.exporter.jsonio import atomic_write
@@ -62,6 +63,7 @@ from tessera.exporter.shapes import Shape
 
 if TYPE_CHECKING:  # pragma: no cover
     from onnx import ModelProto
+
     from tessera.exporter.model import Model
 
 OPSET = 17

@@ -63,6 +63,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
 from tessera.exporter import reference, shapes, strict_math
 from tessera.exporter.shapes import Shape
 from tessera.exporter.tensors import is_number

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+
 from tessera.exporter import strict_math
 from tessera.exporter.errors import LIMITS, ModelError
 from tessera.exporter.shapes import Shape, fmt

@@ -20,6 +20,7 @@ import time
 from typing import Any
 
 import numpy as np
+
 from tessera.exporter.errors import LIMITS, ModelError
 from tessera.exporter.model import RUNTIMES, load
 
@@ -109,6 +110,7 @@ def score(model_path: str, data: str, out_dir: str, *, runtime: str | None = Non
             report(p, score_shard(model_path, runtime, p, o, chunk_rows))
     else:
         from distributed import as_completed
+
         from tessera.trainer.distributed import DaskExecutor, connect
         executor = connect(dask) if isinstance(dask, str) else DaskExecutor(dask)
         try:

@@ -11,6 +11,7 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+
 from tessera.exporter.errors import ModelError
 from tessera.exporter.jsonio import format_float32_array, parse_json, read_json_file
 

@@ -12,8 +12,8 @@ import shutil
 import subprocess
 
 import pytest
-from tessera.conformance.runner import builtin_runtimes
 
+from tessera.conformance.runner import builtin_runtimes
 from tests.support import ROOT
 
 # The suites' expected values come from the reference runtime: exporter.load() without runtime= runs

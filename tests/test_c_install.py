@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tessera.exporter.tensors import read_tensors
 
+from tessera.exporter.tensors import read_tensors
 from tests.support import same_bits
 
 REPO = Path(__file__).resolve().parents[1]

@@ -8,8 +8,8 @@ import subprocess
 
 import numpy as np
 import pytest
-from tessera.exporter.opset import OPS
 
+from tessera.exporter.opset import OPS
 from tests.support import ROOT, equal_bits
 
 RUN = ROOT / "runtimes" / "c" / "build" / "tessera-run"

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 import tessera.trainer.tensor as T
+from tessera import exporter, trainer
 from tessera.exporter.tensors import read_tensors
 from tessera.trainer import datasets
-
-from tessera import exporter, trainer
 from tests.support import same_bits
 
 

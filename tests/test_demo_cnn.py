@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tessera.exporter.tensors import read_tensors
 
 from tessera import exporter
 from tessera.demo_cnn import HELD_OUT, labelled_digits, split, train_cnn
+from tessera.exporter.tensors import read_tensors
 from tests.support import same_bits
 
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tessera.exporter.tensors import read_tensors
 
 from tessera.demo import expected_path, load_page_samples, write_expected
+from tessera.exporter.tensors import read_tensors
 from tests.support import ROOT, same_bits
 
 AE64 = ROOT / "runtimes" / "js" / "test" / "fixtures" / "ae64.json"

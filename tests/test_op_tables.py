@@ -12,7 +12,6 @@ import json
 import subprocess
 
 from tessera.exporter.opset import OPS
-
 from tests.support import ROOT
 
 WASM_EXPORTS = ROOT / "runtimes" / "js" / "tools" / "wasm-exports.js"

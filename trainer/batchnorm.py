@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 from tessera.trainer.graph import GraphError, Variable, apply, as_variable, floatx, user_frame
 
 

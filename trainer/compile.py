@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
 from tessera.trainer import fusions, opdef, rewrites, sparse
 from tessera.trainer.graph import GraphError, ShapeError, SharedVariable, Variable, constant, toposort
 

@@ -32,15 +32,15 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 import numpy as np
+
 import tessera.trainer.tensor as T
+from tessera import trainer
 from tessera.trainer import optimizers
 from tessera.trainer.compile import Function
 from tessera.trainer.datasets.shards import InMemory, ShardSet
 from tessera.trainer.models.autoencoder import AutoEncoder
 from tessera.trainer.progress import Progress
 from tessera.trainer.training import History, load_checkpoint, save_checkpoint
-
-from tessera import trainer
 
 
 class SchedulerUnreachable(ConnectionError):

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
+
 from tessera.trainer.graph import SharedVariable, Variable, apply, constant
 from tessera.trainer.ops.pool import end_pad, pool_out_len
 

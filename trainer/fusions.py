@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+
 from tessera.trainer import fused_native, opdef, sparse
 from tessera.trainer.graph import Variable
 from tessera.trainer.opdef import Kernel, reduced_axes

@@ -35,6 +35,7 @@ import weakref
 from typing import Any
 
 import numpy as np
+
 from tessera.trainer import opdef
 
 _PKG_DIR = os.path.dirname(os.path.abspath(__file__))

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 from tessera.trainer.graph import DTypeError, GraphError, Variable, _where, apply, as_variable
 
 

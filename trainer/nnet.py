@@ -6,6 +6,7 @@ import sys
 from typing import Any
 
 import numpy as np
+
 from tessera.trainer.graph import GraphError, ShapeError, Variable, apply, as_variable, user_frame
 
 

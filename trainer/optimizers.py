@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+
 from tessera.trainer.gradient import grad
 from tessera.trainer.graph import SharedVariable, Variable
 

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
 from tessera.trainer import sparse
 from tessera.trainer.ops.elementwise import softplus_tail_into, twice_sigmoid
 

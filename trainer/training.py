@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 import numpy as np
+
 from tessera.trainer.models.autoencoder import AutoEncoder
 from tessera.trainer.progress import Progress
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
+
 from tessera.trainer.compile import function
 from tessera.trainer.gradient import grad
 from tessera.trainer.graph import Variable

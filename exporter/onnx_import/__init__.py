@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from tessera.exporter.check import check
 from tessera.exporter.errors import ModelError
 from tessera.exporter.jsonio import atomic_write, format_float32_array

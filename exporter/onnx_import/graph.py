@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
 from tessera.exporter.errors import ModelError
 from tessera.exporter.onnx_import.reader import to_format
 from tessera.exporter.opset import OPS

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from tessera.exporter.errors import ModelError
 from tessera.exporter.onnx_import.graph import Graph, Val
 from tessera.exporter.opset import OPS, OpDef

@@ -6,6 +6,7 @@ does not, so that tessera -> ONNX -> tessera gives the graph back.
 from __future__ import annotations
 
 import numpy as np
+
 from tessera.exporter.onnx_import.graph import Graph
 
 _BELOW_2_31 = float(np.nextafter(np.float32(2.0**31), np.float32(0)))

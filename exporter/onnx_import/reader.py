@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from tessera.exporter.errors import LIMITS, ModelError
 
 OPSET_MIN = 13

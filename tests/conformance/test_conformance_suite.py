@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+
 from tessera.conformance import report
 from tessera.conformance.compare import compare
 from tessera.conformance.generate import CASES_DIR, differences

@@ -7,6 +7,7 @@ import os
 import sys
 
 import numpy as np
+
 from tessera.exporter import reference, strict_math
 
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from tessera import cli, exporter
 from tessera.exporter import cli_export_onnx, onnx_export
 from tessera.exporter.errors import ModelError
 from tessera.exporter.opset import OPS
-
-from tessera import cli, exporter
 from tests.crosscheck.crosscheck_lib import model_doc, require, run_onnx, tensor_doc
 from tests.support import CASES_DIR, F32, ROOT, doc_for, equal_bits
 

@@ -29,9 +29,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from tessera.exporter.c_codegen import CReport, generate_c, measure, toolchains
 from tessera.exporter.tensors import read_tensors
-
 from tests.support import CASES_DIR, F32, ROOT, equal_bits
 
 HARNESS = ROOT / "runtimes" / "c" / "embedded" / "cortex-m4"

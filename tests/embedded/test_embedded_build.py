@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from tessera.exporter.c_codegen import C_FLAGS, KERNELS_DIR, generate_c, measure, toolchains
 
+from tessera.exporter.c_codegen import C_FLAGS, KERNELS_DIR, generate_c, measure, toolchains
 from tests.embedded.test_embedded_support import STRICT, seed_ae_doc
 
 REPO = Path(__file__).resolve().parents[2]

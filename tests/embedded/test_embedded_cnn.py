@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tessera.exporter.c_codegen import generate_c
 
+from tessera.exporter.c_codegen import generate_c
 from tests.embedded.test_embedded_support import COMPILERS, compile_model, doc, harness_source, run_exe, tensor, uniform
 from tests.support import F32, same_bits
 

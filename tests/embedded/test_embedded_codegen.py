@@ -177,9 +177,8 @@ def test_conformance_cases_exist() -> None:
 
 @pytest.mark.parametrize("case", conformance_cases(), ids=lambda p: p.name)
 def test_conformance_case(build: Path, case: Path) -> None:
-    from tessera.exporter.tensors import read_tensors
-
     from tessera import exporter
+    from tessera.exporter.tensors import read_tensors
 
     model_doc = json.loads((case / "model.json").read_text())
     cm = exporter.load(model_doc).checked
@@ -197,9 +196,8 @@ def test_conformance_case(build: Path, case: Path) -> None:
 
 def test_batch1_build_per_row_equals_batch_reference(build: Path) -> None:
     """The documented way to run a larger batch: a batch-1 build called once per row."""
-    from tessera.exporter.c_codegen import generate_c
-
     from tessera import exporter
+    from tessera.exporter.c_codegen import generate_c
     from tests.embedded.test_embedded_support import compile_model, run_exe
 
     rng = np.random.default_rng(9)
@@ -283,7 +281,6 @@ def test_select_ops(build: Path, batch: int) -> None:
 def test_gather_index_out_of_range_returns_1(build: Path) -> None:
     """The generated run checks Gather indices when the node runs (SPEC: E_INPUT at run time)."""
     from tessera.exporter.c_codegen import generate_c
-
     from tests.embedded.test_embedded_support import compile_model, run_exe
 
     rng = np.random.default_rng(3)

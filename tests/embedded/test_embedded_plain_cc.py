@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tessera.exporter.tensors import read_tensors
 
+from tessera.exporter.tensors import read_tensors
 from tests.embedded.test_embedded_support import doc, harness_source, run_exe, seed_ae_doc
 from tests.support import F32, same_bits
 

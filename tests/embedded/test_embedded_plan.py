@@ -7,6 +7,7 @@ import itertools
 
 import numpy as np
 import pytest
+
 from tessera.exporter.c_codegen import _layout, _resolve
 from tessera.exporter.memory_plan import (
     Buffer,
@@ -18,7 +19,6 @@ from tessera.exporter.memory_plan import (
     plan_optimal,
     validate,
 )
-
 from tests.embedded.test_embedded_codegen import random_graph, zoo_doc
 from tests.embedded.test_embedded_support import seed_ae_doc
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tessera.exporter.c_codegen import KERNELS_DIR, CReport, generate_c, hex_f32
 
+from tessera.exporter.c_codegen import KERNELS_DIR, CReport, generate_c, hex_f32
 from tests.support import F32, same_bits
 
 STRICT = ["-std=c99", "-Wall", "-Wextra", "-Wpedantic", "-Werror", "-ffp-contract=off", "-fno-math-errno", "-O2"]

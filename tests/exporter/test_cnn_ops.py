@@ -17,15 +17,15 @@ from typing import Any
 
 import numpy as np
 import pytest
+
 import tessera.trainer.nnet as nnet
 import tessera.trainer.tensor as T
+from tessera import trainer
 from tessera.exporter import reference
 from tessera.exporter.check import check
 from tessera.exporter.errors import ModelError
 from tessera.exporter.export import export
 from tessera.exporter.opset import covering_version
-
-from tessera import trainer
 from tests.support import equal_bits
 
 F32 = np.float32

@@ -8,12 +8,12 @@ import re
 import numpy as np
 import pytest
 from jsonschema import Draft202012Validator
+
+from tessera import exporter
 from tessera.exporter.check import SCHEMA_DIR, schema_validator
 from tessera.exporter.errors import FORMAT_VERSION, ModelError
 from tessera.exporter.opset import OPS
 from tessera.exporter.tensors import crc32_of, encode_b64
-
-from tessera import exporter
 from tests.exporter.exporter_testlib import mlp_doc, mutated, unary_doc
 from tests.support import F32, doc_for
 

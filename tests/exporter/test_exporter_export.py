@@ -6,13 +6,13 @@ import json
 
 import numpy as np
 import pytest
+
 import tessera.trainer.tensor as T
+from tessera import exporter, trainer
 from tessera.exporter.export import ExportError, export, export_text
 from tessera.trainer import datasets
 from tessera.trainer.models.autoencoder import AutoEncoder
 from tessera.trainer.training import train_autoencoder
-
-from tessera import exporter, trainer
 from tests.support import F32, same_bits
 
 MISROUND = np.array([0x15AE43FD], np.uint32).view(F32)[0]  # "7.038531e-26" mis-rounds through a double

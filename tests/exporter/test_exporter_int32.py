@@ -9,13 +9,13 @@ import math
 
 import numpy as np
 import pytest
+
+from tessera import exporter
 from tessera.exporter import reference, strict_math
 from tessera.exporter.cli_run import run_files
 from tessera.exporter.errors import ModelError
 from tessera.exporter.opset import OPS, covering_version, family
 from tessera.exporter.tensors import crc32_of, numbers_to_int32, read_tensors, tensor_to_json, write_outputs
-
-from tessera import exporter
 from tests.support import F32, equal_bits
 
 I32 = np.int32

@@ -6,11 +6,11 @@ import json
 
 import numpy as np
 import pytest
+
+from tessera import exporter
 from tessera.exporter.errors import ModelError
 from tessera.exporter.jsonio import atomic_write, format_float32, format_float32_array, parse_json, read_file_limited
 from tessera.exporter.tensors import read_tensors, write_outputs
-
-from tessera import exporter
 from tests.exporter.exporter_testlib import mlp_doc
 from tests.support import F32
 

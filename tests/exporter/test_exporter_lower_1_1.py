@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 import tessera.trainer.nnet as nnet
 import tessera.trainer.tensor as T
-from tessera.exporter.export import ExportError, export
-
 from tessera import exporter, trainer
+from tessera.exporter.export import ExportError, export
 
 F32 = np.float32
 RNG = np.random.default_rng(5)

@@ -13,9 +13,9 @@ import threading
 
 import numpy as np
 import pytest
-from tessera.exporter import native
 
 from tessera import exporter
+from tessera.exporter import native
 from tests.support import CASES_DIR, doc_for, same_bits
 
 SEED = CASES_DIR / "model_seed_ae_digits_batch1" / "model.json"

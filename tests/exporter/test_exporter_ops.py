@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tessera.exporter import reference, strict_math
-from tessera.exporter.opset import OPS, family
 
 from tessera import exporter
+from tessera.exporter import reference, strict_math
+from tessera.exporter.opset import OPS, family
 from tests.exporter.exporter_testlib import EDGE, binary_doc, ulp_diff, unary_doc
 from tests.support import F32, doc_for, same_bits
 

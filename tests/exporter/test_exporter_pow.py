@@ -10,11 +10,11 @@ import math
 
 import numpy as np
 import pytest
+
+from tessera import exporter
 from tessera.exporter import strict_math
 from tessera.exporter.errors import ModelError
 from tessera.exporter.opset import OPS
-
-from tessera import exporter
 from tests.support import F32, doc_for
 
 RNG = np.random.default_rng(77)

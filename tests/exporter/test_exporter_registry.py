@@ -10,12 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from tessera import exporter
 from tessera.exporter import c_codegen, lowering, onnx_export
 from tessera.exporter.check import SCHEMA_DIR
 from tessera.exporter.errors import FORMAT_MAJOR, FORMAT_MINOR, FORMAT_VERSION, ModelError
 from tessera.exporter.opset import ATTR_SCHEMA, BY_TRAINER, OPS, UNKNOWN_ATTR, OpDef, covering_version
-
-from tessera import exporter
 from tests.support import doc_for
 
 ROOT = Path(__file__).resolve().parents[2]

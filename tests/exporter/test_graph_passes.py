@@ -10,8 +10,8 @@ import importlib
 
 import numpy as np
 import pytest
-import tessera.trainer.tensor as T
 
+import tessera.trainer.tensor as T
 from tessera import exporter, trainer
 from tests.support import same_bits
 

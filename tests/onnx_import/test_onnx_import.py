@@ -12,13 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
+from tessera import exporter
 from tessera.exporter import onnx_export
 from tessera.exporter.check import check
 from tessera.exporter.errors import ModelError
 from tessera.exporter.onnx_import import from_onnx
 from tessera.exporter.tensors import read_tensors, write_inputs
-
-from tessera import exporter
 from tests.crosscheck.crosscheck_lib import require, run_onnx
 from tests.support import CASES_DIR, ROOT, same_bits
 

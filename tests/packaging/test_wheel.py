@@ -27,8 +27,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tessera.conformance.compare import compare, tensor_values
 
+from tessera.conformance.compare import compare, tensor_values
 from tests.embedded.test_embedded_support import harness_source, run_exe
 from tests.support import CASES_DIR, ROOT, same_bits
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from tessera.trainer.datasets import synthetic_sparse_csr
 from tessera.trainer.datasets.shards import ShardSet
 from tessera.trainer.datasets.synth_shards import synth
@@ -24,7 +25,6 @@ from tessera.trainer.distributed import (
     tree_levels,
 )
 from tessera.trainer.training import train_autoencoder
-
 from tests.support import same_bits
 
 DATA = synthetic_sparse_csr(512, 1500, 0.01, n_latent=8, seed=2)

@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.sparse as sp
+
+from tessera import exporter
 from tessera.exporter.score import score
 from tessera.exporter.tensors import read_tensors
 from tessera.trainer.datasets.synth_shards import synth
 from tessera.trainer.training import train_autoencoder
-
-from tessera import exporter
 from tests.support import same_bits
 
 

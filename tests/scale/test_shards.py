@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.sparse as sp
+
 from tessera.trainer.datasets.shards import ShardError, ShardSet, write_sparse_shard
 from tessera.trainer.datasets.synth_shards import synth
 

@@ -17,14 +17,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 import tessera.trainer.tensor as T
+from tessera import exporter, trainer
 from tessera.exporter.errors import ModelError
 from tessera.exporter.opset import OPS
 from tessera.exporter.tensors import read_tensors, write_inputs
 from tessera.trainer.datasets import load_digits
 from tessera.trainer.from_model import FromModelError, inverse_table
-
-from tessera import exporter, trainer
 from tests.crosscheck.crosscheck_lib import require
 from tests.support import CASES_DIR, same_bits
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import tessera.trainer.tensor as T
-from tessera.trainer import fused_native, fusions, optimizers
 
+import tessera.trainer.tensor as T
 from tessera import trainer
+from tessera.trainer import fused_native, fusions, optimizers
 
 F32 = np.float32
 SIGMOID_ULPS = 2  # native sigmoid vs the correctly rounded one (all 2^32 inputs: trainer/README.md)

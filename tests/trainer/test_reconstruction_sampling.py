@@ -12,13 +12,13 @@ import json
 import numpy as np
 import pytest
 import scipy.sparse as sp
+
 import tessera.trainer.tensor as T
+from tessera import trainer
 from tessera.trainer import cli, datasets
 from tessera.trainer import reconstruction_sampling as rs
 from tessera.trainer.models.autoencoder import AutoEncoder
 from tessera.trainer.training import train_autoencoder
-
-from tessera import trainer
 
 
 def _batch(n, d, per_row, seed):
@@ -178,9 +178,8 @@ def test_same_seed_same_run_other_seed_other_run():
 def test_exported_model_is_the_full_autoencoder(tmp_path):
     """After sampled training, the exported x -> x_hat is the ordinary full reconstruction: every
     feature of the output, equal (float32 rounding) to sigmoid(sigmoid(x W + bh) W^T + bv)."""
-    from tessera.exporter import model as exported
-
     from tessera import exporter
+    from tessera.exporter import model as exported
     x = datasets.synthetic_sparse(n_samples=64, n_features=120, density=0.05, seed=2)
     model, _ = train_autoencoder(x, hidden=5, epochs=2, batch_size=32, lr=50.0, progress=False,
                                  reconstruction_sampling=6, stream=io.StringIO())

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 import tessera.trainer.tensor as T
+from tessera import exporter, trainer
 from tessera.trainer import GraphError, verify_grad
 from tessera.trainer.tensor.nnet.bn import batch_normalization_test, batch_normalization_train
-
-from tessera import exporter, trainer
 
 rng = np.random.default_rng(11)
 

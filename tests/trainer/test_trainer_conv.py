@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import tessera.trainer.tensor as T
 import torch
-from tessera.trainer import GraphError, ShapeError, verify_grad
 
+import tessera.trainer.tensor as T
 from tessera import trainer
+from tessera.trainer import GraphError, ShapeError, verify_grad
 
 # (input shape, filter shape, conv2d keyword arguments)
 CASES = [

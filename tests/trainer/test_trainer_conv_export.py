@@ -13,14 +13,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import tessera.trainer.tensor as T
 import torch
+
+import tessera.trainer.tensor as T
+from tessera import exporter, trainer
 from tessera.exporter.lowering import ExportError
 from tessera.exporter.tensors import read_tensors
 from tessera.trainer.tensor.shared_randomstreams import RandomStreams
 from tessera.trainer.tensor.signal.pool import pool_2d
-
-from tessera import exporter, trainer
 from tests.support import same_bits
 
 rng = np.random.default_rng(21)

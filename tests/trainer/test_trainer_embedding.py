@@ -3,10 +3,10 @@
 
 import numpy as np
 import pytest
-import tessera.trainer.tensor as T
-from tessera.trainer import optimizers, sparse, verify_grad
 
+import tessera.trainer.tensor as T
 from tessera import trainer
+from tessera.trainer import optimizers, sparse, verify_grad
 
 ROWS, WIDTH, N_CLASSES = 200, 6, 4
 

@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
-import tessera.trainer.tensor as T
-from tessera.trainer import datasets, sparse
 
+import tessera.trainer.tensor as T
 from tessera import trainer
+from tessera.trainer import datasets, sparse
 
 
 def test_updates_use_old_values():

@@ -3,11 +3,11 @@ bias gradients as one BLAS gemv (sum_to over leading axes), values known at plan
 
 import numpy as np
 import pytest
+
 import tessera.trainer.tensor as T
+from tessera import trainer
 from tessera.trainer import fusions, verify_grad
 from tessera.trainer.optimizers import sgd
-
-from tessera import trainer
 
 
 def _without(monkeypatch, name):

@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
-import tessera.trainer.tensor as T
-from tessera.trainer import verify_grad
 
+import tessera.trainer.tensor as T
 from tessera import trainer
+from tessera.trainer import verify_grad
 
 rng = np.random.default_rng(1234)
 

@@ -5,11 +5,11 @@ import sys
 
 import numpy as np
 import pytest
+
 import tessera.trainer.tensor as T
+from tessera import trainer
 from tessera.trainer import rewrites
 from tessera.trainer.graph import Variable, toposort
-
-from tessera import trainer
 
 HERE = os.path.basename(__file__)
 

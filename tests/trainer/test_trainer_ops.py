@@ -2,11 +2,11 @@
 
 import numpy as np
 import pytest
+
 import tessera.trainer.tensor as T
+from tessera import trainer
 from tessera.trainer import fusions, opdef, ops, rewrites, verify_grad
 from tessera.trainer.graph import apply
-
-from tessera import trainer
 
 
 def test_every_row_is_complete():

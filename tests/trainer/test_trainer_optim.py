@@ -2,9 +2,9 @@
 
 import numpy as np
 import pytest
-from tessera.trainer import optimizers
 
 from tessera import trainer
+from tessera.trainer import optimizers
 
 
 @pytest.mark.parametrize("name,kw", [("sgd", {"lr": 0.1}), ("momentum", {"lr": 0.05}),

@@ -9,12 +9,12 @@ import itertools
 
 import numpy as np
 import pytest
-import tessera.trainer.tensor as T
 import torch
+
+import tessera.trainer.tensor as T
+from tessera import trainer
 from tessera.trainer import GraphError, ShapeError, verify_grad
 from tessera.trainer.tensor.signal.pool import pool_2d
-
-from tessera import trainer
 
 MODES = ["max", "sum", "average_inc_pad", "average_exc_pad"]
 # (input shape, ws, keyword arguments)

@@ -6,12 +6,12 @@ import sys
 
 import numpy as np
 import pytest
+
 import tessera.trainer.tensor as T
+from tessera import trainer
 from tessera.trainer import datasets
 from tessera.trainer.sandbox.rng_mrg import MRG_RandomStreams
 from tessera.trainer.tensor.shared_randomstreams import RandomStreams
-
-from tessera import trainer
 
 HERE = __file__
 

@@ -1,11 +1,11 @@
 """Each compile pass on its own: merge, constant folding, simplification, stabilisation."""
 
 import numpy as np
+
 import tessera.trainer.tensor as T
+from tessera import trainer
 from tessera.trainer import rewrites
 from tessera.trainer.graph import toposort
-
-from tessera import trainer
 
 
 def _ops(outs):

@@ -2,16 +2,16 @@
 
 import numpy as np
 import pytest
-import tessera.trainer.tensor as T
-from tessera.trainer import datasets
 
+import tessera.trainer.tensor as T
 from tessera import trainer
+from tessera.trainer import datasets
 
 
 def test_seed_program_trains_on_digits():
     import numpy as np
-    import tessera.trainer.tensor as T
 
+    import tessera.trainer.tensor as T
     from tessera import trainer as theano
     np.random.seed(0)
     # --- the seed, verbatim but for imports (typos fixed) ---

@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 import pytest
+
 from tessera.trainer import cli, datasets
 from tessera.trainer.models.autoencoder import AutoEncoder
 from tessera.trainer.training import load_checkpoint, train_autoencoder

@@ -7,10 +7,10 @@ differs from the published code is marked (Theano's dtype is a string, here a nu
 import pickle
 
 import numpy as np
-import tessera.trainer.tensor as T
-from tessera.trainer import datasets
 
+import tessera.trainer.tensor as T
 from tessera import trainer as theano
+from tessera.trainer import datasets
 
 
 def shared_dataset(data_xy, borrow=True):

@@ -15,6 +15,7 @@ import sys
 import time
 
 import numpy as np
+
 from tessera.trainer.datasets.shards import write_sparse_shard
 
 

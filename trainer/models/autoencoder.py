@@ -22,14 +22,14 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 import tessera.trainer.tensor as T
+from tessera import trainer
 from tessera.trainer import optimizers
 from tessera.trainer.compile import Function
 from tessera.trainer.graph import SharedVariable, Variable
 from tessera.trainer.reconstruction_sampling import SampledSGD, ZeroSampler, check_k
 from tessera.trainer.tensor.shared_randomstreams import RandomStreams
-
-from tessera import trainer
 
 
 class AutoEncoder:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
 from tessera.trainer import fused_native
 from tessera.trainer.graph import Variable, apply
 from tessera.trainer.opdef import (

@@ -11,6 +11,7 @@ an index out of range is an error at run time, never a read outside the tensor).
 from __future__ import annotations
 
 import numpy as np
+
 from tessera.trainer.graph import Variable, apply
 from tessera.trainer.opdef import (
     OpDef,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from tessera.trainer.graph import Variable, apply
 from tessera.trainer.opdef import OpDef, OpShapeError, fmt, register
 

@@ -8,6 +8,7 @@ They and the logic ops carry no gradient: nothing flows through a bool or intege
 from __future__ import annotations
 
 import numpy as np
+
 from tessera.trainer.graph import Variable, apply
 from tessera.trainer.opdef import (
     DTYPES,

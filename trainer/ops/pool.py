@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+
 from tessera.trainer.graph import Variable, apply
 from tessera.trainer.opdef import OpDef, OpShapeError, fmt, register, shape_of
 

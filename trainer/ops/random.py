@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 from tessera.trainer.opdef import OpDef, OpShapeError, fmt, register
 
 # uid -> stream object (anything with .generator(k) -> np.random.Generator)

@@ -6,6 +6,7 @@ Reduction attrs: {"axis": tuple of axes | None (all), "keepdims": bool}.
 from __future__ import annotations
 
 import numpy as np
+
 from tessera.trainer.graph import Variable, apply
 from tessera.trainer.opdef import (
     DTYPES,

@@ -4,6 +4,7 @@ the symbolic shape and arange, fill (zeros_like/ones_like), and the gradient-onl
 from __future__ import annotations
 
 import numpy as np
+
 from tessera.trainer.graph import Variable, apply
 from tessera.trainer.opdef import (
     MAX_OPERANDS,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 
 import numpy as np
+
 from tessera.trainer import _fused
 from tessera.trainer.ops.elementwise import twice_sigmoid
 

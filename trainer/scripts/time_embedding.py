@@ -19,10 +19,10 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import numpy as np  # noqa: E402
-import tessera.trainer.tensor as T  # noqa: E402
-from tessera.trainer import optimizers, sparse  # noqa: E402
 
+import tessera.trainer.tensor as T  # noqa: E402
 from tessera import trainer  # noqa: E402
+from tessera.trainer import optimizers, sparse  # noqa: E402
 
 ROWS, WIDTH, BATCH, CLASSES = 50_000, 64, 128, 10
 

@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 import numpy as np
+
 from tessera.trainer import nnet
 from tessera.trainer.gradient import grad
 from tessera.trainer.graph import GraphError, Variable, _norm_axis, apply, as_dtype, as_variable, constant

@@ -13,6 +13,7 @@ import secrets
 from typing import Any
 
 import numpy as np
+
 from tessera.trainer.graph import GraphError, StaticShape, Variable, apply, as_dtype, as_variable, constant
 from tessera.trainer.ops.random import STREAMS
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 from tessera.trainer.graph import GraphError, Variable, apply, as_variable, user_frame
 from tessera.trainer.ops.pool import MODES
 
