@@ -40,7 +40,7 @@ from tessera.trainer.compile import Function
 from tessera.trainer.datasets.shards import InMemory, ShardSet
 from tessera.trainer.models.autoencoder import AutoEncoder
 from tessera.trainer.progress import Progress
-from tessera.trainer.training import History, load_checkpoint, save_checkpoint
+from tessera.trainer.training import History, restore_checkpoint, save_checkpoint
 
 
 class SchedulerUnreachable(ConnectionError):
@@ -236,17 +236,7 @@ def train_data_parallel(data: Any, hidden: int = 32, epochs: int = 10, batch_siz
     hist = History()
     start_epoch, start_step, partial = 0, 0, []
     if resume:
-        if not checkpoint or not os.path.exists(checkpoint):
-            raise FileNotFoundError(f"--resume: checkpoint {checkpoint!r} not found")
-        meta, params, opt = load_checkpoint(checkpoint)
-        diff = [k for k in _CONFIG_KEYS if meta["config"].get(k) != config[k]]
-        if diff:
-            raise ValueError(f"--resume: checkpoint {checkpoint} was made with different settings: "
-                             + ", ".join(f"{k}={meta['config'].get(k)!r} (now {config[k]!r})" for k in diff))
-        for p, v in zip(model.params, params, strict=True):
-            p.set_value(v)
-        for s, v in zip(model.opt_state, opt, strict=True):
-            s.set_value(v)
+        meta = restore_checkpoint(checkpoint, config, _CONFIG_KEYS, model.params, model.opt_state)
         start_epoch, start_step = meta["epoch"], meta["step"]
         hist.epoch_loss, hist.steps = list(meta["epoch_loss"]), meta["total_steps"]
         partial = list(meta.get("partial_losses", []))

@@ -12,6 +12,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
@@ -48,6 +49,24 @@ def save_checkpoint(path: str, model: AutoEncoder, meta: dict) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+
+
+def restore_checkpoint(checkpoint: str | None, config: dict, keys: Sequence[str], params: list,
+                       opt_state: list) -> dict:
+    """`--resume`: load `checkpoint` into the parameters and the optimizer state, after checking it
+    was made with the same settings (`keys` of `config`); returns its metadata."""
+    if not checkpoint or not os.path.exists(checkpoint):
+        raise FileNotFoundError(f"--resume: checkpoint {checkpoint!r} not found")
+    meta, values, opt = load_checkpoint(checkpoint)
+    diff = [k for k in keys if meta["config"].get(k) != config[k]]
+    if diff:
+        raise ValueError(f"--resume: checkpoint {checkpoint} was made with different settings: "
+                         + ", ".join(f"{k}={meta['config'].get(k)!r} (now {config[k]!r})" for k in diff))
+    for p, v in zip(params, values, strict=True):
+        p.set_value(v)
+    for s, v in zip(opt_state, opt, strict=True):
+        s.set_value(v)
+    return meta
 
 
 def load_checkpoint(path: str) -> tuple[dict, list[np.ndarray], list[np.ndarray]]:
@@ -101,17 +120,7 @@ def train_autoencoder(data: np.ndarray, hidden: int = 32, epochs: int = 10, batc
     hist = History()
     start_epoch, start_step = 0, 0
     if resume:
-        if not checkpoint or not os.path.exists(checkpoint):
-            raise FileNotFoundError(f"--resume: checkpoint {checkpoint!r} not found")
-        meta, params, opt = load_checkpoint(checkpoint)
-        diff = [k for k in _CONFIG_KEYS if meta["config"].get(k) != config[k]]
-        if diff:
-            raise ValueError(f"--resume: checkpoint {checkpoint} was made with different settings: "
-                             + ", ".join(f"{k}={meta['config'].get(k)!r} (now {config[k]!r})" for k in diff))
-        for p, v in zip(model.params, params, strict=True):
-            p.set_value(v)
-        for s, v in zip(model.opt_state, opt, strict=True):
-            s.set_value(v)
+        meta = restore_checkpoint(checkpoint, config, _CONFIG_KEYS, model.params, model.opt_state)
         states = meta.get("random_streams", [])
         if len(states) != len(model.random_streams):
             raise ValueError(f"--resume: checkpoint {checkpoint} holds {len(states)} random stream state(s), "
