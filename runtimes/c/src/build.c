@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "kernels.h"
 #include "loader.h"
 
 /* ---- names and symbols: open-addressing hash tables in the arena ---- */
@@ -401,6 +402,33 @@ static tsr_code check_dtypes(tsr_model *m, const tsr_node *N, const char *who, t
     return TSR_OK;
 }
 
+/* Readers of value v: node operands plus graph outputs. */
+static int32_t readers(const tsr_model *m, int32_t v)
+{
+    int32_t i, k, n = 0;
+    for (i = 0; i < m->n_nodes; i++)
+        for (k = 0; k < m->nodes[i].nin; k++)
+            n += m->nodes[i].in[k] == v;
+    for (i = 0; i < m->n_outputs; i++)
+        n += m->outputs[i] == v;
+    return n;
+}
+
+/* Run plan: a Relu whose operand is a node output read by nothing else
+ * writes over that operand's buffer, right after the producer wrote it
+ * (still in cache), instead of streaming into a buffer of its own. The same
+ * bits: the kernel is elementwise and reads each x[i] before writing y[i]. */
+static void ld_in_place(tsr_model *m)
+{
+    int32_t i;
+    for (i = 0; i < m->n_nodes; i++) {
+        const tsr_node *N = &m->nodes[i];
+        const tsr_value *x = &m->values[N->in[0]];
+        if (N->op->kernel == tsr_k_relu && x->kind == V_NODE && readers(m, N->in[0]) == 1)
+            m->values[N->out].reuses = x->reuses ? x->reuses : N->in[0] + 1;
+    }
+}
+
 tsr_code ld_shapes(ld *L)
 {
     tsr_model *m = L->m;
@@ -443,5 +471,6 @@ tsr_code ld_shapes(ld *L)
                             dt_name(m->values[m->outputs[k]].dtype));
         k++;
     }
+    ld_in_place(m);
     return TSR_OK;
 }

@@ -33,6 +33,8 @@ typedef struct {
     void *copy;        /* initializers, when some node's op asks for it
                           (tsr_op.copies_init): room for one load-time copy
                           of the data, e.g. MatMul's B transposed */
+    int32_t reuses;    /* node outputs: 1 + id of the value whose workspace
+                          buffer this one overwrites in place (ld_in_place), or 0 */
 } tsr_value;
 
 typedef struct tsr_op tsr_op;

@@ -1534,6 +1534,58 @@ static void test_run12(void)
     tsr_model_free(m);
 }
 
+/* Runs a one-input ([4] float32 x) model; the first n_out outputs into out. */
+static int run4(const char *outs, const char *nodes, const float *x, tsr_tensor *out, int32_t n_out)
+{
+    static char doc[4096];
+    static double ws[1024];
+    static tsr_model *m;
+    size_t ws_len = 0;
+    tsr_error e;
+    tsr_tensor in;
+    tsr_model_free(m); /* the previous call's outputs live in ws and m */
+    m = NULL;
+    snprintf(doc, sizeof doc,
+             "{\"format\":\"tessera\",\"format_version\":\"1.0\",\"producer\":{\"name\":\"t\",\"version\":\"0\"},"
+             "\"graph\":{\"inputs\":[{\"name\":\"x\",\"dtype\":\"float32\",\"shape\":[4]}],\"outputs\":[%s],"
+             "\"initializers\":[],\"nodes\":[%s]}}", outs, nodes);
+    memset(&in, 0, sizeof in);
+    in.name = "x";
+    in.rank = 1;
+    in.shape[0] = 4;
+    in.data = x;
+    return tsr_model_load_alloc(doc, strlen(doc), &m, &e) == TSR_OK && tsr_bind(m, &in, 1, &ws_len, &e) == TSR_OK &&
+           ws_len <= sizeof ws && tsr_run(m, &in, 1, out, ws, sizeof ws, &e) == TSR_OK && n_out > 0;
+}
+
+/* The run plan's in-place Relu: only over an operand nothing else reads. */
+static void test_relu_in_place(void)
+{
+#define OUT4(n) "{\"name\":\"" n "\",\"dtype\":\"float32\",\"shape\":[4]}"
+#define NODE1(op, a, y) "{\"op\":\"" op "\",\"inputs\":[\"" a "\"],\"outputs\":[\"" y "\"]}"
+    const float x[4] = {1, -2, -0.0f, 3};
+    tsr_tensor out[2];
+    CHECK(run4(OUT4("a") "," OUT4("y"), NODE1("Neg", "x", "a") "," NODE1("Relu", "a", "y"), x, out, 2),
+          "relu of a graph output runs");
+    CHECK(out[0].data[0] == -1 && out[0].data[1] == 2 && bits(out[0].data[2]) == 0 && out[0].data[3] == -3,
+          "a graph output read by a Relu keeps its values");
+    CHECK(bits(out[1].data[0]) == 0 && out[1].data[1] == 2 && bits(out[1].data[2]) == 0 && bits(out[1].data[3]) == 0,
+          "relu values");
+    CHECK(run4(OUT4("s"), NODE1("Neg", "x", "a") "," NODE1("Relu", "a", "r") ","
+               "{\"op\":\"Add\",\"inputs\":[\"a\",\"r\"],\"outputs\":[\"s\"]}", x, out, 1),
+          "relu of a shared operand runs");
+    CHECK(out[0].data[0] == -1 && out[0].data[1] == 4 && bits(out[0].data[2]) == 0 && out[0].data[3] == -3,
+          "an operand read by a Relu and another node keeps its values");
+    CHECK(run4(OUT4("y"), NODE1("Neg", "x", "a") "," NODE1("Relu", "a", "b") "," NODE1("Relu", "b", "y"), x, out, 1),
+          "relu chain runs");
+    CHECK(bits(out[0].data[0]) == 0 && out[0].data[1] == 2 && bits(out[0].data[2]) == 0 && bits(out[0].data[3]) == 0,
+          "relu chain values");
+    CHECK(run4(OUT4("y"), NODE1("Relu", "x", "y"), x, out, 1) && x[1] == -2 && out[0].data != x,
+          "a Relu of the graph input writes its own buffer");
+#undef OUT4
+#undef NODE1
+}
+
 int main(void)
 {
     test_parser();
@@ -1561,6 +1613,7 @@ int main(void)
     test_conv_random();
     test_pool_huge();
     test_relu_specials();
+    test_relu_in_place();
     test_binary_vec();
     test_models12();
     test_run12();
