@@ -2459,12 +2459,56 @@ typedef int32_t tsr_v8iu __attribute__((vector_size(32), aligned(4), may_alias))
 TSR_POOL_DEFINE(__attribute__((cold)) TSR_AVX2_FN, _avx2, tsr_v8f, tsr_v8i, tsr_v8fu, tsr_v8iu, 8, POOL_GATHER8, _mm256_zeroupper())
 #endif
 
+/* Maximum of SPEC 7.2 on 8 lanes, up to NaN payloads: a NaN operand gives
+ * the OR of the bits (a NaN); otherwise the larger both ways round, whose
+ * AND is +0 for +0 against -0. */
+#define POOL_MAX8(a, b)                                                                   \
+    _mm256_blendv_ps(_mm256_and_ps(_mm256_max_ps(a, b), _mm256_max_ps(b, a)), _mm256_or_ps(a, b), \
+                     _mm256_cmp_ps(a, b, _CMP_UNORD_Q))
+
+/* MaxPool2D 2x2, stride 2, no pads, even H and W (CNN pooling layers),
+ * without gathers: per pair of input rows, 16 columns at a time, the
+ * Maximum of the two rows, then of its even and odd columns, which are 8
+ * outputs in order (masked loads and stores: nothing past the row). The
+ * four operands of a window in another order than SPEC 7.12's give the same
+ * bits: Maximum is the max of a total order, and SPEC 6 does not tell NaN
+ * payloads apart. 0: not this shape. */
+__attribute__((cold)) TSR_AVX2_FN int pool_max2_avx2(const float *x, float *y, const int32_t *g)
+{
+    const int32_t Wd = g[3];
+    const tsr_v8i iota = {0, 1, 2, 3, 4, 5, 6, 7};
+    __m256 t, u, a, b;
+    int64_t q;
+    int32_t j, h;
+    if (g[4] != 2 || g[5] != 2 || g[6] != 2 || g[7] != 2 || (g[8] | g[9] | g[10] | g[11] | ((g[2] | Wd) & 1)))
+        return 0;
+    for (q = (int64_t)g[0] * g[1] * (g[2] / 2); q > 0; q--, x += 2 * Wd, y += Wd / 2)
+        for (j = 0; j < Wd; j += 16) {
+            for (h = 0; h < 2; h++) { /* columns j .. j+7, then j+8 .. j+15 */
+                __m256i m = (__m256i)(iota < Wd - j - 8 * h);
+                t = _mm256_maskload_ps(x + j + 8 * h, m);
+                u = _mm256_maskload_ps(x + Wd + j + 8 * h, m);
+                b = POOL_MAX8(t, u);
+                if (!h)
+                    a = b;
+            }
+            t = _mm256_shuffle_ps(a, b, 0x88); /* even columns, odd: 64-bit halves out of order */
+            u = _mm256_shuffle_ps(a, b, 0xDD);
+            a = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(POOL_MAX8(t, u)), 0xD8));
+            _mm256_maskstore_ps(y + j / 2, (__m256i)(iota < (Wd - j) / 2), a);
+        }
+    _mm256_zeroupper();
+    return 1;
+}
+
 /* 1 when a vector path ran the pooling (mode as pool2d). */
 static int pool_fast(const float *x, float *y, const int32_t *g, int32_t mode)
 {
     if (g[4] > g[2] || g[5] > g[3] || tsr_path() == TSR_K_PATH_BASE)
         return 0;
 #if TSR_MM_AVX2
+    if (!mode && pool_max2_avx2(x, y, g))
+        return 1;
     pool_vec_avx2(x, y, g, mode);
     return 1;
 #else

@@ -1417,6 +1417,47 @@ static void test_pool_huge(void)
     CHECK(y[0] == 3.0f, "avgpool of one visited element");
 }
 
+/* MaxPool2D 2x2 stride 2 without pads on even planes (the library's
+ * gather-free path), every kernel path against the SPEC 7.12 loop: narrow
+ * rows, rows that are not whole vectors, blocks of row pairs split across
+ * calls' internal blocks, the widest rows it takes and wider ones it leaves,
+ * with +-0, +-inf and NaN. */
+static void test_pool_2x2(void)
+{
+    static float x[1 << 16], y[1 << 14], r[1 << 14];
+    static const int32_t hw[][3] = {{2, 2, 1}, {8, 8, 256}, {4, 4, 300}, {28, 28, 20}, {10, 10, 60}, {6, 14, 50},
+                                   {2, 512, 4}, {4, 1026, 2}, {7, 8, 30}, {8, 9, 30}, {12, 2, 700}};
+    int32_t t, p, d, bad = 0, runs = 0;
+    for (t = 0; t < (int32_t)(sizeof hw / sizeof hw[0]); t++) {
+        int32_t g[14] = {1, 1, 1, 1, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0};
+        int32_t nx, ny;
+        g[1] = hw[t][2], g[2] = hw[t][0], g[3] = hw[t][1];
+        g[12] = (g[2] - 2) / 2 + 1, g[13] = (g[3] - 2) / 2 + 1;
+        nx = g[1] * g[2] * g[3], ny = g[1] * g[12] * g[13];
+        for (d = 0; d < nx; d++)
+            x[d] = conv_val(t % 2);
+        pool_ref(x, r, g, 0);
+        for (p = -1; p < NKPATHS; p++) {
+#if defined(TSR_K_DISPATCH)
+            if (!tsr_k_set_path(p < 0 ? -1 : kpaths[p]))
+                continue;
+#else
+            if (p >= 0)
+                break;
+#endif
+            memset(y, 0xFF, sizeof(float) * (size_t)ny);
+            tsr_k_maxpool2d(x, y, g);
+            if (count_diff(y, r, ny) && bad++ < 5)
+                printf("2x2 pool path %s, %dx%d x %d differs\n", kpath_name(p), (int)g[2], (int)g[3], (int)g[1]);
+            runs++;
+        }
+#if defined(TSR_K_DISPATCH)
+        tsr_k_set_path(-1);
+#endif
+    }
+    CHECK(bad == 0, "MaxPool2D 2x2 stride 2 = SPEC 7.12 loop bit for bit, %d path runs (%d wrong)", (int)runs, (int)bad);
+}
+
 #define X4(s) "{\"name\":\"x\",\"dtype\":\"float32\",\"shape\":" s "}"
 #define CW "{\"name\":\"w\",\"dtype\":\"float32\",\"shape\":[2,1,3,3],\"data\":[1,2,3,4,5,6,7,8,9,9,8,7,6,5,4,3,2,1]}"
 #define CB "{\"name\":\"b\",\"dtype\":\"float32\",\"shape\":[2],\"data\":[0.5,-1]}"
@@ -1612,6 +1653,7 @@ int main(void)
     test_conv_hand();
     test_conv_random();
     test_pool_huge();
+    test_pool_2x2();
     test_relu_specials();
     test_relu_in_place();
     test_binary_vec();
