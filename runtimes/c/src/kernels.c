@@ -2687,6 +2687,8 @@ __attribute__((noinline, hot)) static void cv_copy(const float *s, ptrdiff_t ss,
 {
     int32_t i, r;
     float bv = b ? *b : 0.0f;
+    if (ss == n && ds == n) /* contiguous rows: one row, whole vectors */
+        n *= rows, rows = 1;
     for (r = 0; r < rows; r++, s += ss, d += ds) {
         for (i = 0; i + MM_W <= n; i += MM_W)
             VSTORE(d + i, VLOAD(s + i) + bv);

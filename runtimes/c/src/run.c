@@ -132,7 +132,10 @@ static tsr_code layout(const tsr_model *m, const tsr_tensor *in, int32_t n_in,
             p->shape[i] = cs;
             p->data[i] = v->kind == V_INIT ? v->data : NULL;
         }
-        if (v->kind == V_NODE && !v->reuses) {
+        if (v->reuses) { /* shares its operand's buffer, an earlier node output (ids in node order) */
+            if (ws)
+                p->data[i] = p->data[v->reuses - 1];
+        } else if (v->kind == V_NODE) {
             if (ws && off + (size_t)c * 4 <= ws_len)
                 p->data[i] = (const void *)(ws + off);
             if (!add_size(&off, (size_t)c * 4)) /* float or int32_t */
@@ -154,9 +157,6 @@ static tsr_code layout(const tsr_model *m, const tsr_tensor *in, int32_t n_in,
     *need = off;
     if (ws && off > ws_len)
         return tsr_fail(err, TSR_E_ARENA, "workspace too small: %lu bytes needed", (unsigned long)off);
-    for (i = 0; ws && i < m->n_values; i++) /* in-place outputs share their operand's buffer */
-        if (m->values[i].reuses)
-            p->data[i] = p->data[m->values[i].reuses - 1];
     for (i = 0; ws && i < m->n_inputs; i++) {
         const tsr_tensor *t = &in[slot[i]];
         p->data[m->inputs[i]] = t->dtype == TSR_INT32 ? (const void *)t->idata : (const void *)t->data;
