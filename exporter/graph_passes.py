@@ -10,7 +10,11 @@ from collections import Counter
 
 import numpy as np
 
+from tessera.exporter.errors import ModelError
 from tessera.exporter.lowering import LoweredGraph
+from tessera.exporter.opset import OPS
+from tessera.exporter.shapes import ShapeProblem
+from tessera.exporter.symdims import DimVar
 
 
 def _uses(g: LoweredGraph) -> Counter:
@@ -94,6 +98,63 @@ def fold_conv_bias(g: LoweredGraph) -> None:
         g.initializers[:] = [(n, a) for n, a in g.initializers if read[n]]
 
 
+def fold_constants(g: LoweredGraph) -> None:
+    """A node whose operands are all initializers becomes an initializer holding its result (batch
+    normalisation's scale and shift from the running statistics, a reshaped bias, a computed filter).
+
+    Exact: the result is computed by the node's reference kernel (its registry row), which is what
+    every runtime would compute at run time. Not folded: a result that would not be a valid
+    initializer (a non-finite float32), one larger than its operands together (a broadcast would grow
+    the file), a kernel that raises (a run-time error such as a Gather index stays at run time), a
+    graph output (it keeps its node), and attributes holding symbols."""
+    inits = dict(g.initializers)
+    outputs = {v.name for v in g.outputs}
+    uses = _uses(g)
+    renamed: dict[str, str] = {}
+    kept: list[dict] = []
+    for node in g.nodes:
+        node["inputs"] = [renamed.get(name, name) for name in node["inputs"]]
+        result = None
+        if node["outputs"][0] not in outputs and all(name in inits for name in node["inputs"]):
+            result = _evaluate(node, [inits[name] for name in node["inputs"]])
+        if result is None:
+            kept.append(node)
+            continue
+        name = node["outputs"][0]
+        (only,) = node["inputs"] if len(node["inputs"]) == 1 else (None,)
+        if only is not None and uses[only] == 1:  # a weight read only here: its result keeps its name
+            renamed[name], name = only, only
+            g.initializers[:] = [(n, a) for n, a in g.initializers if n != only]
+        inits[name] = result
+        g.initializers.append((name, result))
+    if len(kept) < len(g.nodes):
+        g.nodes[:] = kept
+        read = _uses(g)
+        g.initializers[:] = [(n, a) for n, a in g.initializers if read[n]]
+
+
+def _evaluate(node: dict, args: list[np.ndarray]) -> np.ndarray | None:
+    """The node's result by its reference kernel, or None when it should not become an initializer."""
+    row = OPS[node["op"]]
+    attrs = row.with_defaults(dict(node.get("attrs", {})))
+    if any(isinstance(d, DimVar) for v in attrs.values() if isinstance(v, list | tuple) for d in v):
+        return None
+    try:
+        dtype = row.dtype([str(a.dtype) for a in args], attrs)
+        shape, params = row.shape([tuple(a.shape) for a in args], attrs)
+        if row.bind is not None:
+            params = row.bind(params, {})
+        with np.errstate(all="ignore"):
+            out = np.asarray(row.kernel(args, params), dtype=dtype)
+    except (ModelError, ShapeProblem, KeyError, ValueError, TypeError):
+        return None
+    if out.shape != tuple(shape) or out.size > sum(a.size for a in args):
+        return None
+    if out.dtype == np.float32 and not np.isfinite(out).all():
+        return None
+    return np.array(out, order="C")
+
+
 def _add_initializer(g: LoweredGraph, name: str, arr: np.ndarray) -> str:
     taken = {n for n, _ in g.initializers} | {out for node in g.nodes for out in node["outputs"]}
     taken |= {v.name for v in (*g.inputs, *g.outputs)}
@@ -104,4 +165,6 @@ def _add_initializer(g: LoweredGraph, name: str, arr: np.ndarray) -> str:
     return name
 
 
-PASSES = (fold_conv_bias,)
+# The bias fold first (a bias Reshape of a weight is its pattern, and keeps the weight's name), then
+# constants, then the bias fold again for convolutions whose weights only folding made known.
+PASSES = (fold_conv_bias, fold_constants, fold_conv_bias)

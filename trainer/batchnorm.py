@@ -106,13 +106,18 @@ def batch_normalization_train(inputs: Any, gamma: Any, beta: Any, axes: Any = "p
 
 def batch_normalization_test(inputs: Any, gamma: Any, beta: Any, mean: Any, var: Any,
                              axes: Any = "per-activation", epsilon: float = 1e-4) -> Variable:
-    """Normalise with given statistics (the running averages): Theano's inference form
-    `(x - mean) * (gamma / sqrt(var + epsilon)) + beta`."""
+    """Normalise with given statistics (the running averages) in the affine form
+    `x * scale + shift`, `scale = gamma / sqrt(var + epsilon)`, `shift = beta - mean * scale`: the
+    same function as Theano's `(x - mean) * (gamma / sqrt(var + epsilon)) + beta`, rounded in
+    another order, and two passes over `x` instead of three. With the statistics and parameters
+    shared variables, the exporter folds `scale` and `shift` into weights (the same bits), so the
+    model file holds one Mul and one Add."""
     x = as_variable(inputs)
     ax, kept = _axes(axes, x.ndim)
     eps = _epsilon(epsilon)
     p, _ = _params(x.ndim, kept, gamma=gamma, beta=beta, mean=mean, var=var)
-    return (x - p["mean"]) * (p["gamma"] / apply("sqrt", p["var"] + eps)) + p["beta"]
+    scale = p["gamma"] / apply("sqrt", p["var"] + eps)
+    return x * scale + (p["beta"] - p["mean"] * scale)
 
 
 __all__ = ["batch_normalization_train", "batch_normalization_test"]
