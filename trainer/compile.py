@@ -46,11 +46,20 @@ def substitute(roots: list[Variable], mapping: dict[int, Variable]) -> list[Vari
 
 
 class _Plan:
-    __slots__ = ("steps", "bufs", "vals", "owner", "guard")
+    """One schedule at concrete shapes. `steps`: (kernel, buffer index, operand slots, slot);
+    `run`: the same with the operand count, for the call loop, whose buffer index -1 reads the
+    None kept at the end of `bufs` (no branch for it). `updates`: (shared variable, slot, buffer
+    index or -1); `shared_bufs`: two updates may share one buffer (then only the first takes it)."""
+
+    __slots__ = ("steps", "run", "bufs", "vals", "owner", "guard", "updates", "shared_bufs")
 
     def __init__(self, steps, bufs, vals, owner):
-        self.steps, self.bufs, self.vals, self.owner = steps, bufs, vals, owner
+        self.steps = steps
+        self.run = [(fn, bi, ins, k, len(ins)) for fn, bi, ins, k in steps]
+        self.bufs, self.vals, self.owner = bufs + [None], vals, owner
         self.guard: list[tuple[int, np.ndarray]] = []  # (float input index, zeros of its size)
+        self.updates: list[tuple[SharedVariable, int, int]] = []
+        self.shared_bufs = False
 
 
 _dot, _isfinite = np.dot, math.isfinite
@@ -162,8 +171,13 @@ class Function:
                 raise GraphError(msg)
             warnings.warn(msg, stacklevel=3)
         self._float_inputs = [i for i, v in enumerate(self.inputs) if v.dtype.kind == "f"]
+        # per input: (dtype, rank, (dim, size) of each fixed dim), for the call's fast check
+        self._in_specs = [(v.dtype, v.ndim, tuple((d, n) for d, n in enumerate(v.shape) if n is not None))
+                          for v in self.inputs]
+        self._used_in_slots = [k for k in self._in_slots if k is not None]
         self._shared = [v for v in order if v.kind == "shared"]
         self._shared_slots = [self._slot[id(v)] for v in self._shared]
+        self._shared_pairs = list(zip(self._shared_slots, self._shared, strict=True))
         self._out_slots = [self._slot[id(v)] for v in self.outputs]
         self._upd_slots = [self._slot[id(v)] for v in self._upd_exprs]
         self._sparse_mode = sparse_inputs
@@ -332,15 +346,6 @@ class Function:
                 arr = cast
         return arr
 
-    def _guard(self, plan: _Plan, arrays: list[np.ndarray]) -> None:
-        """Raise NonFiniteInputError naming the input and the first row holding nan/inf.
-
-        dot(a, 0) is 0 when every element of a is finite and nan otherwise (0*inf, 0*nan): one
-        BLAS pass, no overflow, no temporary; the zero vectors are made once per plan."""
-        for i, z in plan.guard:
-            if not _isfinite(_dot(arrays[i].ravel(), z)):
-                self._refuse(i, arrays[i])
-
     def _refuse(self, i: int, a: np.ndarray) -> None:
         bad = np.argwhere(~np.isfinite(a))
         if len(bad):
@@ -358,24 +363,66 @@ class Function:
     def __call__(self, *args: Any) -> Any:
         if len(args) != len(self.inputs):
             raise TypeError(f"{self._label()} takes {len(self.inputs)} input(s), got {len(args)}")
-        arrays = [self._check_input(i, v, a) for i, (v, a) in enumerate(zip(self.inputs, args, strict=False))]
-        key = tuple(a.shape for a in arrays) + tuple(s.value.shape for s in self._shared)
+        # an ndarray of the input's dtype and rank with its fixed dims needs no conversion
+        arrays = [a if a.__class__ is np.ndarray and a.dtype == dt and a.ndim == nd
+                  and (not fixed or all(a.shape[d] == n for d, n in fixed)) else self._check_input(i, v, a)
+                  for i, (v, a, (dt, nd, fixed)) in enumerate(zip(self.inputs, args, self._in_specs, strict=False))]
+        key = tuple([a.shape for a in arrays] + [s.value.shape for s in self._shared])
         dyn_values = None
         if self._bounds_fn is not None:
             lengths, dyn_values = self._dyn_key(arrays)
             key += lengths
         plan = self._plans.get(key)
         if plan is None:
-            shapes = {k: a.shape for k, a in zip(self._in_slots, arrays, strict=False) if k is not None}
-            shapes.update({k: s.value.shape for k, s in zip(self._shared_slots, self._shared, strict=False)})
-            plan = self._plans[key] = self._plan(shapes, dyn_values)
-            plan.guard = [(i, np.zeros(arrays[i].size, arrays[i].dtype)) for i in self._float_inputs]
+            plan = self._plans[key] = self._new_plan(arrays, dyn_values)
         vals, bufs = plan.vals, plan.bufs
-        for k, a in zip(self._in_slots, arrays, strict=False):
-            if k is not None:
-                vals[k] = a
-        for k, s in zip(self._shared_slots, self._shared, strict=False):
+        for k, a in self._in_pairs(arrays):
+            vals[k] = a
+        for k, s in self._shared_pairs:
             vals[k] = s.value
+        if self._sparse_slots:
+            self._detect_sparse(vals)
+        with np.errstate(all="ignore"):
+            if self.nan_guard:
+                for i, z in plan.guard:
+                    if not _isfinite(_dot(arrays[i].ravel(), z)):
+                        self._refuse(i, arrays[i])
+            try:
+                for fn, bi, ins, k, n in plan.run:
+                    if n == 2:
+                        vals[k] = fn(bufs[bi], vals[ins[0]], vals[ins[1]])
+                    elif n == 1:
+                        vals[k] = fn(bufs[bi], vals[ins[0]])
+                    else:
+                        vals[k] = fn(bufs[bi], *[vals[i] for i in ins])
+            except (ValueError, IndexError) as e:
+                v = self._order[k]
+                raise ShapeError(f"{v.trace[0]}:{v.trace[1]}: {v.op} failed at run time: {e}") from None
+        results = [np.array(vals[k], copy=True) for k in self._out_slots]
+        if plan.updates:
+            self._apply_updates(plan)
+        for k in self._used_in_slots:  # do not keep the caller's arrays alive
+            vals[k] = None
+        if self._single:
+            return results[0]
+        return results
+
+    def _in_pairs(self, arrays: list[np.ndarray]) -> list[tuple[int, np.ndarray]]:
+        """(slot, array) of the inputs the graph reads."""
+        return [(k, a) for k, a in zip(self._in_slots, arrays, strict=False) if k is not None]
+
+    def _new_plan(self, arrays: list[np.ndarray], dyn_values: list | None) -> _Plan:
+        shapes = {k: a.shape for k, a in self._in_pairs(arrays)}
+        shapes.update({k: s.value.shape for k, s in self._shared_pairs})
+        plan = self._plan(shapes, dyn_values)
+        plan.guard = [(i, np.zeros(arrays[i].size, arrays[i].dtype)) for i in self._float_inputs]
+        plan.updates = [(s, k, plan.owner.get(k, -1)) for s, k in zip(self._upd_shared, self._upd_slots, strict=True)]
+        owned = [bi for _, _, bi in plan.updates if bi >= 0]
+        plan.shared_bufs = len(set(owned)) != len(owned)
+        return plan
+
+    def _detect_sparse(self, vals: list[Any]) -> None:
+        """Decide per sparse-candidate input whether this call takes the sparse path."""
         used_sparse = False
         for k in self._sparse_slots:
             scratch = self._masks.get(k)
@@ -385,42 +432,19 @@ class Function:
             self._ctx[k] = s
             used_sparse = used_sparse or s is not None
         self.last_call_sparse = used_sparse
-        with np.errstate(all="ignore"):
-            if self.nan_guard:
-                self._guard(plan, arrays)
-            try:
-                for fn, bi, ins, k in plan.steps:
-                    buf = bufs[bi] if bi >= 0 else None
-                    if len(ins) == 2:
-                        vals[k] = fn(buf, vals[ins[0]], vals[ins[1]])
-                    elif len(ins) == 1:
-                        vals[k] = fn(buf, vals[ins[0]])
-                    else:
-                        vals[k] = fn(buf, *[vals[i] for i in ins])
-            except (ValueError, IndexError) as e:
-                v = self._order[k]
-                raise ShapeError(f"{v.trace[0]}:{v.trace[1]}: {v.op} failed at run time: {e}") from None
-        results = [np.array(vals[k], copy=True) for k in self._out_slots]
-        self._apply_updates(plan)
-        for k in self._in_slots:  # do not keep the caller's arrays alive
-            if k is not None:
-                vals[k] = None
-        if self._single:
-            return results[0]
-        return results
 
     def _apply_updates(self, plan: _Plan) -> None:
         vals, bufs = plan.vals, plan.bufs
-        new_values = [vals[k] for k in self._upd_slots]  # all computed before any is applied
+        new_values = [vals[k] for _, k, _ in plan.updates]  # all computed before any is applied
         taken: set[int] = set()
         patches = []
-        for s, k, new in zip(self._upd_shared, self._upd_slots, new_values, strict=False):
+        for (s, _, bi), new in zip(plan.updates, new_values, strict=True):
             if isinstance(new, sparse.RowPatch):
                 patches.append((s, new))
                 continue
-            bi = plan.owner.get(k, -1)
-            if bi >= 0 and bufs[bi] is new and bi not in taken and new.flags.c_contiguous:
-                taken.add(bi)
+            if bi >= 0 and bufs[bi] is new and new.flags.c_contiguous and not (plan.shared_bufs and bi in taken):
+                if plan.shared_bufs:
+                    taken.add(bi)
                 bufs[bi] = s.value  # the old storage becomes the scratch buffer for next time
                 s.value = new
             else:
