@@ -1,6 +1,6 @@
 /*
  * Tessera C runtime: load a format 1.x model (schema/SPEC.md; this runtime
- * implements format 1.1), check it, run it with the strict float32
+ * implements format 1.2), check it, run it with the strict float32
  * arithmetic of SPEC section 7 and exact int32 operations.
  *
  * Memory: the library never allocates except in tsr_model_load_alloc.
