@@ -30,7 +30,7 @@ function nhwc(x, [N, C, H, W]) {
 }
 
 /**
- * The tessera graph as a tf.layers model: Conv2D [+ bias Add] [+ Relu] -> conv2d, MaxPool2D ->
+ * The tessera graph as a tf.layers model: Conv2D (bias input or bias Add) [+ Relu] -> conv2d, MaxPool2D ->
  * maxPooling2d, Reshape (N, F) -> flatten, MatMul [+ Add] [+ Relu | Softmax] -> dense. Conv
  * weights (M, C, kH, kW) become (kH, kW, C, M); the first dense layer after a flatten gets its
  * rows permuted from NCHW's (c, h, w) order to NHWC's (h, w, c).
@@ -51,10 +51,10 @@ function tfModel(tf, doc) {
       const w = init.get(n.inputs[1]), [M, C, kH, kW] = w.shape, pads = a.pads ?? [0, 0, 0, 0];
       const same = pads.every((p, j) => p === ((j % 2 ? kW : kH) - 1) / 2);
       if (!same && pads.some((p) => p)) throw new Error('tfModel: only valid or same padding');
-      const add = next('Add'), relu = next('Relu');
+      const add = n.inputs.length > 2 ? null : next('Add'), relu = next('Relu'); // a bias input, or a bias Add
       const k = new Float32Array(w.data.length);
       for (let o = 0; o < M; o++) for (let c = 0; c < C; c++) for (let r = 0; r < kH * kW; r++) k[(r * C + c) * M + o] = w.data[(o * C + c) * kH * kW + r];
-      const b = add ? data(biasOf(add.inputs[1])) : new Float32Array(M);
+      const b = n.inputs.length > 2 ? data(n.inputs[2]) : add ? data(biasOf(add.inputs[1])) : new Float32Array(M);
       m.add(tf.layers.conv2d({ ...first(), filters: M, kernelSize: [kH, kW], padding: same ? 'same' : 'valid', activation: relu ? 'relu' : 'linear',
         weights: [tf.tensor4d(k, [kH, kW, C, M]), tf.tensor1d(b)] }));
       shape = [M, same ? shape[1] : shape[1] - kH + 1, same ? shape[2] : shape[2] - kW + 1];
