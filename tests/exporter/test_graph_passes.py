@@ -129,3 +129,30 @@ def test_what_does_not_become_a_constant(monkeypatch):
     y.name = "y"
     folded, _ = export_both(y, x, monkeypatch)
     assert ops(folded).count("Add") >= 3
+
+
+def test_max_pooling_moves_before_relu_with_the_same_bits(monkeypatch):
+    """Relu then MaxPool2D runs as MaxPool2D then Relu (NaN, inf, -0 and all-negative windows in
+    the inputs); a Relu read by another node too stays where it is."""
+    from tessera.trainer.tensor.signal.pool import pool_2d
+
+    x = T.tensor4("x", shape=(None, 3, 8, 8))
+    w = shared(4, 3, 3, 3, name="w")
+    conv = T.nnet.conv2d(x, w, border_mode="half")
+    pooled = pool_2d(T.nnet.relu(conv), (2, 2))
+    pooled.name = "pooled"
+    folded, plain = export_both(pooled, x, monkeypatch)
+    assert ops(plain) == ["Conv2D", "Relu", "MaxPool2D"]
+    assert ops(folded) == ["Conv2D", "MaxPool2D", "Relu"]
+    assert_same_results(folded, plain)
+    # -0 and +0 in one window, and windows of negatives only, straight from the input
+    relu_x = T.nnet.relu(x)
+    both = [pool_2d(relu_x, (2, 2)), relu_x * np.float32(2)]
+    both[0].name, both[1].name = "pooled", "doubled"
+    folded, plain = export_both(both, x, monkeypatch)
+    assert ops(folded) == ops(plain)
+    single = pool_2d(T.nnet.relu(x), (2, 2), stride=(1, 1), pad=(1, 1))
+    single.name = "single"
+    folded, plain = export_both(single, x, monkeypatch)
+    assert ops(folded) == ["MaxPool2D", "Relu"]
+    assert_same_results(folded, plain)
