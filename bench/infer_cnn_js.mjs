@@ -30,8 +30,9 @@ function nhwc(x, [N, C, H, W]) {
 }
 
 /**
- * The tessera graph as a tf.layers model: Conv2D (bias input or bias Add) [+ Relu] -> conv2d, MaxPool2D ->
- * maxPooling2d, Reshape (N, F) -> flatten, MatMul [+ Add] [+ Relu | Softmax] -> dense. Conv
+ * The tessera graph as a tf.layers model: Conv2D (bias input or bias Add) [+ Relu] -> conv2d,
+ * MaxPool2D -> maxPooling2d, Relu -> activation, Reshape (N, F) -> flatten,
+ * MatMul [+ Add] [+ Relu | Softmax] -> dense. Conv
  * weights (M, C, kH, kW) become (kH, kW, C, M); the first dense layer after a flatten gets its
  * rows permuted from NCHW's (c, h, w) order to NHWC's (h, w, c).
  */
@@ -62,6 +63,8 @@ function tfModel(tf, doc) {
       const [kH, kW] = a.kernel_shape, [sh, sw] = a.strides ?? [1, 1];
       m.add(tf.layers.maxPooling2d({ poolSize: [kH, kW], strides: [sh, sw] }));
       shape = [shape[0], Math.floor((shape[1] - kH) / sh) + 1, Math.floor((shape[2] - kW) / sw) + 1];
+    } else if (n.op === 'Relu') { // after a MaxPool2D (the exporter pools before the Relu)
+      m.add(tf.layers.activation({ activation: 'relu' }));
     } else if (n.op === 'Reshape') {
       m.add(tf.layers.flatten());
       flat = shape;
