@@ -66,7 +66,7 @@ def fold_conv_bias(g: LoweredGraph) -> None:
     producers = {node["outputs"][0]: node for node in g.nodes}
     dropped: list[dict] = []
     for add in g.nodes:
-        if add["op"] != "Add" or add in dropped:
+        if add["op"] != "Add" or any(add is d for d in dropped):
             continue
         for conv_out, other in (add["inputs"], add["inputs"][::-1]):
             conv = producers.get(conv_out)

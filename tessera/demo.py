@@ -30,8 +30,6 @@ from pathlib import Path
 
 import numpy as np
 
-from tessera import resources
-
 REPO = Path(__file__).resolve().parent.parent
 C_RUN = REPO / "runtimes" / "c" / "build" / "tessera-run"
 JS_RUN = REPO / "runtimes" / "js" / "bin" / "tessera-run.js"
@@ -49,8 +47,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def load_digits() -> np.ndarray:
-    images = np.load(resources.path("trainer", "datasets", "digits.npz"))["images"]
-    return (images.reshape(len(images), -1) > 7).astype(np.float32)
+    """The bundled digits, binarized: (1797, 64) float32 of 0/1 (trainer.datasets.load_digits)."""
+    from tessera.trainer.datasets import load_digits as bundled
+
+    return bundled()
 
 
 def train(data: np.ndarray, args: argparse.Namespace):

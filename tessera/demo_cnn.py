@@ -19,8 +19,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tessera import resources
-
 SIDE = 8
 HELD_OUT = 297
 SPLIT_SEED = 0
@@ -29,10 +27,10 @@ SPLIT_SEED = 0
 def labelled_digits() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The bundled digits as (n, 1, 8, 8) float32 grey levels in [0, 1], the same binarized as
     `load_digits` does (grey level > 7), and the int64 labels."""
-    from tessera.trainer.datasets import load_digits
+    from tessera.trainer.datasets import DIGITS_PATH, load_digits
 
     binary, labels = load_digits(with_labels=True)
-    with np.load(resources.path("trainer", "datasets", "digits.npz")) as d:
+    with np.load(DIGITS_PATH) as d:
         grey = d["images"].astype(np.float32) / np.float32(16)
     return grey.reshape(-1, 1, SIDE, SIDE), binary.reshape(-1, 1, SIDE, SIDE), labels
 

@@ -1,6 +1,6 @@
 """Tessera trainer: Theano-style symbolic autodiff on numpy.
 
-`import trainer as theano; import trainer.tensor as T` runs Theano-style code such as the
+`from tessera import trainer as theano; import tessera.trainer.tensor as T` runs Theano-style code such as the
 seed auto-encoder: `shared`, `function`, `grad`, `T.matrix`, `T.dot`, `T.nnet.sigmoid`, ...
 """
 
