@@ -15,6 +15,22 @@ THREADS = int(os.environ.get("THREADS", "1"))
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = str(THREADS)
 
+# ISA=avx2 (`make bench ISA=avx2`): on an AVX-512 machine, every contender that can be told to
+# runs its AVX2 code instead, a stand-in for an AVX2-only machine's software (not its hardware:
+# caches, clocks and pipes stay this CPU's). numpy's own SIMD loops stop at x86-64-v3 (AVX2,
+# FMA3), OpenBLAS takes its Haswell kernels, PyTorch its AVX2 kernels (ATen, MKL, oneDNN), our
+# C runtime (bench_c) and trainer kernels their AVX2 paths. Not restricted: onnxruntime and
+# onnxruntime-web (no switch exists), our native runtime from Python (tessera._native) and the
+# C build with -march=native (the compiler's choice).
+ISA = os.environ.get("ISA", "") or ""
+ISA_ENV = {"NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR", "OPENBLAS_CORETYPE": "Haswell",
+           "ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX2",
+           "TESSERA_TRAINER_KERNEL_PATH": "avx2"}
+if ISA not in ("", "avx2"):
+    raise SystemExit(f"ISA={ISA!r}: only ISA=avx2 (or none) is supported")
+if ISA:
+    os.environ.update(ISA_ENV)
+
 import numpy as np  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -42,6 +58,10 @@ def cpu_class() -> str:
     except OSError:
         pass
     simd = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2" if flags else "unknown"
+    if ISA == "avx2":
+        if "avx2" not in flags:
+            raise SystemExit("ISA=avx2 needs a CPU with AVX2")
+        simd += " running AVX2 code paths (ISA=avx2: see bench/README.md)"
     return f"{arch}, {simd}"
 
 
@@ -65,14 +85,29 @@ def c_runtime_path() -> str:
     if not os.path.exists(exe):
         return "unknown (out/c_path not built: make -C bench c)"
     done = subprocess.run([exe], capture_output=True, text=True, timeout=30)
-    return done.stdout.strip() or f"unknown (c_path exited {done.returncode})"
+    found = done.stdout.strip() or f"unknown (c_path exited {done.returncode})"
+    return f"AVX2 in bench_c (ISA=avx2; the library would take {found})" if ISA else found
+
+
+# bench_c's `path N` command: the C runtime path ISA names (TSR_K_PATH_AVX2 in kernels.h).
+C_PATH_OF_ISA = {"avx2": 2}
+
+
+def numpy_simd() -> str:
+    """The SIMD groups numpy's own loops dispatch to here (after NPY_DISABLE_CPU_FEATURES)."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+    except ImportError:
+        return "unknown"
+    return " ".join(g for g in __cpu_dispatch__ if __cpu_features__.get(g)) or "baseline only"
 
 
 def machine_line() -> str:
     env = {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ}
     return (f"machine: {cpu_model()} ({cpu_class()}), {os.cpu_count()} cores; "
             f"C runtime path: {c_runtime_path()}; threads per contender: {THREADS}; "
-            f"numpy {np.__version__} BLAS: {blas_info()}; OPENBLAS_CORETYPE/L2_SIZE set: {env or 'no'}; "
+            f"numpy {np.__version__} (SIMD loops: {numpy_simd()}) BLAS: {blas_info()}; "
+            f"OPENBLAS_CORETYPE/L2_SIZE set: {env or 'no'}; "
             f"load average at start: {os.getloadavg()[0]:.2f}")
 
 

@@ -31,6 +31,11 @@ class CHarness:
         """dims: the input's dimensions after the batch, when it is not (batch, rest)."""
         self.proc = subprocess.Popen([exe, model, x_path, str(batch), *map(str, dims)], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True)
+        # ISA=avx2: the dispatching library takes the AVX2 path; the -march=native build has no
+        # dispatch (the compiler chose its instructions) and stays as built
+        if common.ISA and not exe.endswith("_native"):
+            if self.ask(f"path {common.C_PATH_OF_ISA[common.ISA]}").strip() != "1":
+                raise RuntimeError(f"{exe} cannot take the {common.ISA} path on this CPU")
 
     def ask(self, line: str) -> str:
         self.proc.stdin.write(line + "\n")

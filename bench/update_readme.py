@@ -11,7 +11,9 @@ import subprocess
 
 import common
 
-BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+# ISA=avx2 (`make -C bench readme ISA=avx2`): the tables of the last ISA=avx2 run, into their own block
+SUFFIX = f"-{common.ISA}" if common.ISA else ""
+BEGIN, END = f"<!-- results{SUFFIX}:begin -->", f"<!-- results{SUFFIX}:end -->"
 
 
 def commit() -> str:
@@ -20,9 +22,9 @@ def commit() -> str:
 
 
 def main() -> None:
-    with open(os.path.join(common.OUT, "command.txt")) as f:
+    with open(os.path.join(common.OUT, f"command{SUFFIX}.txt")) as f:
         command = f.read().strip()
-    results_path = os.path.join(common.OUT, "results.md")
+    results_path = os.path.join(common.OUT, f"results{SUFFIX}.md")
     with open(results_path) as f:
         results = f.read().strip()
     path = os.path.join(common.HERE, "README.md")
