@@ -827,7 +827,16 @@ TSR_LIB_COLD float tsr_k_pow1(float x, float y)
 /* ---- binary, broadcasting ---- */
 
 /* One loop per (op, stride pattern) so the common contiguous cases are
- * simple loops the compiler vectorises. */
+ * simple loops the compiler vectorises. The library (below) runs the dense
+ * + - * / by vectors first and keeps only the strided loop per op, for the
+ * tails, strides above 1 and the other ops (the CLI's text budget). */
+#if defined(TSR_K_DISPATCH) && TSR_SIMD
+#define TSR_BIN_LOOPS(EXPR)                                                  \
+    TSR_LOOP_SMALL for (i = 0; i < n; i++) {                                 \
+        float av = a[(ptrdiff_t)i * sa], bv = b[(ptrdiff_t)i * sb];          \
+        y[i] = EXPR;                                                         \
+    }
+#else
 #define TSR_BIN_LOOPS(EXPR)                                                  \
     do {                                                                     \
         if (sa == 1 && sb == 1) {                                            \
@@ -854,6 +863,7 @@ TSR_LIB_COLD float tsr_k_pow1(float x, float y)
             }                                                                \
         }                                                                    \
     } while (0)
+#endif
 
 #if defined(TSR_K_DISPATCH) && TSR_SIMD
 /* The library: + - * / over whole vectors where the operands are dense or
@@ -2466,23 +2476,43 @@ TSR_POOL_DEFINE(__attribute__((cold)) TSR_AVX2_FN, _avx2, tsr_v8f, tsr_v8i, tsr_
     _mm256_blendv_ps(_mm256_and_ps(_mm256_max_ps(a, b), _mm256_max_ps(b, a)), _mm256_or_ps(a, b), \
                      _mm256_cmp_ps(a, b, _CMP_UNORD_Q))
 
+/* The 8 outputs of two vectors a and b of row-pair Maximums, columns in
+ * order: the Maximum of the even and odd columns (64-bit halves out of
+ * order, put back by the permute). */
+#define POOL_PAIRS8(a, b)                                                                          \
+    _mm256_castpd_ps(_mm256_permute4x64_pd(                                                        \
+        _mm256_castps_pd(POOL_MAX8(_mm256_shuffle_ps(a, b, 0x88), _mm256_shuffle_ps(a, b, 0xDD))), 0xD8))
+
 /* MaxPool2D 2x2, stride 2, no pads, even H and W (CNN pooling layers),
- * without gathers: per pair of input rows, 16 columns at a time, the
- * Maximum of the two rows, then of its even and odd columns, which are 8
- * outputs in order (masked loads and stores: nothing past the row). The
- * four operands of a window in another order than SPEC 7.12's give the same
- * bits: Maximum is the max of a total order, and SPEC 6 does not tell NaN
- * payloads apart. 0: not this shape. */
-__attribute__((cold)) TSR_AVX2_FN int pool_max2_avx2(const float *x, float *y, const int32_t *g)
+ * without gathers: the Maximum of two input rows, then of its even and odd
+ * columns. Rows of 4 or 8 (the small planes of CNNs on small images) take 4
+ * or 2 row pairs per 32 input floats, whole vectors; then per pair of input
+ * rows, 16 columns at a time, 8 outputs in order (masked loads and stores:
+ * nothing past the row). The four operands of a window in another order
+ * than SPEC 7.12's give the same bits: Maximum is the max of a total order,
+ * and SPEC 6 does not tell NaN payloads apart. 0: not this shape. */
+TSR_AVX2_FN int pool_max2_avx2(const float *x, float *y, const int32_t *g)
 {
-    const int32_t Wd = g[3];
+    const int32_t Wd = g[3], per = 16 / Wd; /* row pairs per 32 floats when Wd is 4 or 8 */
     const tsr_v8i iota = {0, 1, 2, 3, 4, 5, 6, 7};
     __m256 t, u, a, b;
-    int64_t q;
+    int64_t q = (int64_t)g[0] * g[1] * (g[2] / 2);
     int32_t j, h;
     if (g[4] != 2 || g[5] != 2 || g[6] != 2 || g[7] != 2 || (g[8] | g[9] | g[10] | g[11] | ((g[2] | Wd) & 1)))
         return 0;
-    for (q = (int64_t)g[0] * g[1] * (g[2] / 2); q > 0; q--, x += 2 * Wd, y += Wd / 2)
+    if (Wd == 4 || Wd == 8)
+        for (; q >= per; q -= per, x += 32, y += 8) {
+            a = _mm256_loadu_ps(x), b = _mm256_loadu_ps(x + 8);
+            t = _mm256_loadu_ps(x + 16), u = _mm256_loadu_ps(x + 24);
+            if (Wd == 4) { /* [A top | A bottom], [B ..] -> [A top | B top], [A bottom | B bottom] */
+                __m256 a2 = _mm256_permute2f128_ps(a, b, 0x20), t2 = _mm256_permute2f128_ps(t, u, 0x20);
+                b = _mm256_permute2f128_ps(a, b, 0x31), u = _mm256_permute2f128_ps(t, u, 0x31);
+                a = a2, t = t2;
+            }
+            a = POOL_MAX8(a, b), b = POOL_MAX8(t, u);
+            _mm256_storeu_ps(y, POOL_PAIRS8(a, b));
+        }
+    for (; q > 0; q--, x += 2 * Wd, y += Wd / 2)
         for (j = 0; j < Wd; j += 16) {
             for (h = 0; h < 2; h++) { /* columns j .. j+7, then j+8 .. j+15 */
                 __m256i m = (__m256i)(iota < Wd - j - 8 * h);
@@ -2492,10 +2522,7 @@ __attribute__((cold)) TSR_AVX2_FN int pool_max2_avx2(const float *x, float *y, c
                 if (!h)
                     a = b;
             }
-            t = _mm256_shuffle_ps(a, b, 0x88); /* even columns, odd: 64-bit halves out of order */
-            u = _mm256_shuffle_ps(a, b, 0xDD);
-            a = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(POOL_MAX8(t, u)), 0xD8));
-            _mm256_maskstore_ps(y + j / 2, (__m256i)(iota < (Wd - j) / 2), a);
+            _mm256_maskstore_ps(y + j / 2, (__m256i)(iota < (Wd - j) / 2), POOL_PAIRS8(a, b));
         }
     _mm256_zeroupper();
     return 1;

@@ -1419,14 +1419,15 @@ static void test_pool_huge(void)
 
 /* MaxPool2D 2x2 stride 2 without pads on even planes (the library's
  * gather-free path), every kernel path against the SPEC 7.12 loop: narrow
- * rows, rows that are not whole vectors, blocks of row pairs split across
- * calls' internal blocks, the widest rows it takes and wider ones it leaves,
+ * rows, rows that are not whole vectors, rows of 4 and 8 (several row pairs
+ * per vector) with row-pair counts that leave 1 to 3 pairs over, the widest rows it takes and wider ones it leaves,
  * with +-0, +-inf and NaN. */
 static void test_pool_2x2(void)
 {
     static float x[1 << 16], y[1 << 14], r[1 << 14];
     static const int32_t hw[][3] = {{2, 2, 1}, {8, 8, 256}, {4, 4, 300}, {28, 28, 20}, {10, 10, 60}, {6, 14, 50},
-                                   {2, 512, 4}, {4, 1026, 2}, {7, 8, 30}, {8, 9, 30}, {12, 2, 700}};
+                                   {2, 512, 4}, {4, 1026, 2}, {7, 8, 30}, {8, 9, 30}, {12, 2, 700},
+                                   {2, 8, 3}, {4, 4, 301}, {6, 4, 7}, {2, 4, 9}, {6, 8, 5}};
     int32_t t, p, d, bad = 0, runs = 0;
     for (t = 0; t < (int32_t)(sizeof hw / sizeof hw[0]); t++) {
         int32_t g[14] = {1, 1, 1, 1, 2, 2, 2, 2, 0, 0, 0, 0, 0, 0};
@@ -1435,7 +1436,7 @@ static void test_pool_2x2(void)
         g[12] = (g[2] - 2) / 2 + 1, g[13] = (g[3] - 2) / 2 + 1;
         nx = g[1] * g[2] * g[3], ny = g[1] * g[12] * g[13];
         for (d = 0; d < nx; d++)
-            x[d] = conv_val(t % 2);
+            x[d] = conv_val(t % 2 || t > 10);
         pool_ref(x, r, g, 0);
         for (p = -1; p < NKPATHS; p++) {
 #if defined(TSR_K_DISPATCH)
