@@ -7,10 +7,10 @@ the padding is symmetric (Theano's), "full" and "half" resolve against the dilat
 flipped on both spatial axes, Theano's default), False is cross-correlation.
 
 The kernels are im2col + one batched matmul over the groups: the patches of every output
-position become a column of `cols` (g, Cg*kH*kW, N*Hout*Wout), the filters reshaped to
-(g, Mg, Cg*kH*kW) times `cols` is the output. The gradients reuse the same patch layout: the
-filters' gradient is `G @ cols^T`, the input's is `w^T @ G` scattered back (col2im, one strided
-add per kernel position). Every buffer is allocated once per plan.
+position become a column of `cols` (g, Cg*kH*kW, Hout*Wout*N), batch last (see Patches), the
+filters reshaped to (g, Mg, Cg*kH*kW) times `cols` is the output. The gradients reuse the same
+patch layout: the filters' gradient is `cols @ G^T`, the input's is `w^T @ G` scattered back
+(col2im, one strided add per kernel position). Every buffer is allocated once per plan.
 """
 
 from __future__ import annotations
@@ -108,51 +108,53 @@ def geometry(attrs: dict, xshape: tuple, wshape: tuple) -> Geometry:
 
 
 class Patches:
-    """im2col and col2im for one geometry: the zero-padded input copy and the patch matrix, stored
-    transposed, (g, Cg*kH*kW, N*Hout*Wout): one contiguous row per (channel, kernel position),
-    filled by one strided copy per kernel position."""
+    """im2col and col2im for one geometry, in a batch-last layout: the input is copied once,
+    transposed, into a zero-padded (C, Hp, Wp, N) buffer, so the patches of one (channel,
+    kernel position) are runs of Wout*N contiguous values and the whole patch matrix
+    (g, Cg*kH*kW, Hout*Wout*N) is one strided copy with long inner loops (NCHW patches would be
+    runs of Wout, a few values each). Conversions between NCHW (N, R) and batch-last (R, N)
+    are 2-d transposes; the one read along N goes through a staging copy whose row stride is not
+    a multiple of the page size (rows 4 KiB apart evict each other from the cache)."""
 
     def __init__(self, geo: Geometry, dt: np.dtype) -> None:
         self.geo = geo
-        self.padded = np.zeros((geo.n, geo.c, geo.h + 2 * geo.ph, geo.w + 2 * geo.pw), dt)
-        self.cols = np.empty((geo.g, geo.cg, geo.kh, geo.kw, geo.n, geo.ho, geo.wo), dt)
+        g = geo
+        self.padded = np.zeros((g.c, g.h + 2 * g.ph, g.w + 2 * g.pw, g.n), dt)
+        self.cols = np.empty((g.c, g.kh, g.kw, g.ho, g.wo, g.n), dt)
+        s_c, s_h, s_w, s_n = self.padded.strides
+        self._patch_view = np.lib.stride_tricks.as_strided(
+            self.padded, (g.c, g.kh, g.kw, g.ho, g.wo, g.n),
+            (s_c, g.dh * s_h, g.dw * s_w, g.sh * s_h, g.sw * s_w, s_n), writeable=False)
 
     def interior(self) -> np.ndarray:
+        """The (C, H, W, N) view of the input inside the padding."""
         g = self.geo
-        return self.padded[:, :, g.ph:g.ph + g.h, g.pw:g.pw + g.w]
+        return self.padded[:, g.ph:g.ph + g.h, g.pw:g.pw + g.w]
 
-    def _tap(self, a5: np.ndarray, i: int, j: int) -> np.ndarray:
-        """The (N, g, Cg, Hout, Wout) view of the padded (N, g, Cg, Hp, Wp) array at kernel position (i, j)."""
+    def _tap(self, i: int, j: int) -> np.ndarray:
+        """The (C, Hout, Wout, N) view of the padded buffer at kernel position (i, j)."""
         g = self.geo
-        return a5[:, :, :, i * g.dh:i * g.dh + g.sh * (g.ho - 1) + 1:g.sh,
-                  j * g.dw:j * g.dw + g.sw * (g.wo - 1) + 1:g.sw]
+        return self.padded[:, i * g.dh:i * g.dh + g.sh * (g.ho - 1) + 1:g.sh,
+                           j * g.dw:j * g.dw + g.sw * (g.wo - 1) + 1:g.sw]
 
     def im2col(self, x: np.ndarray) -> np.ndarray:
-        """The transposed patch matrix (g, Cg*kH*kW, N*Hout*Wout) of x."""
+        """The patch matrix (g, Cg*kH*kW, Hout*Wout*N) of x (N, C, H, W)."""
         g = self.geo
-        if g.ph or g.pw:
-            np.copyto(self.interior(), x)
-            src = self.padded
-        else:
-            src = x
-        src5 = src.reshape(g.n, g.g, g.cg, *src.shape[2:])
-        for i in range(g.kh):
-            for j in range(g.kw):
-                np.copyto(self.cols[:, :, i, j], self._tap(src5, i, j).transpose(1, 2, 0, 3, 4))
-        return self.cols.reshape(g.g, g.k, g.rows)
+        np.copyto(self.interior(), x.reshape(g.n, g.c, g.h, g.w).transpose(1, 2, 3, 0))
+        np.copyto(self.cols, self._patch_view)
+        return self.cols.reshape(g.g, g.k, g.ho * g.wo * g.n)
 
     def col2im(self, dcols: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """Sum the patch gradients dcols (g, Cg*kH*kW, N*Hout*Wout) back onto the input positions."""
+        """Sum the patch gradients dcols (g, Cg*kH*kW, Hout*Wout*N) back onto the input positions,
+        into out (N, C, H, W)."""
         g = self.geo
-        d = dcols.reshape(g.g, g.cg, g.kh, g.kw, g.n, g.ho, g.wo)
-        acc = self.padded
-        acc.fill(0)
-        acc5 = acc.reshape(g.n, g.g, g.cg, *acc.shape[2:])
+        d = dcols.reshape(g.c, g.kh, g.kw, g.ho, g.wo, g.n)
+        self.padded.fill(0)
         for i in range(g.kh):
             for j in range(g.kw):
-                tgt = self._tap(acc5, i, j)
-                np.add(tgt, d[:, :, i, j].transpose(2, 0, 1, 3, 4), out=tgt)
-        np.copyto(out, self.interior())
+                tgt = self._tap(i, j)
+                np.add(tgt, d[:, i, j], out=tgt)
+        np.copyto(out.transpose(1, 2, 3, 0), self.interior())
         return out
 
 
@@ -162,41 +164,58 @@ def _filters_matrix(w: np.ndarray, flip: bool, buf: np.ndarray, geo: Geometry) -
     return buf.reshape(geo.g, geo.mg, geo.k)
 
 
+def _staging(rows: int, cols: int, dt: np.dtype) -> np.ndarray:
+    """A (rows, cols) view into a buffer whose row stride is not a multiple of 1 KiB, for a
+    transposed copy that reads down its columns."""
+    pad = 0
+    while ((cols + pad) * np.dtype(dt).itemsize) % 1024 == 0 or pad == 0:
+        pad += 16
+    return np.empty((rows, cols + pad), dt)[:, :cols]
+
+
+class OutGrad:
+    """The output gradient (N, M, Hout, Wout) in the patch matrix's column order, as
+    (g, Mg, Hout*Wout*N): a 2-d transpose, through a staging copy (see Patches)."""
+
+    def __init__(self, geo: Geometry, dt: np.dtype) -> None:
+        self.geo = geo
+        self.stage = _staging(geo.n, geo.m * geo.ho * geo.wo, dt)
+        self.buf = np.empty((geo.m * geo.ho * geo.wo, geo.n), dt)
+
+    def __call__(self, g: np.ndarray) -> np.ndarray:
+        geo = self.geo
+        np.copyto(self.stage, g.reshape(self.stage.shape))
+        np.copyto(self.buf, self.stage.T)
+        return self.buf.reshape(geo.g, geo.mg, geo.ho * geo.wo * geo.n)
+
+
 def _conv(attrs, ins, oshape, dt):
     geo = geometry(attrs, ins[0], ins[1])
     p = Patches(geo, dt)
     wbuf = np.empty(ins[1], dt)
-    res = np.empty((geo.g, geo.mg, geo.rows), dt)
+    res = np.empty((geo.g, geo.mg, geo.ho * geo.wo * geo.n), dt)
     flip = attrs["flip"]
 
     def fn(out, x, w):
         cols = p.im2col(x)
         np.matmul(_filters_matrix(w, flip, wbuf, geo), cols, out=res)
-        np.copyto(out.reshape(geo.n, geo.g, geo.mg, geo.ho * geo.wo),
-                  res.reshape(geo.g, geo.mg, geo.n, geo.ho * geo.wo).transpose(2, 0, 1, 3))
+        # res is (M, Hout*Wout, N): NCHW is its 2-d transpose
+        np.copyto(out.reshape(geo.n, -1), res.reshape(-1, geo.n).T)
         return out
     return fn, True
-
-
-def _out_grad_matrix(g: np.ndarray, buf: np.ndarray, geo: Geometry) -> np.ndarray:
-    """The output gradient (N, M, Hout, Wout) as (g, Mg, N*Hout*Wout), the layout of the patch rows."""
-    np.copyto(buf.reshape(geo.g, geo.mg, geo.n, geo.ho * geo.wo),
-              g.reshape(geo.n, geo.g, geo.mg, geo.ho * geo.wo).transpose(1, 2, 0, 3))
-    return buf
 
 
 def _conv_grad_input(attrs, ins, oshape, dt):
     geo = geometry(attrs, ins[0], ins[1])
     p = Patches(geo, dt)
     wbuf = np.empty(ins[1], dt)
-    gbuf = np.empty((geo.g, geo.mg, geo.rows), dt)
-    dcols = np.empty((geo.g, geo.k, geo.rows), dt)
+    out_grad = OutGrad(geo, dt)
+    dcols = np.empty((geo.g, geo.k, geo.ho * geo.wo * geo.n), dt)
     flip = attrs["flip"]
 
     def fn(out, x_ref, w, g):
-        gm = _out_grad_matrix(g, gbuf, geo)
         wm = _filters_matrix(w, flip, wbuf, geo)
-        np.matmul(wm.transpose(0, 2, 1), gm, out=dcols)
+        np.matmul(wm.transpose(0, 2, 1), out_grad(g), out=dcols)
         return p.col2im(dcols, out)
     return fn, True
 
@@ -204,15 +223,14 @@ def _conv_grad_input(attrs, ins, oshape, dt):
 def _conv_grad_filters(attrs, ins, oshape, dt):
     geo = geometry(attrs, ins[0], ins[1])
     p = Patches(geo, dt)
-    gbuf = np.empty((geo.g, geo.mg, geo.rows), dt)
-    dw = np.empty((geo.g, geo.mg, geo.k), dt)
+    out_grad = OutGrad(geo, dt)
+    dwt = np.empty((geo.g, geo.k, geo.mg), dt)
     flip = attrs["flip"]
 
     def fn(out, x, w_ref, g):
-        cols = p.im2col(x)
-        gm = _out_grad_matrix(g, gbuf, geo)
-        np.matmul(gm, cols.transpose(0, 2, 1), out=dw)
-        d4 = dw.reshape(oshape)
+        # the filters' gradient transposed, (g, Cg*kH*kW, Mg): BLAS runs this orientation faster
+        np.matmul(p.im2col(x), out_grad(g).transpose(0, 2, 1), out=dwt)
+        d4 = dwt.reshape(geo.g, geo.cg, geo.kh, geo.kw, geo.mg).transpose(0, 4, 1, 2, 3).reshape(oshape)
         np.copyto(out, d4[:, :, ::-1, ::-1] if flip else d4)
         return out
     return fn, True
