@@ -76,7 +76,8 @@ def loop_pool(x: np.ndarray, mode: str, ws: tuple, kw: dict) -> np.ndarray:
     (kh, kw_), (sh, sw) = ws, kw.get("stride") or ws
     ph, pw = kw.get("pad", (0, 0))
     h, w = x.shape[-2:]
-    out_shape = trainer.function([xv := T.tensor(x.ndim, dtype="float32")], pool_2d(xv, ws, mode=mode, **kw))(x).shape
+    out_shape = trainer.function([xv := T.tensor(x.ndim, dtype="float32")], pool_2d(xv, ws, mode=mode, **kw),
+                                 nan_guard=False)(x).shape
     out = np.empty(out_shape, np.float32)
     for idx in np.ndindex(*out_shape):
         *lead, oh, ow = idx
@@ -155,3 +156,44 @@ def test_stride_defaults_to_the_window_and_default_ignores_the_border():
     assert np.array_equal(trainer.function([x], pool_2d(x, (2, 2)))(a), [[[[6, 8], [16, 18]]]])
     assert np.array_equal(trainer.function([x], pool_2d(x, (2, 2), ignore_border=False))(a),
                           [[[[6, 8, 9], [16, 18, 19], [21, 23, 24]]]])
+
+
+# Windows side by side covering the input (stride = window, no padding): the max and its gradient
+# take a path of their own there (a -0 anywhere in the input sends the max back to the general one).
+TILED = [((2, 3, 6, 8), (2, 2)), ((3, 4, 6), (2, 3)), ((2, 2, 4, 6), (1, 2)), ((2, 6, 3), (3, 1)),
+         ((2, 3, 5), (1, 1)), ((4, 6), (2, 2)), ((2, 1, 2, 3, 4), (3, 2))]
+
+
+@pytest.mark.parametrize("xs,ws", TILED, ids=[f"{xs}-{ws}" for xs, ws in TILED])
+def test_tiled_max_is_the_spec_max_bit_for_bit(xs, ws):
+    rng = np.random.default_rng(7)
+    a = (rng.standard_normal(xs) * np.exp(rng.uniform(-8, 8, xs))).astype(np.float32)
+    a.ravel()[::5] = 0.0  # +0 ties, no -0
+    a.ravel()[1::13] = np.inf
+    a.ravel()[2::17] = -np.inf
+    a.ravel()[3::7] = a.ravel()[4::7][:len(a.ravel()[3::7])]  # equal neighbours
+    x = T.tensor(len(xs), "x", dtype="float32")
+    got = trainer.function([x], pool_2d(x, ws), nan_guard=False)(a)
+    assert np.array_equal(got.view(np.int32), loop_pool(a, "max", ws, {}).view(np.int32))
+    a.ravel()[6] = np.nan
+    got = trainer.function([x], pool_2d(x, ws), nan_guard=False)(a)
+    want = loop_pool(a, "max", ws, {})
+    assert np.array_equal(np.isnan(got), np.isnan(want)) and np.isnan(got).sum() == 1
+    assert np.array_equal(got[~np.isnan(got)], want[~np.isnan(want)])
+
+
+@pytest.mark.parametrize("xs,ws", TILED, ids=[f"{xs}-{ws}" for xs, ws in TILED])
+def test_tiled_max_gradient_goes_to_every_tied_maximum(xs, ws):
+    rng = np.random.default_rng(8)
+    a = rng.integers(0, 3, xs).astype(np.float64)  # many ties
+    g = rng.standard_normal(tuple(xs[:-2]) + (xs[-2] // ws[0], xs[-1] // ws[1]))
+    x = T.tensor(len(xs), "x", dtype="float64")
+    got = trainer.function([x], T.grad((pool_2d(x, ws) * g).sum(), x))(a)
+    want = np.zeros_like(a)
+    for idx in np.ndindex(*a.shape):
+        *lead, r, c = idx
+        window = (*lead, slice(r // ws[0] * ws[0], r // ws[0] * ws[0] + ws[0]),
+                  slice(c // ws[1] * ws[1], c // ws[1] * ws[1] + ws[1]))
+        if a[idx] == a[window].max():
+            want[idx] = g[(*lead, r // ws[0], c // ws[1])]
+    assert np.array_equal(got, want)

@@ -110,9 +110,71 @@ def spec_maximum(acc: np.ndarray, b: np.ndarray, tie: np.ndarray, differ: np.nda
 
 
 def has_negative_zero(x: np.ndarray) -> bool:
-    """Whether x holds a -0 (the only value whose ties numpy's maximum may resolve unlike SPEC 7.2)."""
+    """Whether x holds a -0 (the only value whose ties numpy's maximum may resolve unlike SPEC 7.2):
+    -0's bits, read as a signed integer, are the smallest integer."""
     ints = np.dtype(f"i{x.dtype.itemsize}")
-    return bool(np.any(x.view(ints) == np.iinfo(ints).min))
+    return x.size > 0 and int(np.min(x.view(ints))) == np.iinfo(ints).min
+
+
+def tiled(win: Windows) -> bool:
+    """Whether the windows cover the input exactly, side by side (stride = window, no padding):
+    then every input element lies in exactly one window."""
+    return ((win.sh, win.sw) == (win.kh, win.kw) and (win.ph, win.pw) == (0, 0)
+            and win.ho * win.kh == win.h and win.wo * win.kw == win.w)
+
+
+class Tiles:
+    """Views of tiled windows for long numpy loops. With R = (leading dims) * Hout, the input is
+    (R, kH, Wout, kW) and the pooled array (R, Wout); a window position (i, j) picks an (R, Wout)
+    view whose rows lie apart. Each operation is given these views transposed, (Wout, R), with an
+    output laid out (Wout, R) or written through a transposed view: the operands then disagree on
+    which axis is innermost and numpy keeps the given order, so its inner loop runs over the R
+    windows instead of the few Wout of one row."""
+
+    def __init__(self, win: Windows, lead: tuple, dt: np.dtype) -> None:
+        self.win = win
+        self.r = int(np.prod(lead, dtype=np.int64)) * win.ho
+        self.rows = np.empty((win.w, self.r), dt)  # the maximum over each window's rows, transposed
+        self.hit = np.empty((win.wo, self.r), np.bool_)
+
+    def split(self, a: np.ndarray) -> np.ndarray:
+        w = self.win
+        return a.reshape(self.r, w.kh, w.wo, w.kw)
+
+    def pooled(self, a: np.ndarray) -> np.ndarray:
+        """The transposed (Wout, R) view of an array of the pooled shape."""
+        return a.reshape(self.r, self.win.wo).T
+
+    def max(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """out = the maximum of each window: over its rows, then over its columns (numpy's maximum:
+        exact for every input without a -0, see spec_maximum)."""
+        w, rows = self.win, self.rows
+        x3 = x.reshape(self.r, w.kh, w.w)
+        if w.kh == 1:
+            np.copyto(rows, x3[:, 0].T)
+        else:
+            np.maximum(x3[:, 0].T, x3[:, 1].T, out=rows)
+        for i in range(2, w.kh):
+            np.maximum(rows, x3[:, i].T, out=rows)
+        cols, o = rows.reshape(w.wo, w.kw, self.r), self.pooled(out)
+        if w.kw == 1:
+            np.copyto(o, cols[:, 0])
+        else:
+            np.maximum(cols[:, 0], cols[:, 1], out=o)
+        for j in range(2, w.kw):
+            np.maximum(o, cols[:, j], out=o)
+        return out
+
+    def max_grad(self, x: np.ndarray, pooled: np.ndarray, g: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """out = g at every position equal to its window's maximum, 0 elsewhere (no window overlaps
+        another, so nothing accumulates)."""
+        x4, o4, hit = self.split(x), self.split(out), self.hit
+        pt, gt = self.pooled(pooled), self.pooled(g)
+        for i in range(self.win.kh):
+            for j in range(self.win.kw):
+                np.equal(x4[:, i, :, j].T, pt, out=hit)
+                np.multiply(gt, hit, out=o4[:, i, :, j].T)
+        return out
 
 
 def _pool(attrs, ins, oshape, dt):
@@ -123,8 +185,11 @@ def _pool(attrs, ins, oshape, dt):
     tie, differ = np.empty(oshape, np.bool_), np.empty(oshape, np.bool_)
     div = None if mode in ("max", "sum") else win.counts(mode == "average_inc_pad", dt)
     same = win.hp == win.h and win.wp == win.w
+    tiles = Tiles(win, lead, dt) if mode == "max" and tiled(win) else None
 
     def fn(out, x):
+        if tiles is not None and not has_negative_zero(x):
+            return tiles.max(x, out)
         src = x if same else padded
         if not same:
             np.copyto(win.interior(padded), x)
@@ -156,8 +221,11 @@ def _max_pool_grad(attrs, ins, oshape, dt):
     acc = np.empty(lead + (win.hp, win.wp), dt)
     hit = np.empty(ins[1], np.bool_)
     part = np.empty(ins[1], dt)
+    tiles = Tiles(win, lead, dt) if tiled(win) else None
 
     def fn(out, x, pooled, g):
+        if tiles is not None:
+            return tiles.max_grad(x, pooled, g, out)
         np.copyto(win.interior(padded), x)
         acc.fill(0)
         for i in range(win.kh):
