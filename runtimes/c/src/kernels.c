@@ -874,7 +874,7 @@ static int32_t bin_vec(int32_t op, const float *a, const float *b, float *y, int
                        int32_t sb)
 {
     int32_t i = 0;
-    tsr_vf a0 = (tsr_vf){0} + a[0], b0 = (tsr_vf){0} + b[0], u, v;
+    tsr_vf a0 = a[0] - (tsr_vf){0}, b0 = b[0] - (tsr_vf){0}, u, v; /* x - +0 keeps -0; +0 + x would not */
     if (op > TSR_K_DIV || sa > 1 || sb > 1)
         return 0;
     for (; i + MM_W <= n; i += MM_W) {
@@ -2604,7 +2604,8 @@ static int cv_plan(const int32_t *g, cv_layout *L, int shifted)
     len = g[7] == 1 ? (int64_t)(g[16] - 1) * Wp + g[17] : g[17];
     L->run_len = (len + CV_W - 1) / CV_W * CV_W;
     reach = (L->runs - 1) * L->run_step + L->run_len + (kHe - 1) * Wp + kWe;
-    L->plane = ((reach > Hp * Wp ? reach : Hp * Wp) + CV_W - 1) / CV_W * CV_W;
+    Hp = Hp * Wp + 8; /* room for cv_rows8's whole-vector stores past the last row */
+    L->plane = ((reach > Hp ? reach : Hp) + CV_W - 1) / CV_W * CV_W;
     L->tbuf = Mg * L->runs * L->run_len;
     L->total = Cg * L->kw * L->plane + L->tbuf + Cg * g[5] * g[6]; /* + cv_block6's tap offsets */
     return L->total <= (1 << 26);
@@ -2665,14 +2666,21 @@ TSR_CV_DEFINE(__attribute__((noinline, hot)) static, , tsr_vf, tsr_vi, tsr_vfu, 
  * run positions (12 ymm accumulators); the taps k in increasing order, tap
  * k's positions at p + off[k] (off[k] = c * plane + i * dh * Wp + j * dw).
  * Block row r is channel m0 + r, or the group's last channel (rows = Mg -
- * m0 below 6), whose sums it then stores again, the same bits. The sums go
- * to t, rows ldc apart. */
+ * m0 below 6), whose sums it then stores again, the same bits. The sums
+ * plus the bias of their row (bias[r], the same clamp; fl(s + b) of SPEC
+ * 7.11, or + +0 without a bias, which changes no sum) go to c, rows ldc
+ * apart. */
 #define CK_ROW(r) const ptrdiff_t o##r = (r < rows ? r : rows - 1) * (ptrdiff_t)K;
 #define CK_STEP(r) { float x = w[o##r]; q##r##a = q##r##a + x * v0; q##r##b = q##r##b + x * v1; }
-#define CK_STORE(r) { float *cr = c + (r < rows ? r : rows - 1) * ldc; VSTORET(PU, cr, q##r##a); VSTORET(PU, cr + PW, q##r##b); }
+#define CK_STORE(r)                                                                      \
+    {                                                                                    \
+        float *cr = c + (r < rows ? r : rows - 1) * ldc;                                 \
+        PV bv = bias[r < rows ? r : rows - 1] - (PV){0};                                 \
+        VSTORET(PU, cr, q##r##a + bv), VSTORET(PU, cr + PW, q##r##b + bv);               \
+    }
 __attribute__((noinline, hot)) TSR_AVX2_FN void cv_block6_avx2(const float *p, const float *w, int32_t K,
                                                           const int32_t *off, float *c, ptrdiff_t ldc,
-                                                          int32_t rows)
+                                                          int32_t rows, const float *bias)
 {
     typedef tsr_v8f PV;
     typedef tsr_v8fu PU;
@@ -2685,6 +2693,31 @@ __attribute__((noinline, hot)) TSR_AVX2_FN void cv_block6_avx2(const float *p, c
         PK_ROWS6(CK_STEP)
     }
     PK_ROWS6(CK_STORE)
+    _mm256_zeroupper();
+}
+
+/* A group's input channels (x: Cg planes of H x W) into cv_block6's planes
+ * p when input and stored rows are at most 8 floats: per input row one
+ * masked load, and per copy j (the shifted layout, else j = 0) the row
+ * moved so that stored column ow holds input column ow + j * dw - pl, or
+ * zero outside the input. Each row is stored as 8 floats, zeros past Wp,
+ * which land on the next row (written after), a zero border row or the
+ * plane's 8 floats of room. */
+TSR_AVX2_FN void cv_rows8_avx2(const float *x, float *p, const int32_t *g, const cv_layout *L)
+{
+    const int32_t Cg = g[1] / g[15], H = g[2], W = g[3];
+    const tsr_v8i iota = {0, 1, 2, 3, 4, 5, 6, 7};
+    int32_t c, h, j;
+    for (c = 0; c < Cg; c++)
+        for (h = 0; h < H; h++, x += W) {
+            __m256 v = _mm256_maskload_ps(x, (__m256i)(iota < W));
+            float *d = p + c * L->kw * L->plane + (ptrdiff_t)(g[11] + h) * L->Wp;
+            for (j = 0; j < L->kw; j++, d += L->plane) {
+                tsr_v8i src = iota + (j * g[10] - g[12]);
+                __m256 keep = (__m256)((src >= 0) & (src < W) & (iota < L->Wp));
+                _mm256_storeu_ps(d, _mm256_and_ps(_mm256_permutevar8x32_ps(v, (__m256i)src), keep));
+            }
+        }
     _mm256_zeroupper();
 }
 
@@ -2742,7 +2775,7 @@ TSR_LIB_COLD TSR_NOLIBC void tsr_k_conv2d_ws(const float *x, const float *w, con
     const int32_t C = g[1], H = g[2], W = g[3], M = g[4], grp = g[15], Ho = g[16], Wo = g[17];
     const int32_t Cg = C / grp, Mg = M / grp, K = Cg * g[5] * g[6], path = tsr_path();
     cv_layout L;
-    int32_t n, gi, c, m, blk6 = 0;
+    int32_t n, gi, c, m, j, blk6 = 0;
     int64_t e;
     int32_t *off = NULL;
     if (!ws || !cv_plan(g, &L, 0)) {
@@ -2754,7 +2787,7 @@ TSR_LIB_COLD TSR_NOLIBC void tsr_k_conv2d_ws(const float *x, const float *w, con
      * sh == 1 on the shifted planes (measured on Zen 4: equal or faster on
      * the benchmark CNNs, the digits CNN's 4 x 4 planes most) */
     if (path != TSR_K_PATH_BASE && cv_finite(w, (int64_t)M * K)) {
-        int32_t i, j, kw;
+        int32_t i, kw;
         cv_layout S;
         blk6 = 1;
         if (cv_plan(g, &S, 1)) /* the workspace has room for either layout */
@@ -2772,37 +2805,47 @@ TSR_LIB_COLD TSR_NOLIBC void tsr_k_conv2d_ws(const float *x, const float *w, con
         VSTORE(ws + e, (tsr_vf){0});
     for (n = 0; n < g[0]; n++) {
         for (gi = 0; gi < grp; gi++) {
-            float *t = ws + Cg * L.kw * L.plane;
-            const float *wg = w + (ptrdiff_t)gi * Mg * K;
-            for (c = 0; c < Cg * L.kw; c++) { /* the interior: the zero border stays */
-                const float *xc = x + (((ptrdiff_t)n * C + (ptrdiff_t)gi * Cg + c / L.kw) * H) * W;
-                /* input column iw goes to column iw - s of the stored rows */
-                const int32_t s = c % L.kw * g[10] - g[12], lo = s > 0 ? s : 0, hi = W < L.Wp + s ? W : L.Wp + s;
-                if (lo < hi)
-                    cv_copy(xc + lo, W, ws + c * L.plane + (ptrdiff_t)g[11] * L.Wp + lo - s, L.Wp, hi - lo, H, NULL);
-            }
+            float *t = ws + Cg * L.kw * L.plane, *yg = y + ((ptrdiff_t)n * M + (ptrdiff_t)gi * Mg) * Ho * Wo;
+            const float *wg = w + (ptrdiff_t)gi * Mg * K, *xg = x + ((ptrdiff_t)n * C + (ptrdiff_t)gi * Cg) * H * W;
+            /* the sums straight into y when a run is an output plane */
+            const int direct = blk6 && L.runs == 1 && L.Wp == Wo && L.run_len == (int64_t)Ho * Wo;
+#if TSR_MM_WIDE
+            if (blk6 && W <= 8 && L.Wp <= 8)
+                cv_rows8_avx2(xg, ws, g, &L);
+            else
+#endif
+                for (c = 0; c < Cg; c++) /* the interior: the zero border stays */
+                    for (j = 0; j < L.kw; j++) {
+                        /* input column iw goes to column iw - s of the stored rows */
+                        const int32_t s = j * g[10] - g[12], lo = s > 0 ? s : 0, hi = W < L.Wp + s ? W : L.Wp + s;
+                        if (lo < hi)
+                            cv_copy(xg + (ptrdiff_t)c * H * W + lo, W,
+                                    ws + (c * L.kw + j) * L.plane + (ptrdiff_t)g[11] * L.Wp + lo - s, L.Wp, hi - lo,
+                                    H, NULL);
+                    }
             for (m = 0; m < Mg; m += blk6 ? 6 : 4) {
                 int32_t cnt = Mg - m < 4 ? Mg - m : 4;
                 float *tm = t + (ptrdiff_t)m * L.runs * L.run_len;
 #if TSR_MM_WIDE
                 if (blk6) {
-                    const ptrdiff_t rl = (ptrdiff_t)(L.runs * L.run_len);
+                    static const float zeros[6];
+                    const ptrdiff_t rl = direct ? (ptrdiff_t)Ho * Wo : (ptrdiff_t)(L.runs * L.run_len);
+                    const float *bm = b ? b + gi * Mg + m : zeros;
                     int64_t r, q;
+                    if (direct)
+                        tm = yg + (ptrdiff_t)m * rl;
                     for (r = 0; r < L.runs; r++)
                         for (q = 0; q < L.run_len; q += 16)
                             cv_block6_avx2(ws + r * L.run_step + q, wg + (ptrdiff_t)m * K, K, off,
-                                           tm + r * L.run_len + q, rl, Mg - m);
+                                           tm + r * L.run_len + q, rl, Mg - m, bm);
                     continue;
                 }
 #endif
                 cv_block(ws, wg, tm, g, &L, m, cnt);
             }
-            for (m = 0; m < Mg; m++) {
-                int32_t mo = gi * Mg + m;
-                const float *tm = t + (ptrdiff_t)m * L.runs * L.run_len;
-                float *ym = y + ((ptrdiff_t)n * M + mo) * Ho * Wo;
-                cv_copy(tm, L.runs == 1 ? L.Wp : L.run_len, ym, Wo, Wo, Ho, b ? b + mo : NULL);
-            }
+            for (m = 0; m < Mg && !direct; m++) /* blk6 added the bias */
+                cv_copy(t + (ptrdiff_t)m * L.runs * L.run_len, L.runs == 1 ? L.Wp : L.run_len,
+                        yg + (ptrdiff_t)m * Ho * Wo, Wo, Wo, Ho, b && !blk6 ? b + gi * Mg + m : NULL);
         }
     }
 }
