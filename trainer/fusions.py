@@ -104,6 +104,52 @@ def expand_mul(v: Variable, site: PlanSite) -> Fused | None:
     return None
 
 
+def _row_bias(v: Variable, site: PlanSite) -> tuple[Variable, Variable] | None:
+    """(m, b) if v is m + b (either order) with m of v's full shape and b one row broadcast over it
+    (a layer's bias: shape (cols,), or with leading 1s, cols = m's last dim), float32 both. The
+    native kernels add such a bias row by row as they read m: the add node's bits, no pass of its
+    own."""
+    if v.op != "add" or v.dtype != np.float32 or len(site.shape(v)) == 0:
+        return None
+    shape = site.shape(v)
+    for side in (0, 1):
+        m, b = v.inputs[side], v.inputs[1 - side]
+        bs = site.shape(b)
+        if (site.shape(m) == shape and m.dtype == b.dtype == v.dtype and len(bs) >= 1
+                and bs[-1] == shape[-1] and all(d == 1 for d in bs[:-1])):
+            return m, b
+    return None
+
+
+def bias_sigmoid(v: Variable, site: PlanSite) -> Fused | None:
+    """sigmoid(m + b), b a row broadcast over m (a layer's bias): one native pass; m + b, read by
+    nothing else, never gets a buffer."""
+    fused = fused_native.native(v.dtype)
+    a = v.inputs[0]
+    if fused is None or not site.sole_reader(a):
+        return None
+    mb = _row_bias(a, site)
+    if mb is None:
+        return None
+    native, plain = fused.sigmoid, site.registry_kernel(v)
+
+    def fn(out, m, b):
+        if native(m, out, b):
+            return out
+        np.add(m, b, out=out)
+        return plain(out, out)  # the sigmoid kernels may run in place
+    return fn, (site.slot_of(mb[0]), site.slot_of(mb[1]))
+
+
+def _biased_logits(z: Variable, site: PlanSite) -> tuple[Variable, Variable] | None:
+    """(m, b) when the BCE's logits z = m + b (a bias row) are read only by the loss and gradient
+    passes (the softplus, t * z and the inline sigmoid): the native kernels then add the bias as
+    they read m, and z needs no step of its own."""
+    if fused_native.native(z.dtype) is None or site.consumers[id(z)] > 3:
+        return None
+    return _row_bias(z, site)
+
+
 @dataclass
 class BCEPair:
     """The BCE loss and gradient kernels of one (z, t) pair in one plan: when the loss runs first
@@ -153,26 +199,35 @@ def sigmoid_xent_grad(v: Variable, site: PlanSite) -> Fused | None:
             np.subtract(out, t, out=out)
             np.subtract(out, t, out=out)
             return np.multiply(out, g.reshape(()) * half, out=out)
-        ins = (g1, site.slot_of(y1.inputs[0]), site.slot_of(y2))
+        z = y1.inputs[0]
+        key = ("bce", site.slot_of(z), site.slot_of(y2))
+        ins = (g1, site.slot_of(z), site.slot_of(y2))
         fused = fused_native.native(v.dtype)
         if fused is None:
             return fn_sig, ins
+        biased = _biased_logits(z, site)
+        if biased is not None:
+            ins = (g1, site.slot_of(biased[0]), site.slot_of(y2), site.slot_of(biased[1]))
         bce_grad, scale = fused.bce_grad, dt(s1)
 
-        def fn_native(out, g, z, t):  # one pass: (sigmoid(z) - t) * (g*s)
-            return out if bce_grad(z, t, float(g.reshape(()) * scale), out) else fn_sig(out, g, z, t)
-        pair = site.shared.get(("bce", ins[1], ins[2]))
+        def fn_native(out, g, z, t, b=None):  # one pass: (sigmoid(z + b) - t) * (g*s)
+            if bce_grad(z, t, float(g.reshape(()) * scale), out, b):
+                return out
+            if b is not None:
+                z = np.add(z, b, out=out)
+            return fn_sig(out, g, z, t)
+        pair = site.shared.get(key)
         g_var = site.order[g1]
         c = float(g_var.value.reshape(()) * scale) if g_var.kind == "constant" else None
         if pair is None or c is None or pair.grad.shape != oshape or pair.c not in (None, c):
             return fn_native, ins  # a second gradient of the pair with another scale computes its own
         pair.c = c
 
-        def fn_pair(out, g, z, t):  # the loss kernel computed it in this call
+        def fn_pair(out, g, z, t, b=None):  # the loss kernel computed it in this call
             if pair.fresh:
                 pair.fresh = False
                 return pair.grad
-            return fn_native(pair.grad, g, z, t)
+            return fn_native(pair.grad, g, z, t, b)
         return fn_pair, ins, False
     s = dt(s1)
 
@@ -221,25 +276,30 @@ def softplus_xent_loss(v: Variable, site: PlanSite) -> Fused | None:
         return fn, ins
     bce_sum, scale64 = fused.bce_sum, float(scale)
     pair = site.shared.setdefault(("bce", ins[0], ins[1]), BCEPair(np.empty(shape, v.dtype)))
+    biased = _biased_logits(z, site)
+    if biased is not None:
+        ins = (site.slot_of(biased[0]), ins[1], site.slot_of(biased[1]))
 
-    def fn_native(out, z, t):  # one pass, the terms summed in double lanes
-        total = bce_sum(z, t) if pair.c is None else bce_sum(z, t, pair.c, pair.grad)
+    def fn_native(out, z, t, b=None):  # one pass, the terms summed in double lanes
+        total = bce_sum(z, t, 0.0 if pair.c is None else pair.c, None if pair.c is None else pair.grad, b)
         pair.fresh = total is not None and pair.c is not None
         if total is None:
-            return fn(out, z, t)
+            return fn(out, z if b is None else np.add(z, b), t)
         out[...] = total * scale64
         return out
     return fn_native, ins
 
 
 def sgd_update(v: Variable, site: PlanSite) -> Fused | None:
-    """w - c * (dot(a, b) [+ dot(p, q)]) -> w + dot(a, -c*b) [+ dot(p, -c*q)], c a scalar.
+    """w - c * (dot(a, b) [+ dot(p, q)]) in one step, c a scalar; each product runs with its
+    planned kernel (dense or sparse) and must be read by nothing else.
 
-    The step size goes onto the smaller factor of each product (e.g. the (batch, hidden)
-    side of a weight gradient), so the weight-sized arrays are passed over twice instead
-    of three times (sum, scale, subtract). Only when every product has a factor smaller
-    than the weight (small layers keep the plain form). Each product must be read by
-    nothing else; it runs with its planned kernel (dense or sparse).
+    When every product has a factor smaller than the weight, the step size goes onto the smaller
+    factor (e.g. the (batch, hidden) side of a weight gradient): w + dot(a, -c*b) [+ dot(p, -c*q)],
+    so the weight-sized arrays are passed over fewer times (no scale pass). Otherwise (small
+    layers) the graph's arithmetic: w - c * (dot + dot). With the native kernels, the sum of the
+    two products, the scale and w are one pass (axpy_sum: w + a*(x + y), a = 1 or -c), the same
+    bits as the numpy operations it replaces.
     """
     oshape = site.shape(v)
     w, m = v.inputs[0], site.strip_identity(v.inputs[1])
@@ -257,32 +317,74 @@ def sgd_update(v: Variable, site: PlanSite) -> Fused | None:
             return None
     if any(x.dtype != v.dtype for x in [w, c, m, g] + prods) or site.shape(w) != oshape:
         return None
-    plan = []  # per product: (kernel, scale the left factor?, scratch for the scaled factor)
+    # scaling a factor must cost less than scaling the product
+    scale = all(min(site.size(p.inputs[0]), site.size(p.inputs[1])) < site.size(v) for p in prods)
+    fused = fused_native.native(v.dtype)
+    axpy = fused.axpy_sum if fused is not None and len(prods) == 2 else None
+    if not scale and axpy is None:
+        return None  # one numpy kernel per node already
+    plan = []  # per product: (kernel, scale the left factor?, scratch for the scaled factor or None)
     ins = [site.slot_of(w), site.slot_of(c)]
     for p in prods:
         a, b = p.inputs
-        na, nb = site.size(a), site.size(b)
-        if min(na, nb) >= site.size(v):
-            return None  # scaling a factor would cost more than scaling the product
-        left = na < nb
-        plan.append((site.kernels[site.slot_of(p)], left, np.empty(site.shape(a if left else b), v.dtype)))
+        left = site.size(a) < site.size(b)
+        sc = np.empty(site.shape(a if left else b), v.dtype) if scale else None
+        plan.append((site.kernels[site.slot_of(p)], left, sc))
         ins += [site.slot_of(a), site.slot_of(b)]
     tmp = np.empty(oshape, v.dtype) if len(prods) > 1 else None
 
     def fn(out, w, c, *ab):
-        neg_c = -c.reshape(())
+        cv = c.reshape(())
+        neg_c = -cv
         for j, (dot, left, sc) in enumerate(plan):
             a, b = ab[2 * j], ab[2 * j + 1]
-            if left:
-                a = np.multiply(a, neg_c, out=sc)
-            else:
-                b = np.multiply(b, neg_c, out=sc)
+            if sc is not None:
+                if left:
+                    a = np.multiply(a, neg_c, out=sc)
+                else:
+                    b = np.multiply(b, neg_c, out=sc)
             if j == 0:
                 dot(out, a, b)
             else:
-                np.add(out, dot(tmp, a, b), out=out)
+                t = dot(tmp, a, b)
+                if axpy is not None and axpy(w, out, t, 1.0 if scale else float(neg_c), out):
+                    return out
+                np.add(out, t, out=out)
+        if not scale:
+            np.multiply(cv, out, out=out)
+            return np.subtract(w, out, out=out)
         return np.add(out, w, out=out)
     return fn, tuple(ins)
+
+
+def bias_update(v: Variable, site: PlanSite) -> Fused | None:
+    """b - c * sum_to(G), c a scalar, G's leading axes summed onto the 1-D b (SGD on a layer's
+    bias): one native pass over G (colsum_update: column sums in double, then b + (-c) * sum,
+    which is b - c * sum), with no bias-gradient vector or step of its own."""
+    fused = fused_native.native(v.dtype)
+    oshape = site.shape(v)
+    if fused is None or len(oshape) != 1 or site.shape(v.inputs[0]) != oshape or v.inputs[0].dtype != v.dtype:
+        return None
+    if not site.sole_reader(v.inputs[1]):
+        return None
+    cs = _scalar_times(v.inputs[1], site)
+    if cs is None:
+        return None
+    c, s = cs
+    if s.op != "sum_to" or not site.sole_reader(s):
+        return None
+    G = s.inputs[0]
+    gshape = site.shape(G)
+    if len(gshape) < 2 or gshape[-1] != oshape[0] or G.dtype != v.dtype:
+        return None
+    colsum, cols = fused.colsum_update, oshape[0]
+
+    def fn(out, b, c_val, g):
+        if colsum(b, g, -c_val.item(), out):
+            return out
+        total = np.add.reduce(g.reshape(-1, cols), axis=0)
+        return np.subtract(b, np.multiply(c_val.reshape(()), total), out=out)
+    return fn, (site.slot_of(v.inputs[0]), site.slot_of(c), site.slot_of(G))
 
 
 def _row_sparse_term(s: Variable, site: PlanSite) -> tuple[Variable, bool, Variable | None] | None:
@@ -568,11 +670,13 @@ class Fusion:
 
 PASSES: list[Fusion] = [
     Fusion("expand_mul", ("mul",), expand_mul),
+    Fusion("bias_sigmoid", ("sigmoid",), bias_sigmoid),
     Fusion("sigmoid_xent_grad", ("add",), sigmoid_xent_grad),
     Fusion("softplus_xent_loss", ("mean", "sum"), softplus_xent_loss),
     Fusion("softmax_xent_grad", ("log_softmax_grad",), softmax_xent_grad),
     Fusion("row_sparse_update", ("sub", "add"), row_sparse_update),
     Fusion("sgd_update", ("sub",), sgd_update),
+    Fusion("bias_update", ("sub",), bias_update),
     Fusion("native_update", ("sub", "add"), native_update),
     Fusion("sparse_dot", ("dot",), sparse_dot),
 ]

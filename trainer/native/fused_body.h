@@ -8,19 +8,18 @@
 #define vf FK_NAME(vf_)
 #define vi FK_NAME(vi_)
 #define vd FK_NAME(vd_)
+#define vfh FK_NAME(vfh_)
+#define widen_lo FK_NAME(widen_lo_)
+#define widen_hi FK_NAME(widen_hi_)
 #define ld FK_NAME(ld_)
 #define st FK_NAME(st_)
 #define sel FK_NAME(sel_)
 #define canon FK_NAME(canon_)
 #define iota FK_NAME(iota_)
 #define vexp FK_NAME(vexp_)
-#define vlog FK_NAME(vlog_)
-#define vlog1p01 FK_NAME(vlog1p01_)
 #define neg_abs FK_NAME(neg_abs_)
 #define vsigmoid FK_NAME(vsigmoid_)
 #define sigmoid_e FK_NAME(sigmoid_e_)
-#define bce_term FK_NAME(bce_term_)
-#define widen FK_NAME(widen_)
 #define vsqrt FK_NAME(vsqrt_)
 #define adam_expr FK_NAME(adam_expr_)
 #define canon1 FK_NAME(canon1_)
@@ -32,10 +31,20 @@
 #define adam_body FK_NAME(adam_body_)
 #define bce_sum_body FK_NAME(bce_sum_body_)
 #define softmax_xent_grad_body FK_NAME(softmax_xent_grad_body_)
+#define vl FK_NAME(vl_)
+#define log_prod FK_NAME(log_prod_)
+#define renorm FK_NAME(renorm_)
+#define bce_chunk FK_NAME(bce_chunk_)
+#define colsum_update_body FK_NAME(colsum_update_body_)
+#define axpy_sum_body FK_NAME(axpy_sum_body_)
 
 typedef float vf __attribute__((vector_size(FK_W * 4)));
 typedef int32_t vi __attribute__((vector_size(FK_W * 4)));
-typedef double vd __attribute__((vector_size(FK_W * 8)));
+/* Half a float vector, widened to doubles: one register (a double vector of FK_W lanes would be
+ * two, which GCC keeps in memory). */
+typedef float vfh __attribute__((vector_size(FK_W * 2)));
+typedef double vd __attribute__((vector_size(FK_W * 4)));
+typedef int64_t vl __attribute__((vector_size(FK_W * 4)));
 
 AI vf ld(const float *p) {
     vf v;
@@ -69,34 +78,6 @@ AI vf vexp(vf x) {
     return p * (vf)((n1 + 127) << 23) * (vf)((n2 + 127) << 23);
 }
 
-/* log(x) for x in [1, 2] (its one caller, log1p): x = 2^k m, m in [sqrt(1/2), sqrt(2)), fdlibm's
- * logf kernel. Other x (nan) give an unspecified value: the caller's result is nan through its
- * other terms then. */
-AI vf vlog(vf x) {
-    vi b = (vi)x;
-    vi k = (b >> 23) - 127;
-    vf m = (vf)((b & 0x007fffff) | 0x3f800000);
-    vi hi = m > 1.41421356f;
-    m = sel(hi, m * 0.5f, m);
-    k = k + (hi & 1);
-    vf f = m - 1.0f;
-    vf s = f / (2.0f + f);
-    vf z = s * s;
-    vf w = z * z;
-    vf r = z * (0.66666662693f + w * 0.28498786688f) + w * (0.40000972152f + w * 0.24279078841f);
-    vf hfsq = 0.5f * f * f;
-    vf dk = __builtin_convertvector(k, vf);
-    return dk * 6.9313812256e-01f - ((hfsq - (s * (hfsq + r) + dk * 9.0580006145e-06f)) - f);
-}
-
-/* log1p(u) for u in [0, 1]: log(w), w = 1 + u rounded, plus the rounding error c = u - (w - 1)
- * over w; c is below half an ulp of w, so c (2 - w) in place of c / w (relative error u^2) changes
- * the result by far less than its ulp and saves a division. */
-AI vf vlog1p01(vf u) {
-    vf w = 1.0f + u;
-    return vlog(w) + (u - (w - 1.0f)) * (2.0f - w);
-}
-
 AI vf neg_abs(vf a) { return (vf)((vi)a | ISPLAT(INT32_MIN)); }
 
 /* 1 / (1 + e) for a >= 0, e / (1 + e) below, e = exp(-|a|): one division, no overflow */
@@ -104,23 +85,19 @@ AI vf sigmoid_e(vf a, vf e) { return sel(a >= 0.0f, SPLAT(1.0f), e) / (1.0f + e)
 
 AI vf vsigmoid(vf a) { return sigmoid_e(a, vexp(neg_abs(a))); }
 
-/* softplus(z) - t z = log1p(e) + (max(z, 0) - t z), e = exp(-|z|) */
-AI vf bce_term(vf z, vf t, vf e) { return vlog1p01(e) + (sel(z > 0.0f, z, SPLAT(0.0f)) - t * z); }
-
-AI vd widen(vf v) { return __builtin_convertvector(v, vd); }
+/* the low and high halves of v as doubles */
+AI vd widen_lo(vf v) {
+    vfh h;
+    memcpy(&h, &v, sizeof h);
+    return __builtin_convertvector(h, vd);
+}
+AI vd widen_hi(vf v) {
+    vfh h;
+    memcpy(&h, (const char *)&v + sizeof h, sizeof h);
+    return __builtin_convertvector(h, vd);
+}
 
 /* Loops over whole vectors, then the tail on zero-padded copies. */
-#define MAP1(EXPR)                                                         \
-    size_t i = 0;                                                          \
-    for (; i + FK_W <= n; i += FK_W) { vf x0 = ld(a + i); st(out + i, canon(EXPR)); } \
-    if (i < n) {                                                           \
-        float b0[FK_W] = {0}, bo[FK_W];                                          \
-        memcpy(b0, a + i, (n - i) * sizeof(float));                        \
-        vf x0 = ld(b0);                                                    \
-        st(bo, canon(EXPR));                                               \
-        memcpy(out + i, bo, (n - i) * sizeof(float));                      \
-    }
-
 #define MAP2(P, Q, EXPR)                                                   \
     size_t i = 0;                                                          \
     for (; i + FK_W <= n; i += FK_W) { vf x0 = ld(P + i), y0 = ld(Q + i); st(out + i, canon(EXPR)); } \
@@ -133,14 +110,45 @@ AI vd widen(vf v) { return __builtin_convertvector(v, vd); }
         memcpy(out + i, bo, (n - i) * sizeof(float));                      \
     }
 
-AI void sigmoid_body(const float *a, float *out, size_t n) { MAP1(vsigmoid(x0)) }
+/* Row by row over a (rows, cols) operand P (and Q of the same shape, when given), x0 = P's values
+ * plus the row-broadcast bias when there is one (the graph's add node, the same bits), y0 = Q's;
+ * whole vectors of a row, then its tail on zero-padded copies. */
+#define ROWMAP(P, Q, EXPR)                                                 \
+    for (size_t r = 0; r < rows; r++) {                                    \
+        const float *p_ = P + r * cols, *q_ = Q ? Q + r * cols : NULL;     \
+        float *o_ = out + r * cols;                                        \
+        size_t i = 0;                                                      \
+        for (; i + FK_W <= cols; i += FK_W) {                              \
+            vf x0 = bias ? ld(p_ + i) + ld(bias + i) : ld(p_ + i);         \
+            vf y0 = q_ ? ld(q_ + i) : SPLAT(0.0f);                         \
+            (void)y0;                                                      \
+            st(o_ + i, canon(EXPR));                                       \
+        }                                                                  \
+        if (i < cols) {                                                    \
+            size_t m_ = cols - i;                                          \
+            float b0[FK_W] = {0}, b1[FK_W] = {0}, bb[FK_W] = {0}, bo[FK_W]; \
+            memcpy(b0, p_ + i, m_ * sizeof(float));                        \
+            if (q_) memcpy(b1, q_ + i, m_ * sizeof(float));                \
+            if (bias) memcpy(bb, bias + i, m_ * sizeof(float));            \
+            vf x0 = bias ? ld(b0) + ld(bb) : ld(b0), y0 = ld(b1);          \
+            (void)y0;                                                      \
+            st(bo, canon(EXPR));                                           \
+            memcpy(o_ + i, bo, m_ * sizeof(float));                        \
+        }                                                                  \
+    }
+
+AI void sigmoid_body(const float *a, const float *bias, float *out, size_t rows, size_t cols) {
+    const float *none = NULL;
+    ROWMAP(a, none, vsigmoid(x0))
+}
 
 AI void sigmoid_grad_body(const float *s, const float *g, float *out, size_t n) {
     MAP2(s, g, (1.0f - x0) * x0 * y0)
 }
 
-AI void bce_grad_body(const float *z, const float *t, float c, float *out, size_t n) {
-    MAP2(z, t, (vsigmoid(x0) - y0) * c)
+AI void bce_grad_body(const float *z, const float *bias, const float *t, float c, float *out, size_t rows,
+                      size_t cols) {
+    ROWMAP(z, t, (vsigmoid(x0) - y0) * c)
 }
 
 AI void lincomb_body(const float *x, const float *y, float a, float b, float *out, size_t n) {
@@ -149,6 +157,16 @@ AI void lincomb_body(const float *x, const float *y, float a, float b, float *ou
 
 AI void lincomb_sq_body(const float *x, const float *y, float a, float b, float *out, size_t n) {
     MAP2(x, y, a * x0 + b * (y0 * y0))
+}
+
+AI void axpy_sum_body(const float *x, const float *y, const float *z, float a, float *out, size_t n) {
+    size_t i = 0;
+    for (; i + FK_W <= n; i += FK_W) st(out + i, canon(ld(x + i) + a * (ld(y + i) + ld(z + i))));
+    for (; i < n; i++) { /* scalar IEEE operations: the vector lanes' bits */
+        vf v = SPLAT(0.0f);
+        v[0] = x[i] + a * (y[i] + z[i]);
+        out[i] = canon(v)[0];
+    }
 }
 
 AI vf vsqrt(vf v) {
@@ -172,34 +190,107 @@ AI void adam_body(const float *p, const float *m, const float *v, float c, float
     }
 }
 
-/* 16 double lanes whatever the vector width: element i goes to lane i mod 16, lanes added 0..15.
- * With out, also out = (sigmoid(z) - t) * c from the same exp(-|z|): bce_grad's bits. */
-AI double bce_sum_body(const float *z, const float *t, float c, float *out, size_t n) {
+/* A product p of factors in [1, 2] as p' 2^e: the exponent moves into e (exactly), p' in [1, 2);
+ * a nan product is left as it is (its log is nan). Exact, so where it happens changes no bits. */
+AI vd renorm(vd p, vl *e) {
+    vl b = (vl)p, ex = (b >> 52) & 0x7ff, finite = ex != 0x7ff;
+    *e += finite & (ex - 1023);
+    vl nb = (b & ~((int64_t)0x7ff << 52)) | ((int64_t)1023 << 52);
+    return (vd)((finite & nb) | (~finite & b));
+}
+
+/* One chunk of 16 elements (FK_W at a time; `valid` of them real, the rest padding): z0 plus the
+ * bias, t0, e = exp(-|z|); sums of log1p(e) go into products of 1 + e in double lanes (exact to
+ * 2^-53 each, so the log of the product is the sum of the logs to that precision: one log per lane
+ * at the end instead of one per element), the rest of the BCE term max(z, 0) - t z (float32) into
+ * double sums; the gradient (sigmoid(z) - t) * c into out when given. */
+AI void bce_chunk(const float *z, const float *bias, const float *t, float c, float *out, size_t valid, vd *prod,
+                  vd *acc) {
     enum { NV = 16 / FK_W };
-    vd acc[NV];
-    memset(acc, 0, sizeof acc);
-    size_t i = 0;
-    for (; i + 16 <= n; i += 16)
-        for (int j = 0; j < NV; j++) {
-            vf z0 = ld(z + i + j * FK_W), t0 = ld(t + i + j * FK_W), e = vexp(neg_abs(z0));
-            acc[j] += widen(bce_term(z0, t0, e));
-            if (out) st(out + i + j * FK_W, canon((sigmoid_e(z0, e) - t0) * c));
+    for (int j = 0; j < NV; j++) {
+        size_t o = (size_t)j * FK_W;
+        vf z0 = bias ? ld(z + o) + ld(bias + o) : ld(z + o), t0 = ld(t + o), e = vexp(neg_abs(z0));
+        if (valid < 16) {
+            vi in = iota() + (int32_t)o < ISPLAT(valid);
+            e = sel(in, e, SPLAT(0.0f)); /* padding: a factor 1 and a term 0 */
+            t0 = sel(in, t0, SPLAT(0.0f));
+            z0 = sel(in, z0, SPLAT(0.0f));
         }
-    if (i < n) {
-        float b0[16] = {0}, b1[16] = {0}, bo[16];
-        memcpy(b0, z + i, (n - i) * sizeof(float));
-        memcpy(b1, t + i, (n - i) * sizeof(float));
-        for (int j = 0; j < NV; j++) {
-            vf z0 = ld(b0 + j * FK_W), t0 = ld(b1 + j * FK_W), e = vexp(neg_abs(z0));
-            acc[j] += widen(sel(iota() + j * FK_W < ISPLAT(n - i), bce_term(z0, t0, e), SPLAT(0.0f)));
-            st(bo + j * FK_W, canon((sigmoid_e(z0, e) - t0) * c));
-        }
-        if (out) memcpy(out + i, bo, (n - i) * sizeof(float));
+        vf rest = sel(z0 > 0.0f, z0, SPLAT(0.0f)) - t0 * z0;
+        prod[2 * j] = prod[2 * j] * (1.0 + widen_lo(e));
+        prod[2 * j + 1] = prod[2 * j + 1] * (1.0 + widen_hi(e));
+        acc[2 * j] += widen_lo(rest);
+        acc[2 * j + 1] += widen_hi(rest);
+        if (out) st(out + o, canon((sigmoid_e(z0, e) - t0) * c));
     }
-    double s = 0.0;
-    for (int j = 0; j < NV; j++)
-        for (int k = 0; k < FK_W; k++) s += acc[j][k];
-    return s;
+}
+
+/* log(p) for the finite p >= 1 of renorm, in double: p = 2^k f with f in [sqrt(1/2), sqrt(2)),
+ * log f = 2 atanh(s), s = (f - 1) / (f + 1) <= 0.172, by its series to s^23 (error below 2^-56) */
+AI double log_prod(double p) {
+    if (p != p) return p;
+    int64_t b;
+    memcpy(&b, &p, sizeof b);
+    int64_t k = ((b >> 52) & 0x7ff) - 1023;
+    b = (b & ~((int64_t)0x7ff << 52)) | ((int64_t)1023 << 52);
+    double f;
+    memcpy(&f, &b, sizeof f);
+    if (f > 1.4142135623730951) {
+        f = f * 0.5;
+        k++;
+    }
+    double s = (f - 1.0) / (f + 1.0), s2 = s * s, q = 1.0 / 23.0;
+    for (int d = 21; d >= 1; d -= 2) q = q * s2 + 1.0 / d;
+    return 2.0 * s * q + (double)k * 0.69314718055994530942;
+}
+
+/* The sum of softplus(z) - t z = log1p(e) + (max(z, 0) - t z), e = exp(-|z|), z with the
+ * row-broadcast bias when there is one. Each row goes in chunks of 16 (column j into lane
+ * j mod 16, whatever the vector width); the lanes' products of 1 + e and sums of the rest are
+ * combined in lane order at the end. With out, also bce_grad's result from the same e. */
+AI double bce_sum_body(const float *z, const float *bias, const float *t, float c, float *out, size_t rows,
+                       size_t cols) {
+    enum { NV = 2 * 16 / FK_W }; /* half vectors of doubles in 16 lanes */
+    vd prod[NV], acc[NV];
+    vl ex[NV];
+    for (int j = 0; j < NV; j++) {
+        prod[j] = (vd){0} + 1.0;
+        acc[j] = (vd){0};
+        ex[j] = (vl){0};
+    }
+    size_t chunks = 0;
+    for (size_t r = 0; r < rows; r++) {
+        const float *zr = z + r * cols, *tr = t + r * cols;
+        float *outr = out ? out + r * cols : NULL;
+        size_t i = 0;
+        for (; i + 16 <= cols; i += 16) {
+            bce_chunk(zr + i, bias ? bias + i : NULL, tr + i, c, outr ? outr + i : NULL, 16, prod, acc);
+            if (++chunks % 32 == 0) /* each lane's product stays below 2^64 */
+                for (int j = 0; j < NV; j++) prod[j] = renorm(prod[j], &ex[j]);
+        }
+        if (i < cols) {
+            size_t m = cols - i;
+            float b0[16] = {0}, b1[16] = {0}, bb[16] = {0}, bo[16];
+            memcpy(b0, zr + i, m * sizeof(float));
+            memcpy(b1, tr + i, m * sizeof(float));
+            if (bias) memcpy(bb, bias + i, m * sizeof(float));
+            bce_chunk(b0, bias ? bb : NULL, b1, c, bo, m, prod, acc);
+            if (outr) memcpy(outr + i, bo, m * sizeof(float));
+            if (++chunks % 32 == 0)
+                for (int j = 0; j < NV; j++) prod[j] = renorm(prod[j], &ex[j]);
+        }
+    }
+    double s = 0.0, logs = 0.0;
+    int64_t e = 0;
+    for (int j = 0; j < NV; j++) {
+        prod[j] = renorm(prod[j], &ex[j]);
+        for (int k = 0; k < FK_W / 2; k++) {
+            s += acc[j][k];
+            logs += log_prod(prod[j][k]);
+            e += ex[j][k];
+        }
+    }
+    return s + (logs + (double)e * 0.69314718055994530942);
 }
 
 AI float canon1(float v) {
@@ -208,6 +299,27 @@ AI float canon1(float v) {
         memcpy(&v, &q, sizeof v);
     }
     return v;
+}
+
+/* out = b + nc * colsum(g), g (rows, cols) row-major: each column summed down the rows in float32,
+ * in row order (as numpy's g.sum(0)), so the bits do not depend on the vector width. Blocks of
+ * CS columns keep their sums in L1 while the rows stream by in memory order. */
+AI void colsum_update_body(const float *b, const float *g, float nc, float *out, size_t rows, size_t cols) {
+    enum { CS = 1024 };
+    vf acc[CS / FK_W];
+    for (size_t j0 = 0; j0 < cols; j0 += CS) {
+        size_t w = cols - j0 < CS ? cols - j0 : CS, full = w / FK_W * FK_W;
+        float tail[FK_W] = {0}, sums[CS];
+        memset(acc, 0, sizeof acc);
+        for (size_t r = 0; r < rows; r++) {
+            const float *gr = g + r * cols + j0;
+            for (size_t j = 0; j < full; j += FK_W) acc[j / FK_W] += ld(gr + j);
+            for (size_t j = full; j < w; j++) tail[j - full] += gr[j];
+        }
+        memcpy(sums, acc, full * sizeof(float));
+        memcpy(sums + full, tail, (w - full) * sizeof(float));
+        for (size_t j = 0; j < w; j++) out[j0 + j] = canon1(b[j0 + j] + nc * sums[j]);
+    }
 }
 
 AI void softmax_xent_grad_body(const float *ls, const float *e, size_t e_step, const int64_t *labels,
@@ -230,15 +342,27 @@ AI void softmax_xent_grad_body(const float *ls, const float *e, size_t e_step, c
 }
 
 
-FK_ATTR static void FK_NAME(sigmoid_)(const float *a, float *o, size_t n) { sigmoid_body(a, o, n); }
+FK_ATTR static void FK_NAME(sigmoid_)(const float *a, const float *bias, float *o, size_t rows, size_t cols) {
+    sigmoid_body(a, bias, o, rows, cols);
+}
 FK_ATTR static void FK_NAME(sigmoid_grad_)(const float *s, const float *g, float *o, size_t n) {
     sigmoid_grad_body(s, g, o, n);
 }
-FK_ATTR static void FK_NAME(bce_grad_)(const float *z, const float *t, float c, float *o, size_t n) {
-    bce_grad_body(z, t, c, o, n);
+FK_ATTR static void FK_NAME(bce_grad_)(const float *z, const float *bias, const float *t, float c, float *o,
+                                       size_t rows, size_t cols) {
+    bce_grad_body(z, bias, t, c, o, rows, cols);
 }
-FK_ATTR static double FK_NAME(bce_sum_)(const float *z, const float *t, float c, float *o, size_t n) {
-    return bce_sum_body(z, t, c, o, n);
+FK_ATTR static double FK_NAME(bce_sum_)(const float *z, const float *bias, const float *t, float c, float *o,
+                                        size_t rows, size_t cols) {
+    return bce_sum_body(z, bias, t, c, o, rows, cols);
+}
+FK_ATTR static void FK_NAME(colsum_update_)(const float *b, const float *g, float nc, float *o, size_t rows,
+                                            size_t cols) {
+    colsum_update_body(b, g, nc, o, rows, cols);
+}
+FK_ATTR static void FK_NAME(axpy_sum_)(const float *x, const float *y, const float *z, float a, float *o,
+                                       size_t n) {
+    axpy_sum_body(x, y, z, a, o, n);
 }
 FK_ATTR static void FK_NAME(softmax_xent_grad_)(const float *ls, const float *e, size_t es, const int64_t *y, float *o,
                                                 size_t r, size_t c) {
@@ -258,19 +382,18 @@ FK_ATTR static void FK_NAME(adam_)(const float *p, const float *m, const float *
 #undef vf
 #undef vi
 #undef vd
+#undef vfh
+#undef widen_lo
+#undef widen_hi
 #undef ld
 #undef st
 #undef sel
 #undef canon
 #undef iota
 #undef vexp
-#undef vlog
-#undef vlog1p01
 #undef neg_abs
 #undef vsigmoid
 #undef sigmoid_e
-#undef bce_term
-#undef widen
 #undef vsqrt
 #undef adam_expr
 #undef canon1
@@ -282,8 +405,14 @@ FK_ATTR static void FK_NAME(adam_)(const float *p, const float *m, const float *
 #undef adam_body
 #undef bce_sum_body
 #undef softmax_xent_grad_body
-#undef MAP1
 #undef MAP2
+#undef ROWMAP
+#undef vl
+#undef log_prod
+#undef renorm
+#undef bce_chunk
+#undef colsum_update_body
+#undef axpy_sum_body
 #undef FK_NAME
 #undef FK_CAT
 #undef FK_CAT_

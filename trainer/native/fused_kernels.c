@@ -85,11 +85,21 @@ const char *fk_path_name(int path) {
     return path >= 0 && path < FK_NPATHS ? names[path] : "unknown";
 }
 
-void fk_sigmoid(const float *a, float *out, size_t n) { DISPATCH(sigmoid, a, out, n) }
+void fk_sigmoid(const float *a, const float *bias, float *out, size_t rows, size_t cols) {
+    DISPATCH(sigmoid, a, bias, out, rows, cols)
+}
 void fk_sigmoid_grad(const float *s, const float *g, float *out, size_t n) { DISPATCH(sigmoid_grad, s, g, out, n) }
-void fk_bce_grad(const float *z, const float *t, float c, float *out, size_t n) { DISPATCH(bce_grad, z, t, c, out, n) }
-double fk_bce_sum(const float *z, const float *t, float c, float *out, size_t n) {
-    DISPATCH_RET(bce_sum, z, t, c, out, n)
+void fk_bce_grad(const float *z, const float *bias, const float *t, float c, float *out, size_t rows, size_t cols) {
+    DISPATCH(bce_grad, z, bias, t, c, out, rows, cols)
+}
+double fk_bce_sum(const float *z, const float *bias, const float *t, float c, float *out, size_t rows, size_t cols) {
+    DISPATCH_RET(bce_sum, z, bias, t, c, out, rows, cols)
+}
+void fk_colsum_update(const float *b, const float *g, float nc, float *out, size_t rows, size_t cols) {
+    DISPATCH(colsum_update, b, g, nc, out, rows, cols)
+}
+void fk_axpy_sum(const float *x, const float *y, const float *z, float a, float *out, size_t n) {
+    DISPATCH(axpy_sum, x, y, z, a, out, n)
 }
 void fk_softmax_xent_grad(const float *ls, const float *e, size_t e_step, const int64_t *labels, float *out,
                           size_t rows, size_t cols) {

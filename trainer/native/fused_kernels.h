@@ -20,16 +20,25 @@ int fk_best_path(void);
 int fk_path_supported(int path);
 const char *fk_path_name(int path);
 
+/* Kernels over a (rows, cols) row-major operand take `bias`: NULL, or cols values added to every
+ * row first (the graph's add of a broadcast bias, the same bits); without one, rows = 1. */
+
 /* out = 1 / (1 + exp(-a)) */
-void fk_sigmoid(const float *a, float *out, size_t n);
+void fk_sigmoid(const float *a, const float *bias, float *out, size_t rows, size_t cols);
 /* out = ((1 - s) * s) * g: the same operations, in the same order, as the numpy kernel */
 void fk_sigmoid_grad(const float *s, const float *g, float *out, size_t n);
 /* out = (sigmoid(z) - t) * c: the gradient of c * sum(softplus(z) - t z) */
-void fk_bce_grad(const float *z, const float *t, float c, float *out, size_t n);
-/* sum of softplus(z) - t z = log1p(exp(-|z|)) + (max(z, 0) - t z), each term in float32,
- * summed in 16 double lanes (element i into lane i mod 16), lanes added 0..15; out, unless NULL,
- * gets fk_bce_grad's result from the same pass */
-double fk_bce_sum(const float *z, const float *t, float c, float *out, size_t n);
+void fk_bce_grad(const float *z, const float *bias, const float *t, float c, float *out, size_t rows, size_t cols);
+/* sum of softplus(z) - t z = log1p(e) + (max(z, 0) - t z), e = exp(-|z|): the log1p terms as one
+ * log per lane of the lane's product of (1 + e) in double, the rest summed in double; 16 lanes
+ * (column j of a row into lane j mod 16) whatever the vector width. out, unless NULL, gets
+ * fk_bce_grad's result from the same pass */
+double fk_bce_sum(const float *z, const float *bias, const float *t, float c, float *out, size_t rows, size_t cols);
+/* out = b + nc * colsum(g), g (rows, cols): SGD on a bias from its gradient's rows (nc = -lr);
+ * each column summed in float32, in row order (as numpy's g.sum(0)) */
+void fk_colsum_update(const float *b, const float *g, float nc, float *out, size_t rows, size_t cols);
+/* out = x + a (y + z) (SGD on a weight from its gradient's two products, a = -lr or 1) */
+void fk_axpy_sum(const float *x, const float *y, const float *z, float a, float *out, size_t n);
 /* out = exp(ls) * -e_r, then out[r, y_r] += e_r; e_r = e[r * e_step]; labels in [-cols, cols) */
 void fk_softmax_xent_grad(const float *ls, const float *e, size_t e_step, const int64_t *labels,
                           float *out, size_t rows, size_t cols);

@@ -2,7 +2,8 @@
  *
  * Each kernel takes numpy arrays and returns True when it ran, False when an operand is not
  * C-contiguous float32 (or the output not writable): the caller then runs its numpy code.
- * Operands of different sizes are a planning bug and raise ValueError.
+ * Operands of different sizes are a planning bug and raise ValueError. A `bias` (optional) holds
+ * one row: the operands are rows of its length, each with the bias added first.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -51,14 +52,34 @@ static PyObject *size_mismatch(Bufs *bs, const char *what) {
     return NULL;
 }
 
+/* The (rows, cols) of n elements with an optional bias (buffer `bi`, or -1): cols = its length,
+ * which must divide n; without one, (1, n). 0 on a size mismatch. */
+static int row_shape(Bufs *bs, int bi, size_t n, size_t *rows, size_t *cols) {
+    if (bi < 0) {
+        *rows = 1;
+        *cols = n;
+        return 1;
+    }
+    size_t c = (size_t)count(bs, bi);
+    if (c == 0 ? n != 0 : n % c != 0) return 0;
+    *cols = c;
+    *rows = c ? n / c : 0;
+    return 1;
+}
+
+static int is_none(PyObject *o) { return o == NULL || o == Py_None; }
+
 static PyObject *py_sigmoid(PyObject *self, PyObject *args) {
-    PyObject *a, *out;
+    PyObject *a, *out, *bias = NULL;
     Bufs bs = {.n = 0};
+    size_t rows, cols;
     (void)self;
-    if (!PyArg_ParseTuple(args, "OO", &a, &out)) return NULL;
-    if (!getf(&bs, a, 0) || !getf(&bs, out, 1)) return not_applicable(&bs);
-    if (count(&bs, 0) != count(&bs, 1)) return size_mismatch(&bs, "sigmoid");
-    fk_sigmoid(bs.b[0].buf, bs.b[1].buf, (size_t)count(&bs, 0));
+    if (!PyArg_ParseTuple(args, "OO|O", &a, &out, &bias)) return NULL;
+    if (!getf(&bs, a, 0) || !getf(&bs, out, 1) || (!is_none(bias) && !getf(&bs, bias, 0))) return not_applicable(&bs);
+    size_t n = (size_t)count(&bs, 0);
+    if ((size_t)count(&bs, 1) != n || !row_shape(&bs, is_none(bias) ? -1 : 2, n, &rows, &cols))
+        return size_mismatch(&bs, "sigmoid");
+    fk_sigmoid(bs.b[0].buf, is_none(bias) ? NULL : bs.b[2].buf, bs.b[1].buf, rows, cols);
     release(&bs);
     Py_RETURN_TRUE;
 }
@@ -67,21 +88,25 @@ static PyObject *py_sigmoid(PyObject *self, PyObject *args) {
 typedef enum { K_SIGMOID_GRAD, K_BCE_GRAD, K_LINCOMB, K_LINCOMB_SQ } Kind2;
 
 static PyObject *binary(PyObject *args, Kind2 kind, const char *name) {
-    PyObject *x, *y, *out;
+    PyObject *x, *y, *out, *bias = NULL;
     float a = 0.0f, b = 0.0f;
     Bufs bs = {.n = 0};
+    size_t rows, cols;
     int ok = kind == K_SIGMOID_GRAD ? PyArg_ParseTuple(args, "OOO", &x, &y, &out)
-             : kind == K_BCE_GRAD   ? PyArg_ParseTuple(args, "OOfO", &x, &y, &a, &out)
+             : kind == K_BCE_GRAD   ? PyArg_ParseTuple(args, "OOfO|O", &x, &y, &a, &out, &bias)
                                     : PyArg_ParseTuple(args, "OOffO", &x, &y, &a, &b, &out);
     if (!ok) return NULL;
-    if (!getf(&bs, x, 0) || !getf(&bs, y, 0) || !getf(&bs, out, 1)) return not_applicable(&bs);
+    if (!getf(&bs, x, 0) || !getf(&bs, y, 0) || !getf(&bs, out, 1) || (!is_none(bias) && !getf(&bs, bias, 0)))
+        return not_applicable(&bs);
     size_t n = (size_t)count(&bs, 2);
-    if ((size_t)count(&bs, 0) != n || (size_t)count(&bs, 1) != n) return size_mismatch(&bs, name);
+    if ((size_t)count(&bs, 0) != n || (size_t)count(&bs, 1) != n
+        || !row_shape(&bs, is_none(bias) ? -1 : 3, n, &rows, &cols))
+        return size_mismatch(&bs, name);
     const float *xp = bs.b[0].buf, *yp = bs.b[1].buf;
     float *o = bs.b[2].buf;
     switch (kind) {
     case K_SIGMOID_GRAD: fk_sigmoid_grad(xp, yp, o, n); break;
-    case K_BCE_GRAD: fk_bce_grad(xp, yp, a, o, n); break;
+    case K_BCE_GRAD: fk_bce_grad(xp, is_none(bias) ? NULL : bs.b[3].buf, yp, a, o, rows, cols); break;
     case K_LINCOMB: fk_lincomb(xp, yp, a, b, o, n); break;
     case K_LINCOMB_SQ: fk_lincomb_sq(xp, yp, a, b, o, n); break;
     }
@@ -94,21 +119,59 @@ static PyObject *py_bce_grad(PyObject *s, PyObject *a) { (void)s; return binary(
 static PyObject *py_lincomb(PyObject *s, PyObject *a) { (void)s; return binary(a, K_LINCOMB, "lincomb"); }
 static PyObject *py_lincomb_sq(PyObject *s, PyObject *a) { (void)s; return binary(a, K_LINCOMB_SQ, "lincomb_sq"); }
 
+/* (z, t[, c, out, bias]): out and bias may be None */
 static PyObject *py_bce_sum(PyObject *self, PyObject *args) {
-    PyObject *z, *t, *out = NULL;
+    PyObject *z, *t, *out = NULL, *bias = NULL;
     float c = 0.0f;
     Bufs bs = {.n = 0};
+    size_t rows, cols;
     (void)self;
-    if (!PyArg_ParseTuple(args, "OO|fO", &z, &t, &c, &out)) return NULL;
-    if (!getf(&bs, z, 0) || !getf(&bs, t, 0) || (out && !getf(&bs, out, 1))) {
+    if (!PyArg_ParseTuple(args, "OO|fOO", &z, &t, &c, &out, &bias)) return NULL;
+    int has_out = !is_none(out), has_bias = !is_none(bias);
+    if (!getf(&bs, z, 0) || !getf(&bs, t, 0) || (has_out && !getf(&bs, out, 1))
+        || (has_bias && !getf(&bs, bias, 0))) {
         release(&bs);
         Py_RETURN_NONE;
     }
     size_t n = (size_t)count(&bs, 0);
-    if ((size_t)count(&bs, 1) != n || (out && (size_t)count(&bs, 2) != n)) return size_mismatch(&bs, "bce_sum");
-    double s = fk_bce_sum(bs.b[0].buf, bs.b[1].buf, c, out ? bs.b[2].buf : NULL, n);
+    if ((size_t)count(&bs, 1) != n || (has_out && (size_t)count(&bs, 2) != n)
+        || !row_shape(&bs, has_bias ? 2 + has_out : -1, n, &rows, &cols))
+        return size_mismatch(&bs, "bce_sum");
+    double s = fk_bce_sum(bs.b[0].buf, has_bias ? bs.b[2 + has_out].buf : NULL, bs.b[1].buf, c,
+                          has_out ? bs.b[2].buf : NULL, rows, cols);
     release(&bs);
     return PyFloat_FromDouble(s);
+}
+
+/* (b, g, nc, out): out = b + nc * g summed over its rows; g holds a whole number of rows of len(b) */
+static PyObject *py_colsum_update(PyObject *self, PyObject *args) {
+    PyObject *b, *g, *out;
+    float nc;
+    Bufs bs = {.n = 0};
+    size_t rows, cols;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOfO", &b, &g, &nc, &out)) return NULL;
+    if (!getf(&bs, b, 0) || !getf(&bs, g, 0) || !getf(&bs, out, 1)) return not_applicable(&bs);
+    if (count(&bs, 0) != count(&bs, 2) || !row_shape(&bs, 0, (size_t)count(&bs, 1), &rows, &cols))
+        return size_mismatch(&bs, "colsum_update");
+    fk_colsum_update(bs.b[0].buf, bs.b[1].buf, nc, bs.b[2].buf, rows, cols);
+    release(&bs);
+    Py_RETURN_TRUE;
+}
+
+static PyObject *py_axpy_sum(PyObject *self, PyObject *args) {
+    PyObject *x, *y, *z, *out;
+    float a;
+    Bufs bs = {.n = 0};
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOOfO", &x, &y, &z, &a, &out)) return NULL;
+    if (!getf(&bs, x, 0) || !getf(&bs, y, 0) || !getf(&bs, z, 0) || !getf(&bs, out, 1)) return not_applicable(&bs);
+    size_t n = (size_t)count(&bs, 3);
+    for (int i = 0; i < 3; i++)
+        if ((size_t)count(&bs, i) != n) return size_mismatch(&bs, "axpy_sum");
+    fk_axpy_sum(bs.b[0].buf, bs.b[1].buf, bs.b[2].buf, a, bs.b[3].buf, n);
+    release(&bs);
+    Py_RETURN_TRUE;
 }
 
 static PyObject *py_adam_step(PyObject *self, PyObject *args) {
@@ -196,10 +259,14 @@ static PyObject *py_set_path(PyObject *self, PyObject *args) {
 }
 
 static PyMethodDef methods[] = {
-    {"sigmoid", py_sigmoid, METH_VARARGS, "sigmoid(a, out) -> bool"},
+    {"sigmoid", py_sigmoid, METH_VARARGS, "sigmoid(a, out[, bias]) -> bool: 1 / (1 + exp(-(a + bias)))"},
     {"sigmoid_grad", py_sigmoid_grad, METH_VARARGS, "sigmoid_grad(s, g, out) -> bool: ((1 - s) s) g"},
-    {"bce_grad", py_bce_grad, METH_VARARGS, "bce_grad(z, t, c, out) -> bool: (sigmoid(z) - t) c"},
-    {"bce_sum", py_bce_sum, METH_VARARGS, "bce_sum(z, t[, c, out]) -> float or None: sum of softplus(z) - t z; with out, also bce_grad's out"},
+    {"bce_grad", py_bce_grad, METH_VARARGS, "bce_grad(z, t, c, out[, bias]) -> bool: (sigmoid(z + bias) - t) c"},
+    {"bce_sum", py_bce_sum, METH_VARARGS,
+     "bce_sum(z, t[, c, out, bias]) -> float or None: sum of softplus(z + bias) - t (z + bias); with out, also "
+     "bce_grad's out"},
+    {"colsum_update", py_colsum_update, METH_VARARGS, "colsum_update(b, g, nc, out) -> bool: b + nc g.sum(0)"},
+    {"axpy_sum", py_axpy_sum, METH_VARARGS, "axpy_sum(x, y, z, a, out) -> bool: x + a (y + z)"},
     {"softmax_xent_grad", py_softmax_xent_grad, METH_VARARGS,
      "softmax_xent_grad(ls, e, labels, out, cols) -> bool: exp(ls) (-e), plus e at the labels"},
     {"lincomb", py_lincomb, METH_VARARGS, "lincomb(x, y, a, b, out) -> bool: a x + b y"},
