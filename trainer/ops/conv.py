@@ -166,27 +166,33 @@ def _filters_matrix(w: np.ndarray, flip: bool, buf: np.ndarray, geo: Geometry) -
 
 def _staging(rows: int, cols: int, dt: np.dtype) -> np.ndarray:
     """A (rows, cols) view into a buffer whose row stride is not a multiple of 1 KiB, for a
-    transposed copy that reads down its columns."""
-    pad = 0
-    while ((cols + pad) * np.dtype(dt).itemsize) % 1024 == 0 or pad == 0:
+    transposed copy that reads down its columns (rows 4 KiB apart evict each other from the cache)."""
+    pad = 16
+    while ((cols + pad) * np.dtype(dt).itemsize) % 1024 == 0:
         pad += 16
     return np.empty((rows, cols + pad), dt)[:, :cols]
 
 
 class OutGrad:
-    """The output gradient (N, M, Hout, Wout) in the patch matrix's column order, as
-    (g, Mg, Hout*Wout*N): a 2-d transpose, through a staging copy (see Patches)."""
+    """The output gradient (N, M, Hout, Wout) in the patch matrix's column order, in the layout
+    each product runs fastest with (measured with OpenBLAS): `by_channel` (g, Mg, Hout*Wout*N),
+    a 2-d transpose of (N, M*Hout*Wout) through a staging copy, for the input's gradient; else
+    `by_column` (g, Hout*Wout*N, Mg), a 2-d transpose of (N*M, Hout*Wout), for the filters'."""
 
-    def __init__(self, geo: Geometry, dt: np.dtype) -> None:
-        self.geo = geo
-        self.stage = _staging(geo.n, geo.m * geo.ho * geo.wo, dt)
-        self.buf = np.empty((geo.m * geo.ho * geo.wo, geo.n), dt)
+    def __init__(self, geo: Geometry, dt: np.dtype, by_channel: bool) -> None:
+        self.geo, self.by_channel = geo, by_channel
+        r = geo.m * geo.ho * geo.wo
+        self.stage = _staging(geo.n, r, dt) if by_channel else None
+        self.buf = np.empty((r, geo.n) if by_channel else (geo.ho * geo.wo, geo.n * geo.m), dt)
 
     def __call__(self, g: np.ndarray) -> np.ndarray:
         geo = self.geo
-        np.copyto(self.stage, g.reshape(self.stage.shape))
-        np.copyto(self.buf, self.stage.T)
-        return self.buf.reshape(geo.g, geo.mg, geo.ho * geo.wo * geo.n)
+        if self.by_channel:
+            np.copyto(self.stage, g.reshape(self.stage.shape))
+            np.copyto(self.buf, self.stage.T)
+            return self.buf.reshape(geo.g, geo.mg, -1)
+        np.copyto(self.buf, g.reshape(geo.n * geo.m, geo.ho * geo.wo).T)
+        return self.buf.reshape(-1, geo.g, geo.mg).transpose(1, 0, 2)
 
 
 def _conv(attrs, ins, oshape, dt):
@@ -209,7 +215,7 @@ def _conv_grad_input(attrs, ins, oshape, dt):
     geo = geometry(attrs, ins[0], ins[1])
     p = Patches(geo, dt)
     wbuf = np.empty(ins[1], dt)
-    out_grad = OutGrad(geo, dt)
+    out_grad = OutGrad(geo, dt, by_channel=True)
     dcols = np.empty((geo.g, geo.k, geo.ho * geo.wo * geo.n), dt)
     flip = attrs["flip"]
 
@@ -223,13 +229,13 @@ def _conv_grad_input(attrs, ins, oshape, dt):
 def _conv_grad_filters(attrs, ins, oshape, dt):
     geo = geometry(attrs, ins[0], ins[1])
     p = Patches(geo, dt)
-    out_grad = OutGrad(geo, dt)
+    out_grad = OutGrad(geo, dt, by_channel=False)
     dwt = np.empty((geo.g, geo.k, geo.mg), dt)
     flip = attrs["flip"]
 
     def fn(out, x, w_ref, g):
-        # the filters' gradient transposed, (g, Cg*kH*kW, Mg): BLAS runs this orientation faster
-        np.matmul(p.im2col(x), out_grad(g).transpose(0, 2, 1), out=dwt)
+        # the filters' gradient transposed, (g, Cg*kH*kW, Mg): OpenBLAS runs this orientation faster
+        np.matmul(p.im2col(x), out_grad(g), out=dwt)
         d4 = dwt.reshape(geo.g, geo.cg, geo.kh, geo.kw, geo.mg).transpose(0, 4, 1, 2, 3).reshape(oshape)
         np.copyto(out, d4[:, :, ::-1, ::-1] if flip else d4)
         return out
