@@ -126,16 +126,17 @@ def tiled(win: Windows) -> bool:
 class Tiles:
     """Views of tiled windows for long numpy loops. With R = (leading dims) * Hout, the input is
     (R, kH, Wout, kW) and the pooled array (R, Wout); a window position (i, j) picks an (R, Wout)
-    view whose rows lie apart. Each operation is given these views transposed, (Wout, R), with an
-    output laid out (Wout, R) or written through a transposed view: the operands then disagree on
-    which axis is innermost and numpy keeps the given order, so its inner loop runs over the R
-    windows instead of the few Wout of one row."""
+    view whose rows lie apart. Each operation is given these views transposed, R last ((Wout, R),
+    or (kH, kW, Wout, R) for every position at once), with an output laid out that way or written
+    through a transposed view: the operands then disagree on which axis is innermost and numpy
+    keeps the given order, so its inner loop runs over the R windows instead of the few Wout of
+    one row."""
 
     def __init__(self, win: Windows, lead: tuple, dt: np.dtype) -> None:
         self.win = win
         self.r = int(np.prod(lead, dtype=np.int64)) * win.ho
         self.rows = np.empty((win.w, self.r), dt)  # the maximum over each window's rows, transposed
-        self.hit = np.empty((win.wo, self.r), np.bool_)
+        self.hit = np.empty((win.kh, win.kw, win.wo, self.r), np.bool_)
 
     def split(self, a: np.ndarray) -> np.ndarray:
         w = self.win
@@ -167,13 +168,12 @@ class Tiles:
 
     def max_grad(self, x: np.ndarray, pooled: np.ndarray, g: np.ndarray, out: np.ndarray) -> np.ndarray:
         """out = g at every position equal to its window's maximum, 0 elsewhere (no window overlaps
-        another, so nothing accumulates)."""
-        x4, o4, hit = self.split(x), self.split(out), self.hit
-        pt, gt = self.pooled(pooled), self.pooled(g)
-        for i in range(self.win.kh):
-            for j in range(self.win.kw):
-                np.equal(x4[:, i, :, j].T, pt, out=hit)
-                np.multiply(gt, hit, out=o4[:, i, :, j].T)
+        another, so nothing accumulates). One comparison and one product over all window
+        positions, as (kH, kW, Wout, R)."""
+        def by_position(a: np.ndarray) -> np.ndarray:
+            return self.split(a).transpose(1, 3, 2, 0)
+        np.equal(by_position(x), self.pooled(pooled), out=self.hit)
+        np.multiply(self.pooled(g), self.hit, out=by_position(out))
         return out
 
 
