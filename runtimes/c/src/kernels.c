@@ -2697,27 +2697,30 @@ __attribute__((noinline, hot)) TSR_AVX2_FN void cv_block6_avx2(const float *p, c
 }
 
 /* A group's input channels (x: Cg planes of H x W) into cv_block6's planes
- * p when input and stored rows are at most 8 floats: per input row one
- * masked load, and per copy j (the shifted layout, else j = 0) the row
- * moved so that stored column ow holds input column ow + j * dw - pl, or
- * zero outside the input. Each row is stored as 8 floats, zeros past Wp,
- * which land on the next row (written after), a zero border row or the
- * plane's 8 floats of room. */
+ * p when input and stored rows are at most 8 floats: per copy j (the
+ * shifted layout, else j = 0) each row moved so that stored column ow holds
+ * input column ow + j * dw - pl, or zero outside the input, by a lane
+ * permute of a masked load. Stored rows as long as the input's (W == Wp)
+ * and dividing 8 go R = 8 / W rows per vector; else one row per vector,
+ * stored as 8 floats, zeros past Wp, which land on the next row (written
+ * after), a zero border row or the plane's 8 floats of room. */
 TSR_AVX2_FN void cv_rows8_avx2(const float *x, float *p, const int32_t *g, const cv_layout *L)
 {
-    const int32_t Cg = g[1] / g[15], H = g[2], W = g[3];
-    const tsr_v8i iota = {0, 1, 2, 3, 4, 5, 6, 7};
+    const int32_t Cg = g[1] / g[15], H = g[2], W = g[3], Wp = L->Wp;
+    const int32_t R = W == Wp && 8 % W == 0 && H % (8 / W) == 0 ? 8 / W : 1;
+    const tsr_v8i iota = {0, 1, 2, 3, 4, 5, 6, 7}, ow = iota % (R > 1 ? W : 8), all = iota < W * R;
     int32_t c, h, j;
-    for (c = 0; c < Cg; c++)
-        for (h = 0; h < H; h++, x += W) {
-            __m256 v = _mm256_maskload_ps(x, (__m256i)(iota < W));
-            float *d = p + c * L->kw * L->plane + (ptrdiff_t)(g[11] + h) * L->Wp;
-            for (j = 0; j < L->kw; j++, d += L->plane) {
-                tsr_v8i src = iota + (j * g[10] - g[12]);
-                __m256 keep = (__m256)((src >= 0) & (src < W) & (iota < L->Wp));
-                _mm256_storeu_ps(d, _mm256_and_ps(_mm256_permutevar8x32_ps(v, (__m256i)src), keep));
-            }
+    for (j = 0; j < L->kw; j++) {
+        const tsr_v8i src = iota + (j * g[10] - g[12]), col = ow + (j * g[10] - g[12]);
+        const __m256 keep = (__m256)((col >= 0) & (col < W) & (ow < Wp));
+        const float *xc = x;
+        for (c = 0; c < Cg; c++) {
+            float *d = p + (ptrdiff_t)(c * L->kw + j) * L->plane + (ptrdiff_t)g[11] * Wp;
+            for (h = 0; h < H; h += R, xc += W * R, d += Wp * R)
+                _mm256_storeu_ps(d, _mm256_and_ps(_mm256_permutevar8x32_ps(_mm256_maskload_ps(xc, (__m256i)all),
+                                                                            (__m256i)src), keep));
         }
+    }
     _mm256_zeroupper();
 }
 

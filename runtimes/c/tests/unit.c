@@ -1354,8 +1354,10 @@ static void test_conv_random(void)
 /* Fixed Conv2D geometries for the library's 6-channel block: the digits
  * CNN's layers (8 x 8 and 4 x 4 planes, sums stored straight into y with
  * the bias, rows of at most 8 copied by vectors, channel counts that leave
- * 4 and 2 of a last block of 6), groups, dilation, one-sided pads, planes
- * that are not whole vectors (sums through the buffer) and rows above 8;
+ * 4 and 2 of a last block of 6), rows of 2 and 4 (several per vector, or
+ * one when the rows do not fill whole vectors), groups, dilation, one-sided
+ * pads, planes that are not whole vectors (sums through the buffer) and
+ * rows above 8;
  * each with NaN, +-inf and +-0 inputs under finite weights, and with inf
  * and NaN weights, with and without a bias, every path against conv_ref. */
 static void test_conv_shapes(void)
@@ -1366,7 +1368,8 @@ static void test_conv_shapes(void)
         {2, 4, 4, 4, 14, 3, 3, 1, 1, 1, 1, 1, 1, 2},   {2, 3, 6, 6, 5, 3, 3, 1, 1, 0, 0, 0, 0, 1},
         {1, 2, 4, 4, 7, 3, 3, 2, 2, 2, 2, 2, 2, 1},    {2, 3, 2, 8, 9, 1, 3, 1, 1, 0, 2, 0, 0, 1},
         {2, 5, 3, 3, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1},    {1, 6, 14, 14, 16, 5, 5, 1, 1, 0, 0, 0, 0, 1},
-        {2, 2, 7, 5, 13, 2, 3, 1, 2, 0, 1, 1, 2, 1}};
+        {2, 2, 7, 5, 13, 2, 3, 1, 2, 0, 1, 1, 2, 1},   {2, 3, 3, 4, 8, 3, 3, 1, 1, 1, 1, 1, 1, 1},
+        {2, 3, 4, 2, 6, 3, 3, 1, 1, 1, 1, 1, 1, 1},    {1, 2, 4, 2, 3, 1, 1, 1, 1, 0, 0, 0, 0, 1}};
     static float x[4096], w[8192], b[64], y[8192], r[8192], ws[1 << 16];
     int32_t t, v, p, d, bad = 0, runs = 0;
     for (t = 0; t < (int32_t)(sizeof geo / sizeof geo[0]); t++)
