@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from tessera.trainer import fusions, opdef, rewrites, sparse
+from tessera.trainer import fused_native, fusions, opdef, rewrites, sparse
 from tessera.trainer.graph import GraphError, ShapeError, SharedVariable, Variable, constant, toposort
 
 
@@ -51,13 +51,15 @@ class _Plan:
     None kept at the end of `bufs` (no branch for it). `updates`: (shared variable, slot, buffer
     index or -1); `shared_bufs`: two updates may share one buffer (then only the first takes it)."""
 
-    __slots__ = ("steps", "run", "bufs", "vals", "owner", "guard", "updates", "shared_bufs")
+    __slots__ = ("steps", "run", "bufs", "vals", "owner", "guard", "scan", "updates", "shared_bufs")
 
     def __init__(self, steps, bufs, vals, owner):
         self.steps = steps
         self.run = [(fn, bi, ins, k, len(ins)) for fn, bi, ins, k in steps]
         self.bufs, self.vals, self.owner = bufs + [None], vals, owner
         self.guard: list[tuple[int, np.ndarray]] = []  # (float input index, zeros of its size)
+        # native one-pass (all finite, nonzero count) of a float32 input, or None: the guard's BLAS dot
+        self.scan: Any = None
         self.updates: list[tuple[SharedVariable, int, int]] = []
         self.shared_bufs = False
 
@@ -162,6 +164,7 @@ class Function:
         for v in roots:
             self._consumers[id(v)] = self._consumers.get(id(v), 0) + 1
         self._in_slots = [self._slot.get(id(v)) for v in self.inputs]
+        self._input_of_slot = {k: i for i, k in enumerate(self._in_slots) if k is not None}
         unused = [v.name or f"input {i}" for i, (v, k) in enumerate(zip(self.inputs, self._in_slots, strict=True))
                   if k is None]
         if unused and on_unused_input != "ignore":
@@ -380,13 +383,21 @@ class Function:
             vals[k] = a
         for k, s in self._shared_pairs:
             vals[k] = s.value
-        if self._sparse_slots:
-            self._detect_sparse(vals)
+        nonzeros: dict[int, int] = {}  # input index -> its nonzero count, where the guard's scan found it
         with np.errstate(all="ignore"):
             if self.nan_guard:
+                scan = plan.scan
                 for i, z in plan.guard:
-                    if not _isfinite(_dot(arrays[i].ravel(), z)):
-                        self._refuse(i, arrays[i])
+                    a = arrays[i]
+                    found = scan(a) if scan is not None else None
+                    if found is not None:
+                        if not found[0]:
+                            self._refuse(i, a)
+                        nonzeros[i] = found[1]
+                    elif not _isfinite(_dot(a.ravel(), z)):
+                        self._refuse(i, a)
+            if self._sparse_slots:
+                self._detect_sparse(vals, nonzeros)
             try:
                 for fn, bi, ins, k, n in plan.run:
                     if n == 2:
@@ -416,15 +427,22 @@ class Function:
         shapes.update({k: s.value.shape for k, s in self._shared_pairs})
         plan = self._plan(shapes, dyn_values)
         plan.guard = [(i, np.zeros(arrays[i].size, arrays[i].dtype)) for i in self._float_inputs]
+        fused = fused_native.native(np.dtype(np.float32))
+        plan.scan = fused.scan if fused is not None else None
         plan.updates = [(s, k, plan.owner.get(k, -1)) for s, k in zip(self._upd_shared, self._upd_slots, strict=True)]
         owned = [bi for _, _, bi in plan.updates if bi >= 0]
         plan.shared_bufs = len(set(owned)) != len(owned)
         return plan
 
-    def _detect_sparse(self, vals: list[Any]) -> None:
-        """Decide per sparse-candidate input whether this call takes the sparse path."""
+    def _detect_sparse(self, vals: list[Any], nonzeros: dict[int, int]) -> None:
+        """Decide per sparse-candidate input whether this call takes the sparse path. An input the
+        guard's scan counted denser than sparse.MAX_DENSITY takes the dense path without a test."""
         used_sparse = False
         for k in self._sparse_slots:
+            nnz = nonzeros.get(self._input_of_slot[k])
+            if nnz is not None and self._sparse_mode is not True and nnz > sparse.MAX_DENSITY * vals[k].size:
+                self._ctx[k] = None
+                continue
             scratch = self._masks.get(k)
             if scratch is None or scratch.shape != vals[k].shape:
                 scratch = self._masks[k] = np.empty(vals[k].shape, bool)

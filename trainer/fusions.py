@@ -332,8 +332,11 @@ def sgd_update(v: Variable, site: PlanSite) -> Fused | None:
         plan.append((site.kernels[site.slot_of(p)], left, sc))
         ins += [site.slot_of(a), site.slot_of(b)]
     tmp = np.empty(oshape, v.dtype) if len(prods) > 1 else None
+    stacked = _stacked_products(prods, plan, site) if scale else None
 
     def fn(out, w, c, *ab):
+        if stacked is not None and stacked(out, w, c, *ab):
+            return out
         cv = c.reshape(())
         neg_c = -cv
         for j, (dot, left, sc) in enumerate(plan):
@@ -355,6 +358,45 @@ def sgd_update(v: Variable, site: PlanSite) -> Fused | None:
             return np.subtract(w, out, out=out)
         return np.add(out, w, out=out)
     return fn, tuple(ins)
+
+
+STACK_MIN = 1 << 16  # weights this large gain from one GEMM more than the copies cost
+
+
+def _stacked_products(prods: list[Variable], plan: list, site: PlanSite) -> Callable | None:
+    """For sgd_update's w + (P1.T @ (-c Q1) + P2.T @ (-c Q2)) (a tied weight's two gradient
+    products, P (k_i, m), Q (k_i, n)): one GEMM of inner size k1 + k2 over [P1; P2] and
+    [-c Q1; -c Q2], which BLAS runs faster than two of the halves and a sum pass; the P are copied
+    into the stack (the -c Q are written there by the scale passes anyway). For weights of at
+    least STACK_MIN elements (smaller ones gain less than the copies cost). A kernel returning
+    False when an operand runs its sparse kernel this call (the per-product path then runs)."""
+    if len(prods) != 2 or any(left for _, left, _ in plan) or site.size(prods[0]) < STACK_MIN:
+        return None
+    ps = []
+    for p in prods:
+        t, q = p.inputs
+        if t.op != "transpose" or t.attrs["perm"] != (1, 0) or q.ndim != 2 or t.inputs[0].ndim != 2:
+            return None
+        ps.append(t.inputs[0])
+    k1, k2 = site.shape(ps[0])[0], site.shape(ps[1])[0]
+    m, n = site.shape(prods[0])
+    dt = prods[0].dtype
+    stack_p, stack_q = np.empty((k1 + k2, m), dt), np.empty((k1 + k2, n), dt)
+    halves = ((stack_p[:k1], stack_q[:k1]), (stack_p[k1:], stack_q[k1:]))
+    sparse_inputs = [site.slot_of(p) for p in ps if site.slot_of(p) in site.sparse_slots]
+    ctx = site.sparse_ctx
+
+    def fn(out, w, c, a1, b1, a2, b2):
+        if any(ctx.get(k) is not None for k in sparse_inputs):
+            return False
+        neg_c = -c.reshape(())
+        for (sp, sq), a, b in zip(halves, (a1, a2), (b1, b2), strict=True):
+            np.copyto(sp, a.T)
+            np.multiply(b, neg_c, out=sq)
+        np.dot(stack_p.T, stack_q, out=out)
+        np.add(out, w, out=out)
+        return True
+    return fn
 
 
 def bias_update(v: Variable, site: PlanSite) -> Fused | None:

@@ -36,6 +36,7 @@
 #define renorm FK_NAME(renorm_)
 #define bce_chunk FK_NAME(bce_chunk_)
 #define colsum_update_body FK_NAME(colsum_update_body_)
+#define scan_body FK_NAME(scan_body_)
 #define axpy_sum_body FK_NAME(axpy_sum_body_)
 
 typedef float vf __attribute__((vector_size(FK_W * 4)));
@@ -322,6 +323,33 @@ AI void colsum_update_body(const float *b, const float *g, float nc, float *out,
     }
 }
 
+/* The number of nonzero elements of x; *finite = 0 when one is nan or inf. One pass, counts kept
+ * per lane (a count of elements is exact in any order). */
+AI size_t scan_body(const float *x, size_t n, int *finite) {
+    vi nz = ISPLAT(0), bad = ISPLAT(0);
+    size_t i = 0, total = 0;
+    while (i + FK_W <= n) {
+        size_t stop = n - i < ((size_t)1 << 30) ? n : i + ((size_t)1 << 30); /* int32 lanes never wrap */
+        for (; i + FK_W <= stop; i += FK_W) {
+            vi b = (vi)ld(x + i);
+            nz -= (b & ISPLAT(0x7fffffff)) != 0;
+            bad |= (b & ISPLAT(0x7f800000)) == ISPLAT(0x7f800000);
+        }
+        for (int j = 0; j < FK_W; j++) total += (size_t)(uint32_t)nz[j];
+        nz = ISPLAT(0);
+    }
+    int any_bad = 0;
+    for (int j = 0; j < FK_W; j++) any_bad |= bad[j] != 0;
+    for (; i < n; i++) {
+        int32_t b;
+        memcpy(&b, x + i, sizeof b);
+        total += (b & 0x7fffffff) != 0;
+        any_bad |= (b & 0x7f800000) == 0x7f800000;
+    }
+    *finite = !any_bad;
+    return total;
+}
+
 AI void softmax_xent_grad_body(const float *ls, const float *e, size_t e_step, const int64_t *labels,
                                float *out, size_t rows, size_t cols) {
     size_t full = cols / FK_W * FK_W, rem = cols - full;
@@ -374,6 +402,7 @@ FK_ATTR static void FK_NAME(lincomb_)(const float *x, const float *y, float a, f
 FK_ATTR static void FK_NAME(lincomb_sq_)(const float *x, const float *y, float a, float b, float *o, size_t n) {
     lincomb_sq_body(x, y, a, b, o, n);
 }
+FK_ATTR static size_t FK_NAME(scan_)(const float *x, size_t n, int *finite) { return scan_body(x, n, finite); }
 FK_ATTR static void FK_NAME(adam_)(const float *p, const float *m, const float *v, float c, float eps, float *o,
                                    size_t n) {
     adam_body(p, m, v, c, eps, o, n);
@@ -412,6 +441,7 @@ FK_ATTR static void FK_NAME(adam_)(const float *p, const float *m, const float *
 #undef renorm
 #undef bce_chunk
 #undef colsum_update_body
+#undef scan_body
 #undef axpy_sum_body
 #undef FK_NAME
 #undef FK_CAT

@@ -98,6 +98,7 @@ double fk_bce_sum(const float *z, const float *bias, const float *t, float c, fl
 void fk_colsum_update(const float *b, const float *g, float nc, float *out, size_t rows, size_t cols) {
     DISPATCH(colsum_update, b, g, nc, out, rows, cols)
 }
+size_t fk_scan(const float *x, size_t n, int *finite) { DISPATCH_RET(scan, x, n, finite) }
 void fk_axpy_sum(const float *x, const float *y, const float *z, float a, float *out, size_t n) {
     DISPATCH(axpy_sum, x, y, z, a, out, n)
 }

@@ -37,6 +37,9 @@ double fk_bce_sum(const float *z, const float *bias, const float *t, float c, fl
 /* out = b + nc * colsum(g), g (rows, cols): SGD on a bias from its gradient's rows (nc = -lr);
  * each column summed in float32, in row order (as numpy's g.sum(0)) */
 void fk_colsum_update(const float *b, const float *g, float nc, float *out, size_t rows, size_t cols);
+/* the number of nonzero elements of x (a compiled call's sparse-path test); *finite = 0 when one
+ * is nan or inf (its NaN guard): one pass over an input for both */
+size_t fk_scan(const float *x, size_t n, int *finite);
 /* out = x + a (y + z) (SGD on a weight from its gradient's two products, a = -lr or 1) */
 void fk_axpy_sum(const float *x, const float *y, const float *z, float a, float *out, size_t n);
 /* out = exp(ls) * -e_r, then out[r, y_r] += e_r; e_r = e[r * e_step]; labels in [-cols, cols) */

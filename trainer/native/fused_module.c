@@ -159,6 +159,22 @@ static PyObject *py_colsum_update(PyObject *self, PyObject *args) {
     Py_RETURN_TRUE;
 }
 
+/* (x) -> (finite, number of nonzeros), or None when x is not C-contiguous float32 */
+static PyObject *py_scan(PyObject *self, PyObject *args) {
+    PyObject *x;
+    Bufs bs = {.n = 0};
+    (void)self;
+    if (!PyArg_ParseTuple(args, "O", &x)) return NULL;
+    if (!getf(&bs, x, 0)) {
+        release(&bs);
+        Py_RETURN_NONE;
+    }
+    int finite = 1;
+    size_t nnz = fk_scan(bs.b[0].buf, (size_t)count(&bs, 0), &finite);
+    release(&bs);
+    return Py_BuildValue("(On)", finite ? Py_True : Py_False, (Py_ssize_t)nnz);
+}
+
 static PyObject *py_axpy_sum(PyObject *self, PyObject *args) {
     PyObject *x, *y, *z, *out;
     float a;
@@ -266,6 +282,7 @@ static PyMethodDef methods[] = {
      "bce_sum(z, t[, c, out, bias]) -> float or None: sum of softplus(z + bias) - t (z + bias); with out, also "
      "bce_grad's out"},
     {"colsum_update", py_colsum_update, METH_VARARGS, "colsum_update(b, g, nc, out) -> bool: b + nc g.sum(0)"},
+    {"scan", py_scan, METH_VARARGS, "scan(x) -> (all finite, number of nonzeros) or None"},
     {"axpy_sum", py_axpy_sum, METH_VARARGS, "axpy_sum(x, y, z, a, out) -> bool: x + a (y + z)"},
     {"softmax_xent_grad", py_softmax_xent_grad, METH_VARARGS,
      "softmax_xent_grad(ls, e, labels, out, cols) -> bool: exp(ls) (-e), plus e at the labels"},
