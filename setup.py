@@ -5,7 +5,8 @@ the schema and the C runtime's sources go in as data at the same relative paths 
 tessera/runtimes/c/src), which is what tessera.resources looks up. `tessera._native` is the C runtime
 compiled in-process; where it cannot be built (no compiler) the package installs without it and
 runs on the reference. `tessera.trainer._fused` (trainer/native/) is the trainer's one-pass float32
-kernels, optional the same way (the trainer then runs its numpy kernels).
+kernels, optional the same way (the trainer then runs its numpy kernels), and so is
+`tessera.trainer._sampled` (trainer/native/sampled_*), reconstruction sampling's step.
 """
 
 import glob
@@ -73,9 +74,16 @@ native = Extension("tessera._native", sources=["tessera/_native.c"], include_dir
 fused = Extension("tessera.trainer._fused", sources=["trainer/native/fused_kernels.c", "trainer/native/fused_module.c"],
                   depends=["trainer/native/fused_kernels.h", "trainer/native/fused_body.h"],
                   extra_compile_args=["-O2", "-ffp-contract=off", "-fno-math-errno"], optional=True)
+# Reconstruction sampling's step (trainer/native/sampled_*): the sample, gathers, decoder and SGD
+# scatters in C; without it the step runs its numpy reference (trainer/reconstruction_sampling.py).
+sampled = Extension("tessera.trainer._sampled",
+                    sources=["trainer/native/sampled_kernels.c", "trainer/native/sampled_module.c"],
+                    depends=["trainer/native/sampled_kernels.h"], libraries=["m"],
+                    extra_compile_args=["-O3", "-ffp-contract=off", "-fno-math-errno"], optional=True)
 FALLBACK = {"tessera._native": "models on the reference runtime",
-            "tessera.trainer._fused": "the trainer's numpy kernels"}
+            "tessera.trainer._fused": "the trainer's numpy kernels",
+            "tessera.trainer._sampled": "reconstruction sampling's numpy step"}
 
 setup(packages=packages, package_dir=package_dir, package_data=package_data, include_package_data=False,
-      ext_modules=[native, fused],
+      ext_modules=[native, fused, sampled],
       cmdclass={"build_ext": BuildNative})

@@ -45,9 +45,10 @@ def _model(d, nh, k, tied=True, seed=0, proposal="partner"):
     return m
 
 
+@pytest.mark.parametrize("control_variate", [True, False])
 @pytest.mark.parametrize(("proposal", "k"), [("partner", 3), ("uniform", 3)])
 @pytest.mark.parametrize("tied", [True, False])
-def test_mean_of_sampled_loss_and_gradient_is_the_full_one(tied, proposal, k):
+def test_mean_of_sampled_loss_and_gradient_is_the_full_one(tied, proposal, k, control_variate):
     """Over M draws the mean of each sampled quantity is within 5 standard errors (its empirical
     standard deviation / sqrt(M), plus float32 rounding) of the full value. Unit weights for the
     sampled zeros (a biased estimator) miss the full loss by hundreds of standard errors here.
@@ -58,7 +59,7 @@ def test_mean_of_sampled_loss_and_gradient_is_the_full_one(tied, proposal, k):
     x[2] = 0
     model = _model(d, nh, k, tied=tied, proposal=proposal)
     full_loss, full_grad = _full(model, x)
-    step = model.train_function("sgd", 0.1)
+    step = rs.SampledSGD(model, model.sampler, 0.1, control_variate=control_variate)
     losses, grads = [], {name: [] for name in full_grad}
     for _ in range(draws):
         g = step.gradient(x)
@@ -106,13 +107,14 @@ def test_k_covering_every_zero_gives_the_full_loss_and_gradient(tied):
 @pytest.mark.parametrize("tied", [True, False])
 def test_work_per_step_follows_the_ones_and_k_not_the_width(tied):
     """Same ones per row at widths 5,000 and 50,000 (scipy CSR batches: nothing is scanned by
-    width): the same number of reconstructed positions, at most ones + positions rows of the
-    weights touched, and every other row of W, column of W2 and entry of bv left as it was."""
+    width): the same number of reconstructed positions, and without the control variate at most
+    ones + positions rows of the weights touched, every other row of W, column of W2 and entry of
+    bv left as it was (the control variate's exact part is a rank-one term over every row)."""
     n, per_row, k, nh = 16, 10, 20, 8
     seen = {}
     for d in (5_000, 50_000):
         model = AutoEncoder(d, nh, tied=tied, seed=0, reconstruction_sampling=k)
-        step = model.train_function("sgd", 50.0)
+        step = rs.SampledSGD(model, model.sampler, 50.0, control_variate=False)
         xd = _batch(n, d, per_row, seed=3)
         xd[:, :3] = 1  # ones shared by every row: never a partner's zero
         nnz = xd.sum(axis=1)
@@ -120,7 +122,7 @@ def test_work_per_step_follows_the_ones_and_k_not_the_width(tied):
         before = {p.name: p.get_value() for p in model.params}
         step(x)
         st = dict(step.last_stats)
-        # each row: its ones, K uniform zeros, its partner's other ones (those not already drawn)
+        # each row: its ones, K uniform zeros, its partner's ones that are zeros of the row
         assert nnz.sum() + n * k <= st["pairs"] <= nnz.sum() + n * (k + nnz.max() - 3)
         assert st["ones"] == nnz.sum()
         after = model.get_params()
@@ -131,12 +133,12 @@ def test_work_per_step_follows_the_ones_and_k_not_the_width(tied):
         if not tied:
             assert 0 < len(np.flatnonzero((after["W2"] != before["W2"]).any(axis=0))) <= st["pairs"]
         seen[d] = st["pairs"]
-    assert abs(seen[5_000] - seen[50_000]) <= n * 2  # only coincidences between draws differ
+    assert abs(seen[5_000] - seen[50_000]) <= n * 2  # only the partners' overlaps differ
 
 
 def test_training_reaches_the_full_methods_held_out_cross_entropy():
     """Small and fast: 6 epochs of SGD on synthetic sparse data with latent structure; the held-out
-    reconstruction cross-entropy of the sampled method within 5% of the full method's (the 2%
+    reconstruction cross-entropy of the sampled method at most 5% above the full method's (the 2%
     target is the benchmark's, bench/train_sampling.py), and both far below the untrained one."""
     x = datasets.synthetic_sparse(n_samples=1200, n_features=1000, density=0.02, n_latent=8, seed=3)
     train, held_out = x[:1000], x[1000:]
@@ -148,7 +150,7 @@ def test_training_reaches_the_full_methods_held_out_cross_entropy():
         ce[k] = model.cross_entropy(held_out)
     untrained = AutoEncoder(1000, 16, seed=0).cross_entropy(held_out)
     assert ce[None] < 0.2 * untrained
-    assert abs(ce[40] - ce[None]) <= 0.05 * ce[None], ce
+    assert ce[40] <= 1.05 * ce[None], ce  # as good as the full method (better passes)
 
 
 def test_sparse_data_resume_is_exact(tmp_path):
@@ -258,39 +260,138 @@ def test_non_binary_or_misshapen_batches_are_refused():
         step(np.zeros((2, 21), np.float32))
 
 
-def test_sampled_zeros_are_distinct_zeros_of_their_row_drawn_uniformly():
-    """Each row's sampled columns are K distinct zeros of that row, its ones all present; over M
-    draws every zero is drawn with frequency K / n0 within 5 binomial standard errors."""
+def test_sampled_zeros_are_zeros_of_their_row_drawn_uniformly():
+    """Each row's pairs: its ones (target 1, weight 1) and K zeros of that row, drawn with
+    replacement; over M draws every zero is drawn K / n0 times per draw on average (within 5
+    standard errors of a Binomial(K, 1 / n0) count), with weight n0 / K. A row with no more than K
+    zeros gets each of them once, weight 1."""
     d, k, draws = 25, 4, 3000
     x = _batch(3, d, 5, seed=9)
     x[2] = 0  # a row without ones
     x[2, [0, d - 1]] = 1  # ones at both ends
-    x = np.vstack([x, np.ones((1, d), np.float32)])
-    x[3, :6] = 0  # K < zeros < 2K: the permutation path
+    x = np.vstack([x, np.ones((2, d), np.float32)])
+    x[3, :6] = 0  # a few more zeros than K
+    x[4, [3, 9, 20]] = 0  # no more zeros than K: all of them
     ones = rs.binary_pattern(x)
     sampler = rs.ZeroSampler(k, seed=0, proposal="uniform")
     counts = np.zeros_like(x)
     for _ in range(draws):
         s = sampler.draw(ones)
-        for r in range(4):
+        for r in range(5):
             sl = slice(s.indptr[r], s.indptr[r + 1])
             c, t, w = s.cols[sl], s.target[sl], s.weight[sl]
-            assert set(c[t == 1]) == set(np.flatnonzero(x[r]))
-            z = c[t == 0]
-            assert len(z) == k and len(set(z)) == k and not x[r, z].any()
+            assert sorted(c[t == 1]) == list(np.flatnonzero(x[r])) and np.all(w[t == 1] == 1)
+            z, wz = c[t == 0], w[t == 0]
+            assert not x[r, z].any()
+            if r == 4:
+                assert sorted(z) == [3, 9, 20] and np.all(wz == 1)
+                continue
             n0 = d - int(x[r].sum())
-            assert np.all(w[t == 0] == np.float32(n0 / k)) and np.all(w[t == 1] == 1)
-            counts[r, z] += 1
-    p = k / (d - x.sum(axis=1, keepdims=True))
-    freq = counts / draws
-    se = np.sqrt(p * (1 - p) / draws)
-    assert np.all(np.abs(freq - p)[x == 0] <= 5 * np.broadcast_to(se, x.shape)[x == 0])
+            assert len(z) == k
+            np.testing.assert_allclose(wz, n0 / k, rtol=1e-7)
+            np.add.at(counts[r], z, 1)
+    p = 1 / (d - x[:4].sum(axis=1, keepdims=True))
+    mean = counts[:4] / draws
+    se = np.sqrt(k * p * (1 - p) / draws)
+    zero = x[:4] == 0
+    assert np.all(np.abs(mean - k * p)[zero] <= 5 * np.broadcast_to(se, mean.shape)[zero])
 
 
+def _draw_inputs(seed):
+    """A batch with an empty row, a row of all ones but 3 (fewer zeros than K) and shared ones,
+    and the random numbers of one draw."""
+    rng = np.random.default_rng(seed)
+    d, k = 40, 5
+    x = _batch(7, d, 6, seed=seed)
+    x[1:4, :4] = 1
+    x[2] = 0
+    x[5] = 1
+    x[5, [1, 7, 30]] = 0
+    ones = rs.binary_pattern(x)
+    n0 = d - np.diff(ones.indptr)
+    ranks = rng.integers(0, np.maximum(n0, 1)[:, None], size=(len(x), k))
+    return ones, k, ranks
+
+
+@pytest.mark.parametrize("shift", [0, 1, 3, 6])
+def test_native_and_numpy_draw_the_same_sample(shift):
+    """The C draw and the numpy reference give the same pairs, targets and weights bit for bit,
+    from the same random numbers (shift 0: the uniform proposal)."""
+    from tessera.trainer import _sampled  # no skip: `make setup` builds it, its absence is a failure
+    ones, k, ranks = _draw_inputs(seed=shift)
+    a = rs.build_sample(ones, k, shift, ranks, _sampled)
+    b = rs.build_sample(ones, k, shift, ranks, None)
+    for name in ("indptr", "cols", "target", "weight"):
+        va, vb = getattr(a, name), getattr(b, name)
+        assert va.dtype == vb.dtype and np.array_equal(va, vb), name
+    row5 = a.cols[a.indptr[5]:a.indptr[6]]  # 3 zeros, fewer than K: every position once
+    assert sorted(row5) == list(range(40))
+
+
+def _step_once(monkeypatch, native, control_variate, proposal, x, lr=20.0):
+    monkeypatch.setattr(rs, "native_kernels", (lambda: native))
+    model = _model(60, 5, k=7, proposal=proposal)
+    step = rs.SampledSGD(model, model.sampler, lr, control_variate=control_variate)
+    loss = step(x)
+    return float(loss), model.get_params()
+
+
+@pytest.mark.parametrize("control_variate", [True, False])
+@pytest.mark.parametrize("proposal", ["partner", "uniform"])
+def test_native_step_equals_the_numpy_step(monkeypatch, control_variate, proposal):
+    """Same start, same draw: the C step and the numpy step give the same loss and parameters
+    within float32 rounding (their dot products are summed in other orders), and both move the
+    parameters far more than that."""
+    from tessera.trainer import _sampled
+    x = sp.csr_matrix(_batch(6, 60, 4, seed=4))
+    loss_c, p_c = _step_once(monkeypatch, _sampled, control_variate, proposal, x)
+    loss_n, p_n = _step_once(monkeypatch, None, control_variate, proposal, x)
+    start = _model(60, 5, k=7).get_params()
+    assert loss_c == pytest.approx(loss_n, rel=1e-5)
+    for name in p_n:
+        moved = np.max(np.abs(p_n[name] - start[name]))
+        assert moved > 1e-3, name
+        np.testing.assert_allclose(p_c[name], p_n[name], rtol=0, atol=1e-5 * moved, err_msg=name)
+
+
+def test_native_kernels_refuse_bad_operands():
+    """Indices outside the arrays, unsorted or out-of-range ranks, wrong dtypes: ValueError before
+    any kernel runs (never a write out of bounds)."""
+    from tessera.trainer import _sampled
+    W = np.zeros((10, 4), np.float32)
+    out = np.zeros((2, 4), np.float32)
+    indptr = np.array([0, 1, 2], np.int64)
+    with pytest.raises(ValueError, match="out of range"):
+        _sampled.gather_sum(W, indptr, np.array([3, 10], np.int64), out, 4)
+    with pytest.raises(ValueError, match="float32"):
+        _sampled.gather_sum(W.astype(np.float64), indptr, np.array([3, 4], np.int64), out, 4)
+    with pytest.raises(ValueError, match="out of range"):
+        _sampled.scatter_values(np.zeros(10, np.float32), np.array([-1], np.int64), np.ones(1, np.float32))
+    ones, k, ranks = _draw_inputs(seed=0)
+    n, d = ones.shape
+    bound = _sampled.draw_bound(ones.indptr, d, k, 1)
+    outs = (np.zeros(d, np.int32), np.empty(n + 1, np.int64), np.empty(bound, np.int64),
+            np.empty(bound, np.float32), np.empty(bound, np.float32))
+    bad = ranks.copy()
+    bad[0, 0] = d
+    with pytest.raises(ValueError, match="rank"):
+        _sampled.draw(ones.indptr, ones.cols, d, k, 1, bad, *outs)
+    unsorted = ones.cols.copy()
+    unsorted[[0, 1]] = unsorted[[1, 0]]
+    with pytest.raises(ValueError, match="sorted"):
+        _sampled.draw(ones.indptr, unsorted, d, k, 1, ranks, *outs)
+    with pytest.raises(ValueError, match="shorter"):
+        _sampled.draw(ones.indptr, ones.cols, d, k, 1, ranks, *outs[:2], outs[2][:3], *outs[3:])
+
+
+@pytest.mark.parametrize("native", [True, False])
 @pytest.mark.parametrize("tied", [True, False])
-def test_sgd_step_applies_minus_lr_times_the_sampled_gradient(tied):
-    """The in-place step (rows scattered straight into W) equals params - lr * gradient for the
-    same draw, within float32 rounding."""
+def test_sgd_step_applies_minus_lr_times_the_sampled_gradient(monkeypatch, tied, native):
+    """The in-place step (rows scattered straight into W; tied with the C kernels, or numpy)
+    equals params - lr * gradient (the numpy reference) for the same draw, within float32
+    rounding."""
+    from tessera.trainer import _sampled
+    monkeypatch.setattr(rs, "native_kernels", (lambda: _sampled) if native else (lambda: None))
     d, lr = 60, np.float32(3.0)
     x = _batch(6, d, 4, seed=4)
     model = _model(d, 5, k=7, tied=tied)

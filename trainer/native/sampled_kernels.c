@@ -1,0 +1,259 @@
+/* Reconstruction sampling's kernels (sampled_kernels.h). Dot products keep 16 partial sums in a
+ * fixed order, so the compiler vectorises them without reassociating: every build rounds alike. */
+#include "sampled_kernels.h"
+
+#include <math.h>
+
+#define LANES 16
+#define AHEAD 8 /* pairs: how far ahead a gathered row is prefetched */
+
+/* x86-64 Linux with GCC: each row kernel also built for AVX2 and AVX-512, picked at load time.
+ * No FMA anywhere (-ffp-contract=off) and fixed lanes, so every copy rounds alike. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define ROW_KERNEL __attribute__((target_clones("avx2", "default")))
+#else
+#define ROW_KERNEL
+#endif
+
+static float dot(const float *a, const float *b, size_t n) {
+    float acc[LANES] = {0};
+    size_t j = 0;
+    for (; j + LANES <= n; j += LANES)
+        for (int l = 0; l < LANES; l++) acc[l] += a[j + l] * b[j + l];
+    for (int l = 0; j < n; j++, l++) acc[l] += a[j] * b[j];
+    for (int w = LANES / 2; w > 0; w /= 2)  /* pairwise, fixed order */
+        for (int l = 0; l < w; l++) acc[l] += acc[l + w];
+    return acc[0];
+}
+
+/* The dots of four rows with the same b, each summed exactly as dot() sums it. */
+static void dot4(const float *a0, const float *a1, const float *a2, const float *a3, const float *b, size_t n,
+                 float out[4]) {
+    float acc[4][LANES] = {{0}};
+    size_t j = 0;
+    for (; j + LANES <= n; j += LANES)
+        for (int l = 0; l < LANES; l++) {
+            float bl = b[j + l];
+            acc[0][l] += a0[j + l] * bl;
+            acc[1][l] += a1[j + l] * bl;
+            acc[2][l] += a2[j + l] * bl;
+            acc[3][l] += a3[j + l] * bl;
+        }
+    for (int l = 0; j < n; j++, l++) {
+        acc[0][l] += a0[j] * b[j];
+        acc[1][l] += a1[j] * b[j];
+        acc[2][l] += a2[j] * b[j];
+        acc[3][l] += a3[j] * b[j];
+    }
+    for (int k = 0; k < 4; k++) {
+        for (int w = LANES / 2; w > 0; w /= 2)
+            for (int l = 0; l < w; l++) acc[k][l] += acc[k][l + w];
+        out[k] = acc[k][0];
+    }
+}
+
+/* y += a0 x0, then a1 x1, a2 x2, a3 x3: the four axpy() calls' roundings, one pass over y. */
+static void axpy4(const float a[4], const float *x0, const float *x1, const float *x2, const float *x3, float *y,
+                  size_t n) {
+    for (size_t j = 0; j < n; j++) {
+        float v = y[j];
+        v += a[0] * x0[j];
+        v += a[1] * x1[j];
+        v += a[2] * x2[j];
+        v += a[3] * x3[j];
+        y[j] = v;
+    }
+}
+
+static void axpy(float a, const float *x, float *y, size_t n) {
+    for (size_t j = 0; j < n; j++) y[j] += a * x[j];
+}
+
+static void prefetch_row(const float *row) {
+#if defined(__GNUC__)
+    __builtin_prefetch(row);
+    __builtin_prefetch(row + 16);
+    __builtin_prefetch(row + 32);
+    __builtin_prefetch(row + 48);
+    __builtin_prefetch(row + 64);
+    __builtin_prefetch(row + 80);
+    __builtin_prefetch(row + 96);
+    __builtin_prefetch(row + 112);
+#else
+    (void)row;
+#endif
+}
+
+size_t sk_draw_bound(size_t n, int64_t d, const int64_t *indptr, int64_t k, int64_t shift) {
+    size_t total = 0;
+    for (size_t r = 0; r < n; r++) {
+        int64_t nnz = indptr[r + 1] - indptr[r], n0 = d - nnz;
+        size_t p = shift > 0 ? (r + (size_t)shift) % n : r;
+        total += (size_t)nnz + (size_t)(n0 <= k ? n0 : k) + (shift > 0 ? (size_t)(indptr[p + 1] - indptr[p]) : 0);
+    }
+    return total;
+}
+
+/* The column of rank q among the zeros of a row whose sorted ones are s[0..m): q plus the number
+ * of ones i with s[i] - i <= q (s[i] - i zeros precede the i-th one; it is nondecreasing). */
+static int64_t zero_column(const int64_t *s, int64_t m, int64_t q) {
+    int64_t lo = 0, hi = m;
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (s[mid] - mid <= q) lo = mid + 1;
+        else hi = mid;
+    }
+    return q + lo;
+}
+
+size_t sk_draw(size_t n, int64_t d, const int64_t *indptr, const int64_t *cols, int64_t k, int64_t shift,
+               const int64_t *ranks, int32_t *count, int64_t *out_indptr, int64_t *out_cols, float *target,
+               float *weight) {
+    int64_t nnz_all = indptr[n];
+    int partner = shift > 0 && n > 1;
+    if (partner)
+        for (int64_t p = 0; p < nnz_all; p++) count[cols[p]]++;
+    size_t o = 0;
+    out_indptr[0] = 0;
+    for (size_t r = 0; r < n; r++) {
+        const int64_t *s = cols + indptr[r];
+        int64_t m = indptr[r + 1] - indptr[r], n0 = d - m;
+        for (int64_t i = 0; i < m; i++, o++) {
+            out_cols[o] = s[i];
+            target[o] = 1.0f;
+            weight[o] = 1.0f;
+        }
+        if (n0 <= k) {  /* every zero, weight 1: the full reconstruction of this row */
+            for (int64_t c = 0, i = 0; c < d; c++) {
+                if (i < m && s[i] == c) {
+                    i++;
+                    continue;
+                }
+                out_cols[o] = c;
+                target[o] = 0.0f;
+                weight[o++] = 1.0f;
+            }
+            out_indptr[r + 1] = (int64_t)o;
+            continue;
+        }
+        double uniform = (double)k / (double)n0;
+        if (partner) {  /* the partner's ones that are zeros of this row (a merge of two sorted lists) */
+            size_t pr = (r + (size_t)shift) % n;
+            const int64_t *ps = cols + indptr[pr];
+            int64_t pm = indptr[pr + 1] - indptr[pr];
+            for (int64_t i = 0, j = 0; j < pm; j++) {
+                while (i < m && s[i] < ps[j]) i++;
+                if (i < m && s[i] == ps[j]) continue;
+                out_cols[o] = ps[j];
+                target[o] = 0.0f;
+                weight[o++] = (float)(1.0 / (uniform + (double)count[ps[j]] / (double)(n - 1)));
+            }
+        }
+        const int64_t *q = ranks + r * (size_t)k;
+        for (int64_t j = 0; j < k; j++, o++) {
+            int64_t c = zero_column(s, m, q[j]);
+            out_cols[o] = c;
+            target[o] = 0.0f;
+            weight[o] = (float)(1.0 / (uniform + (partner ? (double)count[c] / (double)(n - 1) : 0.0)));
+        }
+        out_indptr[r + 1] = (int64_t)o;
+    }
+    if (partner)
+        for (int64_t p = 0; p < nnz_all; p++) count[cols[p]] = 0;
+    return o;
+}
+
+ROW_KERNEL void sk_gather_sum(size_t n, size_t nh, const float *W, const int64_t *indptr, const int64_t *cols, float *out) {
+    for (size_t r = 0; r < n; r++) {
+        float *o = out + r * nh;
+        for (size_t j = 0; j < nh; j++) o[j] = 0.0f;
+        for (int64_t p = indptr[r]; p < indptr[r + 1]; p++) {
+            if (p + AHEAD < indptr[r + 1]) prefetch_row(W + (size_t)cols[p + AHEAD] * nh);
+            const float *w = W + (size_t)cols[p] * nh;
+            for (size_t j = 0; j < nh; j++) o[j] += w[j];
+        }
+    }
+}
+
+static float sigmoid(float a) {
+    float e = expf(-fabsf(a));
+    return (a >= 0.0f ? 1.0f : e) / (1.0f + e);
+}
+
+/* One pair's loss term and gradient from its logit z: e = exp(-|z|) serves both, sigmoid(z) =
+ * 1 / (1 + e) or e / (1 + e), softplus(z) - t z = log1p(e) + max(z, 0) - t z (nothing overflows).
+ * Returns ((sigmoid(z) - t) - base) w inv; adds the weighted term to *loss. */
+static float pair_grad(float z, float t, float base, float w, float inv, double *loss) {
+    float e = expf(-fabsf(z)), s = (z >= 0.0f ? 1.0f : e) / (1.0f + e);  /* sigmoid(z), sharing e */
+    *loss += (double)w * ((double)log1pf(e) + (double)(z > 0.0f ? z : 0.0f) - (double)(t * z));
+    float gz = ((s - t) - base) * w;
+    return gz * inv;
+}
+
+ROW_KERNEL double sk_decode(size_t n, size_t nh, const float *dec, const float *bv, const float *base, const float *h,
+                            const int64_t *indptr, const int64_t *cols, const float *target, const float *weight,
+                            float inv, float *dz, float *dh) {
+    double loss = 0.0;
+    for (size_t r = 0; r < n; r++) {
+        const float *hr = h + r * nh;
+        float *g = dh + r * nh;
+        int64_t p = indptr[r], end = indptr[r + 1];
+        for (size_t j = 0; j < nh; j++) g[j] = 0.0f;
+        for (; p + 4 <= end; p += 4) {  /* four pairs at a time: independent dots, one pass over g */
+            for (int i = 0; i < 4; i++)
+                if (p + AHEAD + i < end) prefetch_row(dec + (size_t)cols[p + AHEAD + i] * nh);
+            const float *w0 = dec + (size_t)cols[p] * nh, *w1 = dec + (size_t)cols[p + 1] * nh;
+            const float *w2 = dec + (size_t)cols[p + 2] * nh, *w3 = dec + (size_t)cols[p + 3] * nh;
+            float z[4], gz[4];
+            dot4(w0, w1, w2, w3, hr, nh, z);
+            for (int i = 0; i < 4; i++)
+                dz[p + i] = gz[i] = pair_grad(z[i] + bv[cols[p + i]], target[p + i], base ? base[cols[p + i]] : 0.0f,
+                                              weight[p + i], inv, &loss);
+            axpy4(gz, w0, w1, w2, w3, g, nh);
+        }
+        for (; p < end; p++) {
+            const float *w = dec + (size_t)cols[p] * nh;
+            dz[p] = pair_grad(dot(w, hr, nh) + bv[cols[p]], target[p], base ? base[cols[p]] : 0.0f, weight[p], inv,
+                              &loss);
+            axpy(dz[p], w, g, nh);
+        }
+    }
+    return loss;
+}
+
+ROW_KERNEL void sk_scatter_rows(size_t n, size_t nh, float *Y, const int64_t *indptr, const int64_t *cols, const float *coef,
+                     const float *H) {
+    for (size_t r = 0; r < n; r++) {
+        const float *hr = H + r * nh;
+        int64_t end = indptr[r + 1];
+        for (int64_t p = indptr[r]; p < end; p++) {
+            if (p + AHEAD < end) prefetch_row(Y + (size_t)cols[p + AHEAD] * nh);
+            axpy(coef[p], hr, Y + (size_t)cols[p] * nh, nh);
+        }
+    }
+}
+
+void sk_scatter_values(size_t npairs, float *y, const int64_t *cols, const float *v) {
+    for (size_t p = 0; p < npairs; p++) y[cols[p]] += v[p];
+}
+
+ROW_KERNEL void sk_mean_field(size_t d, size_t nh, const float *W, const float *bv, const float *hbar, float *base,
+                              float *v) {
+    size_t c = 0;
+    for (size_t j = 0; j < nh; j++) v[j] = 0.0f;
+    for (; c + 4 <= d; c += 4) {
+        const float *w0 = W + c * nh, *w1 = w0 + nh, *w2 = w1 + nh, *w3 = w2 + nh;
+        float a[4];
+        dot4(w0, w1, w2, w3, hbar, nh, a);
+        for (int i = 0; i < 4; i++) a[i] = base[c + i] = sigmoid(a[i] + bv[c + i]);
+        axpy4(a, w0, w1, w2, w3, v, nh);
+    }
+    for (; c < d; c++) {
+        base[c] = sigmoid(dot(W + c * nh, hbar, nh) + bv[c]);
+        axpy(base[c], W + c * nh, v, nh);
+    }
+}
+
+ROW_KERNEL void sk_rank1(size_t d, size_t nh, float *W, const float *base, const float *u) {
+    for (size_t c = 0; c < d; c++) axpy(base[c], u, W + c * nh, nh);
+}

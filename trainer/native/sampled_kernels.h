@@ -1,0 +1,55 @@
+/* Reconstruction sampling's step for the sparse binary auto-encoder, in C (float32, no contraction
+ * into FMA): the sample's construction, the encoder's gather-sum, the decoder's forward and
+ * backward over the sampled positions, and the SGD scatters. trainer/reconstruction_sampling.py
+ * holds the numpy reference of each kernel and says what the sample is; this file only computes.
+ *
+ * Conventions: a batch's ones are CSR (indptr of n + 1 entries, column indices sorted within each
+ * row); matrices are C-contiguous float32 with rows of `nh` values; indices are int64.
+ */
+#ifndef TESSERA_SAMPLED_KERNELS_H
+#define TESSERA_SAMPLED_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The most pairs sk_draw can write for this batch: every row's ones, its partner's ones and k
+ * zeros (or, for a row with no more than k zeros, all of them). */
+size_t sk_draw_bound(size_t n, int64_t d, const int64_t *indptr, int64_t k, int64_t shift);
+
+/* The pairs (r, c) to reconstruct, sorted by row: row r's ones (target 1, weight 1), then, with a
+ * partner (shift > 0), the ones of row (r + shift) mod n that are zeros of row r, then the zeros
+ * of rank ranks[r * k + j] (j < k) among row r's zeros (ranks drawn in [0, n0_r)). A row with no
+ * more than k zeros gets all of them instead (weight 1, no partner). A sampled zero's weight is
+ * 1 / E[times drawn] = 1 / (k / n0_r + count[c] / (n - 1)), the second term only with a partner;
+ * count[c] is the number of rows of the batch with a one at c (the caller's scratch of width d,
+ * filled and emptied here in O(nnz)). Writes out_indptr (n + 1), cols, target, weight (at most
+ * sk_draw_bound entries); returns the number of pairs. */
+size_t sk_draw(size_t n, int64_t d, const int64_t *indptr, const int64_t *cols, int64_t k, int64_t shift,
+               const int64_t *ranks, int32_t *count, int64_t *out_indptr, int64_t *out_cols, float *target,
+               float *weight);
+
+/* out[r] = sum of W[cols[p]] over the pairs p of row r (the encoder's pre-activation, no bias). */
+void sk_gather_sum(size_t n, size_t nh, const float *W, const int64_t *indptr, const int64_t *cols, float *out);
+
+/* For each pair p of row r, c = cols[p]: z = dec[c] . h[r] + bv[c]; dz[p] = ((sigmoid(z) - target[p])
+ * - base[c]) weight[p] inv (base NULL: 0); dh[r] = sum of dz[p] dec[c] over the row's pairs. Returns
+ * the weighted sum of the terms softplus(z) - target z (the caller scales it by inv). */
+double sk_decode(size_t n, size_t nh, const float *dec, const float *bv, const float *base, const float *h,
+                 const int64_t *indptr, const int64_t *cols, const float *target, const float *weight, float inv,
+                 float *dz, float *dh);
+
+/* The control variate's pass over every row of W (d rows): base[c] = sigmoid(W[c] . hbar + bv[c]),
+ * v = sum of base[c] W[c] (in row order). */
+void sk_mean_field(size_t d, size_t nh, const float *W, const float *bv, const float *hbar, float *base, float *v);
+
+/* W[c] += base[c] u for every row c < d (the control variate's exact part of the SGD step). */
+void sk_rank1(size_t d, size_t nh, float *W, const float *base, const float *u);
+
+/* Y[cols[p]] += coef[p] H[r] for each pair p of row r, in pair order. */
+void sk_scatter_rows(size_t n, size_t nh, float *Y, const int64_t *indptr, const int64_t *cols, const float *coef,
+                     const float *H);
+
+/* y[cols[p]] += v[p] for p < npairs, in order. */
+void sk_scatter_values(size_t npairs, float *y, const int64_t *cols, const float *v);
+
+#endif
