@@ -54,7 +54,16 @@ def torch_conv(x: torch.Tensor, w: torch.Tensor, kw: dict) -> torch.Tensor:
                                       dilation=kw.get("filter_dilation", (1, 1)), groups=kw.get("num_groups", 1))
 
 
-@pytest.mark.parametrize("name,xs,ws,kw", CASES, ids=[c[0] for c in CASES])
+# Patch matrices wider than one block of the column-blocked products (see ops.conv.ColumnChunks):
+# several blocks and a shorter last one, with groups and a stride too.
+WIDE = [
+    ("wide_blocks_tail", (5, 2, 12, 11), (3, 2, 3, 3), {"border_mode": "half"}),
+    ("wide_groups_stride", (7, 4, 13, 12), (6, 2, 3, 3), {"border_mode": 1, "num_groups": 2, "subsample": (1, 2)}),
+    ("wide_many_blocks", (9, 16, 6, 6), (32, 16, 3, 3), {"border_mode": "half"}),
+]
+
+
+@pytest.mark.parametrize("name,xs,ws,kw", CASES + WIDE, ids=[c[0] for c in CASES + WIDE])
 def test_values_and_gradients_equal_pytorch_in_float64(name, xs, ws, kw):
     rng = np.random.default_rng(abs(hash(name)) % 2**32)
     a, b = rng.standard_normal(xs), rng.standard_normal(ws)
