@@ -352,3 +352,177 @@ def test_missing_extension_falls_back_to_numpy(monkeypatch):
     monkeypatch.setenv(fused_native.KERNELS_ENV, "native")
     with pytest.raises(ImportError, match="not built"):
         _seed_ae(w0)[0](data[0])
+
+
+def _row_operands(rng, rows: int, cols: int):
+    z = (rng.standard_normal((rows, cols)) * 20).astype(F32)
+    z.flat[::7] = np.resize(np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-40, -200.0], F32), len(z.flat[::7]))
+    t = (rng.random((rows, cols)) < 0.3).astype(F32)
+    b = (rng.standard_normal(cols) * 3).astype(F32)
+    b[:1] = -0.0
+    return z, t, b
+
+
+def row_kernel_runs(f, z, t, b):
+    """The kernels with a bias row and the row-wise ones, on one (rows, cols) case."""
+    rows, cols = z.shape
+    out = {k: np.empty_like(z) for k in ("sig", "bce", "pair")}
+    assert f.sigmoid(z, out["sig"], b)
+    assert f.bce_grad(z, t, 0.37, out["bce"], b)
+    out["pair_sum"] = np.array([f.bce_sum(z, t, 0.37, out["pair"], b)])
+    out["sum"] = np.array([f.bce_sum(z, t, 0.0, None, b)])
+    out["colsum"] = np.empty(cols, F32)
+    assert f.colsum_update(b, z, -0.25, out["colsum"])
+    out["axpy"] = np.empty_like(z)
+    assert f.axpy_sum(z, t, z[::-1].copy(), -0.1, out["axpy"])
+    out["scan"] = np.array(f.scan(z), dtype=np.int64)
+    return out
+
+
+def test_row_kernels_give_the_same_bits_on_every_path(paths):
+    f = _fused()
+    rng = np.random.default_rng(13)
+    for rows, cols in ((1, 1), (3, 15), (2, 16), (5, 17), (4, 33), (3, 64), (2, 784), (1, 1100)):
+        z, t, b = _row_operands(rng, rows, cols)
+        runs = {}
+        for p in paths:
+            f.set_path(p)
+            runs[p] = row_kernel_runs(f, z, t, b)
+        for p in paths[1:]:
+            for k, v in runs[p].items():
+                assert np.array_equal(v.view(np.uint8), runs["baseline"][k].view(np.uint8)), (p, k, rows, cols)
+
+
+def test_a_bias_row_gives_the_bits_of_the_add_then_the_kernel():
+    """sigmoid(m + b), bce_grad and bce_sum of m + b: the graph's add node, then the kernel."""
+    f = _fused()
+    rng = np.random.default_rng(14)
+    for rows, cols in ((7, 1), (3, 19), (9, 64), (2, 785)):
+        z, t, b = _row_operands(rng, rows, cols)
+        with np.errstate(invalid="ignore"):
+            zb = z + b
+        added, fused = np.empty_like(z), np.empty_like(z)
+        assert f.sigmoid(zb, added) and f.sigmoid(z, fused, b)
+        assert np.array_equal(added.view(np.uint32), fused.view(np.uint32))
+        assert f.bce_grad(zb, t, 0.01, added) and f.bce_grad(z, t, 0.01, fused, b)
+        assert np.array_equal(added.view(np.uint32), fused.view(np.uint32))
+        pair = np.empty_like(z)
+        total = f.bce_sum(z, t, 0.01, pair, b)
+        assert np.array_equal(added.view(np.uint32), pair.view(np.uint32))
+        assert total == f.bce_sum(zb, t) or (np.isnan(total) and np.isnan(f.bce_sum(zb, t)))
+    with pytest.raises(ValueError, match="different sizes"):
+        f.sigmoid(np.zeros((3, 4), F32), np.empty((3, 4), F32), np.zeros(5, F32))
+
+
+def test_the_loss_sum_is_within_bound_with_a_bias_and_at_extremes():
+    f = _fused()
+    rng = np.random.default_rng(15)
+    z = (rng.standard_normal((64, 300)) * 30).astype(F32)
+    z[0, :6] = [88.0, -88.0, 103.0, -104.5, 1e-30, 0.0]
+    t = (rng.random(z.shape) < 0.5).astype(F32)
+    t[1] = rng.random(300).astype(F32)  # soft targets
+    b = rng.standard_normal(300).astype(F32)
+    zd = (z + b).astype(np.float64)
+    want = np.sum(np.logaddexp(0, zd) - t * zd)
+    assert abs(f.bce_sum(z, t, 0.0, None, b) - want) <= LOSS_REL * want
+    # tiny terms (z far below 0, t = 0): the log of the products keeps them to double precision
+    small = np.full(1000, -30.0, F32)
+    zeros = np.zeros(1000, F32)
+    want = 1000 * np.log1p(np.exp(np.float64(-30.0)))
+    assert abs(f.bce_sum(small, zeros) - want) <= LOSS_REL * want
+    z[5, 5] = np.nan
+    assert np.isnan(f.bce_sum(z, t, 0.0, None, b))
+
+
+def test_colsum_update_and_axpy_sum_are_the_numpy_bits():
+    f = _fused()
+    rng = np.random.default_rng(16)
+    for rows, cols in ((1, 5), (128, 32), (40, 784), (3, 1030)):
+        g = rng.standard_normal((rows, cols)).astype(F32)
+        b = rng.standard_normal(cols).astype(F32)
+        out = np.empty(cols, F32)
+        assert f.colsum_update(b, g, -0.1, out)
+        want = b + F32(-0.1) * np.add.reduce(g, axis=0)  # numpy sums axis 0 row after row too
+        assert np.array_equal(out.view(np.uint32), want.view(np.uint32)), (rows, cols)
+        exact = b.astype(np.float64) - 0.1 * g.astype(np.float64).sum(0)
+        assert np.abs(out - exact).max() <= rows * 2.0 ** -22 * (np.abs(g).sum(0).max() * 0.1 + np.abs(b).max())
+    x, y, z = (rng.standard_normal(1001).astype(F32) for _ in range(3))
+    out = np.empty_like(x)
+    assert f.axpy_sum(x, y, z, -0.01, out)
+    assert np.array_equal(out.view(np.uint32), (x + F32(-0.01) * (y + z)).view(np.uint32))
+    assert f.axpy_sum(x, y, z, 1.0, x)  # in place: each element read before it is written
+    with pytest.raises(ValueError, match="different sizes"):
+        f.colsum_update(b, np.zeros((2, 7), F32), 1.0, out[:1030])
+
+
+def test_scan_counts_nonzeros_and_finds_non_finite_values():
+    f = _fused()
+    rng = np.random.default_rng(17)
+    for n in (0, 1, 15, 16, 17, 100_003):
+        x = np.where(rng.random(n) < 0.3, rng.standard_normal(n), 0).astype(F32)
+        x[::11] = -0.0  # a zero, as numpy counts it
+        assert f.scan(x) == (True, np.count_nonzero(x))
+        if n:
+            for bad in (np.nan, np.inf, -np.inf):
+                y = x.copy()
+                y[n // 2] = bad
+                assert f.scan(y) == (False, np.count_nonzero(y))
+            y[n // 2] = 3e38  # finite
+            assert f.scan(y)[0] is True
+    assert f.scan(np.zeros((4, 6), F32)[:, ::2]) is None  # not contiguous: the caller's BLAS check runs
+    assert f.scan(np.zeros(4)) is None
+
+
+@pytest.mark.parametrize("mode", ["native", "numpy"])
+def test_the_nan_guard_on_both_paths(mode, monkeypatch):
+    """The guard is the native scan (native) or a BLAS dot (numpy): both refuse nan and inf before
+    any kernel runs, name the first bad row, and let 3e38 through."""
+    monkeypatch.setenv(fused_native.KERNELS_ENV, mode)
+    w0 = np.ones((64, 32), F32) * F32(0.01)
+    step, (W, _, _) = _seed_ae(w0)
+    xv = (np.random.default_rng(18).random((40, 64)) < 0.3).astype(F32)
+    xv[7, 3] = np.nan
+    with pytest.raises(trainer.NonFiniteInputError, match=r"row 7 .*index \(7, 3\)"):
+        step(xv)
+    xv[7, 3] = -np.inf
+    with pytest.raises(trainer.NonFiniteInputError):
+        step(xv)
+    assert np.array_equal(W.get_value(), w0)  # nothing ran
+    xv[7, 3] = 3e38
+    step(xv)
+
+
+def _seed_ae_sparse(seed_w: np.ndarray, sparse_inputs):
+    W = trainer.shared(seed_w.copy(), name="W")
+    bh = trainer.shared(np.zeros(seed_w.shape[1], F32), name="bh")
+    bv = trainer.shared(np.zeros(seed_w.shape[0], F32), name="bv")
+    x = T.matrix("x")
+    h = T.nnet.sigmoid(T.dot(x, W) + bh)
+    loss = T.nnet.binary_crossentropy(T.nnet.sigmoid(T.dot(h, W.T) + bv), x).mean()
+    step = trainer.function([x], loss, updates=optimizers.sgd(loss, [W, bh, bv], lr=0.5), sparse_inputs=sparse_inputs)
+    return step, (W, bh, bv)
+
+
+def test_a_large_tied_weight_trains_alike_stacked_unstacked_sparse_and_numpy(monkeypatch):
+    """At 2^16 weights and more, sgd_update runs the two gradient products as one stacked GEMM;
+    it gives what the per-product kernels (and the numpy path) give within float32 rounding, and
+    a call whose input takes the sparse path runs the sparse kernels instead."""
+    rng = np.random.default_rng(19)
+    w0 = (rng.standard_normal((512, 128)) * 0.1).astype(F32)  # 2^16 elements
+    dense = (rng.random((3, 64, 512)) < 0.3).astype(F32)
+    sparse_batches = (rng.random((3, 64, 512)) < 0.01).astype(F32)
+    runs = {}
+    for name, mode, stack in (("stacked", "native", True), ("unstacked", "native", False), ("numpy", "numpy", True)):
+        monkeypatch.setenv(fused_native.KERNELS_ENV, mode)
+        with monkeypatch.context() as m:
+            if not stack:
+                m.setattr(fusions, "STACK_MIN", 1 << 62)
+            step, ps = _seed_ae_sparse(w0, "auto")
+            losses = [float(step(b)) for b in dense] + [float(step(b)) for b in sparse_batches]
+            assert step.last_call_sparse  # the last calls ran the sparse path: no stacking there
+        runs[name] = losses, [p.get_value() for p in ps]
+    for name in ("unstacked", "numpy"):
+        for a, b in zip(runs["stacked"][0], runs[name][0], strict=True):
+            assert abs(a - b) <= LOSS_REL * abs(b), name
+        for a, b in zip(runs["stacked"][1], runs[name][1], strict=True):
+            assert np.allclose(a, b, rtol=1e-4, atol=1e-6), name

@@ -11,6 +11,7 @@
 #define vfh FK_NAME(vfh_)
 #define widen_lo FK_NAME(widen_lo_)
 #define widen_hi FK_NAME(widen_hi_)
+#define vdw FK_NAME(vdw_)
 #define ld FK_NAME(ld_)
 #define st FK_NAME(st_)
 #define sel FK_NAME(sel_)
@@ -86,16 +87,20 @@ AI vf sigmoid_e(vf a, vf e) { return sel(a >= 0.0f, SPLAT(1.0f), e) / (1.0f + e)
 
 AI vf vsigmoid(vf a) { return sigmoid_e(a, vexp(neg_abs(a))); }
 
-/* the low and high halves of v as doubles */
+/* the low and high halves of v as doubles (converted whole, then split: GCC converts a half
+ * vector piecewise) */
+typedef double vdw __attribute__((vector_size(FK_W * 8)));
 AI vd widen_lo(vf v) {
-    vfh h;
-    memcpy(&h, &v, sizeof h);
-    return __builtin_convertvector(h, vd);
+    vdw w = __builtin_convertvector(v, vdw);
+    vd h;
+    memcpy(&h, &w, sizeof h);
+    return h;
 }
 AI vd widen_hi(vf v) {
-    vfh h;
-    memcpy(&h, (const char *)&v + sizeof h, sizeof h);
-    return __builtin_convertvector(h, vd);
+    vdw w = __builtin_convertvector(v, vdw);
+    vd h;
+    memcpy(&h, (const char *)&w + sizeof h, sizeof h);
+    return h;
 }
 
 /* Loops over whole vectors, then the tail on zero-padded copies. */
@@ -201,10 +206,11 @@ AI vd renorm(vd p, vl *e) {
 }
 
 /* One chunk of 16 elements (FK_W at a time; `valid` of them real, the rest padding): z0 plus the
- * bias, t0, e = exp(-|z|); sums of log1p(e) go into products of 1 + e in double lanes (exact to
- * 2^-53 each, so the log of the product is the sum of the logs to that precision: one log per lane
- * at the end instead of one per element), the rest of the BCE term max(z, 0) - t z (float32) into
- * double sums; the gradient (sigmoid(z) - t) * c into out when given. */
+ * bias, t0, e = exp(-|z|); log1p(e) for e >= 2^-12 goes into products of 1 + e in double lanes
+ * (each factor and product rounded to 2^-53, so the log of the product is the sum of the logs to
+ * 2^-53 per element, 2^-41 of the smallest such term: one log per lane at the end instead of one
+ * per element), the rest of the BCE term max(z, 0) - t z (float32) into double sums; the
+ * gradient (sigmoid(z) - t) * c into out when given. */
 AI void bce_chunk(const float *z, const float *bias, const float *t, float c, float *out, size_t valid, vd *prod,
                   vd *acc) {
     enum { NV = 16 / FK_W };
@@ -218,10 +224,14 @@ AI void bce_chunk(const float *z, const float *bias, const float *t, float c, fl
             z0 = sel(in, z0, SPLAT(0.0f));
         }
         vf rest = sel(z0 > 0.0f, z0, SPLAT(0.0f)) - t0 * z0;
-        prod[2 * j] = prod[2 * j] * (1.0 + widen_lo(e));
-        prod[2 * j + 1] = prod[2 * j + 1] * (1.0 + widen_hi(e));
-        acc[2 * j] += widen_lo(rest);
-        acc[2 * j + 1] += widen_hi(rest);
+        /* below 2^-12, 1 + e in double would keep too few of e's bits: log1p(e) = e - e^2/2 there
+         * (to e^3/3, below e's own float32 error), summed with the rest */
+        vi small = e < 0x1p-12f;
+        vf big = sel(small, SPLAT(0.0f), e), tiny = sel(small, e - 0.5f * e * e, SPLAT(0.0f));
+        prod[2 * j] = prod[2 * j] * (1.0 + widen_lo(big));
+        prod[2 * j + 1] = prod[2 * j + 1] * (1.0 + widen_hi(big));
+        acc[2 * j] += widen_lo(rest) + widen_lo(tiny);
+        acc[2 * j + 1] += widen_hi(rest) + widen_hi(tiny);
         if (out) st(out + o, canon((sigmoid_e(z0, e) - t0) * c));
     }
 }
@@ -414,6 +424,7 @@ FK_ATTR static void FK_NAME(adam_)(const float *p, const float *m, const float *
 #undef vfh
 #undef widen_lo
 #undef widen_hi
+#undef vdw
 #undef ld
 #undef st
 #undef sel
