@@ -159,6 +159,7 @@ class BCEPair:
     grad: np.ndarray
     c: float | None = None
     fresh: bool = False
+    placed: bool = False  # grad is a view into a consumer's buffer (sgd_update's stacked operand)
 
 
 def sigmoid_xent_grad(v: Variable, site: PlanSite) -> Fused | None:
@@ -222,6 +223,7 @@ def sigmoid_xent_grad(v: Variable, site: PlanSite) -> Fused | None:
         if pair is None or c is None or pair.grad.shape != oshape or pair.c not in (None, c):
             return fn_native, ins  # a second gradient of the pair with another scale computes its own
         pair.c = c
+        site.shared[("bce_grad", site.slot_of(v))] = pair  # consumers may place pair.grad (sgd_update)
 
         def fn_pair(out, g, z, t, b=None):  # the loss kernel computed it in this call
             if pair.fresh:
@@ -383,6 +385,12 @@ def _stacked_products(prods: list[Variable], plan: list, site: PlanSite) -> Call
     dt = prods[0].dtype
     stack_p, stack_q = np.empty((k1 + k2, m), dt), np.empty((k1 + k2, n), dt)
     halves = ((stack_p[:k1], stack_q[:k1]), (stack_p[k1:], stack_q[k1:]))
+    placed = [False, False]
+    for i, ((sp, _), p) in enumerate(zip(halves, ps, strict=True)):
+        pair = site.shared.get(("bce_grad", site.slot_of(site.strip_identity(p))))
+        if pair is not None and pair.grad.shape == sp.shape and not pair.placed:
+            pair.grad, pair.placed = sp, True  # the BCE kernels write the gradient into the stack
+            placed[i] = True
     sparse_inputs = [site.slot_of(p) for p in ps if site.slot_of(p) in site.sparse_slots]
     ctx = site.sparse_ctx
 
@@ -390,10 +398,11 @@ def _stacked_products(prods: list[Variable], plan: list, site: PlanSite) -> Call
         if any(ctx.get(k) is not None for k in sparse_inputs):
             return False
         neg_c = -c.reshape(())
-        for (sp, sq), a, b in zip(halves, (a1, a2), (b1, b2), strict=True):
-            np.copyto(sp, a.T)
+        for (sp, sq), a, b, here in zip(halves, (a1, a2), (b1, b2), placed, strict=True):
+            if not (here and a.base is stack_p):  # unless the BCE kernel wrote it there
+                np.copyto(sp, a.T)
             np.multiply(b, neg_c, out=sq)
-        np.dot(stack_p.T, stack_q, out=out)
+        np.matmul(stack_p.T, stack_q, out=out)
         np.add(out, w, out=out)
         return True
     return fn
