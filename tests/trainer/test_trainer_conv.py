@@ -60,6 +60,10 @@ WIDE = [
     ("wide_blocks_tail", (5, 2, 12, 11), (3, 2, 3, 3), {"border_mode": "half"}),
     ("wide_groups_stride", (7, 4, 13, 12), (6, 2, 3, 3), {"border_mode": 1, "num_groups": 2, "subsample": (1, 2)}),
     ("wide_many_blocks", (9, 16, 6, 6), (32, 16, 3, 3), {"border_mode": "half"}),
+    # few patch rows, many filters: one patch matrix per image (ops.conv.ImagePatches)
+    ("by_image", (3, 1, 9, 10), (16, 1, 3, 3), {"border_mode": "half"}),
+    ("by_image_groups", (2, 2, 7, 12), (8, 1, 3, 3), {"border_mode": "half", "num_groups": 2}),
+    ("by_image_stride_dilation", (2, 1, 11, 20), (12, 1, 2, 3), {"subsample": (2, 1), "filter_dilation": (1, 2)}),
 ]
 
 
@@ -79,6 +83,19 @@ def test_values_and_gradients_equal_pytorch_in_float64(name, xs, ws, kw):
     np.testing.assert_allclose(got_y, ty.detach().numpy(), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(got_gx, ta.grad.numpy(), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(got_gw, tb.grad.numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_both_patch_layouts_are_exercised():
+    from tessera.trainer.ops.conv import by_image, geometry
+
+    def layout(xs, ws, kw):
+        border = {"valid": (0, 0)}.get(kw.get("border_mode", "valid"), kw.get("border_mode"))
+        attrs = {"border": (border, border) if isinstance(border, int) else border,
+                 "subsample": kw.get("subsample", (1, 1)), "dilation": kw.get("filter_dilation", (1, 1)),
+                 "groups": kw.get("num_groups", 1)}
+        return by_image(geometry(attrs, xs, ws))
+    used = {layout(xs, ws, kw) for _name, xs, ws, kw in CASES + WIDE}
+    assert used == {True, False}
 
 
 def test_static_shape_matches_the_computed_one():
