@@ -178,3 +178,35 @@ def test_build_time_errors_name_the_line():
     assert "filter_shape" in bad(lambda: T.nnet.conv2d(x, w, filter_shape=(4, 3, 5, 5)), ShapeError)
     assert "input_shape" in bad(lambda: T.nnet.conv2d(x, w, input_shape=(None, 2, 8, 8)), ShapeError)
     T.nnet.conv2d(x, w, input_shape=(None, 3, 8, 8), filter_shape=(4, 3, 3, 3))  # agreeing hints are fine
+
+
+@pytest.mark.parametrize("xs,ws", [((4, 3, 6, 5), (5, 3, 3, 3)), ((4, 1, 9, 10), (16, 1, 3, 3))],
+                         ids=["batch_last", "by_image"])
+def test_filters_gradient_reuses_the_forward_patches_of_this_call(xs, ws, monkeypatch):
+    """The filters' gradient takes the patch matrix the forward kernel built in the same call (one
+    im2col per call), and still sees new values in an input array refilled in place, and keeps
+    two layers of the same geometry apart."""
+    from tessera.trainer.ops import conv as conv_ops
+
+    calls = []
+    for cls in (conv_ops.Patches, conv_ops.ImagePatches):
+        monkeypatch.setattr(cls, "im2col", lambda self, x, f=cls.im2col: calls.append(1) or f(self, x))
+    rng = np.random.default_rng(4)
+    w1 = trainer.shared(rng.standard_normal(ws), name="w1")
+    w2 = trainer.shared(rng.standard_normal(ws), name="w2")
+    x1, x2 = T.tensor4("x1", dtype="float64"), T.tensor4("x2", dtype="float64")
+    y1, y2 = T.nnet.conv2d(x1, w1, border_mode="half"), T.nnet.conv2d(x2, w2, border_mode="half")
+    cost = (y1 * y1).sum() + (y2 * 3.0).sum()
+    f = trainer.function([x1, x2], T.grad(cost, [w1, w2]))
+    buf1, buf2 = rng.standard_normal(xs), rng.standard_normal(xs)
+    for _ in range(2):
+        calls.clear()
+        got = f(buf1, buf2)
+        assert len(calls) == 2  # one per layer: the gradients reused them
+        t1, t2 = torch.tensor(buf1), torch.tensor(buf2)
+        tw1, tw2 = (torch.tensor(v.get_value(), requires_grad=True) for v in (w1, w2))
+        kw = {"border_mode": "half"}
+        ((torch_conv(t1, tw1, kw) ** 2).sum() + (torch_conv(t2, tw2, kw) * 3.0).sum()).backward()
+        np.testing.assert_allclose(got[0], tw1.grad.numpy(), rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(got[1], tw2.grad.numpy(), rtol=1e-12, atol=1e-12)
+        buf1[...] = rng.standard_normal(xs)  # refilled in place: the next call must see it

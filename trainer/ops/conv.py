@@ -15,6 +15,7 @@ patch layout: the filters' gradient is `cols @ G^T`, the input's is `w^T @ G` sc
 
 from __future__ import annotations
 
+import weakref
 from typing import NamedTuple
 
 import numpy as np
@@ -142,6 +143,11 @@ class Patches:
         g = self.geo
         np.copyto(self.interior(), x.reshape(g.n, g.c, g.h, g.w).transpose(1, 2, 3, 0))
         np.copyto(self.cols, self._patch_view)
+        return self.matrix()
+
+    def matrix(self) -> np.ndarray:
+        """The patch matrix im2col filled last."""
+        g = self.geo
         return self.cols.reshape(g.g, g.k, g.ho * g.wo * g.n)
 
     def col2im(self, dcols: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -178,6 +184,11 @@ class ImagePatches:
         g = self.geo
         np.copyto(self.padded[:, :, g.ph:g.ph + g.h, g.pw:g.pw + g.w], x)
         np.copyto(self.cols, self._patch_view)
+        return self.matrix()
+
+    def matrix(self) -> np.ndarray:
+        """The patch matrices im2col filled last."""
+        g = self.geo
         return self.cols.reshape(g.n, g.g, g.k, g.ho * g.wo)
 
 
@@ -187,6 +198,30 @@ def by_image(geo: Geometry) -> bool:
     batch-last layout, about 2 * M * Wout values per output row; a run costs about as much as
     transposing 8 values (measured: numpy on an AVX-512 Zen 4)."""
     return geo.k * 8 <= geo.m * geo.wo
+
+
+# The patches each forward conv2d kernel built last, by the id of its output buffer: (that buffer,
+# the input, the patches), both arrays held weakly. The filters' gradient takes the forward node as
+# an operand, so in a call the forward kernel has run before it, on the same input array: if the
+# entry names that output buffer and input, its patch matrix is this call's and is not rebuilt.
+_LAST_PATCHES: dict[int, tuple] = {}
+
+
+def _remember_patches(out: np.ndarray, x: np.ndarray, patches: Patches | ImagePatches) -> None:
+    key = id(out)
+    entry = _LAST_PATCHES.get(key)
+    if entry is None or entry[0]() is not out:
+        weakref.finalize(out, _LAST_PATCHES.pop, key, None)
+    _LAST_PATCHES[key] = (weakref.ref(out), weakref.ref(x), patches)
+
+
+def _forward_patches(y: np.ndarray, x: np.ndarray, kind: type, geo: Geometry) -> np.ndarray | None:
+    """The patch matrix of x the forward kernel writing y built in this call, or None."""
+    entry = _LAST_PATCHES.get(id(y))
+    if entry is None or entry[0]() is not y or entry[1]() is not x:
+        return None
+    patches = entry[2]
+    return patches.matrix() if type(patches) is kind and patches.geo == geo else None
 
 
 def _filters_matrix(w: np.ndarray, flip: bool, buf: np.ndarray, geo: Geometry) -> np.ndarray:
@@ -275,6 +310,7 @@ def _conv(attrs, ins, oshape, dt):
             # image n's (g, Mg, Hout*Wout) product lands in its own NCHW output
             np.matmul(_filters_matrix(w, flip, wbuf, geo), ip.im2col(x),
                       out=out.reshape(geo.n, geo.g, geo.mg, geo.ho * geo.wo))
+            _remember_patches(out, x, ip)
             return out
         return per_image, True
     p = Patches(geo, dt)
@@ -285,6 +321,7 @@ def _conv(attrs, ins, oshape, dt):
         chunks.matmul(_filters_matrix(w, flip, wbuf, geo), p.im2col(x), res)
         # res is (M, Hout*Wout, N): NCHW is its 2-d transpose
         np.copyto(out.reshape(geo.n, -1), res.reshape(-1, geo.n).T)
+        _remember_patches(out, x, p)
         return out
     return fn, True
 
@@ -309,26 +346,30 @@ def _conv_grad_filters(attrs, ins, oshape, dt):
     geo = geometry(attrs, ins[0], ins[1])
     dwt = np.empty((geo.g, geo.k, geo.mg), dt)
     flip = attrs["flip"]
-    if by_image(geo):
-        ip = ImagePatches(geo, dt)
+    patches = ImagePatches(geo, dt) if by_image(geo) else Patches(geo, dt)
+    kind = type(patches)
+
+    def cols_of(x, y):
+        shared = _forward_patches(y, x, kind, geo)
+        return patches.im2col(x) if shared is None else shared
+    if kind is ImagePatches:
         partial = np.empty((geo.n, geo.g, geo.k, geo.mg), dt)
 
-        def product(x, g):
+        def product(x, g, y):
             # per image: its patches (g, Cg*kH*kW, Hout*Wout) times its NCHW output gradient, transposed
             g4 = g.reshape(geo.n, geo.g, geo.mg, geo.ho * geo.wo)
-            return np.sum(np.matmul(ip.im2col(x), g4.transpose(0, 1, 3, 2), out=partial), axis=0, out=dwt)
+            return np.sum(np.matmul(cols_of(x, y), g4.transpose(0, 1, 3, 2), out=partial), axis=0, out=dwt)
     else:
-        p = Patches(geo, dt)
         out_grad = OutGrad(geo, dt, by_channel=False)
         chunks = ColumnChunks(geo.k, geo.mg, geo.ho * geo.wo * geo.n)
         blocks = np.empty((geo.g, chunks.n, geo.k, geo.mg), dt)
 
-        def product(x, g):
-            return chunks.matmul_summed(p.im2col(x), out_grad(g), dwt, blocks)
+        def product(x, g, y):
+            return chunks.matmul_summed(cols_of(x, y), out_grad(g), dwt, blocks)
 
-    def fn(out, x, w_ref, g):
+    def fn(out, x, w_ref, g, y):
         # the filters' gradient transposed, (g, Cg*kH*kW, Mg): OpenBLAS runs this orientation faster
-        product(x, g)
+        product(x, g, y)
         d4 = dwt.reshape(geo.g, geo.cg, geo.kh, geo.kw, geo.mg).transpose(0, 4, 1, 2, 3).reshape(oshape)
         np.copyto(out, d4[:, :, ::-1, ::-1] if flip else d4)
         return out
@@ -337,13 +378,14 @@ def _conv_grad_filters(attrs, ins, oshape, dt):
 
 def _g_conv(n: Variable, g: Variable) -> list:
     x, w = n.inputs
-    return [apply("conv2d_grad_input", x, w, g, **n.attrs), apply("conv2d_grad_filters", x, w, g, **n.attrs)]
+    return [apply("conv2d_grad_input", x, w, g, **n.attrs), apply("conv2d_grad_filters", x, w, g, n, **n.attrs)]
 
 
 register(
     OpDef("conv2d", 2, _conv_shape, _conv, _g_conv),
     # (x for its shape, w, output gradient) -> gradient w.r.t. x
     OpDef("conv2d_grad_input", 3, shape_of(0), _conv_grad_input, forward=False, shape_operands=(0,)),
-    # (x, w for its shape, output gradient) -> gradient w.r.t. w
-    OpDef("conv2d_grad_filters", 3, shape_of(1), _conv_grad_filters, forward=False, shape_operands=(1,)),
+    # (x, w for its shape, output gradient, the forward output: its kernel's patches of x are reused)
+    # -> gradient w.r.t. w
+    OpDef("conv2d_grad_filters", 4, shape_of(1), _conv_grad_filters, forward=False, shape_operands=(1, 3)),
 )
