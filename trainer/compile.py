@@ -51,7 +51,7 @@ class _Plan:
     None kept at the end of `bufs` (no branch for it). `updates`: (shared variable, slot, buffer
     index or -1); `shared_bufs`: two updates may share one buffer (then only the first takes it)."""
 
-    __slots__ = ("steps", "run", "bufs", "vals", "owner", "guard", "scan", "updates", "shared_bufs")
+    __slots__ = ("steps", "run", "bufs", "vals", "owner", "guard", "scan", "updates", "shared_bufs", "swaps")
 
     def __init__(self, steps, bufs, vals, owner):
         self.steps = steps
@@ -62,9 +62,36 @@ class _Plan:
         self.scan: Any = None
         self.updates: list[tuple[SharedVariable, int, int]] = []
         self.shared_bufs = False
+        self.swaps: list[tuple[SharedVariable, int, int]] | None = None  # updates if all are buffer swaps
 
 
 _dot, _isfinite = np.dot, math.isfinite
+
+# numpy 2 keeps its floating-point error state in a context variable; setting it directly costs a
+# fraction of np.errstate's ~2 us per call. Elsewhere (numpy 1.x), np.errstate.
+try:
+    from numpy._core._ufunc_config import _extobj_contextvar as _FP_STATE
+
+    with np.errstate(all="ignore"):
+        _FP_IGNORE = _FP_STATE.get()
+except (ImportError, AttributeError):
+    _FP_STATE = None
+
+
+class _QuietFP:
+    """numpy's floating-point warnings off inside `with` (the kernels handle nan and inf)."""
+
+    __slots__ = ("token",)
+
+    def __enter__(self) -> None:
+        self.token = _FP_STATE.set(_FP_IGNORE)
+
+    def __exit__(self, *exc: object) -> None:
+        _FP_STATE.reset(self.token)
+
+
+def _quiet_fp() -> Any:
+    return _QuietFP() if _FP_STATE is not None else np.errstate(all="ignore")
 
 
 class NonFiniteInputError(ValueError):
@@ -165,6 +192,7 @@ class Function:
             self._consumers[id(v)] = self._consumers.get(id(v), 0) + 1
         self._in_slots = [self._slot.get(id(v)) for v in self.inputs]
         self._input_of_slot = {k: i for i, k in enumerate(self._in_slots) if k is not None}
+        self._in_slot_index = list(self._input_of_slot.items())  # (slot, input index) of inputs read
         unused = [v.name or f"input {i}" for i, (v, k) in enumerate(zip(self.inputs, self._in_slots, strict=True))
                   if k is None]
         if unused and on_unused_input != "ignore":
@@ -258,6 +286,8 @@ class Function:
                                 dict(zip(self._upd_slots, (self._slot.get(id(s), -1) for s in self._upd_shared),
                                          strict=True)))
         known: dict[int, np.ndarray] = {}  # slot -> value known at plan time (shapes and what follows)
+        alias: dict[int, int] = {}  # slot of a node that is the identity here -> the slot holding its value
+        results = set(self._out_slots) | set(self._upd_slots)
         if dyn_values is not None:  # this call's slice bounds (any bounds of the same lengths plan alike)
             known.update(zip(self._bounds_slots, dyn_values, strict=True))
         for k, v in enumerate(self._order):
@@ -289,6 +319,10 @@ class Function:
                 planned[k] = fn
                 steps.append((fn, -1, (), k))
                 continue
+            if (v.op == "sum_to" and shape == conc[ins[0]] and dtype == v.inputs[0].dtype
+                    and k not in results):
+                alias[k] = alias.get(ins[0], ins[0])  # the identity at these shapes: no step, its input's value
+                continue
             fused = fusions.fuse(v, site)
             if fused is not None:
                 fn, ins = fused[0], fused[1]
@@ -307,8 +341,9 @@ class Function:
                 v = self._order[k]
                 raise ShapeError(f"{v.trace[0]}:{v.trace[1]}: update of {s.name or 'shared'} has shape "
                                  f"{conc[k]}, the shared value has {s.value.shape}")
+        steps = [(fn, bi, tuple(alias.get(i, i) for i in ins), k) for fn, bi, ins, k in steps]
         # Drop steps nobody reads any more (e.g. an expand whose consumers were all fused).
-        needed = set(self._out_slots) | set(self._upd_slots)
+        needed = set(results)
         kept = []
         for step in reversed(steps):
             if step[3] in needed:
@@ -379,12 +414,12 @@ class Function:
         if plan is None:
             plan = self._plans[key] = self._new_plan(arrays, dyn_values)
         vals, bufs = plan.vals, plan.bufs
-        for k, a in self._in_pairs(arrays):
-            vals[k] = a
+        for k, i in self._in_slot_index:
+            vals[k] = arrays[i]
         for k, s in self._shared_pairs:
             vals[k] = s.value
         nonzeros: dict[int, int] = {}  # input index -> its nonzero count, where the guard's scan found it
-        with np.errstate(all="ignore"):
+        with _quiet_fp():
             if self.nan_guard:
                 scan = plan.scan
                 for i, z in plan.guard:
@@ -409,8 +444,17 @@ class Function:
             except (ValueError, IndexError) as e:
                 v = self._order[k]
                 raise ShapeError(f"{v.trace[0]}:{v.trace[1]}: {v.op} failed at run time: {e}") from None
-        results = [np.array(vals[k], copy=True) for k in self._out_slots]
-        if plan.updates:
+        results = [v.copy() if (v := vals[k]).__class__ is np.ndarray else np.array(v, copy=True)
+                   for k in self._out_slots]
+        if plan.swaps is not None:
+            for s, k, bi in plan.swaps:  # all new values are computed: swap each into its shared
+                new = vals[k]
+                if bufs[bi] is new:
+                    bufs[bi] = s.value  # the old storage becomes the scratch buffer for next time
+                    s.value = new
+                else:
+                    s.value = np.array(new, dtype=s.dtype, order="C", copy=True)
+        elif plan.updates:
             self._apply_updates(plan)
         for k in self._used_in_slots:  # do not keep the caller's arrays alive
             vals[k] = None
@@ -432,6 +476,8 @@ class Function:
         plan.updates = [(s, k, plan.owner.get(k, -1)) for s, k in zip(self._upd_shared, self._upd_slots, strict=True)]
         owned = [bi for _, _, bi in plan.updates if bi >= 0]
         plan.shared_bufs = len(set(owned)) != len(owned)
+        if not plan.shared_bufs and len(owned) == len(plan.updates):
+            plan.swaps = plan.updates  # every update has a buffer of its own (no row patches)
         return plan
 
     def _detect_sparse(self, vals: list[Any], nonzeros: dict[int, int]) -> None:
