@@ -264,3 +264,24 @@ def test_fused_sgd_update_equals_plain_update(lr_kind):
     big = [step._order[k].op for _fn, _b, _i, k in plan.steps
            if step._order[k].shape in ((nv, nh), (nh, nv)) and step._order[k].op != "transpose"]
     assert big == ["sub", "sub"], big  # no separate sum or scaling pass over weight-sized arrays
+
+
+@pytest.mark.parametrize("direct", [True, False])
+def test_calls_silence_floating_point_warnings_and_restore_the_state(direct, monkeypatch):
+    """Kernels overflow and divide by zero silently inside a call (numpy 2's error state set
+    directly, or np.errstate), and the caller's error state is back afterwards, also on errors."""
+    from tessera.trainer import compile as compiled
+
+    if not direct:
+        monkeypatch.setattr(compiled, "_FP_STATE", None)
+    x = T.vector("x")
+    f = trainer.function([x], [T.exp(x), x / (x - x)])
+    before = np.geterr()
+    with np.errstate(all="raise"):
+        e, d = f(np.array([1000.0, 1.0], np.float32))
+        assert np.isinf(e[0]) and not np.isfinite(d).any()
+        with pytest.raises(trainer.NonFiniteInputError):
+            f(np.array([np.nan], np.float32))
+        with pytest.raises(FloatingPointError):
+            np.exp(np.float32(1000.0))  # the caller's state, back
+    assert np.geterr() == before
