@@ -6,11 +6,13 @@ the padding is symmetric (Theano's), "full" and "half" resolve against the dilat
 `dh (kH - 1) + 1` when the filter shape is known. `flip` True is true convolution (the kernel
 flipped on both spatial axes, Theano's default), False is cross-correlation.
 
-The kernels are im2col + one batched matmul over the groups: the patches of every output
-position become a column of `cols` (g, Cg*kH*kW, Hout*Wout*N), batch last (see Patches), the
-filters reshaped to (g, Mg, Cg*kH*kW) times `cols` is the output. The gradients reuse the same
-patch layout: the filters' gradient is `cols @ G^T`, the input's is `w^T @ G` scattered back
-(col2im, one strided add per kernel position). Every buffer is allocated once per plan.
+The kernels are im2col + matmul. The patch matrix is batch-last (Patches: (g, Cg*kH*kW,
+Hout*Wout*N), filled by one strided copy with long runs; the products then need 2-d transposes
+from and to NCHW), or one per image (ImagePatches, when there are few patch rows per output row:
+no transposes). The products run in blocks of columns (ColumnChunks). The filters' gradient
+reuses the patch matrix its forward kernel built in the same call; the input's gradient is
+`w^T @ G` summed back onto the input positions (a gather of shifted views at stride 1, col2im
+otherwise). Every buffer is allocated once per plan.
 """
 
 from __future__ import annotations
