@@ -10,7 +10,10 @@ of input elements in the window, average_inc_pad by the window's size inside the
 The kernels visit the window row-major (j fastest) with one strided numpy operation per window
 position over all windows at once, in the order SPEC 7.12 gives MaxPool2D/AveragePool2D: the
 max starts from the first element and takes the format's Maximum (7.2: -0 below +0), sums start
-at +0. So in float32 the trainer's pooling equals the format's bit for bit.
+at +0. So in float32 the trainer's pooling equals the format's bit for bit. Windows side by side
+(Tiles) take the max over each window's rows, then its columns: Maximum is associative and
+commutative, so the result is the same bits (numpy's maximum is the format's unless a -0 meets
+a +0, and an input holding a -0 takes the general path).
 """
 
 from __future__ import annotations
