@@ -30,7 +30,7 @@ NATIVE_SRC := setup.py tessera/_native.c $(wildcard runtimes/c/src/*.c runtimes/
               $(wildcard trainer/native/*.c trainer/native/*.h)
 $(NATIVE): $(SETUP) $(NATIVE_SRC)
 	$(PIP) install --quiet --no-deps --no-build-isolation -e .
-	$(PY) -c "import tessera._native, tessera.trainer._fused"
+	$(PY) -c "import tessera._native, tessera.trainer._fused, tessera.trainer._sampled"
 	touch $@
 
 # Peers the tests cross-check against (PyTorch gradients; onnxruntime for the op

@@ -2,32 +2,44 @@
 on sparse binary input.
 
 Each step reconstructs example r only on S_r = (its ones) + (a sample of its zeros), and weights
-the loss term of a sampled zero by 1 / pi, pi its probability of being in the sample (its
-inclusion probability); ones keep weight 1. This is the Horvitz-Thompson estimator of the sum
-over the zeros: with the sum divided by B * d as the full mean is, E[sampled loss] = full mean
-BCE and, the gradient being linear in the weighted terms, E[sampled gradient] = full gradient,
-whatever the proposal, as long as every zero has pi > 0.
+the loss term of a sampled zero by 1 / E[times it is drawn]; ones keep weight 1. The weighted sum
+over the sample, divided by B * d as the full mean is, has expectation the full mean BCE and (the
+gradient being linear in the weighted terms) the full gradient, whatever the proposal, as long as
+every zero can be drawn.
 
 Proposals (how the zeros are drawn):
-- 'uniform': K of the row's n0 zeros, uniformly without replacement: pi = K / n0 (weight n0 / K).
+- 'uniform': K draws, each uniform over the row's n0 zeros, with replacement (a zero drawn twice
+  counts twice): E[times drawn] = K / n0.
 - 'partner' (default): those K, and also the ones of another row of the batch (row (r + s) mod B,
   one shift s uniform in [1, B) per step, so each row's partner is any other row alike) that are
-  zeros of row r. The two draws are independent, so pi = 1 - (1 - K / n0) (1 - c / (B - 1)), c
-  the number of other rows of the batch with a one there. This is the paper's idea of
-  reconstructing the positions where other examples have ones: on data whose ones concentrate on
-  some features, the zeros most worth reconstructing (where the model predicts a one) are drawn
-  often, with small weights, instead of rarely with weight n0 / K: a lower-variance gradient.
-When K >= n0, all the row's zeros are kept with weight 1: the full loss and gradient (same terms,
-summed in another order: equal within float32 rounding). With denoising (corruption P), the
-encoder reads the ones each kept with probability 1 - P, drawn here too; the decoder still
+  zeros of row r: E[times drawn] = K / n0 + c / (B - 1), c the number of other rows of the batch
+  with a one there. The zeros most worth reconstructing (where other examples have ones, so the
+  model predicts ones) are drawn often with small weights instead of rarely with weight n0 / K.
+When K >= n0, all the row's zeros are kept once with weight 1: the full loss and gradient (same
+terms, summed in another order: equal within float32 rounding). With denoising (corruption P),
+the encoder reads the ones each kept with probability 1 - P, drawn here too; the decoder still
 reconstructs the clean x.
 
-Cost per step: the encoder is a gather-sum of W's rows at the ones (sparse.BinaryRows), the
-decoder gathers the decoder weights of the sampled positions only, and SGD writes only the rows
-of W (tied; untied: rows of W, columns of W2) and the entries of bv that the step read:
-O((nnz + B * K + nnz of the partners) * hidden). Only a dense batch costs a scan of its width (to
-find the ones); a scipy sparse batch does not. Momentum and adam are refused: their decay
-touches every row (a lazy per-row state would be needed).
+The control variate (SampledSGD's default with the partner proposal): the derivative of the loss w.r.t. a logit z_rc is
+sigmoid(z_rc) - x_rc. Split it as base[c] + (sigmoid(z_rc) - x_rc - base[c]) with base[c] =
+sigmoid(dec[c] . hbar + bv[c]), hbar the batch's mean hidden vector: the first part is summed
+exactly over every (r, c) (rank-one terms: base h-sum for the decoder, sum of base[c] dec[c] for dh,
+B base for bv), the second is what the sample estimates. Unbiased still (base does not depend on
+the draw); where a unit's logit varies little across the batch (the many units that are on only
+as noise in wide sparse data) the estimated part is near zero, so the importance weights n0 / K no
+longer make those units' updates noisy. Where the logit varies (units on in some examples only)
+the estimated part is large and must be drawn often, which the partner proposal does and the
+uniform one does not: with the uniform proposal it is off by default.
+
+Cost per step: the encoder is a gather-sum of W's rows at the ones, the decoder reads the rows of
+the sampled positions only, and SGD writes the rows of W (tied; untied: rows of W, columns of W2)
+and the entries of bv that the step read: O((nnz + B * K + nnz of the partners) * hidden); the
+control variate adds two streaming passes over the decoder's d rows (O(d * hidden), against the
+full step's O(B * d * hidden) three times). The tied float32 step runs in C
+(tessera.trainer._sampled, trainer/native/sampled_kernels.c) when built; the numpy code here is
+its reference and its fallback (same sample bit for bit, same arithmetic, dot products summed in
+another order). Momentum and adam are refused: their decay touches every row (a lazy per-row
+state would be needed).
 """
 
 from __future__ import annotations
@@ -360,17 +372,23 @@ class SampledSGD:
     estimate of the full mean BCE), updating in place. `last_stats` counts what the last step
     touched (instrumentation for tests and benchmarks).
 
-    `control_variate` (default on): each zero's derivative sigmoid(z_rc) is split into base[c] =
+    `control_variate`: each zero's derivative sigmoid(z_rc) is split into base[c] =
     sigmoid(dec[c] . hbar + bv[c]) (hbar the batch's mean hidden vector), summed exactly over every
     (r, c) as rank-one terms, and sigmoid(z_rc) - base[c], which the sample estimates. Still
     unbiased (base does not depend on the draw); the estimated part is small where a unit's logits
-    vary little across the batch, which is most of a wide sparse input's units. It costs two
-    streaming passes over the decoder's d rows per step (mean_field, the rank-one update); off,
-    the step touches only the sampled rows."""
+    vary little across the batch, which is most of a wide sparse input's units. Where they do vary
+    (units on in some examples only) base is a poor guess, and the proposal must draw those zeros
+    often: the partner proposal does, the uniform one does not. So the default (None) is on with
+    the partner proposal and off with the uniform one (measured: bench/train_sampling.py). It
+    costs two streaming passes over the decoder's d rows per step (mean_field, the rank-one
+    update); off, the step touches only the sampled rows."""
 
-    def __init__(self, model: AutoEncoder, sampler: ZeroSampler, lr: float, control_variate: bool = True) -> None:
+    def __init__(self, model: AutoEncoder, sampler: ZeroSampler, lr: float,
+                 control_variate: bool | None = None) -> None:
         self.model, self.sampler = model, sampler
         self.lr = model.dtype.type(lr)
+        if control_variate is None:
+            control_variate = sampler.proposal == "partner"
         self.control_variate = bool(control_variate)
         self.last_stats: dict[str, int] = {}
 

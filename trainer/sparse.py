@@ -54,11 +54,17 @@ class BinaryRows:
     def _set(self, indptr: np.ndarray, cols: np.ndarray, rows: np.ndarray, shape: tuple[int, int],
              dtype: np.dtype) -> None:
         self.shape, self.indptr, self.cols, self.rows = shape, indptr, cols, rows
-        self._csr = None
+        self._dtype = dtype
+        self._scipy_csr: object = None  # built on first use: callers with their own kernels never pay for it
+
+    @property
+    def _csr(self):
+        """The pattern as a scipy CSR matrix of ones (its C kernels), or None without scipy."""
         sp = _sp()
-        if sp:
-            data = np.ones(len(self.cols), dtype)
-            self._csr = sp.csr_matrix((data, self.cols, self.indptr), shape=shape)
+        if self._scipy_csr is None and sp:
+            data = np.ones(len(self.cols), self._dtype)
+            self._scipy_csr = sp.csr_matrix((data, self.cols, self.indptr), shape=self.shape)
+        return self._scipy_csr
 
     def gather_sum(self, W: np.ndarray, out: np.ndarray) -> np.ndarray:
         """out = x @ W."""

@@ -5,17 +5,20 @@
 #include <math.h>
 
 #define LANES 16
-#define AHEAD 8 /* pairs: how far ahead a gathered row is prefetched */
+#define AHEAD 4 /* pairs: how far ahead a gathered row is prefetched */
 
-/* x86-64 Linux with GCC: each row kernel also built for AVX2 and AVX-512, picked at load time.
- * No FMA anywhere (-ffp-contract=off) and fixed lanes, so every copy rounds alike. */
+/* x86-64 Linux with GCC: each kernel over rows of nh values also built for AVX2 and AVX-512,
+ * picked at load time. No FMA anywhere (-ffp-contract=off) and fixed lanes, so every copy rounds
+ * alike. The helpers are forced inline: else the clones would call their baseline copies. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define ROW_KERNEL __attribute__((target_clones("avx2", "default")))
+#define ROW_KERNEL __attribute__((target_clones("avx512f", "avx2", "default")))
+#define INLINE static inline __attribute__((always_inline))
 #else
 #define ROW_KERNEL
+#define INLINE static inline
 #endif
 
-static float dot(const float *a, const float *b, size_t n) {
+INLINE float dot(const float *a, const float *b, size_t n) {
     float acc[LANES] = {0};
     size_t j = 0;
     for (; j + LANES <= n; j += LANES)
@@ -27,7 +30,7 @@ static float dot(const float *a, const float *b, size_t n) {
 }
 
 /* The dots of four rows with the same b, each summed exactly as dot() sums it. */
-static void dot4(const float *a0, const float *a1, const float *a2, const float *a3, const float *b, size_t n,
+INLINE void dot4(const float *a0, const float *a1, const float *a2, const float *a3, const float *b, size_t n,
                  float out[4]) {
     float acc[4][LANES] = {{0}};
     size_t j = 0;
@@ -53,7 +56,7 @@ static void dot4(const float *a0, const float *a1, const float *a2, const float 
 }
 
 /* y += a0 x0, then a1 x1, a2 x2, a3 x3: the four axpy() calls' roundings, one pass over y. */
-static void axpy4(const float a[4], const float *x0, const float *x1, const float *x2, const float *x3, float *y,
+INLINE void axpy4(const float a[4], const float *x0, const float *x1, const float *x2, const float *x3, float *y,
                   size_t n) {
     for (size_t j = 0; j < n; j++) {
         float v = y[j];
@@ -65,11 +68,11 @@ static void axpy4(const float a[4], const float *x0, const float *x1, const floa
     }
 }
 
-static void axpy(float a, const float *x, float *y, size_t n) {
+INLINE void axpy(float a, const float *x, float *y, size_t n) {
     for (size_t j = 0; j < n; j++) y[j] += a * x[j];
 }
 
-static void prefetch_row(const float *row) {
+INLINE void prefetch_row(const float *row) {
 #if defined(__GNUC__)
     __builtin_prefetch(row);
     __builtin_prefetch(row + 16);
@@ -175,7 +178,7 @@ ROW_KERNEL void sk_gather_sum(size_t n, size_t nh, const float *W, const int64_t
     }
 }
 
-static float sigmoid(float a) {
+INLINE float sigmoid(float a) {
     float e = expf(-fabsf(a));
     return (a >= 0.0f ? 1.0f : e) / (1.0f + e);
 }
@@ -183,7 +186,7 @@ static float sigmoid(float a) {
 /* One pair's loss term and gradient from its logit z: e = exp(-|z|) serves both, sigmoid(z) =
  * 1 / (1 + e) or e / (1 + e), softplus(z) - t z = log1p(e) + max(z, 0) - t z (nothing overflows).
  * Returns ((sigmoid(z) - t) - base) w inv; adds the weighted term to *loss. */
-static float pair_grad(float z, float t, float base, float w, float inv, double *loss) {
+INLINE float pair_grad(float z, float t, float base, float w, float inv, double *loss) {
     float e = expf(-fabsf(z)), s = (z >= 0.0f ? 1.0f : e) / (1.0f + e);  /* sigmoid(z), sharing e */
     *loss += (double)w * ((double)log1pf(e) + (double)(z > 0.0f ? z : 0.0f) - (double)(t * z));
     float gz = ((s - t) - base) * w;
@@ -244,6 +247,7 @@ ROW_KERNEL void sk_mean_field(size_t d, size_t nh, const float *W, const float *
     for (; c + 4 <= d; c += 4) {
         const float *w0 = W + c * nh, *w1 = w0 + nh, *w2 = w1 + nh, *w3 = w2 + nh;
         float a[4];
+        for (size_t i = c + 4 * AHEAD; i < c + 4 * AHEAD + 4 && i < d; i++) prefetch_row(W + i * nh);
         dot4(w0, w1, w2, w3, hbar, nh, a);
         for (int i = 0; i < 4; i++) a[i] = base[c + i] = sigmoid(a[i] + bv[c + i]);
         axpy4(a, w0, w1, w2, w3, v, nh);
