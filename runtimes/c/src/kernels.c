@@ -2671,36 +2671,50 @@ TSR_CV_DEFINE(__attribute__((noinline, hot)) static, , tsr_vf, tsr_vi, tsr_vfu, 
  * 7.11, or + +0 without a bias, which changes no sum) go to c, rows ldc
  * apart. The 4-channel instance ends a group whose last blocks of 6 would
  * leave 2 or more rows unused (4 rows per tap run about 10% slower per
- * product than 6 on Zen 4). */
-#define CK_ROW(r) const ptrdiff_t o##r = (r < rows ? r : rows - 1) * (ptrdiff_t)K;
-#define CK_STEP(r) { float x = w[o##r]; q##r##a = q##r##a + x * v0; q##r##b = q##r##b + x * v1; }
-#define CK_STORE(r)                                                                      \
-    {                                                                                    \
-        float *cr = c + (r < rows ? r : rows - 1) * ldc;                                 \
-        PV bv = bias[r < rows ? r : rows - 1] - (PV){0};                                 \
-        VSTORET(PU, cr, q##r##a + bv), VSTORET(PU, cr + PW, q##r##b + bv);               \
-    }
-#define TSR_CV_BLOCK_DEFINE(NAME, ROWS)                                                            \
-    __attribute__((noinline, hot)) TSR_AVX2_FN void NAME(const float *p, const float *w, int32_t K,  \
-                                                         const int32_t *off, float *c, ptrdiff_t ldc, \
-                                                         int32_t rows, const float *bias)             \
+ * product than 6 on Zen 4). The AVX-512 path's block is 8 channels x one
+ * 16-wide vector, each weight broadcast inside its multiply (fewer
+ * instructions per product than the 8-wide blocks, whose loop is limited by
+ * how many the core takes per cycle). The row clamps are resolved once into
+ * per-row pointers, which keeps each block's code small. */
+#define CB_ROW(r) const float *w##r = wr[r];
+#define CB_DECL8(r) PV q##r##a = {0}, q##r##b = {0};
+#define CB_STEP8(r) { float x = w##r[k]; q##r##a = q##r##a + x * v0; q##r##b = q##r##b + x * v1; }
+#define CB_STORE8(r) VSTORET(PU, cr[r], q##r##a + bv[r]), VSTORET(PU, cr[r] + 8, q##r##b + bv[r]);
+#define CB_DECL16(r) PV q##r = {0};
+#define CB_STEP16(r) q##r = q##r + w##r[k] * v0;
+#define CB_STORE16(r) VSTORET(PU, cr[r], q##r + bv[r]);
+#define TSR_CV_BLOCK_DEFINE(NAME, FN, N, ROWS, VT, UT, W, ZU)                                       \
+    __attribute__((noinline, hot)) FN void NAME(const float *p, const float *w, int32_t K,           \
+                                                const int32_t *off, float *c, ptrdiff_t ldc,         \
+                                                int32_t rows, const float *bias)                     \
     {                                                                                                \
-        typedef tsr_v8f PV;                                                                          \
-        typedef tsr_v8fu PU;                                                                         \
-        enum { PW = 8 };                                                                             \
-        ROWS(CK_ROW)                                                                                 \
-        ROWS(PK_DECL)                                                                                \
-        int32_t k;                                                                                   \
-        for (k = 0; k < K; k++, w++) {                                                               \
-            tsr_v8f v0 = VLOADT(tsr_v8fu, p + off[k]), v1 = VLOADT(tsr_v8fu, p + off[k] + 8);        \
-            ROWS(CK_STEP)                                                                            \
+        typedef VT PV;                                                                               \
+        typedef UT PU;                                                                               \
+        const float *wr[N];                                                                          \
+        float *cr[N];                                                                                \
+        PV bv[N];                                                                                    \
+        int32_t k, r;                                                                                \
+        for (r = 0; r < N; r++) {                                                                    \
+            int32_t e = r < rows ? r : rows - 1;                                                     \
+            wr[r] = w + (ptrdiff_t)e * K, cr[r] = c + e * ldc, bv[r] = bias[e] - (PV){0};            \
         }                                                                                            \
-        ROWS(CK_STORE)                                                                               \
-        _mm256_zeroupper();                                                                          \
+        {                                                                                            \
+            ROWS(CB_ROW)                                                                             \
+            ROWS(CB_DECL##W)                                                                         \
+            for (k = 0; k < K; k++) {                                                                \
+                PV v0 = VLOADT(PU, p + off[k]), v1 = VLOADT(PU, p + off[k] + 8);                    \
+                (void)v1;                                                                            \
+                ROWS(CB_STEP##W)                                                                     \
+            }                                                                                        \
+            ROWS(CB_STORE##W)                                                                        \
+        }                                                                                            \
+        ZU;                                                                                          \
     }
-TSR_CV_BLOCK_DEFINE(cv_block6_avx2, PK_ROWS6)
+TSR_CV_BLOCK_DEFINE(cv_block6_avx2, TSR_AVX2_FN, 6, PK_ROWS6, tsr_v8f, tsr_v8fu, 8, _mm256_zeroupper())
 #define CV_ROWS4(X) X(0) X(1) X(2) X(3)
-TSR_CV_BLOCK_DEFINE(cv_block4_avx2, CV_ROWS4)
+TSR_CV_BLOCK_DEFINE(cv_block4_avx2, TSR_AVX2_FN, 4, CV_ROWS4, tsr_v8f, tsr_v8fu, 8, _mm256_zeroupper())
+#define CV_ROWS8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
+TSR_CV_BLOCK_DEFINE(cv_block8_wide, TSR_WIDE_FN, 8, CV_ROWS8, tsr_wf, tsr_wfu, 16, (void)0)
 
 /* A group's input channels (x: Cg planes of H x W) into cv_block6's planes
  * p when input and stored rows are at most 8 floats: per copy j (the
@@ -2835,6 +2849,7 @@ TSR_LIB_COLD TSR_NOLIBC void tsr_k_conv2d_ws(const float *x, const float *w, con
             for (m = 0; m < Mg; m += cnt) {
                 /* blocks of 6 channels, the last 1 to 4 or 7 to 8 by 4 (32: 6 6 6 6 4 4) */
                 int32_t six = blk6 && (Mg - m > 8 || Mg - m == 5 || Mg - m == 6);
+                int32_t eight = blk6 && path == TSR_K_PATH_AVX512 && (Mg - m >= 7);
                 cnt = Mg - m < 4 ? Mg - m : 4;
                 float *tm = t + (ptrdiff_t)m * L.runs * L.run_len;
 #if TSR_MM_WIDE
@@ -2847,9 +2862,9 @@ TSR_LIB_COLD TSR_NOLIBC void tsr_k_conv2d_ws(const float *x, const float *w, con
                         tm = yg + (ptrdiff_t)m * rl;
                     for (r = 0; r < L.runs; r++)
                         for (q = 0; q < L.run_len; q += 16)
-                            (six ? cv_block6_avx2 : cv_block4_avx2)(ws + r * L.run_step + q, wg + (ptrdiff_t)m * K,
+                            (eight ? cv_block8_wide : six ? cv_block6_avx2 : cv_block4_avx2)(ws + r * L.run_step + q, wg + (ptrdiff_t)m * K,
                                                                    K, off, tm + r * L.run_len + q, rl, Mg - m, bm);
-                    cnt = six ? 6 : cnt;
+                    cnt = eight ? 8 : six ? 6 : cnt;
                     continue;
                 }
 #endif
