@@ -2727,8 +2727,9 @@ TSR_CV_BLOCK_DEFINE(cv_block8_wide, TSR_WIDE_FN, 8, CV_ROWS8, tsr_wf, tsr_wfu, 1
 TSR_AVX2_FN void cv_rows8_avx2(const float *x, float *p, const int32_t *g, const cv_layout *L)
 {
     const int32_t Cg = g[1] / g[15], H = g[2], W = g[3], Wp = L->Wp;
-    const int32_t R = W == Wp && 8 % W == 0 && H % (8 / W) == 0 ? 8 / W : 1;
-    const tsr_v8i iota = {0, 1, 2, 3, 4, 5, 6, 7}, ow = iota % (R > 1 ? W : 8), all = iota < W * R;
+    /* no divisions: W of 1, 2, 4 or 8 is a power of 2 */
+    const int32_t R = W == Wp && !(W & (W - 1)) && !(H & (8 / W - 1)) ? 8 / W : 1;
+    const tsr_v8i iota = {0, 1, 2, 3, 4, 5, 6, 7}, ow = iota & (R > 1 ? W - 1 : 7), all = iota < W * R;
     int32_t c, h, j;
     for (j = 0; j < L->kw; j++) {
         const tsr_v8i src = iota + (j * g[10] - g[12]), col = ow + (j * g[10] - g[12]);
@@ -2854,7 +2855,7 @@ TSR_LIB_COLD TSR_NOLIBC void tsr_k_conv2d_ws(const float *x, const float *w, con
                 float *tm = t + (ptrdiff_t)m * L.runs * L.run_len;
 #if TSR_MM_WIDE
                 if (blk6) {
-                    static const float zeros[6];
+                    static const float zeros[8]; /* a bias of +0 for every row of a block */
                     const ptrdiff_t rl = direct ? (ptrdiff_t)Ho * Wo : (ptrdiff_t)(L.runs * L.run_len);
                     const float *bm = b ? b + gi * Mg + m : zeros;
                     int64_t r, q;
