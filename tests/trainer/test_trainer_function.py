@@ -266,6 +266,30 @@ def test_fused_sgd_update_equals_plain_update(lr_kind):
     assert big == ["sub", "sub"], big  # no separate sum or scaling pass over weight-sized arrays
 
 
+def test_stacked_weight_gradient_equals_the_plain_update(monkeypatch):
+    """A tied weight of 2^16 elements: sgd_update runs its two gradient products as one GEMM over
+    the stacked operands (float64 here: the numpy kernels); the step is W - lr * gradient."""
+    from tessera.trainer import fusions
+
+    stacked = []
+    plain = fusions._stacked_products
+    monkeypatch.setattr(fusions, "_stacked_products", lambda *a: stacked.append(plain(*a)) or stacked[-1])
+    rng = np.random.default_rng(3)
+    nv, nh = 512, 128
+    W = trainer.shared(rng.standard_normal((nv, nh)) * 0.05, name="W")
+    x = T.matrix("x", dtype="float64")
+    loss = T.nnet.binary_crossentropy(T.nnet.sigmoid(T.dot(T.nnet.sigmoid(T.dot(x, W)), W.T)), x).mean()
+    g_w = T.grad(loss, W)
+    grads = trainer.function([x], g_w, sparse_inputs=False)
+    step = trainer.function([x], loss, updates=[(W, W - 0.3 * g_w)], sparse_inputs=False)
+    X = (rng.random((16, nv)) < 0.3).astype(np.float64)
+    for _ in range(2):
+        w0, gw = W.get_value(), grads(X)
+        step(X)
+        assert np.allclose(W.get_value(), w0 - 0.3 * gw, rtol=1e-12, atol=1e-14)
+    assert len(stacked) == 1 and stacked[0] is not None
+
+
 @pytest.mark.parametrize("direct", [True, False])
 def test_calls_silence_floating_point_warnings_and_restore_the_state(direct, monkeypatch):
     """Kernels overflow and divide by zero silently inside a call (numpy 2's error state set
