@@ -157,9 +157,12 @@ class BCEPair:
     element for both) and the gradient's kernel returns it. `fresh`: written in this call."""
 
     grad: np.ndarray
+    t_slot: int = -1  # the target's value slot
     c: float | None = None
     fresh: bool = False
     placed: bool = False  # grad is a view into a consumer's buffer (sgd_update's stacked operand)
+    t_copy: np.ndarray | None = None  # where the loss kernel also copies t (the same stack), if any
+    t_fresh: bool = False  # t_copy written in this call
 
 
 def sigmoid_xent_grad(v: Variable, site: PlanSite) -> Fused | None:
@@ -277,14 +280,16 @@ def softplus_xent_loss(v: Variable, site: PlanSite) -> Fused | None:
     if fused is None:
         return fn, ins
     bce_sum, scale64 = fused.bce_sum, float(scale)
-    pair = site.shared.setdefault(("bce", ins[0], ins[1]), BCEPair(np.empty(shape, v.dtype)))
+    pair = site.shared.setdefault(("bce", ins[0], ins[1]), BCEPair(np.empty(shape, v.dtype), ins[1]))
     biased = _biased_logits(z, site)
     if biased is not None:
         ins = (site.slot_of(biased[0]), ins[1], site.slot_of(biased[1]))
 
     def fn_native(out, z, t, b=None):  # one pass, the terms summed in double lanes
-        total = bce_sum(z, t, 0.0 if pair.c is None else pair.c, None if pair.c is None else pair.grad, b)
+        total = bce_sum(z, t, 0.0 if pair.c is None else pair.c, None if pair.c is None else pair.grad, b,
+                        pair.t_copy)
         pair.fresh = total is not None and pair.c is not None
+        pair.t_fresh = total is not None and pair.t_copy is not None
         if total is None:
             return fn(out, z if b is None else np.add(z, b), t)
         out[...] = total * scale64
@@ -369,7 +374,8 @@ def _stacked_products(prods: list[Variable], plan: list, site: PlanSite) -> Call
     """For sgd_update's w + (P1.T @ (-c Q1) + P2.T @ (-c Q2)) (a tied weight's two gradient
     products, P (k_i, m), Q (k_i, n)): one GEMM of inner size k1 + k2 over [P1; P2] and
     [-c Q1; -c Q2], which BLAS runs faster than two of the halves and a sum pass; the P are copied
-    into the stack (the -c Q are written there by the scale passes anyway). For weights of at
+    into the stack (the -c Q are written there by the scale passes anyway), but for a BCE
+    gradient and its target, which the BCE kernels write there in their pass. For weights of at
     least STACK_MIN elements (smaller ones gain less than the copies cost). A kernel returning
     False when an operand runs its sparse kernel this call (the per-product path then runs)."""
     if len(prods) != 2 or any(left for _, left, _ in plan) or site.size(prods[0]) < STACK_MIN:
@@ -385,12 +391,16 @@ def _stacked_products(prods: list[Variable], plan: list, site: PlanSite) -> Call
     dt = prods[0].dtype
     stack_p, stack_q = np.empty((k1 + k2, m), dt), np.empty((k1 + k2, n), dt)
     halves = ((stack_p[:k1], stack_q[:k1]), (stack_p[k1:], stack_q[k1:]))
-    placed = [False, False]
+    placed = [False, False]  # per half: the BCE gradient, written there by its kernels
+    copied: list[BCEPair | None] = [None, None]  # per half: the BCE target, copied there by the loss kernel
     for i, ((sp, _), p) in enumerate(zip(halves, ps, strict=True)):
         pair = site.shared.get(("bce_grad", site.slot_of(site.strip_identity(p))))
         if pair is not None and pair.grad.shape == sp.shape and not pair.placed:
-            pair.grad, pair.placed = sp, True  # the BCE kernels write the gradient into the stack
+            pair.grad, pair.placed = sp, True
             placed[i] = True
+            other = halves[1 - i][0]
+            if pair.t_copy is None and site.slot_of(ps[1 - i]) == pair.t_slot and other.shape == sp.shape:
+                pair.t_copy, copied[1 - i] = other, pair
     sparse_inputs = [site.slot_of(p) for p in ps if site.slot_of(p) in site.sparse_slots]
     ctx = site.sparse_ctx
 
@@ -398,8 +408,10 @@ def _stacked_products(prods: list[Variable], plan: list, site: PlanSite) -> Call
         if any(ctx.get(k) is not None for k in sparse_inputs):
             return False
         neg_c = -c.reshape(())
-        for (sp, sq), a, b, here in zip(halves, (a1, a2), (b1, b2), placed, strict=True):
-            if not (here and a.base is stack_p):  # unless the BCE kernel wrote it there
+        for (sp, sq), a, b, here, pair in zip(halves, (a1, a2), (b1, b2), placed, copied, strict=True):
+            if pair is not None and pair.t_fresh:
+                pair.t_fresh = False  # the loss kernel copied it in this call
+            elif not (here and a.base is stack_p):  # unless the BCE kernels wrote it there
                 np.copyto(sp, a.T)
             np.multiply(b, neg_c, out=sq)
         np.matmul(stack_p.T, stack_q, out=out)

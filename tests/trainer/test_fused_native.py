@@ -159,6 +159,10 @@ def test_the_loss_pass_writes_the_gradients_bits():
     assert f.bce_grad(z, t, 0.001, alone)
     assert f.bce_sum(z, t, 0.001, pair) == f.bce_sum(z, t)
     assert np.array_equal(alone.view(np.uint32), pair.view(np.uint32))
+    copy = np.full((3, 1001), np.nan, F32)  # with t_copy, the pass also copies t (rows of a bias's length)
+    bias = np.zeros(1001, F32)
+    assert f.bce_sum(z, t, 0.001, pair, bias, copy) == f.bce_sum(z, t, 0.0, None, bias)
+    assert np.array_equal(copy.ravel(), t) and np.array_equal(alone.view(np.uint32), pair.view(np.uint32))
 
 
 def test_softmax_xent_gradient_within_bound_and_labels_checked():

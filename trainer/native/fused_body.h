@@ -261,9 +261,10 @@ AI double log_prod(double p) {
 /* The sum of softplus(z) - t z = log1p(e) + (max(z, 0) - t z), e = exp(-|z|), z with the
  * row-broadcast bias when there is one. Each row goes in chunks of 16 (column j into lane
  * j mod 16, whatever the vector width); the lanes' products of 1 + e and sums of the rest are
- * combined in lane order at the end. With out, also bce_grad's result from the same e. */
-AI double bce_sum_body(const float *z, const float *bias, const float *t, float c, float *out, size_t rows,
-                       size_t cols) {
+ * combined in lane order at the end. With out, also bce_grad's result from the same e; with
+ * t_copy, also a copy of t (for a consumer that wants t beside the gradient in one buffer). */
+AI double bce_sum_body(const float *z, const float *bias, const float *t, float c, float *out, float *t_copy,
+                       size_t rows, size_t cols) {
     enum { NV = 2 * 16 / FK_W }; /* half vectors of doubles in 16 lanes */
     vd prod[NV], acc[NV];
     vl ex[NV];
@@ -293,6 +294,7 @@ AI double bce_sum_body(const float *z, const float *bias, const float *t, float 
             if (++chunks % 32 == 0)
                 for (int j = 0; j < NV; j++) prod[j] = renorm(prod[j], &ex[j]);
         }
+        if (t_copy) memcpy(t_copy + r * cols, tr, cols * sizeof(float)); /* the row just read: in cache */
     }
     double s = 0.0, logs = 0.0;
     int64_t e = 0;
@@ -394,8 +396,8 @@ FK_ATTR static void FK_NAME(bce_grad_)(const float *z, const float *bias, const 
     bce_grad_body(z, bias, t, c, o, rows, cols);
 }
 FK_ATTR static double FK_NAME(bce_sum_)(const float *z, const float *bias, const float *t, float c, float *o,
-                                        size_t rows, size_t cols) {
-    return bce_sum_body(z, bias, t, c, o, rows, cols);
+                                        float *t_copy, size_t rows, size_t cols) {
+    return bce_sum_body(z, bias, t, c, o, t_copy, rows, cols);
 }
 FK_ATTR static void FK_NAME(colsum_update_)(const float *b, const float *g, float nc, float *o, size_t rows,
                                             size_t cols) {

@@ -92,8 +92,9 @@ void fk_sigmoid_grad(const float *s, const float *g, float *out, size_t n) { DIS
 void fk_bce_grad(const float *z, const float *bias, const float *t, float c, float *out, size_t rows, size_t cols) {
     DISPATCH(bce_grad, z, bias, t, c, out, rows, cols)
 }
-double fk_bce_sum(const float *z, const float *bias, const float *t, float c, float *out, size_t rows, size_t cols) {
-    DISPATCH_RET(bce_sum, z, bias, t, c, out, rows, cols)
+double fk_bce_sum(const float *z, const float *bias, const float *t, float c, float *out, float *t_copy, size_t rows,
+                  size_t cols) {
+    DISPATCH_RET(bce_sum, z, bias, t, c, out, t_copy, rows, cols)
 }
 void fk_colsum_update(const float *b, const float *g, float nc, float *out, size_t rows, size_t cols) {
     DISPATCH(colsum_update, b, g, nc, out, rows, cols)

@@ -32,8 +32,9 @@ void fk_bce_grad(const float *z, const float *bias, const float *t, float c, flo
 /* sum of softplus(z) - t z = log1p(e) + (max(z, 0) - t z), e = exp(-|z|): the log1p terms as one
  * log per lane of the lane's product of (1 + e) in double, the rest summed in double; 16 lanes
  * (column j of a row into lane j mod 16) whatever the vector width. out, unless NULL, gets
- * fk_bce_grad's result from the same pass */
-double fk_bce_sum(const float *z, const float *bias, const float *t, float c, float *out, size_t rows, size_t cols);
+ * fk_bce_grad's result from the same pass, t_copy, unless NULL, a copy of t */
+double fk_bce_sum(const float *z, const float *bias, const float *t, float c, float *out, float *t_copy, size_t rows,
+                  size_t cols);
 /* out = b + nc * colsum(g), g (rows, cols): SGD on a bias from its gradient's rows (nc = -lr);
  * each column summed in float32, in row order (as numpy's g.sum(0)) */
 void fk_colsum_update(const float *b, const float *g, float nc, float *out, size_t rows, size_t cols);

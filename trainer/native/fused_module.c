@@ -13,7 +13,7 @@
 #include "fused_kernels.h"
 
 typedef struct {
-    Py_buffer b[4];
+    Py_buffer b[5];
     int n;
 } Bufs;
 
@@ -119,26 +119,27 @@ static PyObject *py_bce_grad(PyObject *s, PyObject *a) { (void)s; return binary(
 static PyObject *py_lincomb(PyObject *s, PyObject *a) { (void)s; return binary(a, K_LINCOMB, "lincomb"); }
 static PyObject *py_lincomb_sq(PyObject *s, PyObject *a) { (void)s; return binary(a, K_LINCOMB_SQ, "lincomb_sq"); }
 
-/* (z, t[, c, out, bias]): out and bias may be None */
+/* (z, t[, c, out, bias, t_copy]): out, bias and t_copy may be None */
 static PyObject *py_bce_sum(PyObject *self, PyObject *args) {
-    PyObject *z, *t, *out = NULL, *bias = NULL;
+    PyObject *z, *t, *out = NULL, *bias = NULL, *t_copy = NULL;
     float c = 0.0f;
     Bufs bs = {.n = 0};
     size_t rows, cols;
     (void)self;
-    if (!PyArg_ParseTuple(args, "OO|fOO", &z, &t, &c, &out, &bias)) return NULL;
-    int has_out = !is_none(out), has_bias = !is_none(bias);
+    if (!PyArg_ParseTuple(args, "OO|fOOO", &z, &t, &c, &out, &bias, &t_copy)) return NULL;
+    int has_out = !is_none(out), has_bias = !is_none(bias), has_copy = !is_none(t_copy);
+    int bi = 2 + has_out, ci = bi + has_bias; /* buffer indices of the bias and the copy */
     if (!getf(&bs, z, 0) || !getf(&bs, t, 0) || (has_out && !getf(&bs, out, 1))
-        || (has_bias && !getf(&bs, bias, 0))) {
+        || (has_bias && !getf(&bs, bias, 0)) || (has_copy && !getf(&bs, t_copy, 1))) {
         release(&bs);
         Py_RETURN_NONE;
     }
     size_t n = (size_t)count(&bs, 0);
     if ((size_t)count(&bs, 1) != n || (has_out && (size_t)count(&bs, 2) != n)
-        || !row_shape(&bs, has_bias ? 2 + has_out : -1, n, &rows, &cols))
+        || (has_copy && (size_t)count(&bs, ci) != n) || !row_shape(&bs, has_bias ? bi : -1, n, &rows, &cols))
         return size_mismatch(&bs, "bce_sum");
-    double s = fk_bce_sum(bs.b[0].buf, has_bias ? bs.b[2 + has_out].buf : NULL, bs.b[1].buf, c,
-                          has_out ? bs.b[2].buf : NULL, rows, cols);
+    double s = fk_bce_sum(bs.b[0].buf, has_bias ? bs.b[bi].buf : NULL, bs.b[1].buf, c, has_out ? bs.b[2].buf : NULL,
+                          has_copy ? bs.b[ci].buf : NULL, rows, cols);
     release(&bs);
     return PyFloat_FromDouble(s);
 }
@@ -279,8 +280,8 @@ static PyMethodDef methods[] = {
     {"sigmoid_grad", py_sigmoid_grad, METH_VARARGS, "sigmoid_grad(s, g, out) -> bool: ((1 - s) s) g"},
     {"bce_grad", py_bce_grad, METH_VARARGS, "bce_grad(z, t, c, out[, bias]) -> bool: (sigmoid(z + bias) - t) c"},
     {"bce_sum", py_bce_sum, METH_VARARGS,
-     "bce_sum(z, t[, c, out, bias]) -> float or None: sum of softplus(z + bias) - t (z + bias); with out, also "
-     "bce_grad's out"},
+     "bce_sum(z, t[, c, out, bias, t_copy]) -> float or None: sum of softplus(z + bias) - t (z + bias); with out, "
+     "also bce_grad's out; with t_copy, also a copy of t"},
     {"colsum_update", py_colsum_update, METH_VARARGS, "colsum_update(b, g, nc, out) -> bool: b + nc g.sum(0)"},
     {"scan", py_scan, METH_VARARGS, "scan(x) -> (all finite, number of nonzeros) or None"},
     {"axpy_sum", py_axpy_sum, METH_VARARGS, "axpy_sum(x, y, z, a, out) -> bool: x + a (y + z)"},
