@@ -159,10 +159,13 @@ def test_the_loss_pass_writes_the_gradients_bits():
     assert f.bce_grad(z, t, 0.001, alone)
     assert f.bce_sum(z, t, 0.001, pair) == f.bce_sum(z, t)
     assert np.array_equal(alone.view(np.uint32), pair.view(np.uint32))
-    copy = np.full((3, 1001), np.nan, F32)  # with t_copy, the pass also copies t (rows of a bias's length)
-    bias = np.zeros(1001, F32)
-    assert f.bce_sum(z, t, 0.001, pair, bias, copy) == f.bce_sum(z, t, 0.0, None, bias)
-    assert np.array_equal(copy.ravel(), t) and np.array_equal(alone.view(np.uint32), pair.view(np.uint32))
+    copy = np.full(3001, np.nan, F32)  # with t_copy, the pass also copies t
+    assert f.bce_sum(z, t, 0.001, pair, None, copy) == f.bce_sum(z, t)
+    assert np.array_equal(copy, t) and np.array_equal(alone.view(np.uint32), pair.view(np.uint32))
+    z2, t2, b2 = z[:3000].reshape(30, 100), t[:3000].reshape(30, 100), np.linspace(-1, 1, 100, dtype=F32)
+    copy2 = np.full((30, 100), np.nan, F32)  # rows of a bias's length
+    assert f.bce_sum(z2, t2, 0.0, None, b2, copy2) == f.bce_sum(z2, t2, 0.0, None, b2)
+    assert np.array_equal(copy2, t2)
 
 
 def test_softmax_xent_gradient_within_bound_and_labels_checked():
