@@ -36,14 +36,14 @@ from tessera.trainer import reconstruction_sampling as rs  # noqa: E402
 from tessera.trainer.models.autoencoder import AutoEncoder  # noqa: E402
 
 FEATURES, DENSITY, HIDDEN, BATCH = 50_000, 0.002, 128, 256
-K = 50  # uniform zeros per example (and the partner's ones): chosen by measurement (bench/README.md)
+K = 50  # uniform zeros per example (and the partners' ones): chosen by measurement (trainer/README.md)
 # The loss is a mean over all B * 50,000 elements, so per-weight gradients are tiny and the step
 # size is large; lr / 50,000 is the rate of the per-example sum of the BCE over features. One grid
 # for every method (steps of about sqrt(2)), wide enough that each method's best is inside it.
 LRS = (5_000.0, 7_000.0, 10_000.0, 14_000.0, 20_000.0)
 
 
-def train(data, held_out, k, proposal, lr, epochs, budget, shuffle=0, control_variate=None, sampler_seed=None):
+def train(data, held_out, k, proposal, lr, epochs, budget, shuffle=0, control_variate=True, sampler_seed=None):
     """Train until `epochs` epochs are done and `budget` seconds of steps are spent; returns
     (per-step seconds, CE after `epochs` epochs, (epochs, CE) when the budget ran out, seconds).
     `shuffle` seeds the minibatch order (0: the order every method shares); `sampler_seed` the
@@ -105,15 +105,14 @@ def main() -> None:
     print(f"data: synthetic_sparse_csr, {n_train} training + 512 held-out rows x {FEATURES:,} features, "
           f"density {x.nnz / (x.shape[0] * x.shape[1]):.4f} ({x.nnz / x.shape[0]:.0f} ones per row); "
           f"tied AE {FEATURES}->{HIDDEN}, SGD, batch {BATCH}, {epochs} epochs; sampled: K = {K} uniform "
-          f"zeros per example (plus, 'partner' proposal, the ones of another row of the batch); sampled "
+          f"zeros per example (plus, 'partner' proposal, the ones of {rs.PARTNERS} other rows of the batch); sampled "
           f"step: {'C kernels (tessera.trainer._sampled)' if rs.native_kernels() else 'numpy (no C kernels)'}\n")
     untrained = AutoEncoder(FEATURES, HIDDEN, seed=0).cross_entropy(held)
-    methods = [("full reconstruction (ours, compiled step)", None, "partner", None),
+    methods = [("full reconstruction (ours, compiled step)", None, "partner", True),
                (f"reconstruction sampling, K={K}, partner proposal, control variate (defaults)", K, "partner", True),
                (f"reconstruction sampling, K={K}, partner proposal, no control variate", K, "partner", False),
-               (f"reconstruction sampling, K={K}, uniform proposal, no control variate (its default)", K, "uniform",
-                False),
-               (f"reconstruction sampling, K={K}, uniform proposal, control variate", K, "uniform", True)]
+               (f"reconstruction sampling, K={K}, uniform proposal, control variate", K, "uniform", True),
+               (f"reconstruction sampling, K={K}, uniform proposal, no control variate", K, "uniform", False)]
     results = [grid(train_x, held, k, prop, cv, LRS, epochs) for _, k, prop, cv in methods]
     best = [min(r, key=lambda lr: r[lr][0]) for r in results]
     grid_rows = [[name, f"{lr:g}", f"{r[lr][0]:.6f}", common.fmt_time(float(np.median(r[lr][1]))),

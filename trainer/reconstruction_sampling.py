@@ -20,7 +20,7 @@ terms, summed in another order: equal within float32 rounding). With denoising (
 the encoder reads the ones each kept with probability 1 - P, drawn here too; the decoder still
 reconstructs the clean x.
 
-The control variate (SampledSGD's default with the partner proposal): the derivative of the loss w.r.t. a logit z_rc is
+The control variate (SampledSGD's default): the derivative of the loss w.r.t. a logit z_rc is
 sigmoid(z_rc) - x_rc. Split it as base[c] + (sigmoid(z_rc) - x_rc - base[c]) with base[c] =
 sigmoid(dec[c] . hbar + bv[c]), hbar the batch's mean hidden vector: the first part is summed
 exactly over every (r, c) (rank-one terms: base h-sum for the decoder, sum of base[c] dec[c] for dh,
@@ -28,8 +28,7 @@ B base for bv), the second is what the sample estimates. Unbiased still (base do
 the draw); where a unit's logit varies little across the batch (the many units that are on only
 as noise in wide sparse data) the estimated part is near zero, so the importance weights n0 / K no
 longer make those units' updates noisy. Where the logit varies (units on in some examples only)
-the estimated part is large and must be drawn often, which the partner proposal does and the
-uniform one does not: with the uniform proposal it is off by default.
+the estimated part is large and must be drawn often, which the partner proposal does.
 
 Cost per step: the encoder is a gather-sum of W's rows at the ones, the decoder reads the rows of
 the sampled positions only, and SGD writes the rows of W (tied; untied: rows of W, columns of W2)
@@ -87,6 +86,7 @@ def binary_pattern(x: Any) -> sparse.BinaryRows:
 
 
 PROPOSALS = ("partner", "uniform")
+PARTNERS = 2  # rows lending their ones to each row (partner proposal): chosen by measurement (trainer/README.md)
 SAMPLED_KERNELS_ENV = "TESSERA_SAMPLED_KERNELS"  # "numpy" turns the native step off (tests, benchmarks)
 _loaded: list[ModuleType | None] = []
 
@@ -136,21 +136,23 @@ class Sample:
         return np.repeat(np.arange(len(self.indptr) - 1), np.diff(self.indptr))
 
 
-def build_sample(ones: sparse.BinaryRows, k: int, shift: int, ranks: np.ndarray,
+def build_sample(ones: sparse.BinaryRows, k: int, shifts: np.ndarray, ranks: np.ndarray,
                  native: ModuleType | None) -> Sample:
     """The pairs of a draw (the random numbers are the caller's): row r's ones (target 1, weight 1);
-    with shift > 0 the ones of row (r + shift) mod n that are zeros of row r; the zeros of rank
-    ranks[r] (k of them, each in [0, n0_r)) among row r's zeros. A row with no more than k zeros
-    gets all of them, weight 1, instead. A sampled zero's weight is 1 / E[times it is drawn] =
-    1 / (k / n0_r + c / (n - 1)), c the rows of the batch with a one there (partner only).
-    `native`: the C kernel (same pairs, same weights bit for bit) or None (numpy)."""
+    for each of the m `shifts` (distinct, in [1, n); none: the uniform proposal) the ones of row
+    (r + shift) mod n that are zeros of row r; the zeros of rank ranks[r] (k of them, each in
+    [0, n0_r)) among row r's zeros. A row with no more than k zeros gets all of them, weight 1,
+    instead. A sampled zero's weight is 1 / E[times it is drawn] = 1 / (k / n0_r + m c / (n - 1)),
+    c the rows of the batch with a one there. `native`: the C kernel (same pairs, same weights bit
+    for bit) or None (numpy)."""
     n, d = ones.shape
+    shifts = np.asarray(shifts, np.int64)
     if native is not None:
-        bound = native.draw_bound(ones.indptr, d, k, shift)
+        bound = native.draw_bound(ones.indptr, d, k, shifts)
         out_indptr = np.empty(n + 1, np.int64)
         cols, target, weight = np.empty(bound, np.int64), np.empty(bound, np.float32), np.empty(bound, np.float32)
-        count = _scratch_counts(d)
-        pairs = native.draw(ones.indptr, ones.cols, d, k, shift, ranks, count, out_indptr, cols, target, weight)
+        pairs = native.draw(ones.indptr, ones.cols, d, k, shifts, ranks, _scratch_counts(d), out_indptr, cols,
+                            target, weight)
         return Sample(cols[:pairs], target[:pairs], weight[:pairs], out_indptr)
     nnz = np.diff(ones.indptr)
     n0 = d - nnz
@@ -164,9 +166,9 @@ def build_sample(ones: sparse.BinaryRows, k: int, shift: int, ranks: np.ndarray,
         zc = np.flatnonzero(mask)
         parts.append((np.full(len(zc), r), zc, np.ones(len(zc))))
     uniform = k / np.maximum(n0, 1)
-    partner = shift > 0 and n > 1
-    if partner:
-        count = np.bincount(ones.cols, minlength=d)
+    m = len(shifts) if n > 1 else 0
+    count = np.bincount(ones.cols, minlength=d) if m else None
+    for shift in shifts[:m]:
         pr = (np.arange(n) + shift) % n
         cnt = np.where(full, 0, nnz[pr])
         prow = np.repeat(np.arange(n), cnt)
@@ -174,7 +176,7 @@ def build_sample(ones: sparse.BinaryRows, k: int, shift: int, ranks: np.ndarray,
         pc = ones.cols[start + np.arange(len(prow))]
         keep = _without(prow * stride + pc, one_keys)
         prow, pc = prow[keep], pc[keep]
-        parts.append((prow, pc, 1.0 / (uniform[prow] + count[pc] / (n - 1))))
+        parts.append((prow, pc, 1.0 / (uniform[prow] + m * count[pc] / (n - 1))))
     many = np.flatnonzero(~full)
     q = ranks[many].reshape(-1)
     r = np.repeat(many, k)
@@ -182,9 +184,9 @@ def build_sample(ones: sparse.BinaryRows, k: int, shift: int, ranks: np.ndarray,
     # (s_i - i zeros precede the i-th one); searched in all rows at once with a row offset
     shifted = ones.cols - (np.arange(len(ones.cols)) - ones.indptr[ones.rows]) + ones.rows * stride
     zc = q + (np.searchsorted(shifted, q + r * stride, side="right") - ones.indptr[r])
-    parts.append((r, zc, 1.0 / (uniform[r] + (count[zc] / (n - 1) if partner else 0.0))))
+    parts.append((r, zc, 1.0 / (uniform[r] + (m * count[zc] / (n - 1) if m else 0.0))))
     rows = np.concatenate([p[0] for p in parts])
-    order = np.argsort(rows, kind="stable")  # each part is row-ordered: rows keep ones, partner, uniform
+    order = np.argsort(rows, kind="stable")  # each part is row-ordered: rows keep ones, partners, uniform
     target = np.concatenate([np.ones(len(ones.cols), np.float32)]
                             + [np.zeros(len(p[0]), np.float32) for p in parts[1:]])
     weight = np.concatenate([p[2] for p in parts]).astype(np.float32)
@@ -206,11 +208,15 @@ def _scratch_counts(d: int) -> np.ndarray:
 
 class ZeroSampler:
     """Draws the zeros to reconstruct (and the denoising mask) from a numpy Generator seeded by the
-    run's seed; get_state/set_state let checkpoints resume it exactly."""
+    run's seed; get_state/set_state let checkpoints resume it exactly. `partners`: how many other
+    rows of the batch lend their ones to each row (partner proposal)."""
 
-    def __init__(self, k: int, seed: int, proposal: str = "partner") -> None:
+    def __init__(self, k: int, seed: int, proposal: str = "partner", partners: int = PARTNERS) -> None:
         self.k = check_k(k)
         self.proposal = check_proposal(proposal)
+        if isinstance(partners, bool) or not isinstance(partners, (int, np.integer)) or partners < 1:
+            raise ValueError(f"partners must be a positive integer, got {partners!r}")
+        self.partners = int(partners)
         self._seed = seed
         self.rng = np.random.default_rng([seed, _STREAM_TAG])
 
@@ -226,13 +232,16 @@ class ZeroSampler:
         return self.rng.random(n) >= corruption
 
     def draw(self, ones: sparse.BinaryRows) -> Sample:
-        """The pairs to reconstruct for a batch whose ones are `ones`: the partner's shift (uniform
-        in [1, n)), then k ranks per row, each uniform over the row's zeros (with replacement)."""
+        """The pairs to reconstruct for a batch whose ones are `ones`: the partners' shifts (distinct,
+        uniform in [1, n)), then k ranks per row, each uniform over the row's zeros (with
+        replacement)."""
         n, d = ones.shape
         n0 = d - np.diff(ones.indptr)
-        shift = int(self.rng.integers(1, n)) if self.proposal == "partner" and n > 1 else 0
+        shifts = np.zeros(0, np.int64)
+        if self.proposal == "partner" and n > 1:
+            shifts = self.rng.choice(n - 1, min(self.partners, n - 1), replace=False) + 1
         ranks = self.rng.integers(0, np.maximum(n0, 1)[:, None], size=(n, self.k))
-        return build_sample(ones, self.k, shift, ranks, native_kernels())
+        return build_sample(ones, self.k, shifts, ranks, native_kernels())
 
 
 @dataclass
@@ -372,23 +381,18 @@ class SampledSGD:
     estimate of the full mean BCE), updating in place. `last_stats` counts what the last step
     touched (instrumentation for tests and benchmarks).
 
-    `control_variate`: each zero's derivative sigmoid(z_rc) is split into base[c] =
+    `control_variate` (default on): each zero's derivative sigmoid(z_rc) is split into base[c] =
     sigmoid(dec[c] . hbar + bv[c]) (hbar the batch's mean hidden vector), summed exactly over every
     (r, c) as rank-one terms, and sigmoid(z_rc) - base[c], which the sample estimates. Still
     unbiased (base does not depend on the draw); the estimated part is small where a unit's logits
     vary little across the batch, which is most of a wide sparse input's units. Where they do vary
     (units on in some examples only) base is a poor guess, and the proposal must draw those zeros
-    often: the partner proposal does, the uniform one does not. So the default (None) is on with
-    the partner proposal and off with the uniform one (measured: bench/train_sampling.py). It
-    costs two streaming passes over the decoder's d rows per step (mean_field, the rank-one
-    update); off, the step touches only the sampled rows."""
+    often, as the partner proposal does. It costs two streaming passes over the decoder's d rows
+    per step (mean_field, the rank-one update); off, the step touches only the sampled rows."""
 
-    def __init__(self, model: AutoEncoder, sampler: ZeroSampler, lr: float,
-                 control_variate: bool | None = None) -> None:
+    def __init__(self, model: AutoEncoder, sampler: ZeroSampler, lr: float, control_variate: bool = True) -> None:
         self.model, self.sampler = model, sampler
         self.lr = model.dtype.type(lr)
-        if control_variate is None:
-            control_variate = sampler.proposal == "partner"
         self.control_variate = bool(control_variate)
         self.last_stats: dict[str, int] = {}
 

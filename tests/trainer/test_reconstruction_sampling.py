@@ -122,8 +122,9 @@ def test_work_per_step_follows_the_ones_and_k_not_the_width(tied):
         before = {p.name: p.get_value() for p in model.params}
         step(x)
         st = dict(step.last_stats)
-        # each row: its ones, K uniform zeros, its partner's ones that are zeros of the row
-        assert nnz.sum() + n * k <= st["pairs"] <= nnz.sum() + n * (k + nnz.max() - 3)
+        # each row: its ones, K uniform zeros, its partners' ones that are zeros of the row
+        partners = model.sampler.partners
+        assert nnz.sum() + n * k <= st["pairs"] <= nnz.sum() + n * (k + partners * (nnz.max() - 3))
         assert st["ones"] == nnz.sum()
         after = model.get_params()
         touched_w = np.flatnonzero((after["W"] != before["W"]).any(axis=1))
@@ -133,7 +134,7 @@ def test_work_per_step_follows_the_ones_and_k_not_the_width(tied):
         if not tied:
             assert 0 < len(np.flatnonzero((after["W2"] != before["W2"]).any(axis=0))) <= st["pairs"]
         seen[d] = st["pairs"]
-    assert abs(seen[5_000] - seen[50_000]) <= n * 2  # only the partners' overlaps differ
+    assert abs(seen[5_000] - seen[50_000]) <= n * 2 * model.sampler.partners  # only the partners' overlaps differ
 
 
 def test_training_reaches_the_full_methods_held_out_cross_entropy():
@@ -224,9 +225,12 @@ def test_bad_k_is_refused_clearly(bad):
         AutoEncoder(50, 4, reconstruction_sampling=bad)
 
 
-def test_unknown_proposal_is_refused_clearly():
+def test_unknown_proposal_or_bad_partner_count_is_refused_clearly():
     with pytest.raises(ValueError, match="proposal must be one of partner, uniform"):
         AutoEncoder(50, 4, reconstruction_sampling=3, sampling_proposal="smp")
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="partners must be a positive integer"):
+            rs.ZeroSampler(3, 0, "partner", partners=bad)
 
 
 @pytest.mark.parametrize("bad", ["0", "-1"])
@@ -313,14 +317,15 @@ def _draw_inputs(seed):
     return ones, k, ranks
 
 
-@pytest.mark.parametrize("shift", [0, 1, 3, 6])
-def test_native_and_numpy_draw_the_same_sample(shift):
+@pytest.mark.parametrize("shifts", [[], [1], [3, 6], [1, 2, 5]])
+def test_native_and_numpy_draw_the_same_sample(shifts):
     """The C draw and the numpy reference give the same pairs, targets and weights bit for bit,
-    from the same random numbers (shift 0: the uniform proposal)."""
+    from the same random numbers (no shifts: the uniform proposal; else one partner per shift)."""
     from tessera.trainer import _sampled  # no skip: `make setup` builds it, its absence is a failure
-    ones, k, ranks = _draw_inputs(seed=shift)
-    a = rs.build_sample(ones, k, shift, ranks, _sampled)
-    b = rs.build_sample(ones, k, shift, ranks, None)
+    ones, k, ranks = _draw_inputs(seed=len(shifts))
+    shifts = np.array(shifts, np.int64)
+    a = rs.build_sample(ones, k, shifts, ranks, _sampled)
+    b = rs.build_sample(ones, k, shifts, ranks, None)
     for name in ("indptr", "cols", "target", "weight"):
         va, vb = getattr(a, name), getattr(b, name)
         assert va.dtype == vb.dtype and np.array_equal(va, vb), name
@@ -369,19 +374,23 @@ def test_native_kernels_refuse_bad_operands():
         _sampled.scatter_values(np.zeros(10, np.float32), np.array([-1], np.int64), np.ones(1, np.float32))
     ones, k, ranks = _draw_inputs(seed=0)
     n, d = ones.shape
-    bound = _sampled.draw_bound(ones.indptr, d, k, 1)
+    one = np.array([1], np.int64)
+    bound = _sampled.draw_bound(ones.indptr, d, k, one)
     outs = (np.zeros(d, np.int32), np.empty(n + 1, np.int64), np.empty(bound, np.int64),
             np.empty(bound, np.float32), np.empty(bound, np.float32))
     bad = ranks.copy()
     bad[0, 0] = d
     with pytest.raises(ValueError, match="rank"):
-        _sampled.draw(ones.indptr, ones.cols, d, k, 1, bad, *outs)
+        _sampled.draw(ones.indptr, ones.cols, d, k, one, bad, *outs)
     unsorted = ones.cols.copy()
     unsorted[[0, 1]] = unsorted[[1, 0]]
     with pytest.raises(ValueError, match="sorted"):
-        _sampled.draw(ones.indptr, unsorted, d, k, 1, ranks, *outs)
+        _sampled.draw(ones.indptr, unsorted, d, k, one, ranks, *outs)
     with pytest.raises(ValueError, match="shorter"):
-        _sampled.draw(ones.indptr, ones.cols, d, k, 1, ranks, *outs[:2], outs[2][:3], *outs[3:])
+        _sampled.draw(ones.indptr, ones.cols, d, k, one, ranks, *outs[:2], outs[2][:3], *outs[3:])
+    for shifts in ([0], [n], [2, 2]):
+        with pytest.raises(ValueError, match="shifts"):
+            _sampled.draw(ones.indptr, ones.cols, d, k, np.array(shifts, np.int64), ranks, *outs)
 
 
 @pytest.mark.parametrize("native", [True, False])

@@ -87,12 +87,15 @@ INLINE void prefetch_row(const float *row) {
 #endif
 }
 
-size_t sk_draw_bound(size_t n, int64_t d, const int64_t *indptr, int64_t k, int64_t shift) {
+size_t sk_draw_bound(size_t n, int64_t d, const int64_t *indptr, int64_t k, const int64_t *shifts, size_t m) {
     size_t total = 0;
     for (size_t r = 0; r < n; r++) {
         int64_t nnz = indptr[r + 1] - indptr[r], n0 = d - nnz;
-        size_t p = shift > 0 ? (r + (size_t)shift) % n : r;
-        total += (size_t)nnz + (size_t)(n0 <= k ? n0 : k) + (shift > 0 ? (size_t)(indptr[p + 1] - indptr[p]) : 0);
+        total += (size_t)nnz + (size_t)(n0 <= k ? n0 : k);
+        for (size_t i = 0; i < m; i++) {
+            size_t p = (r + (size_t)shifts[i]) % n;
+            total += (size_t)(indptr[p + 1] - indptr[p]);
+        }
     }
     return total;
 }
@@ -109,26 +112,26 @@ static int64_t zero_column(const int64_t *s, int64_t m, int64_t q) {
     return q + lo;
 }
 
-size_t sk_draw(size_t n, int64_t d, const int64_t *indptr, const int64_t *cols, int64_t k, int64_t shift,
-               const int64_t *ranks, int32_t *count, int64_t *out_indptr, int64_t *out_cols, float *target,
+size_t sk_draw(size_t n, int64_t d, const int64_t *indptr, const int64_t *cols, int64_t k, const int64_t *shifts,
+               size_t m, const int64_t *ranks, int32_t *count, int64_t *out_indptr, int64_t *out_cols, float *target,
                float *weight) {
     int64_t nnz_all = indptr[n];
-    int partner = shift > 0 && n > 1;
+    int partner = m > 0 && n > 1;
     if (partner)
         for (int64_t p = 0; p < nnz_all; p++) count[cols[p]]++;
     size_t o = 0;
     out_indptr[0] = 0;
     for (size_t r = 0; r < n; r++) {
         const int64_t *s = cols + indptr[r];
-        int64_t m = indptr[r + 1] - indptr[r], n0 = d - m;
-        for (int64_t i = 0; i < m; i++, o++) {
+        int64_t ns = indptr[r + 1] - indptr[r], n0 = d - ns;
+        for (int64_t i = 0; i < ns; i++, o++) {
             out_cols[o] = s[i];
             target[o] = 1.0f;
             weight[o] = 1.0f;
         }
         if (n0 <= k) {  /* every zero, weight 1: the full reconstruction of this row */
             for (int64_t c = 0, i = 0; c < d; c++) {
-                if (i < m && s[i] == c) {
+                if (i < ns && s[i] == c) {
                     i++;
                     continue;
                 }
@@ -140,24 +143,25 @@ size_t sk_draw(size_t n, int64_t d, const int64_t *indptr, const int64_t *cols, 
             continue;
         }
         double uniform = (double)k / (double)n0;
-        if (partner) {  /* the partner's ones that are zeros of this row (a merge of two sorted lists) */
-            size_t pr = (r + (size_t)shift) % n;
+        for (size_t i = 0; partner && i < m; i++) {  /* each partner's ones that are zeros of this row (a merge) */
+            size_t pr = (r + (size_t)shifts[i]) % n;
             const int64_t *ps = cols + indptr[pr];
             int64_t pm = indptr[pr + 1] - indptr[pr];
-            for (int64_t i = 0, j = 0; j < pm; j++) {
-                while (i < m && s[i] < ps[j]) i++;
-                if (i < m && s[i] == ps[j]) continue;
+            for (int64_t a = 0, j = 0; j < pm; j++) {
+                while (a < ns && s[a] < ps[j]) a++;
+                if (a < ns && s[a] == ps[j]) continue;
                 out_cols[o] = ps[j];
                 target[o] = 0.0f;
-                weight[o++] = (float)(1.0 / (uniform + (double)count[ps[j]] / (double)(n - 1)));
+                weight[o++] = (float)(1.0 / (uniform + (double)((int64_t)m * count[ps[j]]) / (double)(n - 1)));
             }
         }
         const int64_t *q = ranks + r * (size_t)k;
         for (int64_t j = 0; j < k; j++, o++) {
-            int64_t c = zero_column(s, m, q[j]);
+            int64_t c = zero_column(s, ns, q[j]);
+            double others = partner ? (double)((int64_t)m * count[c]) / (double)(n - 1) : 0.0;
             out_cols[o] = c;
             target[o] = 0.0f;
-            weight[o] = (float)(1.0 / (uniform + (partner ? (double)count[c] / (double)(n - 1) : 0.0)));
+            weight[o] = (float)(1.0 / (uniform + others));
         }
         out_indptr[r + 1] = (int64_t)o;
     }

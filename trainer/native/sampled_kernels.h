@@ -12,20 +12,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The most pairs sk_draw can write for this batch: every row's ones, its partner's ones and k
+/* The most pairs sk_draw can write for this batch: every row's ones, its partners' ones and k
  * zeros (or, for a row with no more than k zeros, all of them). */
-size_t sk_draw_bound(size_t n, int64_t d, const int64_t *indptr, int64_t k, int64_t shift);
+size_t sk_draw_bound(size_t n, int64_t d, const int64_t *indptr, int64_t k, const int64_t *shifts, size_t m);
 
-/* The pairs (r, c) to reconstruct, sorted by row: row r's ones (target 1, weight 1), then, with a
- * partner (shift > 0), the ones of row (r + shift) mod n that are zeros of row r, then the zeros
- * of rank ranks[r * k + j] (j < k) among row r's zeros (ranks drawn in [0, n0_r)). A row with no
- * more than k zeros gets all of them instead (weight 1, no partner). A sampled zero's weight is
- * 1 / E[times drawn] = 1 / (k / n0_r + count[c] / (n - 1)), the second term only with a partner;
- * count[c] is the number of rows of the batch with a one at c (the caller's scratch of width d,
- * filled and emptied here in O(nnz)). Writes out_indptr (n + 1), cols, target, weight (at most
- * sk_draw_bound entries); returns the number of pairs. */
-size_t sk_draw(size_t n, int64_t d, const int64_t *indptr, const int64_t *cols, int64_t k, int64_t shift,
-               const int64_t *ranks, int32_t *count, int64_t *out_indptr, int64_t *out_cols, float *target,
+/* The pairs (r, c) to reconstruct, sorted by row: row r's ones (target 1, weight 1), then, for each
+ * of the m shifts (distinct, in [1, n)), the ones of row (r + shift) mod n that are zeros of row r,
+ * then the zeros of rank ranks[r * k + j] (j < k) among row r's zeros (ranks drawn in [0, n0_r)).
+ * A row with no more than k zeros gets all of them instead (weight 1, no partner). A sampled
+ * zero's weight is 1 / E[times drawn] = 1 / (k / n0_r + m count[c] / (n - 1)) (m = 0: no second
+ * term); count[c] is the number of rows of the batch with a one at c (the caller's zeroed scratch
+ * of width d, filled and emptied here in O(nnz)). Writes out_indptr (n + 1), cols, target, weight
+ * (at most sk_draw_bound entries); returns the number of pairs. */
+size_t sk_draw(size_t n, int64_t d, const int64_t *indptr, const int64_t *cols, int64_t k, const int64_t *shifts,
+               size_t m, const int64_t *ranks, int32_t *count, int64_t *out_indptr, int64_t *out_cols, float *target,
                float *weight);
 
 /* out[r] = sum of W[cols[p]] over the pairs p of row r (the encoder's pre-activation, no bias). */

@@ -66,40 +66,50 @@ static int valid_pattern(const int64_t *indptr, Py_ssize_t n, const int64_t *col
     return 1;
 }
 
-/* draw_bound(indptr, d, k, shift) -> int */
+/* the shifts: distinct, each in [1, n); 1 if so, else 0 */
+static int valid_shifts(const int64_t *shifts, Py_ssize_t m, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < m; i++) {
+        if (shifts[i] < 1 || shifts[i] >= n) return 0;
+        for (Py_ssize_t j = 0; j < i; j++)
+            if (shifts[j] == shifts[i]) return 0;
+    }
+    return 1;
+}
+
+/* draw_bound(indptr, d, k, shifts) -> int */
 static PyObject *py_draw_bound(PyObject *self, PyObject *args) {
-    PyObject *ip;
-    long long d, k, shift;
+    PyObject *ip, *sh;
+    long long d, k;
     Bufs bs = {.n = 0};
     (void)self;
-    if (!PyArg_ParseTuple(args, "OLLL", &ip, &d, &k, &shift)) return NULL;
-    Py_buffer *b = get(&bs, ip, 'q', 0, "draw_bound indptr");
-    if (!b) return fail(&bs, NULL, NULL);
+    if (!PyArg_ParseTuple(args, "OLLO", &ip, &d, &k, &sh)) return NULL;
+    Py_buffer *b = get(&bs, ip, 'q', 0, "draw_bound indptr"), *bsh = b ? get(&bs, sh, 'q', 0, "draw_bound shifts") : NULL;
+    if (!bsh) return fail(&bs, NULL, NULL);
     Py_ssize_t n = items(b) - 1;
-    if (n < 0 || k < 1 || shift < 0) return fail(&bs, "draw_bound", "bad sizes");
-    size_t bound = sk_draw_bound((size_t)n, d, b->buf, k, shift);
+    if (n < 0 || k < 1 || !valid_shifts(bsh->buf, items(bsh), n)) return fail(&bs, "draw_bound", "bad sizes or shifts");
+    size_t bound = sk_draw_bound((size_t)n, d, b->buf, k, bsh->buf, (size_t)items(bsh));
     release(&bs);
     return PyLong_FromSize_t(bound);
 }
 
-/* draw(indptr, cols, d, k, shift, ranks, count, out_indptr, out_cols, target, weight) -> pairs */
+/* draw(indptr, cols, d, k, shifts, ranks, count, out_indptr, out_cols, target, weight) -> pairs */
 static PyObject *py_draw(PyObject *self, PyObject *args) {
     PyObject *o[9];
-    long long d, k, shift;
+    long long d, k;
     Bufs bs = {.n = 0};
     (void)self;
-    if (!PyArg_ParseTuple(args, "OOLLLOOOOOO", &o[0], &o[1], &d, &k, &shift, &o[2], &o[3], &o[4], &o[5], &o[6],
-                          &o[7]))
+    if (!PyArg_ParseTuple(args, "OOLLOOOOOOO", &o[0], &o[1], &d, &k, &o[8], &o[2], &o[3], &o[4], &o[5], &o[6], &o[7]))
         return NULL;
-    static const char kinds[] = "qqqiqqff";
-    static const int writable[] = {0, 0, 0, 1, 1, 1, 1, 1};
-    Py_buffer *b[8];
-    for (int i = 0; i < 8; i++)
+    static const char kinds[] = "qqqiqqffq";
+    static const int writable[] = {0, 0, 0, 1, 1, 1, 1, 1, 0};
+    Py_buffer *b[9];
+    for (int i = 0; i < 9; i++)
         if (!(b[i] = get(&bs, o[i], kinds[i], writable[i], "draw"))) return fail(&bs, NULL, NULL);
-    Py_ssize_t n = items(b[0]) - 1;
-    if (n < 0 || d < 1 || k < 1 || shift < 0 || (n > 0 && shift >= n) || items(b[2]) != n * k
-        || items(b[3]) != d || items(b[4]) != n + 1)
+    Py_ssize_t n = items(b[0]) - 1, m = items(b[8]);
+    const int64_t *shifts = b[8]->buf;
+    if (n < 0 || d < 1 || k < 1 || items(b[2]) != n * k || items(b[3]) != d || items(b[4]) != n + 1)
         return fail(&bs, "draw", "operands of inconsistent sizes");
+    if (!valid_shifts(shifts, m, n)) return fail(&bs, "draw", "shifts must be distinct, each in [1, rows)");
     const int64_t *indptr = b[0]->buf, *cols = b[1]->buf, *ranks = b[2]->buf;
     if (!valid_pattern(indptr, n, cols, items(b[1]), d)) return fail(&bs, "draw", "the batch's pattern is invalid");
     for (Py_ssize_t r = 0; r < n; r++) {
@@ -109,11 +119,11 @@ static PyObject *py_draw(PyObject *self, PyObject *args) {
         for (int64_t p = indptr[r] + 1; p < indptr[r + 1]; p++)
             if (cols[p] <= cols[p - 1]) return fail(&bs, "draw", "the batch's columns are not sorted within rows");
     }
-    size_t bound = sk_draw_bound((size_t)n, d, indptr, k, shift);
+    size_t bound = sk_draw_bound((size_t)n, d, indptr, k, shifts, (size_t)m);
     if ((size_t)items(b[5]) < bound || (size_t)items(b[6]) < bound || (size_t)items(b[7]) < bound)
         return fail(&bs, "draw", "output arrays shorter than draw_bound");
-    size_t pairs = sk_draw((size_t)n, d, indptr, cols, k, shift, ranks, b[3]->buf, b[4]->buf, b[5]->buf, b[6]->buf,
-                           b[7]->buf);
+    size_t pairs = sk_draw((size_t)n, d, indptr, cols, k, shifts, (size_t)m, ranks, b[3]->buf, b[4]->buf, b[5]->buf,
+                           b[6]->buf, b[7]->buf);
     release(&bs);
     return PyLong_FromSize_t(pairs);
 }
@@ -250,9 +260,9 @@ static PyObject *py_scatter_values(PyObject *self, PyObject *args) {
 }
 
 static PyMethodDef methods[] = {
-    {"draw_bound", py_draw_bound, METH_VARARGS, "draw_bound(indptr, d, k, shift) -> the most pairs draw writes"},
+    {"draw_bound", py_draw_bound, METH_VARARGS, "draw_bound(indptr, d, k, shifts) -> the most pairs draw writes"},
     {"draw", py_draw, METH_VARARGS,
-     "draw(indptr, cols, d, k, shift, ranks, count, out_indptr, out_cols, target, weight) -> pairs"},
+     "draw(indptr, cols, d, k, shifts, ranks, count, out_indptr, out_cols, target, weight) -> pairs"},
     {"gather_sum", py_gather_sum, METH_VARARGS, "gather_sum(W, indptr, cols, out, nh): out[r] = sum W[cols of r]"},
     {"decode", py_decode, METH_VARARGS,
      "decode(dec, bv, base, h, indptr, cols, target, weight, inv, dz, dh) -> weighted sum of the BCE terms"},
