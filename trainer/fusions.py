@@ -158,6 +158,7 @@ class BCEPair:
 
     grad: np.ndarray
     t_slot: int = -1  # the target's value slot
+    loss_slot: int = -1  # the loss node's slot: its kernel runs before the nodes of larger slots
     c: float | None = None
     fresh: bool = False
     placed: bool = False  # grad is a view into a consumer's buffer (sgd_update's stacked operand)
@@ -223,8 +224,11 @@ def sigmoid_xent_grad(v: Variable, site: PlanSite) -> Fused | None:
         pair = site.shared.get(key)
         g_var = site.order[g1]
         c = float(g_var.value.reshape(()) * scale) if g_var.kind == "constant" else None
-        if pair is None or c is None or pair.grad.shape != oshape or pair.c not in (None, c):
-            return fn_native, ins  # a second gradient of the pair with another scale computes its own
+        if (pair is None or c is None or pair.grad.shape != oshape or pair.c not in (None, c)
+                or pair.loss_slot > site.slot_of(v)):
+            # a second gradient of the pair with another scale computes its own; so does one the
+            # schedule runs before the loss (it would read the previous call's)
+            return fn_native, ins
         pair.c = c
         site.shared[("bce_grad", site.slot_of(v))] = pair  # consumers may place pair.grad (sgd_update)
 
@@ -280,7 +284,8 @@ def softplus_xent_loss(v: Variable, site: PlanSite) -> Fused | None:
     if fused is None:
         return fn, ins
     bce_sum, scale64 = fused.bce_sum, float(scale)
-    pair = site.shared.setdefault(("bce", ins[0], ins[1]), BCEPair(np.empty(shape, v.dtype), ins[1]))
+    pair = site.shared.setdefault(("bce", ins[0], ins[1]),
+                                  BCEPair(np.empty(shape, v.dtype), ins[1], site.slot_of(v)))
     biased = _biased_logits(z, site)
     if biased is not None:
         ins = (site.slot_of(biased[0]), ins[1], site.slot_of(biased[1]))
@@ -339,7 +344,7 @@ def sgd_update(v: Variable, site: PlanSite) -> Fused | None:
         plan.append((site.kernels[site.slot_of(p)], left, sc))
         ins += [site.slot_of(a), site.slot_of(b)]
     tmp = np.empty(oshape, v.dtype) if len(prods) > 1 else None
-    stacked = _stacked_products(prods, plan, site) if scale else None
+    stacked = _stacked_products(prods, plan, site, site.slot_of(v)) if scale else None
 
     def fn(out, w, c, *ab):
         if stacked is not None and stacked(out, w, c, *ab):
@@ -370,7 +375,7 @@ def sgd_update(v: Variable, site: PlanSite) -> Fused | None:
 STACK_MIN = 1 << 16  # weights this large gain from one GEMM more than the copies cost
 
 
-def _stacked_products(prods: list[Variable], plan: list, site: PlanSite) -> Callable | None:
+def _stacked_products(prods: list[Variable], plan: list, site: PlanSite, slot: int) -> Callable | None:
     """For sgd_update's w + (P1.T @ (-c Q1) + P2.T @ (-c Q2)) (a tied weight's two gradient
     products, P (k_i, m), Q (k_i, n)): one GEMM of inner size k1 + k2 over [P1; P2] and
     [-c Q1; -c Q2], which BLAS runs faster than two of the halves and a sum pass; the P are copied
@@ -399,7 +404,8 @@ def _stacked_products(prods: list[Variable], plan: list, site: PlanSite) -> Call
             pair.grad, pair.placed = sp, True
             placed[i] = True
             other = halves[1 - i][0]
-            if pair.t_copy is None and site.slot_of(ps[1 - i]) == pair.t_slot and other.shape == sp.shape:
+            if (pair.t_copy is None and site.slot_of(ps[1 - i]) == pair.t_slot and other.shape == sp.shape
+                    and pair.loss_slot < slot):  # the loss kernel runs first in each call
                 pair.t_copy, copied[1 - i] = other, pair
     sparse_inputs = [site.slot_of(p) for p in ps if site.slot_of(p) in site.sparse_slots]
     ctx = site.sparse_ctx
