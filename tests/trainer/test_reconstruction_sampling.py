@@ -104,6 +104,23 @@ def test_k_covering_every_zero_gives_the_full_loss_and_gradient(tied):
         np.testing.assert_allclose(v, full_grad[name], rtol=0, atol=1e-5 * scale, err_msg=name)
 
 
+@pytest.mark.parametrize("control_variate", [True, False])
+def test_native_step_with_k_covering_every_zero_is_the_full_sgd_step(monkeypatch, control_variate):
+    """The C step at K >= every row's zeros (and partners): params - lr x the trainer graph's full
+    gradient, within float32 rounding."""
+    from tessera.trainer import _sampled
+    monkeypatch.setattr(rs, "native_kernels", lambda: _sampled)
+    d, lr = 40, np.float32(2.0)
+    x = _batch(8, d, 5, seed=2)
+    model = _model(d, 6, k=d)
+    _, full_grad = _full(model, x)
+    before = model.get_params()
+    rs.SampledSGD(model, model.sampler, float(lr), control_variate=control_variate)(sp.csr_matrix(x))
+    for name, v in model.get_params().items():
+        step = lr * full_grad[name]
+        np.testing.assert_allclose(v - before[name], -step, rtol=0, atol=1e-5 * np.max(np.abs(step)), err_msg=name)
+
+
 @pytest.mark.parametrize("tied", [True, False])
 def test_work_per_step_follows_the_ones_and_k_not_the_width(tied):
     """Same ones per row at widths 5,000 and 50,000 (scipy CSR batches: nothing is scanned by
