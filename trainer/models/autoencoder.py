@@ -11,10 +11,11 @@ restore its generator state.
 
 With `reconstruction_sampling=K` (sparse binary input), training reconstructs each example only
 on its ones and a sample of its zeros (K uniform ones, and with `sampling_proposal="partner"`,
-the default, also those at another batch row's ones), importance-weighted so the loss and
-gradient are unbiased (trainer.reconstruction_sampling): a step costs O((nnz + B K) hidden), not O(B d hidden), and
-updates only the rows it touched (plain SGD). `x_hat`, `loss` and the export are the ordinary
-full auto-encoder: sampling is a training-time device.
+the default, also those at two other batch rows' ones), importance-weighted so the loss and
+gradient are unbiased (trainer.reconstruction_sampling): a step costs O((nnz + B K) hidden) plus
+the control variate's two passes over the d decoder rows, not O(B d hidden) (plain SGD).
+`x_hat`, `loss` and the export are the ordinary full auto-encoder: sampling is a training-time
+device.
 """
 
 from __future__ import annotations
