@@ -1363,15 +1363,27 @@ TSR_WIDE_FN TSR_NOLIBC void mm_wide(const float *a, const float *b, float *c, in
             for (j0 = 0; j0 < n; j0 += 2 * W) {                                                    \
                 int fin;                                                                           \
                 nc = n - j0 < 2 * W ? n - j0 : 2 * W;                                              \
-                fin = pk_pack##SFX(b + (ptrdiff_t)k0 * n + j0, n, kc, nc, p) && nc == 2 * W;       \
+                fin = pk_pack##SFX(b + (ptrdiff_t)k0 * n + j0, n, kc, nc, p);                      \
                 for (i0 = 0; i0 < m; i0 += (R)) {                                                  \
-                    const float *ai = a + i0 * sai + k0 * sak;                                     \
-                    float *ci = c + (ptrdiff_t)i0 * n + j0;                                        \
-                    if (fin && i0 < mb)                                                            \
+                    /* one chunk of k: the last partial block of rows is the block ending at       \
+                     * row m (rows computed again give the same bits), and a partial panel's       \
+                     * block goes through tl, of which the nc columns are kept */                  \
+                    const int one = k <= (KC) && m >= (R);                                         \
+                    const int32_t ib = one && i0 >= mb ? m - (R) : i0;                             \
+                    const float *ai = a + ib * sai + k0 * sak;                                     \
+                    float *ci = c + (ptrdiff_t)ib * n + j0, tl[(R) * 2 * W];                       \
+                    if (fin && nc == 2 * W && (i0 < mb || one)) {                                  \
                         pk_block##SFX(ai, sai, sak, p, kc, ci, n, first);                          \
-                    else                                                                           \
+                    } else if (fin && one) {                                                       \
+                        pk_block##SFX(ai, sai, sak, p, kc, tl, 2 * W, 1);                          \
+                        for (r = 0; r < (R) * 2 * W; r++)                                          \
+                            if (r % (2 * W) < nc)                                                  \
+                                ci[r / (2 * W) * (ptrdiff_t)n + r % (2 * W)] = tl[r];              \
+                    } else {                                                                       \
+                        ai = a + i0 * sai + k0 * sak, ci = c + (ptrdiff_t)i0 * n + j0;             \
                         for (r = 0; r < (R) && i0 + r < m; r++)                                    \
                             pk_row##SFX(ai + r * sai, sak, p, kc, ci + (ptrdiff_t)r * n, nc, first); \
+                    }                                                                              \
                 }                                                                                  \
             }                                                                                      \
         }                                                                                          \
