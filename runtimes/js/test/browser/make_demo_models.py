@@ -14,12 +14,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import tessera.trainer.tensor as T
-from tessera.trainer import datasets
 
+import tessera.trainer.tensor as T
 from tessera import exporter, trainer
 from tessera.demo import write_expected
 from tessera.demo_cnn import train_cnn
+from tessera.trainer import datasets
 
 HERE = Path(__file__).resolve().parent
 
