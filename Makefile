@@ -80,7 +80,7 @@ browser-test: $(JS_DEPS)
 	cd runtimes/js && node --test test/browser/
 
 lint: $(SETUP)
-	$(PY) -m ruff check trainer exporter conformance tests bench tessera setup.py
+	$(PY) -m ruff check trainer exporter conformance tests bench tessera runtimes setup.py
 
 # The CPU-class-dependent tests again on an emulated AVX2-only x86-64 (qemu-user, Haswell: no
 # AVX-512), so that an AVX-512 machine also proves what an AVX2-only one would see: the C runtime's
