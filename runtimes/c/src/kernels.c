@@ -87,7 +87,7 @@ typedef float tsr_vfu __attribute__((vector_size(MM_W * 4), aligned(4), may_alia
 #define TSR_MM_WIDE 1
 #define MW_W 16
 #define MW_R 8
-#define MW_KC 256
+#define MW_KC 64
 #define MW_KCP (MW_KC + MW_W) /* list room: whole vectors are stored */
 #if defined(__AVX512F__) && defined(__POPCNT__)
 #define TSR_WIDE_FN static
@@ -1215,11 +1215,13 @@ TSR_WIDE_FN TSR_NOLIBC void mm_wide(const float *a, const float *b, float *c, in
     int32_t i0, k0, r, rows, kc, kk, j = 0;
     const __m512i iota = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
     const __m512i vn = _mm512_mullo_epi32(iota, _mm512_set1_epi32(n)), step = _mm512_set1_epi32(MW_W * n);
-    for (i0 = 0; i0 < m; i0 += MW_R) {
-        rows = m - i0 < MW_R ? m - i0 : MW_R;
-        for (k0 = 0; k0 < k || k0 == 0; k0 += MW_KC) {
-            int first = k0 == 0;
-            kc = k - k0 < MW_KC ? k - k0 : MW_KC;
+    /* chunks of k outermost: a chunk of B (MW_KC rows) is read by every
+     * panel of rows while it is in L2 (the partial sums go through C) */
+    for (k0 = 0; k0 < k || k0 == 0; k0 += MW_KC) {
+        int first = k0 == 0;
+        kc = k - k0 < MW_KC ? k - k0 : MW_KC;
+        for (i0 = 0; i0 < m; i0 += MW_R) {
+            rows = m - i0 < MW_R ? m - i0 : MW_R;
             for (r = 0; r < rows; r++) {
                 const float *ap = a + (i0 + r) * sai + k0 * sak;
                 int32_t t = 0;
