@@ -2596,7 +2596,7 @@ typedef struct {
 } cv_layout;
 
 /* 0 when the fast path does not apply (stride across the width, or a
- * workspace above 2^26 floats). shifted: the layout of cv_block6 for sh == 1
+ * workspace above 2^26 floats). shifted: the layout of the x86-64 blocks for sh == 1
  * (0 when sh != 1): per channel kW planes of Hp rows x Wout, copy j holding
  * padded column ow + j * dw at column ow, so that tap (c, i, j) of output
  * (oh, ow) is element (oh + i * dh) * Wout + ow of copy j: one run of
@@ -2621,7 +2621,7 @@ static int cv_plan(const int32_t *g, cv_layout *L, int shifted)
     Hp = Hp * Wp + 8; /* room for cv_rows8's whole-vector stores past the last row */
     L->plane = ((reach > Hp ? reach : Hp) + CV_W - 1) / CV_W * CV_W;
     L->tbuf = Mg * L->runs * L->run_len;
-    L->total = Cg * L->kw * L->plane + L->tbuf + Cg * g[5] * g[6]; /* + cv_block6's tap offsets */
+    L->total = Cg * L->kw * L->plane + L->tbuf + Cg * g[5] * g[6]; /* + the blocks' tap offsets */
     return L->total <= (1 << 26);
 }
 
@@ -2675,21 +2675,21 @@ TSR_CV_DEFINE(__attribute__((noinline, hot)) static, , tsr_vf, tsr_vi, tsr_vfu, 
 /* The x86-64 paths, weights free of inf and NaN: then the zero skip needs
  * no mask. A zero input (or padding) times a finite weight is +-0, and
  * adding +-0 leaves the sum unchanged, since a sum that starts at +0 is
- * never -0 (the argument of the packed MatMul). Register-blocked as that
- * MatMul's block (8-wide, on the AVX-512 path too): 6 output channels x 16
- * run positions (12 ymm accumulators); the taps k in increasing order, tap
- * k's positions at p + off[k] (off[k] = c * plane + i * dh * Wp + j * dw).
- * Block row r is channel m0 + r, or the group's last channel (rows = Mg -
- * m0 below 6), whose sums it then stores again, the same bits. The sums
- * plus the bias of their row (bias[r], the same clamp; fl(s + b) of SPEC
- * 7.11, or + +0 without a bias, which changes no sum) go to c, rows ldc
- * apart. The 4-channel instance ends a group whose last blocks of 6 would
- * leave 2 or more rows unused (4 rows per tap run about 10% slower per
- * product than 6 on Zen 4). The AVX-512 path's block is 8 channels x one
- * 16-wide vector, each weight broadcast inside its multiply (fewer
- * instructions per product than the 8-wide blocks, whose loop is limited by
- * how many the core takes per cycle). The row clamps are resolved once into
- * per-row pointers, which keeps each block's code small. */
+ * never -0 (the argument of the packed MatMul). Register-blocked like that
+ * MatMul's block: N output channels x 16 run positions, the taps k in
+ * increasing order, tap k's positions at p + off[k] (off[k] = c * plane +
+ * i * dh * Wp + j * dw). Instances: 6 and 4 channels by two 8-wide vectors
+ * (the 4-channel one ends a group whose last blocks of 6 would leave 2 or
+ * more rows unused; 4 rows per tap run about 10% slower per product than 6
+ * on Zen 4), and on the AVX-512 path 8 channels by one 16-wide vector, each
+ * weight broadcast inside its multiply (fewer instructions per product:
+ * the 8-wide loops are limited by how many instructions the core takes per
+ * cycle, this one by its multiply and add pipes). Block row r is channel
+ * m0 + r, or the group's last channel (rows = Mg - m0 below N), whose sums
+ * it then stores again, the same bits; the clamps are resolved once into
+ * per-row pointers, which keeps the code small. The sums plus the bias of
+ * their row (fl(s + b) of SPEC 7.11, or + +0 without a bias, which changes
+ * no sum) go to c, rows ldc apart. */
 #define CB_ROW(r) const float *w##r = wr[r];
 #define CB_DECL8(r) PV q##r##a = {0}, q##r##b = {0};
 #define CB_STEP8(r) { float x = w##r[k]; q##r##a = q##r##a + x * v0; q##r##b = q##r##b + x * v1; }
@@ -2730,7 +2730,7 @@ TSR_CV_BLOCK_DEFINE(cv_block4_avx2, TSR_AVX2_FN, 4, CV_ROWS4, tsr_v8f, tsr_v8fu,
 #define CV_ROWS8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
 TSR_CV_BLOCK_DEFINE(cv_block8_wide, TSR_WIDE_FN, 8, CV_ROWS8, tsr_wf, tsr_wfu, 16, (void)0)
 
-/* A group's input channels (x: Cg planes of H x W) into cv_block6's planes
+/* A group's input channels (x: Cg planes of H x W) into the blocks' planes
  * p when input and stored rows are at most 8 floats: per copy j (the
  * shifted layout, else j = 0) each row moved so that stored column ow holds
  * input column ow + j * dw - pl, or zero outside the input, by a lane
@@ -2821,7 +2821,7 @@ TSR_LIB_COLD TSR_NOLIBC void tsr_k_conv2d_ws(const float *x, const float *w, con
         return;
     }
 #if TSR_MM_WIDE
-    /* the 6-channel block: AVX2 (both x86-64 paths), finite weights; with
+    /* the register blocks (both x86-64 paths), finite weights; with
      * sh == 1 on the shifted planes (measured on Zen 4: equal or faster on
      * the benchmark CNNs, the digits CNN's 4 x 4 planes most) */
     if (path != TSR_K_PATH_BASE && cv_finite(w, (int64_t)M * K)) {
@@ -2862,7 +2862,8 @@ TSR_LIB_COLD TSR_NOLIBC void tsr_k_conv2d_ws(const float *x, const float *w, con
                                     H, NULL);
                     }
             for (m = 0; m < Mg; m += cnt) {
-                /* blocks of 6 channels, the last 1 to 4 or 7 to 8 by 4 (32: 6 6 6 6 4 4) */
+                /* AVX-512: blocks of 8 while 7 or more channels are left; AVX2: of 6, the
+                 * last 1 to 4 or 7 to 8 by 4 (32: 6 6 6 6 4 4); then by 6 or 4 */
                 int32_t six = blk6 && (Mg - m > 8 || Mg - m == 5 || Mg - m == 6);
                 int32_t eight = blk6 && path == TSR_K_PATH_AVX512 && (Mg - m >= 7);
                 cnt = Mg - m < 4 ? Mg - m : 4;
@@ -2877,8 +2878,9 @@ TSR_LIB_COLD TSR_NOLIBC void tsr_k_conv2d_ws(const float *x, const float *w, con
                         tm = yg + (ptrdiff_t)m * rl;
                     for (r = 0; r < L.runs; r++)
                         for (q = 0; q < L.run_len; q += 16)
-                            (eight ? cv_block8_wide : six ? cv_block6_avx2 : cv_block4_avx2)(ws + r * L.run_step + q, wg + (ptrdiff_t)m * K,
-                                                                   K, off, tm + r * L.run_len + q, rl, Mg - m, bm);
+                            (eight ? cv_block8_wide : six ? cv_block6_avx2 : cv_block4_avx2)(
+                                ws + r * L.run_step + q, wg + (ptrdiff_t)m * K, K, off, tm + r * L.run_len + q, rl,
+                                Mg - m, bm);
                     cnt = eight ? 8 : six ? 6 : cnt;
                     continue;
                 }
