@@ -1109,7 +1109,8 @@ TSR_NOLIBC static void mm_generic(const float *a, const float *b, float *c, int3
         VSTORET(U, c + 3 * n + W, e1);                                                         \
     }                                                                                          \
                                                                                                \
-    TSR_NOLIBC FN void mm_simd##SFX(const float *a, const float *b, float *c, int32_t m,       \
+    __attribute__((unused)) TSR_NOLIBC FN void mm_simd##SFX(const float *a, const float *b,   \
+                                                            float *c, int32_t m,               \
                                     int32_t k, int32_t n, ptrdiff_t sai, ptrdiff_t sak)        \
     {                                                                                          \
         int32_t off[MM_R][MM_KC], cnt[MM_R];                                                   \
@@ -1259,6 +1260,82 @@ TSR_WIDE_FN TSR_NOLIBC void mm_wide(const float *a, const float *b, float *c, in
         }
     }
     _mm256_zeroupper(); /* see TSR_VEC_ARRAY */
+}
+#endif
+
+#if TSR_MM_AVX2
+/* One row over its list, the columns of mask mk of 1 vector (as mw_strip1). */
+TSR_AVX2_FN void mm_strip1m_avx2(const float *b, float *c, const int32_t *off, const float *av,
+                                 int32_t cnt, int first, __m256i mk)
+{
+    tsr_v8f q0 = {0};
+    int32_t t;
+    if (!first)
+        q0 = (tsr_v8f)_mm256_maskload_ps(c, mk);
+    for (t = 0; t < cnt; t++)
+        q0 = q0 + av[t] * (tsr_v8f)_mm256_maskload_ps(b + off[t], mk);
+    _mm256_maskstore_ps(c, mk, (__m256)q0);
+}
+
+/* The AVX2 path's sparse MatMul: mm_wide's order (chunks of MW_KC k
+ * outermost, panels of MW_R rows, the strips of mm_simd_avx2: 64 columns).
+ * The lists are built 8 terms at a time without AVX-512's compress: each
+ * half of 4 is packed by an in-lane permute whose lane numbers (2 bits each,
+ * in order) come from a 16-entry table indexed by its nonzero mask. */
+TSR_AVX2_FN TSR_NOLIBC void mm_list_avx2(const float *a, const float *b, float *c, int32_t m,
+                                         int32_t k, int32_t n, ptrdiff_t sai, ptrdiff_t sak)
+{
+    static const uint8_t pack4[16] = {0, 0, 1, 4, 2, 8, 9, 36, 3, 12, 13, 52, 14, 56, 57, 228};
+    int32_t off[MW_R][MW_KCP], cnt[MW_R];
+    float av[MW_R][MW_KCP];
+    int32_t i0, k0, r, rows, kc, kk, j = 0;
+    const __m128i sh = _mm_setr_epi32(0, 2, 4, 6);
+    const tsr_v8i vn = (tsr_v8i){0, 1, 2, 3, 4, 5, 6, 7} * n;
+    for (k0 = 0; k0 < k || k0 == 0; k0 += MW_KC) {
+        int first = k0 == 0;
+        kc = k - k0 < MW_KC ? k - k0 : MW_KC;
+        for (i0 = 0; i0 < m; i0 += MW_R) {
+            rows = m - i0 < MW_R ? m - i0 : MW_R;
+            for (r = 0; r < rows; r++) {
+                const float *ap = a + (i0 + r) * sai + k0 * sak;
+                int32_t t = 0, h;
+                kk = 0;
+                if (sak == 1) {
+                    tsr_v8i vo = vn + k0 * n;
+                    for (; kk + 8 <= kc; kk += 8, vo += 8 * n) {
+                        __m256 x = _mm256_loadu_ps(ap + kk);
+                        int32_t nz = _mm256_movemask_ps(_mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_NEQ_UQ));
+                        for (h = 0; h < 2; h++, nz >>= 4) {
+                            const __m128i ix = _mm_srlv_epi32(_mm_set1_epi32(pack4[nz & 15]), sh);
+                            const __m128 xh = h ? _mm256_extractf128_ps(x, 1) : _mm256_castps256_ps128(x);
+                            const __m128 oh = _mm_castsi128_ps(h ? _mm256_extracti128_si256((__m256i)vo, 1)
+                                                                 : _mm256_castsi256_si128((__m256i)vo));
+                            _mm_storeu_ps(&av[r][t], _mm_permutevar_ps(xh, ix));
+                            _mm_storeu_ps((float *)(void *)&off[r][t], _mm_permutevar_ps(oh, ix));
+                            t += (int32_t)(0x4332322132212110u >> 4 * (nz & 15) & 15);
+                        }
+                    }
+                }
+                for (; kk < kc; kk++) {
+                    float x = ap[kk * sak];
+                    off[r][t] = (k0 + kk) * n;
+                    av[r][t] = x;
+                    t += x != 0.0f;
+                }
+                cnt[r] = t;
+            }
+            j = 0;
+            for (; j + 64 <= n; j += 64)
+                for (r = 0; r < rows; r++)
+                    mm_strip8_avx2(b + j, c + (ptrdiff_t)(i0 + r) * n + j, off[r], av[r], cnt[r], first);
+            for (; j < n; j += 8) {
+                const __m256i mk = (__m256i)((tsr_v8i){0, 1, 2, 3, 4, 5, 6, 7} < n - j);
+                for (r = 0; r < rows; r++)
+                    mm_strip1m_avx2(b + j, c + (ptrdiff_t)(i0 + r) * n + j, off[r], av[r], cnt[r], first, mk);
+            }
+        }
+    }
+    _mm256_zeroupper();
 }
 #endif
 
@@ -1436,7 +1513,7 @@ static int32_t mm_fast(const float *a, const float *b, float *c, int32_t m, int3
         if (pk_suits(a, m, k, sai, sak))
             mm_pack_avx2(a, b, c, m, k, n, sai, sak);
         else
-            mm_simd_avx2(a, b, c, m, k, n, sai, sak);
+            mm_list_avx2(a, b, c, m, k, n, sai, sak);
         return 1;
 #endif
     default:
