@@ -120,6 +120,15 @@ def binary_cases() -> list[Case]:
         graph = _binary_graph(op, [n], [n], [n])
         cases.append(Case(f"op_{op.lower()}_edge", ["op", "edge"], graph.document(),
                           {"a": grid_a, "b": grid_b}))
+    # every special value repeated along an axis, as either operand: the outer grid (n, 1) x (1, n)
+    # (a runtime's broadcast loop may splat a repeated value; its sign and NaN must survive)
+    col, row = sv.reshape(-1, 1), sv.reshape(1, -1)
+    for op in (d.name for d in family("broadcast") if d.since == "1.0"):
+        n = sv.size
+        cases.append(Case(f"broadcast_edge_{op.lower()}", ["op", "broadcast", "edge"],
+                          _binary_graph(op, [n, 1], [1, n], [n, n]).document(), {"a": col, "b": row}))
+        cases.append(Case(f"broadcast_edge_swapped_{op.lower()}", ["op", "broadcast", "edge"],
+                          _binary_graph(op, [1, n], [n, 1], [n, n]).document(), {"a": row, "b": col}))
     for form, ash, bsh, osh, ca, cb in BROADCAST_FORMS:
         for op in BROADCAST_SAMPLES:
             cases.append(Case(f"broadcast_{form}_{op.lower()}", ["op", "broadcast"],
