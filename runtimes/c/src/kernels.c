@@ -520,14 +520,22 @@ static inline tsr_vf sigmoid_v(tsr_vf x)
  * vzeroupper before the tail: gcc 12 leaves it out before calls to functions
  * of this file (IPA-RA), so the SSE code of the tail, and the caller after
  * the return, would run with dirty upper halves (slow on Intel). */
-#define TSR_VEC_ARRAY(FN, NAME, BODY, VF, VI, U, W, K, SEL, AS_I, AS_F, SCALAR) \
+#define TSR_VEC_ARRAY(FN, NAME, BODY, VF, VI, U, W, K, SEL, AS_I, AS_F, SCALAR, N2) \
     FN void NAME(const float *x, float *y, int32_t n)                           \
     {                                                                           \
         int32_t i = 0;                                                          \
-        for (; i + (W) <= n; i += (W)) {                                        \
+        while (i + (W) <= n) {                                                  \
+            /* N2 == 2: the next vector too, or this one again at the end */    \
+            const int32_t i2_ = (N2) > 1 && i + 2 * (W) <= n ? i + (W) : i;     \
             VF xv_ = VLOADT(U, x + i), yv_;                                     \
             BODY(VF, VI, K, SEL, AS_I, AS_F, xv_, yv_);                         \
+            if ((N2) > 1) {                                                     \
+                VF xw_ = VLOADT(U, x + i2_), yw_;                               \
+                BODY(VF, VI, K, SEL, AS_I, AS_F, xw_, yw_);                     \
+                VSTORET(U, y + i2_, yw_);                                       \
+            }                                                                   \
             VSTORET(U, y + i, yv_);                                             \
+            i = i2_ + (W);                                                      \
         }                                                                       \
         _mm256_zeroupper();                                                     \
         for (; i < n; i++)                                                      \
@@ -539,9 +547,9 @@ static inline tsr_vf sigmoid_v(tsr_vf x)
 #define AS_IW(f) ((tsr_wi)(f))
 #define AS_FW(i) ((tsr_wf)(i))
 TSR_VEC_ARRAY(TSR_WIDE_FN, exp_wide, TSR_EXP_BODY, tsr_wf, tsr_wi, tsr_wfu, MW_W,
-              KW, SELW, AS_IW, AS_FW, tsr_k_exp1)
+              KW, SELW, AS_IW, AS_FW, tsr_k_exp1, 1)
 TSR_VEC_ARRAY(TSR_WIDE_FN, sigmoid_wide, TSR_SIGMOID_BODY, tsr_wf, tsr_wi, tsr_wfu, MW_W,
-              KW, SELW, AS_IW, AS_FW, tsr_k_sigmoid1)
+              KW, SELW, AS_IW, AS_FW, tsr_k_sigmoid1, 1)
 #endif
 
 #if TSR_MM_AVX2
@@ -550,9 +558,20 @@ TSR_VEC_ARRAY(TSR_WIDE_FN, sigmoid_wide, TSR_SIGMOID_BODY, tsr_wf, tsr_wi, tsr_w
 #define AS_I8(f) ((tsr_v8i)(f))
 #define AS_F8(i) ((tsr_v8f)(i))
 TSR_VEC_ARRAY(TSR_AVX2_FN, exp_avx2, TSR_EXP_BODY, tsr_v8f, tsr_v8i, tsr_v8fu, 8,
-              K8, SEL8, AS_I8, AS_F8, tsr_k_exp1)
-TSR_VEC_ARRAY(TSR_AVX2_FN, sigmoid_avx2, TSR_SIGMOID_BODY, tsr_v8f, tsr_v8i, tsr_v8fu, 8,
-              K8, SEL8, AS_I8, AS_F8, tsr_k_sigmoid1)
+              K8, SEL8, AS_I8, AS_F8, tsr_k_exp1, 1)
+/* Sigmoid, two vectors per step, gcc's scheduler before register
+ * allocation interleaving their chains: its long chain of dependent
+ * operations keeps the core's window full with one 8-wide vector in flight
+ * (measured on Zen 4: the 16-wide instance takes about as many cycles per
+ * step as the 8-wide one did, for twice the floats; two interleaved 8-wide
+ * vectors are 15% faster than one). */
+#if defined(__clang__)
+#define TSR_SCHED
+#else
+#define TSR_SCHED __attribute__((optimize("schedule-insns")))
+#endif
+TSR_VEC_ARRAY(TSR_SCHED TSR_AVX2_FN, sigmoid_avx2, TSR_SIGMOID_BODY, tsr_v8f, tsr_v8i, tsr_v8fu, 8,
+              K8, SEL8, AS_I8, AS_F8, tsr_k_sigmoid1, 2)
 #endif
 
 #if defined(TSR_K_DISPATCH)
@@ -2746,8 +2765,9 @@ static int cv_plan(const int32_t *g, cv_layout *L, int shifted)
         ZU;                                                                                         \
     }
 
+#if !TSR_MM_WIDE /* x86-64 takes the register blocks below, or the SPEC loop */
 TSR_CV_DEFINE(__attribute__((noinline, hot)) static, , tsr_vf, tsr_vi, tsr_vfu, MM_W, (void)0)
-#if TSR_MM_WIDE
+#else
 
 /* The x86-64 paths, weights free of inf and NaN: then the zero skip needs
  * no mask. A zero input (or padding) times a finite weight is +-0, and
@@ -2901,7 +2921,12 @@ TSR_LIB_COLD TSR_NOLIBC void tsr_k_conv2d_ws(const float *x, const float *w, con
     /* the register blocks (both x86-64 paths), finite weights; with
      * sh == 1 on the shifted planes (measured on Zen 4: equal or faster on
      * the benchmark CNNs, the digits CNN's 4 x 4 planes most) */
-    if (path != TSR_K_PATH_BASE && cv_finite(w, (int64_t)M * K)) {
+    if (path == TSR_K_PATH_BASE || !cv_finite(w, (int64_t)M * K)) {
+        /* a CPU without AVX2, or inf or NaN weights: the SPEC loop (the
+         * blocks of the other targets would cost the CLI 0.7 KB of text) */
+        tsr_k_conv2d(x, w, b, y, g);
+        return;
+    } else {
         int32_t i, kw;
         cv_layout S;
         blk6 = 1;
@@ -2962,7 +2987,9 @@ TSR_LIB_COLD TSR_NOLIBC void tsr_k_conv2d_ws(const float *x, const float *w, con
                     continue;
                 }
 #endif
+#if !TSR_MM_WIDE
                 cv_block(ws, wg, tm, g, &L, m, cnt);
+#endif
             }
             for (m = 0; m < Mg && !direct; m++) /* blk6 added the bias */
                 cv_copy(t + (ptrdiff_t)m * L.runs * L.run_len, L.runs == 1 ? L.Wp : L.run_len,

@@ -1012,11 +1012,12 @@ static void test_exp_sigmoid(void)
                                        0x807FFFFFu, 0x00800000u, 0x80800000u, 0x7F7FFFFFu, 0xFF7FFFFFu,
                                        0xC2D00000u, 0xC2CFFFFFu, 0xC2D00001u, 0x42B20000u, 0x42B1FFFFu,
                                        0x42B20001u, 0x42B17218u, 0xC2AEAC50u, 0xC2AF5919u, 0x3F800000u};
-    int32_t npaths = 0, p, got_path[4] = {0, 0, 0, 0};
+    int32_t npaths = 0, p, got_path[4] = {0, 0, 0, 0}, cnt;
     uint32_t idx = 0, bad_e = 0, bad_s = 0, total = 0;
     const uint32_t nspec = (uint32_t)(sizeof special / sizeof special[0]);
     while (idx < N) {
-        int32_t off = (int32_t)(idx / CH % 2), cnt = CH + off, i; /* odd offsets every other chunk */
+        int32_t off = (int32_t)(idx / CH % 2), i; /* odd offsets every other chunk */
+        cnt = CH + off;
         for (i = 0; i < cnt - off; i++, idx++) {
             uint32_t u;
             if (idx < nspec)
@@ -1053,6 +1054,28 @@ static void test_exp_sigmoid(void)
                 if (bits(ys[off + i]) != bits(rs[i]) && bad_s++ < 5)
                     printf("sigmoid path %s x=%08x: %08x vs %08x\n", kpath_name(p), (unsigned)bits(x[off + i]),
                            (unsigned)bits(ys[off + i]), (unsigned)bits(rs[i]));
+            }
+        }
+    }
+    /* every length up to 40, in place (y == x): the AVX2 Sigmoid takes two
+     * vectors per step, the last one again when one is left */
+    for (cnt = 0; cnt <= 40; cnt++) {
+        for (p = -1; p < 3; p++) {
+            int32_t i;
+#if defined(TSR_K_DISPATCH)
+            if (!tsr_k_set_path(p < 0 ? -1 : kpaths[p]))
+                continue;
+#else
+            if (p >= 0)
+                break;
+#endif
+            for (i = 0; i < cnt; i++)
+                x[i] = (float)(i * 37 % 41 - 20) * 0.375f;
+            tsr_k_sigmoid(x, x, cnt);
+            for (i = 0; i < cnt; i++) {
+                total++;
+                if (bits(x[i]) != bits(tsr_k_sigmoid1((float)(i * 37 % 41 - 20) * 0.375f)) && bad_s++ < 5)
+                    printf("sigmoid in place path %s n=%d [%d]\n", kpath_name(p), (int)cnt, (int)i);
             }
         }
     }
