@@ -2794,6 +2794,10 @@ TSR_CV_DEFINE(__attribute__((noinline, hot)) static, , tsr_vf, tsr_vi, tsr_vfu, 
 #define CB_DECL16(r) PV q##r = {0};
 #define CB_STEP16(r) q##r = q##r + w##r[k] * v0;
 #define CB_STORE16(r) VSTORET(PU, cr[r], q##r + bv[r]);
+/* the 8-wide blocks' loop, two taps per step: their instructions per tap
+ * are what limits them (Zen 4: -2% CPU time of the CNNs on the AVX2 path) */
+#define CB_LOOP8 _Pragma("GCC unroll 2")
+#define CB_LOOP16
 #define TSR_CV_BLOCK_DEFINE(NAME, FN, N, ROWS, VT, UT, W, ZU)                                       \
     __attribute__((noinline, hot)) FN void NAME(const float *p, const float *w, int32_t K,           \
                                                 const int32_t *off, float *c, ptrdiff_t ldc,         \
@@ -2812,7 +2816,7 @@ TSR_CV_DEFINE(__attribute__((noinline, hot)) static, , tsr_vf, tsr_vi, tsr_vfu, 
         {                                                                                            \
             ROWS(CB_ROW)                                                                             \
             ROWS(CB_DECL##W)                                                                         \
-            for (k = 0; k < K; k++) {                                                                \
+            CB_LOOP##W for (k = 0; k < K; k++) {                                                     \
                 PV v0 = VLOADT(PU, p + off[k]), v1 = VLOADT(PU, p + off[k] + 8);                    \
                 (void)v1;                                                                            \
                 ROWS(CB_STEP##W)                                                                     \
