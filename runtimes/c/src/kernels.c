@@ -516,7 +516,8 @@ static inline tsr_vf sigmoid_v(tsr_vf x)
 #if TSR_MM_WIDE
 /* An array kernel y[i] = f(x[i]) on vectors of W floats (types VF/VI, U for
  * unaligned access), with the body BODY (TSR_EXP_BODY, TSR_SIGMOID_BODY) and
- * the scalar function for the tail: the wide x86-64 paths. The explicit
+ * the scalar function for the tail: the wide x86-64 paths; N2 (1 or 2)
+ * vectors per step, two giving the core two independent chains. The explicit
  * vzeroupper before the tail: gcc 12 leaves it out before calls to functions
  * of this file (IPA-RA), so the SSE code of the tail, and the caller after
  * the return, would run with dirty upper halves (slow on Intel). */
@@ -1030,7 +1031,8 @@ TSR_NOLIBC static void mm_generic(const float *a, const float *b, float *c, int3
  * unaligned access) of W floats, the function prefix FN (static, or static
  * with a target attribute) and a name suffix SFX: instantiated below for
  * tsr_vf (the baseline ISA: SSE2, AVX under -mavx, wasm simd128, NEON) and,
- * in the x86-64 library, for 8-wide vectors under target("avx2"). ZU is
+ * in the x86-64 library, for 8-wide vectors under target("avx2"), whose
+ * strips serve mm_list_avx2 (its mm_simd, marked unused, is dropped). ZU is
  * empty or a macro for an expression with a trailing comma, evaluated before
  * the scalar column tail. DQ is 1 to run mm_quad2 on dense panels, 0 where
  * the packed kernel (mm_pack_avx2) takes dense operands instead.
@@ -1297,7 +1299,7 @@ TSR_AVX2_FN void mm_strip1m_avx2(const float *b, float *c, const int32_t *off, c
 }
 
 /* The AVX2 path's sparse MatMul: mm_wide's order (chunks of MW_KC k
- * outermost, panels of MW_R rows, the strips of mm_simd_avx2: 64 columns).
+ * outermost, panels of MW_R rows, the AVX2 strips above: 64 columns).
  * The lists are built 8 terms at a time without AVX-512's compress: each
  * half of 4 is packed by an in-lane permute whose lane numbers (2 bits each,
  * in order) come from a 16-entry table indexed by its nonzero mask. */
