@@ -395,6 +395,7 @@ class SampledSGD:
         self.lr = model.dtype.type(lr)
         self.control_variate = bool(control_variate)
         self.last_stats: dict[str, int] = {}
+        self._buffers: dict[str, np.ndarray] = {}
 
     def gradient(self, x: Any) -> SparseGradient:
         """Draw a sample for batch x and return the sampled loss and gradient (no update)."""
@@ -455,16 +456,24 @@ class SampledSGD:
         dpre *= h
         dpre *= one - h
         neg = -lr
-        # every gradient above read the old weights; now SGD writes the rows it read
-        native.scatter_rows(W, enc.indptr, enc.cols, np.full(len(enc.cols), neg, dt), dpre)
+        # every gradient above read the old weights; now SGD writes the rows it read, in one pass
+        # over W's rows (bit for bit the scatters of the numpy step, then its rank-one term)
         dz *= neg
-        native.scatter_rows(W, sample.indptr, sample.cols, dz, h)
         bh -= lr * dpre.sum(axis=0)
-        native.scatter_values(bv, sample.cols, dz)
-        if base is not None:
-            native.rank1(W, base, hsum * (neg * inv_n))
-            bv += base * (neg * inv_n * dt.type(n))
+        u = hsum * (neg * inv_n) if base is not None else None
+        colptr = self._scratch("colptr", d + 1, np.int64)
+        src = self._scratch("src", 2 * (len(enc.cols) + len(sample.cols)), np.int32)
+        native.update(W, bv, base, u, neg * inv_n * dt.type(n), enc.indptr, enc.cols, neg, dpre, sample.indptr,
+                      sample.cols, dz, h, colptr, src)
         return loss
+
+    def _scratch(self, name: str, size: int, dtype: type) -> np.ndarray:
+        """A work array of at least `size` items kept across steps: a fresh large array every step
+        would cost the kernel's page zeroing each time."""
+        buf = self._buffers.get(name)
+        if buf is None or len(buf) < size:
+            buf = self._buffers[name] = np.empty(max(size, 2 * len(buf) if buf is not None else size), dtype)
+        return buf
 
     def _numpy_step(self, ones: sparse.BinaryRows, enc: sparse.BinaryRows, sample: Sample) -> np.floating:
         m, lr = self.model, self.lr

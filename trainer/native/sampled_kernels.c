@@ -262,6 +262,51 @@ ROW_KERNEL void sk_mean_field(size_t d, size_t nh, const float *W, const float *
     }
 }
 
+ROW_KERNEL void sk_update(size_t n, size_t d, size_t nh, float *W, float *bv, const float *base, const float *u,
+                          float bscale, const int64_t *enc_indptr, const int64_t *enc_cols, float enc_coef,
+                          const float *dpre, const int64_t *indptr, const int64_t *cols, const float *dz,
+                          const float *h, int64_t *colptr, int32_t *src) {
+    /* the pairs grouped by column, stably (a counting sort): the encoder's in row order, then the
+     * decoder's in pair order, which is the order in which the separate scatters add them */
+    for (size_t c = 0; c <= d; c++) colptr[c] = 0;
+    for (int64_t p = 0; p < enc_indptr[n]; p++) colptr[enc_cols[p] + 1]++;
+    for (int64_t p = 0; p < indptr[n]; p++) colptr[cols[p] + 1]++;
+    for (size_t c = 0; c < d; c++) colptr[c + 1] += colptr[c];
+    for (size_t r = 0; r < n; r++)
+        for (int64_t p = enc_indptr[r]; p < enc_indptr[r + 1]; p++) {
+            int64_t i = colptr[enc_cols[p]]++;
+            src[2 * i] = (int32_t)r;
+            src[2 * i + 1] = -1;
+        }
+    for (size_t r = 0; r < n; r++)
+        for (int64_t p = indptr[r]; p < indptr[r + 1]; p++) {
+            int64_t i = colptr[cols[p]]++;
+            src[2 * i] = (int32_t)r;
+            src[2 * i + 1] = (int32_t)p;
+        }
+    /* now colptr[c] is the end of column c's entries (the start of c + 1's) */
+    int64_t start = 0;
+    for (size_t c = 0; c < d; c++) {
+        int64_t end = colptr[c];
+        float *w = W + c * nh;
+        float b = bv[c];
+        for (int64_t i = start; i < end; i++) {
+            int32_t r = src[2 * i], p = src[2 * i + 1];
+            if (p < 0) axpy(enc_coef, dpre + (size_t)r * nh, w, nh);
+            else {
+                axpy(dz[p], h + (size_t)r * nh, w, nh);
+                b += dz[p];
+            }
+        }
+        if (base) {
+            axpy(base[c], u, w, nh);
+            b += base[c] * bscale;
+        }
+        bv[c] = b;
+        start = end;
+    }
+}
+
 ROW_KERNEL void sk_rank1(size_t d, size_t nh, float *W, const float *base, const float *u) {
     for (size_t c = 0; c < d; c++) axpy(base[c], u, W + c * nh, nh);
 }

@@ -45,6 +45,18 @@ void sk_mean_field(size_t d, size_t nh, const float *W, const float *bv, const f
 /* W[c] += base[c] u for every row c < d (the control variate's exact part of the SGD step). */
 void sk_rank1(size_t d, size_t nh, float *W, const float *base, const float *u);
 
+/* The SGD step's writes in one pass over the columns c < d of W (rows of nh values) and bv, equal
+ * bit for bit to sk_scatter_rows(W, enc pairs, enc_coef, dpre), then sk_scatter_rows(W, pairs, dz,
+ * h), sk_scatter_values(bv, cols, dz), then (base not NULL) sk_rank1(W, base, u) and bv[c] +=
+ * base[c] bscale: each element receives the same additions in the same order. A column's updates
+ * are made while its row of W is in cache, and the row-by-row scatters' random writes become one
+ * stream. colptr (d + 1 entries) and src (2 x the pairs of both patterns) are the caller's
+ * scratch; every index must be valid (the caller checks) and fit in int32. */
+void sk_update(size_t n, size_t d, size_t nh, float *W, float *bv, const float *base, const float *u, float bscale,
+               const int64_t *enc_indptr, const int64_t *enc_cols, float enc_coef, const float *dpre,
+               const int64_t *indptr, const int64_t *cols, const float *dz, const float *h, int64_t *colptr,
+               int32_t *src);
+
 /* Y[cols[p]] += coef[p] H[r] for each pair p of row r, in pair order. */
 void sk_scatter_rows(size_t n, size_t nh, float *Y, const int64_t *indptr, const int64_t *cols, const float *coef,
                      const float *H);

@@ -12,7 +12,7 @@
 
 #include "sampled_kernels.h"
 
-#define MAX_BUFS 11
+#define MAX_BUFS 16
 
 typedef struct {
     Py_buffer b[MAX_BUFS];
@@ -216,6 +216,38 @@ static PyObject *py_rank1(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* update(W, bv, base or None, u or None, bscale, enc_indptr, enc_cols, enc_coef, dpre, indptr, cols, dz, h,
+ *        colptr, src) */
+static PyObject *py_update(PyObject *self, PyObject *args) {
+    PyObject *o[11], *base, *u;
+    float bscale, enc_coef;
+    Bufs bs = {.n = 0};
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOOOfOOfOOOOOOO", &o[0], &o[1], &base, &u, &bscale, &o[2], &o[3], &enc_coef, &o[4],
+                          &o[5], &o[6], &o[7], &o[8], &o[9], &o[10]))
+        return NULL;
+    static const char kinds[] = "ffqqfqqffqi";
+    static const int writable[] = {1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1};
+    Py_buffer *b[11], *bb = NULL, *bu = NULL;
+    for (int i = 0; i < 11; i++)
+        if (!(b[i] = get(&bs, o[i], kinds[i], writable[i], "update"))) return fail(&bs, NULL, NULL);
+    if ((base == Py_None) != (u == Py_None)) return fail(&bs, "update", "base and u go together");
+    if (base != Py_None && (!(bb = get(&bs, base, 'f', 0, "update base")) || !(bu = get(&bs, u, 'f', 0, "update u"))))
+        return fail(&bs, NULL, NULL);
+    Py_ssize_t d = items(b[1]), n = items(b[2]) - 1, nenc = items(b[3]), pairs = items(b[6]);
+    Py_ssize_t nh = n > 0 ? items(b[4]) / n : 0;
+    if (n < 1 || nh < 1 || d < 1 || items(b[0]) != d * nh || items(b[4]) != n * nh || items(b[5]) != n + 1
+        || items(b[7]) != pairs || items(b[8]) != n * nh || items(b[9]) < d + 1 || n > INT32_MAX
+        || nenc + pairs > INT32_MAX / 2 || items(b[10]) < 2 * (nenc + pairs) || (bb && (items(bb) != d || items(bu) != nh))
+        || !valid_pattern(b[2]->buf, n, b[3]->buf, nenc, d) || !valid_pattern(b[5]->buf, n, b[6]->buf, pairs, d))
+        return fail(&bs, "update", "operands of inconsistent sizes or an index out of range");
+    sk_update((size_t)n, (size_t)d, (size_t)nh, b[0]->buf, b[1]->buf, bb ? bb->buf : NULL, bu ? bu->buf : NULL, bscale,
+              b[2]->buf, b[3]->buf, enc_coef, b[4]->buf, b[5]->buf, b[6]->buf, b[7]->buf, b[8]->buf, b[9]->buf,
+              b[10]->buf);
+    release(&bs);
+    Py_RETURN_NONE;
+}
+
 /* scatter_rows(Y, indptr, cols, coef, H) */
 static PyObject *py_scatter_rows(PyObject *self, PyObject *args) {
     PyObject *o[5];
@@ -268,6 +300,9 @@ static PyMethodDef methods[] = {
      "decode(dec, bv, base, h, indptr, cols, target, weight, inv, dz, dh) -> weighted sum of the BCE terms"},
     {"mean_field", py_mean_field, METH_VARARGS, "mean_field(W, bv, hbar, base, v): the control variate's pass"},
     {"rank1", py_rank1, METH_VARARGS, "rank1(W, base, u): W[c] += base[c] u"},
+    {"update", py_update, METH_VARARGS,
+     "update(W, bv, base, u, bscale, enc_indptr, enc_cols, enc_coef, dpre, indptr, cols, dz, h, colptr, src): the SGD "
+     "step's writes (both scatters, bv's, the rank-one term) in one pass over W's rows"},
     {"scatter_rows", py_scatter_rows, METH_VARARGS, "scatter_rows(Y, indptr, cols, coef, H): Y[c] += coef H[r]"},
     {"scatter_values", py_scatter_values, METH_VARARGS, "scatter_values(y, cols, v): y[c] += v"},
     {NULL, NULL, 0, NULL},
