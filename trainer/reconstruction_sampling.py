@@ -442,29 +442,32 @@ class SampledSGD:
         h += bh
         np.multiply(twice_sigmoid(dt)(h, h), half, out=h)
         hsum = h.sum(axis=0)
-        base = None
+        neg = -lr
+        base = u = None
         if self.control_variate:
-            base, v = np.empty(d, dt), np.empty(nh, dt)
-            native.mean_field(W, bv, hsum / dt.type(n), base, v)
-        dz = np.empty(len(sample.cols), dt)
+            # the pass that computes the mean field also applies its exact part of the SGD step,
+            # W[c] += base[c] u, while the row is in cache; the decoder then reads the old rows
+            # as W[c] - base[c] u (equal within float32 rounding)
+            base, v, u = self._scratch("base", d, dt), np.empty(nh, dt), hsum * (neg * inv_n)
+            native.mean_field(W, bv, hsum / dt.type(n), base, v, u)
+        dz = self._scratch("dz", len(sample.cols), dt)[:len(sample.cols)]
         dh = np.empty((n, nh), dt)
-        loss = dt.type(native.decode(W, bv, base, h, sample.indptr, sample.cols, sample.target, sample.weight,
+        loss = dt.type(native.decode(W, bv, base, u, h, sample.indptr, sample.cols, sample.target, sample.weight,
                                      inv_n, dz, dh)) * inv_n
         if base is not None:
             dh += v * inv_n
         dpre = dh
         dpre *= h
         dpre *= one - h
-        neg = -lr
-        # every gradient above read the old weights; now SGD writes the rows it read, in one pass
-        # over W's rows (bit for bit the scatters of the numpy step, then its rank-one term)
+        # every gradient above read the old weights; now SGD writes the rows the sample read, row
+        # by row (the separate scatters of the numpy step, bit for bit)
         dz *= neg
         bh -= lr * dpre.sum(axis=0)
-        u = hsum * (neg * inv_n) if base is not None else None
         colptr = self._scratch("colptr", d + 1, np.int64)
-        src = self._scratch("src", 2 * (len(enc.cols) + len(sample.cols)), np.int32)
-        native.update(W, bv, base, u, neg * inv_n * dt.type(n), enc.indptr, enc.cols, neg, dpre, sample.indptr,
-                      sample.cols, dz, h, colptr, src)
+        src = self._scratch("src", 2 * (len(enc.cols) + len(sample.cols)) + d, np.int32)
+        native.update(W, bv, enc.indptr, enc.cols, neg, dpre, sample.indptr, sample.cols, dz, h, colptr, src)
+        if base is not None:
+            bv += base * (neg * inv_n * dt.type(n))
         return loss
 
     def _scratch(self, name: str, size: int, dtype: type) -> np.ndarray:

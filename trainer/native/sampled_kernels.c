@@ -3,6 +3,7 @@
 #include "sampled_kernels.h"
 
 #include <math.h>
+#include <string.h>
 
 #define LANES 16
 #define AHEAD 4 /* pairs: how far ahead a gathered row is prefetched */
@@ -197,14 +198,18 @@ INLINE float pair_grad(float z, float t, float base, float w, float inv, double 
     return gz * inv;
 }
 
-ROW_KERNEL double sk_decode(size_t n, size_t nh, const float *dec, const float *bv, const float *base, const float *h,
-                            const int64_t *indptr, const int64_t *cols, const float *target, const float *weight,
-                            float inv, float *dz, float *dh) {
+ROW_KERNEL double sk_decode(size_t n, size_t nh, const float *dec, const float *bv, const float *base, const float *u,
+                            const float *h, const int64_t *indptr, const int64_t *cols, const float *target,
+                            const float *weight, float inv, float *dz, float *dh) {
     double loss = 0.0;
     for (size_t r = 0; r < n; r++) {
         const float *hr = h + r * nh;
         float *g = dh + r * nh;
         int64_t p = indptr[r], end = indptr[r + 1];
+        /* dec holds W + base u: the old row c is that minus base[c] u, so its dot with h[r] is
+         * the stored row's minus base[c] (u . h[r]), and sum gz W_old[c] is the stored rows'
+         * minus (sum gz base[c]) u */
+        float uh = u ? dot(u, hr, nh) : 0.0f, gb = 0.0f;
         for (size_t j = 0; j < nh; j++) g[j] = 0.0f;
         for (; p + 4 <= end; p += 4) {  /* four pairs at a time: independent dots, one pass over g */
             for (int i = 0; i < 4; i++)
@@ -213,17 +218,23 @@ ROW_KERNEL double sk_decode(size_t n, size_t nh, const float *dec, const float *
             const float *w2 = dec + (size_t)cols[p + 2] * nh, *w3 = dec + (size_t)cols[p + 3] * nh;
             float z[4], gz[4];
             dot4(w0, w1, w2, w3, hr, nh, z);
-            for (int i = 0; i < 4; i++)
-                dz[p + i] = gz[i] = pair_grad(z[i] + bv[cols[p + i]], target[p + i], base ? base[cols[p + i]] : 0.0f,
-                                              weight[p + i], inv, &loss);
+            for (int i = 0; i < 4; i++) {
+                float b = base ? base[cols[p + i]] : 0.0f;
+                if (u) z[i] -= b * uh;
+                dz[p + i] = gz[i] = pair_grad(z[i] + bv[cols[p + i]], target[p + i], b, weight[p + i], inv, &loss);
+                gb += gz[i] * b;
+            }
             axpy4(gz, w0, w1, w2, w3, g, nh);
         }
         for (; p < end; p++) {
             const float *w = dec + (size_t)cols[p] * nh;
-            dz[p] = pair_grad(dot(w, hr, nh) + bv[cols[p]], target[p], base ? base[cols[p]] : 0.0f, weight[p], inv,
-                              &loss);
+            float b = base ? base[cols[p]] : 0.0f, z = dot(w, hr, nh);
+            if (u) z -= b * uh;
+            dz[p] = pair_grad(z + bv[cols[p]], target[p], b, weight[p], inv, &loss);
+            gb += dz[p] * b;
             axpy(dz[p], w, g, nh);
         }
+        if (u) axpy(-gb, u, g, nh);
     }
     return loss;
 }
@@ -244,66 +255,94 @@ void sk_scatter_values(size_t npairs, float *y, const int64_t *cols, const float
     for (size_t p = 0; p < npairs; p++) y[cols[p]] += v[p];
 }
 
-ROW_KERNEL void sk_mean_field(size_t d, size_t nh, const float *W, const float *bv, const float *hbar, float *base,
-                              float *v) {
+/* Adds a[i] u to the rows w[0..4). */
+INLINE void add_rank1_4(const float a[4], const float *u, float *w0, float *w1, float *w2, float *w3, size_t n) {
+    for (size_t j = 0; j < n; j++) {
+        w0[j] += a[0] * u[j];
+        w1[j] += a[1] * u[j];
+        w2[j] += a[2] * u[j];
+        w3[j] += a[3] * u[j];
+    }
+}
+
+ROW_KERNEL void sk_mean_field(size_t d, size_t nh, float *W, const float *bv, const float *hbar, const float *u,
+                              float *base, float *v) {
     size_t c = 0;
     for (size_t j = 0; j < nh; j++) v[j] = 0.0f;
     for (; c + 4 <= d; c += 4) {
-        const float *w0 = W + c * nh, *w1 = w0 + nh, *w2 = w1 + nh, *w3 = w2 + nh;
+        float *w0 = W + c * nh, *w1 = w0 + nh, *w2 = w1 + nh, *w3 = w2 + nh;
         float a[4];
-        for (size_t i = c + 4 * AHEAD; i < c + 4 * AHEAD + 4 && i < d; i++) prefetch_row(W + i * nh);
         dot4(w0, w1, w2, w3, hbar, nh, a);
         for (int i = 0; i < 4; i++) a[i] = base[c + i] = sigmoid(a[i] + bv[c + i]);
         axpy4(a, w0, w1, w2, w3, v, nh);
+        if (u) add_rank1_4(a, u, w0, w1, w2, w3, nh);  /* the rows are in cache: W's rank-one update now */
     }
     for (; c < d; c++) {
         base[c] = sigmoid(dot(W + c * nh, hbar, nh) + bv[c]);
         axpy(base[c], W + c * nh, v, nh);
+        if (u) axpy(base[c], u, W + c * nh, nh);
     }
 }
 
-ROW_KERNEL void sk_update(size_t n, size_t d, size_t nh, float *W, float *bv, const float *base, const float *u,
-                          float bscale, const int64_t *enc_indptr, const int64_t *enc_cols, float enc_coef,
-                          const float *dpre, const int64_t *indptr, const int64_t *cols, const float *dz,
-                          const float *h, int64_t *colptr, int32_t *src) {
+/* the float f in an int32 slot (bit for bit) and back */
+INLINE int32_t float_bits(float f) {
+    int32_t i;
+    memcpy(&i, &f, sizeof i);
+    return i;
+}
+
+INLINE float bits_float(int32_t i) {
+    float f;
+    memcpy(&f, &i, sizeof f);
+    return f;
+}
+
+ROW_KERNEL void sk_update(size_t n, size_t d, size_t nh, float *W, float *bv, const int64_t *enc_indptr,
+                          const int64_t *enc_cols, float enc_coef, const float *dpre, const int64_t *indptr,
+                          const int64_t *cols, const float *dz, const float *h, int64_t *colptr, int32_t *src) {
     /* the pairs grouped by column, stably (a counting sort): the encoder's in row order, then the
-     * decoder's in pair order, which is the order in which the separate scatters add them */
+     * decoder's in pair order, which is the order in which the separate scatters add them. An
+     * entry is (source row: r for h, n + r for dpre; its coefficient's bits); after them, the
+     * columns that have entries, in order (their rows are prefetched ahead) */
+    int32_t *busy = src + 2 * (size_t)(enc_indptr[n] + indptr[n]);
+    size_t nbusy = 0;
     for (size_t c = 0; c <= d; c++) colptr[c] = 0;
     for (int64_t p = 0; p < enc_indptr[n]; p++) colptr[enc_cols[p] + 1]++;
     for (int64_t p = 0; p < indptr[n]; p++) colptr[cols[p] + 1]++;
-    for (size_t c = 0; c < d; c++) colptr[c + 1] += colptr[c];
+    for (size_t c = 0; c < d; c++) {
+        if (colptr[c + 1]) busy[nbusy++] = (int32_t)c;
+        colptr[c + 1] += colptr[c];
+    }
+    int32_t enc_bits = float_bits(enc_coef);
     for (size_t r = 0; r < n; r++)
         for (int64_t p = enc_indptr[r]; p < enc_indptr[r + 1]; p++) {
             int64_t i = colptr[enc_cols[p]]++;
-            src[2 * i] = (int32_t)r;
-            src[2 * i + 1] = -1;
+            src[2 * i] = (int32_t)(n + r);
+            src[2 * i + 1] = enc_bits;
         }
     for (size_t r = 0; r < n; r++)
         for (int64_t p = indptr[r]; p < indptr[r + 1]; p++) {
             int64_t i = colptr[cols[p]]++;
             src[2 * i] = (int32_t)r;
-            src[2 * i + 1] = (int32_t)p;
+            src[2 * i + 1] = float_bits(dz[p]);
         }
     /* now colptr[c] is the end of column c's entries (the start of c + 1's) */
-    int64_t start = 0;
-    for (size_t c = 0; c < d; c++) {
-        int64_t end = colptr[c];
+    for (size_t k = 0; k < nbusy; k++) {
+        if (k + AHEAD < nbusy) prefetch_row(W + (size_t)busy[k + AHEAD] * nh);
+        size_t c = (size_t)busy[k];
+        int64_t start = c ? colptr[c - 1] : 0, end = colptr[c];
         float *w = W + c * nh;
         float b = bv[c];
         for (int64_t i = start; i < end; i++) {
-            int32_t r = src[2 * i], p = src[2 * i + 1];
-            if (p < 0) axpy(enc_coef, dpre + (size_t)r * nh, w, nh);
+            size_t r = (size_t)src[2 * i];
+            float coef = bits_float(src[2 * i + 1]);
+            if (r >= n) axpy(coef, dpre + (r - n) * nh, w, nh);
             else {
-                axpy(dz[p], h + (size_t)r * nh, w, nh);
-                b += dz[p];
+                axpy(coef, h + r * nh, w, nh);
+                b += coef;
             }
         }
-        if (base) {
-            axpy(base[c], u, w, nh);
-            b += base[c] * bscale;
-        }
         bv[c] = b;
-        start = end;
     }
 }
 
