@@ -450,22 +450,22 @@ class SampledSGD:
             # as W[c] - base[c] u (equal within float32 rounding)
             base, v, u = self._scratch("base", d, dt), np.empty(nh, dt), hsum * (neg * inv_n)
             native.mean_field(W, bv, hsum / dt.type(n), base, v, u)
-        dz = self._scratch("dz", len(sample.cols), dt)[:len(sample.cols)]
+        pairs = len(sample.cols)
         dh = np.empty((n, nh), dt)
-        loss = dt.type(native.decode(W, bv, base, u, h, sample.indptr, sample.cols, sample.target, sample.weight,
-                                     inv_n, dz, dh)) * inv_n
+        # the decoder column by column (each row of W read once): its forward, backward, and SGD
+        # writes (they need only h and the pair's derivative, so a row is written once its pairs
+        # have read it)
+        loss = dt.type(native.decode_update(
+            W, bv, base, u, h, sample.indptr, sample.cols, sample.target, sample.weight, inv_n, neg,
+            self._scratch("dz", pairs, dt)[:pairs], dh, self._scratch("rows", 2 * n, dt),
+            self._scratch("colptr", d + 1, np.int64), self._scratch("src", 2 * pairs + d, np.int32))) * inv_n
         if base is not None:
             dh += v * inv_n
         dpre = dh
         dpre *= h
         dpre *= one - h
-        # every gradient above read the old weights; now SGD writes the rows the sample read, row
-        # by row (the separate scatters of the numpy step, bit for bit)
-        dz *= neg
         bh -= lr * dpre.sum(axis=0)
-        colptr = self._scratch("colptr", d + 1, np.int64)
-        src = self._scratch("src", 2 * (len(enc.cols) + len(sample.cols)) + d, np.int32)
-        native.update(W, bv, enc.indptr, enc.cols, neg, dpre, sample.indptr, sample.cols, dz, h, colptr, src)
+        native.scatter_rows(W, enc.indptr, enc.cols, np.full(len(enc.cols), neg, dt), dpre)  # the encoder's writes
         if base is not None:
             bv += base * (neg * inv_n * dt.type(n))
         return loss

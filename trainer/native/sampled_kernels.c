@@ -3,7 +3,6 @@
 #include "sampled_kernels.h"
 
 #include <math.h>
-#include <string.h>
 
 #define LANES 16
 #define AHEAD 4 /* pairs: how far ahead a gathered row is prefetched */
@@ -198,44 +197,81 @@ INLINE float pair_grad(float z, float t, float base, float w, float inv, double 
     return gz * inv;
 }
 
-ROW_KERNEL double sk_decode(size_t n, size_t nh, const float *dec, const float *bv, const float *base, const float *u,
-                            const float *h, const int64_t *indptr, const int64_t *cols, const float *target,
-                            const float *weight, float inv, float *dz, float *dh) {
+
+/* The pairs of a sample grouped by column, stably (a counting sort, pair order within a column):
+ * src[2 i] = the pair's row, src[2 i + 1] = the pair's index; colptr[c] = the end of column c's
+ * entries (the start of c + 1's); busy[0..nbusy) the columns that have entries, ascending.
+ * Returns nbusy. */
+static size_t group_by_column(size_t n, size_t d, const int64_t *indptr, const int64_t *cols, int64_t *colptr,
+                              int32_t *src, int32_t *busy) {
+    size_t nbusy = 0;
+    for (size_t c = 0; c <= d; c++) colptr[c] = 0;
+    for (int64_t p = 0; p < indptr[n]; p++) colptr[cols[p] + 1]++;
+    for (size_t c = 0; c < d; c++) {
+        if (colptr[c + 1]) busy[nbusy++] = (int32_t)c;
+        colptr[c + 1] += colptr[c];
+    }
+    for (size_t r = 0; r < n; r++)
+        for (int64_t p = indptr[r]; p < indptr[r + 1]; p++) {
+            int64_t i = colptr[cols[p]]++;
+            src[2 * i] = (int32_t)r;
+            src[2 * i + 1] = (int32_t)p;
+        }
+    return nbusy;
+}
+
+ROW_KERNEL double sk_decode_update(size_t n, size_t d, size_t nh, float *W, float *bv, const float *base,
+                                   const float *u, const float *h, const int64_t *indptr, const int64_t *cols,
+                                   const float *target, const float *weight, float inv, float neg, float *dz,
+                                   float *dh, float *scratch, int64_t *colptr, int32_t *src) {
+    int32_t *busy = src + 2 * (size_t)indptr[n];
+    size_t nbusy = group_by_column(n, d, indptr, cols, colptr, src, busy);
+    float *uh = scratch, *gb = scratch + n;  /* per row: u . h[r], sum of dz base[c] */
     double loss = 0.0;
     for (size_t r = 0; r < n; r++) {
-        const float *hr = h + r * nh;
-        float *g = dh + r * nh;
-        int64_t p = indptr[r], end = indptr[r + 1];
-        /* dec holds W + base u: the old row c is that minus base[c] u, so its dot with h[r] is
-         * the stored row's minus base[c] (u . h[r]), and sum gz W_old[c] is the stored rows'
-         * minus (sum gz base[c]) u */
-        float uh = u ? dot(u, hr, nh) : 0.0f, gb = 0.0f;
-        for (size_t j = 0; j < nh; j++) g[j] = 0.0f;
-        for (; p + 4 <= end; p += 4) {  /* four pairs at a time: independent dots, one pass over g */
-            for (int i = 0; i < 4; i++)
-                if (p + AHEAD + i < end) prefetch_row(dec + (size_t)cols[p + AHEAD + i] * nh);
-            const float *w0 = dec + (size_t)cols[p] * nh, *w1 = dec + (size_t)cols[p + 1] * nh;
-            const float *w2 = dec + (size_t)cols[p + 2] * nh, *w3 = dec + (size_t)cols[p + 3] * nh;
-            float z[4], gz[4];
-            dot4(w0, w1, w2, w3, hr, nh, z);
-            for (int i = 0; i < 4; i++) {
-                float b = base ? base[cols[p + i]] : 0.0f;
-                if (u) z[i] -= b * uh;
-                dz[p + i] = gz[i] = pair_grad(z[i] + bv[cols[p + i]], target[p + i], b, weight[p + i], inv, &loss);
-                gb += gz[i] * b;
-            }
-            axpy4(gz, w0, w1, w2, w3, g, nh);
-        }
-        for (; p < end; p++) {
-            const float *w = dec + (size_t)cols[p] * nh;
-            float b = base ? base[cols[p]] : 0.0f, z = dot(w, hr, nh);
-            if (u) z -= b * uh;
-            dz[p] = pair_grad(z + bv[cols[p]], target[p], b, weight[p], inv, &loss);
-            gb += dz[p] * b;
-            axpy(dz[p], w, g, nh);
-        }
-        if (u) axpy(-gb, u, g, nh);
+        uh[r] = u ? dot(u, h + r * nh, nh) : 0.0f;
+        gb[r] = 0.0f;
     }
+    for (size_t j = 0; j < n * nh; j++) dh[j] = 0.0f;
+    for (size_t k = 0; k < nbusy; k++) {
+        if (k + AHEAD < nbusy) prefetch_row(W + (size_t)busy[k + AHEAD] * nh);
+        size_t c = (size_t)busy[k];
+        int64_t start = c ? colptr[c - 1] : 0, end = colptr[c], i = start;
+        float *w = W + c * nh, b = base ? base[c] : 0.0f, bvc = bv[c];
+        /* W holds W_old + base u (u not NULL): W_old[c] . h[r] is w . h[r] - b (u . h[r]) */
+        for (; i + 4 <= end; i += 4) {
+            const int32_t *e = src + 2 * i;
+            float z[4];
+            dot4(h + (size_t)e[0] * nh, h + (size_t)e[2] * nh, h + (size_t)e[4] * nh, h + (size_t)e[6] * nh, w, nh, z);
+            for (int q = 0; q < 4; q++) {
+                size_t r = (size_t)e[2 * q], p = (size_t)e[2 * q + 1];
+                if (u) z[q] -= b * uh[r];
+                float g = pair_grad(z[q] + bvc, target[p], b, weight[p], inv, &loss);
+                dz[p] = g;
+                gb[r] += g * b;
+                axpy(g, w, dh + r * nh, nh);
+            }
+        }
+        for (; i < end; i++) {
+            size_t r = (size_t)src[2 * i], p = (size_t)src[2 * i + 1];
+            float z = dot(h + r * nh, w, nh);
+            if (u) z -= b * uh[r];
+            float g = pair_grad(z + bvc, target[p], b, weight[p], inv, &loss);
+            dz[p] = g;
+            gb[r] += g * b;
+            axpy(g, w, dh + r * nh, nh);
+        }
+        /* every pair of column c has read its row: SGD writes it (the decoder's part) */
+        for (i = start; i < end; i++) {
+            size_t r = (size_t)src[2 * i], p = (size_t)src[2 * i + 1];
+            float coef = dz[p] * neg;
+            axpy(coef, h + r * nh, w, nh);
+            bvc += coef;
+        }
+        bv[c] = bvc;
+    }
+    if (u)  /* dh[r] = sum dz W_old[c] = sum dz w - (sum dz base[c]) u */
+        for (size_t r = 0; r < n; r++) axpy(-gb[r], u, dh + r * nh, nh);
     return loss;
 }
 
@@ -265,87 +301,29 @@ INLINE void add_rank1_4(const float a[4], const float *u, float *w0, float *w1, 
     }
 }
 
-ROW_KERNEL void sk_mean_field(size_t d, size_t nh, float *W, const float *bv, const float *hbar, const float *u,
-                              float *base, float *v) {
+/* sk_mean_field's loop; with_u a constant at each call, so each copy is compiled without the test */
+INLINE void mean_field_rows(size_t d, size_t nh, float *W, const float *bv, const float *hbar, const float *u,
+                            float *base, float *v, int with_u) {
     size_t c = 0;
     for (size_t j = 0; j < nh; j++) v[j] = 0.0f;
     for (; c + 4 <= d; c += 4) {
         float *w0 = W + c * nh, *w1 = w0 + nh, *w2 = w1 + nh, *w3 = w2 + nh;
         float a[4];
+        for (size_t i = c + 4 * AHEAD; i < c + 4 * AHEAD + 4 && i < d; i++) prefetch_row(W + i * nh);
         dot4(w0, w1, w2, w3, hbar, nh, a);
         for (int i = 0; i < 4; i++) a[i] = base[c + i] = sigmoid(a[i] + bv[c + i]);
         axpy4(a, w0, w1, w2, w3, v, nh);
-        if (u) add_rank1_4(a, u, w0, w1, w2, w3, nh);  /* the rows are in cache: W's rank-one update now */
+        if (with_u) add_rank1_4(a, u, w0, w1, w2, w3, nh);  /* the rows are in cache: W's rank-one update now */
     }
     for (; c < d; c++) {
         base[c] = sigmoid(dot(W + c * nh, hbar, nh) + bv[c]);
         axpy(base[c], W + c * nh, v, nh);
-        if (u) axpy(base[c], u, W + c * nh, nh);
+        if (with_u) axpy(base[c], u, W + c * nh, nh);
     }
 }
 
-/* the float f in an int32 slot (bit for bit) and back */
-INLINE int32_t float_bits(float f) {
-    int32_t i;
-    memcpy(&i, &f, sizeof i);
-    return i;
-}
-
-INLINE float bits_float(int32_t i) {
-    float f;
-    memcpy(&f, &i, sizeof f);
-    return f;
-}
-
-ROW_KERNEL void sk_update(size_t n, size_t d, size_t nh, float *W, float *bv, const int64_t *enc_indptr,
-                          const int64_t *enc_cols, float enc_coef, const float *dpre, const int64_t *indptr,
-                          const int64_t *cols, const float *dz, const float *h, int64_t *colptr, int32_t *src) {
-    /* the pairs grouped by column, stably (a counting sort): the encoder's in row order, then the
-     * decoder's in pair order, which is the order in which the separate scatters add them. An
-     * entry is (source row: r for h, n + r for dpre; its coefficient's bits); after them, the
-     * columns that have entries, in order (their rows are prefetched ahead) */
-    int32_t *busy = src + 2 * (size_t)(enc_indptr[n] + indptr[n]);
-    size_t nbusy = 0;
-    for (size_t c = 0; c <= d; c++) colptr[c] = 0;
-    for (int64_t p = 0; p < enc_indptr[n]; p++) colptr[enc_cols[p] + 1]++;
-    for (int64_t p = 0; p < indptr[n]; p++) colptr[cols[p] + 1]++;
-    for (size_t c = 0; c < d; c++) {
-        if (colptr[c + 1]) busy[nbusy++] = (int32_t)c;
-        colptr[c + 1] += colptr[c];
-    }
-    int32_t enc_bits = float_bits(enc_coef);
-    for (size_t r = 0; r < n; r++)
-        for (int64_t p = enc_indptr[r]; p < enc_indptr[r + 1]; p++) {
-            int64_t i = colptr[enc_cols[p]]++;
-            src[2 * i] = (int32_t)(n + r);
-            src[2 * i + 1] = enc_bits;
-        }
-    for (size_t r = 0; r < n; r++)
-        for (int64_t p = indptr[r]; p < indptr[r + 1]; p++) {
-            int64_t i = colptr[cols[p]]++;
-            src[2 * i] = (int32_t)r;
-            src[2 * i + 1] = float_bits(dz[p]);
-        }
-    /* now colptr[c] is the end of column c's entries (the start of c + 1's) */
-    for (size_t k = 0; k < nbusy; k++) {
-        if (k + AHEAD < nbusy) prefetch_row(W + (size_t)busy[k + AHEAD] * nh);
-        size_t c = (size_t)busy[k];
-        int64_t start = c ? colptr[c - 1] : 0, end = colptr[c];
-        float *w = W + c * nh;
-        float b = bv[c];
-        for (int64_t i = start; i < end; i++) {
-            size_t r = (size_t)src[2 * i];
-            float coef = bits_float(src[2 * i + 1]);
-            if (r >= n) axpy(coef, dpre + (r - n) * nh, w, nh);
-            else {
-                axpy(coef, h + r * nh, w, nh);
-                b += coef;
-            }
-        }
-        bv[c] = b;
-    }
-}
-
-ROW_KERNEL void sk_rank1(size_t d, size_t nh, float *W, const float *base, const float *u) {
-    for (size_t c = 0; c < d; c++) axpy(base[c], u, W + c * nh, nh);
+ROW_KERNEL void sk_mean_field(size_t d, size_t nh, float *W, const float *bv, const float *hbar, const float *u,
+                              float *base, float *v) {
+    if (u) mean_field_rows(d, nh, W, bv, hbar, u, base, v, 1);
+    else mean_field_rows(d, nh, W, bv, hbar, NULL, base, v, 0);
 }

@@ -31,34 +31,27 @@ size_t sk_draw(size_t n, int64_t d, const int64_t *indptr, const int64_t *cols, 
 /* out[r] = sum of W[cols[p]] over the pairs p of row r (the encoder's pre-activation, no bias). */
 void sk_gather_sum(size_t n, size_t nh, const float *W, const int64_t *indptr, const int64_t *cols, float *out);
 
-/* For each pair p of row r, c = cols[p]: z = W_old[c] . h[r] + bv[c]; dz[p] = ((sigmoid(z) - target[p])
- * - base[c]) weight[p] inv (base NULL: 0); dh[r] = sum of dz[p] W_old[c] over the row's pairs. W_old
- * is dec when u is NULL; else dec holds W_old + base u (sk_mean_field's update came first) and the
- * kernel reads W_old[c] as dec[c] - base[c] u: z from dec[c] . h[r] - base[c] (u . h[r]), dh[r] as
- * the sum over dec's rows minus (sum of dz[p] base[c]) u (equal within float32 rounding). Returns
- * the weighted sum of the terms softplus(z) - target z (the caller scales it by inv). */
-double sk_decode(size_t n, size_t nh, const float *dec, const float *bv, const float *base, const float *u,
-                 const float *h, const int64_t *indptr, const int64_t *cols, const float *target, const float *weight,
-                 float inv, float *dz, float *dh);
-
 /* The control variate's pass over every row of W (d rows): base[c] = sigmoid(W[c] . hbar + bv[c]),
  * v = sum of base[c] W[c] (in row order), then (u not NULL) W[c] += base[c] u, the control
  * variate's exact part of the SGD step, while the row is in cache (one stream over W, not two). */
 void sk_mean_field(size_t d, size_t nh, float *W, const float *bv, const float *hbar, const float *u, float *base,
                    float *v);
 
-/* W[c] += base[c] u for every row c < d. */
-void sk_rank1(size_t d, size_t nh, float *W, const float *base, const float *u);
-
-/* The SGD step's sampled writes, in column order: equal bit for bit to sk_scatter_rows(W, enc
- * pairs, enc_coef, dpre), then sk_scatter_rows(W, pairs, dz, h) and sk_scatter_values(bv, cols,
- * dz): each element receives the same additions in the same order, but a row's updates are made
- * together while it is in cache, in row order, instead of a random write per pair. colptr (d + 1
- * entries) and src (2 x the pairs of both patterns + d entries) are the caller's scratch; every index must be
- * valid (the caller checks) and fit in int32. */
-void sk_update(size_t n, size_t d, size_t nh, float *W, float *bv, const int64_t *enc_indptr, const int64_t *enc_cols,
-               float enc_coef, const float *dpre, const int64_t *indptr, const int64_t *cols, const float *dz,
-               const float *h, int64_t *colptr, int32_t *src);
+/* The decoder's forward and backward and its SGD writes in one pass over the columns the sample
+ * reads, each row of W read once, in row order: the pairs grouped by column (a counting sort,
+ * pair order kept within a column; colptr, d + 1 entries, and src, 2 x the pairs + d entries, are
+ * the caller's scratch; scratch holds 2 n floats), then for each column c: for each of its pairs
+ * p of row r, z = W_old[c] . h[r] + bv[c], dz[p] = ((sigmoid(z) - target[p]) - base[c]) weight[p]
+ * inv (base NULL: 0), dh[r] += dz[p] W_old[c] (dh is written whole); then, the row read by all of
+ * them, W[c] += (dz[p] neg) h[r] and bv[c] += dz[p] neg for those pairs in pair order. W_old is W
+ * when u is NULL; else W holds W_old + base u (sk_mean_field's update came first) and the kernel
+ * reads W_old[c] as W[c] - base[c] u: z from W[c] . h[r] - base[c] (u . h[r]), dh[r] as the sum
+ * over W's rows minus (sum of dz[p] base[c]) u (equal within float32 rounding). Returns the
+ * weighted sum of the terms softplus(z) - target z (the caller scales it by inv). */
+double sk_decode_update(size_t n, size_t d, size_t nh, float *W, float *bv, const float *base, const float *u,
+                        const float *h, const int64_t *indptr, const int64_t *cols, const float *target,
+                        const float *weight, float inv, float neg, float *dz, float *dh, float *scratch,
+                        int64_t *colptr, int32_t *src);
 
 /* Y[cols[p]] += coef[p] H[r] for each pair p of row r, in pair order. */
 void sk_scatter_rows(size_t n, size_t nh, float *Y, const int64_t *indptr, const int64_t *cols, const float *coef,

@@ -155,32 +155,34 @@ static PyObject *py_gather_sum(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
-/* decode(dec, bv, base or None, u or None, h, indptr, cols, target, weight, inv, dz, dh) -> weighted sum of
- * the loss terms */
-static PyObject *py_decode(PyObject *self, PyObject *args) {
-    PyObject *o[9], *base, *u;
-    float inv;
+/* decode_update(W, bv, base or None, u or None, h, indptr, cols, target, weight, inv, neg, dz, dh, scratch,
+ *               colptr, src) -> weighted sum of the loss terms */
+static PyObject *py_decode_update(PyObject *self, PyObject *args) {
+    PyObject *o[12], *base, *u;
+    float inv, neg;
     Bufs bs = {.n = 0};
     (void)self;
-    if (!PyArg_ParseTuple(args, "OOOOOOOOOfOO", &o[0], &o[1], &base, &u, &o[2], &o[3], &o[4], &o[5], &o[6], &inv,
-                          &o[7], &o[8]))
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOffOOOOO", &o[0], &o[1], &base, &u, &o[2], &o[3], &o[4], &o[5], &o[6], &inv,
+                          &neg, &o[7], &o[8], &o[9], &o[10], &o[11]))
         return NULL;
-    static const char kinds[] = "fffqqffff";
-    static const int writable[] = {0, 0, 0, 0, 0, 0, 0, 1, 1};
-    Py_buffer *b[9], *bb = NULL, *bu = NULL;
-    for (int i = 0; i < 9; i++)
-        if (!(b[i] = get(&bs, o[i], kinds[i], writable[i], "decode"))) return fail(&bs, NULL, NULL);
-    if (base != Py_None && !(bb = get(&bs, base, 'f', 0, "decode base"))) return fail(&bs, NULL, NULL);
-    if (u != Py_None && !(bu = get(&bs, u, 'f', 0, "decode u"))) return fail(&bs, NULL, NULL);
-    if (bu && !bb) return fail(&bs, "decode", "u needs base");
+    static const char kinds[] = "fffqqfffffqi";
+    static const int writable[] = {1, 1, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1};
+    Py_buffer *b[12], *bb = NULL, *bu = NULL;
+    for (int i = 0; i < 12; i++)
+        if (!(b[i] = get(&bs, o[i], kinds[i], writable[i], "decode_update"))) return fail(&bs, NULL, NULL);
+    if (base != Py_None && !(bb = get(&bs, base, 'f', 0, "decode_update base"))) return fail(&bs, NULL, NULL);
+    if (u != Py_None && !(bu = get(&bs, u, 'f', 0, "decode_update u"))) return fail(&bs, NULL, NULL);
+    if (bu && !bb) return fail(&bs, "decode_update", "u needs base");
     Py_ssize_t n = items(b[3]) - 1, pairs = items(b[4]), d = items(b[1]), nh = n > 0 ? items(b[2]) / n : 0;
-    if (n < 1 || nh < 1 || items(b[2]) != n * nh || items(b[0]) != d * nh || items(b[5]) != pairs
-        || items(b[6]) != pairs || items(b[7]) != pairs || items(b[8]) != n * nh || (bb && items(bb) != d)
-        || (bu && items(bu) != nh)
+    if (n < 1 || nh < 1 || d < 1 || items(b[2]) != n * nh || items(b[0]) != d * nh || items(b[5]) != pairs
+        || items(b[6]) != pairs || items(b[7]) != pairs || items(b[8]) != n * nh || items(b[9]) < 2 * n
+        || items(b[10]) < d + 1 || n > INT32_MAX || d > INT32_MAX || pairs > INT32_MAX / 2
+        || items(b[11]) < 2 * pairs + d || (bb && items(bb) != d) || (bu && items(bu) != nh)
         || !valid_pattern(b[3]->buf, n, b[4]->buf, pairs, d))
-        return fail(&bs, "decode", "operands of inconsistent sizes or an index out of range");
-    double loss = sk_decode((size_t)n, (size_t)nh, b[0]->buf, b[1]->buf, bb ? bb->buf : NULL, bu ? bu->buf : NULL, b[2]->buf, b[3]->buf,
-                            b[4]->buf, b[5]->buf, b[6]->buf, inv, b[7]->buf, b[8]->buf);
+        return fail(&bs, "decode_update", "operands of inconsistent sizes or an index out of range");
+    double loss = sk_decode_update((size_t)n, (size_t)d, (size_t)nh, b[0]->buf, b[1]->buf, bb ? bb->buf : NULL,
+                                   bu ? bu->buf : NULL, b[2]->buf, b[3]->buf, b[4]->buf, b[5]->buf, b[6]->buf, inv,
+                                   neg, b[7]->buf, b[8]->buf, b[9]->buf, b[10]->buf, b[11]->buf);
     release(&bs);
     return PyFloat_FromDouble(loss);
 }
@@ -200,50 +202,6 @@ static PyObject *py_mean_field(PyObject *self, PyObject *args) {
     if (nh < 1 || items(b[0]) != d * nh || items(b[3]) != d || items(b[4]) != nh || (bu && items(bu) != nh))
         return fail(&bs, "mean_field", "operands of inconsistent sizes");
     sk_mean_field((size_t)d, (size_t)nh, b[0]->buf, b[1]->buf, b[2]->buf, bu ? bu->buf : NULL, b[3]->buf, b[4]->buf);
-    release(&bs);
-    Py_RETURN_NONE;
-}
-
-/* rank1(W, base, u) */
-static PyObject *py_rank1(PyObject *self, PyObject *args) {
-    PyObject *o[3];
-    Bufs bs = {.n = 0};
-    (void)self;
-    if (!PyArg_ParseTuple(args, "OOO", &o[0], &o[1], &o[2])) return NULL;
-    static const int writable[] = {1, 0, 0};
-    Py_buffer *b[3];
-    for (int i = 0; i < 3; i++)
-        if (!(b[i] = get(&bs, o[i], 'f', writable[i], "rank1"))) return fail(&bs, NULL, NULL);
-    Py_ssize_t d = items(b[1]), nh = items(b[2]);
-    if (nh < 1 || items(b[0]) != d * nh) return fail(&bs, "rank1", "operands of inconsistent sizes");
-    sk_rank1((size_t)d, (size_t)nh, b[0]->buf, b[1]->buf, b[2]->buf);
-    release(&bs);
-    Py_RETURN_NONE;
-}
-
-/* update(W, bv, enc_indptr, enc_cols, enc_coef, dpre, indptr, cols, dz, h, colptr, src) */
-static PyObject *py_update(PyObject *self, PyObject *args) {
-    PyObject *o[11];
-    float enc_coef;
-    Bufs bs = {.n = 0};
-    (void)self;
-    if (!PyArg_ParseTuple(args, "OOOOfOOOOOOO", &o[0], &o[1], &o[2], &o[3], &enc_coef, &o[4], &o[5], &o[6], &o[7],
-                          &o[8], &o[9], &o[10]))
-        return NULL;
-    static const char kinds[] = "ffqqfqqffqi";
-    static const int writable[] = {1, 1, 0, 0, 0, 0, 0, 0, 0, 1, 1};
-    Py_buffer *b[11];
-    for (int i = 0; i < 11; i++)
-        if (!(b[i] = get(&bs, o[i], kinds[i], writable[i], "update"))) return fail(&bs, NULL, NULL);
-    Py_ssize_t d = items(b[1]), n = items(b[2]) - 1, nenc = items(b[3]), pairs = items(b[6]);
-    Py_ssize_t nh = n > 0 ? items(b[4]) / n : 0;
-    if (n < 1 || nh < 1 || d < 1 || items(b[0]) != d * nh || items(b[4]) != n * nh || items(b[5]) != n + 1
-        || items(b[7]) != pairs || items(b[8]) != n * nh || items(b[9]) < d + 1 || n > INT32_MAX / 2
-        || nenc + pairs > INT32_MAX / 2 || d > INT32_MAX || items(b[10]) < 2 * (nenc + pairs) + d
-        || !valid_pattern(b[2]->buf, n, b[3]->buf, nenc, d) || !valid_pattern(b[5]->buf, n, b[6]->buf, pairs, d))
-        return fail(&bs, "update", "operands of inconsistent sizes or an index out of range");
-    sk_update((size_t)n, (size_t)d, (size_t)nh, b[0]->buf, b[1]->buf, b[2]->buf, b[3]->buf, enc_coef, b[4]->buf,
-              b[5]->buf, b[6]->buf, b[7]->buf, b[8]->buf, b[9]->buf, b[10]->buf);
     release(&bs);
     Py_RETURN_NONE;
 }
@@ -296,13 +254,11 @@ static PyMethodDef methods[] = {
     {"draw", py_draw, METH_VARARGS,
      "draw(indptr, cols, d, k, shifts, ranks, count, out_indptr, out_cols, target, weight) -> pairs"},
     {"gather_sum", py_gather_sum, METH_VARARGS, "gather_sum(W, indptr, cols, out, nh): out[r] = sum W[cols of r]"},
-    {"decode", py_decode, METH_VARARGS,
-     "decode(dec, bv, base, u, h, indptr, cols, target, weight, inv, dz, dh) -> weighted sum of the BCE terms"},
-    {"mean_field", py_mean_field, METH_VARARGS, "mean_field(W, bv, hbar, base, v, u): the control variate's pass (with u: and W += base u)"},
-    {"rank1", py_rank1, METH_VARARGS, "rank1(W, base, u): W[c] += base[c] u"},
-    {"update", py_update, METH_VARARGS,
-     "update(W, bv, enc_indptr, enc_cols, enc_coef, dpre, indptr, cols, dz, h, colptr, src): the SGD step's "
-     "scatters into W and bv, column by column"},
+    {"decode_update", py_decode_update, METH_VARARGS,
+     "decode_update(W, bv, base, u, h, indptr, cols, target, weight, inv, neg, dz, dh, scratch, colptr, src) -> "
+     "weighted sum of the BCE terms; the decoder's SGD writes done"},
+    {"mean_field", py_mean_field, METH_VARARGS,
+     "mean_field(W, bv, hbar, base, v, u): the control variate's pass (with u: and W += base u)"},
     {"scatter_rows", py_scatter_rows, METH_VARARGS, "scatter_rows(Y, indptr, cols, coef, H): Y[c] += coef H[r]"},
     {"scatter_values", py_scatter_values, METH_VARARGS, "scatter_values(y, cols, v): y[c] += v"},
     {NULL, NULL, 0, NULL},
