@@ -33,8 +33,9 @@ the estimated part is large and must be drawn often, which the partner proposal 
 Cost per step: the encoder is a gather-sum of W's rows at the ones, the decoder reads the rows of
 the sampled positions only, and SGD writes the rows of W (tied; untied: rows of W, columns of W2)
 and the entries of bv that the step read: O((nnz + B * K + nnz of the partners) * hidden); the
-control variate adds two streaming passes over the decoder's d rows (O(d * hidden), against the
-full step's O(B * d * hidden) three times). The tied float32 step runs in C
+control variate adds a pass over the decoder's d rows (O(d * hidden): the numpy step makes two,
+the C step one that reads and writes each row; against the full step's O(B * d * hidden) three
+times). The tied float32 step runs in C
 (tessera.trainer._sampled, trainer/native/sampled_kernels.c) when built; the numpy code here is
 its reference and its fallback (same sample bit for bit, same arithmetic, dot products summed in
 another order). Momentum and adam are refused: their decay touches every row (a lazy per-row
@@ -387,8 +388,9 @@ class SampledSGD:
     unbiased (base does not depend on the draw); the estimated part is small where a unit's logits
     vary little across the batch, which is most of a wide sparse input's units. Where they do vary
     (units on in some examples only) base is a poor guess, and the proposal must draw those zeros
-    often, as the partner proposal does. It costs two streaming passes over the decoder's d rows
-    per step (mean_field, the rank-one update); off, the step touches only the sampled rows."""
+    often, as the partner proposal does. It costs a streaming pass over the decoder's d rows per
+    step (the C step applies the rank-one update in the pass that computes base; numpy makes two
+    passes); off, the step touches only the sampled rows."""
 
     def __init__(self, model: AutoEncoder, sampler: ZeroSampler, lr: float, control_variate: bool = True) -> None:
         self.model, self.sampler = model, sampler
@@ -456,9 +458,9 @@ class SampledSGD:
         # writes (they need only h and the pair's derivative, so a row is written once its pairs
         # have read it)
         loss = dt.type(native.decode_update(
-            W, bv, base, u, h, sample.indptr, sample.cols, sample.target, sample.weight, inv_n, neg,
-            self._scratch("dz", pairs, dt)[:pairs], dh, self._scratch("rows", 2 * n, dt),
-            self._scratch("colptr", d + 1, np.int64), self._scratch("src", 2 * pairs + d, np.int32))) * inv_n
+            W, bv, base, u, h, sample.indptr, sample.cols, sample.target, sample.weight, inv_n, neg, dh,
+            self._scratch("rows", 2 * n, dt), self._scratch("colptr", d + 1, np.int64),
+            self._scratch("entries", 3 * pairs + d, np.int32))) * inv_n
         if base is not None:
             dh += v * inv_n
         dpre = dh

@@ -391,15 +391,15 @@ def test_native_kernels_refuse_bad_operands():
         _sampled.scatter_values(np.zeros(10, np.float32), np.array([-1], np.int64), np.ones(1, np.float32))
     pairs = np.ones(2, np.float32)
 
-    def decode_update(cols, src_len=2 * 2 + 10):
+    def decode_update(cols, entries=3 * 2 + 10):
         _sampled.decode_update(W, np.zeros(10, np.float32), None, None, out, indptr, cols, pairs, pairs, 1.0, -1.0,
-                               np.zeros(2, np.float32), np.zeros((2, 4), np.float32), np.zeros(4, np.float32),
-                               np.zeros(11, np.int64), np.zeros(src_len, np.int32))
+                               np.zeros((2, 4), np.float32), np.zeros(4, np.float32), np.zeros(11, np.int64),
+                               np.zeros(entries, np.int32))
     decode_update(np.array([3, 9], np.int64))  # valid operands pass
     with pytest.raises(ValueError, match="out of range"):
         decode_update(np.array([3, 10], np.int64))
     with pytest.raises(ValueError, match="inconsistent"):
-        decode_update(np.array([3, 9], np.int64), src_len=2 * 2 + 9)  # scratch too short
+        decode_update(np.array([3, 9], np.int64), entries=3 * 2 + 9)  # scratch too short
     ones, k, ranks = _draw_inputs(seed=0)
     n, d = ones.shape
     one = np.array([1], np.int64)

@@ -3,6 +3,7 @@
 #include "sampled_kernels.h"
 
 #include <math.h>
+#include <string.h>
 
 #define LANES 16
 #define AHEAD 4 /* pairs: how far ahead a gathered row is prefetched */
@@ -198,12 +199,26 @@ INLINE float pair_grad(float z, float t, float base, float w, float inv, double 
 }
 
 
-/* The pairs of a sample grouped by column, stably (a counting sort, pair order within a column):
- * src[2 i] = the pair's row, src[2 i + 1] = the pair's index; colptr[c] = the end of column c's
- * entries (the start of c + 1's); busy[0..nbusy) the columns that have entries, ascending.
- * Returns nbusy. */
-static size_t group_by_column(size_t n, size_t d, const int64_t *indptr, const int64_t *cols, int64_t *colptr,
-                              int32_t *src, int32_t *busy) {
+/* the float f in an int32 slot (bit for bit) and back */
+INLINE int32_t float_bits(float f) {
+    int32_t i;
+    memcpy(&i, &f, sizeof i);
+    return i;
+}
+
+INLINE float bits_float(int32_t i) {
+    float f;
+    memcpy(&f, &i, sizeof f);
+    return f;
+}
+
+/* The pairs of a sample grouped by column, stably (a counting sort, pair order within a column),
+ * each entry what the decoder needs of its pair, so that the column loop reads memory in order:
+ * ent[3 i] = the pair's row, ent[3 i + 1] and ent[3 i + 2] the bits of its target and weight.
+ * colptr[c] becomes the end of column c's entries (the start of c + 1's); busy[0..nbusy) lists
+ * the columns that have entries, ascending. Returns nbusy. */
+static size_t group_by_column(size_t n, size_t d, const int64_t *indptr, const int64_t *cols, const float *target,
+                              const float *weight, int64_t *colptr, int32_t *ent, int32_t *busy) {
     size_t nbusy = 0;
     for (size_t c = 0; c <= d; c++) colptr[c] = 0;
     for (int64_t p = 0; p < indptr[n]; p++) colptr[cols[p] + 1]++;
@@ -213,19 +228,20 @@ static size_t group_by_column(size_t n, size_t d, const int64_t *indptr, const i
     }
     for (size_t r = 0; r < n; r++)
         for (int64_t p = indptr[r]; p < indptr[r + 1]; p++) {
-            int64_t i = colptr[cols[p]]++;
-            src[2 * i] = (int32_t)r;
-            src[2 * i + 1] = (int32_t)p;
+            int32_t *e = ent + 3 * colptr[cols[p]]++;
+            e[0] = (int32_t)r;
+            e[1] = float_bits(target[p]);
+            e[2] = float_bits(weight[p]);
         }
     return nbusy;
 }
 
 ROW_KERNEL double sk_decode_update(size_t n, size_t d, size_t nh, float *W, float *bv, const float *base,
                                    const float *u, const float *h, const int64_t *indptr, const int64_t *cols,
-                                   const float *target, const float *weight, float inv, float neg, float *dz,
-                                   float *dh, float *scratch, int64_t *colptr, int32_t *src) {
-    int32_t *busy = src + 2 * (size_t)indptr[n];
-    size_t nbusy = group_by_column(n, d, indptr, cols, colptr, src, busy);
+                                   const float *target, const float *weight, float inv, float neg, float *dh,
+                                   float *scratch, int64_t *colptr, int32_t *ent) {
+    int32_t *busy = ent + 3 * (size_t)indptr[n];
+    size_t nbusy = group_by_column(n, d, indptr, cols, target, weight, colptr, ent, busy);
     float *uh = scratch, *gb = scratch + n;  /* per row: u . h[r], sum of dz base[c] */
     double loss = 0.0;
     for (size_t r = 0; r < n; r++) {
@@ -238,34 +254,37 @@ ROW_KERNEL double sk_decode_update(size_t n, size_t d, size_t nh, float *W, floa
         size_t c = (size_t)busy[k];
         int64_t start = c ? colptr[c - 1] : 0, end = colptr[c], i = start;
         float *w = W + c * nh, b = base ? base[c] : 0.0f, bvc = bv[c];
-        /* W holds W_old + base u (u not NULL): W_old[c] . h[r] is w . h[r] - b (u . h[r]) */
+        /* W holds W_old + base u (u not NULL): W_old[c] . h[r] is w . h[r] - b (u . h[r]). Each
+         * entry's weight slot receives its pair's dz, read back when the row is written. */
         for (; i + 4 <= end; i += 4) {
-            const int32_t *e = src + 2 * i;
+            int32_t *e = ent + 3 * i;
             float z[4];
-            dot4(h + (size_t)e[0] * nh, h + (size_t)e[2] * nh, h + (size_t)e[4] * nh, h + (size_t)e[6] * nh, w, nh, z);
+            dot4(h + (size_t)e[0] * nh, h + (size_t)e[3] * nh, h + (size_t)e[6] * nh, h + (size_t)e[9] * nh, w, nh, z);
             for (int q = 0; q < 4; q++) {
-                size_t r = (size_t)e[2 * q], p = (size_t)e[2 * q + 1];
+                int32_t *eq = e + 3 * q;
+                size_t r = (size_t)eq[0];
                 if (u) z[q] -= b * uh[r];
-                float g = pair_grad(z[q] + bvc, target[p], b, weight[p], inv, &loss);
-                dz[p] = g;
+                float g = pair_grad(z[q] + bvc, bits_float(eq[1]), b, bits_float(eq[2]), inv, &loss);
+                eq[2] = float_bits(g);
                 gb[r] += g * b;
                 axpy(g, w, dh + r * nh, nh);
             }
         }
         for (; i < end; i++) {
-            size_t r = (size_t)src[2 * i], p = (size_t)src[2 * i + 1];
+            int32_t *e = ent + 3 * i;
+            size_t r = (size_t)e[0];
             float z = dot(h + r * nh, w, nh);
             if (u) z -= b * uh[r];
-            float g = pair_grad(z + bvc, target[p], b, weight[p], inv, &loss);
-            dz[p] = g;
+            float g = pair_grad(z + bvc, bits_float(e[1]), b, bits_float(e[2]), inv, &loss);
+            e[2] = float_bits(g);
             gb[r] += g * b;
             axpy(g, w, dh + r * nh, nh);
         }
         /* every pair of column c has read its row: SGD writes it (the decoder's part) */
         for (i = start; i < end; i++) {
-            size_t r = (size_t)src[2 * i], p = (size_t)src[2 * i + 1];
-            float coef = dz[p] * neg;
-            axpy(coef, h + r * nh, w, nh);
+            const int32_t *e = ent + 3 * i;
+            float coef = bits_float(e[2]) * neg;
+            axpy(coef, h + (size_t)e[0] * nh, w, nh);
             bvc += coef;
         }
         bv[c] = bvc;

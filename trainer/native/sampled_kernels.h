@@ -39,19 +39,19 @@ void sk_mean_field(size_t d, size_t nh, float *W, const float *bv, const float *
 
 /* The decoder's forward and backward and its SGD writes in one pass over the columns the sample
  * reads, each row of W read once, in row order: the pairs grouped by column (a counting sort,
- * pair order kept within a column; colptr, d + 1 entries, and src, 2 x the pairs + d entries, are
+ * pair order kept within a column; colptr, d + 1 entries, and ent, 3 x the pairs + d entries, are
  * the caller's scratch; scratch holds 2 n floats), then for each column c: for each of its pairs
- * p of row r, z = W_old[c] . h[r] + bv[c], dz[p] = ((sigmoid(z) - target[p]) - base[c]) weight[p]
- * inv (base NULL: 0), dh[r] += dz[p] W_old[c] (dh is written whole); then, the row read by all of
- * them, W[c] += (dz[p] neg) h[r] and bv[c] += dz[p] neg for those pairs in pair order. W_old is W
- * when u is NULL; else W holds W_old + base u (sk_mean_field's update came first) and the kernel
- * reads W_old[c] as W[c] - base[c] u: z from W[c] . h[r] - base[c] (u . h[r]), dh[r] as the sum
- * over W's rows minus (sum of dz[p] base[c]) u (equal within float32 rounding). Returns the
- * weighted sum of the terms softplus(z) - target z (the caller scales it by inv). */
+ * p of row r, z = W_old[c] . h[r] + bv[c], dz = ((sigmoid(z) - target[p]) - base[c]) weight[p]
+ * inv (base NULL: 0), dh[r] += dz W_old[c] (dh is written whole); then, the row read by all of
+ * them, W[c] += (dz neg) h[r] and bv[c] += dz neg for those pairs in pair order. W_old is W when
+ * u is NULL; else W holds W_old + base u (sk_mean_field's update came first) and the kernel reads
+ * W_old[c] as W[c] - base[c] u: z from W[c] . h[r] - base[c] (u . h[r]), dh[r] as the sum over
+ * W's rows minus (sum of dz base[c]) u (equal within float32 rounding). Returns the weighted sum
+ * of the terms softplus(z) - target z (the caller scales it by inv). */
 double sk_decode_update(size_t n, size_t d, size_t nh, float *W, float *bv, const float *base, const float *u,
                         const float *h, const int64_t *indptr, const int64_t *cols, const float *target,
-                        const float *weight, float inv, float neg, float *dz, float *dh, float *scratch,
-                        int64_t *colptr, int32_t *src);
+                        const float *weight, float inv, float neg, float *dh, float *scratch, int64_t *colptr,
+                        int32_t *ent);
 
 /* Y[cols[p]] += coef[p] H[r] for each pair p of row r, in pair order. */
 void sk_scatter_rows(size_t n, size_t nh, float *Y, const int64_t *indptr, const int64_t *cols, const float *coef,

@@ -155,34 +155,33 @@ static PyObject *py_gather_sum(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
-/* decode_update(W, bv, base or None, u or None, h, indptr, cols, target, weight, inv, neg, dz, dh, scratch,
- *               colptr, src) -> weighted sum of the loss terms */
+/* decode_update(W, bv, base or None, u or None, h, indptr, cols, target, weight, inv, neg, dh, scratch,
+ *               colptr, ent) -> weighted sum of the loss terms */
 static PyObject *py_decode_update(PyObject *self, PyObject *args) {
-    PyObject *o[12], *base, *u;
+    PyObject *o[11], *base, *u;
     float inv, neg;
     Bufs bs = {.n = 0};
     (void)self;
-    if (!PyArg_ParseTuple(args, "OOOOOOOOOffOOOOO", &o[0], &o[1], &base, &u, &o[2], &o[3], &o[4], &o[5], &o[6], &inv,
-                          &neg, &o[7], &o[8], &o[9], &o[10], &o[11]))
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOffOOOO", &o[0], &o[1], &base, &u, &o[2], &o[3], &o[4], &o[5], &o[6], &inv,
+                          &neg, &o[7], &o[8], &o[9], &o[10]))
         return NULL;
-    static const char kinds[] = "fffqqfffffqi";
-    static const int writable[] = {1, 1, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1};
-    Py_buffer *b[12], *bb = NULL, *bu = NULL;
-    for (int i = 0; i < 12; i++)
+    static const char kinds[] = "fffqqffffqi";
+    static const int writable[] = {1, 1, 0, 0, 0, 0, 0, 1, 1, 1, 1};
+    Py_buffer *b[11], *bb = NULL, *bu = NULL;
+    for (int i = 0; i < 11; i++)
         if (!(b[i] = get(&bs, o[i], kinds[i], writable[i], "decode_update"))) return fail(&bs, NULL, NULL);
     if (base != Py_None && !(bb = get(&bs, base, 'f', 0, "decode_update base"))) return fail(&bs, NULL, NULL);
     if (u != Py_None && !(bu = get(&bs, u, 'f', 0, "decode_update u"))) return fail(&bs, NULL, NULL);
     if (bu && !bb) return fail(&bs, "decode_update", "u needs base");
     Py_ssize_t n = items(b[3]) - 1, pairs = items(b[4]), d = items(b[1]), nh = n > 0 ? items(b[2]) / n : 0;
     if (n < 1 || nh < 1 || d < 1 || items(b[2]) != n * nh || items(b[0]) != d * nh || items(b[5]) != pairs
-        || items(b[6]) != pairs || items(b[7]) != pairs || items(b[8]) != n * nh || items(b[9]) < 2 * n
-        || items(b[10]) < d + 1 || n > INT32_MAX || d > INT32_MAX || pairs > INT32_MAX / 2
-        || items(b[11]) < 2 * pairs + d || (bb && items(bb) != d) || (bu && items(bu) != nh)
-        || !valid_pattern(b[3]->buf, n, b[4]->buf, pairs, d))
+        || items(b[6]) != pairs || items(b[7]) != n * nh || items(b[8]) < 2 * n || items(b[9]) < d + 1
+        || n > INT32_MAX || d > INT32_MAX || pairs > INT32_MAX / 3 || items(b[10]) < 3 * pairs + d
+        || (bb && items(bb) != d) || (bu && items(bu) != nh) || !valid_pattern(b[3]->buf, n, b[4]->buf, pairs, d))
         return fail(&bs, "decode_update", "operands of inconsistent sizes or an index out of range");
     double loss = sk_decode_update((size_t)n, (size_t)d, (size_t)nh, b[0]->buf, b[1]->buf, bb ? bb->buf : NULL,
                                    bu ? bu->buf : NULL, b[2]->buf, b[3]->buf, b[4]->buf, b[5]->buf, b[6]->buf, inv,
-                                   neg, b[7]->buf, b[8]->buf, b[9]->buf, b[10]->buf, b[11]->buf);
+                                   neg, b[7]->buf, b[8]->buf, b[9]->buf, b[10]->buf);
     release(&bs);
     return PyFloat_FromDouble(loss);
 }
@@ -255,7 +254,7 @@ static PyMethodDef methods[] = {
      "draw(indptr, cols, d, k, shifts, ranks, count, out_indptr, out_cols, target, weight) -> pairs"},
     {"gather_sum", py_gather_sum, METH_VARARGS, "gather_sum(W, indptr, cols, out, nh): out[r] = sum W[cols of r]"},
     {"decode_update", py_decode_update, METH_VARARGS,
-     "decode_update(W, bv, base, u, h, indptr, cols, target, weight, inv, neg, dz, dh, scratch, colptr, src) -> "
+     "decode_update(W, bv, base, u, h, indptr, cols, target, weight, inv, neg, dh, scratch, colptr, ent) -> "
      "weighted sum of the BCE terms; the decoder's SGD writes done"},
     {"mean_field", py_mean_field, METH_VARARGS,
      "mean_field(W, bv, hbar, base, v, u): the control variate's pass (with u: and W += base u)"},
