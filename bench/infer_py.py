@@ -178,14 +178,16 @@ def targets(results):
     print("\n### C runtime targets (seed AE 784->256)\n")
     rows = []
     for c in C_BUILDS:
-        for batch, bound, what in [(1, 1.0, "batch 1 faster than onnxruntime"),
-                                   (256, 1 / 0.7, "batch 256 throughput >= 0.7x onnxruntime")]:
+        # (batch, bound, strict, target): strict means the ratio must be below the bound
+        for batch, bound, strict, what in [(1, 1.0, True, "batch 1 faster than onnxruntime"),
+                                           (256, 1 / 0.7, False, "batch 256 throughput >= 0.7x onnxruntime"),
+                                           (256, 1.0, False, "batch 256 time ratio <= 1.0")]:
             t = results[784, batch]
             if c not in t or "onnxruntime" not in t:
                 rows.append([c, what, "-", "not run"])
                 continue
             r = t[c] / t["onnxruntime"]
-            rows.append([c, what, f"{r:.2f}", common.verdict(r < bound if bound == 1.0 else r <= bound)])
+            rows.append([c, what, f"{r:.2f}", common.verdict(r < bound if strict else r <= bound)])
     print(common.table(["build", "target", "time ratio C / ORT", "status"], rows))
 
 
