@@ -84,17 +84,7 @@ def torch_step(net, kind: str, optim: bool) -> Callable:
             h = F.max_pool2d(F.relu(F.conv2d(h, w2, b2, padding=1)), 2)
         else:
             h = F.relu(F.conv2d(h, w2, b2))
-        loss = F.cross_entropy(h.flatten(1) @ w3 + b3, yb)
-        if opt is not None:
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        else:
-            grads = torch.autograd.grad(loss, params)
-            with torch.no_grad():
-                for p, g in zip(params, grads, strict=True):
-                    p.sub_(LR * g)
-        return loss.item()
+        return common.torch_sgd(F.cross_entropy(h.flatten(1) @ w3 + b3, yb), params, LR, opt)
     return step
 
 

@@ -182,3 +182,20 @@ def sgemm_gflops(n: int = 1024, rounds: int = 7) -> float:
     c = np.empty((n, n), np.float32)
     t = round_robin({"sgemm": lambda: np.matmul(a, b, out=c)}, rounds=rounds, reps=3)["sgemm"]
     return 2.0 * n ** 3 / t / 1e9
+
+
+def torch_sgd(loss, params: list, lr: float, opt=None) -> float:
+    """One PyTorch SGD step from `loss`, in either of its usual eager forms: with `opt` (a
+    torch.optim.SGD) zero_grad / backward / step, else autograd.grad and an in-place sub_."""
+    if opt is not None:
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    else:
+        import torch
+
+        grads = torch.autograd.grad(loss, params)
+        with torch.no_grad():
+            for p, g in zip(params, grads, strict=True):
+                p.sub_(lr * g)
+    return loss.item()

@@ -92,17 +92,7 @@ def mlp_torch(P0, optim=False):
 
     def step(X, y):
         logits = torch.relu(torch.from_numpy(X) @ W1 + b1) @ W2 + b2
-        loss = F.cross_entropy(logits, torch.from_numpy(y))
-        if opt is not None:
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        else:
-            grads = torch.autograd.grad(loss, params)
-            with torch.no_grad():
-                for p, g in zip(params, grads, strict=True):
-                    p.sub_(LR * g)
-        return loss.item()
+        return common.torch_sgd(F.cross_entropy(logits, torch.from_numpy(y)), params, LR, opt)
     return step
 
 
