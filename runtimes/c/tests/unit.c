@@ -897,8 +897,19 @@ static uint32_t mm_next(void)
 #if defined(TSR_K_DISPATCH)
 static const int32_t kpaths[] = {TSR_K_PATH_BASE, TSR_K_PATH_AVX2, TSR_K_PATH_AVX512};
 static const char *const kpath_names[] = {"baseline", "avx2", "avx512f"};
-#define NKPATHS 3
 #endif
+#define NKPATHS 3
+
+/* 1 when path index p (-1: the default, by CPU) is forced for the tests below,
+ * 0 when this CPU or build cannot take it */
+static int kpath_use(int32_t p)
+{
+#if defined(TSR_K_DISPATCH)
+    return tsr_k_set_path(p < 0 ? -1 : kpaths[p]);
+#else
+    return p < 0;
+#endif
+}
 
 /* name of path index p of the tests below (-1: the default, by CPU) */
 static const char *kpath_name(int32_t p)
@@ -1035,13 +1046,8 @@ static void test_exp_sigmoid(void)
         }
         npaths = 0;
         for (p = -1; p < 3; p++) {
-#if defined(TSR_K_DISPATCH)
-            if (!tsr_k_set_path(p < 0 ? -1 : kpaths[p]))
+            if (!kpath_use(p))
                 continue;
-#else
-            if (p >= 0)
-                break;
-#endif
             tsr_k_exp(x + off, ye + off, cnt - off);
             tsr_k_sigmoid(x + off, ys + off, cnt - off);
             got_path[p + 1] = 1;
@@ -1062,13 +1068,8 @@ static void test_exp_sigmoid(void)
     for (cnt = 0; cnt <= 40; cnt++) {
         for (p = -1; p < 3; p++) {
             int32_t i;
-#if defined(TSR_K_DISPATCH)
-            if (!tsr_k_set_path(p < 0 ? -1 : kpaths[p]))
+            if (!kpath_use(p))
                 continue;
-#else
-            if (p >= 0)
-                break;
-#endif
             for (i = 0; i < cnt; i++)
                 x[i] = (float)(i * 37 % 41 - 20) * 0.375f;
             tsr_k_sigmoid(x, x, cnt);
@@ -1317,7 +1318,7 @@ static void test_conv_random(void)
         need = tsr_k_conv2d_ws_floats(g);
         fast += need > 0;
         for (p = -1; p < NKPATHS && need <= (int64_t)(sizeof ws / sizeof ws[0]); p++) {
-            if (!tsr_k_set_path(p < 0 ? -1 : kpaths[p]))
+            if (!kpath_use(p))
                 continue;
             memset(y, 0xFF, sizeof(float) * (size_t)ny);
             tsr_k_conv2d_ws(x, w, t % 2 ? b : NULL, y, g, ws);
@@ -1341,13 +1342,8 @@ static void test_conv_random(void)
         /* every kernel path (the library's vectorised pooling included) */
         for (p = -1; p < NKPATHS; p++) {
             int32_t bad0 = badp;
-#if defined(TSR_K_DISPATCH)
-            if (!tsr_k_set_path(p < 0 ? -1 : kpaths[p]))
+            if (!kpath_use(p))
                 continue;
-#else
-            if (p >= 0)
-                break;
-#endif
             pool_ref(x, r, pg, 0);
             tsr_k_maxpool2d(x, y, pg);
             badp += count_diff(y, r, np) > 0;
@@ -1416,7 +1412,7 @@ static void test_conv_shapes(void)
             CHECK(tsr_k_conv2d_ws_floats(g) > 0 && tsr_k_conv2d_ws_floats(g) <= (int64_t)(sizeof ws / sizeof ws[0]),
                   "conv shape %d takes the vectorised path", (int)t);
             for (p = -1; p < NKPATHS; p++) {
-                if (!tsr_k_set_path(p < 0 ? -1 : kpaths[p]))
+                if (!kpath_use(p))
                     continue;
                 memset(y, 0xFF, sizeof(float) * (size_t)ny);
                 tsr_k_conv2d_ws(x, w, v & 1 ? b : NULL, y, g, ws);
@@ -1522,13 +1518,8 @@ static void test_pool_2x2(void)
             x[d] = conv_val(t % 2 || t > 10);
         pool_ref(x, r, g, 0);
         for (p = -1; p < NKPATHS; p++) {
-#if defined(TSR_K_DISPATCH)
-            if (!tsr_k_set_path(p < 0 ? -1 : kpaths[p]))
+            if (!kpath_use(p))
                 continue;
-#else
-            if (p >= 0)
-                break;
-#endif
             memset(y, 0xFF, sizeof(float) * (size_t)ny);
             tsr_k_maxpool2d(x, y, g);
             if (count_diff(y, r, ny) && bad++ < 5)
