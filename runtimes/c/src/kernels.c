@@ -9,7 +9,9 @@
  *
  * Every floating-point expression below is written so that each + - * / is
  * exactly one binary32 operation: no expression mixes in double, and the
- * build uses -ffp-contract=off so a*b+c never becomes an FMA.
+ * build uses -ffp-contract=off so a*b+c never becomes an FMA. (The one
+ * fused operation, an explicit multiply-subtract in the wide Sigmoid
+ * kernels, computes a product's exact error: TSR_DEKKER below.)
  */
 #include <float.h>
 #include <stddef.h>
@@ -79,8 +81,9 @@ typedef float tsr_vfu __attribute__((vector_size(MM_W * 4), aligned(4), may_alia
 /* x86-64 wide vectors (AVX-512F, 16 floats, 32 registers) for MatMul and
  * Exp/Sigmoid, in functions compiled with a target attribute and picked at
  * run time when the library is built with TSR_K_DISPATCH
- * (runtimes/c/Makefile), or always under -mavx512f. No FMA is enabled in
- * the target and -ffp-contract=off holds, so mul and add stay separate.
+ * (runtimes/c/Makefile), or always under -mavx512f. -ffp-contract=off
+ * holds, so mul and add stay separate (the Sigmoid's exact product error is
+ * the one explicit fused multiply-subtract: TSR_DEKKER).
  * Never seen by the wasm build, ARM, or the generated embedded C. */
 #if TSR_SIMD && defined(__x86_64__) && defined(__GNUC__) && !defined(__wasm__) && \
     (defined(TSR_K_DISPATCH) || defined(__AVX512F__))
@@ -111,7 +114,9 @@ typedef float tsr_wfu __attribute__((vector_size(MW_W * 4), aligned(4), may_alia
 /* x86-64 AVX2 path (8 floats per vector, 16 ymm registers) for MatMul and
  * Exp/Sigmoid, for CPUs with AVX2 but no AVX-512F: the generic SIMD code
  * below instantiated a second time for 8-wide vectors, in functions compiled
- * with target("avx2") (never "fma") and picked at run time. Only in the
+ * with target("avx2") and picked at run time on CPUs with AVX2 and FMA3 (the
+ * Sigmoid kernel alone, target("avx2,fma"), uses a fused multiply-subtract
+ * for an exact product error: TSR_DEKKER). Only in the
  * library (TSR_K_DISPATCH): the wasm build and the generated embedded C do
  * not define it and compile none of it. The 8-wide types and target also
  * serve the packed MatMul, which both x86-64 paths use (TSR_MM_WIDE). */
@@ -127,6 +132,11 @@ typedef float tsr_wfu __attribute__((vector_size(MW_W * 4), aligned(4), may_alia
 #else
 #define TSR_AVX2_FN __attribute__((target("avx2"))) static
 #define TSR_HAVE_AVX2() (tsr_cpu_paths & TSR_CPU_AVX2)
+#endif
+#if defined(__AVX2__) && defined(__FMA__)
+#define TSR_AVX2_FMA_FN static
+#else
+#define TSR_AVX2_FMA_FN __attribute__((target("avx2,fma"))) static
 #endif
 typedef float tsr_v8f __attribute__((vector_size(32)));
 typedef int32_t tsr_v8i __attribute__((vector_size(32)));
@@ -152,7 +162,7 @@ __attribute__((constructor)) static void tsr_cpu_init(void)
     __asm__("xgetbv" : "=a"(xcr0), "=d"(xcr0_hi) : "c"(0u));
     if ((xcr0 & 6u) != 6u || !__get_cpuid_count(7, 0, &a, &b, &c7, &d)) /* xmm, ymm state */
         return;
-    tsr_cpu_paths = ((b & bit_AVX2) ? TSR_CPU_AVX2 : 0) |
+    tsr_cpu_paths = ((b & bit_AVX2) && (c1 & bit_FMA) ? TSR_CPU_AVX2 : 0) |
                     ((xcr0 & 0xE0u) == 0xE0u && (b & bit_AVX512F) && (c1 & bit_POPCNT) ? TSR_CPU_WIDE : 0);
 }
 #endif
@@ -283,14 +293,29 @@ static inline float horner(const uint32_t *c, int d, float t)
     } while (0)
 
 /* Sigmoid: e^-|x| = (eh + el) 2^n and the quotient as float32 pairs, so that
- * the result is rounded once (SPEC 7.3; max error 0.78 ulp, not 2.4). */
-#define TSR_SIGMOID_BODY(F, I, K, SEL, AS_I, AS_F, x, y)                          \
+ * the result is rounded once (SPEC 7.3; max error 0.78 ulp, not 2.4). In two
+ * halves: TSR_SIGMOID_E gives eh, el and n from x, TSR_SIGMOID_Q the result
+ * from x, eh, el and n, so that an array kernel can run the halves as two
+ * passes over a block of vectors (shorter chains of dependent operations for
+ * the core to overlap); one after the other they are TSR_SIGMOID_BODY. */
+/* pl = qh * dh - ph exactly, ph the rounded product (no overflow or
+ * underflow: qh and dh lie in [1/3, 2]): Dekker's product from Veltkamp
+ * halves, or, where the instruction exists, one
+ * fused multiply-subtract, which rounds the exact difference once and so
+ * returns it unchanged, as it is a float: the same bits either way (checked
+ * on all 2^32 inputs by `make accuracy`). */
+#define TSR_DEKKER(F, K, pl, qh, dh, ph)                                        \
     do {                                                                          \
-        const F one_ = K(0x3F800000u);                                            \
+        F uh_, ul_, vh_, vl_, t_;                                                 \
+        TSR_SPLIT(uh_, ul_, qh, t_, K);                                           \
+        TSR_SPLIT(vh_, vl_, dh, t_, K);                                           \
+        pl = (((uh_ * vh_ - ph) + uh_ * vl_) + ul_ * vh_) + ul_ * vl_;            \
+    } while (0)
+
+#define TSR_SIGMOID_E(F, I, K, SEL, AS_I, AS_F, x, eh_, el_, n_)                     \
+    do {                                                                          \
         F t_ = AS_F(AS_I(x) | (int32_t)(-2147483647 - 1)), tmp_, nf_, rh_, rl_, p_; \
-        F ah_, al_, bh_, bl_, eh_, el_, s1_, s2_, dh_, dl_, nh_, nl_, qh_, ph_, pl_; \
-        F uh_, ul_, vh_, vl_;                                                     \
-        I pos_ = (x) >= K(0), n_, n1_;                                            \
+        F ah_, al_, bh_, bl_;                                                     \
         int i_;                                                                   \
         t_ = SEL(t_ > K(K_EXP_LO), t_, K(K_EXP_LO)); /* -|x| >= -104; NaN -> -104 */ \
         TSR_EXP_REDUCE(F, K, AS_I, t_, nf_, n_, tmp_);                            \
@@ -300,25 +325,38 @@ static inline float horner(const uint32_t *c, int d, float t)
         for (i_ = 1; i_ < 6; i_++)                                                \
             p_ = p_ * rh_ + K(k_exp_p[i_]);                                       \
         p_ = (rh_ * rh_) * p_;                                                    \
-        TSR_FAST_TWO_SUM(ah_, al_, one_, rh_);                                    \
+        TSR_FAST_TWO_SUM(ah_, al_, K(0x3F800000u), rh_);                          \
         TSR_FAST_TWO_SUM(bh_, bl_, ah_, p_);                                      \
         TSR_FAST_TWO_SUM(eh_, el_, bh_, (al_ + bl_) + rl_);                       \
+    } while (0)
+
+#define TSR_SIGMOID_Q(F, I, K, SEL, AS_I, AS_F, PE, x, eh_, el_, n_, y)              \
+    do {                                                                          \
+        const F one_ = K(0x3F800000u);                                            \
+        F tmp_, s1_, s2_, dh_, dl_, nh_, nl_, qh_, ph_, pl_;                      \
+        I pos_ = (x) >= K(0), n1_;                                                \
         TSR_HALVES(n_, n1_);                                                      \
         s1_ = TSR_POW2(AS_F, n1_);                                                \
-        s2_ = TSR_POW2(AS_F, n_ - n1_);                                           \
-        TSR_FAST_TWO_SUM(dh_, dl_, one_, (eh_ * s1_) * s2_);                      \
-        dl_ = dl_ + (el_ * s1_) * s2_; /* dh + dl = 1 + e^-|x| */                 \
-        nh_ = SEL(pos_, one_, eh_);                                               \
-        nl_ = SEL(pos_, K(0), el_);                                               \
+        s2_ = TSR_POW2(AS_F, (n_) - n1_);                                         \
+        TSR_FAST_TWO_SUM(dh_, dl_, one_, ((eh_) * s1_) * s2_);                    \
+        dl_ = dl_ + ((el_) * s1_) * s2_; /* dh + dl = 1 + e^-|x| */               \
+        nh_ = SEL(pos_, one_, (eh_));                                             \
+        nl_ = SEL(pos_, K(0), (el_));                                             \
         qh_ = nh_ / dh_;                                                          \
-        ph_ = qh_ * dh_; /* Dekker: pl = qh * dh - ph exactly */                  \
-        TSR_SPLIT(uh_, ul_, qh_, tmp_, K);                                        \
-        TSR_SPLIT(vh_, vl_, dh_, tmp_, K);                                        \
-        pl_ = (((uh_ * vh_ - ph_) + uh_ * vl_) + ul_ * vh_) + ul_ * vl_;          \
+        ph_ = qh_ * dh_;                                                          \
+        PE(F, K, pl_, qh_, dh_, ph_);                                             \
         tmp_ = (((nh_ - ph_) - pl_) + nl_) - qh_ * dl_;                           \
         qh_ = qh_ + tmp_ / dh_;                                                   \
         qh_ = SEL(pos_, qh_, (qh_ * s1_) * s2_);                                  \
         (y) = SEL((x) != (x), (x), qh_);                                          \
+    } while (0)
+
+#define TSR_SIGMOID_BODY(F, I, K, SEL, AS_I, AS_F, x, y)                          \
+    do {                                                                          \
+        F eh__, el__;                                                             \
+        I n__;                                                                    \
+        TSR_SIGMOID_E(F, I, K, SEL, AS_I, AS_F, x, eh__, el__, n__);              \
+        TSR_SIGMOID_Q(F, I, K, SEL, AS_I, AS_F, TSR_DEKKER, x, eh__, el__, n__, y); \
     } while (0)
 
 /* the scalar instantiation */
@@ -515,32 +553,56 @@ static inline tsr_vf sigmoid_v(tsr_vf x)
 
 #if TSR_MM_WIDE
 /* An array kernel y[i] = f(x[i]) on vectors of W floats (types VF/VI, U for
- * unaligned access), with the body BODY (TSR_EXP_BODY, TSR_SIGMOID_BODY) and
- * the scalar function for the tail: the wide x86-64 paths; N2 (1 or 2)
- * vectors per step, two giving the core two independent chains. The explicit
- * vzeroupper before the tail: gcc 12 leaves it out before calls to functions
- * of this file (IPA-RA), so the SSE code of the tail, and the caller after
- * the return, would run with dirty upper halves (slow on Intel). */
-#define TSR_VEC_ARRAY(FN, NAME, BODY, VF, VI, U, W, K, SEL, AS_I, AS_F, SCALAR, N2) \
+ * unaligned access), with the body BODY (TSR_EXP_BODY) and the scalar
+ * function for the tail: the wide x86-64 paths. The explicit vzeroupper
+ * before the tail: gcc 12 leaves it out before calls to functions of this
+ * file (IPA-RA), so the SSE code of the tail, and the caller after the
+ * return, would run with dirty upper halves (slow on Intel). */
+#define TSR_VEC_ARRAY(FN, NAME, BODY, VF, VI, U, W, K, SEL, AS_I, AS_F, SCALAR) \
     FN void NAME(const float *x, float *y, int32_t n)                           \
     {                                                                           \
         int32_t i = 0;                                                          \
-        while (i + (W) <= n) {                                                  \
-            /* N2 == 2: the next vector too, or this one again at the end */    \
-            const int32_t i2_ = (N2) > 1 && i + 2 * (W) <= n ? i + (W) : i;     \
+        for (; i + (W) <= n; i += (W)) {                                        \
             VF xv_ = VLOADT(U, x + i), yv_;                                     \
             BODY(VF, VI, K, SEL, AS_I, AS_F, xv_, yv_);                         \
-            if ((N2) > 1) {                                                     \
-                VF xw_ = VLOADT(U, x + i2_), yw_;                               \
-                BODY(VF, VI, K, SEL, AS_I, AS_F, xw_, yw_);                     \
-                VSTORET(U, y + i2_, yw_);                                       \
-            }                                                                   \
             VSTORET(U, y + i, yv_);                                             \
-            i = i2_ + (W);                                                      \
         }                                                                       \
         _mm256_zeroupper();                                                     \
         for (; i < n; i++)                                                      \
             y[i] = SCALAR(x[i]);                                                \
+    }
+
+/* Sigmoid in blocks of up to SG_B vectors of W floats, each half of the
+ * body (TSR_SIGMOID_E, TSR_SIGMOID_Q) as its own pass over the block: one
+ * vector's whole chain of dependent operations (two divisions among them) is
+ * longer than the core's window holds, and the passes give it independent
+ * shorter chains to overlap (measured on Zen 4: 5% faster than two vectors
+ * interleaved, and about half the code). PE computes the product error:
+ * the fused multiply-subtract where the path has one (TSR_DEKKER: 18% less
+ * time on both wide paths). */
+#define SG_B 8
+#define TSR_SIGMOID_ARRAY(FN, NAME, VF, VI, U, W, K, SEL, AS_I, AS_F, PE)          \
+    FN void NAME(const float *x, float *y, int32_t n)                           \
+    {                                                                           \
+        VF eh[SG_B], el[SG_B];                                                  \
+        VI ne[SG_B];                                                            \
+        int32_t i = 0, v, nv;                                                   \
+        while (i + (W) <= n) {                                                  \
+            nv = (n - i) / (W) < SG_B ? (n - i) / (W) : SG_B;                   \
+            for (v = 0; v < nv; v++) {                                          \
+                VF xv = VLOADT(U, x + i + (W) * v);                             \
+                TSR_SIGMOID_E(VF, VI, K, SEL, AS_I, AS_F, xv, eh[v], el[v], ne[v]); \
+            }                                                                   \
+            for (v = 0; v < nv; v++) { /* x[j] read before y[j] is written */   \
+                VF xv = VLOADT(U, x + i + (W) * v), yv;                         \
+                TSR_SIGMOID_Q(VF, VI, K, SEL, AS_I, AS_F, PE, xv, eh[v], el[v], ne[v], yv); \
+                VSTORET(U, y + i + (W) * v, yv);                                \
+            }                                                                   \
+            i += (W) * nv;                                                      \
+        }                                                                       \
+        _mm256_zeroupper();                                                     \
+        for (; i < n; i++)                                                      \
+            y[i] = tsr_k_sigmoid1(x[i]);                                        \
     }
 
 #define KW(bits) ((tsr_wf)((tsr_wi){0} + (int32_t)(bits)))
@@ -548,9 +610,11 @@ static inline tsr_vf sigmoid_v(tsr_vf x)
 #define AS_IW(f) ((tsr_wi)(f))
 #define AS_FW(i) ((tsr_wf)(i))
 TSR_VEC_ARRAY(TSR_WIDE_FN, exp_wide, TSR_EXP_BODY, tsr_wf, tsr_wi, tsr_wfu, MW_W,
-              KW, SELW, AS_IW, AS_FW, tsr_k_exp1, 1)
-TSR_VEC_ARRAY(TSR_WIDE_FN, sigmoid_wide, TSR_SIGMOID_BODY, tsr_wf, tsr_wi, tsr_wfu, MW_W,
-              KW, SELW, AS_IW, AS_FW, tsr_k_sigmoid1, 1)
+              KW, SELW, AS_IW, AS_FW, tsr_k_exp1)
+/* the fused multiply-subtract of AVX-512F for the exact product error */
+#define TSR_FMS_W(F, K, pl, qh, dh, ph) \
+    (pl = (tsr_wf)_mm512_fmsub_ps((__m512)(qh), (__m512)(dh), (__m512)(ph)))
+TSR_SIGMOID_ARRAY(TSR_WIDE_FN, sigmoid_wide, tsr_wf, tsr_wi, tsr_wfu, MW_W, KW, SELW, AS_IW, AS_FW, TSR_FMS_W)
 #endif
 
 #if TSR_MM_AVX2
@@ -559,20 +623,11 @@ TSR_VEC_ARRAY(TSR_WIDE_FN, sigmoid_wide, TSR_SIGMOID_BODY, tsr_wf, tsr_wi, tsr_w
 #define AS_I8(f) ((tsr_v8i)(f))
 #define AS_F8(i) ((tsr_v8f)(i))
 TSR_VEC_ARRAY(TSR_AVX2_FN, exp_avx2, TSR_EXP_BODY, tsr_v8f, tsr_v8i, tsr_v8fu, 8,
-              K8, SEL8, AS_I8, AS_F8, tsr_k_exp1, 1)
-/* Sigmoid, two vectors per step, gcc's scheduler before register
- * allocation interleaving their chains: its long chain of dependent
- * operations keeps the core's window full with one 8-wide vector in flight
- * (measured on Zen 4: the 16-wide instance takes about as many cycles per
- * step as the 8-wide one did, for twice the floats; two interleaved 8-wide
- * vectors are 15% faster than one). */
-#if defined(__clang__)
-#define TSR_SCHED
-#else
-#define TSR_SCHED __attribute__((optimize("schedule-insns")))
-#endif
-TSR_VEC_ARRAY(TSR_SCHED TSR_AVX2_FN, sigmoid_avx2, TSR_SIGMOID_BODY, tsr_v8f, tsr_v8i, tsr_v8fu, 8,
-              K8, SEL8, AS_I8, AS_F8, tsr_k_sigmoid1, 2)
+              K8, SEL8, AS_I8, AS_F8, tsr_k_exp1)
+/* FMA3 (every AVX2 CPU has it; the path requires both) for the exact product error */
+#define TSR_FMS_8(F, K, pl, qh, dh, ph) \
+    (pl = (tsr_v8f)_mm256_fmsub_ps((__m256)(qh), (__m256)(dh), (__m256)(ph)))
+TSR_SIGMOID_ARRAY(TSR_AVX2_FMA_FN, sigmoid_avx2, tsr_v8f, tsr_v8i, tsr_v8fu, 8, K8, SEL8, AS_I8, AS_F8, TSR_FMS_8)
 #endif
 
 #if defined(TSR_K_DISPATCH)
@@ -1298,32 +1353,42 @@ TSR_AVX2_FN void mm_strip1m_avx2(const float *b, float *c, const int32_t *off, c
     _mm256_maskstore_ps(c, mk, (__m256)q0);
 }
 
-/* The AVX2 path's sparse MatMul: mm_wide's order (chunks of MW_KC k
- * outermost, panels of MW_R rows, the AVX2 strips above: 64 columns).
- * The lists are built 8 terms at a time without AVX-512's compress: each
- * half of 4 is packed by an in-lane permute whose lane numbers (2 bits each,
- * in order) come from a 16-entry table indexed by its nonzero mask. */
+/* The AVX2 path's sparse MatMul: per-row lists of the nonzero terms in
+ * chunks of MW_KC k (outermost; partial sums go through C), groups of up to
+ * ML_G rows, the AVX2 strips above (64 columns). When n is a multiple of 128
+ * and the group has ML_G rows, each strip's B'[k0.., j..j+63] is first
+ * copied into a contiguous block that the group's rows then read from L1:
+ * read in place, rows of B a multiple of 512 bytes apart fall into a quarter
+ * or less of L1's sets and evict each other, and the strips wait on L2
+ * (measured on Zen 4, 256x784x256 at 20% nonzero: 466 us against 583; for
+ * other n the copy costs more than it saves). A list entry is the nonzero
+ * value and its row's offset in the block (ld = 64) or in B (ld = n). The
+ * lists are built 8 terms at a time without AVX-512's compress: each half
+ * of 4 is packed by an in-lane permute whose lane numbers (2 bits each, in
+ * order) come from a 16-entry table indexed by its nonzero mask. */
+#define ML_G 64
 TSR_AVX2_FN TSR_NOLIBC void mm_list_avx2(const float *a, const float *b, float *c, int32_t m,
                                          int32_t k, int32_t n, ptrdiff_t sai, ptrdiff_t sak)
 {
     static const uint8_t pack4[16] = {0, 0, 1, 4, 2, 8, 9, 36, 3, 12, 13, 52, 14, 56, 57, 228};
-    int32_t off[MW_R][MW_KCP], cnt[MW_R];
-    float av[MW_R][MW_KCP];
-    int32_t i0, k0, r, rows, kc, kk, j = 0;
+    int32_t off[ML_G][MW_KCP], cnt[ML_G];
+    float av[ML_G][MW_KCP], p[MW_KC * 64] __attribute__((aligned(32)));
+    int32_t i0, k0, r, rows, kc, kk, t, j, ld;
     const __m128i sh = _mm_setr_epi32(0, 2, 4, 6);
-    const tsr_v8i vn = (tsr_v8i){0, 1, 2, 3, 4, 5, 6, 7} * n;
+    const tsr_v8i iota = {0, 1, 2, 3, 4, 5, 6, 7};
     for (k0 = 0; k0 < k || k0 == 0; k0 += MW_KC) {
         int first = k0 == 0;
         kc = k - k0 < MW_KC ? k - k0 : MW_KC;
-        for (i0 = 0; i0 < m; i0 += MW_R) {
-            rows = m - i0 < MW_R ? m - i0 : MW_R;
+        for (i0 = 0; i0 < m; i0 += ML_G) {
+            rows = m - i0 < ML_G ? m - i0 : ML_G;
+            ld = rows == ML_G && n % 128 == 0 ? 64 : n;
             for (r = 0; r < rows; r++) {
                 const float *ap = a + (i0 + r) * sai + k0 * sak;
-                int32_t t = 0, h;
-                kk = 0;
+                int32_t h;
+                t = kk = 0;
                 if (sak == 1) {
-                    tsr_v8i vo = vn + k0 * n;
-                    for (; kk + 8 <= kc; kk += 8, vo += 8 * n) {
+                    tsr_v8i vo = iota * ld;
+                    for (; kk + 8 <= kc; kk += 8, vo += 8 * ld) {
                         __m256 x = _mm256_loadu_ps(ap + kk);
                         int32_t nz = _mm256_movemask_ps(_mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_NEQ_UQ));
                         for (h = 0; h < 2; h++, nz >>= 4) {
@@ -1339,20 +1404,30 @@ TSR_AVX2_FN TSR_NOLIBC void mm_list_avx2(const float *a, const float *b, float *
                 }
                 for (; kk < kc; kk++) {
                     float x = ap[kk * sak];
-                    off[r][t] = (k0 + kk) * n;
+                    off[r][t] = kk * ld;
                     av[r][t] = x;
                     t += x != 0.0f;
                 }
                 cnt[r] = t;
             }
-            j = 0;
-            for (; j + 64 <= n; j += 64)
-                for (r = 0; r < rows; r++)
-                    mm_strip8_avx2(b + j, c + (ptrdiff_t)(i0 + r) * n + j, off[r], av[r], cnt[r], first);
-            for (; j < n; j += 8) {
-                const __m256i mk = (__m256i)((tsr_v8i){0, 1, 2, 3, 4, 5, 6, 7} < n - j);
-                for (r = 0; r < rows; r++)
-                    mm_strip1m_avx2(b + j, c + (ptrdiff_t)(i0 + r) * n + j, off[r], av[r], cnt[r], first, mk);
+            for (j = 0; j < n; j += 64) {
+                const float *bj = b + (ptrdiff_t)k0 * n + j;
+                if (ld == 64) {
+                    for (t = 0; t < kc; t++)
+                        for (kk = 0; kk < 64; kk += 8)
+                            _mm256_store_ps(p + t * 64 + kk, _mm256_loadu_ps(bj + (ptrdiff_t)t * n + kk));
+                    bj = p;
+                }
+                if (j + 64 <= n)
+                    for (r = 0; r < rows; r++)
+                        mm_strip8_avx2(bj, c + (ptrdiff_t)(i0 + r) * n + j, off[r], av[r], cnt[r], first);
+                else
+                    for (kk = j; kk < n; kk += 8) {
+                        const __m256i mk = (__m256i)(iota < n - kk);
+                        for (r = 0; r < rows; r++)
+                            mm_strip1m_avx2(bj + kk - j, c + (ptrdiff_t)(i0 + r) * n + kk, off[r], av[r],
+                                            cnt[r], first, mk);
+                    }
             }
         }
     }

@@ -10,7 +10,13 @@
  * pow (below 1 ulp of binary64, 2^-29 of a binary32 ulp: the maxima are
  * right to about 1e-8 ulp), and 10^8 random pairs against long double
  * powl (too slow for the slices); also tsr_k_binary_flat(TSR_K_POW)
- * against tsr_k_pow1 on every pair. */
+ * against tsr_k_pow1 on every pair.
+ *
+ * `accuracy paths` (also run by default): the array kernels tsr_k_exp and
+ * tsr_k_sigmoid against the scalar functions, bit for bit, on all 2^32
+ * inputs on every kernel path the library and CPU have (baseline SIMD,
+ * AVX-512F, AVX2+FMA), each forced in turn: the proof that every path's
+ * vector code gives the scalar code's bits. */
 #include <math.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -98,6 +104,67 @@ static void *work(void *arg)
         }
     }
     return NULL;
+}
+
+/* ---- the array kernels on each forced path ---- */
+
+typedef struct {
+    uint64_t lo, hi, mismatch;
+} ajob;
+
+static void *paths_work(void *arg)
+{
+    ajob *j = (ajob *)arg;
+    float xs[1024], ye[1024], ys[1024];
+    uint64_t b;
+    uint32_t q;
+    for (b = j->lo; b < j->hi; b += 1024) {
+        for (q = 0; q < 1024; q++) {
+            uint32_t v = (uint32_t)b + q;
+            memcpy(&xs[q], &v, 4);
+        }
+        tsr_k_exp(xs, ye, 1024);
+        tsr_k_sigmoid(xs, ys, 1024);
+        for (q = 0; q < 1024; q++) {
+            float e = tsr_k_exp1(xs[q]), s = tsr_k_sigmoid1(xs[q]);
+            j->mismatch += memcmp(&e, &ye[q], 4) != 0;
+            j->mismatch += memcmp(&s, &ys[q], 4) != 0;
+        }
+    }
+    return NULL;
+}
+
+static uint64_t paths_accuracy(void)
+{
+    enum { NT = 2 };
+    static const struct { int32_t path; const char *name; } paths[] = {
+        {TSR_K_PATH_BASE, "baseline SIMD"}, {TSR_K_PATH_AVX512, "AVX-512F"}, {TSR_K_PATH_AVX2, "AVX2+FMA"}};
+    uint64_t total = 0;
+    int p, i;
+    for (p = 0; p < 3; p++) {
+        pthread_t t[NT];
+        ajob jobs[NT];
+        uint64_t mism = 0;
+        if (!tsr_k_set_path(paths[p].path)) {
+            printf("path %-13s  not in this library or CPU: not checked\n", paths[p].name);
+            continue;
+        }
+        for (i = 0; i < NT; i++) {
+            jobs[i].lo = (uint64_t)i * (1ULL << 32) / NT;
+            jobs[i].hi = (uint64_t)(i + 1) * (1ULL << 32) / NT;
+            jobs[i].mismatch = 0;
+            pthread_create(&t[i], NULL, paths_work, &jobs[i]);
+        }
+        for (i = 0; i < NT; i++) {
+            pthread_join(t[i], NULL);
+            mism += jobs[i].mismatch;
+        }
+        printf("path %-13s  tsr_k_exp/tsr_k_sigmoid vs scalar on all 2^32 inputs, bit mismatches: %lu\n",
+               paths[p].name, (unsigned long)mism);
+        total += mism;
+    }
+    tsr_k_set_path(-1);
+    return total;
 }
 
 /* ---- Pow ---- */
@@ -257,6 +324,8 @@ int main(int argc, char **argv)
         pow_accuracy();
         return 0;
     }
+    if (argc > 1 && strcmp(argv[1], "paths") == 0) /* the array kernels' paths only */
+        return paths_accuracy() != 0;
     clock_gettime(CLOCK_MONOTONIC, &a);
     for (i = 0; i < NT; i++) {
         memset(&jobs[i], 0, sizeof jobs[i]);
@@ -285,5 +354,5 @@ int main(int argc, char **argv)
     printf("all 2^32 inputs, %d threads, %.1f s\n", NT,
            (double)(z.tv_sec - a.tv_sec) + 1e-9 * (double)(z.tv_nsec - a.tv_nsec));
     pow_accuracy();
-    return 0;
+    return paths_accuracy() != 0;
 }
