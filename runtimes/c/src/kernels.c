@@ -2197,7 +2197,7 @@ TSR_ARG_VEC(arg_vec_f, float, tsr_vfa)
 TSR_ARG_VEC(arg_vec_i, int32_t, tsr_via)
 #endif
 
-TSR_NOLIBC void tsr_k_argmax(int32_t max, int32_t dtype, const void *x, int32_t *y, int32_t outer,
+TSR_LIB_COLD TSR_NOLIBC void tsr_k_argmax(int32_t max, int32_t dtype, const void *x, int32_t *y, int32_t outer,
                              int32_t len, int32_t inner)
 {
     int32_t o, q, i;
