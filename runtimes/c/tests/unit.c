@@ -921,6 +921,22 @@ static const char *kpath_name(int32_t p)
 #endif
 }
 
+/* tsr_k_matmul on path index p of the tests (-1: the default, by CPU);
+ * 0 when this build or CPU cannot take that path */
+static int mm_on_path(int32_t p, const float *a, const float *b, float *c, int32_t m, int32_t k, int32_t n,
+                      int32_t ta, int32_t tb)
+{
+    if (p < 0) {
+        tsr_k_matmul(a, b, c, m, k, n, ta, tb);
+        return 1;
+    }
+#if defined(TSR_K_DISPATCH)
+    return tsr_k_matmul_path(a, b, c, m, k, n, ta, tb, kpaths[p]);
+#else
+    return 0;
+#endif
+}
+
 static void test_matmul(void)
 {
     static const int32_t dims[] = {1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 63, 64, 65, 130};
@@ -967,15 +983,8 @@ static void test_matmul(void)
         }
         /* p = -1: tsr_k_matmul (the default path); then every path */
         for (p = -1; p < 3; p++) {
-#if defined(TSR_K_DISPATCH)
-            if (p >= 0 && !tsr_k_matmul_path(a, b, c, m, k, n, ta, tb, kpaths[p]))
+            if (!mm_on_path(p, a, b, c, m, k, n, ta, tb))
                 continue;
-#else
-            if (p >= 0)
-                break;
-#endif
-            if (p < 0)
-                tsr_k_matmul(a, b, c, m, k, n, ta, tb);
             runs[p + 1]++;
             for (i = 0; i < m * n; i++) {
                 float want = ref[i], got = c[i];
@@ -1044,15 +1053,8 @@ static void test_matmul_sparse_groups(void)
                 ref[i * n + j] = acc;
             }
         for (p = -1; p < NKPATHS; p++) {
-#if defined(TSR_K_DISPATCH)
-            if (p >= 0 && !tsr_k_matmul_path(a, b, c, m, k, n, ta, 0, kpaths[p]))
+            if (!mm_on_path(p, a, b, c, m, k, n, ta, 0))
                 continue;
-#else
-            if (p >= 0)
-                break;
-#endif
-            if (p < 0)
-                tsr_k_matmul(a, b, c, m, k, n, ta, 0);
             ran++;
             for (i = 0; i < m * n; i++) {
                 total++;
