@@ -1,5 +1,6 @@
 """Softmax cross-entropy with integer labels: the fused gradient (pass softmax_xent_grad), the
-bias gradients as one BLAS gemv (sum_to over leading axes), values known at plan time."""
+bias gradients as BLAS gemv (sum_to over leading axes, or leading and trailing ones as a conv
+bias's), values known at plan time."""
 
 import numpy as np
 import pytest
@@ -89,6 +90,28 @@ def test_bias_gradient_is_the_column_sum(dtype):
     f2 = trainer.function([m], T.grad((m.T + W).sum() * 2.0, W))
     mv = rng.standard_normal((5, 6)).astype(dtype)
     assert np.allclose(f2(mv), np.full((1, 5), 12.0))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("pattern", ["x", "xx", "0x"])
+def test_conv_bias_gradient_sums_lead_and_trail_axes(dtype, pattern):
+    # a bias broadcast over (N, C, H, W) as dimshuffle(pattern): its gradient sums every other axis
+    rng = np.random.default_rng(4)
+    c = 5
+    shuffles = {"x": ("x", 0, "x", "x"), "xx": ("x", "x", 0, "x"), "0x": (0, "x", "x", "x")}
+    kept = {"x": 1, "xx": 2, "0x": 0}[pattern]
+    b = trainer.shared(np.zeros(c, dtype), name="b")
+    x = T.tensor4("x", dtype=dtype)
+    f = trainer.function([x], T.grad((T.tanh(x + b.dimshuffle(*shuffles[pattern])) * 1.5).sum(), b))
+    shape = [3, 4, 6, 7]
+    shape[kept] = c
+    for xv in (rng.standard_normal(shape).astype(dtype),
+               rng.standard_normal(shape[::-1]).astype(dtype).transpose(3, 2, 1, 0)):  # not contiguous
+        want = (1.5 * (1 - np.tanh(xv.astype(np.float64)) ** 2)).sum(axis=tuple(a for a in range(4) if a != kept))
+        got = f(xv)
+        assert got.dtype == np.dtype(dtype) and got.shape == (c,)
+        tol = 1e-5 if dtype == "float32" else 1e-12
+        assert np.allclose(got, want, rtol=tol, atol=tol * 100)
 
 
 def test_bias_verify_grad():

@@ -145,6 +145,30 @@ def _sum_to(attrs, ins, oshape, dt):
             return out
         return gemv, True
 
+    rank = len(g)
+    n_lead = next((i for i in range(rank) if i not in axes), rank)
+    n_trail = next((i for i in range(rank - n_lead) if rank - 1 - i not in axes), rank - n_lead)
+    if dt.kind == "f" and n_trail and set(axes) == set(range(n_lead)) | set(range(rank - n_trail, rank)):
+        # leading and trailing axes (a conv bias gradient over (N, C, H, W)): a.reshape(l*m, t) @
+        # ones, then ones @ (l, m), two BLAS gemv, ~10x faster than numpy's reduction over (0, 2, 3)
+        lead_n = int(np.prod(g[:n_lead], dtype=np.int64))
+        trail_n = int(np.prod(g[rank - n_trail:], dtype=np.int64))
+        mid_n = int(np.prod(g[n_lead:rank - n_trail], dtype=np.int64))
+        ones_t, ones_l = np.ones(trail_n, dt), np.ones(lead_n, dt)
+        rows = np.empty(lead_n * mid_n, dt)
+
+        def gemv2(out, a, ref):
+            if a.dtype != dt:
+                np.sum(a, axis=axes, keepdims=True, out=out.reshape(keep_shape))
+                return out
+            if lead_n == 1:
+                np.dot(a.reshape(mid_n, trail_n), ones_t, out=out.reshape(-1))
+                return out
+            np.dot(a.reshape(lead_n * mid_n, trail_n), ones_t, out=rows)
+            np.dot(ones_l, rows.reshape(lead_n, mid_n), out=out.reshape(-1))
+            return out
+        return gemv2, True
+
     def fn(out, a, ref):
         np.sum(a, axis=axes, keepdims=True, out=out.reshape(keep_shape))
         return out
