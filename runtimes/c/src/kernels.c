@@ -1380,9 +1380,7 @@ TSR_AVX2_FN void mm_strip1m_avx2(const float *b, float *c, const int32_t *off, c
  * read in place, rows of B a multiple of 512 bytes apart fall into a quarter
  * or less of L1's sets and evict each other, and the strips wait on L2
  * (measured on Zen 4, 256x784x256 at 20% nonzero: 466 us against 583; for
- * other n the copy costs more than it saves). The AVX-512 path takes this
- * kernel for those shapes too (its own, mm_wide, has the same conflicts:
- * 490 us there). A list entry is the nonzero
+ * other n the copy costs more than it saves). A list entry is the nonzero
  * value and its row's offset in the block (ld = 64) or in B (ld = n). The
  * lists are built 8 terms at a time without AVX-512's compress: each half
  * of 4 is packed by an in-lane permute whose lane numbers (2 bits each, in
@@ -1621,8 +1619,6 @@ static int32_t mm_fast(const float *a, const float *b, float *c, int32_t m, int3
     case TSR_K_PATH_AVX512:
         if (TSR_HAVE_AVX2() && pk_suits(a, m, k, sai, sak))
             mm_pack_avx2(a, b, c, m, k, n, sai, sak);
-        else if (TSR_HAVE_AVX2() && m >= ML_G && n % 128 == 0) /* the AVX2 lists' L1 blocks */
-            mm_list_avx2(a, b, c, m, k, n, sai, sak);
         else
             mm_wide(a, b, c, m, k, n, sai, sak);
         return 1;
