@@ -84,7 +84,8 @@ lint: $(SETUP)
 
 # The CPU-class-dependent tests again on an emulated AVX2-only x86-64 (qemu-user, Haswell: no
 # AVX-512), so that an AVX-512 machine also proves what an AVX2-only one would see: the C runtime's
-# dispatched paths and onnxruntime's kernels (which it picks per CPU) in the cross-check.
+# dispatched paths and onnxruntime's kernels (which it picks per CPU) in the cross-check. Then on
+# an emulated ARM64 (qemu-aarch64): the C runtime's NEON build, unit tests and conformance cases.
 QEMU_AVX2 := qemu-x86_64 -cpu Haswell-v4
 cpu-classes: setup $(PEERS) c-build
 	@command -v qemu-x86_64 >/dev/null || { echo "error: qemu-x86_64 (Debian package qemu-user) is needed" >&2; exit 1; }
@@ -92,6 +93,11 @@ cpu-classes: setup $(PEERS) c-build
 	@# qemu warns on stderr about CPUID bits it does not emulate: shown only if the run fails.
 	$(QEMU_AVX2) runtimes/c/build/unit-tests 2>$(OUT)/qemu.err || { cat $(OUT)/qemu.err >&2; exit 1; }
 	$(QEMU_AVX2) $(PY) -m pytest -q -p no:cacheprovider tests/crosscheck 2>$(OUT)/qemu.err || { cat $(OUT)/qemu.err >&2; exit 1; }
+	@# ARM64 (NEON): the C unit tests and every conformance case with the CLI, under qemu-aarch64
+	@command -v aarch64-linux-gnu-gcc >/dev/null || { echo "error: aarch64-linux-gnu-gcc (Debian packages gcc-aarch64-linux-gnu libc6-dev-arm64-cross) is needed" >&2; exit 1; }
+	$(MAKE) -s -C runtimes/c arm64
+	qemu-aarch64 runtimes/c/build/arm64/unit-tests
+	$(PY) -m tessera conformance run --runtime "qemu-aarch64 runtimes/c/build/arm64/tessera-run" --jobs 2
 
 # Long runs, outside `make test`.
 accuracy:

