@@ -126,17 +126,14 @@ typedef float tsr_wfu __attribute__((vector_size(MW_W * 4), aligned(4), may_alia
 #define TSR_MM_AVX2 0
 #endif
 #if TSR_MM_WIDE
-#if defined(__AVX2__)
+#if defined(__AVX2__) && defined(__FMA__)
 #define TSR_AVX2_FN static
+#define TSR_AVX2_FMA_FN static
 #define TSR_HAVE_AVX2() 1
 #else
 #define TSR_AVX2_FN __attribute__((target("avx2"))) static
-#define TSR_HAVE_AVX2() (tsr_cpu_paths & TSR_CPU_AVX2)
-#endif
-#if defined(__AVX2__) && defined(__FMA__)
-#define TSR_AVX2_FMA_FN static
-#else
 #define TSR_AVX2_FMA_FN __attribute__((target("avx2,fma"))) static
+#define TSR_HAVE_AVX2() (tsr_cpu_paths & TSR_CPU_AVX2) /* AVX2 and FMA3 */
 #endif
 typedef float tsr_v8f __attribute__((vector_size(32)));
 typedef int32_t tsr_v8i __attribute__((vector_size(32)));
@@ -292,18 +289,12 @@ static inline float horner(const uint32_t *c, int d, float t)
         (y) = SEL((x) != (x), (x), p_);                                     \
     } while (0)
 
-/* Sigmoid: e^-|x| = (eh + el) 2^n and the quotient as float32 pairs, so that
- * the result is rounded once (SPEC 7.3; max error 0.78 ulp, not 2.4). In two
- * halves: TSR_SIGMOID_E gives eh, el and n from x, TSR_SIGMOID_Q the result
- * from x, eh, el and n, so that an array kernel can run the halves as two
- * passes over a block of vectors (shorter chains of dependent operations for
- * the core to overlap); one after the other they are TSR_SIGMOID_BODY. */
 /* pl = qh * dh - ph exactly, ph the rounded product (no overflow or
  * underflow: qh and dh lie in [1/3, 2]): Dekker's product from Veltkamp
- * halves, or, where the instruction exists, one
- * fused multiply-subtract, which rounds the exact difference once and so
- * returns it unchanged, as it is a float: the same bits either way (checked
- * on all 2^32 inputs by `make accuracy`). */
+ * halves, or, where the instruction exists, one fused multiply-subtract,
+ * which rounds the exact difference once and so returns it unchanged, as it
+ * is a float: the same bits either way (SPEC 7.3; checked on all 2^32
+ * inputs by `make accuracy`). */
 #define TSR_DEKKER(F, K, pl, qh, dh, ph)                                        \
     do {                                                                          \
         F uh_, ul_, vh_, vl_, t_;                                                 \
@@ -312,6 +303,12 @@ static inline float horner(const uint32_t *c, int d, float t)
         pl = (((uh_ * vh_ - ph) + uh_ * vl_) + ul_ * vh_) + ul_ * vl_;            \
     } while (0)
 
+/* Sigmoid: e^-|x| = (eh + el) 2^n and the quotient as float32 pairs, so that
+ * the result is rounded once (SPEC 7.3; max error 0.78 ulp, not 2.4). In two
+ * halves: TSR_SIGMOID_E gives eh, el and n from x, TSR_SIGMOID_Q the result
+ * from x, eh, el and n, so that an array kernel can run the halves as two
+ * passes over a block of vectors (shorter chains of dependent operations for
+ * the core to overlap); one after the other they are TSR_SIGMOID_BODY. */
 #define TSR_SIGMOID_E(F, I, K, SEL, AS_I, AS_F, x, eh_, el_, n_)                     \
     do {                                                                          \
         F t_ = AS_F(AS_I(x) | (int32_t)(-2147483647 - 1)), tmp_, nf_, rh_, rl_, p_; \
@@ -578,9 +575,9 @@ static inline tsr_vf sigmoid_v(tsr_vf x)
  * longer than the core's window holds, and the passes give it independent
  * shorter chains to overlap (measured on Zen 4: 5% faster than two vectors
  * interleaved, and about half the code); P (1 or 2) vectors per step of
- * each pass, the last one again when one is left. PE computes the product error:
- * the fused multiply-subtract where the path has one (TSR_DEKKER: 18% less
- * time on both wide paths). */
+ * each pass, the last one again when one is left. PE computes the product
+ * error: the fused multiply-subtract where the path has one (18% less time
+ * than TSR_DEKKER on both wide paths). */
 #define SG_B 8
 #define TSR_SIGMOID_ARRAY(FN, NAME, VF, VI, U, W, K, SEL, AS_I, AS_F, PE, P)       \
     FN void NAME(const float *x, float *y, int32_t n)                           \
