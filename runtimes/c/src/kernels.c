@@ -95,7 +95,9 @@ typedef float tsr_vfu __attribute__((vector_size(MM_W * 4), aligned(4), may_alia
 #if defined(__AVX512F__) && defined(__POPCNT__)
 #define TSR_WIDE_FN static
 #define TSR_HAVE_WIDE() 1
+#define TSR_WIDE_STATIC 1
 #else
+#define TSR_WIDE_STATIC 0
 #define TSR_WIDE_FN __attribute__((target("avx512f,popcnt"))) static
 #define TSR_HAVE_WIDE() (tsr_cpu_paths & TSR_CPU_WIDE)
 #endif
@@ -130,7 +132,9 @@ typedef float tsr_wfu __attribute__((vector_size(MW_W * 4), aligned(4), may_alia
 #define TSR_AVX2_FN static
 #define TSR_AVX2_FMA_FN static
 #define TSR_HAVE_AVX2() 1
+#define TSR_AVX2_STATIC 1
 #else
+#define TSR_AVX2_STATIC 0
 #define TSR_AVX2_FN __attribute__((target("avx2"))) static
 #define TSR_AVX2_FMA_FN __attribute__((target("avx2,fma"))) static
 #define TSR_HAVE_AVX2() (tsr_cpu_paths & TSR_CPU_AVX2) /* AVX2 and FMA3 */
@@ -146,7 +150,7 @@ typedef float tsr_v8fu __attribute__((vector_size(32), aligned(4), may_alias));
  * finds no path and takes the baseline one: the same bits). Written out
  * because __builtin_cpu_supports links libgcc's model of every CPU, 4.5 KB
  * of code against the CLI's 100 KB text budget. */
-#if TSR_MM_WIDE && !(defined(__AVX512F__) && defined(__POPCNT__))
+#if TSR_MM_WIDE && !(TSR_WIDE_STATIC && TSR_AVX2_STATIC)
 #include <cpuid.h> /* a compiler header, as immintrin.h */
 #define TSR_CPU_AVX2 1
 #define TSR_CPU_WIDE 2 /* AVX-512F and POPCNT */
