@@ -13,8 +13,9 @@
  *    must not partially overlap it. MatMul and Transpose outputs must not
  *    alias their inputs.
  *  - Strict profile: every + - * / sqrt is one binary32 operation; build with
- *    -ffp-contract=off (no FMA) and FLT_EVAL_METHOD == 0 (checked), never
- *    -ffast-math. -fno-math-errno is recommended so that sqrt is inlined.
+ *    -ffp-contract=off (no contracted FMA; the one explicit fused operation,
+ *    in the x86-64 library's Sigmoid, returns an exact value: SPEC 7.3) and
+ *    FLT_EVAL_METHOD == 0 (checked), never -ffast-math. -fno-math-errno is recommended so that sqrt is inlined.
  *  - Shape arrays hold at most TSR_K_MAX_RANK entries.
  */
 #ifndef TESSERA_KERNELS_H
