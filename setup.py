@@ -69,10 +69,14 @@ native = Extension("tessera._native", sources=["tessera/_native.c"], include_dir
                    extra_compile_args=["-O2", "-ffp-contract=off"], depends=C_SOURCES,
                    optional=True)  # setuptools then skips the missing module when it copies the outputs
 
-# The trainer's one-pass float32 kernels (trainer/native): no contraction, so the AVX-512, AVX2 and
-# baseline copies of each kernel round alike; no libm call (its own exp and log).
-fused = Extension("tessera.trainer._fused", sources=["trainer/native/fused_kernels.c", "trainer/native/fused_module.c"],
-                  depends=["trainer/native/fused_kernels.h", "trainer/native/fused_body.h"],
+# The trainer's one-pass float32 kernels and its products with a 0/1 input (trainer/native): no
+# contraction, so the AVX-512, AVX2 and baseline copies of each kernel round alike; no libm call
+# (its own exp and log).
+fused = Extension("tessera.trainer._fused",
+                  sources=["trainer/native/fused_kernels.c", "trainer/native/binary_kernels.c",
+                           "trainer/native/fused_module.c"],
+                  depends=["trainer/native/fused_kernels.h", "trainer/native/fused_body.h",
+                           "trainer/native/binary_kernels.h", "trainer/native/binary_body.h"],
                   extra_compile_args=["-O2", "-ffp-contract=off", "-fno-math-errno"], optional=True)
 # Reconstruction sampling's step (trainer/native/sampled_*): the sample, gathers, decoder and SGD
 # scatters in C; without it the step runs its numpy reference (trainer/reconstruction_sampling.py).

@@ -67,6 +67,27 @@ class _Plan:
 
 _dot, _isfinite = np.dot, math.isfinite
 
+ALIGN = 64  # bytes: a cache line, so a vector kernel's row loads never straddle two
+
+
+def _aligned_empty(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """np.empty, starting on a cache line (numpy aligns to 16 bytes): the plan's buffers, which
+    become the shared values they update, are what the native kernels stream."""
+    dtype = np.dtype(dtype)
+    n = math.prod(shape) * dtype.itemsize
+    raw = np.empty(n + ALIGN, np.uint8)
+    start = -raw.ctypes.data % ALIGN
+    return raw[start:start + n].view(dtype).reshape(shape)
+
+
+def _recycled(old: np.ndarray) -> np.ndarray:
+    """The scratch buffer for an update's next value once `old` is replaced: `old` itself, unless
+    it is misaligned (a caller's first value) or strided; then a new buffer, once, so that every
+    later value is aligned too."""
+    if old.ctypes.data % ALIGN == 0 and old.flags.c_contiguous and old.flags.writeable:
+        return old
+    return _aligned_empty(old.shape, old.dtype)
+
 # numpy 2 keeps its floating-point error state in a context variable; setting it directly costs a
 # fraction of np.errstate's ~2 us per call. Elsewhere (numpy 1.x), np.errstate.
 try:
@@ -214,7 +235,7 @@ class Function:
         self._sparse_mode = sparse_inputs
         self._sparse_slots = set() if sparse_inputs is False else fusions.sparse_candidates(order, self._slot)
         self._ctx: dict[int, sparse.BinaryRows | None] = {}
-        self._masks: dict[int, np.ndarray] = {}
+        self._masks: dict[int, tuple[np.ndarray, sparse.PatternBuffers]] = {}  # per sparse input: its scratch
         self._plans: dict[tuple, _Plan] = {}
         self._setup_dynamic()
         self.last_call_sparse = False
@@ -333,7 +354,7 @@ class Function:
             bi = -1
             if needs:
                 bi = len(bufs)
-                bufs.append(np.empty(shape, dtype))
+                bufs.append(_aligned_empty(shape, dtype))
                 owner[k] = bi
             steps.append((fn, bi, tuple(ins), k))
         for s, k in zip(self._upd_shared, self._upd_slots, strict=False):
@@ -450,7 +471,7 @@ class Function:
             for s, k, bi in plan.swaps:  # all new values are computed: swap each into its shared
                 new = vals[k]
                 if bufs[bi] is new:
-                    bufs[bi] = s.value  # the old storage becomes the scratch buffer for next time
+                    bufs[bi] = _recycled(s.value)  # the old storage: the scratch buffer for next time
                     s.value = new
                 else:
                     s.value = np.array(new, dtype=s.dtype, order="C", copy=True)
@@ -482,17 +503,19 @@ class Function:
 
     def _detect_sparse(self, vals: list[Any], nonzeros: dict[int, int]) -> None:
         """Decide per sparse-candidate input whether this call takes the sparse path. An input the
-        guard's scan counted denser than sparse.MAX_DENSITY takes the dense path without a test."""
+        guard's scan counted denser than sparse.max_density() takes the dense path without a test."""
         used_sparse = False
+        limit = sparse.max_density()
         for k in self._sparse_slots:
             nnz = nonzeros.get(self._input_of_slot[k])
-            if nnz is not None and self._sparse_mode is not True and nnz > sparse.MAX_DENSITY * vals[k].size:
+            if nnz is not None and self._sparse_mode is not True and nnz > limit * vals[k].size:
                 self._ctx[k] = None
                 continue
             scratch = self._masks.get(k)
-            if scratch is None or scratch.shape != vals[k].shape:
-                scratch = self._masks[k] = np.empty(vals[k].shape, bool)
-            s = sparse.detect(vals[k], force=self._sparse_mode is True, scratch=scratch)
+            if scratch is None or scratch[0].shape != vals[k].shape:
+                scratch = self._masks[k] = (np.empty(vals[k].shape, bool), sparse.PatternBuffers())
+            s = sparse.detect(vals[k], force=self._sparse_mode is True, scratch=scratch[0], nnz=nnz,
+                              buffers=scratch[1])
             self._ctx[k] = s
             used_sparse = used_sparse or s is not None
         self.last_call_sparse = used_sparse
@@ -509,7 +532,7 @@ class Function:
             if bi >= 0 and bufs[bi] is new and new.flags.c_contiguous and not (plan.shared_bufs and bi in taken):
                 if plan.shared_bufs:
                     taken.add(bi)
-                bufs[bi] = s.value  # the old storage becomes the scratch buffer for next time
+                bufs[bi] = _recycled(s.value)  # the old storage: the scratch buffer for next time
                 s.value = new
             else:
                 s.value = np.array(new, dtype=s.dtype, order="C", copy=True)

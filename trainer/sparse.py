@@ -1,17 +1,33 @@
 """Sparse binary first layer: dot(x, W) as a gather-sum of W's rows, x.T @ G as a scatter-add.
 
 Used by compiled functions when, at run time, an input feeding a dot is 0/1 and sparse
-enough that skipping the zeros beats dense BLAS. scipy's CSR kernels are used when scipy
-imports (they are the same gather/scatter loops in C); otherwise a numpy fallback.
+enough that skipping the zeros beats dense BLAS. The trainer's native kernels
+(tessera.trainer._fused, trainer/native/binary_kernels.c) run both products when built: each
+output element adds its rows in column order, with the sums held in registers, and x.T @ G is the
+same kernel on the pattern of x.T. Without them, scipy's CSR kernels when scipy imports (the same
+gather/scatter loops in C, one element at a time), else a numpy fallback.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-# Dense SGEMM runs ~50x more flops/s than a gather loop, so sparsity must be high to win.
+from tessera.trainer import fused_native
+
+# scipy's loops run ~50x fewer flops/s than dense SGEMM, so sparsity must be high to win. The
+# native kernels add a whole W row per one in vector registers: a dense step's two products with
+# x (x @ W, x.T @ G) cost about as much as theirs at 50% ones, with the pattern and its transpose
+# (bench: `make -C bench train`, the 784 case at 30%).
 MAX_DENSITY = 0.02
+NATIVE_MAX_DENSITY = 0.35
 MIN_ELEMENTS = 1 << 14  # small inputs: BLAS is already cheap and the check is not free
+
+
+def max_density() -> float:
+    """The share of ones up to which an input takes the sparse path: NATIVE_MAX_DENSITY with the
+    native kernels, else MAX_DENSITY."""
+    return NATIVE_MAX_DENSITY if fused_native.native(np.dtype(np.float32)) is not None else MAX_DENSITY
+
 
 _scipy_sparse = None
 
@@ -27,6 +43,22 @@ def _sp():
     return _scipy_sparse
 
 
+class PatternBuffers:
+    """The index arrays of one input's patterns, reused call after call (grown when a call needs
+    more): a compiled function keeps one per sparse input, so its steps allocate none. A pattern
+    built in them is valid until the next one is."""
+
+    def __init__(self) -> None:
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, size: int) -> np.ndarray:
+        """An int64 array of `size` entries (contents undefined)."""
+        a = self._arrays.get(name)
+        if a is None or len(a) < size:
+            a = self._arrays[name] = np.empty(size + size // 4, np.int64)  # room for the next calls' growth
+        return a[:size]
+
+
 class BinaryRows:
     """Row-compressed pattern of a 0/1 matrix (values are implicitly 1)."""
 
@@ -36,7 +68,7 @@ class BinaryRows:
         counts = np.bincount(rows, minlength=n)
         indptr = np.zeros(n + 1, np.int64)
         np.cumsum(counts, out=indptr[1:])
-        self._set(indptr, cols, rows, (n, d), x.dtype)
+        self._set(indptr, cols, (n, d), x.dtype)
 
     @classmethod
     def from_csr(cls, indptr: np.ndarray, indices: np.ndarray, shape: tuple[int, int],
@@ -44,18 +76,24 @@ class BinaryRows:
         """The pattern of a CSR matrix whose stored values are all 1 and whose column indices are
         sorted within rows (the caller sees to both: scipy's sort_indices), without touching the
         zeros: O(nnz), whatever the width."""
-        n = shape[0]
-        indptr = np.asarray(indptr, np.int64)
-        rows = np.repeat(np.arange(n), np.diff(indptr))
         self = cls.__new__(cls)
-        self._set(indptr, np.asarray(indices, np.int64), rows, (n, shape[1]), np.dtype(dtype))
+        self._set(np.asarray(indptr, np.int64), np.asarray(indices, np.int64), (shape[0], shape[1]), np.dtype(dtype))
         return self
 
-    def _set(self, indptr: np.ndarray, cols: np.ndarray, rows: np.ndarray, shape: tuple[int, int],
-             dtype: np.dtype) -> None:
-        self.shape, self.indptr, self.cols, self.rows = shape, indptr, cols, rows
+    def _set(self, indptr: np.ndarray, cols: np.ndarray, shape: tuple[int, int], dtype: np.dtype) -> None:
+        self.shape, self.indptr, self.cols = shape, indptr, cols
         self._dtype = dtype
+        self._rows: np.ndarray | None = None
+        self._transposed: tuple[np.ndarray, np.ndarray] | None = None
+        self._buffers: PatternBuffers | None = None  # where the transposed pattern goes, when set
         self._scipy_csr: object = None  # built on first use: callers with their own kernels never pay for it
+
+    @property
+    def rows(self) -> np.ndarray:
+        """The row of each one (in pattern order), built on first use."""
+        if self._rows is None:
+            self._rows = np.repeat(np.arange(self.shape[0]), np.diff(self.indptr))
+        return self._rows
 
     @property
     def _csr(self):
@@ -68,6 +106,9 @@ class BinaryRows:
 
     def gather_sum(self, W: np.ndarray, out: np.ndarray) -> np.ndarray:
         """out = x @ W."""
+        fused = fused_native.native(out.dtype)
+        if fused is not None and fused.binary_matmul(W, self.indptr, self.cols, out):
+            return out
         if self._csr is not None:
             out[...] = self._csr @ W
             return out
@@ -79,6 +120,15 @@ class BinaryRows:
 
     def scatter_add(self, G: np.ndarray, out: np.ndarray) -> np.ndarray:
         """out = x.T @ G: each nonzero (r, c) adds G[r] into row c."""
+        fused = fused_native.native(out.dtype)
+        if fused is not None:
+            if self._transposed is None:
+                buf = self._buffers or PatternBuffers()
+                colptr, rows = buf.get("colptr", self.shape[1] + 1), buf.get("rows", len(self.cols))
+                if fused.binary_transpose(self.indptr, self.cols, self.shape[1], colptr, rows):
+                    self._transposed = colptr, rows
+            if self._transposed is not None and fused.binary_matmul(G, *self._transposed, out):
+                return out
         if self._csr is not None:
             out[...] = self._csr.T @ G
             return out
@@ -87,13 +137,48 @@ class BinaryRows:
         return out
 
 
-def detect(x: np.ndarray, force: bool = False, scratch: np.ndarray | None = None) -> BinaryRows | None:
+def _native_pattern(x: np.ndarray, nnz: int | None, buffers: PatternBuffers | None) -> BinaryRows | None | bool:
+    """detect's native pattern: a BinaryRows, None (x is not 0/1), or False (not applicable: no
+    native kernels, or x not C-contiguous float32)."""
+    fused = fused_native.native(x.dtype)
+    if fused is None or not x.flags.c_contiguous:
+        return False
+    n, d = x.shape
+    if nnz is None:
+        scanned = fused.scan(x)
+        if scanned is None:
+            return False
+        nnz = scanned[1]
+    buf = buffers or PatternBuffers()
+    indptr, cols = buf.get("indptr", n + 1), buf.get("cols", nnz + d)  # + d: rows written without tests
+    got = fused.binary_pattern(x, d, indptr, cols)
+    if got is None:
+        return False
+    if got < 0:
+        return None
+    self = BinaryRows.__new__(BinaryRows)
+    self._set(indptr, cols[:got], (n, d), x.dtype)
+    self._buffers = buf
+    return self
+
+
+def detect(x: np.ndarray, force: bool = False, scratch: np.ndarray | None = None,
+           nnz: int | None = None, buffers: PatternBuffers | None = None) -> BinaryRows | None:
     """A BinaryRows for x when x is 2-D, 0/1 and sparse enough (or `force` and 0/1), else None.
 
-    `scratch`, a bool array of x's shape, avoids allocating the mask on every call.
+    `scratch`, a bool array of x's shape, avoids allocating the mask on every call (numpy path),
+    `buffers` the index arrays (native path; the pattern then lives in them until their next use);
+    `nnz`, x's number of nonzeros when the caller has counted them.
     """
     if x.ndim != 2 or (not force and x.size < MIN_ELEMENTS):
         return None
+    if not force and nnz is not None and nnz > max_density() * x.size:
+        return None
+    native = _native_pattern(x, nnz, buffers)
+    if native is not False:
+        if native is not None and not force and len(native.cols) > NATIVE_MAX_DENSITY * x.size:
+            return None
+        return native
     # via a bool mask: numpy's nonzero on bool is ~8x faster than on float
     mask = np.not_equal(x, 0, out=scratch if scratch is not None and scratch.shape == x.shape else None)
     nnz = np.count_nonzero(mask)

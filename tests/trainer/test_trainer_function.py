@@ -144,8 +144,8 @@ def test_sparse_path_equals_dense_and_is_chosen_only_for_sparse_binary():
         assert np.isclose(la, ld, rtol=1e-5)
     for a, d in zip(p_auto, p_dense, strict=True):
         assert np.allclose(a.get_value(), d.get_value(), rtol=1e-4, atol=1e-6)
-    # dense binary data (digits-like density) and sparse non-binary data stay dense
-    dense_bin = (np.random.default_rng(0).random((128, 2000)) < 0.3).astype(np.float32)
+    # binary data denser than the sparse path's limit and sparse non-binary data stay dense
+    dense_bin = (np.random.default_rng(0).random((128, 2000)) < sparse.max_density() + 0.1).astype(np.float32)
     f_auto(dense_bin)
     assert not f_auto.last_call_sparse
     f_auto(X[:128] * 0.5)

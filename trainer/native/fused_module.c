@@ -10,6 +10,7 @@
 
 #include <string.h>
 
+#include "binary_kernels.h"
 #include "fused_kernels.h"
 
 typedef struct {
@@ -235,6 +236,90 @@ static PyObject *py_softmax_xent_grad(PyObject *self, PyObject *args) {
     Py_RETURN_TRUE;
 }
 
+static int geti64(Bufs *bs, PyObject *o, int writable) { return get(bs, o, writable, "l", "q", 8); }
+
+/* The pattern's row starts and columns (n rows, d columns, nnz = indptr[n]): 0 with ValueError
+ * unless indptr runs from 0 to at most len(cols) without decreasing and every column is in [0, d) */
+static int valid_pattern(const int64_t *indptr, size_t n, const int64_t *cols, size_t ncols, size_t d) {
+    int ok = indptr[0] == 0;
+    for (size_t r = 0; r < n; r++) ok &= indptr[r + 1] >= indptr[r];
+    ok = ok && (uint64_t)indptr[n] <= ncols;
+    uint64_t top = 0;
+    for (size_t p = 0; ok && p < (size_t)indptr[n]; p++) top |= (uint64_t)cols[p] >= d; /* negatives wrap high */
+    if (ok && !top) return 1;
+    PyErr_SetString(PyExc_ValueError, "binary pattern: row starts or columns out of range");
+    return 0;
+}
+
+static PyObject *py_binary_pattern(PyObject *self, PyObject *args) {
+    PyObject *x, *indptr, *cols;
+    Py_ssize_t d;
+    Bufs bs = {.n = 0};
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OnOO", &x, &d, &indptr, &cols)) return NULL;
+    if (!getf(&bs, x, 0) || !geti64(&bs, indptr, 1) || !geti64(&bs, cols, 1)) {
+        release(&bs);
+        Py_RETURN_NONE;
+    }
+    size_t total = (size_t)count(&bs, 0);
+    if (d <= 0 || total % (size_t)d != 0 || (size_t)(bs.b[1].len / 8) != total / (size_t)d + 1)
+        return size_mismatch(&bs, "binary_pattern");
+    int64_t nnz;
+    Py_BEGIN_ALLOW_THREADS
+    nnz = bk_pattern(bs.b[0].buf, total / (size_t)d, (size_t)d, bs.b[1].buf, bs.b[2].buf, (size_t)(bs.b[2].len / 8));
+    Py_END_ALLOW_THREADS
+    release(&bs);
+    return PyLong_FromLongLong(nnz);
+}
+
+static PyObject *py_binary_transpose(PyObject *self, PyObject *args) {
+    PyObject *indptr, *cols, *colptr, *rows;
+    Py_ssize_t d;
+    Bufs bs = {.n = 0};
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOnOO", &indptr, &cols, &d, &colptr, &rows)) return NULL;
+    if (!geti64(&bs, indptr, 0) || !geti64(&bs, cols, 0) || !geti64(&bs, colptr, 1) || !geti64(&bs, rows, 1))
+        return not_applicable(&bs);
+    Py_ssize_t n = bs.b[0].len / 8 - 1;
+    if (n < 0 || d < 0 || bs.b[2].len / 8 != d + 1) return size_mismatch(&bs, "binary_transpose");
+    const int64_t *ip = bs.b[0].buf;
+    if (!valid_pattern(ip, (size_t)n, bs.b[1].buf, (size_t)(bs.b[1].len / 8), (size_t)d)) {
+        release(&bs);
+        return NULL;
+    }
+    if (bs.b[3].len / 8 < ip[n]) return size_mismatch(&bs, "binary_transpose");
+    bk_transpose((size_t)n, (size_t)d, ip, bs.b[1].buf, bs.b[2].buf, bs.b[3].buf);
+    release(&bs);
+    Py_RETURN_TRUE;
+}
+
+static PyObject *py_binary_matmul(PyObject *self, PyObject *args) {
+    PyObject *W, *indptr, *cols, *out;
+    Bufs bs = {.n = 0};
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOOO", &W, &indptr, &cols, &out)) return NULL;
+    if (!getf(&bs, W, 0) || !geti64(&bs, indptr, 0) || !geti64(&bs, cols, 0) || !getf(&bs, out, 1))
+        return not_applicable(&bs);
+    /* W (d, m) and out (n, m), n from indptr */
+    Py_buffer *wb = &bs.b[0], *ob = &bs.b[3];
+    Py_ssize_t n = bs.b[1].len / 8 - 1;
+    if (wb->ndim != 2 || ob->ndim != 2 || ob->shape[0] != n || ob->shape[1] != wb->shape[1] || n < 0)
+        return size_mismatch(&bs, "binary_matmul");
+    size_t m = (size_t)wb->shape[1], d = (size_t)wb->shape[0];
+    const int64_t *ip = bs.b[1].buf;
+    if (!valid_pattern(ip, (size_t)n, bs.b[2].buf, (size_t)(bs.b[2].len / 8), d)) {
+        release(&bs);
+        return NULL;
+    }
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = bk_matmul((size_t)n, d, m, bs.b[0].buf, ip, bs.b[2].buf, bs.b[3].buf);
+    Py_END_ALLOW_THREADS
+    release(&bs);
+    if (rc != 0) return PyErr_NoMemory();
+    Py_RETURN_TRUE;
+}
+
 static PyObject *py_path(PyObject *self, PyObject *unused) {
     (void)self;
     (void)unused;
@@ -290,6 +375,11 @@ static PyMethodDef methods[] = {
     {"lincomb", py_lincomb, METH_VARARGS, "lincomb(x, y, a, b, out) -> bool: a x + b y"},
     {"lincomb_sq", py_lincomb_sq, METH_VARARGS, "lincomb_sq(x, y, a, b, out) -> bool: a x + b (y y)"},
     {"adam_step", py_adam_step, METH_VARARGS, "adam_step(p, m, v, c, eps, out) -> bool: p - c m / (sqrt(v) + eps)"},
+    {"binary_pattern", py_binary_pattern, METH_VARARGS,
+     "binary_pattern(x, d, indptr, cols) -> the number of ones, -1 (not 0/1, or cols too short) or None"},
+    {"binary_transpose", py_binary_transpose, METH_VARARGS,
+     "binary_transpose(indptr, cols, d, colptr, rows) -> bool: the pattern of x.T"},
+    {"binary_matmul", py_binary_matmul, METH_VARARGS, "binary_matmul(W, indptr, cols, out) -> bool: x @ W, x 0/1"},
     {"path", py_path, METH_NOARGS, "the dispatched path: 'avx512', 'avx2' or 'baseline'"},
     {"paths", py_paths, METH_NOARGS, "the paths this CPU can run"},
     {"set_path", py_set_path, METH_VARARGS, "force a path (tests, benchmarks)"},
