@@ -15,18 +15,20 @@ import numpy as np
 from tessera.trainer import fused_native
 
 # scipy's loops run ~50x fewer flops/s than dense SGEMM, so sparsity must be high to win. The
-# native kernels add a whole W row per one in vector registers: a dense step's two products with
-# x (x @ W, x.T @ G) cost about as much as theirs at 50% ones, with the pattern and its transpose
-# (bench: `make -C bench train`, the 784 case at 30%).
+# native kernels add a whole W row per one in vector registers: the seed step at 784 -> 256 is
+# as fast on the sparse path as on the dense one at about 40-45% ones on the AVX-512 and AVX2
+# paths, 22% on the 4-wide baseline (trainer/README.md, trainer/scripts/time_sparse_inputs.py).
+# The limits stay below.
 MAX_DENSITY = 0.02
-NATIVE_MAX_DENSITY = 0.35
+NATIVE_MAX_DENSITY = {"avx512": 0.35, "avx2": 0.35, "baseline": 0.15}
 MIN_ELEMENTS = 1 << 14  # small inputs: BLAS is already cheap and the check is not free
 
 
 def max_density() -> float:
-    """The share of ones up to which an input takes the sparse path: NATIVE_MAX_DENSITY with the
-    native kernels, else MAX_DENSITY."""
-    return NATIVE_MAX_DENSITY if fused_native.native(np.dtype(np.float32)) is not None else MAX_DENSITY
+    """The share of ones up to which an input takes the sparse path: NATIVE_MAX_DENSITY of the
+    native kernels' path, else (scipy or numpy kernels) MAX_DENSITY."""
+    fused = fused_native.native(np.dtype(np.float32))
+    return NATIVE_MAX_DENSITY[fused.path()] if fused is not None else MAX_DENSITY
 
 
 _scipy_sparse = None
@@ -176,7 +178,7 @@ def detect(x: np.ndarray, force: bool = False, scratch: np.ndarray | None = None
         return None
     native = _native_pattern(x, nnz, buffers)
     if native is not False:
-        if native is not None and not force and len(native.cols) > NATIVE_MAX_DENSITY * x.size:
+        if native is not None and not force and len(native.cols) > max_density() * x.size:
             return None
         return native
     # via a bool mask: numpy's nonzero on bool is ~8x faster than on float

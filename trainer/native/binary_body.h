@@ -18,7 +18,7 @@ typedef uint32_t vu __attribute__((vector_size(FK_W * 4)));
 
 /* Vectors per strip: 16 registers hold a strip's sums on AVX-512 (32 registers); 8 on the
  * narrower paths, which have 16. */
-#define BK_NV (FK_W == 16 ? 16 : 8)
+#define BK_NV 16
 /* Rows of W per chunk: a chunk of a strip (about 24 KB) stays in L1 while every row of X adds
  * its rows from it. */
 #define BK_K (24576 / (BK_NV * FK_W * 4))
