@@ -119,9 +119,9 @@ def seed_pytensor(W0, nv, nh):
     return theano.function([x], loss, updates=[(W, W - lr * g_w), (bv, bv - lr * g_v), (bh, bh - lr * g_h)])
 
 
-def contenders(W0, nv, nh, sparse):
+def contenders(W0, nv, nh, sparse, binary):
     out = {"ours": seed_ours(W0, nv, nh)}
-    if sparse:
+    if binary:  # ours may take the sparse-input path: the dense one beside it
         out["ours (dense path)"] = seed_ours(W0, nv, nh, sparse_inputs=False)
     out["numpy"] = seed_numpy(W0, nv, nh)
     if not sparse:
@@ -149,7 +149,7 @@ def run_case(label, nv, nh, batch, X, rounds, reps, sgemm):
     bound = 4.0 * np.sqrt(6.0 / (nv + nh))
     W0 = rng.uniform(-bound, bound, (nv, nh)).astype(np.float32)
     batches = [np.ascontiguousarray(X[i:i + batch]) for i in range(0, len(X) - batch + 1, batch)]
-    fns, missing = contenders(W0, nv, nh, sparse="sparse" in label)
+    fns, missing = contenders(W0, nv, nh, sparse="sparse" in label, binary="binary" in label)
     losses = {}
     for name, fn in fns.items():  # 10 steps from the same init on the same batches
         with np.errstate(all="ignore"):
@@ -225,9 +225,14 @@ def targets(t64, t784, t5k, sgemm):
             continue
         r = t["ours"] / t[peer]
         rows.append([what, f"{r:.2f}", common.verdict(r <= bound if bound != 1.0 else r < 1.0)])
-    share = 10.0 * 128 * 784 * 256 / t784["ours"] / 1e9 / sgemm
-    rows.append(["784->256: at least 80% of this machine's SGEMM rate", f"{share:.2f} of SGEMM",
+    # the share of SGEMM is the dense path's (on the sparse path ours skips the zeros' flops)
+    dense = t784.get("ours (dense path)", t784["ours"])
+    share = 10.0 * 128 * 784 * 256 / dense / 1e9 / sgemm
+    rows.append(["784->256: at least 80% of this machine's SGEMM rate (dense path)", f"{share:.2f} of SGEMM",
                  common.verdict(share >= 0.8)])
+    if "ours (dense path)" in t784 and "numpy (lean)" in t784:
+        rows.append(["784->256: dense path / lean numpy step (for reference, not a target)",
+                     f"{dense / t784['numpy (lean)']:.2f}", "-"])
     print("\n### Trainer targets\n")
     print(common.table(["target", "ratio ours / peer", "status"], rows))
 
