@@ -51,7 +51,8 @@ class _Plan:
     None kept at the end of `bufs` (no branch for it). `updates`: (shared variable, slot, buffer
     index or -1); `shared_bufs`: two updates may share one buffer (then only the first takes it)."""
 
-    __slots__ = ("steps", "run", "bufs", "vals", "owner", "guard", "scan", "updates", "shared_bufs", "swaps")
+    __slots__ = ("steps", "run", "bufs", "vals", "owner", "guard", "scan", "sparse_limit", "updates", "shared_bufs",
+                 "swaps")
 
     def __init__(self, steps, bufs, vals, owner):
         self.steps = steps
@@ -60,6 +61,7 @@ class _Plan:
         self.guard: list[tuple[int, np.ndarray]] = []  # (float input index, zeros of its size)
         # native one-pass (all finite, nonzero count) of a float32 input, or None: the guard's BLAS dot
         self.scan: Any = None
+        self.sparse_limit = 0.0  # sparse.max_density() when planned (the kernels are chosen then too)
         self.updates: list[tuple[SharedVariable, int, int]] = []
         self.shared_bufs = False
         self.swaps: list[tuple[SharedVariable, int, int]] | None = None  # updates if all are buffer swaps
@@ -453,7 +455,7 @@ class Function:
                     elif not _isfinite(_dot(a.ravel(), z)):
                         self._refuse(i, a)
             if self._sparse_slots:
-                self._detect_sparse(vals, nonzeros)
+                self._detect_sparse(vals, nonzeros, plan.sparse_limit)
             try:
                 for fn, bi, ins, k, n in plan.run:
                     if n == 2:
@@ -494,6 +496,7 @@ class Function:
         plan.guard = [(i, np.zeros(arrays[i].size, arrays[i].dtype)) for i in self._float_inputs]
         fused = fused_native.native(np.dtype(np.float32))
         plan.scan = fused.scan if fused is not None else None
+        plan.sparse_limit = sparse.max_density()
         plan.updates = [(s, k, plan.owner.get(k, -1)) for s, k in zip(self._upd_shared, self._upd_slots, strict=True)]
         owned = [bi for _, _, bi in plan.updates if bi >= 0]
         plan.shared_bufs = len(set(owned)) != len(owned)
@@ -501,11 +504,11 @@ class Function:
             plan.swaps = plan.updates  # every update has a buffer of its own (no row patches)
         return plan
 
-    def _detect_sparse(self, vals: list[Any], nonzeros: dict[int, int]) -> None:
+    def _detect_sparse(self, vals: list[Any], nonzeros: dict[int, int], limit: float) -> None:
         """Decide per sparse-candidate input whether this call takes the sparse path. An input the
-        guard's scan counted denser than sparse.max_density() takes the dense path without a test."""
+        guard's scan counted denser than `limit` (sparse.max_density()) takes the dense path
+        without a test."""
         used_sparse = False
-        limit = sparse.max_density()
         for k in self._sparse_slots:
             nnz = nonzeros.get(self._input_of_slot[k])
             if nnz is not None and self._sparse_mode is not True and nnz > limit * vals[k].size:
