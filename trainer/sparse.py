@@ -143,7 +143,7 @@ def _native_pattern(x: np.ndarray, nnz: int | None, buffers: PatternBuffers | No
     """detect's native pattern: a BinaryRows, None (x is not 0/1), or False (not applicable: no
     native kernels, or x not C-contiguous float32)."""
     fused = fused_native.native(x.dtype)
-    if fused is None or not x.flags.c_contiguous:
+    if fused is None or not x.flags.c_contiguous or x.size == 0:
         return False
     n, d = x.shape
     if nnz is None:

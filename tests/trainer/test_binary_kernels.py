@@ -153,6 +153,9 @@ def test_bad_patterns_and_operands_are_refused():
         with pytest.raises(ValueError, match="out of range"):
             f.binary_transpose(np.array(indptr, np.int64), np.array(cols, np.int64), 4, np.empty(5, np.int64),
                                np.empty(3, np.int64))
+    empty = np.full((2, 3), np.nan, F32)  # no W rows (x has no columns): sums of nothing
+    assert f.binary_matmul(np.ones((0, 3), F32), np.zeros(3, np.int64), np.zeros(0, np.int64), empty)
+    assert np.array_equal(empty, np.zeros((2, 3), F32))
     with pytest.raises(ValueError, match="sizes"):
         f.binary_matmul(np.ones((4, 3), F32), ok_ptr, ok_cols, np.empty((2, 2), F32))
     with pytest.raises(ValueError, match="sizes"):
