@@ -12,22 +12,9 @@ import pytest
 import tessera.trainer.tensor as T
 from tessera import trainer
 from tessera.trainer import sparse
+from tests.trainer.conftest import native_kernels
 
 F32 = np.float32
-
-
-def _fused():
-    from tessera.trainer import _fused  # no skip: `make setup` builds it, its absence is a failure
-    return _fused
-
-
-@pytest.fixture
-def paths():
-    """Every path this CPU runs; the dispatched one is restored after the test."""
-    f = _fused()
-    best = f.path()
-    yield f.paths()
-    f.set_path(best)
 
 
 def binary(rng, n, d, density):
@@ -71,7 +58,7 @@ def wide_range(rng, shape, offset=0):
 
 
 def test_the_pattern_is_numpys_nonzero_on_every_path(paths):
-    f = _fused()
+    f = native_kernels()
     rng = np.random.default_rng(0)
     for p in paths:
         f.set_path(p)
@@ -91,7 +78,7 @@ def test_the_pattern_is_numpys_nonzero_on_every_path(paths):
 
 @pytest.mark.parametrize("bad", [2.0, -1.0, 0.5, 1.0000001, 0.99999994, np.nan, np.inf, -np.inf, 1e-45, -1e-45])
 def test_the_pattern_refuses_anything_but_zero_and_one(paths, bad):
-    f = _fused()
+    f = native_kernels()
     rng = np.random.default_rng(1)
     for p in paths:
         f.set_path(p)
@@ -105,7 +92,7 @@ def test_the_pattern_refuses_anything_but_zero_and_one(paths, bad):
 
 @pytest.mark.parametrize("m", [1, 3, 8, 15, 16, 37, 128, 256, 300])
 def test_x_at_w_is_the_ordered_sum_on_every_path(paths, m):
-    f = _fused()
+    f = native_kernels()
     rng = np.random.default_rng(m)
     for n, d, density in ((40, 60, 0.3), (6, 300, 0.05)):  # chunked (a W row used twice or more), not
         x = binary(rng, n, d, density)
@@ -121,7 +108,7 @@ def test_x_at_w_is_the_ordered_sum_on_every_path(paths, m):
 
 
 def test_x_transposed_at_g_uses_the_transposed_pattern(paths):
-    f = _fused()
+    f = native_kernels()
     rng = np.random.default_rng(5)
     n, d, m = 50, 70, 33
     x = binary(rng, n, d, 0.25)
@@ -141,7 +128,7 @@ def test_x_transposed_at_g_uses_the_transposed_pattern(paths):
 
 
 def test_bad_patterns_and_operands_are_refused():
-    f = _fused()
+    f = native_kernels()
     W, out = np.ones((4, 3), F32), np.empty((2, 3), F32)
     ok_ptr, ok_cols = np.array([0, 1, 2], np.int64), np.array([0, 3], np.int64)
     assert f.binary_matmul(W, ok_ptr, ok_cols, out)
@@ -181,7 +168,7 @@ def _ae(nv, nh, sparse_inputs):
 
 def test_the_step_takes_the_native_path_to_its_density_limit_with_the_dense_results(monkeypatch):
     limit = sparse.max_density()
-    assert limit == sparse.NATIVE_MAX_DENSITY[_fused().path()]
+    assert limit == sparse.NATIVE_MAX_DENSITY[native_kernels().path()]
     rng = np.random.default_rng(2)
     X = (rng.random((256, 300)) < limit - 0.05).astype(F32)  # 128 x 300 per step: above MIN_ELEMENTS
     f_auto, p_auto = _ae(300, 64, "auto")

@@ -10,16 +10,12 @@ import pytest
 import tessera.trainer.tensor as T
 from tessera import trainer
 from tessera.trainer import fused_native, fusions, optimizers
+from tests.trainer.conftest import native_kernels
 
 F32 = np.float32
 SIGMOID_ULPS = 2  # native sigmoid vs the correctly rounded one (all 2^32 inputs: trainer/README.md)
 BCE_GRAD_ABS = 2.0 ** -22  # |(sigmoid(z) - t) c - exact| <= |c| 2^-22 for t in [0, 1]
 LOSS_REL = 1e-6  # the mean BCE, relative
-
-
-def _fused():
-    from tessera.trainer import _fused  # no skip: `make setup` builds it, its absence is a failure
-    return _fused
 
 
 def ordered(a: np.ndarray) -> np.ndarray:
@@ -41,15 +37,6 @@ def exact_sigmoid(a: np.ndarray) -> np.ndarray:
         x = np.asarray(a).astype(np.float64)
         e = np.exp(-np.abs(x))
         return np.where(x >= 0, 1.0, e) / (1.0 + e)
-
-
-@pytest.fixture
-def paths():
-    """Every path this CPU runs; the dispatched one is restored after the test."""
-    f = _fused()
-    best = f.path()
-    yield f.paths()
-    f.set_path(best)
 
 
 def kernel_runs(f, a, z, t, g):
@@ -74,9 +61,9 @@ def kernel_runs(f, a, z, t, g):
 
 def test_the_extension_is_built_and_used_for_float32_only(monkeypatch):
     monkeypatch.delenv(fused_native.KERNELS_ENV, raising=False)
-    assert fused_native.native(np.dtype(F32)) is _fused()
+    assert fused_native.native(np.dtype(F32)) is native_kernels()
     assert fused_native.native(np.dtype(np.float64)) is None
-    assert fused_native.path() == _fused().path() in ("avx512", "avx2", "baseline")
+    assert fused_native.path() == native_kernels().path() in ("avx512", "avx2", "baseline")
     monkeypatch.setenv(fused_native.KERNELS_ENV, "numpy")
     assert fused_native.native(np.dtype(F32)) is None and fused_native.path() == "numpy"
     monkeypatch.setenv(fused_native.KERNELS_ENV, "fast")
@@ -85,7 +72,7 @@ def test_the_extension_is_built_and_used_for_float32_only(monkeypatch):
 
 
 def test_sigmoid_within_its_bound_of_the_exact_value_on_every_path(paths):
-    f = _fused()
+    f = native_kernels()
     a = sample_floats()
     want = exact_sigmoid(a).astype(F32)
     ok = ~np.isnan(a)
@@ -99,7 +86,7 @@ def test_sigmoid_within_its_bound_of_the_exact_value_on_every_path(paths):
 
 
 def test_sigmoid_against_the_numpy_kernel():
-    f = _fused()
+    f = native_kernels()
     a = sample_floats()
     ok = ~np.isnan(a)
     got, npy = np.empty_like(a), np.empty_like(a)
@@ -112,7 +99,7 @@ def test_sigmoid_against_the_numpy_kernel():
 
 
 def test_every_path_gives_the_same_bits(paths):
-    f = _fused()
+    f = native_kernels()
     rng = np.random.default_rng(3)
     assert "baseline" in paths
     for n in (1, 15, 16, 17, 33, 1000, 4099):  # tails of every length run the padded vector code
@@ -134,7 +121,7 @@ def test_every_path_gives_the_same_bits(paths):
 
 
 def test_bce_gradient_and_loss_within_bound():
-    f = _fused()
+    f = native_kernels()
     rng = np.random.default_rng(4)
     z = np.concatenate([(rng.standard_normal(50_001) * 12).astype(F32), np.array([90, -90, 1e-30, 0], F32)])
     t = (rng.random(z.size) < 0.4).astype(F32)
@@ -151,7 +138,7 @@ def test_bce_gradient_and_loss_within_bound():
 
 def test_the_loss_pass_writes_the_gradients_bits():
     """bce_sum with an output (the loss and gradient of one pair in one pass) = bce_sum + bce_grad."""
-    f = _fused()
+    f = native_kernels()
     rng = np.random.default_rng(11)
     z = (rng.standard_normal(3001) * 9).astype(F32)
     t = (rng.random(3001) < 0.5).astype(F32)
@@ -169,7 +156,7 @@ def test_the_loss_pass_writes_the_gradients_bits():
 
 
 def test_softmax_xent_gradient_within_bound_and_labels_checked():
-    f = _fused()
+    f = native_kernels()
     rng = np.random.default_rng(5)
     z = (rng.standard_normal((37, 10)) * 5).astype(np.float64)
     ls = (z - z.max(1, keepdims=True) - np.log(np.exp(z - z.max(1, keepdims=True)).sum(1, keepdims=True))).astype(F32)
@@ -185,7 +172,7 @@ def test_softmax_xent_gradient_within_bound_and_labels_checked():
 
 
 def test_updates_are_the_numpy_bits_and_may_run_in_place():
-    f = _fused()
+    f = native_kernels()
     rng = np.random.default_rng(6)
     x = rng.standard_normal(1001).astype(F32)
     y = rng.standard_normal(1001).astype(F32)
@@ -212,7 +199,7 @@ def test_updates_are_the_numpy_bits_and_may_run_in_place():
 
 
 def test_not_applicable_operands_fall_back():
-    f = _fused()
+    f = native_kernels()
     a = np.arange(20, dtype=F32).reshape(4, 5)
     out = np.empty((4, 3), F32)
     assert f.sigmoid(a[:, ::2], out) is False  # not contiguous
@@ -258,7 +245,7 @@ def test_the_seed_step_gives_the_same_losses_on_both_paths(opt, monkeypatch):
     rng = np.random.default_rng(7)
     w0 = (rng.standard_normal((64, 32)) * 0.3).astype(F32)
     data = (rng.random((5, 40, 64)) < 0.3).astype(F32)
-    counting = _Counting(_fused())
+    counting = _Counting(native_kernels())
     monkeypatch.setattr(fused_native, "_loaded", [counting])
     losses, params = [], []
     for mode in ("native", "numpy"):  # the kernels are chosen when the first call plans the schedule
@@ -303,7 +290,7 @@ def test_compiled_softmax_xent_gradient_on_both_paths(monkeypatch):
     rng = np.random.default_rng(10)
     zv = (rng.standard_normal((64, 10)) * 4).astype(F32)
     yv = rng.integers(0, 10, 64).astype(np.int32)
-    counting = _Counting(_fused())
+    counting = _Counting(native_kernels())
     monkeypatch.setattr(fused_native, "_loaded", [counting])
     got = []
     for mode in ("native", "numpy"):
@@ -387,7 +374,7 @@ def row_kernel_runs(f, z, t, b):
 
 
 def test_row_kernels_give_the_same_bits_on_every_path(paths):
-    f = _fused()
+    f = native_kernels()
     rng = np.random.default_rng(13)
     for rows, cols in ((1, 1), (3, 15), (2, 16), (5, 17), (4, 33), (3, 64), (2, 784), (1, 1100)):
         z, t, b = _row_operands(rng, rows, cols)
@@ -402,7 +389,7 @@ def test_row_kernels_give_the_same_bits_on_every_path(paths):
 
 def test_a_bias_row_gives_the_bits_of_the_add_then_the_kernel():
     """sigmoid(m + b), bce_grad and bce_sum of m + b: the graph's add node, then the kernel."""
-    f = _fused()
+    f = native_kernels()
     rng = np.random.default_rng(14)
     for rows, cols in ((7, 1), (3, 19), (9, 64), (2, 785)):
         z, t, b = _row_operands(rng, rows, cols)
@@ -422,7 +409,7 @@ def test_a_bias_row_gives_the_bits_of_the_add_then_the_kernel():
 
 
 def test_the_loss_sum_is_within_bound_with_a_bias_and_at_extremes():
-    f = _fused()
+    f = native_kernels()
     rng = np.random.default_rng(15)
     z = (rng.standard_normal((64, 300)) * 30).astype(F32)
     z[0, :6] = [88.0, -88.0, 103.0, -104.5, 1e-30, 0.0]
@@ -442,7 +429,7 @@ def test_the_loss_sum_is_within_bound_with_a_bias_and_at_extremes():
 
 
 def test_colsum_update_and_axpy_sum_are_the_numpy_bits():
-    f = _fused()
+    f = native_kernels()
     rng = np.random.default_rng(16)
     for rows, cols in ((1, 5), (128, 32), (40, 784), (3, 1030)):
         g = rng.standard_normal((rows, cols)).astype(F32)
@@ -463,7 +450,7 @@ def test_colsum_update_and_axpy_sum_are_the_numpy_bits():
 
 
 def test_scan_counts_nonzeros_and_finds_non_finite_values():
-    f = _fused()
+    f = native_kernels()
     rng = np.random.default_rng(17)
     for n in (0, 1, 15, 16, 17, 100_003):
         x = np.where(rng.random(n) < 0.3, rng.standard_normal(n), 0).astype(F32)

@@ -18,47 +18,11 @@
 
 #define AI static inline __attribute__((always_inline))
 
-#define FK_W 4
-#define FK_SUF base
-#define FK_ATTR
-#include "binary_body.h"
-#undef FK_W
-#undef FK_SUF
-#undef FK_ATTR
-
-#if defined(__x86_64__) || defined(__i386__)
-#define BK_X86 1
-#define FK_W 8
-#define FK_SUF avx2
-#define FK_ATTR __attribute__((target("avx2")))
-#include "binary_body.h"
-#undef FK_W
-#undef FK_SUF
-#undef FK_ATTR
-#define FK_W 16
-#define FK_SUF avx512
-#define FK_ATTR __attribute__((target("avx512f")))
-#include "binary_body.h"
-#undef FK_W
-#undef FK_SUF
-#undef FK_ATTR
-#else
-#define BK_X86 0
-#endif
-
-#if BK_X86
-#define BK_DISPATCH(NAME, ...)                                              \
-    switch (fk_path) {                                                      \
-    case FK_AVX512: return NAME##avx512(__VA_ARGS__);                       \
-    case FK_AVX2: return NAME##avx2(__VA_ARGS__);                           \
-    default: return NAME##base(__VA_ARGS__);                                \
-    }
-#else
-#define BK_DISPATCH(NAME, ...) return NAME##base(__VA_ARGS__);
-#endif
+#define FK_TEMPLATE "binary_body.h"
+#include "fk_paths.h"
 
 int64_t bk_pattern(const float *x, size_t n, size_t d, int64_t *indptr, int64_t *cols, size_t cap) {
-    BK_DISPATCH(pattern_, x, n, d, indptr, cols, cap)
+    FK_DISPATCH_RET(pattern, x, n, d, indptr, cols, cap)
 }
 
 void bk_transpose(size_t n, size_t d, const int64_t *indptr, const int64_t *cols, int64_t *colptr, int64_t *rows) {
@@ -75,7 +39,7 @@ void bk_transpose(size_t n, size_t d, const int64_t *indptr, const int64_t *cols
 
 static int matmul(size_t n, size_t d, size_t m, const float *W, const int64_t *indptr, const int64_t *cols,
                   float *out, int64_t *cur) {
-    BK_DISPATCH(binary_matmul_, n, d, m, W, indptr, cols, out, cur)
+    FK_DISPATCH_RET(binary_matmul, n, d, m, W, indptr, cols, out, cur)
 }
 
 int bk_matmul(size_t n, size_t d, size_t m, const float *W, const int64_t *indptr, const int64_t *cols, float *out) {

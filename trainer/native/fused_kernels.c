@@ -20,47 +20,8 @@
 #define SPLAT(c) ((vf){0} + (float)(c))
 #define ISPLAT(c) ((vi){0} + (int32_t)(c))
 
-#define FK_W 4
-#define FK_SUF base
-#define FK_ATTR
-#include "fused_body.h"
-#undef FK_W
-#undef FK_SUF
-#undef FK_ATTR
-
-#if defined(__x86_64__) || defined(__i386__)
-#define FK_X86 1
-#define FK_W 8
-#define FK_SUF avx2
-#define FK_ATTR __attribute__((target("avx2")))
-#include "fused_body.h"
-#undef FK_W
-#undef FK_SUF
-#undef FK_ATTR
-#define FK_W 16
-#define FK_SUF avx512
-#define FK_ATTR __attribute__((target("avx512f")))
-#include "fused_body.h"
-#undef FK_W
-#undef FK_SUF
-#undef FK_ATTR
-#define DISPATCH(NAME, ...)                                                  \
-    switch (fk_path) {                                                       \
-    case FK_AVX512: NAME##_avx512(__VA_ARGS__); return;                      \
-    case FK_AVX2: NAME##_avx2(__VA_ARGS__); return;                          \
-    default: NAME##_base(__VA_ARGS__); return;                               \
-    }
-#define DISPATCH_RET(NAME, ...)                                              \
-    switch (fk_path) {                                                       \
-    case FK_AVX512: return NAME##_avx512(__VA_ARGS__);                       \
-    case FK_AVX2: return NAME##_avx2(__VA_ARGS__);                           \
-    default: return NAME##_base(__VA_ARGS__);                                \
-    }
-#else
-#define FK_X86 0
-#define DISPATCH(NAME, ...) NAME##_base(__VA_ARGS__);
-#define DISPATCH_RET(NAME, ...) return NAME##_base(__VA_ARGS__);
-#endif
+#define FK_TEMPLATE "fused_body.h"
+#include "fk_paths.h"
 
 int fk_path = FK_BASELINE;
 
@@ -86,33 +47,33 @@ const char *fk_path_name(int path) {
 }
 
 void fk_sigmoid(const float *a, const float *bias, float *out, size_t rows, size_t cols) {
-    DISPATCH(sigmoid, a, bias, out, rows, cols)
+    FK_DISPATCH(sigmoid, a, bias, out, rows, cols)
 }
-void fk_sigmoid_grad(const float *s, const float *g, float *out, size_t n) { DISPATCH(sigmoid_grad, s, g, out, n) }
+void fk_sigmoid_grad(const float *s, const float *g, float *out, size_t n) { FK_DISPATCH(sigmoid_grad, s, g, out, n) }
 void fk_bce_grad(const float *z, const float *bias, const float *t, float c, float *out, size_t rows, size_t cols) {
-    DISPATCH(bce_grad, z, bias, t, c, out, rows, cols)
+    FK_DISPATCH(bce_grad, z, bias, t, c, out, rows, cols)
 }
 double fk_bce_sum(const float *z, const float *bias, const float *t, float c, float *out, float *t_copy, size_t rows,
                   size_t cols) {
-    DISPATCH_RET(bce_sum, z, bias, t, c, out, t_copy, rows, cols)
+    FK_DISPATCH_RET(bce_sum, z, bias, t, c, out, t_copy, rows, cols)
 }
 void fk_colsum_update(const float *b, const float *g, float nc, float *out, size_t rows, size_t cols) {
-    DISPATCH(colsum_update, b, g, nc, out, rows, cols)
+    FK_DISPATCH(colsum_update, b, g, nc, out, rows, cols)
 }
-size_t fk_scan(const float *x, size_t n, int *finite) { DISPATCH_RET(scan, x, n, finite) }
+size_t fk_scan(const float *x, size_t n, int *finite) { FK_DISPATCH_RET(scan, x, n, finite) }
 void fk_axpy_sum(const float *x, const float *y, const float *z, float a, float *out, size_t n) {
-    DISPATCH(axpy_sum, x, y, z, a, out, n)
+    FK_DISPATCH(axpy_sum, x, y, z, a, out, n)
 }
 void fk_softmax_xent_grad(const float *ls, const float *e, size_t e_step, const int64_t *labels, float *out,
                           size_t rows, size_t cols) {
-    DISPATCH(softmax_xent_grad, ls, e, e_step, labels, out, rows, cols)
+    FK_DISPATCH(softmax_xent_grad, ls, e, e_step, labels, out, rows, cols)
 }
 void fk_lincomb(const float *x, const float *y, float a, float b, float *out, size_t n) {
-    DISPATCH(lincomb, x, y, a, b, out, n)
+    FK_DISPATCH(lincomb, x, y, a, b, out, n)
 }
 void fk_lincomb_sq(const float *x, const float *y, float a, float b, float *out, size_t n) {
-    DISPATCH(lincomb_sq, x, y, a, b, out, n)
+    FK_DISPATCH(lincomb_sq, x, y, a, b, out, n)
 }
 void fk_adam_step(const float *p, const float *m, const float *v, float c, float eps, float *out, size_t n) {
-    DISPATCH(adam, p, m, v, c, eps, out, n)
+    FK_DISPATCH(adam, p, m, v, c, eps, out, n)
 }
