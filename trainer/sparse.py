@@ -71,6 +71,7 @@ class BinaryRows:
         indptr = np.zeros(n + 1, np.int64)
         np.cumsum(counts, out=indptr[1:])
         self._set(indptr, cols, (n, d), x.dtype)
+        self._rows = rows
 
     @classmethod
     def from_csr(cls, indptr: np.ndarray, indices: np.ndarray, shape: tuple[int, int],
@@ -174,11 +175,12 @@ def detect(x: np.ndarray, force: bool = False, scratch: np.ndarray | None = None
     """
     if x.ndim != 2 or (not force and x.size < MIN_ELEMENTS):
         return None
-    if not force and nnz is not None and nnz > max_density() * x.size:
+    limit = None if force else max_density()
+    if limit is not None and nnz is not None and nnz > limit * x.size:
         return None
     native = _native_pattern(x, nnz, buffers)
     if native is not False:
-        if native is not None and not force and len(native.cols) > max_density() * x.size:
+        if native is not None and limit is not None and len(native.cols) > limit * x.size:
             return None
         return native
     # via a bool mask: numpy's nonzero on bool is ~8x faster than on float
