@@ -244,7 +244,7 @@ class Function:
         self._sparse_mode = sparse_inputs
         self._sparse_slots = set() if sparse_inputs is False else fusions.sparse_candidates(order, self._slot)
         self._ctx: dict[int, sparse.BinaryRows | None] = {}
-        self._masks: dict[int, tuple[np.ndarray, sparse.PatternBuffers]] = {}  # per sparse input: its scratch
+        self._patterns: dict[int, sparse.PatternBuffers] = {}  # per sparse input: its patterns' scratch
         self._plans: dict[tuple, _Plan] = {}
         self._setup_dynamic()
         self.last_call_sparse = False
@@ -521,11 +521,10 @@ class Function:
             if nnz is not None and self._sparse_mode is not True and nnz > limit * vals[k].size:
                 self._ctx[k] = None
                 continue
-            scratch = self._masks.get(k)
-            if scratch is None or scratch[0].shape != vals[k].shape:
-                scratch = self._masks[k] = (np.empty(vals[k].shape, bool), sparse.PatternBuffers())
-            s = sparse.detect(vals[k], force=self._sparse_mode is True, scratch=scratch[0], nnz=nnz,
-                              buffers=scratch[1])
+            buffers = self._patterns.get(k)
+            if buffers is None:
+                buffers = self._patterns[k] = sparse.PatternBuffers()
+            s = sparse.detect(vals[k], force=self._sparse_mode is True, nnz=nnz, buffers=buffers)
             self._ctx[k] = s
             used_sparse = used_sparse or s is not None
         self.last_call_sparse = used_sparse

@@ -46,12 +46,20 @@ def _sp():
 
 
 class PatternBuffers:
-    """The index arrays of one input's patterns, reused call after call (grown when a call needs
-    more): a compiled function keeps one per sparse input, so its steps allocate none. A pattern
-    built in them is valid until the next one is."""
+    """The scratch of one input's patterns, reused call after call: the index arrays (grown when a
+    call needs more) and, on the numpy path, the nonzero mask. A compiled function keeps one per
+    sparse input, so its steps allocate none. A pattern built in them is valid until the next one
+    is."""
 
     def __init__(self) -> None:
         self._arrays: dict[str, np.ndarray] = {}
+        self._mask: np.ndarray | None = None
+
+    def mask(self, shape: tuple[int, ...]) -> np.ndarray:
+        """A bool array of `shape` (contents undefined)."""
+        if self._mask is None or self._mask.shape != shape:
+            self._mask = np.empty(shape, bool)
+        return self._mask
 
     def get(self, name: str, size: int) -> np.ndarray:
         """An int64 array of `size` entries (contents undefined)."""
@@ -165,13 +173,13 @@ def _native_pattern(x: np.ndarray, nnz: int | None, buffers: PatternBuffers | No
     return self
 
 
-def detect(x: np.ndarray, force: bool = False, scratch: np.ndarray | None = None,
-           nnz: int | None = None, buffers: PatternBuffers | None = None) -> BinaryRows | None:
+def detect(x: np.ndarray, force: bool = False, nnz: int | None = None,
+           buffers: PatternBuffers | None = None) -> BinaryRows | None:
     """A BinaryRows for x when x is 2-D, 0/1 and sparse enough (or `force` and 0/1), else None.
 
-    `scratch`, a bool array of x's shape, avoids allocating the mask on every call (numpy path),
-    `buffers` the index arrays (native path; the pattern then lives in them until their next use);
-    `nnz`, x's number of nonzeros when the caller has counted them.
+    `buffers`: the scratch to build it in, kept by the caller across calls (a native pattern then
+    lives in them until their next use); `nnz`, x's number of nonzeros when the caller has
+    counted them.
     """
     if x.ndim != 2 or (not force and x.size < MIN_ELEMENTS):
         return None
@@ -184,7 +192,7 @@ def detect(x: np.ndarray, force: bool = False, scratch: np.ndarray | None = None
             return None
         return native
     # via a bool mask: numpy's nonzero on bool is ~8x faster than on float
-    mask = np.not_equal(x, 0, out=scratch if scratch is not None and scratch.shape == x.shape else None)
+    mask = np.not_equal(x, 0, out=buffers.mask(x.shape) if buffers is not None else None)
     nnz = np.count_nonzero(mask)
     if not force and nnz > MAX_DENSITY * x.size:
         return None

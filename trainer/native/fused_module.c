@@ -1,9 +1,10 @@
-/* tessera.trainer._fused: the Python binding of fused_kernels.c.
+/* tessera.trainer._fused: the Python binding of fused_kernels.c and binary_kernels.c.
  *
  * Each kernel takes numpy arrays and returns True when it ran, False when an operand is not
  * C-contiguous float32 (or the output not writable): the caller then runs its numpy code.
  * Operands of different sizes are a planning bug and raise ValueError. A `bias` (optional) holds
- * one row: the operands are rows of its length, each with the bias added first.
+ * one row: the operands are rows of its length, each with the bias added first. The 0/1 products
+ * check their pattern (row starts, columns in range) and raise ValueError on a bad one.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -387,7 +388,7 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "tessera.trainer._fused",
-                                    "One-pass float32 kernels of the trainer's elementwise work.", -1, methods,
+                                    "The trainer's one-pass float32 kernels and its products with a 0/1 input.", -1, methods,
                                     NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__fused(void) {
