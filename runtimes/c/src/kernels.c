@@ -1373,63 +1373,79 @@ TSR_AVX2_FN void mm_strip1m_avx2(const float *b, float *c, const int32_t *off, c
     _mm256_maskstore_ps(c, mk, (__m256)q0);
 }
 
+/* The compress permutation of 8 floats by their nonzero mask m: entry m
+ * holds, 3 bits each from bit 0, the lanes of m's set bits in increasing
+ * order, and their count in bits 24..27. Built at load time (1 KB of bss
+ * instead of 1 KB of text); a product called before that (from another
+ * constructor) finds entry 255 still 0 and takes the baseline path. */
+static uint32_t ml_pack8[256];
+__attribute__((constructor)) static void ml_pack8_init(void)
+{
+    uint32_t m, i, t, e;
+    for (m = 0; m < 256; m++) {
+        for (i = t = e = 0; i < 8; i++)
+            if (m >> i & 1)
+                e |= i << 3 * t++;
+        ml_pack8[m] = e | t << 24;
+    }
+}
+
 /* The AVX2 path's sparse MatMul: per-row lists of the nonzero terms in
- * chunks of MW_KC k (outermost; partial sums go through C), groups of up to
- * ML_G rows, the AVX2 strips above (64 columns). When n is a multiple of 128
- * and the group has ML_G rows, each strip's B'[k0.., j..j+63] is first
- * copied into a contiguous block that the group's rows then read from L1:
- * read in place, rows of B a multiple of 512 bytes apart fall into a quarter
- * or less of L1's sets and evict each other, and the strips wait on L2
- * (measured on Zen 4, 256x784x256 at 20% nonzero: 466 us against 583; for
- * other n the copy costs more than it saves). A list entry is the nonzero
- * value and its row's offset in the block (ld = 64) or in B (ld = n). The
- * lists are built 8 terms at a time without AVX-512's compress: each half
- * of 4 is packed by an in-lane permute whose lane numbers (2 bits each, in
- * order) come from a 16-entry table indexed by its nonzero mask. */
+ * chunks of MW_KC k (outermost; partial sums go through C), the AVX2 strips
+ * above (64 columns). The lists of a chunk share one pool: a group takes
+ * rows while the pool has room for another whole list (at least ML_G rows,
+ * since a list holds at most MW_KCP entries; at most ML_RMAX), so sparse rows
+ * make long groups. When n is a multiple of 128 and ML_G or more rows are
+ * left, each strip's B'[k0.., j..j+63] is first copied into a contiguous
+ * block that the group's rows then read from L1: read in place, rows of B a
+ * multiple of 512 bytes apart fall into a quarter or less of L1's sets and
+ * evict each other, and the strips wait on L2 (measured on Zen 4,
+ * 256x784x256 at 20% nonzero: 466 us against 583; for other n the copy costs
+ * more than it saves). Long groups copy each block fewer times (one group of
+ * 256 rows at 20% nonzero: 425 -> 377 us with the table below). A list entry
+ * is the nonzero value and its row's offset in the block (ld = 64) or in B
+ * (ld = n). The lists are built 8 terms at a time without AVX-512's
+ * compress: one permute by the lanes ml_pack8 gives for the nonzero mask. */
 #define ML_G 64
+#define ML_POOL (ML_G * MW_KCP)
+#define ML_RMAX 256
 TSR_AVX2_FN TSR_NOLIBC void mm_list_avx2(const float *a, const float *b, float *c, int32_t m,
                                          int32_t k, int32_t n, ptrdiff_t sai, ptrdiff_t sak)
 {
-    static const uint8_t pack4[16] = {0, 0, 1, 4, 2, 8, 9, 36, 3, 12, 13, 52, 14, 56, 57, 228};
-    int32_t off[ML_G][MW_KCP], cnt[ML_G];
-    float av[ML_G][MW_KCP], p[MW_KC * 64] __attribute__((aligned(32)));
+    int32_t off[ML_POOL], beg[ML_RMAX], cnt[ML_RMAX];
+    float av[ML_POOL], p[MW_KC * 64] __attribute__((aligned(32)));
     int32_t i0, k0, r, rows, kc, kk, t, j, ld;
-    const __m128i sh = _mm_setr_epi32(0, 2, 4, 6);
+    const __m256i sh = _mm256_setr_epi32(0, 3, 6, 9, 12, 15, 18, 21);
     const tsr_v8i iota = {0, 1, 2, 3, 4, 5, 6, 7};
     for (k0 = 0; k0 < k || k0 == 0; k0 += MW_KC) {
         int first = k0 == 0;
         kc = k - k0 < MW_KC ? k - k0 : MW_KC;
-        for (i0 = 0; i0 < m; i0 += ML_G) {
-            rows = m - i0 < ML_G ? m - i0 : ML_G;
-            ld = rows == ML_G && n % 128 == 0 ? 64 : n;
-            for (r = 0; r < rows; r++) {
+        for (i0 = 0; i0 < m; i0 += rows) {
+            ld = m - i0 >= ML_G && n % 128 == 0 ? 64 : n;
+            for (r = t = 0; r < ML_RMAX && i0 + r < m && t + MW_KCP <= ML_POOL; r++) {
                 const float *ap = a + (i0 + r) * sai + k0 * sak;
-                int32_t h;
-                t = kk = 0;
+                beg[r] = t;
+                kk = 0;
                 if (sak == 1) {
                     tsr_v8i vo = iota * ld;
                     for (; kk + 8 <= kc; kk += 8, vo += 8 * ld) {
                         __m256 x = _mm256_loadu_ps(ap + kk);
-                        int32_t nz = _mm256_movemask_ps(_mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_NEQ_UQ));
-                        for (h = 0; h < 2; h++, nz >>= 4) {
-                            const __m128i ix = _mm_srlv_epi32(_mm_set1_epi32(pack4[nz & 15]), sh);
-                            const __m128 xh = h ? _mm256_extractf128_ps(x, 1) : _mm256_castps256_ps128(x);
-                            const __m128 oh = _mm_castsi128_ps(h ? _mm256_extracti128_si256((__m256i)vo, 1)
-                                                                 : _mm256_castsi256_si128((__m256i)vo));
-                            _mm_storeu_ps(&av[r][t], _mm_permutevar_ps(xh, ix));
-                            _mm_storeu_ps((float *)(void *)&off[r][t], _mm_permutevar_ps(oh, ix));
-                            t += (int32_t)(0x4332322132212110u >> 4 * (nz & 15) & 15);
-                        }
+                        uint32_t e = ml_pack8[_mm256_movemask_ps(_mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_NEQ_UQ))];
+                        const __m256i ix = _mm256_srlv_epi32(_mm256_set1_epi32((int32_t)e), sh);
+                        _mm256_storeu_ps(&av[t], _mm256_permutevar8x32_ps(x, ix));
+                        _mm256_storeu_si256((__m256i *)(void *)&off[t], _mm256_permutevar8x32_epi32((__m256i)vo, ix));
+                        t += (int32_t)(e >> 24);
                     }
                 }
                 for (; kk < kc; kk++) {
                     float x = ap[kk * sak];
-                    off[r][t] = kk * ld;
-                    av[r][t] = x;
+                    off[t] = kk * ld;
+                    av[t] = x;
                     t += x != 0.0f;
                 }
-                cnt[r] = t;
+                cnt[r] = t - beg[r];
             }
+            rows = r;
             for (j = 0; j < n; j += 64) {
                 const float *bj = b + (ptrdiff_t)k0 * n + j;
                 if (ld == 64) {
@@ -1440,13 +1456,14 @@ TSR_AVX2_FN TSR_NOLIBC void mm_list_avx2(const float *a, const float *b, float *
                 }
                 if (j + 64 <= n)
                     for (r = 0; r < rows; r++)
-                        mm_strip8_avx2(bj, c + (ptrdiff_t)(i0 + r) * n + j, off[r], av[r], cnt[r], first);
+                        mm_strip8_avx2(bj, c + (ptrdiff_t)(i0 + r) * n + j, off + beg[r], av + beg[r], cnt[r],
+                                       first);
                 else
                     for (kk = j; kk < n; kk += 8) {
                         const __m256i mk = (__m256i)(iota < n - kk);
                         for (r = 0; r < rows; r++)
-                            mm_strip1m_avx2(bj + kk - j, c + (ptrdiff_t)(i0 + r) * n + kk, off[r], av[r],
-                                            cnt[r], first, mk);
+                            mm_strip1m_avx2(bj + kk - j, c + (ptrdiff_t)(i0 + r) * n + kk, off + beg[r],
+                                            av + beg[r], cnt[r], first, mk);
                     }
             }
         }
@@ -1628,8 +1645,10 @@ static int32_t mm_fast(const float *a, const float *b, float *c, int32_t m, int3
     case TSR_K_PATH_AVX2:
         if (pk_suits(a, m, k, sai, sak))
             mm_pack_avx2(a, b, c, m, k, n, sai, sak);
-        else
+        else if (ml_pack8[255])
             mm_list_avx2(a, b, c, m, k, n, sai, sak);
+        else
+            return 0;
         return 1;
 #endif
     default:

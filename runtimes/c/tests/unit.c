@@ -1018,23 +1018,27 @@ static void test_matmul(void)
 
 /* MatMul with a sparse A' of whole row groups and n a multiple of 128: the
  * shapes where the AVX2 path's list kernel copies each strip of B into a
- * block (64 rows of A' at a time), plus the rows left after the last group,
- * k over several chunks and a partial one, both layouts of A, binary and
- * valued terms, and inf/NaN in B (a zero term is skipped, so B's inf never
- * meets it). Every path against the literal SPEC 7.1 loop. */
+ * block (64 or more rows of A' at a time), plus the rows left after the last
+ * group, groups cut by the row cap (m > 256) and by a full pool of lists
+ * (36% nonzero), k over several chunks and a partial one, both layouts of A,
+ * binary and valued terms, and inf/NaN in B (a zero term is skipped, so B's
+ * inf never meets it). Every path against the literal SPEC 7.1 loop. */
 static void test_matmul_sparse_groups(void)
 {
-    static const int32_t shapes[][3] = {{64, 64, 128}, {130, 100, 256}, {200, 600, 128}, {64, 8, 384}};
+    /* m, k, n, percent of nonzero terms */
+    static const int32_t shapes[][4] = {{64, 64, 128, 20}, {130, 100, 256, 20}, {200, 600, 128, 20},
+                                        {64, 8, 384, 20},  {300, 100, 256, 20}, {330, 70, 128, 36}};
+    enum { NS = sizeof shapes / sizeof shapes[0] };
     int32_t s, bad = 0, total = 0, p, ran = 0;
     float *a = (float *)malloc(200 * 600 * 4), *b = (float *)malloc(600 * 384 * 4);
-    float *c = (float *)malloc(200 * 384 * 4), *ref = (float *)malloc(200 * 384 * 4);
-    for (s = 0; s < 8; s++) {
-        const int32_t m = shapes[s % 4][0], k = shapes[s % 4][1], n = shapes[s % 4][2], ta = s >= 4;
+    float *c = (float *)malloc(300 * 384 * 4), *ref = (float *)malloc(300 * 384 * 4);
+    for (s = 0; s < 2 * NS; s++) {
+        const int32_t m = shapes[s % NS][0], k = shapes[s % NS][1], n = shapes[s % NS][2], ta = s >= NS;
         int32_t i, j, kk;
         for (i = 0; i < m * k; i++) {
             uint32_t r = mm_next();
-            a[i] = (r >> 12) % 100 >= 20 ? ((r >> 20) & 1 ? -0.0f : 0.0f)
-                   : s % 2 ? 1.0f : (float)(int32_t)(r % 2001u - 1000u) / 64.0f;
+            a[i] = (r >> 12) % 100 >= (uint32_t)shapes[s % NS][3] ? ((r >> 20) & 1 ? -0.0f : 0.0f)
+                   : (s + s / NS) % 2 ? 1.0f : (float)(int32_t)(r % 2001u - 1000u) / 64.0f;
         }
         for (i = 0; i < k * n; i++) {
             uint32_t r = mm_next();
@@ -1064,7 +1068,7 @@ static void test_matmul_sparse_groups(void)
             }
         }
     }
-    CHECK(bad == 0 && ran >= 8, "matmul, sparse row groups: %d of %d elements differ (%d runs)", (int)bad,
+    CHECK(bad == 0 && ran >= 2 * NS, "matmul, sparse row groups: %d of %d elements differ (%d runs)", (int)bad,
           (int)total, (int)ran);
     free(a);
     free(b);
