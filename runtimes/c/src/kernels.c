@@ -1797,6 +1797,35 @@ TSR_NOLIBC void tsr_k_reduce(int32_t op, const float *x, float *y,
             goto mean;
         }
     }
+    /* Trailing axes summed, leading kept (ReduceMean over H and W of NCHW,
+     * i.e. global average pooling; ReduceSum along rows): x is (nout, count)
+     * and each output one chain of dependent additions, about 3 cycles per
+     * element. Eight outputs' chains side by side let the core overlap them;
+     * each output still adds its elements in order from +0. The last block
+     * ends at nout (outputs computed again give the same bits). */
+    if ((op == TSR_K_RSUM || op == TSR_K_RMEAN) && rank > 0 && nout >= 8) {
+        int32_t i, r0;
+        for (d = rank - 1; d >= 0 && reduce[d]; d--)
+            ;
+        for (j = d; j >= 0 && !reduce[j]; j--)
+            ;
+        if (d < rank - 1 && j < 0) {
+            for (r0 = 0; r0 < nout; r0 += 8) {
+                const ptrdiff_t c = count;
+                const float *p;
+                float a0 = 0.0f, a1 = 0.0f, a2 = 0.0f, a3 = 0.0f, a4 = 0.0f, a5 = 0.0f, a6 = 0.0f, a7 = 0.0f;
+                r0 = r0 < nout - 8 ? r0 : nout - 8;
+                p = x + r0 * c;
+                for (i = 0; i < count; i++, p++) {
+                    a0 = a0 + p[0], a1 = a1 + p[c], a2 = a2 + p[2 * c], a3 = a3 + p[3 * c];
+                    a4 = a4 + p[4 * c], a5 = a5 + p[5 * c], a6 = a6 + p[6 * c], a7 = a7 + p[7 * c];
+                }
+                y[r0] = a0, y[r0 + 1] = a1, y[r0 + 2] = a2, y[r0 + 3] = a3;
+                y[r0 + 4] = a4, y[r0 + 5] = a5, y[r0 + 6] = a6, y[r0 + 7] = a7;
+            }
+            goto mean;
+        }
+    }
 #endif
     TSR_LOOP_SMALL for (j = 0; j < nout; j++)
         y[j] = init;

@@ -505,12 +505,15 @@ static void test_argmax(void)
 
 /* tsr_k_reduce against the literal SPEC 7.5 loop on (count, nout) views
  * with leading axes reduced (the kernel's register-blocked path for
- * sum/mean/prod when nout is wide) and on other axis patterns. */
+ * sum/mean/prod when nout is wide), on (nout, count) views with trailing
+ * axes reduced (its eight interleaved chains for sum/mean when nout >= 8,
+ * with a last block that overlaps the one before: nout = 12, 20, 60) and on
+ * other axis patterns. */
 static void test_reduce_paths(void)
 {
     static float x[3 * 4 * 45], y[3 * 4 * 45];
-    static const int32_t shapes[][3] = {{3, 4, 45}, {1, 7, 40}, {3, 4, 5}};
-    static const int32_t reds[][3] = {{1, 1, 0}, {1, 0, 0}, {0, 1, 0}, {1, 0, 1}};
+    static const int32_t shapes[][3] = {{3, 4, 45}, {1, 7, 40}, {3, 4, 5}, {20, 3, 9}};
+    static const int32_t reds[][3] = {{1, 1, 0}, {1, 0, 0}, {0, 1, 0}, {1, 0, 1}, {0, 1, 1}, {0, 0, 1}};
     int32_t op, si, ri, i, j, bad = 0, runs = 0;
     uint32_t r = 11u;
     for (i = 0; i < 3 * 4 * 45; i++) {
@@ -519,8 +522,8 @@ static void test_reduce_paths(void)
     }
     x[5] = fbits(0x7FC00000u), x[50] = -0.0f, x[51] = fbits(0x7F800000u), x[97] = 1e30f, x[142] = 1e30f;
     for (op = TSR_K_RSUM; op <= TSR_K_RPROD; op++)
-        for (si = 0; si < 3; si++)
-            for (ri = 0; ri < 4; ri++) {
+        for (si = 0; si < 4; si++)
+            for (ri = 0; ri < 6; ri++) {
                 const int32_t *sh = shapes[si], *rd = reds[ri];
                 int32_t idx[3], o, nout = 1, cnt = 1;
                 float want[3 * 4 * 45];
