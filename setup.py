@@ -74,9 +74,10 @@ native = Extension("tessera._native", sources=["tessera/_native.c"], include_dir
 # (its own exp and log).
 fused = Extension("tessera.trainer._fused",
                   sources=["trainer/native/fused_kernels.c", "trainer/native/binary_kernels.c",
-                           "trainer/native/fused_module.c"],
+                           "trainer/native/pool_kernels.c", "trainer/native/fused_module.c"],
                   depends=["trainer/native/fused_kernels.h", "trainer/native/fused_body.h", "trainer/native/fk_paths.h",
-                           "trainer/native/binary_kernels.h", "trainer/native/binary_body.h"],
+                           "trainer/native/binary_kernels.h", "trainer/native/binary_body.h",
+                           "trainer/native/pool_kernels.h"],
                   extra_compile_args=["-O2", "-ffp-contract=off", "-fno-math-errno"], optional=True)
 # Reconstruction sampling's step (trainer/native/sampled_*): the sample, gathers, decoder and SGD
 # scatters in C; without it the step runs its numpy reference (trainer/reconstruction_sampling.py).

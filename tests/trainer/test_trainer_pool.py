@@ -15,6 +15,7 @@ import tessera.trainer.tensor as T
 from tessera import trainer
 from tessera.trainer import GraphError, ShapeError, verify_grad
 from tessera.trainer.tensor.signal.pool import pool_2d
+from tests.trainer.conftest import native_kernels
 
 MODES = ["max", "sum", "average_inc_pad", "average_exc_pad"]
 # (input shape, ws, keyword arguments)
@@ -197,3 +198,46 @@ def test_tiled_max_gradient_goes_to_every_tied_maximum(xs, ws):
         if a[idx] == a[window].max():
             want[idx] = g[(*lead, r // ws[0], c // ws[1])]
     assert np.array_equal(got, want)
+
+
+def tiled_grad_float32(a: np.ndarray, g: np.ndarray, ws: tuple) -> np.ndarray:
+    x = T.tensor(a.ndim, "x", dtype="float32")
+    return trainer.function([x], T.grad((pool_2d(x, ws) * g).sum(), x), nan_guard=False)(a)
+
+
+@pytest.mark.parametrize("xs,ws", TILED + [((16, 8, 8, 8), (2, 2)), ((2, 1, 4, 600), (2, 3))],
+                         ids=[f"{xs}-{ws}" for xs, ws in TILED] + ["cnn", "wide-rows"])
+def test_tiled_max_gradient_native_equals_numpy_bit_for_bit(xs, ws, monkeypatch):
+    """float32: the native kernel (trainer/native/pool_kernels.c) against the numpy views, with
+    ties, -0 next to +0, infinities and NaN in x, and g holding -0, inf and NaN (g * 0 is then
+    -0 or NaN on both)."""
+    rng = np.random.default_rng(9)
+    a = rng.integers(-2, 3, xs).astype(np.float32)
+    a.ravel()[::11] = -0.0
+    a.ravel()[1::23] = np.inf
+    a.ravel()[2::29] = np.nan
+    gs = tuple(xs[:-2]) + (xs[-2] // ws[0], xs[-1] // ws[1])
+    g = rng.standard_normal(gs).astype(np.float32)
+    g.ravel()[::7] = -0.0
+    g.ravel()[1::19] = -np.inf
+    g.ravel()[2::31] = np.nan
+    native = tiled_grad_float32(a, g, ws)
+    monkeypatch.setenv("TESSERA_TRAINER_KERNELS", "numpy")
+    want = tiled_grad_float32(a, g, ws)
+    assert np.array_equal(np.isnan(native), np.isnan(want))
+    assert np.array_equal(native.view(np.int32)[~np.isnan(native)], want.view(np.int32)[~np.isnan(want)])
+    assert (native != 0).any()  # some windows' gradients got through
+
+
+def test_native_max_gradient_binding_refuses_what_it_cannot_run():
+    f = native_kernels()
+    x, p, g, out = (np.zeros(n, np.float32) for n in (24, 6, 6, 24))
+    assert f.pool_max_grad(x, p, g, out, 3, 2, 2, 2) is True
+    with pytest.raises(ValueError, match="pool_max_grad"):
+        f.pool_max_grad(x, p, g, out, 3, 2, 2, 3)  # 36 elements expected
+    with pytest.raises(ValueError, match="pool_max_grad"):
+        f.pool_max_grad(x, p[:5], g, out, 3, 2, 2, 2)
+    assert f.pool_max_grad(x.astype(np.float64), p, g, out, 3, 2, 2, 2) is False
+    assert f.pool_max_grad(x, p, g, np.zeros(48, np.float32)[::2], 3, 2, 2, 2) is False  # not contiguous
+    wide = np.zeros(2 * 257, np.float32)
+    assert f.pool_max_grad(wide, np.zeros(1, np.float32), np.zeros(1, np.float32), wide.copy(), 1, 2, 1, 257) is False

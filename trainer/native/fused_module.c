@@ -1,4 +1,4 @@
-/* tessera.trainer._fused: the Python binding of fused_kernels.c and binary_kernels.c.
+/* tessera.trainer._fused: the Python binding of fused_kernels.c, binary_kernels.c and pool_kernels.c.
  *
  * Each kernel takes numpy arrays and returns True when it ran, False when an operand is not
  * C-contiguous float32 (or the output not writable): the caller then runs its numpy code.
@@ -13,6 +13,7 @@
 
 #include "binary_kernels.h"
 #include "fused_kernels.h"
+#include "pool_kernels.h"
 
 typedef struct {
     Py_buffer b[5];
@@ -344,6 +345,31 @@ static PyObject *py_paths(PyObject *self, PyObject *unused) {
     return t;
 }
 
+/* Max pooling over windows side by side: x (r, kh, wo, kw), the pooled array (r, wo). 1 when x
+ * has r kh wo kw elements, buffers 1 .. npooled those of the pooled array and any after them as
+ * many as x. */
+static int pool_sizes(Bufs *bs, int npooled, Py_ssize_t r, Py_ssize_t kh, Py_ssize_t wo, Py_ssize_t kw) {
+    if (r < 0 || kh < 1 || wo < 0 || kw < 1 || count(bs, 0) != r * kh * wo * kw) return 0;
+    for (int i = 1; i < bs->n; i++)
+        if (count(bs, i) != (i <= npooled ? r * wo : count(bs, 0))) return 0;
+    return 1;
+}
+
+static PyObject *py_pool_max_grad(PyObject *self, PyObject *args) {
+    PyObject *x, *pooled, *g, *out;
+    Py_ssize_t r, kh, wo, kw;
+    Bufs bs = {.n = 0};
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOOOnnnn", &x, &pooled, &g, &out, &r, &kh, &wo, &kw)) return NULL;
+    if (!getf(&bs, x, 0) || !getf(&bs, pooled, 0) || !getf(&bs, g, 0) || !getf(&bs, out, 1) || kw > PK_MAX_KW)
+        return not_applicable(&bs);
+    if (!pool_sizes(&bs, 2, r, kh, wo, kw)) return size_mismatch(&bs, "pool_max_grad");
+    pk_max_grad_tiled(bs.b[0].buf, bs.b[1].buf, bs.b[2].buf, bs.b[3].buf, (size_t)r, (size_t)kh, (size_t)wo,
+                      (size_t)kw);
+    release(&bs);
+    Py_RETURN_TRUE;
+}
+
 static PyObject *py_set_path(PyObject *self, PyObject *args) {
     const char *name;
     (void)self;
@@ -381,6 +407,9 @@ static PyMethodDef methods[] = {
     {"binary_transpose", py_binary_transpose, METH_VARARGS,
      "binary_transpose(indptr, cols, d, colptr, rows) -> bool: the pattern of x.T"},
     {"binary_matmul", py_binary_matmul, METH_VARARGS, "binary_matmul(W, indptr, cols, out) -> bool: x @ W, x 0/1"},
+    {"pool_max_grad", py_pool_max_grad, METH_VARARGS,
+     "pool_max_grad(x, pooled, g, out, r, kh, wo, kw) -> bool: g where x equals its window's maximum, else g * 0; "
+     "x and out (r, kh, wo, kw), pooled and g (r, wo)"},
     {"path", py_path, METH_NOARGS, "the dispatched path: 'avx512', 'avx2' or 'baseline'"},
     {"paths", py_paths, METH_NOARGS, "the paths this CPU can run"},
     {"set_path", py_set_path, METH_VARARGS, "force a path (tests, benchmarks)"},
@@ -388,7 +417,7 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "tessera.trainer._fused",
-                                    "The trainer's one-pass float32 kernels and its products with a 0/1 input.", -1, methods,
+                                    "The trainer's one-pass float32 kernels, its products with a 0/1 input and max pooling's gradient.", -1, methods,
                                     NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__fused(void) {

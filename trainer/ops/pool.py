@@ -22,6 +22,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from tessera.trainer import fused_native
 from tessera.trainer.graph import Variable, apply
 from tessera.trainer.opdef import OpDef, OpShapeError, fmt, register, shape_of
 
@@ -140,6 +141,9 @@ class Tiles:
         self.r = int(np.prod(lead, dtype=np.int64)) * win.ho
         self.rows = np.empty((win.w, self.r), dt)  # the maximum over each window's rows, transposed
         self.hit = np.empty((win.kh, win.kw, win.wo, self.r), np.bool_)
+        # float32: the gradient by the native kernel (trainer/native/pool_kernels.c), the same bits
+        self.fused = fused_native.native(dt)
+        self.dims = (self.r, win.kh, win.wo, win.kw)
 
     def split(self, a: np.ndarray) -> np.ndarray:
         w = self.win
@@ -170,9 +174,12 @@ class Tiles:
         return out
 
     def max_grad(self, x: np.ndarray, pooled: np.ndarray, g: np.ndarray, out: np.ndarray) -> np.ndarray:
-        """out = g at every position equal to its window's maximum, 0 elsewhere (no window overlaps
-        another, so nothing accumulates). One comparison and one product over all window
-        positions, as (kH, kW, Wout, R)."""
+        """out = g at every position equal to its window's maximum, g * 0 elsewhere (no window
+        overlaps another, so nothing accumulates): in float32 by the native kernel where built,
+        else one comparison and one product over all window positions, as (kH, kW, Wout, R)."""
+        if self.fused is not None and self.fused.pool_max_grad(x, pooled, g, out, *self.dims):
+            return out
+
         def by_position(a: np.ndarray) -> np.ndarray:
             return self.split(a).transpose(1, 3, 2, 0)
         np.equal(by_position(x), self.pooled(pooled), out=self.hit)
