@@ -3,8 +3,8 @@
 `tessera.trainer._fused` (C, trainer/native/) computes sigmoid, the BCE-with-logits loss and
 gradient, log-softmax and its cross-entropy gradient and the optimisers' updates in one pass
 over memory each, and the sparse-input path's products with a 0/1 input (trainer/sparse.py),
-on the AVX-512, AVX2 or baseline path chosen for the CPU; also max pooling's gradient over
-windows side by side (ops/pool.py). It is optional: the package installs
+on the AVX-512, AVX2 or baseline path chosen for the CPU; also max pooling and its gradient
+over windows side by side (ops/pool.py). It is optional: the package installs
 without it where it cannot be built, and then the numpy kernels run. float64
 always runs numpy. The choice is made when a compiled function plans its schedule.
 

@@ -161,8 +161,11 @@ def test_stride_defaults_to_the_window_and_default_ignores_the_border():
 
 # Windows side by side covering the input (stride = window, no padding): the max and its gradient
 # take a path of their own there (a -0 anywhere in the input sends the max back to the general one).
+# The last three: the native kernels' blocks of rows (the CNN's planes 8 wide), and rows wider than
+# a block (4096 columns), cut into whole windows (4096 and 904; 4095, a multiple of 3, and 405).
 TILED = [((2, 3, 6, 8), (2, 2)), ((3, 4, 6), (2, 3)), ((2, 2, 4, 6), (1, 2)), ((2, 6, 3), (3, 1)),
-         ((2, 3, 5), (1, 1)), ((4, 6), (2, 2)), ((2, 1, 2, 3, 4), (3, 2))]
+         ((2, 3, 5), (1, 1)), ((4, 6), (2, 2)), ((2, 1, 2, 3, 4), (3, 2)), ((16, 8, 8, 8), (2, 2)),
+         ((1, 2, 2, 5000), (2, 2)), ((2, 4500), (2, 3))]
 
 
 @pytest.mark.parametrize("xs,ws", TILED, ids=[f"{xs}-{ws}" for xs, ws in TILED])
@@ -205,31 +208,36 @@ def tiled_grad_float32(a: np.ndarray, g: np.ndarray, ws: tuple) -> np.ndarray:
     return trainer.function([x], T.grad((pool_2d(x, ws) * g).sum(), x), nan_guard=False)(a)
 
 
-@pytest.mark.parametrize("xs,ws", TILED + [((16, 8, 8, 8), (2, 2)), ((2, 1, 4, 600), (2, 3))],
-                         ids=[f"{xs}-{ws}" for xs, ws in TILED] + ["cnn", "wide-rows"])
-def test_tiled_max_gradient_native_equals_numpy_bit_for_bit(xs, ws, monkeypatch):
-    """float32: the native kernel (trainer/native/pool_kernels.c) against the numpy views, with
-    ties, -0 next to +0, infinities and NaN in x, and g holding -0, inf and NaN (g * 0 is then
-    -0 or NaN on both)."""
+@pytest.mark.parametrize("xs,ws", TILED, ids=[f"{xs}-{ws}" for xs, ws in TILED])
+def test_tiled_max_native_equals_numpy_bit_for_bit(xs, ws, monkeypatch):
+    """float32: the native kernels (trainer/native/pool_kernels.c) against the numpy views, the
+    maximum and its gradient, with ties, -0 next to +0 (the numpy maximum then takes the general
+    path), infinities and NaN in x, and g holding -0, inf and NaN (g * 0 is then -0 or NaN on
+    both)."""
     rng = np.random.default_rng(9)
     a = rng.integers(-2, 3, xs).astype(np.float32)
     a.ravel()[::11] = -0.0
     a.ravel()[1::23] = np.inf
     a.ravel()[2::29] = np.nan
+    a.ravel()[3::37] = -np.nan  # sign bit set: below every number as an integer
     gs = tuple(xs[:-2]) + (xs[-2] // ws[0], xs[-1] // ws[1])
     g = rng.standard_normal(gs).astype(np.float32)
     g.ravel()[::7] = -0.0
     g.ravel()[1::19] = -np.inf
     g.ravel()[2::31] = np.nan
-    native = tiled_grad_float32(a, g, ws)
+    x = T.tensor(a.ndim, "x", dtype="float32")
+
+    def both():
+        return trainer.function([x], pool_2d(x, ws), nan_guard=False)(a), tiled_grad_float32(a, g, ws)
+    native = both()
     monkeypatch.setenv("TESSERA_TRAINER_KERNELS", "numpy")
-    want = tiled_grad_float32(a, g, ws)
-    assert np.array_equal(np.isnan(native), np.isnan(want))
-    assert np.array_equal(native.view(np.int32)[~np.isnan(native)], want.view(np.int32)[~np.isnan(want)])
-    assert (native != 0).any()  # some windows' gradients got through
+    for got, want in zip(native, both(), strict=True):
+        assert np.array_equal(np.isnan(got), np.isnan(want))
+        assert np.array_equal(got.view(np.int32)[~np.isnan(got)], want.view(np.int32)[~np.isnan(want)])
+    assert (native[1] != 0).any()  # some windows' gradients got through
 
 
-def test_native_max_gradient_binding_refuses_what_it_cannot_run():
+def test_native_pool_bindings_refuse_what_they_cannot_run():
     f = native_kernels()
     x, p, g, out = (np.zeros(n, np.float32) for n in (24, 6, 6, 24))
     assert f.pool_max_grad(x, p, g, out, 3, 2, 2, 2) is True
@@ -239,5 +247,9 @@ def test_native_max_gradient_binding_refuses_what_it_cannot_run():
         f.pool_max_grad(x, p[:5], g, out, 3, 2, 2, 2)
     assert f.pool_max_grad(x.astype(np.float64), p, g, out, 3, 2, 2, 2) is False
     assert f.pool_max_grad(x, p, g, np.zeros(48, np.float32)[::2], 3, 2, 2, 2) is False  # not contiguous
-    wide = np.zeros(2 * 257, np.float32)
-    assert f.pool_max_grad(wide, np.zeros(1, np.float32), np.zeros(1, np.float32), wide.copy(), 1, 2, 1, 257) is False
+    wide = np.zeros(2 * 4097, np.float32)
+    assert f.pool_max_grad(wide, np.zeros(1, np.float32), np.zeros(1, np.float32), wide.copy(), 1, 2, 1, 4097) is False
+    assert f.pool_max(wide, np.zeros(1, np.float32), 1, 2, 1, 4097) is False
+    assert f.pool_max(x, p, 3, 2, 2, 2) is True
+    with pytest.raises(ValueError, match="pool_max"):
+        f.pool_max(x, p[:5], 3, 2, 2, 2)

@@ -355,13 +355,28 @@ static int pool_sizes(Bufs *bs, int npooled, Py_ssize_t r, Py_ssize_t kh, Py_ssi
     return 1;
 }
 
+static PyObject *py_pool_max(PyObject *self, PyObject *args) {
+    PyObject *x, *out;
+    Py_ssize_t r, kh, wo, kw;
+    Bufs bs = {.n = 0};
+    (void)self;
+    if (!PyArg_ParseTuple(args, "OOnnnn", &x, &out, &r, &kh, &wo, &kw)) return NULL;
+    if (!getf(&bs, x, 0) || !getf(&bs, out, 1) || kw > PK_BLOCK) return not_applicable(&bs);
+    if (!pool_sizes(&bs, 1, r, kh, wo, kw)) return size_mismatch(&bs, "pool_max");
+    Py_BEGIN_ALLOW_THREADS
+    pk_max_tiled(bs.b[0].buf, bs.b[1].buf, (size_t)r, (size_t)kh, (size_t)wo, (size_t)kw);
+    Py_END_ALLOW_THREADS
+    release(&bs);
+    Py_RETURN_TRUE;
+}
+
 static PyObject *py_pool_max_grad(PyObject *self, PyObject *args) {
     PyObject *x, *pooled, *g, *out;
     Py_ssize_t r, kh, wo, kw;
     Bufs bs = {.n = 0};
     (void)self;
     if (!PyArg_ParseTuple(args, "OOOOnnnn", &x, &pooled, &g, &out, &r, &kh, &wo, &kw)) return NULL;
-    if (!getf(&bs, x, 0) || !getf(&bs, pooled, 0) || !getf(&bs, g, 0) || !getf(&bs, out, 1) || kw > PK_MAX_KW)
+    if (!getf(&bs, x, 0) || !getf(&bs, pooled, 0) || !getf(&bs, g, 0) || !getf(&bs, out, 1) || kw > PK_BLOCK)
         return not_applicable(&bs);
     if (!pool_sizes(&bs, 2, r, kh, wo, kw)) return size_mismatch(&bs, "pool_max_grad");
     pk_max_grad_tiled(bs.b[0].buf, bs.b[1].buf, bs.b[2].buf, bs.b[3].buf, (size_t)r, (size_t)kh, (size_t)wo,
@@ -407,6 +422,8 @@ static PyMethodDef methods[] = {
     {"binary_transpose", py_binary_transpose, METH_VARARGS,
      "binary_transpose(indptr, cols, d, colptr, rows) -> bool: the pattern of x.T"},
     {"binary_matmul", py_binary_matmul, METH_VARARGS, "binary_matmul(W, indptr, cols, out) -> bool: x @ W, x 0/1"},
+    {"pool_max", py_pool_max, METH_VARARGS,
+     "pool_max(x, out, r, kh, wo, kw) -> bool: each window's SPEC Maximum, x (r, kh, wo, kw), out (r, wo)"},
     {"pool_max_grad", py_pool_max_grad, METH_VARARGS,
      "pool_max_grad(x, pooled, g, out, r, kh, wo, kw) -> bool: g where x equals its window's maximum, else g * 0; "
      "x and out (r, kh, wo, kw), pooled and g (r, wo)"},
@@ -417,7 +434,7 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "tessera.trainer._fused",
-                                    "The trainer's one-pass float32 kernels, its products with a 0/1 input and max pooling's gradient.", -1, methods,
+                                    "The trainer's one-pass float32 kernels, its products with a 0/1 input and max pooling.", -1, methods,
                                     NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__fused(void) {
