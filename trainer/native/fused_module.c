@@ -379,8 +379,10 @@ static PyObject *py_pool_max_grad(PyObject *self, PyObject *args) {
     if (!getf(&bs, x, 0) || !getf(&bs, pooled, 0) || !getf(&bs, g, 0) || !getf(&bs, out, 1) || kw > PK_BLOCK)
         return not_applicable(&bs);
     if (!pool_sizes(&bs, 2, r, kh, wo, kw)) return size_mismatch(&bs, "pool_max_grad");
+    Py_BEGIN_ALLOW_THREADS
     pk_max_grad_tiled(bs.b[0].buf, bs.b[1].buf, bs.b[2].buf, bs.b[3].buf, (size_t)r, (size_t)kh, (size_t)wo,
                       (size_t)kw);
+    Py_END_ALLOW_THREADS
     release(&bs);
     Py_RETURN_TRUE;
 }

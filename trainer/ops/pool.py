@@ -140,11 +140,28 @@ class Tiles:
     def __init__(self, win: Windows, lead: tuple, dt: np.dtype) -> None:
         self.win = win
         self.r = int(np.prod(lead, dtype=np.int64)) * win.ho
-        self.rows = np.empty((win.w, self.r), dt)  # the maximum over each window's rows, transposed
-        self.hit = np.empty((win.kh, win.kw, win.wo, self.r), np.bool_)
-        # float32: the native kernels (trainer/native/pool_kernels.c), the same bits in one pass
+        self.dt = dt
+        self._rows: np.ndarray | None = None  # numpy's scratch, allocated when numpy first runs
+        self._hit: np.ndarray | None = None
+        # float32: the native kernels (trainer/native/pool_kernels.c): the same bits in one pass
+        # (a window's NaN maximum is the quiet NaN)
         self.fused = fused_native.native(dt)
         self.dims = (self.r, win.kh, win.wo, win.kw)
+
+    @property
+    def rows(self) -> np.ndarray:
+        """The maximum over each window's rows, transposed (Wout * kW, R)."""
+        if self._rows is None:
+            self._rows = np.empty((self.win.w, self.r), self.dt)
+        return self._rows
+
+    @property
+    def hit(self) -> np.ndarray:
+        """Where an input equals its window's maximum, as (kH, kW, Wout, R)."""
+        if self._hit is None:
+            w = self.win
+            self._hit = np.empty((w.kh, w.kw, w.wo, self.r), np.bool_)
+        return self._hit
 
     def split(self, a: np.ndarray) -> np.ndarray:
         w = self.win
