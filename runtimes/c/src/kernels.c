@@ -1093,7 +1093,12 @@ TSR_NOLIBC static void mm_generic(const float *a, const float *b, float *c, int3
  * previous chunk stored in C (a float stored and reloaded is the same float,
  * so splitting k this way changes no bit); zero terms are never visited,
  * which is the skip of SPEC 7.1 (exact also for inf/NaN in B). The strip of B
- * stays in cache while the rows of the panel reuse it. */
+ * stays in cache while the rows of the panel reuse it. A panel of fewer than
+ * MM_R rows (batch 1 to 3, or the last rows) reuses nothing: its chunks are
+ * cut to about 16 terms of its densest row (16 to MM_KC k), so that the next
+ * chunk's rows of B are read across all the strips, in memory order, instead
+ * of each strip walking down all of k (1x256x784, SSE2 on Zen 4: 19.8 ->
+ * 13.4 us; the wasm build 23.4 -> 21.1 us). */
 #if TSR_SIMD
 #define MM_NV 8   /* accumulators per row: 8 vectors fit 16 registers */
 #define MM_R 4    /* rows per panel */
@@ -1208,12 +1213,24 @@ TSR_NOLIBC static void mm_generic(const float *a, const float *b, float *c, int3
     {                                                                                          \
         int32_t off[MM_R][MM_KC], cnt[MM_R];                                                   \
         float av[MM_R][MM_KC];                                                                 \
-        int32_t i0, k0, r, rows, kc, kk, j;                                                    \
+        int32_t i0, k0, r, rows, kc, kk, j, kcm, most;                                         \
         for (i0 = 0; i0 < m; i0 += MM_R) {                                                     \
             rows = m - i0 < MM_R ? m - i0 : MM_R;                                              \
-            for (k0 = 0; k0 < k || k0 == 0; k0 += MM_KC) {                                     \
+            kcm = MM_KC;                                                                       \
+            if (rows < MM_R) { /* chunks of about 16 terms: see above */                        \
+                most = 1;                                                                      \
+                for (r = 0; r < rows; r++) {                                                   \
+                    int32_t nz = 0;                                                            \
+                    for (kk = 0; kk < k; kk++)                                                 \
+                        nz += a[(i0 + r) * sai + kk * sak] != 0.0f;                            \
+                    most = nz > most ? nz : most;                                              \
+                }                                                                              \
+                kcm = (int32_t)(16 * (int64_t)k / most);                                       \
+                kcm = kcm < 16 ? 16 : kcm > MM_KC ? MM_KC : kcm;                               \
+            }                                                                                  \
+            for (k0 = 0; k0 < k || k0 == 0; k0 += kcm) {                                       \
                 int first = k0 == 0;                                                           \
-                kc = k - k0 < MM_KC ? k - k0 : MM_KC;                                          \
+                kc = k - k0 < kcm ? k - k0 : kcm;                                              \
                 for (r = 0; r < rows; r++) {                                                   \
                     const float *ap = a + (i0 + r) * sai + k0 * sak;                           \
                     int32_t t = 0;                                                             \
