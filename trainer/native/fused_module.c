@@ -1,7 +1,8 @@
 /* tessera.trainer._fused: the Python binding of fused_kernels.c, binary_kernels.c and pool_kernels.c.
  *
  * Each kernel takes numpy arrays and returns True when it ran, False when an operand is not
- * C-contiguous float32 (or the output not writable): the caller then runs its numpy code.
+ * C-contiguous float32 (or the output not writable), or a pooling window is wider than it takes:
+ * the caller then runs its numpy code.
  * Operands of different sizes are a planning bug and raise ValueError. A `bias` (optional) holds
  * one row: the operands are rows of its length, each with the bias added first. The 0/1 products
  * check their pattern (row starts, columns in range) and raise ValueError on a bad one.

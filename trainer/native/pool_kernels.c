@@ -3,19 +3,20 @@
  *
  * The maximum works on order keys: a float's bits as a signed integer, with the magnitude bits
  * flipped when negative, order every non-NaN float as its value does and put -0 just below +0,
- * which is SPEC 7.2's Maximum; a key maps back to the same bits. A NaN gets the largest key. Per
- * block of at most PK_BLOCK columns (whole rows of windows, or whole windows of one row): the
- * maximum down each column in 4-lane vectors (SSE2, NEON), then across each window's columns in
- * one flat loop over the block's windows.
+ * which is SPEC 7.2's Maximum; a key maps back to the same bits. A NaN gets the largest key.
  *
- * The gradient: per chunk of whole windows, their maximum and gradient are spread over their
- * columns once, then every input row of the chunk is compared with them in 4-lane vectors. */
+ * Both kernels walk the same blocks of at most PK_BLOCK elements (next_block: whole rows of
+ * windows, or whole windows of one row). The maximum: down each column in 4-lane vectors (SSE2,
+ * NEON), then across each window's columns in one flat loop over the block's windows. The
+ * gradient: the block's maxima and gradients spread over their windows' columns once, then every
+ * input row compared with them in 4-lane vectors. */
 #include "pool_kernels.h"
 
 #include <stdint.h>
 #include <string.h>
 
 typedef int32_t vi __attribute__((vector_size(16)));
+typedef uint32_t vu __attribute__((vector_size(16)));
 typedef float vf __attribute__((vector_size(16)));
 
 static inline vi ldi(const int32_t *p) {
@@ -29,9 +30,6 @@ static inline vf ldf(const float *p) {
     memcpy(&v, p, sizeof v);
     return v;
 }
-
-
-typedef uint32_t vu __attribute__((vector_size(16)));
 
 /* the order key of the bits u; INT32_MAX for a NaN (the flip, applied again, gives the bits back) */
 static inline int32_t key(int32_t u) {

@@ -173,7 +173,8 @@ class Tiles:
 
     def native_max(self, x: np.ndarray, out: np.ndarray) -> bool:
         """out = SPEC 7.2's maximum of each window (-0 below +0 included) by the native kernel;
-        False when it did not run (not float32, the extension not built)."""
+        False when it did not run (not float32, the extension not built, a window wider
+        than the kernel takes)."""
         return self.fused is not None and self.fused.pool_max(x, out, *self.dims)
 
     def max(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
