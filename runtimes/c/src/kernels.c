@@ -1100,7 +1100,14 @@ TSR_NOLIBC static void mm_generic(const float *a, const float *b, float *c, int3
  * of each strip walking down all of k (1x256x784, SSE2 on Zen 4: 19.8 ->
  * 13.4 us; the wasm build 23.4 -> 21.1 us). */
 #if TSR_SIMD
-#define MM_NV 8   /* accumulators per row: 8 vectors fit 16 registers */
+/* accumulators per row: 8 vectors fit 16 registers; in the wasm build 6, since
+ * V8 then spills one of 8 to the stack, a store and load on every term's
+ * chain (1x256x784 in Node: 21.7 -> 16.2 us with 6) */
+#if defined(__wasm__)
+#define MM_NV 6
+#else
+#define MM_NV 8
+#endif
 #define MM_R 4    /* rows per panel */
 #define MM_KC 256 /* k per chunk */
 
@@ -1114,13 +1121,14 @@ TSR_NOLIBC static void mm_generic(const float *a, const float *b, float *c, int3
  * the scalar column tail. DQ is 1 to run mm_quad2 on dense panels, 0 where
  * the packed kernel (mm_pack_avx2) takes dense operands instead.
  *
- * mm_strip8: c[0, 0 .. 8*W-1] (+)= the terms of the list, 8 accumulators in
- * registers (written out: compilers keep an array of vectors in memory).
+ * mm_strip: c[0, 0 .. MM_NV*W-1] (+)= the terms of the list, MM_NV
+ * accumulators in registers (written out, the last two under MM_NV > 6 and
+ * > 7: compilers keep an array of vectors in memory).
  * mm_strip1: the same for one vector of columns.
  * mm_quad2: four dense rows (no zero in the chunk) x two vectors of columns:
  * the two B loads of each k serve all four rows. x[r][t] is A'[i0+r, k0+t]. */
 #define TSR_MM_SIMD_DEFINE(FN, SFX, VF, U, W, ZU, DQ)                                          \
-    FN void mm_strip8##SFX(const float *b, float *c, const int32_t *off,                       \
+    FN void mm_strip##SFX(const float *b, float *c, const int32_t *off,                       \
                            const float *av, int32_t cnt, int first)                            \
     {                                                                                          \
         VF c0 = {0}, c1 = {0}, c2 = {0}, c3 = {0}, c4 = {0}, c5 = {0}, c6 = {0}, c7 = {0};     \
@@ -1132,8 +1140,8 @@ TSR_NOLIBC static void mm_generic(const float *a, const float *b, float *c, int3
             c3 = VLOADT(U, c + 3 * W);                                                         \
             c4 = VLOADT(U, c + 4 * W);                                                         \
             c5 = VLOADT(U, c + 5 * W);                                                         \
-            c6 = VLOADT(U, c + 6 * W);                                                         \
-            c7 = VLOADT(U, c + 7 * W);                                                         \
+            if (MM_NV > 6) c6 = VLOADT(U, c + 6 * W);                                          \
+            if (MM_NV > 7) c7 = VLOADT(U, c + 7 * W);                                          \
         }                                                                                      \
         for (t = 0; t < cnt; t++) {                                                            \
             const float *bp = b + off[t];                                                      \
@@ -1144,8 +1152,8 @@ TSR_NOLIBC static void mm_generic(const float *a, const float *b, float *c, int3
             c3 = c3 + x * VLOADT(U, bp + 3 * W);                                               \
             c4 = c4 + x * VLOADT(U, bp + 4 * W);                                               \
             c5 = c5 + x * VLOADT(U, bp + 5 * W);                                               \
-            c6 = c6 + x * VLOADT(U, bp + 6 * W);                                               \
-            c7 = c7 + x * VLOADT(U, bp + 7 * W);                                               \
+            if (MM_NV > 6) c6 = c6 + x * VLOADT(U, bp + 6 * W);                                \
+            if (MM_NV > 7) c7 = c7 + x * VLOADT(U, bp + 7 * W);                                \
         }                                                                                      \
         VSTORET(U, c, c0);                                                                     \
         VSTORET(U, c + W, c1);                                                                 \
@@ -1153,8 +1161,8 @@ TSR_NOLIBC static void mm_generic(const float *a, const float *b, float *c, int3
         VSTORET(U, c + 3 * W, c3);                                                             \
         VSTORET(U, c + 4 * W, c4);                                                             \
         VSTORET(U, c + 5 * W, c5);                                                             \
-        VSTORET(U, c + 6 * W, c6);                                                             \
-        VSTORET(U, c + 7 * W, c7);                                                             \
+        if (MM_NV > 6) VSTORET(U, c + 6 * W, c6);                                              \
+        if (MM_NV > 7) VSTORET(U, c + 7 * W, c7);                                              \
     }                                                                                          \
                                                                                                \
     FN void mm_strip1##SFX(const float *b, float *c, const int32_t *off,                       \
@@ -1250,7 +1258,7 @@ TSR_NOLIBC static void mm_generic(const float *a, const float *b, float *c, int3
                                       (const float(*)[MM_KC])av, kc, first);                   \
                 for (; j + MM_NV * W <= n; j += MM_NV * W)                                     \
                     for (r = 0; r < rows; r++)                                                 \
-                        mm_strip8##SFX(b + j, c + (ptrdiff_t)(i0 + r) * n + j, off[r], av[r],  \
+                        mm_strip##SFX(b + j, c + (ptrdiff_t)(i0 + r) * n + j, off[r], av[r],  \
                                        cnt[r], first);                                         \
                 for (; j + W <= n; j += W)                                                     \
                     for (r = 0; r < rows; r++)                                                 \
@@ -1471,7 +1479,7 @@ TSR_AVX2_FN TSR_NOLIBC void mm_list_avx2(const float *a, const float *b, float *
                 }
                 if (j + 64 <= n)
                     for (r = 0; r < rows; r++)
-                        mm_strip8_avx2(bj, c + (ptrdiff_t)(i0 + r) * n + j, off + beg[r], av + beg[r], cnt[r],
+                        mm_strip_avx2(bj, c + (ptrdiff_t)(i0 + r) * n + j, off + beg[r], av + beg[r], cnt[r],
                                        first);
                 else
                     for (kk = j; kk < n; kk += 8) {
