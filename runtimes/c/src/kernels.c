@@ -1128,8 +1128,8 @@ TSR_NOLIBC static void mm_generic(const float *a, const float *b, float *c, int3
  * mm_quad2: four dense rows (no zero in the chunk) x two vectors of columns:
  * the two B loads of each k serve all four rows. x[r][t] is A'[i0+r, k0+t]. */
 #define TSR_MM_SIMD_DEFINE(FN, SFX, VF, U, W, ZU, DQ)                                          \
-    FN void mm_strip##SFX(const float *b, float *c, const int32_t *off,                       \
-                           const float *av, int32_t cnt, int first)                            \
+    FN void mm_strip##SFX(const float *b, float *c, const int32_t *off,                        \
+                          const float *av, int32_t cnt, int first)                             \
     {                                                                                          \
         VF c0 = {0}, c1 = {0}, c2 = {0}, c3 = {0}, c4 = {0}, c5 = {0}, c6 = {0}, c7 = {0};     \
         int32_t t;                                                                             \
@@ -1258,8 +1258,8 @@ TSR_NOLIBC static void mm_generic(const float *a, const float *b, float *c, int3
                                       (const float(*)[MM_KC])av, kc, first);                   \
                 for (; j + MM_NV * W <= n; j += MM_NV * W)                                     \
                     for (r = 0; r < rows; r++)                                                 \
-                        mm_strip##SFX(b + j, c + (ptrdiff_t)(i0 + r) * n + j, off[r], av[r],  \
-                                       cnt[r], first);                                         \
+                        mm_strip##SFX(b + j, c + (ptrdiff_t)(i0 + r) * n + j, off[r], av[r],   \
+                                      cnt[r], first);                                          \
                 for (; j + W <= n; j += W)                                                     \
                     for (r = 0; r < rows; r++)                                                 \
                         mm_strip1##SFX(b + j, c + (ptrdiff_t)(i0 + r) * n + j, off[r], av[r],  \
@@ -1480,7 +1480,7 @@ TSR_AVX2_FN TSR_NOLIBC void mm_list_avx2(const float *a, const float *b, float *
                 if (j + 64 <= n)
                     for (r = 0; r < rows; r++)
                         mm_strip_avx2(bj, c + (ptrdiff_t)(i0 + r) * n + j, off + beg[r], av + beg[r], cnt[r],
-                                       first);
+                                      first);
                 else
                     for (kk = j; kk < n; kk += 8) {
                         const __m256i mk = (__m256i)(iota < n - kk);
