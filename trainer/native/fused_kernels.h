@@ -1,7 +1,7 @@
 /* One-pass float32 kernels of the trainer's elementwise work (tessera.trainer._fused).
  *
  * Every kernel reads its operands once and writes its result once, over C-contiguous float32
- * memory. Each is compiled three times (AVX-512F, AVX2, the baseline ISA) from the same source
+ * memory (fk_bce_sum rereads a row's 256-float segment of t from L1 in its second step). Each is compiled three times (AVX-512F, AVX2, the baseline ISA) from the same source
  * and chosen at run time (fk_path); exp and log are this file's own polynomials, built from
  * IEEE add/mul/div only and compiled without contraction, so every path gives the same bits.
  * A nan result is always the quiet nan 0x7fc00000 (the paths may propagate different payloads).
